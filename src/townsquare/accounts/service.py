@@ -1,0 +1,199 @@
+"""Accounts: creating users, granting roles, logging in and out, real-name verification."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts import identity as idcheck
+from townsquare.accounts.models import AuthSession, Identity, Role, RoleGrant, User
+from townsquare.accounts.permissions import require_role
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.errors import Conflict, NotFound, ValidationFailed
+from townsquare.core.security import (
+    hash_password,
+    keyed_digest,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from townsquare.core.settings import Settings
+
+USERNAME = re.compile(r"^[a-zA-Z0-9_.-]{3,32}$")
+MIN_PASSWORD = 8
+
+
+def create_user(
+    db: Session,
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    display_name: str,
+    roles: tuple[Role, ...] = (Role.RESIDENT,),
+    locale: str = "zh_CN",
+) -> User:
+    """A new account. Anyone may sign up as a resident; other roles need an operator (or the CLI)."""
+    if set(roles) - {Role.RESIDENT}:
+        require_role(actor, Role.OPERATOR)
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise ValidationFailed(
+            "A username is 3 to 32 letters, digits, dots, dashes or underscores.", field="username"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed("A password needs at least {n} characters.", n=MIN_PASSWORD)
+    display_name = display_name.strip()
+    if not 1 <= len(display_name) <= 64:
+        raise ValidationFailed("A display name is 1 to 64 characters.")
+    if db.scalar(select(User.id).where(User.username == username)):
+        raise Conflict("The username {username} is taken.", username=username)
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        locale=locale if locale in ("zh_CN", "en") else "zh_CN",
+        roles=[RoleGrant(role=role) for role in dict.fromkeys(roles)],
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def grant_role(db: Session, *, actor: User | None, user: User, role: Role) -> None:
+    require_role(actor, Role.OPERATOR)
+    if not user.has_role(role):
+        user.roles.append(RoleGrant(role=role))
+        audit.record(
+            db,
+            actor_id=actor.id if actor else None,
+            action="role.grant",
+            subject_type="user",
+            subject_id=user.public_id,
+            role=role.value,
+        )
+        db.flush()
+
+
+def get_user(db: Session, *, public_id: str) -> User:
+    user = db.scalar(select(User).where(User.public_id == public_id))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def user_by_username(db: Session, *, username: str) -> User | None:
+    return db.scalar(select(User).where(User.username == username))
+
+
+@dataclass
+class LoginOutcome:
+    """Login never raises: a failure must still commit its failure count (see routes)."""
+
+    session: AuthSession | None = None
+    token: str = ""
+    error: str = ""
+    retry_after_seconds: int = 0
+
+
+def login(
+    db: Session, *, settings: Settings, username: str, password: str, kind: str
+) -> LoginOutcome:
+    """Check a password, counting failures; too many in a row lock the account for a while."""
+    now = clock.now()
+    user = user_by_username(db, username=username.strip())
+    if user is not None and user.locked_until and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        return LoginOutcome(
+            error="Too many failed attempts. Try again in {minutes} minutes.",
+            retry_after_seconds=wait,
+        )
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= settings.login_max_failures:
+                user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+                user.failed_logins = 0
+        return LoginOutcome(error="Wrong username or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    token = new_token()
+    session = AuthSession(
+        token_digest=token_digest(token),
+        user=user,
+        kind=kind,
+        csrf_token=new_token(24),
+        expires_at=now + timedelta(hours=settings.session_hours),
+    )
+    db.add(session)
+    db.flush()
+    return LoginOutcome(session=session, token=token)
+
+
+def session_for_token(db: Session, *, token: str, kind: str) -> AuthSession | None:
+    found = db.scalar(select(AuthSession).where(AuthSession.token_digest == token_digest(token)))
+    if (
+        found is None
+        or found.kind != kind
+        or found.revoked_at is not None
+        or found.expires_at <= clock.now()
+        or not found.user.is_active
+    ):
+        return None
+    return found
+
+
+def logout(db: Session, *, session: AuthSession) -> None:
+    session.revoked_at = clock.now()
+    db.flush()
+
+
+def verify_identity(
+    db: Session,
+    *,
+    settings: Settings,
+    actor: User,
+    real_name: str,
+    id_number: str,
+    phone: str,
+) -> Identity:
+    """Real-name verification: formats checked, the ID kept only as digest and mask, one owner."""
+    real_name = real_name.strip()
+    id_number = idcheck.normalise_id_number(id_number)
+    phone = phone.strip()
+    if not 2 <= len(real_name) <= 32:
+        raise ValidationFailed("Enter your real name as on your ID card.", field="real_name")
+    if not idcheck.is_valid_id_number(id_number, today=clock.now().date()):
+        raise ValidationFailed("That is not a valid resident ID number.", field="id_number")
+    if not idcheck.is_valid_phone(phone):
+        raise ValidationFailed("That is not a valid mobile number.", field="phone")
+    digest = keyed_digest(settings.effective_secret_key, "id_number", id_number)
+    if actor.identity is not None:
+        if actor.identity.id_digest != digest:
+            raise Conflict("Your account is already verified with another ID number.")
+        actor.identity.real_name = real_name
+        actor.identity.phone = phone
+        return actor.identity
+    if db.scalar(select(Identity.id).where(Identity.id_digest == digest)):
+        raise Conflict("This ID number is already verified by another account.")
+    identity = Identity(
+        user_id=actor.id,
+        real_name=real_name,
+        id_digest=digest,
+        id_masked=idcheck.mask_id_number(id_number),
+        phone=phone,
+        verified_at=clock.now(),
+    )
+    db.add(identity)
+    audit.record(
+        db, actor_id=actor.id, action="identity.verify", subject_type="user",
+        subject_id=actor.public_id,
+    )
+    db.flush()
+    db.refresh(actor)
+    return identity

@@ -1,0 +1,105 @@
+"""The `townsquare` command: serve, migrate, demo, user management (more commands join here)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from townsquare.accounts import service as accounts
+from townsquare.accounts.models import Role
+from townsquare.core.database import Database
+from townsquare.core.errors import TownsquareError
+from townsquare.core.migrate import upgrade
+from townsquare.core.settings import get_settings
+
+app = typer.Typer(help="Townsquare: a super-app platform for local life services.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console()
+
+
+def _database() -> Database:
+    return Database(get_settings().effective_database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    url = get_settings().effective_database_url
+    upgrade(url)
+    console.print(f"[green]Database is up to date[/green] ({url.split('@')[-1]})")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only)")] = 1,
+    reload: bool = False,
+) -> None:
+    """Run the web server."""
+    import uvicorn
+
+    uvicorn.run(
+        "townsquare.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        access_log=False,  # our middleware logs one structured line per request
+    )
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    seed: int = 20260101,
+    port: int = 8000,
+) -> None:
+    """Migrate, seed the demo city once, print one login per role, then serve."""
+    from townsquare.simulation import demo_city
+
+    migrate()
+    database = _database()
+    with database.unit_of_work() as db:
+        created = demo_city.ensure(db, settings=get_settings(), seed=seed, progress=console)
+    console.print(
+        "[green]Demo city created[/green]" if created else "[cyan]Demo city already there[/cyan]"
+    )
+    table = Table(title="Demo logins (password for all: " + demo_city.DEMO_PASSWORD + ")")
+    for column in ("role", "username", "start at"):
+        table.add_column(column)
+    for role, username, path in demo_city.DEMO_LOGINS:
+        table.add_row(role, username, f"http://127.0.0.1:{port}{path}")
+    console.print(table)
+    if serve_after:
+        serve(port=port)
+
+
+@user_app.command("create")
+def create_user(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    display_name: Annotated[str, typer.Option("--name")] = "",
+    role: Annotated[list[Role], typer.Option(help="Repeat for several roles")] = [Role.RESIDENT],  # noqa: B006
+) -> None:
+    """Create a user with the given roles."""
+    try:
+        with _database().unit_of_work() as db:
+            user = accounts.create_user(
+                db, actor=None, username=username, password=password,
+                display_name=display_name or username, roles=tuple(role),
+            )
+            public_id = user.public_id
+    except TownsquareError as exc:
+        console.print(f"[red]{exc.render()}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]Created[/green] {username} ({public_id}) with roles {', '.join(role)}")
+
+
+if __name__ == "__main__":
+    app()

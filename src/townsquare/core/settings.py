@@ -1,0 +1,53 @@
+"""Configuration from TOWNSQUARE_* environment variables; the embedded default needs none."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    secret_key: str = ""  # empty: generated once and kept in data_dir/secret.key
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh_CN"
+    base_url: str = "http://127.0.0.1:8000"
+    cookie_secure: bool = False
+
+    session_hours: int = 24 * 7
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+
+    review_standard_hours: int = 72
+    review_expedited_hours: int = 4
+
+    launch_context_ttl_seconds: int = 300
+    auth_code_ttl_seconds: int = 120
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'townsquare.db').as_posix()}"
+
+    @property
+    def effective_secret_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,9 @@
+"""Imports every ORM model so that `Base.metadata` is complete (for Alembic and tests)."""
+
+from townsquare.accounts import models as accounts  # noqa: F401
+from townsquare.core import audit  # noqa: F401
+from townsquare.core.database import Base
+from townsquare.merchants import models as merchants  # noqa: F401
+from townsquare.miniapps import models as miniapps  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,135 @@
+"""The application factory: settings, database, middleware, error answers and every router."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from townsquare import __version__
+from townsquare.core import i18n
+from townsquare.core.database import Database
+from townsquare.core.errors import AuthenticationRequired, TownsquareError
+from townsquare.core.settings import Settings, get_settings
+from townsquare.web.observability import Metrics, ObservabilityMiddleware, configure_logging
+from townsquare.web.templating import render
+
+LANG_COOKIE = "ts_lang"
+# Each package's routes.py (JSON API) and pages.py (HTML), in this order.
+PACKAGES = ("accounts", "merchants", "miniapps")
+
+
+class LocaleMiddleware:
+    """Chinese unless the request asks for English: `?lang=en` (remembered in a cookie)."""
+
+    def __init__(self, app: ASGIApp, default: str) -> None:
+        self.app = app
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        asked = i18n.normalise_locale(request.query_params.get("lang"))
+        locale = asked or i18n.normalise_locale(request.cookies.get(LANG_COOKIE)) or self.default
+        token = i18n.current_locale.set(locale)
+
+        async def send_with_cookie(message: dict) -> None:
+            if asked and message["type"] == "http.response.start":
+                cookie = f"{LANG_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_cookie)
+        finally:
+            i18n.current_locale.reset(token)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, code: str, message: str, details=None) -> Response:
+    if is_api(request):
+        body = {"error": {"code": code, "message": message, "details": details}}
+        return JSONResponse(body, status_code=status)
+    return render(request, "error.html", status_code=status, message=message, code=code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TownsquareError)
+    async def domain_error(request: Request, exc: TownsquareError) -> Response:
+        if isinstance(exc, AuthenticationRequired) and not is_api(request):
+            target = quote(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        details = exc.details if exc.details is not None else (exc.params or None)
+        return error_response(request, exc.status, exc.code, exc.render(i18n.gettext), details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"][1:]), "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        message = i18n.gettext("Some fields are missing or invalid.")
+        return error_response(request, 422, "invalid", message, details)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(request: Request, exc: IntegrityError) -> Response:
+        message = i18n.gettext("That conflicts with existing data; nothing was changed.")
+        return error_response(request, 409, "conflict", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        message = i18n.gettext("Page not found.") if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, code, message)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+    app = FastAPI(
+        title="Townsquare",
+        version=__version__,
+        description="Super-app platform for local life services. JSON API under /api.",
+    )
+    app.state.settings = settings
+    app.state.database = database or Database(settings.effective_database_url)
+    metrics = Metrics()
+
+    install_error_handlers(app)
+    for package in PACKAGES:
+        for module in ("routes", "pages"):
+            try:
+                mod = import_module(f"townsquare.{package}.{module}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"townsquare.{package}.{module}":
+                    raise
+                continue
+            app.include_router(mod.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/health", tags=["platform"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    static = Path(__file__).resolve().parent / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    return app

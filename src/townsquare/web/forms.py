@@ -1,0 +1,38 @@
+"""Helpers for HTML form handlers: show a rejected form again without keeping any of its changes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from townsquare.core import i18n
+from townsquare.core.errors import TownsquareError
+from townsquare.web.templating import render
+
+
+def rejected(
+    request: Request, db: Session, template: str, exc: TownsquareError, **context: Any
+) -> HTMLResponse:
+    """Roll back whatever the failed attempt touched, then show the form with the message."""
+    db.rollback()
+    return render(
+        request, template, status_code=exc.status, error=exc.render(i18n.gettext), **context
+    )
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site relative paths (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,39 @@
+"""Jinja2 environment shared by every package's pages: translations, formatting, CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from townsquare.core import i18n
+
+_ROOT = Path(__file__).resolve().parent.parent
+# Every package's templates/ folder, so `miniapps/queue.html` names a file in miniapps/templates.
+_loader = ChoiceLoader(
+    [FileSystemLoader(str(_ROOT / "web" / "templates"))]
+    + [FileSystemLoader(str(path.parent)) for path in sorted(_ROOT.glob("*/templates/*/"))]
+)
+
+templates = Jinja2Templates(directory=str(_ROOT / "web" / "templates"))
+templates.env.loader = _loader
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.globals["_"] = i18n.gettext
+templates.env.filters["money"] = i18n.format_money
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    settings = request.app.state.settings
+    auth = getattr(request.state, "auth_session", None)
+    base = {
+        "locale": i18n.current_locale.get(),
+        "user": auth.user if auth else None,
+        "csrf_token": auth.csrf_token if auth else "",
+        "fmt_dt": lambda dt, fmt="medium": i18n.format_datetime(dt, settings.timezone, fmt),
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
