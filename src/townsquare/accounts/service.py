@@ -15,6 +15,7 @@ from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
+from townsquare.core.i18n import N_
 from townsquare.core.security import (
     hash_password,
     keyed_digest,
@@ -110,7 +111,7 @@ def login(
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return LoginOutcome(
-            error="Too many failed attempts. Try again in {minutes} minutes.",
+            error=N_("Too many failed attempts. Try again in {minutes} minutes."),
             retry_after_seconds=wait,
         )
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
@@ -119,7 +120,7 @@ def login(
             if user.failed_logins >= settings.login_max_failures:
                 user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
                 user.failed_logins = 0
-        return LoginOutcome(error="Wrong username or password.")
+        return LoginOutcome(error=N_("Wrong username or password."))
     user.failed_logins = 0
     user.locked_until = None
     token = new_token()

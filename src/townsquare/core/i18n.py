@@ -71,3 +71,8 @@ def format_datetime(dt: datetime | None, zone: str, fmt: str = "medium") -> str:
 def format_money(fen: int) -> str:
     """Integer fen shown as yuan, e.g. 123456 → ¥1,234.56."""
     return "¥" + format_decimal(fen / 100, format="#,##0.00", locale=current_locale.get())
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction where it is translated later (when shown)."""
+    return message
