@@ -28,7 +28,8 @@ current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_L
 def catalogue(locale: str) -> dict[str, str]:
     """All msgid → translation pairs for `locale`, from every package's locale folder."""
     merged: dict[str, str] = {}
-    for po_path in sorted(_PACKAGE_ROOT.glob(f"*/locale/{locale}.po")):
+    # `zh_CN.po`, plus `zh_CN.<part>.po` where one package keeps several catalogues
+    for po_path in sorted(_PACKAGE_ROOT.glob(f"*/locale/{locale}*.po")):
         with po_path.open("rb") as fh:
             for message in read_po(fh, locale=locale):
                 if message.id and message.string and isinstance(message.id, str):

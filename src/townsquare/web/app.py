@@ -24,8 +24,13 @@ from townsquare.web.observability import Metrics, ObservabilityMiddleware, confi
 from townsquare.web.templating import render
 
 LANG_COOKIE = "ts_lang"
-# Each package's routes.py (JSON API) and pages.py (HTML), in this order.
-PACKAGES = ("accounts", "merchants", "miniapps")
+# Router modules (JSON API `routes`, HTML `pages`), included in this order when present.
+ROUTER_MODULES = (
+    "accounts.routes", "accounts.pages",
+    "merchants.routes", "merchants.pages",
+    "miniapps.routes", "miniapps.pages",
+    "miniapps.shell_routes", "miniapps.shell_pages", "miniapps.sample_backend",
+)
 
 
 class LocaleMiddleware:
@@ -110,15 +115,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     metrics = Metrics()
 
     install_error_handlers(app)
-    for package in PACKAGES:
-        for module in ("routes", "pages"):
-            try:
-                mod = import_module(f"townsquare.{package}.{module}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"townsquare.{package}.{module}":
-                    raise
-                continue
-            app.include_router(mod.router)
+    for name in ROUTER_MODULES:
+        try:
+            module = import_module(f"townsquare.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"townsquare.{name}":
+                raise
+            continue
+        app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
