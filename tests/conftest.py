@@ -135,3 +135,9 @@ def token_for(client: TestClient):
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
     return headers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)

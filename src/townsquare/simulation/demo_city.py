@@ -1,0 +1,346 @@
+"""The demo city: a deterministic (seeded) city of merchants, ISVs, brands, residents and
+mini-apps in every review state, so that every page of a fresh `make demo` shows something real.
+
+It writes rows directly (it is seed data, not user traffic) but keeps the same invariants the
+services keep: listing fields mirror the published version, every transition is audited.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.identity import id_check_char, mask_id_number
+from townsquare.accounts.models import Identity, Role, RoleGrant, User
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.ids import new_id
+from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
+from townsquare.core.settings import Settings
+from townsquare.merchants.models import (
+    Authorization,
+    Brand,
+    BrandStatus,
+    Category,
+    Merchant,
+    MerchantStaff,
+    ProviderStaff,
+    ServiceProvider,
+)
+from townsquare.miniapps.models import (
+    HubEntry,
+    HubSection,
+    MiniApp,
+    MiniAppKind,
+    MiniAppVersion,
+    ReviewLane,
+    Template,
+    TemplateStatus,
+    VersionState,
+)
+from townsquare.miniapps.runtimes import RUNTIMES
+from townsquare.simulation import city_data as data
+
+DEMO_PASSWORD = "townsquare-demo"
+DEMO_LOGINS = (
+    ("operator", "operator", "/console/operator"),
+    ("merchant", "merchant", "/console/merchant"),
+    ("ISV", "isv", "/console/isv"),
+    ("resident", "resident", "/"),
+)
+RESIDENTS = 3000
+MERCHANTS = 300
+REGION_CODES = ("420102", "420106", "110101", "310101", "330102", "440303", "440103")
+
+
+def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | None = None) -> bool:
+    """Build the demo city unless it is there already; True when it was built now."""
+    if db.scalar(select(User.id).where(User.username == "operator")):
+        return False
+    city = _Builder(db, settings, random.Random(seed))
+    steps = [
+        ("categories", city.categories), ("people", city.people), ("merchants", city.merchants),
+        ("providers", city.providers), ("templates", city.templates), ("hub", city.hub),
+        ("mini-apps", city.miniapps),
+    ]
+    with Progress(console=progress or Console(), transient=True) as bar:
+        task = bar.add_task("Building the demo city", total=len(steps))
+        for label, step in steps:
+            bar.update(task, description=f"Demo city: {label}")
+            step()
+            db.flush()
+            bar.advance(task)
+    return True
+
+
+@dataclass
+class _Builder:
+    db: Session
+    settings: Settings
+    rng: random.Random
+    now: datetime = field(default_factory=clock.now)
+    password_hash: str = ""
+    category_by_code: dict[str, Category] = field(default_factory=dict)
+    owners: list[User] = field(default_factory=list)
+    merchant_list: list[Merchant] = field(default_factory=list)
+    provider_list: list[ServiceProvider] = field(default_factory=list)
+    template_by_runtime: dict[str, Template] = field(default_factory=dict)
+    operator: User | None = None
+
+    def __post_init__(self) -> None:
+        # One hash for every demo account: hashing thousands of passwords would take minutes.
+        self.password_hash = hash_password(DEMO_PASSWORD)
+
+    # -- helpers -------------------------------------------------------------------------
+    def ago(self, max_days: float, min_days: float = 0.0) -> datetime:
+        return self.now - timedelta(days=self.rng.uniform(min_days, max_days))
+
+    def user(self, username: str, name: str, *roles: Role) -> User:
+        user = User(
+            username=username, display_name=name, password_hash=self.password_hash,
+            roles=[RoleGrant(role=r) for r in roles], created_at=self.ago(120, 60),
+        )
+        self.db.add(user)
+        return user
+
+    def person_name(self) -> str:
+        return self.rng.choice(data.SURNAMES) + "".join(
+            self.rng.choice(data.GIVEN) for _ in range(self.rng.choice((1, 2)))
+        )
+
+    def id_number(self) -> str:
+        born = datetime(1950, 1, 1) + timedelta(days=self.rng.randrange(0, 55 * 365))
+        first17 = f"{self.rng.choice(REGION_CODES)}{born:%Y%m%d}{self.rng.randrange(1000):03d}"
+        return first17 + id_check_char(first17)
+
+    def phone(self) -> str:
+        return f"1{self.rng.choice('3456789')}{self.rng.randrange(10**9):09d}"
+
+    # -- steps -----------------------------------------------------------------------------
+    def categories(self) -> None:
+        for code, zh, en, urgent in data.CATEGORIES:
+            category = Category(code=code, name_zh=zh, name_en=en, urgent=urgent)
+            self.db.add(category)
+            self.category_by_code[code] = category
+
+    def people(self) -> None:
+        self.operator = self.user("operator", "平台运营小周", Role.OPERATOR, Role.RESIDENT)
+        residents = [self.user("resident", "张小民", Role.RESIDENT)]
+        residents += [
+            self.user(f"r{i:04d}", self.person_name(), Role.RESIDENT) for i in range(1, RESIDENTS)
+        ]
+        self.db.flush()
+        secret = self.settings.effective_secret_key
+        for user in residents:
+            if user.username != "resident" and self.rng.random() > 0.6:
+                continue
+            number = self.id_number()
+            self.db.add(Identity(
+                user_id=user.id, real_name=user.display_name,
+                id_digest=keyed_digest(secret, "id_number", number),
+                id_masked=mask_id_number(number), phone=self.phone(), verified_at=self.ago(60),
+            ))
+
+    def merchants(self) -> None:
+        codes = list(self.category_by_code)
+        for i in range(MERCHANTS):
+            code = "grocery" if i == 0 else self.rng.choice(codes)
+            name = (
+                "城东鲜果店" if i == 0 else self.rng.choice(data.PLACES)
+                + self.rng.choice(data.TRADE_WORDS[code]) + self.rng.choice(data.SHOP_SUFFIX)
+            )
+            owner = self.user("merchant" if i == 0 else f"m{i:04d}", self.person_name(),
+                              Role.MERCHANT_STAFF, Role.RESIDENT)
+            merchant = Merchant(
+                name=name, category=self.category_by_code[code], created_at=self.ago(400, 10),
+                description=f"{name}，服务周边社区居民。",
+                cities=self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))),
+            )
+            if i == 0:
+                merchant.cities = ["武汉"]
+            self.db.add(merchant)
+            self.db.flush()
+            self.db.add(MerchantStaff(merchant_id=merchant.id, user_id=owner.id, is_owner=True))
+            self.owners.append(owner)
+            self.merchant_list.append(merchant)
+        self.brands()
+
+    def brands(self) -> None:
+        holders = self.rng.sample(self.merchant_list[1:], len(data.BRANDS))
+        holders[0] = self.merchant_list[0]
+        for index, (brand_name, merchant) in enumerate(zip(data.BRANDS, holders, strict=True)):
+            status = (BrandStatus.CERTIFIED if index < 20 else
+                      self.rng.choice((BrandStatus.PENDING, BrandStatus.REJECTED)))
+            brand = Brand(
+                merchant_id=merchant.id, name=brand_name, status=status,
+                evidence=f"商标注册证 第{self.rng.randrange(10**7, 10**8)}号",
+                created_at=self.ago(90, 5),
+            )
+            if status != BrandStatus.PENDING:
+                brand.decided_at = self.ago(5)
+                brand.decided_by_id = self.operator.id
+                if status == BrandStatus.REJECTED:
+                    brand.reason = "商标证明与申请主体不一致，请补充授权书。"
+            self.db.add(brand)
+        # A look-alike: an uncertified merchant applies for a certified brand's name.
+        self.db.add(Brand(merchant_id=self.merchant_list[7].id, name=data.BRANDS[0] + "优选",
+                          evidence="无", status=BrandStatus.PENDING, created_at=self.ago(2)))
+
+    def providers(self) -> None:
+        for i, name in enumerate(data.ISV_NAMES):
+            provider = ServiceProvider(name=name, description=f"{name}：为本地商家开发和运营小程序。",
+                                       created_at=self.ago(500, 100))
+            self.db.add(provider)
+            self.db.flush()
+            staff = self.user("isv" if i == 0 else f"isv{i:02d}", self.person_name(),
+                              Role.ISV_STAFF, Role.RESIDENT)
+            self.db.flush()
+            self.db.add(ProviderStaff(provider_id=provider.id, user_id=staff.id))
+            self.provider_list.append(provider)
+            clients = self.rng.sample(self.merchant_list[1:], 12)
+            if i == 0:
+                clients[0] = self.merchant_list[0]
+            for j, merchant in enumerate(clients):
+                revoked = j == len(clients) - 1  # each ISV has lost one client, kept as history
+                self.db.add(Authorization(
+                    merchant_id=merchant.id, provider_id=provider.id,
+                    granted_by_id=self.owners[self.merchant_list.index(merchant)].id,
+                    granted_at=self.ago(200, 30), revoked_at=self.ago(20) if revoked else None,
+                ))
+
+    def templates(self) -> None:
+        names = {"storefront": "社区小店模板", "consultation": "在线问诊台模板", "info": "信息公告页模板"}
+        for i, (runtime, name) in enumerate(names.items()):
+            template = Template(
+                provider_id=self.provider_list[i].id, runtime=runtime, name=name,
+                description=f"{RUNTIMES[runtime].label}：几分钟即可上线。",
+                category_id=self.category_by_code[
+                    {"storefront": "grocery", "consultation": "clinic", "info": "info"}[runtime]
+                ].id,
+                fields=[{"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields],
+                status=TemplateStatus.PUBLISHED, created_at=self.ago(300, 100),
+            )
+            self.db.add(template)
+            self.template_by_runtime[runtime] = template
+        self.db.add(Template(provider_id=self.provider_list[3].id, runtime="storefront",
+                             name="餐饮外卖模板（草稿）", status=TemplateStatus.DRAFT, fields=[]))
+
+    def hub(self) -> None:
+        for position, (title_zh, title_en, icon, services) in enumerate(data.HUB):
+            section = HubSection(title_zh=title_zh, title_en=title_en, icon=icon, position=position)
+            self.db.add(section)
+            for entry_position, (name, code, runtime) in enumerate(services):
+                merchant = self.hub_merchant(code, position * 10 + entry_position)
+                app = self.new_app(merchant, name, code, runtime, icon)
+                self.versions(app, ["published"])
+                section.entries.append(HubEntry(miniapp=app, position=entry_position))
+
+    def hub_merchant(self, code: str, index: int) -> Merchant:
+        if code == "grocery" and index % 10 == 1:
+            return self.merchant_list[0]  # the demo merchant runs 生鲜到家
+        same = [m for m in self.merchant_list[1:] if m.category.code == code]
+        return same[index % len(same)] if same else self.merchant_list[1 + index]
+
+    def miniapps(self) -> None:
+        demo = self.merchant_list[0]
+        for states in (["submitted"], ["rejected"], ["draft"]):
+            self.versions(self.new_app(demo, f"城东鲜果{states[0]}", "grocery", "storefront", "🍎"),
+                          states)
+        lifecycles = (
+            ["published"], ["published"], ["published"], ["superseded", "published"],
+            ["published", "submitted"], ["submitted"], ["submitted"], ["approved"], ["rejected"],
+            ["draft"], ["taken_down"], ["superseded", "published", "draft"],
+        )
+        for merchant in self.merchant_list[1:]:
+            runtime = self.rng.choice(("storefront", "consultation", "info", "external"))
+            app = self.new_app(merchant, merchant.name, merchant.category.code, runtime, "🏪")
+            self.versions(app, self.rng.choice(lifecycles))
+
+    def new_app(self, merchant: Merchant, name: str, code: str, runtime: str, icon: str) -> MiniApp:
+        authorized = [p for p in self.provider_list[:3]] if merchant is self.merchant_list[0] else []
+        app = MiniApp(
+            public_id=new_id("ma"), merchant_id=merchant.id, category=self.category_by_code[code],
+            kind=MiniAppKind.EXTERNAL if runtime == "external" else MiniAppKind.TEMPLATE,
+            template=None if runtime == "external" else self.template_by_runtime[runtime],
+            builder_provider_id=authorized[0].id if authorized and runtime != "external" else None,
+            client_secret_digest=token_digest(new_token()), name=name, icon=icon,
+            description=f"{name}：{merchant.name}提供的线上服务。", tags=[code],
+            cities=list(merchant.cities), created_at=self.ago(200, 30),
+        )
+        self.db.add(app)
+        self.db.flush()
+        return app
+
+    def versions(self, app: MiniApp, states: list[str]) -> None:
+        """Versions 1..n of `app`, in the given final states, with an audited history."""
+        start = self.ago(90, 20)
+        for number, final in enumerate(states, start=1):
+            config: dict[str, Any] = {}
+            if app.template is not None:
+                config = {f.name: _default(f.name) for f in RUNTIMES[app.template.runtime].fields}
+            url = f"{self.settings.base_url}/sample-miniapp/?app={app.public_id}"
+            version = MiniAppVersion(
+                miniapp_id=app.id, number=number, label=f"1.{number - 1}.0", name=app.name,
+                icon=app.icon, description=app.description, tags=app.tags, cities=app.cities,
+                external_url=url if app.kind == MiniAppKind.EXTERNAL else "", config=config,
+                created_at=start, changelog="首个版本" if number == 1 else "优化页面与配送说明",
+            )
+            self.db.add(version)
+            self.db.flush()
+            self.walk(app, version, final, start)
+            start += timedelta(days=self.rng.uniform(3, 10))
+
+    def walk(self, app: MiniApp, version: MiniAppVersion, final: str, at: datetime) -> None:
+        path = {
+            "draft": [], "submitted": ["submitted"], "approved": ["submitted", "approved"],
+            "rejected": ["submitted", "rejected"],
+            "published": ["submitted", "approved", "published"],
+            "superseded": ["submitted", "approved", "published", "superseded"],
+            "taken_down": ["submitted", "approved", "published", "taken_down"],
+        }[final]
+        previous = "draft"
+        for state in path:
+            at = at + timedelta(hours=self.rng.uniform(1, 30))
+            if final == "submitted" and state == "submitted":
+                at = self.now - timedelta(hours=self.rng.uniform(0.5, 100))  # some overdue
+            if state == "submitted":
+                version.lane = ReviewLane.EXPEDITED if app.category.urgent else ReviewLane.STANDARD
+                hours = (self.settings.review_expedited_hours if app.category.urgent
+                         else self.settings.review_standard_hours)
+                version.submitted_at, version.due_at = at, at + timedelta(hours=hours)
+            elif state in ("approved", "rejected"):
+                version.decided_at, version.decided_by_id = at, self.operator.id
+                if state == "rejected":
+                    version.reason = "页面缺少商家资质信息，请补充营业执照后重新提交。"
+            elif state == "published":
+                app.name, app.icon, app.description = version.name, version.icon, version.description
+                app.tags, app.cities, app.listed = version.tags, version.cities, True
+            elif state == "taken_down":
+                version.reason = app.taken_down_reason = "用户投诉较多，经核实存在虚假宣传。"
+                app.listed = False
+            elif state == "superseded":
+                app.listed = True
+            version.state = VersionState(state)
+            audit.record(
+                self.db, actor_id=self.operator.id if state not in ("submitted",) else None,
+                action=f"version.{state}", subject_type="miniapp_version",
+                subject_id=version.public_id, from_state=previous, reason=version.reason,
+            ).at = at
+            previous = state
+
+
+def _default(field_name: str) -> Any:
+    return {
+        "headline": "最新防疫信息", "body": "请居民朋友做好个人防护，按时完成健康申报。",
+        "contact_phone": "02712345678", "link": "", "welcome": "欢迎光临，新鲜直达社区！",
+        "opening_hours": "08:00-20:00", "store_pickup": True, "delivery": True,
+        "min_order_fen": 2000, "department": "全科", "hours": "09:00-21:00", "mode": "text",
+        "notice": "如有发热症状请先线上咨询。",
+    }.get(field_name, "")
