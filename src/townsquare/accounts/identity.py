@@ -22,7 +22,7 @@ def id_check_char(first17: str) -> str:
 def is_valid_id_number(value: str, today: date | None = None) -> bool:
     """GB 11643 18-digit resident ID: shape, a real birth date not in the future, checksum."""
     value = normalise_id_number(value)
-    if not _ID_PATTERN.match(value):
+    if not _ID_PATTERN.fullmatch(value):
         return False
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
@@ -39,7 +39,7 @@ def mask_id_number(value: str) -> str:
 
 
 def is_valid_phone(value: str) -> bool:
-    return bool(_PHONE_PATTERN.match(value.strip()))
+    return bool(_PHONE_PATTERN.fullmatch(value.strip()))
 
 
 def mask_phone(value: str) -> str:

@@ -43,14 +43,14 @@ def create_user(
     if set(roles) - {Role.RESIDENT}:
         require_role(actor, Role.OPERATOR)
     username = username.strip()
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise ValidationFailed(
             "A username is 3 to 32 letters, digits, dots, dashes or underscores.", field="username"
         )
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed("A password needs at least {n} characters.", n=MIN_PASSWORD)
     display_name = display_name.strip()
-    if not 1 <= len(display_name) <= 64:
+    if not 1 <= len(display_name) <= 64 or not display_name.isprintable():
         raise ValidationFailed("A display name is 1 to 64 characters.")
     if db.scalar(select(User.id).where(User.username == username)):
         raise Conflict("The username {username} is taken.", username=username)
@@ -107,7 +107,9 @@ def login(
 ) -> LoginOutcome:
     """Check a password, counting failures; too many in a row lock the account for a while."""
     now = clock.now()
-    user = user_by_username(db, username=username.strip())
+    username = username.strip()
+    # Malformed names cannot exist; not querying them also keeps NUL bytes away from PostgreSQL.
+    user = user_by_username(db, username=username) if USERNAME.fullmatch(username) else None
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return LoginOutcome(
@@ -167,7 +169,7 @@ def verify_identity(
     real_name = real_name.strip()
     id_number = idcheck.normalise_id_number(id_number)
     phone = phone.strip()
-    if not 2 <= len(real_name) <= 32:
+    if not 2 <= len(real_name) <= 32 or not real_name.isprintable():
         raise ValidationFailed("Enter your real name as on your ID card.", field="real_name")
     if not idcheck.is_valid_id_number(id_number, today=clock.now().date()):
         raise ValidationFailed("That is not a valid resident ID number.", field="id_number")

@@ -34,7 +34,12 @@ def verify_token(
     try:
         kid, payload, signature = token.split(".")
         key = public_keys[kid]
-        key.verify(b64url_decode(signature), f"{kid}.{payload}".encode())
+        raw_signature = b64url_decode(signature)
+        # base64 decoding ignores stray characters and unused trailing bits: insist on the one
+        # canonical spelling so that an altered token never verifies
+        if b64url(raw_signature) != signature:
+            raise ValueError("non-canonical signature")
+        key.verify(raw_signature, f"{kid}.{payload}".encode())
         claims = json.loads(b64url_decode(payload))
     except (ValueError, KeyError, InvalidSignature) as exc:
         raise TokenInvalid("bad token") from exc

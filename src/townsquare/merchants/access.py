@@ -21,15 +21,19 @@ from townsquare.merchants.models import (
 
 def merchant_ids_of(db: Session, user: User) -> list[int]:
     """Merchants the user works for directly (as merchant staff)."""
-    return list(db.scalars(select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id)))
+    stmt = select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id)
+    return list(db.scalars(stmt))
 
 
 def provider_ids_of(db: Session, user: User) -> list[int]:
     """Service providers the user works for (as ISV staff)."""
-    return list(db.scalars(select(ProviderStaff.provider_id).where(ProviderStaff.user_id == user.id)))
+    stmt = select(ProviderStaff.provider_id).where(ProviderStaff.user_id == user.id)
+    return list(db.scalars(stmt))
 
 
-def active_authorization(db: Session, *, merchant_id: int, provider_id: int) -> Authorization | None:
+def active_authorization(
+    db: Session, *, merchant_id: int, provider_id: int
+) -> Authorization | None:
     stmt = select(Authorization).where(
         Authorization.merchant_id == merchant_id,
         Authorization.provider_id == provider_id,
@@ -56,7 +60,9 @@ def can_act_for(db: Session, actor: User | None, merchant: Merchant) -> bool:
     """`None` is the system (CLI, jobs): it may act for anyone."""
     if actor is None:
         return True
-    return is_merchant_staff(db, actor, merchant) or acting_provider(db, actor, merchant) is not None
+    if is_merchant_staff(db, actor, merchant):
+        return True
+    return acting_provider(db, actor, merchant) is not None
 
 
 def require_act_for(db: Session, actor: User | None, merchant: Merchant) -> None:

@@ -81,14 +81,14 @@ def well_formed(public_id: str, prefix: str) -> bool:
 def user_named(db: Session, username: str) -> User:
     """The active user with this username, or NotFound."""
     username = (username or "").strip()
-    user = user_by_username(db, username=username) if USERNAME.match(username) else None
+    user = user_by_username(db, username=username) if USERNAME.fullmatch(username) else None
     if user is None or not user.is_active:
         raise NotFound("No user with the username {username}.", username=username[:64])
     return user
 
 
 def ensure_role(db: Session, *, actor: User | None, user: User, role: Role) -> None:
-    """Give `user` a role that joining a merchant or provider implies (audited, no operator needed)."""
+    """Give `user` the role that joining a merchant or provider implies (audited)."""
     if user.has_role(role):
         return
     user.roles.append(RoleGrant(role=role))

@@ -7,8 +7,13 @@ runtimes join this table when they are built.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.i18n import N_, gettext
 
 FieldType = Literal["text", "textarea", "url", "phone", "number", "bool", "choice"]
 
@@ -37,37 +42,183 @@ RUNTIMES: dict[str, Runtime] = {
     for rt in (
         Runtime(
             "info",
-            "Information page",
+            N_("Information page"),
             (
-                FieldSpec("headline", "Headline", required=True, max_length=60),
-                FieldSpec("body", "Body text", "textarea", required=True, max_length=4000),
-                FieldSpec("contact_phone", "Contact phone", "phone"),
-                FieldSpec("link", "More information (URL)", "url", max_length=500),
+                FieldSpec("headline", N_("Headline"), required=True, max_length=60),
+                FieldSpec("body", N_("Body text"), "textarea", required=True, max_length=4000),
+                FieldSpec("contact_phone", N_("Contact phone"), "phone"),
+                FieldSpec("link", N_("More information (URL)"), "url", max_length=500),
             ),
         ),
         Runtime(
             "storefront",
-            "Storefront",
+            N_("Storefront"),
             (
-                FieldSpec("welcome", "Welcome message", required=True, max_length=120),
-                FieldSpec("opening_hours", "Opening hours", required=True, max_length=60),
-                FieldSpec("store_pickup", "Store pickup", "bool"),
-                FieldSpec("delivery", "Home delivery", "bool"),
-                FieldSpec("min_order_fen", "Minimum order (fen)", "number", minimum=0,
+                FieldSpec("welcome", N_("Welcome message"), required=True, max_length=120),
+                FieldSpec("opening_hours", N_("Opening hours"), required=True, max_length=60),
+                FieldSpec("store_pickup", N_("Store pickup"), "bool"),
+                FieldSpec("delivery", N_("Home delivery"), "bool"),
+                FieldSpec("min_order_fen", N_("Minimum order (fen)"), "number", minimum=0,
                           maximum=10_000_00),
-                FieldSpec("contact_phone", "Contact phone", "phone"),
+                FieldSpec("contact_phone", N_("Contact phone"), "phone"),
             ),
         ),
         Runtime(
             "consultation",
-            "Online consultation desk",
+            N_("Online consultation desk"),
             (
-                FieldSpec("department", "Department", required=True, max_length=40),
-                FieldSpec("hours", "Consultation hours", required=True, max_length=60),
-                FieldSpec("mode", "Consultation mode", "choice", required=True,
+                FieldSpec("department", N_("Department"), required=True, max_length=40),
+                FieldSpec("hours", N_("Consultation hours"), required=True, max_length=60),
+                FieldSpec("mode", N_("Consultation mode"), "choice", required=True,
                           choices=("text", "video", "phone")),
-                FieldSpec("notice", "Notice to patients", "textarea", max_length=1000),
+                FieldSpec("notice", N_("Notice to patients"), "textarea", max_length=1000),
             ),
         ),
     )
 }
+
+# How choice values are shown (the stored value stays the plain key).
+CHOICE_LABELS = {"text": N_("Text chat"), "video": N_("Video call"), "phone": N_("Phone call")}
+
+NUMBER_LIMIT = 10**12  # whatever a field allows, numbers stay well inside a JSON/BIGINT range
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,23}$")
+_LOCAL_HOSTS = ("127.0.0.1", "localhost")
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no"}
+
+
+def is_web_url(value: str, *, max_length: int = 500) -> bool:
+    """An https:// URL with a host, or http:// on 127.0.0.1/localhost (for development)."""
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        return False
+    if _LINE_CONTROL.search(value) or " " in value or "\\" in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a malformed port
+    except ValueError:
+        return False
+    if parts.username is not None or parts.password is not None or not parts.hostname:
+        return False
+    if port == 0:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
+
+
+class _Bad(Exception):
+    """One field's problem, already translated."""
+
+
+def _clean_value(spec: FieldSpec, value: Any) -> Any:
+    """The cleaned value, None when empty; raises _Bad with a translated problem."""
+    if value is None:
+        return None
+    if spec.type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+        if text == "":
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _Bad(gettext("Choose yes or no."))
+    if spec.type == "number":
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "":
+                return None
+            if not re.fullmatch(r"-?[0-9]{1,13}", value):
+                raise _Bad(gettext("Enter a whole number."))
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Bad(gettext("Enter a whole number."))
+        low = spec.minimum if spec.minimum is not None else -NUMBER_LIMIT
+        high = spec.maximum if spec.maximum is not None else NUMBER_LIMIT
+        if not low <= value <= high:
+            raise _Bad(gettext("Enter a number from {low} to {high}.").format(low=low, high=high))
+        return value
+    if not isinstance(value, str):
+        raise _Bad(gettext("Enter text."))
+    value = value.strip()
+    if value == "":
+        return None
+    if len(value) > spec.max_length:
+        raise _Bad(gettext("At most {n} characters.").format(n=spec.max_length))
+    pattern = _CONTROL if spec.type == "textarea" else _LINE_CONTROL
+    if pattern.search(value):
+        raise _Bad(gettext("Remove the control characters."))
+    if spec.type == "url" and not is_web_url(value, max_length=spec.max_length):
+        raise _Bad(gettext("Enter an https:// address."))
+    if spec.type == "phone" and not _PHONE.match(value):
+        raise _Bad(gettext("Enter a phone number."))
+    if spec.type == "choice" and value not in spec.choices:
+        raise _Bad(gettext("Choose one of the offered options."))
+    return value
+
+
+def validate_config(runtime_key: str, raw: dict, *, partial: bool = False) -> dict[str, Any]:
+    """`raw` checked and cleaned against the runtime's fields; empty optional fields are dropped.
+
+    `partial=True` (a template's defaults) lets required fields be missing. A bad config raises
+    ValidationFailed whose `details` lists `{"field", "problem"}` per field, problems translated.
+    """
+    runtime = RUNTIMES.get(runtime_key) if isinstance(runtime_key, str) else None
+    if runtime is None:
+        raise ValidationFailed("There is no runtime called {runtime}.",
+                               runtime=str(runtime_key)[:32], field="runtime")
+    if not isinstance(raw, dict):
+        raise ValidationFailed("The settings must be a set of named values.", field="config")
+    specs = {spec.name: spec for spec in runtime.fields}
+    problems: dict[str, str] = {}
+    for name in raw:
+        if name not in specs:
+            problems[str(name)[:40]] = gettext("This page has no such setting.")
+    cleaned: dict[str, Any] = {}
+    for spec in runtime.fields:
+        try:
+            value = _clean_value(spec, raw.get(spec.name))
+        except _Bad as bad:
+            problems[spec.name] = str(bad)
+            continue
+        if value is None:
+            if spec.required and not partial:
+                problems[spec.name] = gettext("This setting is required.")
+            continue
+        cleaned[spec.name] = value
+    if problems:
+        labels = [gettext(specs[name].label) if name in specs else name for name in problems]
+        raise ValidationFailed(
+            "Check these settings: {fields}.",
+            fields=", ".join(labels),
+            details=[{"field": name, "problem": problem} for name, problem in problems.items()],
+        )
+    return cleaned
+
+
+def field_dicts(runtime_key: str, defaults: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The runtime's fields as plain dicts (what a Template stores), with default values."""
+    defaults = defaults or {}
+    return [
+        {
+            "name": spec.name, "label": spec.label, "type": spec.type,
+            "required": spec.required, "default": defaults.get(spec.name),
+            "choices": list(spec.choices), "max_length": spec.max_length,
+            "minimum": spec.minimum, "maximum": spec.maximum,
+        }
+        for spec in RUNTIMES[runtime_key].fields
+    ]
+
+
+def defaults_from_fields(fields: list[Any]) -> dict[str, Any]:
+    """The default values a template stores in its field dicts (unset ones left out)."""
+    return {
+        f["name"]: f["default"]
+        for f in fields
+        if isinstance(f, dict) and f.get("name") and f.get("default") not in (None, "")
+    }

@@ -9,6 +9,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from townsquare.core import i18n
 
@@ -27,9 +29,29 @@ templates.env.globals["_"] = i18n.gettext
 templates.env.filters["money"] = i18n.format_money
 
 
+def _page_auth(request: Request) -> Any:
+    """The request's login, reloaded when a failed request's rollback has detached it (error pages
+    are rendered after the request's session is closed)."""
+    auth = getattr(request.state, "auth_session", None)
+    if auth is None:
+        return None
+    try:
+        auth.user.has_role("resident")
+        return auth
+    except DetachedInstanceError:
+        from townsquare.accounts.models import AuthSession
+
+        with request.app.state.database.sessions() as db:
+            auth = db.get(AuthSession, sa_inspect(auth).identity[0])
+            if auth is not None:
+                auth.user.has_role("resident")  # load the user and roles before closing
+        request.state.auth_session = auth
+        return auth
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings = request.app.state.settings
-    auth = getattr(request.state, "auth_session", None)
+    auth = _page_auth(request)
     base = {
         "locale": i18n.current_locale.get(),
         "user": auth.user if auth else None,

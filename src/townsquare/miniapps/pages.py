@@ -1,0 +1,360 @@
+"""Registry console pages: a merchant's mini-apps, one mini-app with its versions, an ISV's
+templates, and the operators' review queue and listed mini-apps.
+
+Each page is built by one context function, used both to show it and to show it again with the
+message (and the values typed) when a form is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.core.errors import TownsquareError
+from townsquare.core.settings import Settings
+from townsquare.merchants.access import can_act_for
+from townsquare.miniapps import registry, review, templates_service
+from townsquare.miniapps.console_forms import (
+    FormData,
+    categories,
+    common,
+    config_from,
+    field_rows,
+    refuse,
+    split_words,
+    ticked,
+)
+from townsquare.miniapps.models import MiniAppKind, VersionState
+from townsquare.miniapps.runtimes import RUNTIMES, defaults_from_fields
+from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.forms import see_other
+from townsquare.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- a merchant's mini-apps --------------------------------------------------------------------
+
+MERCHANT_PAGE = "miniapps/console_merchant_miniapps.html"
+
+
+def _merchant_context(
+    db: Session, *, user: User, merchant_id: str, template_id: str | None = None,
+    form: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    merchant = registry.merchant_for(db, actor=user, public_id=merchant_id)
+    miniapps = registry.list_merchant_miniapps(db, actor=user, merchant_id=merchant_id)
+    templates = templates_service.list_published_templates(db)
+    chosen = next((t for t in templates if t.public_id == template_id), None)
+    rows = []
+    if chosen is not None and chosen.runtime in RUNTIMES:
+        rows = field_rows(chosen.runtime, defaults_from_fields(chosen.fields), form)
+    return {
+        **common(), "merchant": merchant, "miniapps": miniapps,
+        "latest": registry.latest_versions(db, miniapps), "templates": templates,
+        "chosen": chosen, "field_rows": rows, "categories": categories(db),
+        "can_act": can_act_for(db, user, merchant),
+    }
+
+
+@router.get("/console/merchant/{merchant_id}/miniapps", response_class=HTMLResponse)
+def merchant_miniapps(
+    request: Request, merchant_id: str, user: CurrentUser, db: DbSession,
+    template: str | None = None,
+) -> HTMLResponse:
+    context = _merchant_context(db, user=user, merchant_id=merchant_id, template_id=template)
+    return render(request, MERCHANT_PAGE, form={}, **context)
+
+
+def _created_page(request: Request, created: registry.Created) -> HTMLResponse:
+    return render(request, "miniapps/console_secret.html", miniapp=created.miniapp,
+                  secret=created.client_secret, new=True, **common())
+
+
+@router.post("/console/merchant/{merchant_id}/miniapps/from-template")
+def create_from_template(
+    request: Request, merchant_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    template_id = data.get("template_id", "")
+    try:
+        template = templates_service.get_template(db, actor=user, public_id=template_id)
+        created = templates_service.create_from_template(
+            db, actor=user, settings=settings, template_id=template_id, merchant_id=merchant_id,
+            name=data.get("name", ""), icon=data.get("icon", ""),
+            description=data.get("description", ""), category=data.get("category") or None,
+            tags=split_words(data.get("tags", "")), cities=split_words(data.get("cities", "")),
+            config=config_from(template.runtime, data) if template.runtime in RUNTIMES else {},
+            submit=ticked(data, "submit_now"),
+            publish_on_approval=ticked(data, "publish_on_approval"),
+        )
+    except TownsquareError as exc:
+        return refuse(request, db, MERCHANT_PAGE, exc, _merchant_context, failed="template",
+                       form=data, user=user, merchant_id=merchant_id, template_id=template_id)
+    return _created_page(request, created)
+
+
+@router.post("/console/merchant/{merchant_id}/miniapps/external")
+def create_external(
+    request: Request, merchant_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    try:
+        created = registry.create_miniapp(
+            db, actor=user, merchant_id=merchant_id, kind=MiniAppKind.EXTERNAL,
+            name=data.get("name", ""), icon=data.get("icon", ""),
+            description=data.get("description", ""), category=data.get("category") or None,
+            tags=split_words(data.get("tags", "")), cities=split_words(data.get("cities", "")),
+            external_url=data.get("external_url", ""),
+        )
+    except TownsquareError as exc:
+        return refuse(request, db, MERCHANT_PAGE, exc, _merchant_context, failed="external",
+                       form=data, user=user, merchant_id=merchant_id)
+    return _created_page(request, created)
+
+
+# --- one mini-app ------------------------------------------------------------------------------
+
+MINIAPP_PAGE = "miniapps/console_miniapp.html"
+
+
+def _miniapp_context(
+    db: Session, *, user: User, settings: Settings, miniapp_id: str,
+    form: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
+    versions = registry.versions_of(db, miniapp)
+    draft = next((v for v in versions if v.state == VersionState.DRAFT), None)
+    lane = review.lane_for(miniapp.category)
+    rows = []
+    if draft is not None and miniapp.template is not None and miniapp.template.runtime in RUNTIMES:
+        rows = field_rows(miniapp.template.runtime, draft.config, form)
+    return {
+        **common(), "miniapp": miniapp, "versions": versions, "draft": draft,
+        "field_rows": rows, "is_owner": registry.is_owner(db, user, miniapp),
+        "open_version": next((v for v in versions if v.state in registry.OPEN_STATES), None),
+        "history": registry.history(db, actor=user, miniapp_id=miniapp_id),
+        "lane": lane,
+        "lane_hours": settings.review_expedited_hours if lane.value == "expedited"
+        else settings.review_standard_hours,
+    }
+
+
+@router.get("/console/miniapps/{miniapp_id}", response_class=HTMLResponse)
+def miniapp_page(
+    request: Request, miniapp_id: str, user: CurrentUser, db: DbSession, settings: AppSettings
+) -> HTMLResponse:
+    context = _miniapp_context(db, user=user, settings=settings, miniapp_id=miniapp_id)
+    return render(request, MINIAPP_PAGE, form={}, **context)
+
+
+def _version_action(request, db, user, settings, version_id: str, failed: str, action,
+                    data: dict[str, str] | None = None) -> Response:
+    """Run a version form's action; back to the mini-app, or the page again with the error."""
+    version = registry.get_version(db, actor=user, public_id=version_id)
+    miniapp_id = version.miniapp.public_id
+    try:
+        action(version)
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed=failed, form=data,
+                       user=user, settings=settings, miniapp_id=miniapp_id)
+    return see_other(f"/console/miniapps/{miniapp_id}")
+
+
+@router.post("/console/versions/{version_id}/edit")
+def edit_draft(
+    request: Request, version_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    def action(version):
+        template = version.miniapp.template
+        registry.update_draft(
+            db, actor=user, version_id=version_id, label=data.get("label", ""),
+            changelog=data.get("changelog", ""), name=data.get("name", ""),
+            icon=data.get("icon", ""), description=data.get("description", ""),
+            tags=split_words(data.get("tags", "")), cities=split_words(data.get("cities", "")),
+            external_url=None if template else data.get("external_url", ""),
+            config=config_from(template.runtime, data) if template else None,
+        )
+
+    return _version_action(request, db, user, settings, version_id, "edit", action, data)
+
+
+@router.post("/console/versions/{version_id}/submit")
+def submit_version(
+    request: Request, version_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    def action(version):
+        review.submit(db, actor=user, settings=settings, version_id=version_id,
+                      publish_on_approval=ticked(data, "publish_on_approval"))
+
+    return _version_action(request, db, user, settings, version_id, "submit", action)
+
+
+@router.post("/console/versions/{version_id}/publish")
+def publish_version(
+    request: Request, version_id: str, user: FormUser, db: DbSession, settings: AppSettings
+) -> Response:
+    def action(version):
+        review.publish(db, actor=user, version_id=version_id)
+
+    return _version_action(request, db, user, settings, version_id, version_id, action)
+
+
+@router.post("/console/versions/{version_id}/delete")
+def delete_version(
+    request: Request, version_id: str, user: FormUser, db: DbSession, settings: AppSettings
+) -> Response:
+    def action(version):
+        registry.delete_draft(db, actor=user, version_id=version_id)
+
+    return _version_action(request, db, user, settings, version_id, "edit", action)
+
+
+@router.post("/console/miniapps/{miniapp_id}/versions")
+def new_version(
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    try:
+        registry.new_version(
+            db, actor=user, miniapp_id=miniapp_id, label=data.get("label", ""),
+            changelog=data.get("changelog", ""), from_version=data.get("from_version") or None,
+        )
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed="new", form=data,
+                       user=user, settings=settings, miniapp_id=miniapp_id)
+    return see_other(f"/console/miniapps/{miniapp_id}")
+
+
+@router.post("/console/miniapps/{miniapp_id}/secret")
+def rotate_secret(
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession
+) -> Response:
+    secret = registry.rotate_secret(db, actor=user, miniapp_id=miniapp_id)
+    miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
+    return render(request, "miniapps/console_secret.html", miniapp=miniapp, secret=secret,
+                  new=False, **common())
+
+
+# --- an ISV's templates ------------------------------------------------------------------------
+
+TEMPLATES_PAGE = "miniapps/console_isv_templates.html"
+
+
+def _templates_context(
+    db: Session, *, user: User, provider_id: str, runtime: str | None = None,
+    form: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    provider = templates_service.get_provider(db, actor=user, public_id=provider_id)
+    chosen = RUNTIMES.get(runtime or "")
+    return {
+        **common(), "provider": provider,
+        "templates": templates_service.list_provider_templates(
+            db, actor=user, provider_id=provider_id
+        ),
+        "chosen": chosen, "field_rows": field_rows(chosen.key, {}, form) if chosen else [],
+        "categories": categories(db), "defaults_of": defaults_from_fields,
+    }
+
+
+@router.get("/console/isv/{provider_id}/templates", response_class=HTMLResponse)
+def isv_templates(
+    request: Request, provider_id: str, user: CurrentUser, db: DbSession,
+    runtime: str | None = None,
+) -> HTMLResponse:
+    context = _templates_context(db, user=user, provider_id=provider_id, runtime=runtime)
+    return render(request, TEMPLATES_PAGE, form={}, **context)
+
+
+@router.post("/console/isv/{provider_id}/templates")
+def create_template(
+    request: Request, provider_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    runtime = data.get("runtime", "")
+    try:
+        templates_service.create_template(
+            db, actor=user, provider_id=provider_id, runtime=runtime, name=data.get("name", ""),
+            description=data.get("description", ""), category=data.get("category") or None,
+            defaults=config_from(runtime, data) if runtime in RUNTIMES else {},
+        )
+    except TownsquareError as exc:
+        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed="create",
+                       form=data, user=user, provider_id=provider_id, runtime=runtime)
+    return see_other(f"/console/isv/{provider_id}/templates")
+
+
+@router.post("/console/templates/{template_id}/publish")
+def publish_template(
+    request: Request, template_id: str, user: FormUser, db: DbSession
+) -> Response:
+    template = templates_service.get_template(db, actor=user, public_id=template_id)
+    provider_id = template.provider.public_id
+    try:
+        templates_service.publish_template(db, actor=user, template_id=template_id)
+    except TownsquareError as exc:
+        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed=template_id,
+                       user=user, provider_id=provider_id)
+    return see_other(f"/console/isv/{provider_id}/templates")
+
+
+# --- operators ---------------------------------------------------------------------------------
+
+REVIEWS_PAGE = "miniapps/console_reviews.html"
+LISTED_PAGE = "miniapps/console_operator_miniapps.html"
+
+
+def _reviews_context(db: Session, *, user: User, form: Any = None) -> dict[str, Any]:
+    return {**common(), "items": review.review_queue(db, actor=user)}
+
+
+@router.get("/console/operator/reviews", response_class=HTMLResponse)
+def reviews(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
+    return render(request, REVIEWS_PAGE, form={}, **_reviews_context(db, user=user))
+
+
+@router.post("/console/versions/{version_id}/approve")
+def approve(request: Request, version_id: str, user: FormUser, db: DbSession) -> Response:
+    try:
+        review.approve(db, actor=user, version_id=version_id)
+    except TownsquareError as exc:
+        return refuse(request, db, REVIEWS_PAGE, exc, _reviews_context, failed=version_id,
+                       user=user)
+    return see_other("/console/operator/reviews")
+
+
+@router.post("/console/versions/{version_id}/reject")
+def reject(
+    request: Request, version_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    try:
+        review.reject(db, actor=user, version_id=version_id, reason=data.get("reason", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, REVIEWS_PAGE, exc, _reviews_context, failed=version_id,
+                       form=data, user=user)
+    return see_other("/console/operator/reviews")
+
+
+def _listed_context(db: Session, *, user: User, q: str = "", form: Any = None) -> dict[str, Any]:
+    return {**common(), "rows": review.listed_miniapps(db, actor=user, query=q), "q": q}
+
+
+@router.get("/console/operator/miniapps", response_class=HTMLResponse)
+def listed(request: Request, user: CurrentUser, db: DbSession, q: str = "") -> HTMLResponse:
+    return render(request, LISTED_PAGE, form={}, **_listed_context(db, user=user, q=q[:64]))
+
+
+@router.post("/console/versions/{version_id}/takedown")
+def takedown(
+    request: Request, version_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    try:
+        review.takedown(db, actor=user, version_id=version_id, reason=data.get("reason", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, LISTED_PAGE, exc, _listed_context, failed=version_id,
+                       form=data, user=user)
+    return see_other("/console/operator/miniapps")

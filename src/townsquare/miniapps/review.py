@@ -1,0 +1,279 @@
+"""The review workflow of mini-app versions, its two lanes and the operators' review queue.
+
+    draft → submitted → approved | rejected;  approved → published → superseded | taken_down
+
+Owners submit and publish; operators approve, reject and take down. Urgent categories use the
+expedited lane, everything else the standard one; each lane has its own time to a decision.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import Role, User
+from townsquare.accounts.permissions import is_operator, require_role
+from townsquare.core.clock import clock
+from townsquare.core.errors import Conflict, PermissionDenied
+from townsquare.core.i18n import N_, gettext
+from townsquare.core.settings import Settings
+from townsquare.merchants.fields import REASON_MAX, clean_text
+from townsquare.merchants.models import Category
+from townsquare.miniapps import registry
+from townsquare.miniapps.models import (
+    MiniApp,
+    MiniAppKind,
+    MiniAppVersion,
+    ReviewLane,
+    VersionState,
+)
+from townsquare.miniapps.registry_checks import clean_external_url
+from townsquare.miniapps.runtimes import validate_config
+
+S = VersionState
+TRANSITIONS: dict[VersionState, frozenset[VersionState]] = {
+    S.DRAFT: frozenset({S.SUBMITTED}),
+    S.SUBMITTED: frozenset({S.APPROVED, S.REJECTED}),
+    S.APPROVED: frozenset({S.PUBLISHED}),
+    S.PUBLISHED: frozenset({S.SUPERSEDED, S.TAKEN_DOWN}),
+}
+LANE_LABELS = {ReviewLane.STANDARD: N_("Standard lane"), ReviewLane.EXPEDITED: N_("Expedited lane")}
+QUEUE_LIMIT = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def can_move(current: VersionState, target: VersionState) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def lane_for(category: Category) -> ReviewLane:
+    """Urgent services (locksmiths, medicine …) are reviewed in the expedited lane."""
+    return ReviewLane.EXPEDITED if category.urgent else ReviewLane.STANDARD
+
+
+def due_at(settings: Settings, lane: ReviewLane, submitted_at: datetime) -> datetime:
+    hours = (
+        settings.review_expedited_hours if lane == ReviewLane.EXPEDITED
+        else settings.review_standard_hours
+    )
+    return submitted_at + timedelta(hours=hours)
+
+
+def lane_label(lane: ReviewLane | None) -> str:
+    return gettext(LANE_LABELS[lane]) if lane else ""
+
+
+def _move(
+    db: Session, *, actor: User | None, version: MiniAppVersion, target: VersionState,
+    reason: str = "",
+) -> None:
+    """Change state (the caller has locked and checked) and record the transition."""
+    if not can_move(version.state, target):
+        raise Conflict(
+            "A version that is {current} cannot become {target}.",
+            current=registry.state_label(version.state), target=registry.state_label(target),
+        )
+    before = version.state
+    version.state = target
+    registry.record_version(db, actor=actor, version=version, from_state=before, reason=reason)
+
+
+def _reason(value: str | None) -> str:
+    return clean_text(
+        value or "", field="reason", max_length=REASON_MAX, required=True,
+        message=N_("Give a reason of 1 to {n} characters."),
+    )
+
+
+def submit(
+    db: Session,
+    *,
+    actor: User | None,
+    settings: Settings,
+    version_id: str,
+    publish_on_approval: bool = False,
+) -> MiniAppVersion:
+    """Send a draft for review in its lane; optionally publish as soon as it is approved."""
+    version = registry.owned_version(db, actor=actor, public_id=version_id)
+    registry.lock_version(db, version)
+    miniapp = version.miniapp
+    if not can_move(version.state, S.SUBMITTED):
+        raise Conflict("Only a draft can be submitted; this version is {state}.",
+                       state=registry.state_label(version.state))
+    # re-check the content as it will be reviewed
+    if miniapp.kind == MiniAppKind.TEMPLATE:
+        version.config = validate_config(miniapp.template.runtime, version.config)
+    else:
+        clean_external_url(version.external_url)
+    now = clock.now()
+    lane = lane_for(miniapp.category)
+    version.lane = lane
+    version.submitted_at = now
+    version.due_at = due_at(settings, lane, now)
+    version.publish_on_approval = bool(publish_on_approval)
+    version.decided_at = None
+    version.decided_by_id = None
+    version.reason = ""
+    _move(db, actor=actor, version=version, target=S.SUBMITTED)
+    db.flush()
+    return version
+
+
+def _decide(db: Session, *, actor: User | None, version_id: str) -> MiniAppVersion:
+    require_role(actor, Role.OPERATOR)
+    version = registry.get_version(db, actor=actor, public_id=version_id)
+    registry.lock_version(db, version)
+    if version.state != S.SUBMITTED:
+        raise Conflict("This version is not waiting for review; it is {state}.",
+                       state=registry.state_label(version.state))
+    version.decided_at = clock.now()
+    version.decided_by_id = actor.id if actor else None
+    return version
+
+
+def approve(db: Session, *, actor: User | None, version_id: str) -> MiniAppVersion:
+    """Operator: approve a submitted version (and publish it, if the owner asked for that)."""
+    version = _decide(db, actor=actor, version_id=version_id)
+    _move(db, actor=actor, version=version, target=S.APPROVED)
+    if version.publish_on_approval:
+        _publish(db, actor=actor, version=version)
+    db.flush()
+    return version
+
+
+def reject(db: Session, *, actor: User | None, version_id: str, reason: str) -> MiniAppVersion:
+    """Operator: send a submitted version back with a reason the owner will see."""
+    require_role(actor, Role.OPERATOR)
+    reason = _reason(reason)
+    version = _decide(db, actor=actor, version_id=version_id)
+    version.reason = reason
+    _move(db, actor=actor, version=version, target=S.REJECTED, reason=reason)
+    db.flush()
+    return version
+
+
+def publish(db: Session, *, actor: User | None, version_id: str) -> MiniAppVersion:
+    """Owner (or operator): put an approved version live, replacing the published one."""
+    version = registry.get_version(db, actor=actor, public_id=version_id)
+    if not (is_operator(actor) or registry.is_owner(db, actor, version.miniapp)):
+        raise PermissionDenied(
+            "Only the mini-app's merchant or its authorized provider can do this."
+        )
+    registry.lock_version(db, version)
+    if version.state != S.APPROVED:
+        raise Conflict("Only an approved version can be published; this version is {state}.",
+                       state=registry.state_label(version.state))
+    _publish(db, actor=actor, version=version)
+    db.flush()
+    return version
+
+
+def _publish(db: Session, *, actor: User | None, version: MiniAppVersion) -> None:
+    miniapp = version.miniapp
+    live = list(
+        db.scalars(
+            select(MiniAppVersion).where(
+                MiniAppVersion.miniapp_id == miniapp.id, MiniAppVersion.state == S.PUBLISHED
+            )
+        )
+    )
+    if any(other.number > version.number for other in live):
+        raise Conflict("A newer version is already published.")
+    for other in live:
+        _move(db, actor=actor, version=other, target=S.SUPERSEDED)
+    _move(db, actor=actor, version=version, target=S.PUBLISHED)
+    for field in ("name", "icon", "description"):
+        setattr(miniapp, field, getattr(version, field))
+    miniapp.tags = list(version.tags)
+    miniapp.cities = list(version.cities)
+    miniapp.listed = True
+    miniapp.taken_down_reason = ""
+
+
+def takedown(db: Session, *, actor: User | None, version_id: str, reason: str) -> MiniAppVersion:
+    """Operator: take the published version off the platform; the owner sees the reason."""
+    require_role(actor, Role.OPERATOR)
+    reason = _reason(reason)
+    version = registry.get_version(db, actor=actor, public_id=version_id)
+    registry.lock_version(db, version)
+    if version.state != S.PUBLISHED:
+        raise Conflict("Only the published version can be taken down; this version is {state}.",
+                       state=registry.state_label(version.state))
+    version.reason = reason
+    version.decided_at = clock.now()
+    version.decided_by_id = actor.id if actor else None
+    _move(db, actor=actor, version=version, target=S.TAKEN_DOWN, reason=reason)
+    version.miniapp.listed = False
+    version.miniapp.taken_down_reason = reason
+    db.flush()
+    return version
+
+
+# --- what operators look at --------------------------------------------------------------------
+
+
+@dataclass
+class QueueItem:
+    version: MiniAppVersion
+    miniapp: MiniApp
+    lane: ReviewLane
+    submitted_at: datetime
+    due_at: datetime
+    age: timedelta
+    overdue: bool
+
+
+def review_queue(db: Session, *, actor: User | None, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
+    """Operator: submitted versions, the expedited lane first, then the longest waiting."""
+    require_role(actor, Role.OPERATOR)
+    expedited_first = case((MiniAppVersion.lane == ReviewLane.EXPEDITED, 0), else_=1)
+    stmt = (
+        select(MiniAppVersion)
+        .where(MiniAppVersion.state == S.SUBMITTED)
+        .order_by(expedited_first, MiniAppVersion.submitted_at, MiniAppVersion.id)
+        .limit(max(1, min(limit, QUEUE_LIMIT)))
+    )
+    now = clock.now()
+    items = []
+    for version in db.scalars(stmt):
+        submitted = version.submitted_at or now
+        due = version.due_at or now
+        items.append(
+            QueueItem(
+                version=version, miniapp=version.miniapp,
+                lane=version.lane or ReviewLane.STANDARD, submitted_at=submitted, due_at=due,
+                age=now - submitted, overdue=now > due,
+            )
+        )
+    return items
+
+
+def published_version(db: Session, miniapp: MiniApp) -> MiniAppVersion | None:
+    return db.scalar(
+        select(MiniAppVersion).where(
+            MiniAppVersion.miniapp_id == miniapp.id, MiniAppVersion.state == S.PUBLISHED
+        )
+    )
+
+
+def listed_miniapps(
+    db: Session, *, actor: User | None, query: str | None = None, limit: int = 200
+) -> list[tuple[MiniApp, MiniAppVersion]]:
+    """Operator: listed mini-apps with their published version, by name."""
+    require_role(actor, Role.OPERATOR)
+    stmt = (
+        select(MiniApp, MiniAppVersion)
+        .join(MiniAppVersion, MiniAppVersion.miniapp_id == MiniApp.id)
+        .where(MiniApp.listed.is_(True), MiniAppVersion.state == S.PUBLISHED)
+        .order_by(MiniApp.name, MiniApp.id)
+        .limit(max(1, min(limit, QUEUE_LIMIT)))
+    )
+    query = _CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(MiniApp.name.ilike(f"%{escaped}%", escape="\\"))
+    return [(miniapp, version) for miniapp, version in db.execute(stmt)]

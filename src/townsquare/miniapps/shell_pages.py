@@ -1,0 +1,237 @@
+"""Shell pages: the home hub, search, the mini-app container, the consent page, first-party
+runtime pages (/run, framed by the container), the resident's consents and the operator's hub
+console."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.identity import mask_phone
+from townsquare.accounts.models import User
+from townsquare.core import i18n
+from townsquare.core.errors import TownsquareError
+from townsquare.core.signing import TokenInvalid
+from townsquare.miniapps import consent, hub, shell
+from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser, OptionalUser
+from townsquare.web.forms import rejected, see_other
+from townsquare.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form()]
+_CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+HUB_CONSOLE = "/console/operator/hub"
+# First-party runtime pages may be framed by our own container, by no other site (clickjacking).
+FRAMED_BY_SHELL_ONLY = "frame-ancestors 'self'"
+
+
+# -- residents: home, search, container --------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, db: DbSession, user: OptionalUser) -> HTMLResponse:
+    return render(request, "miniapps/shell_home.html", sections=hub.public_hub(db))
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, db: DbSession, user: OptionalUser, q: str = "") -> HTMLResponse:
+    q = q.strip()[: shell.SEARCH_MAX]
+    return render(
+        request, "miniapps/shell_search.html", q=q, results=shell.search(db, text=q),
+        limit=shell.SEARCH_LIMIT,
+    )
+
+
+@router.get("/apps/{miniapp_id}", response_class=HTMLResponse)
+def container(
+    request: Request, miniapp_id: str, db: DbSession, user: CurrentUser, settings: AppSettings,
+    ts_code: str = "",
+) -> HTMLResponse:
+    code = ts_code if _CODE_SHAPE.match(ts_code) else None
+    opened = shell.open_miniapp(
+        db, settings=settings, actor=user, miniapp_id=miniapp_id,
+        locale=i18n.current_locale.get(), code=code,
+    )
+    return render(
+        request, "miniapps/shell_container.html", opened=opened, miniapp=opened.miniapp,
+        shared=consent.consent_for(db, actor=user, miniapp=opened.miniapp),
+    )
+
+
+# -- consent -----------------------------------------------------------------------------------
+def _consent_context(db: Session, user: User, miniapp_id: str, scopes: str) -> dict:
+    miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
+    wanted = consent.parse_scopes(scopes)
+    identity = user.identity
+    preview = {}
+    if identity is not None:
+        preview = {"phone": mask_phone(identity.phone), "real_name": identity.real_name}
+    return {
+        "miniapp": miniapp, "scopes": wanted, "scopes_text": ",".join(wanted),
+        "preview": preview, "existing": consent.consent_for(db, actor=user, miniapp=miniapp),
+    }
+
+
+@router.get("/apps/{miniapp_id}/consent", response_class=HTMLResponse)
+def consent_form(
+    request: Request, miniapp_id: str, db: DbSession, user: CurrentUser, scopes: str = ""
+) -> HTMLResponse:
+    context = _consent_context(db, user, miniapp_id, scopes[:64])
+    return render(request, "miniapps/shell_consent.html", **context)
+
+
+@router.post("/apps/{miniapp_id}/consent")
+def consent_allow(
+    request: Request, miniapp_id: str, db: DbSession, user: FormUser, settings: AppSettings,
+    scopes: Text = "",
+) -> Response:
+    try:
+        issued = consent.grant(
+            db, settings=settings, actor=user, miniapp_id=miniapp_id, scopes=scopes[:64]
+        )
+    except TownsquareError as exc:
+        db.rollback()
+        context = _consent_context(db, user, miniapp_id, scopes[:64])
+        return rejected(request, db, "miniapps/shell_consent.html", exc, **context)
+    return see_other(shell.with_params(f"/apps/{miniapp_id}", ts_code=issued.code))
+
+
+@router.get("/me/consents", response_class=HTMLResponse)
+def my_consents(
+    request: Request, db: DbSession, user: CurrentUser, revoked: str = ""
+) -> HTMLResponse:
+    flashes = [("ok", i18n.gettext("Consent withdrawn."))] if revoked else []
+    return render(
+        request, "miniapps/shell_consents.html", consents=consent.consents_of(db, actor=user),
+        flashes=flashes,
+    )
+
+
+@router.post("/me/consents/{miniapp_id}/revoke")
+def revoke_consent(request: Request, miniapp_id: str, db: DbSession, user: FormUser) -> Response:
+    try:
+        consent.revoke(db, actor=user, miniapp_id=miniapp_id)
+    except TownsquareError as exc:
+        db.rollback()
+        return rejected(
+            request, db, "miniapps/shell_consents.html", exc,
+            consents=consent.consents_of(db, actor=user),
+        )
+    return see_other("/me/consents?revoked=1")
+
+
+# -- first-party runtime pages (framed by the container) ----------------------------------------
+@router.get("/run/{miniapp_id}", response_class=HTMLResponse)
+def run(
+    request: Request, miniapp_id: str, db: DbSession, settings: AppSettings, ts_launch: str = ""
+) -> HTMLResponse:
+    try:
+        context = shell.verify_launch(settings=settings, token=ts_launch, miniapp_id=miniapp_id)
+    except TokenInvalid:
+        response = render(request, "miniapps/shell_launch_invalid.html", status_code=401)
+        response.headers["Content-Security-Policy"] = FRAMED_BY_SHELL_ONLY
+        return response
+    miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
+    runtime, config = shell.runtime_config(db, miniapp=miniapp)
+    # the page speaks the language the shell launched it in
+    token = i18n.current_locale.set(i18n.normalise_locale(context.locale) or i18n.DEFAULT_LOCALE)
+    try:
+        response = render(
+            request, f"miniapps/runtime_{runtime.key}.html", miniapp=miniapp, config=config,
+            launch=context,
+        )
+    finally:
+        i18n.current_locale.reset(token)
+    response.headers["Content-Security-Policy"] = FRAMED_BY_SHELL_ONLY
+    return response
+
+
+# -- operator: hub console ---------------------------------------------------------------------
+def _console(request: Request, db: Session, user: User, exc: TownsquareError | None = None):
+    if exc is not None:
+        db.rollback()  # show the curation as stored, not as the failed attempt left it
+    context = {
+        "curation": hub.curation(db, actor=user), "choices": hub.listed_choices(db, actor=user),
+    }
+    if exc is not None:
+        return rejected(request, db, "miniapps/shell_hub_console.html", exc, **context)
+    return render(request, "miniapps/shell_hub_console.html", **context)
+
+
+@router.get(HUB_CONSOLE, response_class=HTMLResponse)
+def hub_console(request: Request, db: DbSession, user: CurrentUser) -> HTMLResponse:
+    return _console(request, db, user)
+
+
+def _apply(request: Request, db: Session, user: User, action, **kwargs) -> Response:
+    try:
+        action(db, actor=user, **kwargs)
+    except TownsquareError as exc:
+        return _console(request, db, user, exc)
+    return see_other(HUB_CONSOLE)
+
+
+@router.post(HUB_CONSOLE + "/sections")
+def hub_create_section(
+    request: Request, db: DbSession, user: FormUser, title_zh: Text = "", title_en: Text = "",
+    icon: Text = "",
+) -> Response:
+    return _apply(
+        request, db, user, hub.create_section, title_zh=title_zh, title_en=title_en, icon=icon
+    )
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/rename")
+def hub_rename_section(
+    request: Request, section_id: str, db: DbSession, user: FormUser, title_zh: Text = "",
+    title_en: Text = "", icon: Text = "",
+) -> Response:
+    return _apply(
+        request, db, user, hub.rename_section, section_id=section_id, title_zh=title_zh,
+        title_en=title_en, icon=icon,
+    )
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/delete")
+def hub_delete_section(
+    request: Request, section_id: str, db: DbSession, user: FormUser
+) -> Response:
+    return _apply(request, db, user, hub.delete_section, section_id=section_id)
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/move")
+def hub_move_section(
+    request: Request, section_id: str, db: DbSession, user: FormUser, direction: Text = ""
+) -> Response:
+    return _apply(request, db, user, hub.move_section, section_id=section_id, direction=direction)
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/entries")
+def hub_add_entry(
+    request: Request, section_id: str, db: DbSession, user: FormUser, miniapp_id: Text = ""
+) -> Response:
+    return _apply(
+        request, db, user, hub.add_entry, section_id=section_id, miniapp_id=miniapp_id[:40]
+    )
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/entries/{miniapp_id}/remove")
+def hub_remove_entry(
+    request: Request, section_id: str, miniapp_id: str, db: DbSession, user: FormUser
+) -> Response:
+    return _apply(
+        request, db, user, hub.remove_entry, section_id=section_id, miniapp_id=miniapp_id
+    )
+
+
+@router.post(HUB_CONSOLE + "/sections/{section_id}/entries/{miniapp_id}/move")
+def hub_move_entry(
+    request: Request, section_id: str, miniapp_id: str, db: DbSession, user: FormUser,
+    direction: Text = "",
+) -> Response:
+    return _apply(
+        request, db, user, hub.move_entry, section_id=section_id, miniapp_id=miniapp_id,
+        direction=direction,
+    )

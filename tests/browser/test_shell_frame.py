@@ -1,0 +1,45 @@
+"""In a real browser: a resident opens mini-apps from the home hub; the framed pages verify their
+launch context inside the container, and a framed external mini-app asks the shell for consent."""
+
+from __future__ import annotations
+
+import re
+
+from townsquare.simulation import demo_city
+
+
+def _login(page, base_url: str, next_path: str = "/") -> None:
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("input[name=username]", "resident")
+    page.fill("input[name=password]", demo_city.DEMO_PASSWORD)
+    page.click("form.stack button[type=submit]")
+
+
+def test_template_miniapp_verifies_inside_the_container(live_server, page):
+    _login(page, live_server)
+    page.wait_for_url(f"{live_server}/")
+    page.locator("a.tile").first.click()
+    page.wait_for_url(re.compile(r"/apps/ma_"))
+    frame = page.frame_locator("#miniapp-frame")
+    status = frame.locator("#launch-status")
+    status.wait_for()
+    assert status.get_attribute("data-sub").startswith("ou_")
+    assert "启动凭证已验证" in status.inner_text()
+
+
+def test_framed_external_miniapp_asks_the_shell_for_consent(live_server, page):
+    _login(page, live_server)
+    page.wait_for_url(f"{live_server}/")
+    external = page.locator("a.tile", has_text="健康码")
+    external.click()
+    page.wait_for_url(re.compile(r"/apps/ma_"))
+    frame = page.frame_locator("#miniapp-frame")
+    frame.locator("#launch-status").wait_for()
+    sub = frame.locator("#sub").inner_text()
+    frame.locator("#share-phone").click()  # postMessage to the shell
+    page.wait_for_url(re.compile(r"/apps/ma_[0-9a-z]+/consent\?scopes=phone"))
+    page.click("#consent-allow")
+    page.wait_for_url(re.compile(r"/apps/ma_[0-9a-z]+\?ts_code="))
+    back = page.frame_locator("#miniapp-frame")
+    assert back.locator("#sub").inner_text() == sub
+    assert "ts_code=" in page.locator("#miniapp-frame").get_attribute("src")
