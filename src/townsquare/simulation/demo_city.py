@@ -46,6 +46,7 @@ from townsquare.miniapps.models import (
     VersionState,
 )
 from townsquare.miniapps.runtimes import RUNTIMES
+from townsquare.miniapps.sample_backend import sample_client_secret_digest
 from townsquare.simulation import city_data as data
 
 DEMO_PASSWORD = "townsquare-demo"
@@ -265,18 +266,25 @@ class _Builder:
 
     def new_app(self, merchant: Merchant, name: str, code: str, runtime: str, icon: str) -> MiniApp:
         authorized = [p for p in self.provider_list[:3]] if merchant is self.merchant_list[0] else []
+        public_id = new_id("ma")
         app = MiniApp(
-            public_id=new_id("ma"), merchant_id=merchant.id, category=self.category_by_code[code],
+            public_id=public_id, merchant_id=merchant.id, category=self.category_by_code[code],
             kind=MiniAppKind.EXTERNAL if runtime == "external" else MiniAppKind.TEMPLATE,
             template=None if runtime == "external" else self.template_by_runtime[runtime],
             builder_provider_id=authorized[0].id if authorized and runtime != "external" else None,
-            client_secret_digest=token_digest(new_token()), name=name, icon=icon,
+            client_secret_digest=self.client_secret_digest(runtime, public_id), name=name, icon=icon,
             description=f"{name}：{merchant.name}提供的线上服务。", tags=[code],
             cities=list(merchant.cities), created_at=self.ago(200, 30),
         )
         self.db.add(app)
         self.db.flush()
         return app
+
+    def client_secret_digest(self, runtime: str, public_id: str) -> str:
+        """External demo apps run on the sample backend, so they get the secret it derives."""
+        if runtime == "external":
+            return sample_client_secret_digest(self.settings.effective_secret_key, public_id)
+        return token_digest(new_token())
 
     def versions(self, app: MiniApp, states: list[str]) -> None:
         """Versions 1..n of `app`, in the given final states, with an audited history."""
