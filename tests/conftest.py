@@ -139,7 +139,17 @@ def token_for(client: TestClient):
     return headers
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark browser tests; run postgres_only tests (real concurrency) on PostgreSQL alone."""
+    keep, drop = [], []
     for item in items:
         if "/tests/browser/" in str(item.path):
             item.add_marker(pytest.mark.browser)
+        backend = getattr(getattr(item, "callspec", None), "params", {}).get("database")
+        if item.get_closest_marker("postgres_only") and backend != "postgresql":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

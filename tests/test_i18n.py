@@ -9,10 +9,21 @@ from townsquare.core import i18n
 PACKAGE = Path(i18n.__file__).resolve().parent.parent
 # Error constructors take a msgid as their first argument, like gettext.
 ERRORS = (
-    "TownsquareError", "ValidationFailed", "NotFound", "PermissionDenied",
-    "AuthenticationRequired", "Conflict", "RateLimited",
+    "TownsquareError",
+    "ValidationFailed",
+    "NotFound",
+    "PermissionDenied",
+    "AuthenticationRequired",
+    "Conflict",
+    "RateLimited",
 )
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), **{name: None for name in ERRORS}}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    **{name: None for name in ERRORS},
+}
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 
 
@@ -20,7 +31,9 @@ def untranslated() -> dict[str, list[str]]:
     zh = i18n.catalogue("zh_CN")
     missing: dict[str, list[str]] = {}
     for filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(PACKAGE), METHODS, keywords=KEYWORDS,
+        str(PACKAGE),
+        METHODS,
+        keywords=KEYWORDS,
         options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
     ):
         messages = message if isinstance(message, tuple) else (message,)

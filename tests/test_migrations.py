@@ -22,5 +22,7 @@ def test_migrations_match_models(database: Database, tmp_path):
     _fresh(database)
     upgrade(database.url)
     with database.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
     assert diff == []

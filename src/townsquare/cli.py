@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,7 +16,9 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
 
-app = typer.Typer(help="Townsquare: a super-app platform for local life services.", no_args_is_help=True)
+app = typer.Typer(
+    help="Townsquare: a super-app platform for local life services.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 console = Console()
@@ -64,9 +67,11 @@ def demo(
     from townsquare.simulation import demo_city
 
     migrate()
-    database = _database()
-    with database.unit_of_work() as db:
-        created = demo_city.ensure(db, settings=get_settings(), seed=seed, progress=console)
+    settings = get_settings()
+    if "TOWNSQUARE_BASE_URL" not in os.environ:  # demo links must point at this server
+        settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    with _database().unit_of_work() as db:
+        created = demo_city.ensure(db, settings=settings, seed=seed, progress=console)
     console.print(
         "[green]Demo city created[/green]" if created else "[cyan]Demo city already there[/cyan]"
     )
@@ -91,8 +96,12 @@ def create_user(
     try:
         with _database().unit_of_work() as db:
             user = accounts.create_user(
-                db, actor=None, username=username, password=password,
-                display_name=display_name or username, roles=tuple(role),
+                db,
+                actor=None,
+                username=username,
+                password=password,
+                display_name=display_name or username,
+                roles=tuple(role),
             )
             public_id = user.public_id
     except TownsquareError as exc:

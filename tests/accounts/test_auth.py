@@ -1,8 +1,8 @@
-from townsquare.accounts.models import Role
-from townsquare.core.clock import clock
 from datetime import timedelta
 
 from tests.conftest import PASSWORD
+from townsquare.accounts.models import Role
+from townsquare.core.clock import clock
 
 
 def test_token_login_and_me(client, make_user, token_for):
@@ -29,9 +29,10 @@ def test_lockout_after_repeated_failures(client, make_user):
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
     clock.freeze(clock.now() + timedelta(minutes=16))
-    assert client.post(
-        "/api/auth/token", json={"username": "carol", "password": PASSWORD}
-    ).status_code == 200
+    assert (
+        client.post("/api/auth/token", json={"username": "carol", "password": PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_unauthenticated_api_is_401_json(client):

@@ -41,8 +41,12 @@ def test_form_post_without_csrf_token_changes_nothing(client, make_user):
     assert "已认证" not in page
     ok = client.post(
         "/me/identity",
-        data={"real_name": "张三", "id_number": "11010519491231002X", "phone": "13812345678",
-              "csrf_token": _csrf(page)},
+        data={
+            "real_name": "张三",
+            "id_number": "11010519491231002X",
+            "phone": "13812345678",
+            "csrf_token": _csrf(page),
+        },
     )
     assert ok.status_code == 200 and "110***********002X" in ok.text
 
@@ -53,14 +57,18 @@ def test_cookie_json_call_needs_csrf_header(client, make_user):
     body = {"real_name": "张三", "id_number": "11010519491231002X", "phone": "13812345678"}
     assert client.post("/api/me/identity", json=body).status_code == 403
     token = _csrf(client.get("/me").text)
-    assert client.post("/api/me/identity", json=body, headers={"X-CSRF-Token": token}).status_code == 200
+    assert (
+        client.post("/api/me/identity", json=body, headers={"X-CSRF-Token": token}).status_code
+        == 200
+    )
 
 
 def test_signup_then_logout(client):
     bad = client.post("/signup", data={"username": "a", "password": "short", "display_name": "x"})
     assert bad.status_code == 422
     ok = client.post(
-        "/signup", data={"username": "newbie", "password": PASSWORD, "display_name": "新人"},
+        "/signup",
+        data={"username": "newbie", "password": PASSWORD, "display_name": "新人"},
         follow_redirects=False,
     )
     assert ok.status_code == 303

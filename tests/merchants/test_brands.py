@@ -173,8 +173,6 @@ def test_evidence_is_required(database, world):
 
 @pytest.mark.postgres_only
 def test_rival_approvals_at_the_same_moment_certify_one(database, world):
-    if database.is_sqlite:
-        pytest.skip("SQLite serialises writers at BEGIN; the race needs PostgreSQL")
     with database.unit_of_work() as db:
         ids = [
             brands.apply(db, actor=None, merchant_id=m, name=n, evidence="证明").public_id

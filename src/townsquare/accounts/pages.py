@@ -41,8 +41,12 @@ def login(
         )
         status = 429 if outcome.retry_after_seconds else 401
         return render(
-            request, "accounts/login.html", status_code=status, error=message,
-            username=username, next=safe_next(next),
+            request,
+            "accounts/login.html",
+            status_code=status,
+            error=message,
+            username=username,
+            next=safe_next(next),
         )
     response = see_other(safe_next(next))
     response.set_cookie(
@@ -105,11 +109,13 @@ def verify_identity(
 ) -> Response:
     try:
         service.verify_identity(
-            db, settings=settings, actor=user, real_name=real_name, id_number=id_number,
+            db,
+            settings=settings,
+            actor=user,
+            real_name=real_name,
+            id_number=id_number,
             phone=phone,
         )
     except TownsquareError as exc:
-        return rejected(
-            request, db, "accounts/profile.html", exc, real_name=real_name, phone=phone
-        )
+        return rejected(request, db, "accounts/profile.html", exc, real_name=real_name, phone=phone)
     return see_other("/me?verified=1")

@@ -7,7 +7,7 @@ from townsquare.core.errors import PermissionDenied
 
 
 def require_role(actor: User | None, *roles: Role) -> User:
-    """`actor` if it holds one of `roles`; `None` (the system itself, e.g. the CLI) always passes."""
+    """`actor` if it holds one of `roles`; `None` (the system, e.g. the CLI) always passes."""
     if actor is None:
         return actor  # type: ignore[return-value]
     if not any(actor.has_role(role) for role in roles):

@@ -18,7 +18,10 @@ router = APIRouter(prefix="/api", tags=["accounts"])
 def sign_up(body: SignUp, db: DbSession) -> UserOut:
     """Create a resident account."""
     user = service.create_user(
-        db, actor=None, username=body.username, password=body.password,
+        db,
+        actor=None,
+        username=body.username,
+        password=body.password,
         display_name=body.display_name,
     )
     return UserOut.of(user)
@@ -40,7 +43,9 @@ def issue_token(body: TokenRequest, db: DbSession, settings: AppSettings):
         body_out = {"error": {"code": "login_failed", "message": message, "details": None}}
         return JSONResponse(body_out, status_code=status, headers=headers)
     return TokenOut(
-        token=outcome.token, expires_at=outcome.session.expires_at, user=UserOut.of(outcome.session.user)
+        token=outcome.token,
+        expires_at=outcome.session.expires_at,
+        user=UserOut.of(outcome.session.user),
     )
 
 
@@ -62,7 +67,11 @@ def me(user: CurrentUser) -> UserOut:
 def verify_identity(body: IdentityIn, user: CurrentUser, db: DbSession, settings: AppSettings):
     """Verify your real name, resident ID number and mobile number."""
     service.verify_identity(
-        db, settings=settings, actor=user, real_name=body.real_name,
-        id_number=body.id_number, phone=body.phone,
+        db,
+        settings=settings,
+        actor=user,
+        real_name=body.real_name,
+        id_number=body.id_number,
+        phone=body.phone,
     )
     return UserOut.of(user)

@@ -39,7 +39,7 @@ def create_user(
     roles: tuple[Role, ...] = (Role.RESIDENT,),
     locale: str = "zh_CN",
 ) -> User:
-    """A new account. Anyone may sign up as a resident; other roles need an operator (or the CLI)."""
+    """A new account: anyone may sign up as a resident; other roles need an operator or the CLI."""
     if set(roles) - {Role.RESIDENT}:
         require_role(actor, Role.OPERATOR)
     username = username.strip()
@@ -194,7 +194,10 @@ def verify_identity(
     )
     db.add(identity)
     audit.record(
-        db, actor_id=actor.id, action="identity.verify", subject_type="user",
+        db,
+        actor_id=actor.id,
+        action="identity.verify",
+        subject_type="user",
         subject_id=actor.public_id,
     )
     db.flush()

@@ -73,7 +73,9 @@ class Brand(Timestamped, Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     evidence: Mapped[str] = mapped_column(Text, default="")  # trademark registration etc.
-    status: Mapped[BrandStatus] = mapped_column(str_enum(BrandStatus, 16), default=BrandStatus.PENDING)
+    status: Mapped[BrandStatus] = mapped_column(
+        str_enum(BrandStatus, 16), default=BrandStatus.PENDING
+    )
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -39,7 +39,9 @@ class Template(Timestamped, Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     # [{"name", "label", "type": text|url|number|bool|choice, "required", "default", "choices"}]
     fields: Mapped[list[Any]] = mapped_column(default=list)
-    status: Mapped[TemplateStatus] = mapped_column(str_enum(TemplateStatus, 16), default=TemplateStatus.DRAFT)
+    status: Mapped[TemplateStatus] = mapped_column(
+        str_enum(TemplateStatus, 16), default=TemplateStatus.DRAFT
+    )
 
     provider: Mapped[ServiceProvider] = relationship(lazy="joined")
     category: Mapped[Category | None] = relationship(lazy="joined")
@@ -113,7 +115,9 @@ class MiniAppVersion(Timestamped, Base):
     external_url: Mapped[str] = mapped_column(String(500), default="")
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    state: Mapped[VersionState] = mapped_column(str_enum(VersionState, 16), default=VersionState.DRAFT)
+    state: Mapped[VersionState] = mapped_column(
+        str_enum(VersionState, 16), default=VersionState.DRAFT
+    )
     lane: Mapped[ReviewLane | None] = mapped_column(str_enum(ReviewLane, 16))
     publish_on_approval: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime | None]

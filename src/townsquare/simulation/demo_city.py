@@ -67,8 +67,12 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         return False
     city = _Builder(db, settings, random.Random(seed))
     steps = [
-        ("categories", city.categories), ("people", city.people), ("merchants", city.merchants),
-        ("providers", city.providers), ("templates", city.templates), ("hub", city.hub),
+        ("categories", city.categories),
+        ("people", city.people),
+        ("merchants", city.merchants),
+        ("providers", city.providers),
+        ("templates", city.templates),
+        ("hub", city.hub),
         ("mini-apps", city.miniapps),
     ]
     with Progress(console=progress or Console(), transient=True) as bar:
@@ -105,8 +109,11 @@ class _Builder:
 
     def user(self, username: str, name: str, *roles: Role) -> User:
         user = User(
-            username=username, display_name=name, password_hash=self.password_hash,
-            roles=[RoleGrant(role=r) for r in roles], created_at=self.ago(120, 60),
+            username=username,
+            display_name=name,
+            password_hash=self.password_hash,
+            roles=[RoleGrant(role=r) for r in roles],
+            created_at=self.ago(120, 60),
         )
         self.db.add(user)
         return user
@@ -143,24 +150,38 @@ class _Builder:
             if user.username != "resident" and self.rng.random() > 0.6:
                 continue
             number = self.id_number()
-            self.db.add(Identity(
-                user_id=user.id, real_name=user.display_name,
-                id_digest=keyed_digest(secret, "id_number", number),
-                id_masked=mask_id_number(number), phone=self.phone(), verified_at=self.ago(60),
-            ))
+            self.db.add(
+                Identity(
+                    user_id=user.id,
+                    real_name=user.display_name,
+                    id_digest=keyed_digest(secret, "id_number", number),
+                    id_masked=mask_id_number(number),
+                    phone=self.phone(),
+                    verified_at=self.ago(60),
+                )
+            )
 
     def merchants(self) -> None:
         codes = list(self.category_by_code)
         for i in range(MERCHANTS):
             code = "grocery" if i == 0 else self.rng.choice(codes)
             name = (
-                "城东鲜果店" if i == 0 else self.rng.choice(data.PLACES)
-                + self.rng.choice(data.TRADE_WORDS[code]) + self.rng.choice(data.SHOP_SUFFIX)
+                "城东鲜果店"
+                if i == 0
+                else self.rng.choice(data.PLACES)
+                + self.rng.choice(data.TRADE_WORDS[code])
+                + self.rng.choice(data.SHOP_SUFFIX)
             )
-            owner = self.user("merchant" if i == 0 else f"m{i:04d}", self.person_name(),
-                              Role.MERCHANT_STAFF, Role.RESIDENT)
+            owner = self.user(
+                "merchant" if i == 0 else f"m{i:04d}",
+                self.person_name(),
+                Role.MERCHANT_STAFF,
+                Role.RESIDENT,
+            )
             merchant = Merchant(
-                name=name, category=self.category_by_code[code], created_at=self.ago(400, 10),
+                name=name,
+                category=self.category_by_code[code],
+                created_at=self.ago(400, 10),
                 description=f"{name}，服务周边社区居民。",
                 cities=self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))),
             )
@@ -177,10 +198,15 @@ class _Builder:
         holders = self.rng.sample(self.merchant_list[1:], len(data.BRANDS))
         holders[0] = self.merchant_list[0]
         for index, (brand_name, merchant) in enumerate(zip(data.BRANDS, holders, strict=True)):
-            status = (BrandStatus.CERTIFIED if index < 20 else
-                      self.rng.choice((BrandStatus.PENDING, BrandStatus.REJECTED)))
+            status = (
+                BrandStatus.CERTIFIED
+                if index < 20
+                else self.rng.choice((BrandStatus.PENDING, BrandStatus.REJECTED))
+            )
             brand = Brand(
-                merchant_id=merchant.id, name=brand_name, status=status,
+                merchant_id=merchant.id,
+                name=brand_name,
+                status=status,
                 evidence=f"商标注册证 第{self.rng.randrange(10**7, 10**8)}号",
                 created_at=self.ago(90, 5),
             )
@@ -191,17 +217,31 @@ class _Builder:
                     brand.reason = "商标证明与申请主体不一致，请补充授权书。"
             self.db.add(brand)
         # A look-alike: an uncertified merchant applies for a certified brand's name.
-        self.db.add(Brand(merchant_id=self.merchant_list[7].id, name=data.BRANDS[0] + "优选",
-                          evidence="无", status=BrandStatus.PENDING, created_at=self.ago(2)))
+        self.db.add(
+            Brand(
+                merchant_id=self.merchant_list[7].id,
+                name=data.BRANDS[0] + "优选",
+                evidence="无",
+                status=BrandStatus.PENDING,
+                created_at=self.ago(2),
+            )
+        )
 
     def providers(self) -> None:
         for i, name in enumerate(data.ISV_NAMES):
-            provider = ServiceProvider(name=name, description=f"{name}：为本地商家开发和运营小程序。",
-                                       created_at=self.ago(500, 100))
+            provider = ServiceProvider(
+                name=name,
+                description=f"{name}：为本地商家开发和运营小程序。",
+                created_at=self.ago(500, 100),
+            )
             self.db.add(provider)
             self.db.flush()
-            staff = self.user("isv" if i == 0 else f"isv{i:02d}", self.person_name(),
-                              Role.ISV_STAFF, Role.RESIDENT)
+            staff = self.user(
+                "isv" if i == 0 else f"isv{i:02d}",
+                self.person_name(),
+                Role.ISV_STAFF,
+                Role.RESIDENT,
+            )
             self.db.flush()
             self.db.add(ProviderStaff(provider_id=provider.id, user_id=staff.id))
             self.provider_list.append(provider)
@@ -210,28 +250,48 @@ class _Builder:
                 clients[0] = self.merchant_list[0]
             for j, merchant in enumerate(clients):
                 revoked = j == len(clients) - 1  # each ISV has lost one client, kept as history
-                self.db.add(Authorization(
-                    merchant_id=merchant.id, provider_id=provider.id,
-                    granted_by_id=self.owners[self.merchant_list.index(merchant)].id,
-                    granted_at=self.ago(200, 30), revoked_at=self.ago(20) if revoked else None,
-                ))
+                self.db.add(
+                    Authorization(
+                        merchant_id=merchant.id,
+                        provider_id=provider.id,
+                        granted_by_id=self.owners[self.merchant_list.index(merchant)].id,
+                        granted_at=self.ago(200, 30),
+                        revoked_at=self.ago(20) if revoked else None,
+                    )
+                )
 
     def templates(self) -> None:
-        names = {"storefront": "社区小店模板", "consultation": "在线问诊台模板", "info": "信息公告页模板"}
+        names = {
+            "storefront": "社区小店模板",
+            "consultation": "在线问诊台模板",
+            "info": "信息公告页模板",
+        }
         for i, (runtime, name) in enumerate(names.items()):
             template = Template(
-                provider_id=self.provider_list[i].id, runtime=runtime, name=name,
+                provider_id=self.provider_list[i].id,
+                runtime=runtime,
+                name=name,
                 description=f"{RUNTIMES[runtime].label}：几分钟即可上线。",
                 category_id=self.category_by_code[
                     {"storefront": "grocery", "consultation": "clinic", "info": "info"}[runtime]
                 ].id,
-                fields=[{"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields],
-                status=TemplateStatus.PUBLISHED, created_at=self.ago(300, 100),
+                fields=[
+                    {"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields
+                ],
+                status=TemplateStatus.PUBLISHED,
+                created_at=self.ago(300, 100),
             )
             self.db.add(template)
             self.template_by_runtime[runtime] = template
-        self.db.add(Template(provider_id=self.provider_list[3].id, runtime="storefront",
-                             name="餐饮外卖模板（草稿）", status=TemplateStatus.DRAFT, fields=[]))
+        self.db.add(
+            Template(
+                provider_id=self.provider_list[3].id,
+                runtime="storefront",
+                name="餐饮外卖模板（草稿）",
+                status=TemplateStatus.DRAFT,
+                fields=[],
+            )
+        )
 
     def hub(self) -> None:
         for position, (title_zh, title_en, icon, services) in enumerate(data.HUB):
@@ -251,13 +311,25 @@ class _Builder:
 
     def miniapps(self) -> None:
         demo = self.merchant_list[0]
-        for states in (["submitted"], ["rejected"], ["draft"]):
-            self.versions(self.new_app(demo, f"城东鲜果{states[0]}", "grocery", "storefront", "🍎"),
-                          states)
+        for name, state in (
+            ("城东鲜果·会员日", "submitted"),
+            ("城东鲜果·拼团", "rejected"),
+            ("城东鲜果·预售", "draft"),
+        ):
+            self.versions(self.new_app(demo, name, "grocery", "storefront", "🍎"), [state])
         lifecycles = (
-            ["published"], ["published"], ["published"], ["superseded", "published"],
-            ["published", "submitted"], ["submitted"], ["submitted"], ["approved"], ["rejected"],
-            ["draft"], ["taken_down"], ["superseded", "published", "draft"],
+            ["published"],
+            ["published"],
+            ["published"],
+            ["superseded", "published"],
+            ["published", "submitted"],
+            ["submitted"],
+            ["submitted"],
+            ["approved"],
+            ["rejected"],
+            ["draft"],
+            ["taken_down"],
+            ["superseded", "published", "draft"],
         )
         for merchant in self.merchant_list[1:]:
             runtime = self.rng.choice(("storefront", "consultation", "info", "external"))
@@ -265,16 +337,22 @@ class _Builder:
             self.versions(app, self.rng.choice(lifecycles))
 
     def new_app(self, merchant: Merchant, name: str, code: str, runtime: str, icon: str) -> MiniApp:
-        authorized = [p for p in self.provider_list[:3]] if merchant is self.merchant_list[0] else []
+        authorized = self.provider_list[:3] if merchant is self.merchant_list[0] else []
         public_id = new_id("ma")
         app = MiniApp(
-            public_id=public_id, merchant_id=merchant.id, category=self.category_by_code[code],
+            public_id=public_id,
+            merchant_id=merchant.id,
+            category=self.category_by_code[code],
             kind=MiniAppKind.EXTERNAL if runtime == "external" else MiniAppKind.TEMPLATE,
             template=None if runtime == "external" else self.template_by_runtime[runtime],
             builder_provider_id=authorized[0].id if authorized and runtime != "external" else None,
-            client_secret_digest=self.client_secret_digest(runtime, public_id), name=name, icon=icon,
-            description=f"{name}：{merchant.name}提供的线上服务。", tags=[code],
-            cities=list(merchant.cities), created_at=self.ago(200, 30),
+            client_secret_digest=self.client_secret_digest(runtime, public_id),
+            name=name,
+            icon=icon,
+            description=f"{name}：{merchant.name}提供的线上服务。",
+            tags=[code],
+            cities=list(merchant.cities),
+            created_at=self.ago(200, 30),
         )
         self.db.add(app)
         self.db.flush()
@@ -295,10 +373,18 @@ class _Builder:
                 config = {f.name: _default(f.name) for f in RUNTIMES[app.template.runtime].fields}
             url = f"{self.settings.base_url}/sample-miniapp/?app={app.public_id}"
             version = MiniAppVersion(
-                miniapp_id=app.id, number=number, label=f"1.{number - 1}.0", name=app.name,
-                icon=app.icon, description=app.description, tags=app.tags, cities=app.cities,
-                external_url=url if app.kind == MiniAppKind.EXTERNAL else "", config=config,
-                created_at=start, changelog="首个版本" if number == 1 else "优化页面与配送说明",
+                miniapp_id=app.id,
+                number=number,
+                label=f"1.{number - 1}.0",
+                name=app.name,
+                icon=app.icon,
+                description=app.description,
+                tags=app.tags,
+                cities=app.cities,
+                external_url=url if app.kind == MiniAppKind.EXTERNAL else "",
+                config=config,
+                created_at=start,
+                changelog="首个版本" if number == 1 else "优化页面与配送说明",
             )
             self.db.add(version)
             self.db.flush()
@@ -307,7 +393,9 @@ class _Builder:
 
     def walk(self, app: MiniApp, version: MiniAppVersion, final: str, at: datetime) -> None:
         path = {
-            "draft": [], "submitted": ["submitted"], "approved": ["submitted", "approved"],
+            "draft": [],
+            "submitted": ["submitted"],
+            "approved": ["submitted", "approved"],
             "rejected": ["submitted", "rejected"],
             "published": ["submitted", "approved", "published"],
             "superseded": ["submitted", "approved", "published", "superseded"],
@@ -320,15 +408,22 @@ class _Builder:
                 at = self.now - timedelta(hours=self.rng.uniform(0.5, 100))  # some overdue
             if state == "submitted":
                 version.lane = ReviewLane.EXPEDITED if app.category.urgent else ReviewLane.STANDARD
-                hours = (self.settings.review_expedited_hours if app.category.urgent
-                         else self.settings.review_standard_hours)
+                hours = (
+                    self.settings.review_expedited_hours
+                    if app.category.urgent
+                    else self.settings.review_standard_hours
+                )
                 version.submitted_at, version.due_at = at, at + timedelta(hours=hours)
             elif state in ("approved", "rejected"):
                 version.decided_at, version.decided_by_id = at, self.operator.id
                 if state == "rejected":
                     version.reason = "页面缺少商家资质信息，请补充营业执照后重新提交。"
             elif state == "published":
-                app.name, app.icon, app.description = version.name, version.icon, version.description
+                app.name, app.icon, app.description = (
+                    version.name,
+                    version.icon,
+                    version.description,
+                )
                 app.tags, app.cities, app.listed = version.tags, version.cities, True
             elif state == "taken_down":
                 version.reason = app.taken_down_reason = "用户投诉较多，经核实存在虚假宣传。"
@@ -337,18 +432,30 @@ class _Builder:
                 app.listed = True
             version.state = VersionState(state)
             audit.record(
-                self.db, actor_id=self.operator.id if state not in ("submitted",) else None,
-                action=f"version.{state}", subject_type="miniapp_version",
-                subject_id=version.public_id, from_state=previous, reason=version.reason,
+                self.db,
+                actor_id=self.operator.id if state not in ("submitted",) else None,
+                action=f"version.{state}",
+                subject_type="miniapp_version",
+                subject_id=version.public_id,
+                from_state=previous,
+                reason=version.reason,
             ).at = at
             previous = state
 
 
 def _default(field_name: str) -> Any:
     return {
-        "headline": "最新防疫信息", "body": "请居民朋友做好个人防护，按时完成健康申报。",
-        "contact_phone": "02712345678", "link": "", "welcome": "欢迎光临，新鲜直达社区！",
-        "opening_hours": "08:00-20:00", "store_pickup": True, "delivery": True,
-        "min_order_fen": 2000, "department": "全科", "hours": "09:00-21:00", "mode": "text",
+        "headline": "最新防疫信息",
+        "body": "请居民朋友做好个人防护，按时完成健康申报。",
+        "contact_phone": "02712345678",
+        "link": "",
+        "welcome": "欢迎光临，新鲜直达社区！",
+        "opening_hours": "08:00-20:00",
+        "store_pickup": True,
+        "delivery": True,
+        "min_order_fen": 2000,
+        "department": "全科",
+        "hours": "09:00-21:00",
+        "mode": "text",
         "notice": "如有发热症状请先线上咨询。",
     }.get(field_name, "")

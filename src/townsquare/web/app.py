@@ -26,10 +26,15 @@ from townsquare.web.templating import render
 LANG_COOKIE = "ts_lang"
 # Router modules (JSON API `routes`, HTML `pages`), included in this order when present.
 ROUTER_MODULES = (
-    "accounts.routes", "accounts.pages",
-    "merchants.routes", "merchants.pages",
-    "miniapps.routes", "miniapps.pages",
-    "miniapps.shell_routes", "miniapps.shell_pages", "miniapps.sample_backend",
+    "accounts.routes",
+    "accounts.pages",
+    "merchants.routes",
+    "merchants.pages",
+    "miniapps.routes",
+    "miniapps.pages",
+    "miniapps.shell_routes",
+    "miniapps.shell_pages",
+    "miniapps.sample_backend",
 )
 
 
@@ -65,7 +70,9 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def error_response(request: Request, status: int, code: str, message: str, details=None) -> Response:
+def error_response(
+    request: Request, status: int, code: str, message: str, details=None
+) -> Response:
     if is_api(request):
         body = {"error": {"code": code, "message": message, "details": details}}
         return JSONResponse(body, status_code=status)
@@ -76,7 +83,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TownsquareError)
     async def domain_error(request: Request, exc: TownsquareError) -> Response:
         if isinstance(exc, AuthenticationRequired) and not is_api(request):
-            target = quote(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+            target = quote(
+                str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+            )
             return RedirectResponse(f"/login?next={target}", status_code=303)
         details = exc.details if exc.details is not None else (exc.params or None)
         return error_response(request, exc.status, exc.code, exc.render(i18n.gettext), details)

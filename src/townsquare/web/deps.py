@@ -29,7 +29,7 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-# scope="function": commit before the response leaves, so a failed commit is never reported as success
+# scope="function": commit before the response leaves; a failed commit never looks like success
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
