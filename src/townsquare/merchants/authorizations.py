@@ -14,8 +14,8 @@ from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound
+from townsquare.core.text import well_formed
 from townsquare.merchants import access
-from townsquare.merchants.fields import well_formed
 from townsquare.merchants.models import Authorization, Merchant, MerchantStaff
 from townsquare.merchants.providers import get_provider, staffed_provider
 from townsquare.merchants.service import staffed_merchant

@@ -18,7 +18,7 @@ from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound
 from townsquare.core.i18n import N_
-from townsquare.merchants.fields import REASON_MAX, clean_name, clean_text, well_formed
+from townsquare.core.text import REASON_MAX, clean_name, clean_text, well_formed
 from townsquare.merchants.models import Brand, BrandStatus, Merchant
 from townsquare.merchants.service import get_merchant, staffed_merchant
 

@@ -15,7 +15,7 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
-from townsquare.merchants.fields import clean_name
+from townsquare.core.text import clean_name
 from townsquare.merchants.models import Category
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")

@@ -17,8 +17,8 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_, gettext
+from townsquare.core.text import split_cities
 from townsquare.merchants import brands, categories, providers, service
-from townsquare.merchants.fields import split_cities
 from townsquare.merchants.models import BrandStatus
 from townsquare.web.deps import CurrentUser, DbSession, FormUser
 from townsquare.web.forms import rejected, see_other

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_, gettext
+from townsquare.core.text import split_cities
 from townsquare.merchants import (
     access,
     authorizations,
@@ -22,7 +23,6 @@ from townsquare.merchants import (
     providers,
     service,
 )
-from townsquare.merchants.fields import split_cities
 from townsquare.web.deps import CurrentUser, DbSession, FormUser
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render

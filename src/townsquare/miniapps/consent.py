@@ -27,9 +27,10 @@ from townsquare.core.errors import (
 )
 from townsquare.core.security import new_token, token_digest
 from townsquare.core.settings import Settings
+from townsquare.core.text import well_formed
 from townsquare.miniapps import launch
 from townsquare.miniapps.models import AuthCode, Consent, MiniApp
-from townsquare.miniapps.shell import is_public_id, listed_miniapp
+from townsquare.miniapps.shell import listed_miniapp
 
 SCOPES = ("phone", "real_name")  # the order they are shown and returned in
 MAX_CODE_LENGTH = 128
@@ -142,7 +143,7 @@ def revoke(db: Session, *, actor: User, miniapp_id: str) -> None:
         .join(MiniApp, MiniApp.id == Consent.miniapp_id)
         .where(Consent.user_id == actor.id, MiniApp.public_id == miniapp_id)
     )
-    consent = db.scalar(stmt) if is_public_id(miniapp_id) else None
+    consent = db.scalar(stmt) if well_formed(miniapp_id, "ma") else None
     if consent is None:
         raise NotFound("You share nothing with this mini-app.")
     db.execute(delete(AuthCode).where(
@@ -160,7 +161,7 @@ def revoke(db: Session, *, actor: User, miniapp_id: str) -> None:
 def authenticate_client(db: Session, *, client_id: str, client_secret: str) -> MiniApp:
     """The mini-app whose client secret this is; the same answer for unknown id or wrong secret."""
     miniapp = None
-    if is_public_id(client_id):
+    if well_formed(client_id, "ma"):
         miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == client_id))
     expected = miniapp.client_secret_digest if miniapp else _DUMMY_DIGEST
     matches = hmac.compare_digest(token_digest(client_secret), expected)

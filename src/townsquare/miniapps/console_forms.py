@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_
-from townsquare.merchants.fields import split_cities
+from townsquare.core.text import split_cities
 from townsquare.merchants.models import Category
 from townsquare.miniapps import registry, review
 from townsquare.miniapps.runtimes import CHOICE_LABELS, RUNTIMES

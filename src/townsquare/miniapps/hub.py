@@ -16,8 +16,8 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
+from townsquare.core.text import well_formed
 from townsquare.miniapps.models import HubEntry, HubSection, MiniApp
-from townsquare.miniapps.shell import is_public_id
 
 Direction = Literal["up", "down"]
 TITLE_ZH_MAX = 32
@@ -85,7 +85,7 @@ def _check_direction(direction: str) -> Direction:
 
 def get_section(db: Session, *, section_id: str) -> HubSection:
     section = None
-    if is_public_id(section_id):
+    if well_formed(section_id, "hub"):
         section = db.scalar(select(HubSection).where(HubSection.public_id == section_id))
     if section is None:
         raise NotFound("No such hub section.")
@@ -181,7 +181,7 @@ def move_section(
 def _listed_miniapp(db: Session, miniapp_id: str) -> MiniApp:
     miniapp_id = miniapp_id.strip()
     miniapp = None
-    if is_public_id(miniapp_id):
+    if well_formed(miniapp_id, "ma"):
         miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == miniapp_id))
     if miniapp is None:
         raise NotFound("No such mini-app.")
@@ -191,7 +191,7 @@ def _listed_miniapp(db: Session, miniapp_id: str) -> MiniApp:
 
 
 def _entry(db: Session, section: HubSection, miniapp_id: str) -> HubEntry:
-    if not is_public_id(miniapp_id):
+    if not well_formed(miniapp_id, "ma"):
         raise NotFound("That mini-app is not in this section.")
     stmt = (
         select(HubEntry)

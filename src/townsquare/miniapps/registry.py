@@ -21,8 +21,8 @@ from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.security import new_token, token_digest
+from townsquare.core.text import well_formed
 from townsquare.merchants.access import acting_provider, can_act_for, is_merchant_staff
-from townsquare.merchants.fields import well_formed
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 from townsquare.miniapps.registry_checks import (

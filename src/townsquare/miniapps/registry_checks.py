@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_
-from townsquare.merchants.fields import clean_cities, clean_name, clean_text, well_formed
+from townsquare.core.text import LINE_CONTROL, clean_cities, clean_name, clean_text, well_formed
 from townsquare.merchants.models import Category
 from townsquare.miniapps.models import Template, TemplateStatus
 from townsquare.miniapps.runtimes import is_web_url
@@ -26,7 +26,6 @@ DESCRIPTION_MAX = 2000
 LABEL_MAX = 32
 _PART = r"(0|[1-9][0-9]{0,3})"
 LABEL = re.compile(rf"^{_PART}\.{_PART}(\.{_PART})?(-[0-9A-Za-z.]{{1,16}})?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")  # junk never reaches the database
 # Emoji are symbols, joined and varied by these invisible marks and modifiers.
 _EMOJI_CATEGORIES = {"So", "Sk", "Mn", "Me", "Cf"}
@@ -53,7 +52,7 @@ def clean_tags(values: Iterable[Any] | None) -> list[str]:
     tags: list[str] = []
     for raw in values or ():
         tag = raw.strip() if isinstance(raw, str) else ""
-        if not 1 <= len(tag) <= TAG_MAX or _CONTROL.search(tag):
+        if not 1 <= len(tag) <= TAG_MAX or LINE_CONTROL.search(tag):
             raise ValidationFailed("Each tag is 1 to {n} characters.", n=TAG_MAX, field="tags")
         if tag not in tags:
             tags.append(tag)

@@ -8,7 +8,6 @@ expedited lane, everything else the standard one; each lane has its own time to 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +20,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, PermissionDenied
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
-from townsquare.merchants.fields import REASON_MAX, clean_text
+from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_text
 from townsquare.merchants.models import Category
 from townsquare.miniapps import registry
 from townsquare.miniapps.models import (
@@ -43,7 +42,6 @@ TRANSITIONS: dict[VersionState, frozenset[VersionState]] = {
 }
 LANE_LABELS = {ReviewLane.STANDARD: N_("Standard lane"), ReviewLane.EXPEDITED: N_("Expedited lane")}
 QUEUE_LIMIT = 500
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def can_move(current: VersionState, target: VersionState) -> bool:
@@ -272,7 +270,7 @@ def listed_miniapps(
         .order_by(MiniApp.name, MiniApp.id)
         .limit(max(1, min(limit, QUEUE_LIMIT)))
     )
-    query = _CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
+    query = LINE_CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
     if query:
         escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(MiniApp.name.ilike(f"%{escaped}%", escape="\\"))

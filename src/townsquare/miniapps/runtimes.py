@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_, gettext
+from townsquare.core.text import CONTROL, LINE_CONTROL
 
 FieldType = Literal["text", "textarea", "url", "phone", "number", "bool", "choice"]
 
@@ -81,8 +82,6 @@ RUNTIMES: dict[str, Runtime] = {
 CHOICE_LABELS = {"text": N_("Text chat"), "video": N_("Video call"), "phone": N_("Phone call")}
 
 NUMBER_LIMIT = 10**12  # whatever a field allows, numbers stay well inside a JSON/BIGINT range
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,23}$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _TRUE = {"true", "1", "on", "yes"}
@@ -93,7 +92,7 @@ def is_web_url(value: str, *, max_length: int = 500) -> bool:
     """An https:// URL with a host, or http:// on 127.0.0.1/localhost (for development)."""
     if not isinstance(value, str) or not value or len(value) > max_length:
         return False
-    if _LINE_CONTROL.search(value) or " " in value or "\\" in value:
+    if LINE_CONTROL.search(value) or " " in value or "\\" in value:
         return False
     try:
         parts = urlsplit(value)
@@ -150,7 +149,7 @@ def _clean_value(spec: FieldSpec, value: Any) -> Any:
         return None
     if len(value) > spec.max_length:
         raise _Bad(gettext("At most {n} characters.").format(n=spec.max_length))
-    pattern = _CONTROL if spec.type == "textarea" else _LINE_CONTROL
+    pattern = CONTROL if spec.type == "textarea" else LINE_CONTROL
     if pattern.search(value):
         raise _Bad(gettext("Remove the control characters."))
     if spec.type == "url" and not is_web_url(value, max_length=spec.max_length):

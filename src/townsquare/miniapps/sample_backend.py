@@ -24,8 +24,8 @@ from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.core.security import sign_hmac, token_digest
+from townsquare.core.text import well_formed
 from townsquare.miniapps import consent, launch
-from townsquare.miniapps.shell import is_public_id
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.templating import render
 
@@ -58,7 +58,7 @@ def sample_page(
     ts_code: str = "",
 ) -> HTMLResponse:
     secret = settings.effective_secret_key
-    app = app if is_public_id(app) else ""
+    app = app if well_formed(app, "ma") else ""
     try:
         context = launch.verify(
             ts_launch, _fetch_public_keys(secret), app=app, now=clock.now().timestamp(),

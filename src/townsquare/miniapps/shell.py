@@ -7,7 +7,6 @@ existed, so the shell reveals nothing about drafts or taken-down apps.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +18,7 @@ from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound
 from townsquare.core.settings import Settings
+from townsquare.core.text import well_formed
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps import launch
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
@@ -28,7 +28,6 @@ LAUNCH_PARAM = "ts_launch"
 CODE_PARAM = "ts_code"
 SEARCH_MAX = 64
 SEARCH_LIMIT = 50
-_PUBLIC_ID = re.compile(r"^[a-z]{1,8}_[0-9a-z]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,10 @@ class Opened:
     sub: str
 
 
-def is_public_id(value: str) -> bool:
-    """Shaped like `ma_…`: anything else is answered without a query (and never reaches SQL)."""
-    return bool(_PUBLIC_ID.match(value))
-
 
 def listed_miniapp(db: Session, *, miniapp_id: str) -> MiniApp:
     miniapp = None
-    if is_public_id(miniapp_id):
+    if well_formed(miniapp_id, "ma"):
         miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == miniapp_id))
     if miniapp is None or not miniapp.listed:
         raise NotFound("This mini-app is not available.")

@@ -18,8 +18,8 @@ from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
+from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.merchants.access import provider_ids_of, require_provider_staff
-from townsquare.merchants.fields import clean_name, clean_text, well_formed
 from townsquare.merchants.models import ServiceProvider
 from townsquare.miniapps import registry, review
 from townsquare.miniapps.models import MiniAppKind, Template, TemplateStatus
