@@ -3,6 +3,7 @@
 from townsquare.accounts import models as accounts  # noqa: F401
 from townsquare.core import audit  # noqa: F401
 from townsquare.core.database import Base
+from townsquare.events import models as events  # noqa: F401
 from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.miniapps import models as miniapps  # noqa: F401
 

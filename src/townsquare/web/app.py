@@ -35,6 +35,13 @@ ROUTER_MODULES = (
     "miniapps.shell_routes",
     "miniapps.shell_pages",
     "miniapps.sample_backend",
+    "events.routes",
+    "scoring.routes",
+    "scoring.pages",
+    "messaging.routes",
+    "messaging.pages",
+    "community.routes",
+    "community.pages",
 )
 
 

@@ -1,0 +1,62 @@
+"""Behaviour events: what residents did with a mini-app, append-only and accepted at most once.
+
+This table is the contract between intake (events/), scoring (scoring/) and traffic (traffic/):
+one row per event, typed columns for everything the metrics read, never updated.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from townsquare.core.database import Base, str_enum, utcnow
+
+
+class EventType(enum.StrEnum):
+    VISIT = "visit"
+    EXPOSURE = "exposure"  # the mini-app was shown on a surface (feed, search, hub …)
+    CLICK = "click"  # a shown mini-app was opened from that surface
+    ORDER_PLACED = "order_placed"  # amount_fen, order_id
+    ORDER_FULFILLED = "order_fulfilled"  # order_id, duration_seconds (placed → fulfilled)
+    ORDER_CANCELLED = "order_cancelled"  # order_id, cancelled_by: "user" | "merchant" | "system"
+    REFUND = "refund"  # order_id, amount_fen
+    COMPLAINT = "complaint"  # complaint_category, resolution: "" | "resolved" | "unresolved"
+    RATING = "rating"  # rating 1..5, order_id optional
+    MESSAGE_RESPONSE = "message_response"  # response_seconds: merchant's reply time
+
+
+class BehaviourEvent(Base):
+    __tablename__ = "behaviour_events"
+    __table_args__ = (
+        Index("ix_events_miniapp_time", "miniapp_id", "occurred_at"),
+        Index("ix_events_time", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)  # sender's id: idempotency
+    type: Mapped[EventType] = mapped_column(str_enum(EventType, 24))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # attribution
+    miniapp_id: Mapped[int] = mapped_column(ForeignKey("miniapps.id"))
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    category_code: Mapped[str] = mapped_column(String(32))
+    user_sub: Mapped[str] = mapped_column(String(64), default="")  # pseudonymous per-app user id
+    city: Mapped[str] = mapped_column(String(32), default="")
+    community: Mapped[str] = mapped_column(String(64), default="")
+    surface: Mapped[str] = mapped_column(String(32), default="")  # exposure/click: where shown
+    slot_reason: Mapped[str] = mapped_column(String(32), default="")  # organic, guaranteed …
+
+    # measures (null where the type has none)
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    amount_fen: Mapped[int | None]
+    duration_seconds: Mapped[int | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(16))
+    complaint_category: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    rating: Mapped[int | None]
+    response_seconds: Mapped[int | None]
