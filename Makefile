@@ -2,32 +2,38 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint bench serve clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)  ## migrate, seed the demo city once, serve on http://127.0.0.1:8000
+# The app alone for the demo; the test extra (Playwright, PySpark, schemathesis …) for tests.
+$(VENV)/.app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(VENV)/.app $@
+
+demo: $(VENV)/.app  ## migrate, seed the demo city once, serve on http://127.0.0.1:8000
 	$(BIN)/townsquare demo
 
-test: $(STAMP)  ## the whole suite: SQLite always, PostgreSQL when TOWNSQUARE_TEST_DATABASE_URL is set
+test: $(VENV)/.test  ## SQLite always; PostgreSQL when TOWNSQUARE_TEST_DATABASE_URL is set
 	$(BIN)/pytest -n 2 -q
 
-test-fast: $(STAMP)  ## without the browser tests
+test-fast: $(VENV)/.test  ## without the browser tests
 	$(BIN)/pytest -n 2 -q -m "not browser"
 
-lint: $(STAMP)
+lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 
-bench: $(STAMP)  ## benchmarks; figures land in docs/benchmarks.md
+bench: $(VENV)/.test  ## benchmarks; figures land in docs/benchmarks.md
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-serve: $(STAMP)
+serve: $(VENV)/.app
 	$(BIN)/townsquare serve
 
 clean:

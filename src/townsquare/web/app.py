@@ -135,8 +135,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             module = import_module(f"townsquare.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"townsquare.{name}":
-                raise
+            target = f"townsquare.{name}"
+            if exc.name != target and not target.startswith(f"{exc.name}."):
+                raise  # a genuine missing import inside an existing module
             continue
         app.include_router(module.router)
 
