@@ -11,16 +11,22 @@ from rich.table import Table
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role
+from townsquare.community.commands import app as community_app
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
+from townsquare.events import cli as events_cli
+from townsquare.scoring.cli import app as score_app
 
 app = typer.Typer(
     help="Townsquare: a super-app platform for local life services.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(events_cli.app, name="events")
+app.add_typer(score_app, name="score")
+app.add_typer(community_app, name="community")
 console = Console()
 
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     launch_context_ttl_seconds: int = 300
     auth_code_ttl_seconds: int = 120
 
+    health_retention_days: int = 30  # health declarations older than this are deleted
+    messages_per_app_user_day: int = 5  # rate limit: one mini-app to one user per day
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -75,6 +75,14 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("notice", N_("Notice to patients"), "textarea", max_length=1000),
             ),
         ),
+        Runtime(
+            "community_pass",
+            N_("Community pass"),
+            (
+                FieldSpec("community", N_("Community id (com_…)"), required=True, max_length=24),
+                FieldSpec("welcome", N_("Welcome message"), max_length=120),
+            ),
+        ),
     )
 }
 

@@ -47,7 +47,9 @@ from townsquare.miniapps.models import (
 )
 from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.sample_backend import sample_client_secret_digest
+from townsquare.scoring import cycles
 from townsquare.simulation import city_data as data
+from townsquare.simulation import market
 
 DEMO_PASSWORD = "townsquare-demo"
 DEMO_LOGINS = (
@@ -55,6 +57,9 @@ DEMO_LOGINS = (
     ("merchant", "merchant", "/console/merchant"),
     ("ISV", "isv", "/console/isv"),
     ("resident", "resident", "/"),
+    ("property manager", "property", "/community/staff"),
+    ("committee", "committee", "/community/committee"),
+    ("guard", "guard", "/community/staff"),
 )
 RESIDENTS = 3000
 MERCHANTS = 300
@@ -74,6 +79,9 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("templates", city.templates),
         ("hub", city.hub),
         ("mini-apps", city.miniapps),
+        ("communities", city.communities),
+        ("history", lambda: market.simulate_history(db, settings=settings, seed=seed)),
+        ("scores", lambda: cycles.run_recent(db, settings=settings)),
     ]
     with Progress(console=progress or Console(), transient=True) as bar:
         task = bar.add_task("Building the demo city", total=len(steps))
@@ -308,6 +316,15 @@ class _Builder:
             return self.merchant_list[0]  # the demo merchant runs 生鲜到家
         same = [m for m in self.merchant_list[1:] if m.category.code == code]
         return same[index % len(same)] if same else self.merchant_list[1 + index]
+
+    def communities(self) -> None:
+        from townsquare.community import demo as community_demo
+        from townsquare.community import gate_demo  # noqa: F401  (adds a week of passages)
+
+        community_demo.build(
+            self.db, settings=self.settings, rng=self.rng, password_hash=self.password_hash,
+            operator=self.operator, provider_id=self.provider_list[0].id,
+        )
 
     def miniapps(self) -> None:
         demo = self.merchant_list[0]

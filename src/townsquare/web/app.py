@@ -42,6 +42,8 @@ ROUTER_MODULES = (
     "messaging.pages",
     "community.routes",
     "community.pages",
+    "community.gate_routes",
+    "community.gate_pages",
 )
 
 

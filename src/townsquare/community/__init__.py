@@ -1,0 +1,1 @@
+"""The community pass: residents, households, health status, gate passes and notices."""

@@ -1,0 +1,165 @@
+"""Pass codes: short-lived signed tokens shown as QR codes, checked at the gate. Pure, no database.
+
+A code is `kid.payload.signature` (townsquare.core.signing, Ed25519) with the compact claims
+`c` (community public id), `s` (subject: a person `per_…` or a household `hh_…`), `k` (kind:
+"p" person, "h" household), `iat` and `exp` (unix seconds). Each community signs with its own
+key, derived from the app secret for the purpose `pass:<community>`, so a code of community B
+never verifies at community A, and guard devices can verify offline with the published public
+keys. Rotating: add a kid to ACCEPTED_KIDS, make it CURRENT_KID, drop the old one once the
+codes it signed have expired (CODE_TTL_SECONDS later).
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import segno
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from townsquare.core.security import b64url_decode, ed25519_key
+from townsquare.core.signing import (
+    TokenInvalid,
+    public_key_from_text,
+    public_key_text,
+    sign_token,
+    verify_token,
+)
+
+CURRENT_KID = "p1"
+ACCEPTED_KIDS: tuple[str, ...] = ("p1",)
+CODE_TTL_SECONDS = 120  # a screenshot stops working two minutes after it was taken
+REFRESH_SECONDS = 60  # the code page fetches a fresh code well before the old one expires
+MAX_TTL_SECONDS = 600  # never honour a longer-lived code, whoever signed it
+MAX_CODE_LENGTH = 512  # real codes are ~220 characters; refuse to parse anything larger
+
+
+class CodeKind(enum.StrEnum):
+    PERSON = "p"
+    HOUSEHOLD = "h"
+
+
+class Refusal(enum.StrEnum):
+    """Why a code is refused; the gate shows these as reasons."""
+
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    EXPIRED = "expired"
+    WRONG_COMMUNITY = "wrong_community"
+
+
+class CodeRefused(Exception):
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PassClaims:
+    """The verified claims of a pass code."""
+
+    community: str
+    subject: str
+    kind: CodeKind
+    iat: int
+    exp: int
+    kid: str
+
+
+def purpose(community: str) -> str:
+    return f"pass:{community}"
+
+
+def signing_key(secret: bytes, community: str, kid: str = CURRENT_KID) -> Ed25519PrivateKey:
+    return ed25519_key(secret, purpose(community), kid)
+
+
+def public_keys(
+    secret: bytes, community: str, kids: tuple[str, ...] = ACCEPTED_KIDS
+) -> dict[str, Ed25519PublicKey]:
+    return {kid: signing_key(secret, community, kid).public_key() for kid in kids}
+
+
+def published_keys(
+    secret: bytes, community: str, kids: tuple[str, ...] = ACCEPTED_KIDS
+) -> dict[str, str]:
+    """The community's key set for guard devices: {kid: raw public key, base64url}."""
+    return {kid: public_key_text(key) for kid, key in public_keys(secret, community, kids).items()}
+
+
+def keys_from_text(published: Mapping[str, str]) -> dict[str, Ed25519PublicKey]:
+    return {kid: public_key_from_text(text) for kid, text in published.items()}
+
+
+def issue(
+    secret: bytes,
+    *,
+    community: str,
+    subject: str,
+    kind: CodeKind,
+    now: float,
+    ttl: int = CODE_TTL_SECONDS,
+    kid: str = CURRENT_KID,
+) -> str:
+    """A signed pass code for `subject` of `community`, valid for `ttl` seconds from `now`."""
+    claims = {"c": community, "s": subject, "k": CodeKind(kind).value, "iat": int(now)}
+    claims["exp"] = claims["iat"] + int(ttl)
+    return sign_token(signing_key(secret, community, kid), kid, claims)
+
+
+def peek_community(token: str) -> str | None:
+    """The community a code claims to belong to, WITHOUT checking it (to word a refusal)."""
+    try:
+        claims = json.loads(b64url_decode(token.split(".")[1]))
+        return claims.get("c") if isinstance(claims, dict) else None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def verify(
+    token: str, keys: Mapping[str, Ed25519PublicKey], *, community: str, now: float
+) -> PassClaims:
+    """The claims of a genuine, unexpired code of `community`; else CodeRefused with the reason."""
+    token = (token or "").strip()
+    if not token or len(token) > MAX_CODE_LENGTH or token.count(".") != 2:
+        raise CodeRefused(Refusal.MALFORMED)
+    claimed = peek_community(token)
+    if claimed is not None and claimed != community:
+        raise CodeRefused(Refusal.WRONG_COMMUNITY)
+    try:
+        # freshness is judged below from `exp`; verify_token only rejects far-future `iat`
+        claims = verify_token(token, keys, now=now, max_age=float("inf"))
+    except TokenInvalid as exc:
+        reason = Refusal.EXPIRED if exc.__cause__ is None else Refusal.FORGED
+        raise CodeRefused(reason) from exc
+    kind, subject, iat, exp = claims.get("k"), claims.get("s"), claims.get("iat"), claims.get("exp")
+    if (
+        claims.get("c") != community
+        or kind not in (CodeKind.PERSON.value, CodeKind.HOUSEHOLD.value)
+        or not isinstance(subject, str)
+        or not isinstance(exp, int)
+        or not isinstance(iat, int)
+    ):
+        raise CodeRefused(Refusal.MALFORMED)
+    if exp - iat > MAX_TTL_SECONDS or now > exp:
+        raise CodeRefused(Refusal.EXPIRED)
+    return PassClaims(
+        community=community,
+        subject=subject,
+        kind=CodeKind(kind),
+        iat=iat,
+        exp=exp,
+        kid=token.split(".", 1)[0],
+    )
+
+
+def qr_svg(token: str, *, scale: int = 5, dark: str = "#111827") -> str:
+    """The code as an inline SVG QR (error correction M keeps it readable on a cracked screen)."""
+    buffer = io.BytesIO()
+    segno.make(token, error="m", micro=False).save(
+        buffer, kind="svg", scale=scale, border=2, dark=dark, xmldecl=False, svgns=True
+    )
+    return buffer.getvalue().decode()

@@ -1,0 +1,360 @@
+"""The gate decision: a scanned code, a gate, a guard and a direction → allowed or denied, why.
+
+Checks, in order: the code (genuine, fresh, this community's), the person or household it names,
+and for exits the health status (townsquare.community.status, the same colour the code page
+shows), who may go out, and the household's exit quota. Entries are let in whenever the code is
+genuine (people are not locked out of their homes) but still carry the warnings, and an entry
+closes the household's oldest open exit, flagging it when it came back later than allowed.
+
+Quotas hold under concurrency: the household row is locked (SELECT … FOR UPDATE on PostgreSQL;
+SQLite serialises writers with BEGIN IMMEDIATE) before the exits are counted, and the lock is
+held until the request's transaction commits, so two gates can never both take the last exit.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.community import access, codes, status
+from townsquare.community.gate_models import Direction, Passage
+from townsquare.community.gate_rules import exits_used, local_day, person_status
+from townsquare.community.models import (
+    Community,
+    ExitRule,
+    Gate,
+    GuardPost,
+    Household,
+    Person,
+    Relation,
+)
+from townsquare.core.clock import clock
+from townsquare.core.errors import NotFound, PermissionDenied
+from townsquare.core.i18n import N_
+from townsquare.core.security import mask
+from townsquare.core.settings import Settings
+from townsquare.core.text import well_formed
+
+ADULT_AGE = 18
+
+
+class Reason(enum.StrEnum):
+    """Why a scan was denied or flagged (stored on the passage, shown translated to the guard)."""
+
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    EXPIRED = "expired"
+    WRONG_COMMUNITY = "wrong_community"
+    UNKNOWN = "unknown"
+    QUARANTINE = "quarantine"
+    FEVER = "fever"
+    RISK_REGION = "risk_region"
+    CASE_CONTACT = "case_contact"
+    RISK_TRAVEL = "risk_travel"
+    DECLARED_FEVER = "declared_fever"
+    QUOTA = "quota"
+    NOT_ALLOWED = "not_allowed"
+    PERSONAL_CODE = "personal_code"
+    OVERDUE = "overdue"
+    OFFLINE_OVER_QUOTA = "offline_over_quota"
+    OFFLINE_DISAGREES = "offline_disagrees"
+
+
+REASON_TEXT = {
+    Reason.MALFORMED: N_("Not a pass code"),
+    Reason.FORGED: N_("Forged or altered code"),
+    Reason.EXPIRED: N_("Expired code (an old screenshot?)"),
+    Reason.WRONG_COMMUNITY: N_("Code of another community"),
+    Reason.UNKNOWN: N_("Not registered in this community"),
+    Reason.QUARANTINE: status.REASONS["quarantine"],
+    Reason.FEVER: status.REASONS["fever"],
+    Reason.RISK_REGION: status.REASONS["risk_region"],
+    Reason.CASE_CONTACT: status.REASONS["case_contact"],
+    Reason.RISK_TRAVEL: status.REASONS["risk_travel"],
+    Reason.DECLARED_FEVER: status.REASONS["declared_fever"],
+    Reason.QUOTA: N_("The household's exit quota is used up"),
+    Reason.NOT_ALLOWED: N_("This person may not go out under the community's rules"),
+    Reason.PERSONAL_CODE: N_("Only the household head may go out: scan the personal code"),
+    Reason.OVERDUE: N_("Came back later than allowed"),
+    Reason.OFFLINE_OVER_QUOTA: N_("Went out while the gate was offline, beyond the quota"),
+    Reason.OFFLINE_DISAGREES: N_("The offline gate decided otherwise than the server would"),
+}
+_STATUS_REASON = {text: Reason(key) for key, text in status.REASONS.items()}
+_REFUSAL = {
+    codes.Refusal.MALFORMED: Reason.MALFORMED,
+    codes.Refusal.FORGED: Reason.FORGED,
+    codes.Refusal.EXPIRED: Reason.EXPIRED,
+    codes.Refusal.WRONG_COMMUNITY: Reason.WRONG_COMMUNITY,
+}
+
+
+@dataclass
+class Decision:
+    """What the guard sees: no ID number, a masked name, the room and the reasons."""
+
+    allowed: bool
+    direction: Direction
+    reasons: list[Reason] = field(default_factory=list)
+    kind: str = ""
+    colour: str | None = None
+    name_masked: str = ""
+    room: str = ""
+    quota_left: int | None = None
+    quota_total: int = 0
+    overdue: bool = False
+    needs_review: bool = False
+    passage_id: str | None = None
+    at: datetime | None = None
+
+
+def mask_name(name: str) -> str:
+    """张小民 → 张*民, 李四 → 李*: enough for a guard to greet, not to identify."""
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return mask(name, 1, 1)
+
+
+def gate_for_guard(db: Session, *, actor: User | None, community: Community, gate_id: str) -> Gate:
+    """The gate, if the actor guards it (guards of other gates or communities are refused)."""
+    gate = None
+    if well_formed(gate_id, "gat"):
+        gate = db.scalar(
+            select(Gate).where(Gate.public_id == gate_id, Gate.community_id == community.id)
+        )
+    if gate is None:
+        raise NotFound("No such gate in this community.")
+    access.require(db, actor=actor, community=community, roles=[access.GUARD])
+    if actor is not None and not db.scalar(
+        select(GuardPost.id).where(GuardPost.user_id == actor.id, GuardPost.gate_id == gate.id)
+    ):
+        raise PermissionDenied("You are not posted at this gate.")
+    return gate
+
+
+def posts_of(db: Session, *, actor: User, community: Community) -> list[Gate]:
+    """The gates of this community the actor is posted at."""
+    stmt = (
+        select(Gate)
+        .join(GuardPost, GuardPost.gate_id == Gate.id)
+        .where(GuardPost.user_id == actor.id, Gate.community_id == community.id)
+        .order_by(Gate.name)
+    )
+    return list(db.scalars(stmt))
+
+
+def decide(
+    db: Session,
+    *,
+    actor: User | None,
+    settings: Settings,
+    community_id: str,
+    gate_id: str,
+    code: str,
+    direction: Direction,
+    client_id: str | None = None,
+) -> Decision:
+    """Decide a scan at a gate now and record it as a passage (once per `client_id`)."""
+    community = access.get_community(db, community_id=community_id)
+    gate = gate_for_guard(db, actor=actor, community=community, gate_id=gate_id)
+    if client_id and (earlier := find_by_client_id(db, community=community, client_id=client_id)):
+        return decision_of(earlier, community=community, settings=settings)
+    return evaluate(
+        db,
+        actor=actor,
+        settings=settings,
+        community=community,
+        gate=gate,
+        code=code,
+        direction=Direction(direction),
+        at=clock.now(),
+        client_id=client_id,
+    )
+
+
+def find_by_client_id(db: Session, *, community: Community, client_id: str) -> Passage | None:
+    return db.scalar(
+        select(Passage).where(Passage.community_id == community.id, Passage.client_id == client_id)
+    )
+
+
+def evaluate(
+    db: Session,
+    *,
+    actor: User | None,
+    settings: Settings,
+    community: Community,
+    gate: Gate,
+    code: str,
+    direction: Direction,
+    at: datetime,
+    client_id: str | None = None,
+    device_allowed: bool | None = None,
+) -> Decision:
+    """The decision for a scan at time `at`, recorded as a passage. `device_allowed` is what
+    an offline guard device decided: the passage records what really happened at the gate
+    (an exit it let through counts), and a disagreement with the server is flagged for review."""
+    passage = Passage(
+        community_id=community.id,
+        gate_id=gate.id,
+        guard_id=actor.id if actor else None,
+        direction=direction,
+        at=at,
+        client_id=client_id,
+        offline=device_allowed is not None,
+        needs_review=False,
+        overdue=False,
+        counted=False,
+        code_kind="",
+    )
+    reasons: list[Reason] = []
+    decision = Decision(allowed=False, direction=direction, at=at)
+    try:
+        keys = codes.public_keys(settings.effective_secret_key, community.public_id)
+        claims = codes.verify(code, keys, community=community.public_id, now=at.timestamp())
+    except codes.CodeRefused as refused:
+        claims = None
+        reasons.append(_REFUSAL[refused.reason])
+    household, person = _subject(db, community=community, claims=claims)
+    if claims is not None and household is None:
+        reasons.append(Reason.UNKNOWN)
+    if household is not None:
+        passage.household_id, passage.person_id = household.id, person.id if person else None
+        passage.code_kind = claims.kind.value if claims else ""
+        _lock(db, household)
+        reasons += _assess(db, actor, settings, community, household, person, decision, at)
+    blocking = [r for r in reasons if r not in (Reason.OVERDUE,)]
+    genuine = household is not None and not any(r in _REFUSAL.values() for r in reasons)
+    decision.allowed = genuine if direction is Direction.ENTRY else not blocking
+    if device_allowed is not None and device_allowed != decision.allowed:
+        passage.needs_review = True
+        over_quota = Reason.QUOTA in reasons and device_allowed
+        reasons.append(Reason.OFFLINE_OVER_QUOTA if over_quota else Reason.OFFLINE_DISAGREES)
+        decision.allowed = device_allowed  # the passage records what really happened
+    passage.allowed = decision.allowed
+    passage.counted = decision.allowed and direction is Direction.EXIT and household is not None
+    if passage.counted and decision.quota_left is not None:
+        decision.quota_left = max(decision.quota_left - 1, 0)
+    entering = decision.allowed and direction is Direction.ENTRY and household is not None
+    if entering and _close_open_exit(db, community, household, at):
+        reasons.append(Reason.OVERDUE)
+        passage.overdue = decision.overdue = True
+    passage.reasons = [r.value for r in dict.fromkeys(reasons)]
+    decision.reasons = list(dict.fromkeys(reasons))
+    decision.needs_review = passage.needs_review
+    decision.kind = passage.code_kind
+    db.add(passage)
+    db.flush()
+    decision.passage_id = passage.public_id
+    return decision
+
+
+def _subject(
+    db: Session, *, community: Community, claims: codes.PassClaims | None
+) -> tuple[Household | None, Person | None]:
+    if claims is None:
+        return None, None
+    if claims.kind is codes.CodeKind.PERSON:
+        person = db.scalar(
+            select(Person).where(
+                Person.public_id == claims.subject,
+                Person.community_id == community.id,
+                Person.user_id.is_not(None),
+            )
+        )
+        return (person.household, person) if person else (None, None)
+    household = db.scalar(
+        select(Household).where(
+            Household.public_id == claims.subject, Household.community_id == community.id
+        )
+    )
+    return household, None
+
+
+def _lock(db: Session, household: Household) -> None:
+    # Serialises every scan of this household until the transaction ends (no-op on SQLite,
+    # where BEGIN IMMEDIATE has already taken the database's write lock).
+    db.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+
+
+def _assess(
+    db: Session,
+    actor: User | None,
+    settings: Settings,
+    community: Community,
+    household: Household,
+    person: Person | None,
+    decision: Decision,
+    at: datetime,
+) -> list[Reason]:
+    """Fill in what the guard sees and return the reasons that speak against going out."""
+    today = local_day(at, settings.timezone)
+    people = [person] if person else list(household.members)
+    shown = person or household.head or (people[0] if people else None)
+    decision.name_masked = mask_name(shown.real_name) if shown else ""
+    decision.room = household.room.label
+    health = status.worst(
+        person_status(db, viewer=actor, community=community, person=p, today=today, purpose="gate")
+        for p in people
+    )
+    decision.colour = health.colour.value
+    reasons = [_STATUS_REASON[text] for text in health.reasons if text in _STATUS_REASON]
+    if person is not None:
+        rule = community.who_may_exit
+        if (rule is ExitRule.HEAD_ONLY and person.relation is not Relation.HEAD) or (
+            rule is ExitRule.ANY_ADULT and person.age_on(today) < ADULT_AGE
+        ):
+            reasons.append(Reason.NOT_ALLOWED)
+    elif community.who_may_exit is ExitRule.HEAD_ONLY:
+        reasons.append(Reason.PERSONAL_CODE)
+    used = exits_used(db, community=community, household=household, at=at, zone=settings.timezone)
+    decision.quota_total = community.exits_per_household
+    decision.quota_left = max(community.exits_per_household - used, 0)
+    if decision.direction is Direction.EXIT and decision.quota_left == 0:
+        reasons.append(Reason.QUOTA)
+    return reasons
+
+
+def _close_open_exit(db: Session, community: Community, household: Household, at: datetime) -> bool:
+    """Pair an entry with the household's oldest open exit; True when that exit was overdue."""
+    exit_ = db.scalar(
+        select(Passage)
+        .where(
+            Passage.household_id == household.id,
+            Passage.direction == Direction.EXIT,
+            Passage.counted.is_(True),
+            Passage.returned_at.is_(None),
+            Passage.at <= at,
+        )
+        .order_by(Passage.at, Passage.id)
+        .limit(1)
+    )
+    if exit_ is None:
+        return False
+    exit_.returned_at = at
+    if at - exit_.at > timedelta(hours=community.max_hours_outside):
+        exit_.overdue = True
+    return exit_.overdue
+
+
+def decision_of(passage: Passage, *, community: Community, settings: Settings) -> Decision:
+    """The decision as recorded (a repeated scan or sync answers what was decided first)."""
+    person, household = passage.person, passage.household
+    shown = person or (household.head if household else None)
+    return Decision(
+        allowed=passage.allowed,
+        direction=passage.direction,
+        reasons=[Reason(r) for r in passage.reasons],
+        kind=passage.code_kind,
+        name_masked=mask_name(shown.real_name) if shown else "",
+        room=household.room.label if household else "",
+        quota_total=community.exits_per_household,
+        overdue=passage.overdue,
+        needs_review=passage.needs_review,
+        passage_id=passage.public_id,
+        at=passage.at,
+    )

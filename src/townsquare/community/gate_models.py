@@ -1,0 +1,64 @@
+"""Gate data: every scan at a gate becomes a Passage (allowed or denied, with its reasons).
+
+Passages recorded offline by a guard device carry the device's own id for them (`client_id`),
+unique per community, so a sync that is sent twice records each passage once.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from townsquare.community.models import Gate, Household, Person
+from townsquare.core.database import Base, str_enum, utcnow
+from townsquare.core.ids import new_id
+
+
+class Direction(enum.StrEnum):
+    EXIT = "exit"
+    ENTRY = "entry"
+
+
+class Passage(Base):
+    """One scan at a gate: who (household, person when known), where, which way, when, the
+    decision and its reasons. Allowed exits count against the household's exit quota."""
+
+    __tablename__ = "community_passages"
+    __table_args__ = (
+        UniqueConstraint("community_id", "client_id"),
+        Index("ix_community_passages_community_at", "community_id", "at"),
+        Index("ix_community_passages_household_at", "household_id", "at"),
+        Index("ix_community_passages_gate_at", "gate_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=lambda: new_id("pas"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    gate_id: Mapped[int] = mapped_column(ForeignKey("community_gates.id", ondelete="CASCADE"))
+    guard_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL")
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community_persons.id", ondelete="SET NULL")
+    )
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, 8))
+    code_kind: Mapped[str] = mapped_column(String(1), default="")  # "p", "h", or "" if unreadable
+    at: Mapped[datetime]  # when the code was scanned (the device's time for offline scans)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    allowed: Mapped[bool]
+    counted: Mapped[bool] = mapped_column(default=False)  # an exit that uses up quota
+    reasons: Mapped[list[Any]] = mapped_column(default=list)  # gate.Reason values
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    offline: Mapped[bool] = mapped_column(default=False)
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    returned_at: Mapped[datetime | None]  # exits: when the household came back in
+    overdue: Mapped[bool] = mapped_column(default=False)  # out longer than the policy allows
+
+    gate: Mapped[Gate] = relationship(lazy="joined")
+    household: Mapped[Household | None] = relationship(lazy="joined")
+    person: Mapped[Person | None] = relationship(lazy="joined")

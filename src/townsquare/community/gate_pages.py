@@ -1,0 +1,218 @@
+"""Gate pages: the resident's pass code (refreshed before it expires), the guard's scanning page
+(camera and keyboard wedge, with offline verification and sync), and the passage log with CSV
+export and tracing for the property manager and committee."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from townsquare.community import access, codes, gate, passages
+from townsquare.community.code_service import issue_code
+from townsquare.community.gate_models import Direction
+from townsquare.core import i18n
+from townsquare.core.clock import clock
+from townsquare.core.errors import PermissionDenied, ValidationFailed
+from townsquare.core.i18n import N_
+from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Com = Annotated[str, Path(min_length=1, max_length=40)]
+Kind = Annotated[str, Query(pattern="^(person|household)$")]
+Opt = Annotated[str | None, Query(max_length=40)]
+
+# Everything the scanning script says, translated here so the page works offline too.
+GATE_STRINGS = {
+    "allowed": N_("Allowed"),
+    "online": N_("Online"),
+    "offline_net": N_("Offline"),
+    "denied": N_("Denied"),
+    "offline": N_("Offline: checked on this device; quota and health not checked"),
+    "pending": N_("{n} passages waiting to sync"),
+    "synced": N_("All passages synced"),
+    "quota": N_("Exits left: {left} of {total}"),
+    "no_keys": N_("No keys on this device yet: connect once to load them"),
+    "camera_off": N_("Camera unavailable: use the scanner or type the code"),
+    "error": N_("The server refused the scan"),
+    "green": N_("Green"),
+    "yellow": N_("Yellow"),
+    "red": N_("Red"),
+}
+OFFLINE_REASONS = {
+    r.value: gate.REASON_TEXT[r]
+    for r in (
+        gate.Reason.MALFORMED,
+        gate.Reason.FORGED,
+        gate.Reason.EXPIRED,
+        gate.Reason.WRONG_COMMUNITY,
+    )
+}
+
+
+@router.get("/community/{com}/code", response_class=HTMLResponse)
+def code_page(
+    request: Request,
+    com: Com,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    kind: Kind = "household",
+) -> HTMLResponse:
+    issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
+    return render(
+        request,
+        "community/code_show.html",
+        issued=issued,
+        kind=kind,
+        qr=codes.qr_svg(issued.code, scale=6),
+        room=issued.person.household.room.label,
+        masked_name=gate.mask_name(issued.person.real_name),
+    )
+
+
+@router.get("/community/{com}/code/qr", response_class=HTMLResponse)
+def code_fragment(
+    request: Request,
+    com: Com,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    kind: Kind = "household",
+) -> HTMLResponse:
+    """The QR alone, swapped in by htmx every REFRESH_SECONDS."""
+    issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
+    return render(
+        request,
+        "community/code_qr.html",
+        issued=issued,
+        kind=kind,
+        qr=codes.qr_svg(issued.code, scale=6),
+    )
+
+
+@router.get("/community/{com}/gate", response_class=HTMLResponse)
+def gate_page(
+    request: Request,
+    com: Com,
+    db: DbSession,
+    user: CurrentUser,
+    gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
+) -> HTMLResponse:
+    community = access.get_community(db, community_id=com)
+    access.require(db, actor=user, community=community, roles=[access.GUARD])
+    posts = gate.posts_of(db, actor=user, community=community)
+    if not posts:
+        raise PermissionDenied("You are not posted at this gate.")
+    chosen = None
+    if gate_id or len(posts) == 1:
+        chosen = gate.gate_for_guard(
+            db, actor=user, community=community, gate_id=gate_id or posts[0].public_id
+        )
+    strings = {key: i18n.gettext(text) for key, text in GATE_STRINGS.items()}
+    strings["reasons"] = {key: i18n.gettext(text) for key, text in OFFLINE_REASONS.items()}
+    return render(
+        request,
+        "community/gate_scan.html",
+        community=community,
+        posts=posts,
+        chosen=chosen,
+        strings=strings,
+        directions=list(Direction),
+    )
+
+
+def _parse_filters(
+    household: str | None,
+    person: str | None,
+    gate_id: str | None,
+    day: str | None,
+    review: bool,
+    zone: str,
+) -> passages.LogFilter:
+    since = until = None
+    if day:
+        try:
+            start = datetime.combine(
+                datetime.strptime(day, "%Y-%m-%d").date(), time(), ZoneInfo(zone)
+            )
+        except ValueError:
+            raise ValidationFailed("Pick a day as YYYY-MM-DD.") from None
+        since, until = start, start + timedelta(days=1)
+    return passages.LogFilter(
+        household=household or None,
+        person=person or None,
+        gate=gate_id or None,
+        since=since,
+        until=until,
+        review_only=review,
+    )
+
+
+@router.get("/community/{com}/passages", response_class=HTMLResponse)
+def log_page(
+    request: Request,
+    com: Com,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    household: Opt = None,
+    person: Opt = None,
+    gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
+    day: Annotated[str | None, Query(max_length=10)] = None,
+    review: bool = False,
+) -> HTMLResponse:
+    filters = _parse_filters(household, person, gate_id, day, review, settings.timezone)
+    found = passages.search(db, actor=user, community_id=com, filters=filters, limit=200)
+    community = access.get_community(db, community_id=com)
+    overdue = passages.overdue(db, actor=user, community_id=com)
+    query = request.url.query
+    return render(
+        request,
+        "community/gate_log.html",
+        community=community,
+        passages=found,
+        filters=filters,
+        day=day or "",
+        overdue=overdue,
+        query=query,
+        reason_text=_reason_text,
+        now=clock.now(),
+    )
+
+
+def _reason_text(value: str) -> str:
+    try:
+        return i18n.gettext(gate.REASON_TEXT[gate.Reason(value)])
+    except (ValueError, KeyError, ValidationError):
+        return value
+
+
+@router.get("/community/{com}/passages/{passage}/trace", response_class=HTMLResponse)
+def trace_page(
+    request: Request,
+    com: Com,
+    passage: Annotated[str, Path(min_length=1, max_length=40)],
+    db: DbSession,
+    user: CurrentUser,
+    minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,
+) -> HTMLResponse:
+    origin, near = passages.trace(
+        db, actor=user, community_id=com, passage_id=passage, minutes=minutes
+    )
+    community = access.get_community(db, community_id=com)
+    return render(
+        request,
+        "community/gate_trace.html",
+        community=community,
+        origin=origin,
+        passages=near,
+        minutes=minutes,
+        reason_text=_reason_text,
+    )

@@ -1,0 +1,105 @@
+"""Pydantic schemas of the gate API: scans, decisions, offline sync, the passage log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from townsquare.community.gate_models import Direction
+
+PUBLIC_ID = r"^[a-z]{2,4}_[0-9a-z]{1,32}$"
+CLIENT_ID = r"^[A-Za-z0-9_-]{8,64}$"
+CODE_MAX = 512
+
+
+class KeySetOut(BaseModel):
+    community: str
+    current: str
+    keys: dict[str, str] = Field(description="kid → raw Ed25519 public key, base64url")
+    ttl_seconds: int
+
+
+class CodeOut(BaseModel):
+    code: str
+    kind: Literal["person", "household"]
+    subject: str
+    issued_at: datetime
+    expires_at: datetime
+    refresh_in: int
+    colour: str
+
+
+class ScanIn(BaseModel):
+    gate: str = Field(pattern=PUBLIC_ID, max_length=40)
+    code: str = Field(max_length=CODE_MAX)
+    direction: Direction
+    client_id: str | None = Field(default=None, pattern=CLIENT_ID)
+
+
+class ReasonOut(BaseModel):
+    code: str
+    text: str
+
+
+class DecisionOut(BaseModel):
+    allowed: bool
+    direction: Direction
+    reasons: list[ReasonOut]
+    kind: str
+    colour: str | None
+    name_masked: str
+    room: str
+    quota_left: int | None
+    quota_total: int
+    overdue: bool
+    needs_review: bool
+    passage: str | None
+    at: datetime | None
+
+
+class OfflineScanIn(ScanIn):
+    client_id: str = Field(pattern=CLIENT_ID)
+    at: AwareDatetime
+    allowed: bool = Field(description="what the offline device decided (and the guard did)")
+
+
+class SyncIn(BaseModel):
+    scans: list[OfflineScanIn] = Field(max_length=200)
+
+
+class SyncResultOut(BaseModel):
+    client_id: str
+    status: Literal["recorded", "duplicate"]
+    passage: str
+    allowed: bool
+    needs_review: bool
+
+
+class SyncOut(BaseModel):
+    results: list[SyncResultOut]
+
+
+class PassageOut(BaseModel):
+    id: str
+    at: datetime
+    gate: str
+    gate_name: str
+    direction: Direction
+    allowed: bool
+    reasons: list[str]
+    room: str
+    household: str | None
+    person: str | None
+    name: str
+    offline: bool
+    needs_review: bool
+    returned_at: datetime | None
+    overdue: bool
+
+
+class TraceOut(BaseModel):
+    origin: PassageOut
+    minutes: int
+    passages: list[PassageOut]

@@ -1,0 +1,14 @@
+"""Community pass pages: the resident pages and the staff console (routers in their modules;
+the gate part's pages are a router module of their own, see web/app.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from townsquare.community import resident_pages, staff_pages
+
+router = APIRouter(include_in_schema=False)
+# Staff first: its fixed paths (/community/staff, /community/committee) must win over
+# the resident home's /community/{community_id}.
+router.include_router(staff_pages.router)
+router.include_router(resident_pages.router)

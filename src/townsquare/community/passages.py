@@ -1,0 +1,334 @@
+"""The passage log: search, CSV export, tracing, overdue returns and offline sync.
+
+The log is for the property manager and the residents' committee of the community (it names
+people); guards only ever see single decisions at their gate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.community import access
+from townsquare.community import gate as gates
+from townsquare.community.gate_models import Direction, Passage
+from townsquare.community.models import Community, Gate, Household, Person
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.errors import NotFound, ValidationFailed
+from townsquare.core.i18n import format_datetime
+from townsquare.core.settings import Settings
+from townsquare.core.text import well_formed
+
+LOG_ROLES = (access.PM, access.COMMITTEE)
+PAGE_MAX = 500
+EXPORT_MAX = 50_000
+TRACE_MAX_MINUTES = 24 * 60
+SYNC_MAX_ITEMS = 200
+SYNC_MAX_AGE = timedelta(days=7)  # older offline records are refused (the device was gone too long)
+SYNC_MAX_AHEAD = timedelta(minutes=5)  # device clocks drift a little, never hours
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    household: str | None = None  # hh_…
+    person: str | None = None  # per_…
+    gate: str | None = None  # gat_…
+    since: datetime | None = None
+    until: datetime | None = None
+    review_only: bool = False
+
+
+def _visible_community(db: Session, actor: User | None, community_id: str) -> Community:
+    community = access.get_community(db, community_id=community_id)
+    access.require(db, actor=actor, community=community, roles=LOG_ROLES)
+    return community
+
+
+def _filtered(db: Session, community: Community, f: LogFilter):
+    stmt = select(Passage).where(Passage.community_id == community.id)
+    if f.household:
+        hh = (
+            db.scalar(
+                select(Household.id).where(
+                    Household.public_id == f.household, Household.community_id == community.id
+                )
+            )
+            if well_formed(f.household, "hh")
+            else None
+        )
+        stmt = stmt.where(Passage.household_id == (hh or -1))
+    if f.person:
+        per = (
+            db.scalar(
+                select(Person.id).where(
+                    Person.public_id == f.person, Person.community_id == community.id
+                )
+            )
+            if well_formed(f.person, "per")
+            else None
+        )
+        stmt = stmt.where(Passage.person_id == (per or -1))
+    if f.gate:
+        gid = (
+            db.scalar(
+                select(Gate.id).where(Gate.public_id == f.gate, Gate.community_id == community.id)
+            )
+            if well_formed(f.gate, "gat")
+            else None
+        )
+        stmt = stmt.where(Passage.gate_id == (gid or -1))
+    if f.since:
+        stmt = stmt.where(Passage.at >= f.since)
+    if f.until:
+        stmt = stmt.where(Passage.at < f.until)
+    if f.review_only:
+        stmt = stmt.where(Passage.needs_review.is_(True))
+    return stmt.order_by(Passage.at.desc(), Passage.id.desc())
+
+
+def search(
+    db: Session,
+    *,
+    actor: User | None,
+    community_id: str,
+    filters: LogFilter = LogFilter(),
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Passage]:
+    """Passages of the community matching `filters`, newest first."""
+    community = _visible_community(db, actor, community_id)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise ValidationFailed("The start of the time range is after its end.")
+    stmt = _filtered(db, community, filters).limit(min(max(limit, 1), PAGE_MAX)).offset(offset)
+    return list(db.scalars(stmt))
+
+
+CSV_HEADER = (
+    "passage",
+    "time",
+    "gate",
+    "direction",
+    "allowed",
+    "reasons",
+    "room",
+    "household",
+    "person",
+    "name",
+    "code",
+    "offline",
+    "needs_review",
+    "returned_at",
+    "overdue",
+)
+
+
+def export_csv(
+    db: Session, *, actor: User | None, community_id: str, filters: LogFilter, zone: str
+) -> Iterator[str]:
+    """The filtered log as CSV lines (header first); the export itself is audited."""
+    community = _visible_community(db, actor, community_id)
+    audit.record(
+        db,
+        actor_id=actor.id if actor else None,
+        action="passages.export",
+        subject_type="community",
+        subject_id=community.public_id,
+        filters={k: (str(v) if v is not None else None) for k, v in filters.__dict__.items()},
+    )
+    rows = db.scalars(_filtered(db, community, filters).limit(EXPORT_MAX))
+
+    def line(values: Sequence[object]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(values)
+        return buffer.getvalue()
+
+    def local(dt: datetime | None) -> str:
+        return format_datetime(dt, zone, "yyyy-MM-dd HH:mm:ss") if dt else ""
+
+    yield "\ufeff" + line(CSV_HEADER)  # the BOM makes Excel read the Chinese names right
+    for p in rows:
+        yield line(
+            (
+                p.public_id,
+                local(p.at),
+                p.gate.name,
+                p.direction.value,
+                int(p.allowed),
+                " ".join(p.reasons),
+                p.household.room.label if p.household else "",
+                p.household.public_id if p.household else "",
+                p.person.public_id if p.person else "",
+                p.person.real_name if p.person else "",
+                p.code_kind,
+                int(p.offline),
+                int(p.needs_review),
+                local(p.returned_at),
+                int(p.overdue),
+            )
+        )
+
+
+def trace(
+    db: Session, *, actor: User | None, community_id: str, passage_id: str, minutes: int = 30
+) -> tuple[Passage, list[Passage]]:
+    """Everyone who passed the same gate within `minutes` either side of the given passage."""
+    community = _visible_community(db, actor, community_id)
+    if not 1 <= minutes <= TRACE_MAX_MINUTES:
+        raise ValidationFailed("The tracing window is 1 to {n} minutes.", n=TRACE_MAX_MINUTES)
+    origin = None
+    if well_formed(passage_id, "pas"):
+        origin = db.scalar(
+            select(Passage).where(
+                Passage.public_id == passage_id, Passage.community_id == community.id
+            )
+        )
+    if origin is None:
+        raise NotFound("No such passage in this community.")
+    window = timedelta(minutes=minutes)
+    stmt = (
+        select(Passage)
+        .where(
+            Passage.gate_id == origin.gate_id,
+            Passage.id != origin.id,
+            Passage.at >= origin.at - window,
+            Passage.at <= origin.at + window,
+            Passage.household_id.is_not(None),
+        )
+        .order_by(Passage.at, Passage.id)
+        .limit(PAGE_MAX)
+    )
+    audit.record(
+        db,
+        actor_id=actor.id if actor else None,
+        action="passages.trace",
+        subject_type="passage",
+        subject_id=origin.public_id,
+        minutes=minutes,
+    )
+    return origin, list(db.scalars(stmt))
+
+
+def overdue(db: Session, *, actor: User | None, community_id: str) -> list[Passage]:
+    """Exits still open (not back in) for longer than the community allows, oldest first."""
+    community = _visible_community(db, actor, community_id)
+    return overdue_in(db, community=community, now=clock.now())
+
+
+def overdue_in(db: Session, *, community: Community, now: datetime) -> list[Passage]:
+    """Open exits past the limit (no permission check: for jobs such as reminders)."""
+    cutoff = now - timedelta(hours=community.max_hours_outside)
+    stmt = (
+        select(Passage)
+        .where(
+            Passage.community_id == community.id,
+            Passage.direction == Direction.EXIT,
+            Passage.counted.is_(True),
+            Passage.returned_at.is_(None),
+            Passage.at < cutoff,
+        )
+        .order_by(Passage.at)
+    )
+    return list(db.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    """One passage a guard device recorded while offline."""
+
+    client_id: str
+    gate: str
+    code: str
+    direction: Direction
+    at: datetime
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    client_id: str
+    status: str  # "recorded" (new) or "duplicate" (already had it)
+    passage_id: str
+    allowed: bool
+    needs_review: bool
+
+
+def sync(
+    db: Session,
+    *,
+    actor: User | None,
+    settings: Settings,
+    community_id: str,
+    scans: Sequence[OfflineScan],
+) -> list[SyncResult]:
+    """Record a guard device's offline passages, each once (idempotent by `client_id`).
+
+    Each is judged as of its own time against the live quota and flags; a passage the
+    device allowed that the server would not have (e.g. over the quota) is still recorded as
+    it happened (an exit counts) and flagged for review."""
+    community = access.get_community(db, community_id=community_id)
+    if len(scans) > SYNC_MAX_ITEMS:
+        raise ValidationFailed("Send at most {n} passages at a time.", n=SYNC_MAX_ITEMS)
+    now = clock.now()
+    gate_by_id: dict[str, Gate] = {}
+    for scan in scans:  # check everything before recording anything
+        if scan.gate not in gate_by_id:
+            gate_by_id[scan.gate] = gates.gate_for_guard(
+                db, actor=actor, community=community, gate_id=scan.gate
+            )
+        if not (now - SYNC_MAX_AGE <= scan.at <= now + SYNC_MAX_AHEAD):
+            raise ValidationFailed(
+                "An offline passage is dated outside the last {n} days.", n=SYNC_MAX_AGE.days
+            )
+    results = []
+    for scan in sorted(scans, key=lambda s: s.at):  # in the order they happened (quota order)
+        results.append(_sync_one(db, actor, settings, community, gate_by_id[scan.gate], scan))
+    return results
+
+
+def _sync_one(
+    db: Session,
+    actor: User | None,
+    settings: Settings,
+    community: Community,
+    gate: Gate,
+    scan: OfflineScan,
+) -> SyncResult:
+    existing = gates.find_by_client_id(db, community=community, client_id=scan.client_id)
+    if existing is None:
+        try:
+            with db.begin_nested():  # a concurrent sync of the same id loses cleanly here
+                decision = gates.evaluate(
+                    db,
+                    actor=actor,
+                    settings=settings,
+                    community=community,
+                    gate=gate,
+                    code=scan.code,
+                    direction=scan.direction,
+                    at=scan.at,
+                    client_id=scan.client_id,
+                    device_allowed=scan.allowed,
+                )
+            return SyncResult(
+                scan.client_id,
+                "recorded",
+                decision.passage_id or "",
+                decision.allowed,
+                decision.needs_review,
+            )
+        except IntegrityError:
+            existing = gates.find_by_client_id(db, community=community, client_id=scan.client_id)
+            if existing is None:
+                raise
+    return SyncResult(
+        scan.client_id, "duplicate", existing.public_id, existing.allowed, existing.needs_review
+    )

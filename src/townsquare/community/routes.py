@@ -1,0 +1,117 @@
+"""Community pass JSON API: residents verify, declare and read their household's status and
+notices; staff read the dashboard figures. (The gate part's API is in gate_routes.)"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from townsquare.community import access, dashboard, health, notices, residents
+from townsquare.community.dashboard import Figures
+from townsquare.community.schemas import (
+    DeclarationIn,
+    FiguresOut,
+    HouseholdOut,
+    MemberOut,
+    NoticeOut,
+    StatusOut,
+    VerifyIn,
+)
+from townsquare.community.status import Status
+from townsquare.core import i18n
+from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+
+api = APIRouter(prefix="/api/community", tags=["community pass"])
+Com = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+def _e(description: str) -> dict:
+    return {"description": description}
+
+
+RESIDENT_ERRORS = {401: _e("Not logged in"), 403: _e("Not a verified resident here"),
+                   404: _e("No such community"), 422: _e("Invalid input")}
+STAFF_ERRORS = {401: _e("Not logged in"), 403: _e("No staff role in this community"),
+                404: _e("No such community")}
+
+
+def status_out(status: Status) -> StatusOut:
+    return StatusOut(colour=status.colour.value,
+                     reasons=[i18n.gettext(r) for r in status.reasons])
+
+
+def _household(db, settings, user, community) -> HouseholdOut:
+    person, household = residents.my_household(db, actor=user, community=community)
+    today = health.local_today(settings)
+    statuses = health.statuses(db, community=community, persons=list(household.members),
+                               today=today)
+    return HouseholdOut(
+        id=household.public_id, room=household.room.label, me=person.public_id,
+        status=status_out(health.household_status(db, community=community,
+                                                  household=household, today=today)),
+        members=[MemberOut(id=m.public_id, name=m.real_name, relation=m.relation.value,
+                           verified=m.user_id is not None, status=status_out(statuses[m.id]))
+                 for m in household.members],
+        declared_today=health.declared_today(db, settings=settings, person=person),
+    )
+
+
+@api.post("/{com}/verify", response_model=HouseholdOut,
+             responses={**RESIDENT_ERRORS, 409: _e("Already verified by someone else")})
+def verify(com: Com, body: VerifyIn, db: DbSession, settings: AppSettings, user: CurrentUser
+           ) -> HouseholdOut:
+    """Verify as a registered resident (real name and ID number must match the register)."""
+    community = access.get_community(db, community_id=com)
+    residents.verify(db, settings=settings, actor=user, community=community,
+                     real_name=body.real_name, id_number=body.id_number)
+    return _household(db, settings, user, community)
+
+
+@api.get("/{com}/household", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
+def household(com: Com, db: DbSession, settings: AppSettings, user: CurrentUser
+              ) -> HouseholdOut:
+    """Your household, its members and their status colours."""
+    community = access.get_community(db, community_id=com)
+    return _household(db, settings, user, community)
+
+
+@api.post("/{com}/declarations", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
+def declare(com: Com, body: DeclarationIn, db: DbSession, settings: AppSettings,
+            user: CurrentUser) -> HouseholdOut:
+    """Today's health declaration for you (or, as head, a member); declaring again updates."""
+    community = access.get_community(db, community_id=com)
+    me = access.require_resident(db, actor=user, community=community)
+    target = (residents.household_member(db, actor=user, community=community,
+                                         person_id=body.person) if body.person else me)
+    health.declare(db, settings=settings, actor=user, community=community, person=target,
+                   temperature_c=body.temperature_c, symptoms=body.symptoms,
+                   risk_travel=body.risk_travel, case_contact=body.case_contact)
+    return _household(db, settings, user, community)
+
+
+@api.get("/{com}/notices", response_model=list[NoticeOut], responses=RESIDENT_ERRORS)
+def notice_list(com: Com, db: DbSession, user: CurrentUser) -> list[NoticeOut]:
+    """The community's notices, newest first (its residents and staff)."""
+    community = access.get_community(db, community_id=com)
+    return [NoticeOut(id=n.public_id, title=n.title, body=n.body, published_at=n.published_at)
+            for n in notices.notices_for(db, actor=user, community=community)]
+
+
+def figures_out(f: Figures) -> FiguresOut:
+    return FiguresOut(residents=f.residents, verified=f.verified, households=f.households,
+                      quarantined=f.quarantined, fever=f.fever, declared_today=f.declared_today,
+                      completion_percent=f.completion, exits_by_hour=f.exits_by_hour,
+                      entries_by_hour=f.entries_by_hour)
+
+
+@api.get("/{com}/dashboard", response_model=FiguresOut, responses=STAFF_ERRORS)
+def figures(com: Com, db: DbSession, settings: AppSettings, user: CurrentUser) -> FiguresOut:
+    """Today's figures (property manager, committee)."""
+    community = access.get_community(db, community_id=com)
+    return figures_out(dashboard.figures(db, settings=settings, actor=user,
+                                         community=community))
+
+
+router = APIRouter()
+router.include_router(api)

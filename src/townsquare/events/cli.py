@@ -1,0 +1,51 @@
+"""`townsquare events …`: export behaviour events to Parquet (with a progress bar)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from townsquare.core.database import Database
+from townsquare.core.settings import get_settings
+from townsquare.events.export import export_events
+
+app = typer.Typer(help="Behaviour events: export to Parquet.", no_args_is_help=True)
+console = Console()
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+@app.command("export")
+def export_command(
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                   help="First day (UTC), inclusive")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                   help="Last day (UTC), inclusive")] = None,
+    out: Annotated[Path | None, typer.Option(help="Default: <data dir>/events")] = None,
+) -> None:
+    """Export events to <out>/date=YYYY-MM-DD/; without dates, only days with new events."""
+    settings = get_settings()
+    out_dir = out or settings.data_dir / "events"
+    database = Database(settings.effective_database_url)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
+        task = bar.add_task("Exporting events", total=None)
+
+        def advance(day: date, rows: int, left: int) -> None:
+            done = bar.tasks[0].completed + 1
+            bar.update(task, total=done + left, completed=done,
+                       description=f"Exported {day.isoformat()} ({rows:,} events)")
+
+        result = export_events(db, out_dir=out_dir, since=_day(since), until=_day(until),
+                               progress=advance)
+    database.dispose()
+    console.print(f"[green]Exported[/green] {result.rows:,} events in {len(result.days)} days "
+                  f"to {out_dir}")

@@ -1,0 +1,273 @@
+"""Behaviour-event intake: validate, attribute and store events, each accepted at most once.
+
+Senders (mini-app backends, first-party templates, the traffic system) choose an `event_id`. The
+stored key is a digest of (mini-app, event_id): ids are scoped per mini-app, so one app can never
+pre-empt, probe or collide with another's ids, and the key still fits the 64-character column.
+Storage is `INSERT … ON CONFLICT (event_id) DO NOTHING … RETURNING`, so a retried batch — even
+two copies racing on PostgreSQL — is counted once. Merchant and category come from the mini-app,
+never from the sender.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from townsquare.core import i18n
+from townsquare.core.clock import clock
+from townsquare.core.errors import PermissionDenied, TownsquareError, ValidationFailed
+from townsquare.core.i18n import N_
+from townsquare.core.text import LINE_CONTROL
+from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.miniapps.models import MiniApp
+
+MAX_BATCH = 500
+MAX_FUTURE = timedelta(minutes=5)
+MAX_AGE = timedelta(days=90)
+MAX_AMOUNT_FEN = 10**10  # ¥100 million: more is a bug, not an order
+MAX_SECONDS = 90 * 24 * 3600
+CANCELLED_BY = ("user", "merchant", "system")
+RESOLUTIONS = ("", "resolved", "unresolved")
+_EVENT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # visible ASCII: uuids, ulids, "order-42:paid" …
+_SUB = re.compile(r"^ou_[0-9a-f]{32}$")  # as issued by townsquare.miniapps.launch
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")  # surfaces, slot reasons, categories
+
+# The measures each type must carry (required) or may carry (optional); others must be absent.
+MEASURES = (
+    "order_id", "amount_fen", "duration_seconds", "cancelled_by", "complaint_category",
+    "resolution", "rating", "response_seconds",
+)
+_RULES: dict[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    EventType.VISIT: ((), ()),
+    EventType.EXPOSURE: ((), ()),
+    EventType.CLICK: ((), ()),
+    EventType.ORDER_PLACED: (("order_id", "amount_fen"), ()),
+    EventType.ORDER_FULFILLED: (("order_id", "duration_seconds"), ()),
+    EventType.ORDER_CANCELLED: (("order_id", "cancelled_by"), ()),
+    EventType.REFUND: (("order_id", "amount_fen"), ()),
+    EventType.COMPLAINT: (("complaint_category",), ("resolution", "order_id")),
+    EventType.RATING: (("rating",), ("order_id",)),
+    EventType.MESSAGE_RESPONSE: (("response_seconds",), ()),
+}
+_SHOWN = (EventType.EXPOSURE, EventType.CLICK)  # carry surface / slot_reason
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one event of a batch: accepted, duplicate or rejected (with why)."""
+
+    index: int
+    event_id: str
+    status: str
+    code: str = ""
+    message: str = ""
+    field: str | None = None
+
+    def error(self) -> dict[str, Any]:
+        return {"index": self.index, "event_id": self.event_id, "code": self.code,
+                "message": self.message, "field": self.field}
+
+
+def storage_key(miniapp_public_id: str, event_id: str) -> str:
+    """The stored, globally unique key of a sender's event id (scoped to its mini-app)."""
+    return hashlib.sha256(f"{miniapp_public_id}\x1f{event_id}".encode()).hexdigest()
+
+
+def _invalid(message: str, field: str, **params: Any) -> ValidationFailed:
+    return ValidationFailed(message, field=field, **params)
+
+
+def _string(raw: Mapping[str, Any], field: str, *, max_length: int, pattern: re.Pattern[str]
+            | None = None, required: bool = False) -> str:
+    value = raw.get(field)
+    if value is None or value == "":
+        if required:
+            raise _invalid(N_("{field} is required."), field)
+        return ""
+    if (not isinstance(value, str) or len(value) > max_length or LINE_CONTROL.search(value)
+            or (pattern is not None and not pattern.fullmatch(value))):
+        raise _invalid(N_("{field} is not a valid value."), field)
+    return value
+
+
+def _integer(raw: Mapping[str, Any], field: str, low: int, high: int) -> int:
+    value = raw.get(field)
+    # bool is an int in Python; a JSON true is not a number of seconds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _invalid(N_("{field} must be a whole number from {low} to {high}."), field,
+                       low=low, high=high)
+    return value
+
+
+def _occurred_at(value: Any, now: datetime) -> datetime:
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime):
+        raise _invalid(N_("occurred_at must be an ISO 8601 time with a time zone."), "occurred_at")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _invalid(N_("occurred_at must be an ISO 8601 time with a time zone."), "occurred_at")
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. year 1 with a positive offset
+        raise _invalid(N_("occurred_at is more than {days} days ago."), "occurred_at",
+                       days=MAX_AGE.days) from None
+    if value > now + MAX_FUTURE:
+        raise _invalid(N_("occurred_at is in the future."), "occurred_at")
+    if value < now - MAX_AGE:
+        raise _invalid(N_("occurred_at is more than {days} days ago."), "occurred_at",
+                       days=MAX_AGE.days)
+    return value
+
+
+def _measure(raw: Mapping[str, Any], name: str) -> Any:
+    if name == "order_id":
+        return _string(raw, name, max_length=64, pattern=_EVENT_ID, required=True)
+    if name == "amount_fen":
+        return _integer(raw, name, 0, MAX_AMOUNT_FEN)
+    if name in ("duration_seconds", "response_seconds"):
+        return _integer(raw, name, 0, MAX_SECONDS)
+    if name == "rating":
+        return _integer(raw, name, 1, 5)
+    if name == "complaint_category":
+        return _string(raw, name, max_length=32, pattern=_CODE, required=True)
+    choices = CANCELLED_BY if name == "cancelled_by" else RESOLUTIONS
+    value = raw.get(name)
+    if value is None and name == "resolution":
+        return ""
+    if not isinstance(value, str) or value not in choices:
+        raise _invalid(N_("{field} must be one of: {choices}."), name,
+                       choices=", ".join(c for c in choices if c))
+    return value
+
+
+def validate(raw: Any, *, miniapp: MiniApp, now: datetime) -> dict[str, Any]:
+    """One event as a storable row attributed to `miniapp`; raises a TownsquareError if bad."""
+    if not isinstance(raw, Mapping):
+        raise _invalid(N_("An event is a JSON object."), "")
+    event_id = _string(raw, "event_id", max_length=64, pattern=_EVENT_ID, required=True)
+    app = raw.get("miniapp")
+    if app not in (None, "", miniapp.public_id):
+        raise PermissionDenied(N_("A mini-app can only send its own events."), field="miniapp")
+    try:
+        kind = EventType(raw.get("type"))
+    except (TypeError, ValueError):
+        raise _invalid(N_("Unknown event type."), "type") from None
+    required, optional = _RULES[kind]
+    row: dict[str, Any] = {
+        "event_id": storage_key(miniapp.public_id, event_id),
+        "type": kind,
+        "occurred_at": _occurred_at(raw.get("occurred_at"), now),
+        "received_at": now,
+        "miniapp_id": miniapp.id,
+        "merchant_id": miniapp.merchant_id,
+        "category_code": miniapp.category.code,
+        "user_sub": _string(raw, "sub", max_length=35, pattern=_SUB,
+                            required=kind != EventType.EXPOSURE),
+        "city": _string(raw, "city", max_length=32) or _home_city(miniapp),
+        "community": _string(raw, "community", max_length=64),
+        "surface": "",
+        "slot_reason": "",
+    }
+    if kind in _SHOWN:
+        row["surface"] = _string(raw, "surface", max_length=32, pattern=_CODE, required=True)
+        row["slot_reason"] = _string(raw, "slot_reason", max_length=32, pattern=_CODE)
+    else:
+        for name in ("surface", "slot_reason"):
+            if raw.get(name) not in (None, ""):
+                raise _invalid(N_("{field} only applies to exposures and clicks."), name)
+    for name in MEASURES:
+        if name in required or (name in optional and raw.get(name) is not None):
+            row[name] = _measure(raw, name)
+        elif raw.get(name) is not None:
+            raise _invalid(N_("{field} does not apply to this event type."), name)
+        else:
+            row[name] = None
+    return row
+
+
+def _home_city(miniapp: MiniApp) -> str:
+    # An app serving one city needs no city on each event; for several, the sender says which.
+    cities = miniapp.cities or []
+    return cities[0] if len(cities) == 1 and isinstance(cities[0], str) else ""
+
+
+def _insert_new(db: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert rows whose key is not stored yet; the keys actually inserted."""
+    if not rows:
+        return set()
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(BehaviourEvent)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(BehaviourEvent.event_id)
+    )
+    return set(db.scalars(stmt, rows).all())
+
+
+def ingest(db: Session, *, client: MiniApp, events: Sequence[Any]) -> list[Outcome]:
+    """Store a batch sent by (authenticated) mini-app `client`; one outcome per event, in order."""
+    if not isinstance(events, Sequence) or not 1 <= len(events) <= MAX_BATCH:
+        raise ValidationFailed("Send 1 to {n} events at a time.", n=MAX_BATCH, field="events")
+    now = clock.now()
+    outcomes: list[Outcome | None] = [None] * len(events)
+    rows: list[dict[str, Any]] = []
+    pending: dict[str, tuple[int, str]] = {}  # key → (index, sender's id) of the first copy
+    for index, raw in enumerate(events):
+        sent_id = raw.get("event_id") if isinstance(raw, Mapping) else None
+        sent_id = sent_id[:64] if isinstance(sent_id, str) else ""
+        try:
+            row = validate(raw, miniapp=client, now=now)
+        except TownsquareError as exc:
+            outcomes[index] = Outcome(index, sent_id, "rejected", exc.code,
+                                      exc.render(i18n.gettext), exc.params.get("field"))
+            continue
+        if row["event_id"] in pending:  # the same event twice in one batch
+            outcomes[index] = Outcome(index, sent_id, "duplicate")
+            continue
+        pending[row["event_id"]] = (index, sent_id)
+        rows.append(row)
+    inserted = _insert_new(db, rows)
+    for key, (index, sent_id) in pending.items():
+        outcomes[index] = Outcome(index, sent_id, "accepted" if key in inserted else "duplicate")
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def record(
+    db: Session,
+    *,
+    miniapp: MiniApp,
+    type: EventType | str,
+    event_id: str,
+    occurred_at: datetime | None = None,
+    sub: str = "",
+    **fields: Any,
+) -> bool:
+    """First-party code writes one event directly; True if new, False if already recorded.
+
+    `fields` are the attribution and measures of the JSON form (city, community, surface,
+    slot_reason, order_id, amount_fen …). Invalid input raises ValidationFailed.
+    """
+    now = clock.now()
+    raw = {"event_id": event_id, "type": str(type), "sub": sub,
+           "occurred_at": occurred_at or now, **fields}
+    row = validate(raw, miniapp=miniapp, now=now)
+    return bool(_insert_new(db, [row]))
+
+
+def insert_rows(db: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Bulk path for trusted generators (the market simulator): rows already complete."""
+    batch = list(rows)
+    if batch:
+        db.execute(insert(BehaviourEvent), batch)
+    return len(batch)

@@ -1,0 +1,1 @@
+"""Platform messaging: subscribe-once template messages from mini-apps to a user's inbox."""

@@ -1,0 +1,1 @@
+"""Service scoring: metrics (Ibis), the score model, suggestions, tiers and scoring cycles."""

@@ -1,0 +1,100 @@
+"""`townsquare score …`: run a scoring cycle (with a progress bar), list cycles, show a tier."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from townsquare.core.clock import clock
+from townsquare.core.database import Database
+from townsquare.core.errors import TownsquareError
+from townsquare.core.settings import get_settings
+
+app = typer.Typer(help="Service scoring cycles.", no_args_is_help=True)
+console = Console()
+
+
+def _database() -> Database:
+    return Database(get_settings().effective_database_url)
+
+
+@app.command("run")
+def run(
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default: today, UTC)")] = "",
+    backend: Annotated[str, typer.Option(help="duckdb or pyspark")] = "duckdb",
+) -> None:
+    """Run (or re-run) the scoring cycle as of a date."""
+    from townsquare.scoring import cycles
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else clock.now().date()
+    except ValueError as exc:
+        console.print("[red]--as-of must be YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from exc
+    database = _database()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
+            task = bar.add_task(f"Scoring as of {day}", total=100)
+
+            def step(label: str, done: float) -> None:
+                bar.update(task, completed=done * 100, description=f"{day}: {label}")
+
+            cycle = cycles.run_cycle(
+                db, settings=get_settings(), as_of=day, actor=None, progress=step, backend=backend
+            )
+            counts, public_id = dict(cycle.counts), cycle.public_id
+    except TownsquareError as exc:
+        console.print(f"[red]{exc.render()}[/red]")
+        raise typer.Exit(1) from exc
+    except Exception as exc:
+        with database.unit_of_work() as db:
+            cycles.mark_failed(db, as_of=day, error=repr(exc))
+        raise
+    console.print(
+        f"[green]Cycle {public_id} as of {day} done[/green]: {counts.get('scored', 0)} scored, "
+        f"{counts.get('insufficient_data', 0)} without enough data, "
+        f"{counts.get('excluded_complaints', 0)} dismissed complaints left out, "
+        f"{counts.get('seconds', 0)} s"
+    )
+
+
+@app.command("due")
+def due() -> None:
+    """Run today's cycle if one is due (for cron); otherwise say when the next one is."""
+    from townsquare.scoring import cycles
+
+    with _database().unit_of_work() as db:
+        cycle = cycles.run_due(db, settings=get_settings())
+        message = (
+            f"[green]Ran cycle {cycle.public_id}[/green]"
+            if cycle
+            else f"Next cycle due {cycles.next_due(db)}"
+        )
+    console.print(message)
+
+
+@app.command("cycles")
+def list_cycles(limit: int = 12) -> None:
+    """The newest cycles."""
+    from townsquare.scoring import queries
+
+    table = Table(title="Scoring cycles")
+    for column in ("as of", "state", "scored", "not enough data", "config", "seconds"):
+        table.add_column(column)
+    with _database().unit_of_work() as db:
+        for c in queries.list_cycles(db, actor=None, limit=limit):
+            table.add_row(
+                c.as_of.isoformat(),
+                c.state.value,
+                str(c.counts.get("scored", "")),
+                str(c.counts.get("insufficient_data", "")),
+                f"v{c.config_version.version}",
+                str(c.counts.get("seconds", "")),
+            )
+    console.print(table)

@@ -1,0 +1,248 @@
+"""Scoring cycles: export the window's events to Parquet, score every mini-app, store the scores,
+tiers and suggestions. Re-running a date replaces that cycle's results (same events, same
+results), and `current_tier` is what the traffic system reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import Role, User
+from townsquare.accounts.permissions import require_role
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.settings import Settings
+from townsquare.miniapps.models import MiniApp
+from townsquare.scoring import configs, disputes
+from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle, TierHistory
+from townsquare.scoring.pipeline import CycleOutput, Step, attr, evaluate, jsonable
+
+OLDEST_AS_OF_DAYS = 3650
+
+
+def events_dir(settings: Settings):
+    return settings.data_dir / "events"
+
+
+def _check_as_of(as_of: Any) -> date:
+    today = clock.now().date()
+    if not isinstance(as_of, date) or isinstance(as_of, datetime):
+        raise ValidationFailed("Give the date as YYYY-MM-DD.", field="as_of")
+    if not today - timedelta(days=OLDEST_AS_OF_DAYS) <= as_of <= today:
+        raise ValidationFailed(
+            "Choose a date from the last ten years, no later than today.", field="as_of"
+        )
+    return as_of
+
+
+def export_window(db: Session, *, settings: Settings, since: date, until: date) -> None:
+    """Bring the Parquet event log up to date for the days [since, until] (re-exports them)."""
+    from townsquare.events import export
+
+    export.export(db, out_dir=events_dir(settings), since=since, until=until)
+
+
+def run_cycle(
+    db: Session,
+    *,
+    settings: Settings,
+    as_of: date,
+    actor: User | None,
+    progress: Step | None = None,
+    backend: str = "duckdb",
+) -> ScoreCycle:
+    """Score every mini-app as of `as_of` (operators or the system); replaces a re-run date."""
+    require_role(actor, Role.OPERATOR)
+    as_of = _check_as_of(as_of)
+    step = progress or (lambda _label, _done: None)
+    version, config = configs.active_config(db)
+    window = version.window_days
+    started = time.perf_counter()
+
+    cycle = db.scalar(select(ScoreCycle).where(ScoreCycle.as_of == as_of))
+    if cycle is None:
+        cycle = ScoreCycle(as_of=as_of, started_at=clock.now(), config_version_id=version.id)
+        db.add(cycle)
+    else:  # a re-run replaces the cycle's results
+        db.execute(delete(MiniAppScore).where(MiniAppScore.cycle_id == cycle.id))
+        db.execute(delete(TierHistory).where(TierHistory.cycle_id == cycle.id))
+    cycle.window_days = window
+    cycle.config_version_id = version.id
+    cycle.state = CycleState.RUNNING
+    cycle.started_at = clock.now()
+    cycle.finished_at = None
+    cycle.error = ""
+    cycle.run_by_id = actor.id if actor else None
+    db.flush()
+
+    step("export", 0.05)
+    export_window(db, settings=settings, since=as_of - timedelta(days=window - 1), until=as_of)
+    excluded = disputes.dismissed_event_ids(db)
+
+    def inner(label: str, done: float) -> None:
+        step(label, 0.15 + 0.7 * done)
+
+    output = evaluate(
+        events_dir(settings),
+        as_of=as_of,
+        window_days=window,
+        config=config,
+        excluded=excluded,
+        backend=backend,
+        step=inner,
+    )
+    step("store", 0.85)
+    stored = _store(db, cycle, output)
+    cycle.model_version = str(
+        next((r.model_version for r in output.results), None) or attr(config, "version", default="")
+    )
+    cycle.state = CycleState.DONE
+    cycle.finished_at = clock.now()
+    cycle.counts = {
+        "miniapps": stored,
+        "scored": sum(1 for r in output.results if r.state == "scored"),
+        "insufficient_data": sum(1 for r in output.results if r.state != "scored"),
+        "excluded_complaints": len(excluded),
+        "seconds": round(time.perf_counter() - started, 3),
+        "stages": output.seconds,
+    }
+    db.flush()
+    audit.record(
+        db,
+        actor_id=actor.id if actor else None,
+        action="scoring.cycle_run",
+        subject_type="score_cycle",
+        subject_id=cycle.public_id,
+        as_of=as_of.isoformat(),
+        config_version=version.version,
+        counts=jsonable(cycle.counts),
+    )
+    step("done", 1.0)
+    return cycle
+
+
+def _miniapp_ids(db: Session, keys: list[Any]) -> dict[Any, int]:
+    """The metrics' miniapp_id (integer id or public id) → MiniApp.id, for apps that exist."""
+    ints = [k for k in keys if isinstance(k, int)]
+    strs = [k for k in keys if isinstance(k, str)]
+    found: dict[Any, int] = {}
+    for chunk in range(0, len(ints), 500):
+        part = ints[chunk : chunk + 500]
+        found.update({i: i for i in db.scalars(select(MiniApp.id).where(MiniApp.id.in_(part)))})
+    for chunk in range(0, len(strs), 500):
+        part = strs[chunk : chunk + 500]
+        stmt = select(MiniApp.public_id, MiniApp.id).where(MiniApp.public_id.in_(part))
+        found.update(dict(db.execute(stmt).tuples().all()))
+    return found
+
+
+def _store(db: Session, cycle: ScoreCycle, output: CycleOutput) -> int:
+    ids = _miniapp_ids(db, [r.miniapp_id for r in output.results])
+    rows, history = [], []
+    for result in output.results:
+        miniapp_id = ids.get(result.miniapp_id)
+        if miniapp_id is None:  # events of a deleted or unknown mini-app
+            continue
+        decision = output.tiers.get(result.miniapp_id)
+        tier = attr(decision, "tier") if decision is not None else None
+        pillars = result.pillars or {}
+        rows.append(
+            {
+                "cycle_id": cycle.id,
+                "miniapp_id": miniapp_id,
+                "category_code": str(result.category_code or "")[:32],
+                "state": result.state,
+                "overall": _float(result.overall),
+                "volume": _float(pillars.get("volume")),
+                "scale": _float(pillars.get("scale")),
+                "quality": _float(pillars.get("quality")),
+                "tier": tier,
+                "rank": attr(decision, "rank") if decision is not None else None,
+                "result": jsonable(result),
+                "tier_detail": jsonable(decision) if decision is not None else {},
+                "suggestions": jsonable(output.suggestions.get(result.miniapp_id, [])),
+            }
+        )
+        if tier:
+            history.append(
+                {"miniapp_id": miniapp_id, "cycle_id": cycle.id, "as_of": cycle.as_of, "tier": tier}
+            )
+    if rows:
+        db.execute(MiniAppScore.__table__.insert(), rows)
+    if history:
+        db.execute(TierHistory.__table__.insert(), history)
+    return len(rows)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def mark_failed(db: Session, *, as_of: date, error: str) -> None:
+    """Record a cycle that raised (called in a fresh transaction after the failed one)."""
+    version = configs.active_version(db)
+    cycle = db.scalar(select(ScoreCycle).where(ScoreCycle.as_of == as_of))
+    if cycle is None:
+        cycle = ScoreCycle(as_of=as_of, started_at=clock.now(), config_version_id=version.id)
+        db.add(cycle)
+    cycle.state = CycleState.FAILED
+    cycle.finished_at = clock.now()
+    cycle.error = error[:2000]
+    db.flush()
+
+
+def current_tier(db: Session, miniapp_id: int | str) -> str | None:
+    """The tier from the newest finished cycle (None: never scored or not enough data)."""
+    stmt = (
+        select(MiniAppScore.tier)
+        .join(ScoreCycle, ScoreCycle.id == MiniAppScore.cycle_id)
+        .where(ScoreCycle.state == CycleState.DONE)
+        .order_by(ScoreCycle.as_of.desc())
+        .limit(1)
+    )
+    if isinstance(miniapp_id, str):
+        stmt = stmt.join(MiniApp, MiniApp.id == MiniAppScore.miniapp_id).where(
+            MiniApp.public_id == miniapp_id
+        )
+    else:
+        stmt = stmt.where(MiniAppScore.miniapp_id == miniapp_id)
+    return db.scalar(stmt)
+
+
+def next_due(db: Session) -> date:
+    """When the next cycle is due: the newest done cycle plus the cycle length (or today)."""
+    version = configs.active_version(db)
+    last = db.scalar(
+        select(ScoreCycle.as_of)
+        .where(ScoreCycle.state == CycleState.DONE)
+        .order_by(ScoreCycle.as_of.desc())
+        .limit(1)
+    )
+    today = clock.now().date()
+    return today if last is None else last + timedelta(days=version.cycle_days)
+
+
+def run_due(db: Session, *, settings: Settings, progress: Step | None = None) -> ScoreCycle | None:
+    """The scheduler's entry point: run the cycle if one is due today or earlier."""
+    due = next_due(db)
+    if due > clock.now().date():
+        return None
+    return run_cycle(db, settings=settings, as_of=clock.now().date(), actor=None, progress=progress)
+
+
+def run_recent(
+    db: Session, *, settings: Settings, count: int = 4, progress: Step | None = None
+) -> list[ScoreCycle]:
+    """The last `count` cycles up to today, one cycle length apart (the demo city's trend)."""
+    days = configs.active_version(db).cycle_days
+    today = clock.now().date()
+    return [
+        run_cycle(db, settings=settings, as_of=today - timedelta(days=days * n), actor=None,
+                  progress=progress)
+        for n in reversed(range(count))
+    ]

@@ -1,0 +1,185 @@
+"""The score model's configuration: weights and thresholds an operator edits, versioned as JSON.
+
+Kept apart from the model so that reading the knobs does not mean reading the maths. Numeric
+settings are plain numbers or flat {name: number} maps so the operator page can edit them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from townsquare.scoring.metrics import METRIC_BY_NAME, METRICS
+
+PILLARS = ("volume", "scale", "quality")
+TIERS = ("S", "A", "B", "C", "D")
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """Caps the overall score when a lower-is-better rate is confidently far above the peers'.
+
+    Triggers when the rate's lower confidence bound exceeds max(factor × peer median, floor),
+    so a big mini-app cannot outweigh a severe problem with volume, and one unlucky complaint
+    on a small one does not trigger it.
+    """
+
+    metric: str = "complaint_rate"
+    factor: float = 3.0
+    floor: float = 0.02
+    cap: float = 59.0
+    z: float = 1.28  # confidence of the lower bound (kept apart from rate_confidence_z)
+
+
+def _pillar_weights() -> dict[str, float]:
+    return {"volume": 0.2, "scale": 0.15, "quality": 0.65}
+
+
+def _metric_weights() -> dict[str, float]:
+    return {
+        "orders": 0.45, "gmv_fen": 0.3, "visits": 0.25,
+        "dau_avg": 0.4, "unique_buyers": 0.35, "communities": 0.25,
+        "fulfillment_rate": 0.2, "cancellation_rate": 0.1, "refund_rate": 0.1,
+        "complaint_rate": 0.15, "complaint_resolved_share": 0.05, "rating_avg": 0.2,
+        "repurchase_rate": 0.1, "response_p90_seconds": 0.1,
+    }
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Every weight and threshold of the score model; `version` is recorded with each score."""
+
+    version: str = "2026.2"
+    pillar_weights: dict[str, float] = field(default_factory=_pillar_weights)
+    metric_weights: dict[str, float] = field(default_factory=_metric_weights)
+    # enough data to be scored: at least this many orders OR this many visits in the window
+    min_orders: int = 10
+    min_visits: int = 50
+    # ... and activity on at least this many distinct days of the window: a new mini-app is
+    # "not enough data yet" rather than ranked on a few days against established peers
+    min_days_active: int = 14
+    # shrinkage: ratings are averaged with this many pseudo-ratings at the peer mean; p90
+    # response times with this many pseudo-responses at the peer median; rates are judged by
+    # the Wilson bound at this z (lower bound when higher is better, upper bound otherwise)
+    rating_prior_strength: float = 20.0
+    response_prior_strength: float = 5.0
+    rate_confidence_z: float = 0.8
+    # rates are first averaged with this many pseudo-observations at the peers' pooled rate
+    rate_prior_strength: float = 20.0
+    # a category is judged per city where it has at least this many scored mini-apps there
+    min_city_peers: int = 5
+    caps: tuple[CapRule, ...] = (CapRule(),)
+    # tiers by percentile within the category (a mini-app at percentile p gets the best tier
+    # whose minimum it reaches and whose requirements it meets; D is the floor)
+    tier_percentiles: dict[str, float] = field(
+        default_factory=lambda: {"S": 90.0, "A": 70.0, "B": 40.0, "C": 15.0}
+    )
+    tier_min_orders: dict[str, float] = field(default_factory=lambda: {"S": 100, "A": 30})
+    tier_min_quality: dict[str, float] = field(default_factory=lambda: {"S": 70.0, "A": 55.0})
+    tier_no_cap: tuple[str, ...] = ("S", "A")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (the form stored in a config version)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "caps":
+                value = [dict(vars(rule)) for rule in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScoringConfig:
+        """Build from JSON; raises ValueError/TypeError on unknown keys or bad values."""
+        if not isinstance(data, dict):
+            raise TypeError("a scoring configuration is a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(unknown)}")
+        kwargs = dict(data)
+        if "caps" in kwargs:
+            rules = kwargs["caps"]
+            if not isinstance(rules, list | tuple):
+                raise TypeError("caps is a list")
+            kwargs["caps"] = tuple(
+                rule if isinstance(rule, CapRule) else CapRule(**rule) for rule in rules
+            )
+        if "tier_no_cap" in kwargs:
+            kwargs["tier_no_cap"] = tuple(kwargs["tier_no_cap"])
+        for key in ("pillar_weights", "metric_weights", "tier_percentiles",
+                    "tier_min_orders", "tier_min_quality"):
+            if key in kwargs and not isinstance(kwargs[key], dict):
+                raise TypeError(f"{key} is an object")
+        return cls(**kwargs)
+
+
+def _number(value: Any, what: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a number")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def _validate(c: ScoringConfig) -> None:
+    if not isinstance(c.version, str) or not 1 <= len(c.version) <= 32:
+        raise ValueError("version is 1 to 32 characters")
+    if set(c.pillar_weights) != set(PILLARS):
+        raise ValueError("pillar_weights needs volume, scale and quality")
+    for name, w in c.pillar_weights.items():
+        _number(w, f"pillar weight {name}", 0, 1000)
+    if sum(c.pillar_weights.values()) <= 0:
+        raise ValueError("at least one pillar weight must be positive")
+    unknown = set(c.metric_weights) - set(METRIC_BY_NAME)
+    if unknown:
+        raise ValueError(f"unknown metrics: {', '.join(sorted(unknown))}")
+    for name, w in c.metric_weights.items():
+        _number(w, f"metric weight {name}", 0, 1000)
+    for pillar in PILLARS:
+        total = sum(c.metric_weights.get(s.name, 0) for s in METRICS if s.pillar == pillar)
+        if c.pillar_weights[pillar] > 0 and total <= 0:
+            raise ValueError(f"pillar {pillar} has weight but none of its metrics has")
+    _number(c.min_orders, "min_orders", 0, 1e9)
+    _number(c.min_visits, "min_visits", 0, 1e9)
+    _number(c.min_days_active, "min_days_active", 0, 366)
+    _number(c.rating_prior_strength, "rating_prior_strength", 0, 1e6)
+    _number(c.response_prior_strength, "response_prior_strength", 0, 1e6)
+    _number(c.rate_confidence_z, "rate_confidence_z", 0, 5)
+    _number(c.rate_prior_strength, "rate_prior_strength", 0, 1e6)
+    _number(c.min_city_peers, "min_city_peers", 1, 1e9)
+    for rule in c.caps:
+        spec = METRIC_BY_NAME.get(rule.metric)
+        if spec is None or spec.kind != "rate" or spec.higher_is_better:
+            raise ValueError(f"a cap needs a lower-is-better rate, not {rule.metric!r}")
+        _number(rule.factor, "cap factor", 0, 1000)
+        _number(rule.floor, "cap floor", 0, 1)
+        _number(rule.cap, "cap", 0, 100)
+        _number(rule.z, "cap z", 0, 5)
+    if set(c.tier_percentiles) != set(TIERS[:-1]):
+        raise ValueError("tier_percentiles needs S, A, B and C")
+    previous = 101.0
+    for tier in TIERS[:-1]:
+        value = _number(c.tier_percentiles[tier], f"percentile of tier {tier}", 0, 100)
+        if value >= previous:
+            raise ValueError("tier percentiles must decrease from S to C")
+        previous = value
+    for key, mapping, high in (("tier_min_orders", c.tier_min_orders, 1e9),
+                               ("tier_min_quality", c.tier_min_quality, 100)):
+        for tier, value in mapping.items():
+            if tier not in TIERS:
+                raise ValueError(f"{key}: unknown tier {tier!r}")
+            _number(value, f"{key}.{tier}", 0, high)
+    if not set(c.tier_no_cap) <= set(TIERS):
+        raise ValueError("tier_no_cap lists unknown tiers")
+
+
+DEFAULT_CONFIG = ScoringConfig()

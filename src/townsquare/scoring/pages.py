@@ -1,0 +1,201 @@
+"""Scoring pages: a mini-app's score for its owner, and the operators' scoring console (run a
+cycle, the distribution, the configuration, disputes to decide)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import Role, User
+from townsquare.accounts.permissions import require_role
+from townsquare.core import i18n
+from townsquare.core.clock import clock
+from townsquare.core.errors import TownsquareError, ValidationFailed
+from townsquare.core.i18n import N_, gettext
+from townsquare.core.settings import Settings
+from townsquare.miniapps import registry
+from townsquare.scoring import charts, configs, cycles, disputes, queries, views
+from townsquare.scoring.models import DisputeState
+from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.forms import rejected, see_other
+from townsquare.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=100)]
+MERCHANT_PAGE = "scoring/miniapp_score.html"
+OPERATOR_PAGE = "scoring/operator_scoring.html"
+
+DONE = {
+    "disputed": N_("Dispute sent; an operator will decide."),
+    "ran": N_("Scoring cycle finished."),
+    "config": N_("New configuration version saved; the next cycle uses it."),
+    "decided": N_("Dispute decided."),
+}
+
+
+def _flashes(request: Request) -> list[tuple[str, str]]:
+    key = request.query_params.get("ok", "")
+    return [("ok", gettext(DONE[key]))] if key in DONE else []
+
+
+# --- the merchant's page ------------------------------------------------------------------------
+
+
+def _merchant_context(db: Session, *, user: User, miniapp_id: str) -> dict[str, Any]:
+    miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
+    history = queries.score_history(db, actor=user, miniapp_id=miniapp_id)
+    locale = i18n.current_locale.get()
+    return {
+        "miniapp": miniapp,
+        "is_owner": registry.is_owner(db, user, miniapp),
+        "complaints": disputes.complaints_of(db, actor=user, miniapp_id=miniapp_id),
+        **views.merchant_view(db, history, locale),
+    }
+
+
+@router.get("/console/miniapps/{miniapp_id}/score", response_class=HTMLResponse)
+def miniapp_score(request: Request, miniapp_id: str, user: CurrentUser, db: DbSession):
+    context = _merchant_context(db, user=user, miniapp_id=miniapp_id)
+    return render(request, MERCHANT_PAGE, flashes=_flashes(request), form={}, **context)
+
+
+@router.post("/console/miniapps/{miniapp_id}/disputes")
+def dispute_complaint(
+    request: Request,
+    miniapp_id: str,
+    user: FormUser,
+    db: DbSession,
+    event_id: Annotated[str, Form(max_length=100)] = "",
+    reason: Text = "",
+) -> Response:
+    try:
+        disputes.open_dispute(
+            db, actor=user, miniapp_id=miniapp_id, event_id=event_id, reason=reason
+        )
+    except TownsquareError as exc:
+        db.rollback()
+        context = _merchant_context(db, user=user, miniapp_id=miniapp_id)
+        return rejected(
+            request, db, MERCHANT_PAGE, exc, failed=event_id, form={"reason": reason}, **context
+        )
+    return see_other(f"/console/miniapps/{miniapp_id}/score?ok=disputed#complaints")
+
+
+# --- the operators' page -----------------------------------------------------------------------
+
+
+def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[str, Any]:
+    require_role(user, Role.OPERATOR)
+    version = configs.active_version(db)
+    latest = queries.latest_cycle(db, actor=user)
+    scores = queries.cycle_scores(db, actor=user, cycle=latest) if latest else []
+    values = [s.overall for s in scores if s.overall is not None]
+    return {
+        "version": version,
+        "numbers": configs.editable_numbers(version.config),
+        "cycles": queries.list_cycles(db, actor=user, limit=12),
+        "latest": latest,
+        "scores": scores[:20],
+        "tier_counts": queries.tier_counts(scores),
+        "insufficient": sum(1 for s in scores if s.state != "scored"),
+        "histogram": charts.histogram(
+            queries.histogram(values), label=gettext("Distribution of overall scores")
+        ),
+        "next_due": cycles.next_due(db),
+        "today": clock.now().date(),
+        "open_disputes": disputes.list_disputes(db, actor=user, state=DisputeState.OPEN),
+        "decided_disputes": [
+            d for d in disputes.list_disputes(db, actor=user) if d.state != DisputeState.OPEN
+        ][-10:],
+    }
+
+
+@router.get("/console/operator/scoring", response_class=HTMLResponse)
+def operator_scoring(request: Request, user: CurrentUser, db: DbSession, settings: AppSettings):
+    context = _operator_context(db, user=user, settings=settings)
+    return render(request, OPERATOR_PAGE, flashes=_flashes(request), form={}, **context)
+
+
+def _refuse(request, db, user, settings, exc: TownsquareError, failed: str, form: dict):
+    db.rollback()
+    context = _operator_context(db, user=user, settings=settings)
+    return rejected(request, db, OPERATOR_PAGE, exc, failed=failed, form=form, **context)
+
+
+@router.post("/console/operator/scoring/run")
+def run_now(
+    request: Request, user: FormUser, db: DbSession, settings: AppSettings, as_of: Short = ""
+) -> Response:
+    require_role(user, Role.OPERATOR)
+    try:
+        try:
+            day = date.fromisoformat(as_of.strip())
+        except ValueError as exc:
+            raise ValidationFailed("Give the date as YYYY-MM-DD.", field="as_of") from exc
+        cycles.run_cycle(db, settings=settings, as_of=day, actor=user)
+    except TownsquareError as exc:
+        return _refuse(request, db, user, settings, exc, "run", {"as_of": as_of})
+    return see_other("/console/operator/scoring?ok=ran")
+
+
+@router.post("/console/operator/scoring/config")
+async def save_config(
+    request: Request, user: FormUser, db: DbSession, settings: AppSettings
+) -> Response:
+    require_role(user, Role.OPERATOR)
+    form = {k: str(v)[:100] for k, v in (await request.form()).items() if k != "csrf_token"}
+    try:
+        version = configs.active_version(db)
+        changes = {
+            key: form[key]
+            for key, current in configs.editable_numbers(version.config).items()
+            if key in form and form[key].strip() != _plain(current)
+        }
+        configs.save_config(
+            db,
+            actor=user,
+            changes=changes,
+            cycle_days=_int(form.get("cycle_days"), "cycle_days"),
+            window_days=_int(form.get("window_days"), "window_days"),
+            note=form.get("note", ""),
+        )
+    except TownsquareError as exc:
+        return _refuse(request, db, user, settings, exc, "config", form)
+    return see_other("/console/operator/scoring?ok=config#config")
+
+
+def _plain(number: float) -> str:
+    return f"{number:g}"
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError as exc:
+        raise ValidationFailed("Enter a whole number of days.", field=field) from exc
+
+
+@router.post("/console/operator/disputes/{dispute_id}/decide")
+def decide(
+    request: Request,
+    dispute_id: str,
+    user: FormUser,
+    db: DbSession,
+    settings: AppSettings,
+    decision: Short = "",
+    reason: Text = "",
+) -> Response:
+    try:
+        disputes.decide_dispute(
+            db, actor=user, dispute_id=dispute_id, decision=decision, reason=reason
+        )
+    except TownsquareError as exc:
+        return _refuse(request, db, user, settings, exc, dispute_id, {"reason": reason})
+    return see_other("/console/operator/scoring?ok=decided#disputes")

@@ -1,0 +1,73 @@
+"""The community pass pages through HTTP: a resident verifies and declares, the property
+manager imports a register (all or nothing) and sees the dashboard, the committee overview sums
+communities, and each role is kept out of what is not theirs."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.community.world import HEAD_ID, REGISTER, build
+from tests.miniapps.shell_data import browser_login
+from townsquare.community.models import HealthDeclaration, HealthRecordView, Person
+
+
+def test_resident_verifies_and_declares(client, database, settings, make_user):
+    w = build(database, settings, make_user)
+    csrf = browser_login(client, w.resident)
+    home = client.get(f"/community/{w.com}")
+    assert home.status_code == 200 and 'id="verify-form"' in home.text
+    wrong = client.post(f"/community/{w.com}/verify",
+                        data={"csrf_token": csrf, "real_name": "李四", "id_number": HEAD_ID})
+    assert wrong.status_code == 422 and "身份证号码" in wrong.text
+    ok = client.post(f"/community/{w.com}/verify",
+                     data={"csrf_token": csrf, "real_name": "张三", "id_number": HEAD_ID})
+    assert ok.status_code == 200 and 'id="household-status"' in ok.text  # after the redirect
+    assert "李四" in ok.text and "张小三" in ok.text
+    form = client.get(f"/community/{w.com}/declare")
+    person = form.text.split('option value="')[1].split('"')[0]
+    answer = client.post(f"/community/{w.com}/declare", data={
+        "csrf_token": csrf, "person": person, "temperature_c": "38.1", "symptoms": ["cough"]})
+    assert answer.status_code == 200 and "status-yellow" in answer.text
+    with database.unit_of_work() as db:
+        declaration = db.scalar(select(HealthDeclaration))
+        assert declaration.temperature_c == 38.1 and declaration.symptoms == ["cough"]
+    assert client.get(f"/community/{w.com}/manage").status_code == 403
+
+
+def test_manager_imports_and_sees_records_audited(client, database, settings, make_user):
+    w = build(database, settings, make_user)
+    csrf = browser_login(client, w.manager)
+    dashboard = client.get(f"/community/{w.com}/manage")
+    assert dashboard.status_code == 200 and 'data-figure="households">2<' in dashboard.text
+    bad = REGISTER + "坏人,123,13800000000,1-1-101,child\n"
+    answer = client.post(f"/community/{w.com}/manage/import", data={"csrf_token": csrf},
+                         files={"file": ("r.csv", bad.encode(), "text/csv")})
+    assert answer.status_code == 422 and 'id="import-problems"' in answer.text
+    good = REGISTER.replace("王五", "王五五")
+    answer = client.post(f"/community/{w.com}/manage/import", data={"csrf_token": csrf},
+                         files={"file": ("r.csv", good.encode(), "text/csv")})
+    assert answer.status_code == 200 and 'id="import-report"' in answer.text
+    residents = client.get(f"/community/{w.com}/manage?page=residents")
+    assert "王五五" in residents.text
+    with database.unit_of_work() as db:
+        person = db.scalar(select(Person).where(Person.real_name == "王五五")).public_id
+    record = client.get(f"/community/{w.com}/manage/residents/{person}")
+    assert record.status_code == 200
+    with database.unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(HealthRecordView)) == 1
+    for page in ("setup", "notices", "import"):
+        assert client.get(f"/community/{w.com}/manage?page={page}").status_code == 200
+    assert client.get(f"/community/{w.other_com}/manage").status_code == 403
+    assert client.get(f"/community/{w.other_com}/manage/residents/{person}").status_code == 403
+
+
+def test_committee_overview_sums_its_communities(client, database, settings, make_user):
+    w = build(database, settings, make_user)
+    browser_login(client, w.committee)
+    page = client.get("/community/committee")
+    assert page.status_code == 200
+    assert page.text.count("data-community=") == 2
+    assert 'data-figure="households">2<' in page.text  # 2 here + 0 in the other
+    assert client.get("/community/staff").status_code == 200
+    browser_login(client, w.outsider)
+    assert "data-community=" not in client.get("/community/committee").text

@@ -1,0 +1,108 @@
+"""Suggestions: behind the median → the benchmark and the points, computed by re-scoring."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from townsquare.scoring import suggestions
+from townsquare.scoring.metrics import METRIC_BY_NAME
+from townsquare.scoring.model import DEFAULT_CONFIG, build_context, score_against, score_all
+
+from .rows import category, make_row
+
+
+def _scored(rows):
+    results = score_all(rows, DEFAULT_CONFIG)
+    peers = defaultdict(list)
+    for r in results:
+        peers[r.category_code].append(r)
+    return {r.miniapp_id: r for r in results}, peers
+
+
+def _laggard():
+    rows = category(12)
+    rows.append(make_row("slow", orders=150, fulfilled=110, cancelled=30, ratings=40,
+                         rating_avg=3.6, p90=3600.0, complaints=2))
+    return rows
+
+
+def test_points_are_positive_prioritised_and_explained():
+    by_id, peers = _scored(_laggard())
+    slow = by_id["slow"]
+    advice = suggestions.suggest(slow, peers=peers["food"], config=DEFAULT_CONFIG)
+    assert advice, "a laggard gets suggestions"
+    assert all(s.points > 0 for s in advice)
+    assert [s.points for s in advice] == sorted((s.points for s in advice), reverse=True)
+    metrics = {s.metric for s in advice}
+    assert {"fulfillment_rate", "rating_avg", "response_p90_seconds"} <= metrics
+    for s in advice:
+        spec = METRIC_BY_NAME[s.metric]
+        bench = slow.benchmarks[s.metric]
+        assert s.median == bench["median"] and s.top_quartile == bench["top_quartile"]
+        assert (s.current < s.median) if spec.higher_is_better else (s.current > s.median)
+        assert f"+{s.points:.1f}" in s.text_en and f"+{s.points:.1f}" in s.text_zh
+        assert spec.label_zh in s.text_zh and "中位数" in s.text_zh
+    fulfil = next(s for s in advice if s.metric == "fulfillment_rate")
+    assert "73.3%" in fulfil.text_zh  # 110 of 150
+
+
+def test_points_match_re_scoring_with_the_model():
+    rows = _laggard()
+    by_id, peers = _scored(rows)
+    slow = by_id["slow"]
+    members = [r for r in rows if r["category_code"] == "food"]
+    ctx = build_context(members, key=slow.peer_key, kind=slow.peer_group, config=DEFAULT_CONFIG)
+    unchanged = score_against([slow.metrics], ctx, DEFAULT_CONFIG, as_member=slow.metrics)
+    assert round(float(unchanged["overall"][0]), 2) == slow.overall  # same model, same answer
+    for s in suggestions.suggest(slow, peers=peers["food"], config=DEFAULT_CONFIG):
+        variant = {**slow.metrics, s.metric: s.median}
+        again = score_against([variant], ctx, DEFAULT_CONFIG, as_member=slow.metrics)
+        gained = float(again["overall"][0]) - float(unchanged["overall"][0])
+        assert s.points == pytest.approx(gained, abs=0.006)
+
+
+def test_removing_a_cap_is_worth_the_most():
+    rows = category(10)
+    rows.append(make_row("loud", orders=3000, visits=90000, complaints=600, communities=40,
+                         ratings=900, rating_avg=4.8))
+    by_id, peers = _scored(rows)
+    loud = by_id["loud"]
+    assert loud.cap
+    advice = suggestions.suggest(loud, peers=peers["food"], config=DEFAULT_CONFIG)
+    assert advice[0].metric == "complaint_rate"
+    assert advice[0].points > 10
+
+
+def test_leaders_and_unscored_apps_get_no_point_suggestions():
+    rows = category(8) + [
+        make_row("best", orders=5000, cancelled=0, refunds=0, complaints=0, ratings=900,
+                 rating_avg=4.95, p90=20.0, communities=60, repeat=3000),
+        make_row("new", orders=1, visits=3),
+    ]
+    by_id, peers = _scored(rows)
+    assert suggestions.suggest(by_id["best"], peers=peers["food"], config=DEFAULT_CONFIG) == []
+    assert suggestions.suggest(by_id["new"], peers=peers["food"], config=DEFAULT_CONFIG) == []
+
+
+def test_peers_list_may_be_any_superset_in_any_order():
+    rows = _laggard() + [dict(r, miniapp_id="x" + r["miniapp_id"], category_code="laundry")
+                         for r in category(6)]
+    by_id, _ = _scored(rows)
+    everyone = list(by_id.values())
+    slow = by_id["slow"]
+    one = suggestions.suggest(slow, peers=everyone, config=DEFAULT_CONFIG)
+    two = suggestions.suggest(slow, peers=list(reversed(everyone)), config=DEFAULT_CONFIG)
+    assert [s.to_json() for s in one] == [s.to_json() for s in two]
+
+
+def test_suggest_all_gives_the_same_as_one_by_one():
+    rows = _laggard() + category(7, prefix="hz", city="sh") + [make_row("tiny", orders=1)]
+    by_id, peers = _scored(rows)
+    results = list(by_id.values())
+    bulk = suggestions.suggest_all(results, DEFAULT_CONFIG)
+    assert "tiny" not in bulk and "slow" in bulk
+    for app, result in by_id.items():
+        single = suggestions.suggest(result, peers=peers["food"], config=DEFAULT_CONFIG)
+        assert [s.to_json() for s in bulk.get(app, [])] == [s.to_json() for s in single]
