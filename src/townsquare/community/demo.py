@@ -109,7 +109,11 @@ def build(db: Session, *, settings: Settings, rng: random.Random, password_hash:
         db.add_all([GuardPost(user_id=guard.id, gate_id=g.id) for g in gates])
         persons = _residents(db, settings, rng, community, buildings, units, floors, per_floor,
                              resident if index == 0 else None, others, today)
-        _health(db, rng, community, persons, staff["committee"], today)
+        # The demo resident's household stays healthy, so the demo gate lets them out.
+        demo_household = next((p.household_id for p in persons if resident and
+                               p.user_id == resident.id), None)
+        _health(db, rng, community, persons, staff["committee"], today,
+                keep_well=demo_household)
         for title, body in NOTICES:
             db.add(Notice(community_id=community.id, title=title, body=body,
                           published_by_id=manager.id,
@@ -194,19 +198,20 @@ def _household(db: Session, settings: Settings, rng: random.Random, community: C
 
 
 def _health(db: Session, rng: random.Random, community: Community, persons: list[Person],
-            committee: User, today: date) -> None:
+            committee: User, today: date, keep_well: int | None = None) -> None:
     verified = [p for p in persons if p.user_id]
     for person in verified:
         for age in range(7):
             if rng.random() < (0.55 if age == 0 else 0.85):
-                hot = rng.random() < 0.02
+                hot = rng.random() < 0.02 and person.household_id != keep_well
                 db.add(HealthDeclaration(
                     person_id=person.id, community_id=community.id,
                     day=today - timedelta(days=age),
                     temperature_c=round(rng.uniform(37.4, 38.6) if hot else
                                         rng.uniform(36.0, 37.1), 1),
                     symptoms=["fever"] if hot else [], declared_by_id=person.user_id))
-    candidates = [p for p in persons if p.user_id is None or rng.random() < 0.5][1:]
+    candidates = [p for p in persons if (p.user_id is None or rng.random() < 0.5)
+                  and p.household_id != keep_well]
     rng.shuffle(candidates)
     for i, person in enumerate(candidates[:12]):
         if i < 6:  # home quarantine, two of them ending tomorrow

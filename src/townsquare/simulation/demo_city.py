@@ -80,7 +80,9 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("hub", city.hub),
         ("mini-apps", city.miniapps),
         ("communities", city.communities),
-        ("history", lambda: market.simulate_history(db, settings=settings, seed=seed)),
+        ("history", lambda: market.simulate_history(
+            db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
+        )),
         ("scores", lambda: cycles.run_recent(db, settings=settings)),
     ]
     with Progress(console=progress or Console(), transient=True) as bar:

@@ -94,8 +94,10 @@ def synthetic_market(
 
 def market_for(db: Session, *, seed: int, days: int = HISTORY_DAYS,
                events_per_app_day: float = HISTORY_EVENTS_PER_APP_DAY,
-               today: date | None = None) -> Market:
-    """The listed mini-apps of the database as a market (deterministic for seed and data)."""
+               today: date | None = None, showcase: frozenset[int] = frozenset()) -> Market:
+    """The listed mini-apps of the database as a market (deterministic for seed and data).
+
+    `showcase` merchants' mini-apps are established, busy and good (the demo tour's merchant)."""
     apps = list(db.scalars(select(MiniApp).where(MiniApp.listed.is_(True)).order_by(MiniApp.id)))
     rng = np.random.default_rng([seed, 2])
     quality, size, start = _draw(len(apps), days, rng)
@@ -103,6 +105,8 @@ def market_for(db: Session, *, seed: int, days: int = HISTORY_DAYS,
     first_day = today - timedelta(days=days)
     for i, app in enumerate(apps):  # no activity before the mini-app existed
         start[i] = max(start[i], min(days - 1, (app.created_at.date() - first_day).days))
+        if app.merchant_id in showcase:
+            quality[i], size[i], start[i] = max(quality[i], 0.85), max(size[i], 3.0), 0
     return Market(
         miniapp_id=np.array([a.id for a in apps], dtype=np.int64),
         merchant_id=np.array([a.merchant_id for a in apps], dtype=np.int64),
@@ -307,12 +311,13 @@ def simulate_history(
     seed: int,
     progress: Callable[[int], None] | None = None,
     events_per_app_day: float = HISTORY_EVENTS_PER_APP_DAY,
+    showcase: frozenset[int] = frozenset(),
 ) -> int:
     """Write `days` days (ending yesterday) of events for every listed mini-app; the count."""
     del settings  # kept for symmetry with the demo city's steps
     today = clock.now().date()
     market = market_for(db, seed=seed, days=days, events_per_app_day=events_per_app_day,
-                        today=today)
+                        today=today, showcase=showcase)
     key_of = dict(zip(market.miniapp_id.tolist(), market.keys, strict=True))
     written, number = 0, 0
     for _d, _day, table in _tables(market, today - timedelta(days=days), progress, seed):
