@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
@@ -172,11 +172,12 @@ def sync_passages(
 def _filters(
     household: Ids = None,
     person: Ids = None,
-    gate_id: Ids = None,
+    gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     review: bool = False,
 ) -> passages.LogFilter:
+    """The log's query filters, shared by the JSON log and the CSV export."""
     return passages.LogFilter(
         household=household,
         person=person,
@@ -187,17 +188,15 @@ def _filters(
     )
 
 
+Filters = Annotated[passages.LogFilter, Depends(_filters)]
+
+
 @router.get("/{com}/passages", response_model=list[PassageOut], responses=LOG_ERRORS)
 def passage_log(
     com: Com,
     db: DbSession,
     user: CurrentUser,
-    household: Ids = None,
-    person: Ids = None,
-    gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    review: bool = False,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=passages.PAGE_MAX)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PassageOut]:
@@ -206,7 +205,7 @@ def passage_log(
         db,
         actor=user,
         community_id=com,
-        filters=_filters(household, person, gate_id, since, until, review),
+        filters=filters,
         limit=limit,
         offset=offset,
     )
@@ -223,12 +222,7 @@ def passage_csv(
     db: DbSession,
     user: CurrentUser,
     settings: AppSettings,
-    household: Ids = None,
-    person: Ids = None,
-    gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    review: bool = False,
+    filters: Filters,
 ) -> StreamingResponse:
     """The filtered log as a CSV file (the export is audited)."""
     lines = list(
@@ -237,7 +231,7 @@ def passage_csv(
             actor=user,
             community_id=com,
             zone=settings.timezone,
-            filters=_filters(household, person, gate_id, since, until, review),
+            filters=filters,
         )
     )  # rendered inside the request's transaction, streamed after it
     return StreamingResponse(
