@@ -1,0 +1,1 @@
+"""Traffic distribution: surfaces, support kinds, paid exposure and the allocation plan."""
