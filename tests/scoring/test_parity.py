@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from datetime import date
 
 import pytest
@@ -20,6 +22,10 @@ TYPES = ("visit", "exposure", "click", "order_placed", "order_fulfilled", "order
 @pytest.fixture(scope="session")
 def spark():
     pytest.importorskip("pyspark")
+    if shutil.which("java") is None:  # Spark runs on the JVM
+        if os.environ.get("CI"):
+            pytest.fail("a Java runtime is required in CI (apt-get install default-jre-headless)")
+        pytest.skip("no Java runtime for PySpark")
     session = metrics.spark_session(master="local[1]", memory="512m")
     yield session
     session.stop()
