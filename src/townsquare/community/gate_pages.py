@@ -65,16 +65,7 @@ def code_page(
     user: CurrentUser,
     kind: Kind = "household",
 ) -> HTMLResponse:
-    issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
-    return render(
-        request,
-        "community/code_show.html",
-        issued=issued,
-        kind=kind,
-        qr=codes.qr_svg(issued.code, scale=6),
-        room=issued.person.household.room.label,
-        masked_name=gate.mask_name(issued.person.real_name),
-    )
+    return _render_code(request, db, settings, user, com, kind, "community/code_show.html")
 
 
 @router.get("/community/{com}/code/qr", response_class=HTMLResponse)
@@ -87,13 +78,20 @@ def code_fragment(
     kind: Kind = "household",
 ) -> HTMLResponse:
     """The QR alone, swapped in by htmx every REFRESH_SECONDS."""
+    return _render_code(request, db, settings, user, com, kind, "community/code_qr.html")
+
+
+def _render_code(request, db, settings, user, com: str, kind: str, template: str) -> HTMLResponse:
+    """A freshly issued code as a QR, in the full page or in the refreshing fragment."""
     issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
     return render(
         request,
-        "community/code_qr.html",
+        template,
         issued=issued,
         kind=kind,
         qr=codes.qr_svg(issued.code, scale=6),
+        room=issued.person.household.room.label,
+        masked_name=gate.mask_name(issued.person.real_name),
     )
 
 
