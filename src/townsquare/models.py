@@ -10,5 +10,6 @@ from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.messaging import models as messaging  # noqa: F401
 from townsquare.miniapps import models as miniapps  # noqa: F401
 from townsquare.scoring import models as scoring  # noqa: F401
+from townsquare.traffic import models as traffic  # noqa: F401
 
 metadata = Base.metadata

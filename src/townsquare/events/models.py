@@ -50,6 +50,7 @@ class BehaviourEvent(Base):
     community: Mapped[str] = mapped_column(String(64), default="")
     surface: Mapped[str] = mapped_column(String(32), default="")  # exposure/click: where shown
     slot_reason: Mapped[str] = mapped_column(String(32), default="")  # organic, guaranteed …
+    audience: Mapped[str] = mapped_column(String(16), default="")  # exposure: resident | guest
 
     # measures (null where the type has none)
     order_id: Mapped[str | None] = mapped_column(String(64))
