@@ -18,6 +18,7 @@ from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
 from townsquare.events import cli as events_cli
 from townsquare.scoring.cli import app as score_app
+from townsquare.traffic.cli import app as plan_app
 
 app = typer.Typer(
     help="Townsquare: a super-app platform for local life services.", no_args_is_help=True
@@ -27,6 +28,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(events_cli.app, name="events")
 app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
+app.add_typer(plan_app, name="plan")
 console = Console()
 
 

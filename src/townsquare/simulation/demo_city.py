@@ -84,6 +84,7 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
         )),
         ("scores", lambda: cycles.run_recent(db, settings=settings)),
+        ("traffic", lambda: _traffic(db, settings=settings, seed=seed)),
     ]
     with Progress(console=progress or Console(), transient=True) as bar:
         task = bar.add_task("Building the demo city", total=len(steps))
@@ -93,6 +94,13 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
             db.flush()
             bar.advance(task)
     return True
+
+
+def _traffic(db: Session, *, settings: Settings, seed: int) -> None:
+    """Channels, topics, a campaign, points, bids and the first serving plan."""
+    from townsquare.traffic import demo
+
+    demo.seed(db, settings=settings, rng=random.Random(seed))
 
 
 @dataclass

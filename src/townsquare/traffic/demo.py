@@ -1,0 +1,215 @@
+"""The demo city's traffic: a channel, topics (one application approved, one waiting), a campaign
+with enrolments, points earned and one redemption, a few bids, then the first serving plan.
+
+Everything goes through the real services (as the operator, the merchants or the system), so the
+demo shows only what the product itself could have produced. It works on any seeded world: the
+categories, merchants and mini-apps it uses are looked up, not assumed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.core.clock import clock
+from townsquare.core.errors import TownsquareError
+from townsquare.core.settings import Settings
+from townsquare.merchants.models import Category, Merchant, MerchantStaff
+from townsquare.miniapps.models import MiniApp
+from townsquare.traffic import (
+    auction,
+    bids,
+    campaigns,
+    planning,
+    points,
+    profiles,
+    supply,
+    topics,
+)
+from townsquare.traffic import config as traffic_config
+from townsquare.traffic.models import ServingPlan, Stage, TrafficProfile
+
+CHANNEL_CATEGORIES = ("community", "housekeeping", "errands", "grocery")
+GROCERY_TAGS = ["买菜", "蔬菜", "水果", "生鲜"]
+CLINIC_CATEGORIES = ("clinic", "medicine", "health")
+KEYWORDS = ("买菜", "水果", "送药上门", "家政保洁")
+
+
+def _user(db: Session, username: str) -> User | None:
+    return db.scalar(select(User).where(User.username == username))
+
+
+def _demo_merchant(db: Session) -> Merchant | None:
+    """The merchant of the demo's "merchant" login, else the first one with a listed mini-app."""
+    merchant_id = db.scalar(
+        select(MerchantStaff.merchant_id).join(User, User.id == MerchantStaff.user_id)
+        .where(User.username == "merchant").limit(1)
+    ) or db.scalar(select(MiniApp.merchant_id).where(MiniApp.listed).order_by(MiniApp.id))
+    return db.get(Merchant, merchant_id) if merchant_id else None
+
+
+def _listed(db: Session) -> list[tuple[MiniApp, TrafficProfile | None]]:
+    rows = db.execute(
+        select(MiniApp, TrafficProfile)
+        .outerjoin(TrafficProfile, TrafficProfile.miniapp_id == MiniApp.id)
+        .where(MiniApp.listed).order_by(MiniApp.id)
+    )
+    return [(app, profile) for app, profile in rows]
+
+
+def _topics(db: Session, operator: User | None, codes: set[str], rng: random.Random,
+            apps: list[tuple[MiniApp, TrafficProfile | None]]) -> None:
+    topics.save_channel(db, actor=operator, slug="community", title_zh="社区生活",
+                        title_en="Community life",
+                        category_codes=[c for c in CHANNEL_CATEGORIES if c in codes])
+    groceries = topics.create_topic(
+        db, actor=operator, slug="groceries", title_zh="买菜", title_en="Buy groceries",
+        description_zh="附近的生鲜、蔬果和粮油，送货上门或到店自提。",
+        description_en="Fresh food, fruit and vegetables nearby, delivered or picked up.",
+        category_codes=[c for c in ("grocery",) if c in codes], tags=GROCERY_TAGS,
+    )
+    clinics = topics.create_topic(
+        db, actor=operator, slug="clinics", title_zh="看病问诊", title_en="See a doctor",
+        description_zh="在线问诊、买药和健康服务。",
+        description_en="Online consultations, medicine and health services.",
+        category_codes=[c for c in CLINIC_CATEGORIES if c in codes],
+    )
+    # Applications come from mini-apps outside the topic's categories (an errand runner that
+    # delivers groceries, say); one is approved, one waits for the operator.
+    def outsider(topic, prefer: str, skip: set[int]) -> MiniApp | None:
+        pool = [app for app, _ in apps
+                if app.category.code not in topic.category_codes and app.id not in skip]
+        preferred = [app for app in pool if app.category.code == prefer]
+        return rng.choice(preferred or pool) if pool else None
+
+    grocer = outsider(groceries, "errands", set())
+    if grocer is not None:
+        member = topics.apply(db, actor=None, topic_slug=groceries.slug,
+                              miniapp_public_id=grocer.public_id,
+                              note="我们也提供生鲜代买和送货上门。")
+        topics.decide(db, actor=operator, member_public_id=member.public_id, approve=True)
+    helper = outsider(clinics, "housekeeping", {grocer.id} if grocer else set())
+    if helper is not None:
+        topics.apply(db, actor=None, topic_slug=clinics.slug, miniapp_public_id=helper.public_id,
+                     note="我们提供陪诊和代取药服务。")
+
+
+def _fit_config(db: Session, operator: User | None, config: traffic_config.TrafficConfig,
+                feed: int, cities: int) -> traffic_config.TrafficConfig:
+    """The defaults suit a busy city; a small demo market's feed could not keep them. Scale the
+    tier incentives to a third of the feed's forecast, the cold-start pool to a sixth (points
+    and campaigns need the rest) and exposure packages so that the smallest is a quarter of one
+    city's feed, as an operator would, and save that as a new version."""
+    tiers = Counter(t for t in db.scalars(select(TrafficProfile.tier)) if t)
+    asked = sum(config.tier_impressions.get(t, 0) * n for t, n in tiers.items())
+    factor = feed / 3 / asked if asked else 1.0
+    pool = min(config.cold_start_pool, int(round(feed / 6, -1)))
+    smallest = min((p.impressions for p in config.packages), default=0)
+    per_city = feed / max(1, cities)
+    package_factor = min(1.0, per_city / 4 / smallest) if smallest else 1.0
+    if factor >= 1 and pool == config.cold_start_pool and package_factor >= 1:
+        return config
+    factor = min(1.0, factor)
+    data = config.model_dump(mode="json")
+    data["tier_impressions"] = {
+        t: max(1, round(v * factor)) if v else 0
+        for t, v in config.tier_impressions.items()
+    }
+    data["packages"] = [
+        {**package, "impressions": max(1, round(package["impressions"] * package_factor))}
+        for package in data["packages"]
+    ]
+    data["cold_start_pool"] = pool
+    data["cold_start_max_per_miniapp"] = min(config.cold_start_max_per_miniapp, max(10, pool // 4))
+    traffic_config.save(db, actor=operator, data=data,
+                        note="演示城市：保障曝光按预测流量缩放 (demo: promises scaled to traffic)")
+    return traffic_config.active(db)
+
+
+def _campaign(db: Session, operator: User | None, settings: Settings, rng: random.Random,
+              apps: list[tuple[MiniApp, TrafficProfile | None]], impressions: int) -> None:
+    today = campaigns.today(settings.timezone)
+    campaign = campaigns.create(
+        db, actor=operator, title_zh="社区生活节", title_en="Community life week",
+        description="两周的社区生活节：优质商家在首页和社区生活频道获得活动曝光。",
+        surfaces=["feed", "channel.community"], starts_on=today,
+        ends_on=today + timedelta(days=13),
+        eligible_stages=[Stage.GROWING.value, Stage.MATURE.value], min_tier="B",
+        impressions_per_miniapp=impressions, max_enrolments=40,
+        timezone=settings.timezone,
+    )
+    campaigns.set_state(db, actor=operator, campaign_public_id=campaign.public_id, state="open",
+                        timezone=settings.timezone)
+    eligible = [app for app, _ in apps if not campaigns.eligibility(db, campaign=campaign,
+                                                                    miniapp=app)]
+    for app in rng.sample(eligible, min(8, len(eligible))):
+        campaigns.enrol(db, actor=None, campaign_public_id=campaign.public_id,
+                        miniapp_public_id=app.public_id, timezone=settings.timezone)
+
+
+def _points(db: Session, operator: User | None, merchant: Merchant | None,
+            config: traffic_config.TrafficConfig) -> None:
+    points.award(db, config=config, now=clock.now())
+    app = merchant and db.scalar(select(MiniApp).where(
+        MiniApp.merchant_id == merchant.id, MiniApp.listed).order_by(MiniApp.id))
+    if not app or not config.packages:
+        return
+    package = min(config.packages, key=lambda p: p.points)
+    if points.balance(db, merchant_id=merchant.id) < package.points:
+        points.adjust(db, actor=operator, merchant_public_id=merchant.public_id,
+                      delta=package.points, reason="平台开业体验积分（演示数据）")
+    points.redeem(db, actor=None, merchant_public_id=merchant.public_id,
+                  miniapp_public_id=app.public_id, package_code=package.code,
+                  idempotency_key="demo-first-redemption")
+
+
+def _bids(db: Session, rng: random.Random, merchant: Merchant | None,
+          apps: list[tuple[MiniApp, TrafficProfile | None]],
+          config: traffic_config.TrafficConfig, timezone: str) -> None:
+    able = [app for app, profile in apps
+            if profile and auction.tier_at_least(profile.tier, config.ads_min_tier)]
+    own = [app for app in able if merchant is not None and app.merchant_id == merchant.id]
+    chosen = own[:1] + rng.sample([a for a in able if a not in own], min(5, len(able) - len(own)))
+    targets = [("surface", "feed"), ("surface", "channel.community")]
+    targets += [("keyword", word) for word in KEYWORDS]
+    for app, (kind, target) in zip(chosen, targets, strict=False):
+        try:
+            bids.place(db, actor=None, miniapp_public_id=app.public_id, target_kind=kind,
+                       target=target, max_cpc_fen=rng.choice((30, 50, 80, 120)),
+                       daily_budget_fen=rng.choice((2_000, 5_000, 10_000)), config=config,
+                       timezone=timezone)
+        except TownsquareError:
+            continue  # e.g. a keyword naming someone's certified brand: not this app's to buy
+
+
+def seed(db: Session, *, settings: Settings, rng: random.Random) -> ServingPlan:
+    """Seed the demo city's traffic and run the first plan; returns that plan."""
+    now = clock.now()
+    config = traffic_config.active(db)
+    operator = _user(db, "operator")
+    codes = set(db.scalars(select(Category.code)))
+    # Stages and tiers first: campaign eligibility and the bid tier floor read the profiles.
+    profiles.refresh(db, config=config, now=now)
+    apps = _listed(db)
+    merchant = _demo_merchant(db)
+    _topics(db, operator, codes, rng, apps)
+    forecast = supply.forecast(db, config=config, now=now, timezone=settings.timezone)
+    feed = sum(n for key, n in forecast.items() if key.startswith("feed|"))
+    channel = sum(n for key, n in forecast.items() if key.startswith("channel.community|"))
+    cities = len({key.split("|")[1] for key in forecast})
+    config = _fit_config(db, operator, config, feed, cities)
+    # Eight enrolments sharing a sixth of the campaign surfaces' forecast, in round numbers.
+    per_app = min(1500, max(50, int(round((feed + channel) / 6 / 8, -1))))
+    _campaign(db, operator, settings, rng, apps, per_app)
+    _points(db, operator, merchant, config)
+    _bids(db, rng, merchant, apps, config, settings.timezone)
+    db.flush()
+    return planning.run(db, actor=None, now=now, rng=np.random.default_rng(rng.getrandbits(64)),
+                        timezone=settings.timezone)
+

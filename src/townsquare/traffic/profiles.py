@@ -1,0 +1,96 @@
+"""Traffic profiles: one row per listed mini-app with what serving and planning read in one look
+(growth stage, service score and tier of the newest finished cycle, recent exposure outcomes).
+
+`refresh` rebuilds them at the start of every planning run; they are a cache, never the source of
+truth (stages come from `traffic.stages`, scores from `scoring`, outcomes from behaviour events).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.miniapps.models import MiniApp
+from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle
+from townsquare.traffic.config import TrafficConfig
+from townsquare.traffic.models import Stage, TrafficProfile
+
+_OUTCOMES = {
+    EventType.EXPOSURE: "impressions",
+    EventType.CLICK: "clicks",
+    EventType.ORDER_PLACED: "orders",
+}
+
+
+def newest_done_cycle(db: Session) -> ScoreCycle | None:
+    """The newest finished scoring cycle (its tiers are the current ones)."""
+    return db.scalar(
+        select(ScoreCycle)
+        .where(ScoreCycle.state == CycleState.DONE)
+        .order_by(ScoreCycle.as_of.desc())
+        .limit(1)
+    )
+
+
+def _scores(db: Session, cycle: ScoreCycle) -> dict[int, tuple[float | None, str | None]]:
+    rows = db.execute(
+        select(MiniAppScore.miniapp_id, MiniAppScore.overall, MiniAppScore.tier).where(
+            MiniAppScore.cycle_id == cycle.id
+        )
+    )
+    return {miniapp_id: (overall, tier) for miniapp_id, overall, tier in rows}
+
+
+def _outcomes(db: Session, *, since: datetime, until: datetime) -> dict[int, dict[str, int]]:
+    """Exposures, clicks and orders per mini-app in the window, in one grouped query."""
+    rows = db.execute(
+        select(BehaviourEvent.miniapp_id, BehaviourEvent.type, func.count())
+        .where(
+            BehaviourEvent.type.in_(list(_OUTCOMES)),
+            BehaviourEvent.occurred_at >= since,
+            BehaviourEvent.occurred_at < until,
+        )
+        .group_by(BehaviourEvent.miniapp_id, BehaviourEvent.type)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for miniapp_id, kind, count in rows:
+        found.setdefault(miniapp_id, {})[_OUTCOMES[EventType(kind)]] = int(count)
+    return found
+
+
+def refresh(db: Session, *, config: TrafficConfig, now: datetime) -> int:
+    """Upsert the profile of every listed mini-app, drop unlisted ones; returns the count kept."""
+    from townsquare.traffic import stages
+
+    listed = dict(db.execute(select(MiniApp.id, MiniApp.merchant_id).where(MiniApp.listed)).all())
+    staged = stages.compute(db, config=config, now=now)
+    cycle = newest_done_cycle(db)
+    scores = _scores(db, cycle) if cycle is not None else None
+    since = now - timedelta(days=config.stages.window_days)
+    outcomes = _outcomes(db, since=since, until=now)
+    existing = {p.miniapp_id: p for p in db.scalars(select(TrafficProfile))}
+    stale = [miniapp_id for miniapp_id in existing if miniapp_id not in listed]
+    if stale:
+        db.execute(delete(TrafficProfile).where(TrafficProfile.miniapp_id.in_(stale)))
+    for miniapp_id, merchant_id in listed.items():
+        profile = existing.get(miniapp_id)
+        if profile is None:
+            profile = TrafficProfile(miniapp_id=miniapp_id, merchant_id=merchant_id)
+            db.add(profile)
+        stage, detail = staged.get(miniapp_id, (Stage.NEW, {}))
+        profile.merchant_id = merchant_id
+        profile.stage = Stage(stage)
+        profile.stage_detail = dict(detail)
+        # Before the first finished cycle nothing is known: keep what the profile holds.
+        if scores is not None:
+            profile.quality, profile.tier = scores.get(miniapp_id, (None, None))
+        counts = outcomes.get(miniapp_id, {})
+        profile.impressions = counts.get("impressions", 0)
+        profile.clicks = counts.get("clicks", 0)
+        profile.orders = counts.get("orders", 0)
+        profile.refreshed_at = now
+    db.flush()
+    return len(listed)
