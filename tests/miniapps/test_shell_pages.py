@@ -57,7 +57,7 @@ def test_search_matches_name_description_and_merchant_of_listed_miniapps(client,
     found = set(re.findall(r'class="result" data-miniapp="(ma_[0-9a-z]+)"', page.text))
     assert found == {by_name.id, by_description.id, by_merchant.id}
     assert unlisted.id not in page.text and other.id not in page.text
-    assert "后续版本" in page.text  # small print: full search comes later
+    assert "广告均有标注" in page.text  # small print: ranked search, ads labelled
     # LIKE wildcards are literal text, not "match everything"
     wildcard = client.get("/search", params={"q": "%"})
     assert 'id="no-results"' in wildcard.text

@@ -17,6 +17,7 @@ from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
 from townsquare.miniapps import consent, hub, shell
+from townsquare.traffic import feed_pages
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser, OptionalUser
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
@@ -31,17 +32,24 @@ FRAMED_BY_SHELL_ONLY = "frame-ancestors 'self'"
 
 # -- residents: home, search, container --------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, db: DbSession, user: OptionalUser) -> HTMLResponse:
-    return render(request, "miniapps/shell_home.html", sections=hub.public_hub(db))
+def home(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
+) -> HTMLResponse:
+    feed = feed_pages.home_context(db, settings=settings, user=user, city=city)
+    return render(request, "miniapps/shell_home.html", sections=hub.public_hub(db), **feed)
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(request: Request, db: DbSession, user: OptionalUser, q: str = "") -> HTMLResponse:
+def search(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, q: str = "",
+    city: str = "",
+) -> HTMLResponse:
     q = q.strip()[: shell.SEARCH_MAX]
-    return render(
-        request, "miniapps/shell_search.html", q=q, results=shell.search(db, text=q),
-        limit=shell.SEARCH_LIMIT,
+    # ranked search (traffic.serving): brand pin, guaranteed and sponsored slots, exposures
+    context = feed_pages.surface_context(
+        db, settings=settings, user=user, surface="search", city=city, query=q
     )
+    return render(request, "miniapps/shell_search.html", q=q, **context)
 
 
 @router.get("/apps/{miniapp_id}", response_class=HTMLResponse)
