@@ -29,6 +29,7 @@ from townsquare.traffic import (
     planning,
     points,
     profiles,
+    search,
     supply,
     topics,
 )
@@ -210,6 +211,7 @@ def seed(db: Session, *, settings: Settings, rng: random.Random) -> ServingPlan:
     _points(db, operator, merchant, config)
     _bids(db, rng, merchant, apps, config, settings.timezone)
     db.flush()
+    search.sync_index(db)  # index now, so the first resident's search does not wait for it
     return planning.run(db, actor=None, now=now, rng=np.random.default_rng(rng.getrandbits(64)),
                         timezone=settings.timezone)
 

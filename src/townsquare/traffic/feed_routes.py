@@ -26,7 +26,7 @@ from townsquare.web.deps import AppSettings, DbSession, OptionalUser
 router = APIRouter(prefix="/api", tags=["traffic: feeds and search"])
 
 City = Annotated[str | None, Query(max_length=32, description="City; default: the first served")]
-Slug = Annotated[str, Path(min_length=2, max_length=31, pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+Slug = Annotated[str, Path(min_length=2, max_length=24, pattern=r"^[a-z][a-z0-9-]{1,23}$")]
 ERRORS = {404: {"description": "No such channel or topic"},
           422: {"description": "Invalid city or query"}}
 

@@ -62,7 +62,7 @@ class ChannelDetailOut(ChannelOut):
 
 # -- topics ----------------------------------------------------------------------------------
 class TopicIn(BaseModel):
-    slug: str = Field(min_length=2, max_length=31, pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    slug: str = Field(min_length=2, max_length=24, pattern=r"^[a-z][a-z0-9-]{1,23}$")
     title_zh: TitleZh
     title_en: TitleEn
     description_zh: Description = ""

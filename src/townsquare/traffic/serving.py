@@ -64,7 +64,6 @@ from townsquare.traffic.serving_cache import (  # noqa: F401  (part of this modu
 
 SEARCH_SIZE = 20
 MAX_SIZE = 50
-EVENT_SURFACE_MAX = 32  # behaviour_events.surface is VARCHAR(32)
 REASON_OF_KIND = {
     PromiseKind.TIER_INCENTIVE: SlotReason.GUARANTEED,
     PromiseKind.POINTS: SlotReason.GUARANTEED,
@@ -166,7 +165,7 @@ _GAP = PlanAllocation.planned * bindparam("share", type_=Float) - PlanAllocation
 # every active promise: it walks the segment's allocations and fetches each promise by its key.
 _BEHIND = (
     select(PlanAllocation.id, Promise.id.label("promise_id"), Promise.public_id, Promise.kind,
-           Promise.miniapp_id)
+           Promise.miniapp_id, _GAP.label("gap"))
     .join(Promise, Promise.id == PlanAllocation.promise_id)
     .where(PlanAllocation.plan_id == bindparam("plan"),
            PlanAllocation.surface == bindparam("surface"),
@@ -183,8 +182,14 @@ _BEHIND_FIRST = _BEHIND.limit(bindparam("first"))
 
 def _guaranteed(db: Session, snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
                 allowed: dict[int, Card], exclude: set[int], now: datetime, timezone: str,
-                limit: int, feed: bool) -> list[tuple[ranking.Fixed, int, str]]:
-    """(Fixed, allocation id, promise public id) of the allocations most behind their pace."""
+                limit: int, feed: bool, relevance: dict[int, float] | None = None,
+                ) -> list[tuple[ranking.Fixed, int, str]]:
+    """(Fixed, allocation id, promise public id) of the allocations most behind their pace.
+
+    Where the request carries relevance (a search), the behind allocations are taken by
+    relevance × min(1, slots behind): the plan's promises are still kept, but a resident is
+    shown the promised mini-apps that answer the query (the evaluation in docs/traffic.md:
+    conversion 21 → 32 orders per 1000 impressions at the same delivery)."""
     if snap.plan is None or limit <= 0 or not allowed:
         return []
     plan_id, starts_at, ends_at = snap.plan
@@ -198,7 +203,9 @@ def _guaranteed(db: Session, snap: cache.Snapshot, *, segment: tuple[str, str, s
     if feed:  # every allocation of a feed segment is for a mini-app of that city
         rows = db.execute(_BEHIND_FIRST, {**params, "first": 4 * limit + len(exclude) + 8})
     else:  # a channel, topic or search shows only its members: ask about those alone
-        rows = db.execute(_BEHIND_AMONG, {**params, "among": list(allowed)})
+        rows = db.execute(_BEHIND_AMONG, {**params, "among": list(allowed)}).all()
+        if relevance:
+            rows.sort(key=lambda r: (-relevance.get(r.miniapp_id, 0.0) * min(1.0, r.gap), r.id))
     picked: list[tuple[ranking.Fixed, int, str]] = []
     seen = set(exclude)
     for row in rows:
@@ -265,7 +272,9 @@ def serve(
             for h in hits if not h.official
         )
         keyword = text
+        relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
     else:
+        relevance = None
         if surface == surfaces.FEED:
             ranked, allowed = snap.feed(city)
         else:
@@ -278,7 +287,7 @@ def serve(
     guaranteed = _guaranteed(
         db, snap, segment=(surface, city, part, who), allowed=allowed, exclude=taken, now=now,
         timezone=settings.timezone, limit=config.max_guaranteed_slots,
-        feed=surface == surfaces.FEED,
+        feed=surface == surfaces.FEED, relevance=relevance,
     )
     taken |= {g.miniapp_id for g, _a, _p in guaranteed}
     positions = [p for p in config.sponsored_positions if p <= size]
@@ -348,7 +357,7 @@ def _record(db: Session, *, settings: Settings, served: Served, user: User | Non
             "category_code": card.category,
             "user_sub": launch.pseudonymous_id(secret, user.public_id, card.public_id)
             if user is not None else "",
-            "city": served.city, "community": "", "surface": served.surface[:EVENT_SURFACE_MAX],
+            "city": served.city, "community": "", "surface": served.surface,
             "slot_reason": item.reason.value, "audience": served.audience,
             "order_id": None, "amount_fen": None, "duration_seconds": None,
             "cancelled_by": None, "complaint_category": None, "resolution": None,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from townsquare.traffic.config import AUDIENCES, DAYPARTS, SURFACE_FEED, SURFACE_SEARCH
 
-SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
-SURFACE = re.compile(r"^(feed|search|(channel|topic)\.[a-z][a-z0-9-]{1,30})$")
+# ≤ 24 characters, so "channel.<slug>" fits the events' 32-character surface column
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,23}$")
+SURFACE = re.compile(r"^(feed|search|(channel|topic)\.[a-z][a-z0-9-]{1,23})$")
 FEED, SEARCH = SURFACE_FEED, SURFACE_SEARCH
 
 

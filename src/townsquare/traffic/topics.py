@@ -53,10 +53,10 @@ def _actor_id(actor: User | None) -> int | None:
 
 # -- checks ----------------------------------------------------------------------------------
 def clean_slug(slug: str) -> str:
-    """A slug: 2 to 31 lower-case letters, digits and hyphens, starting with a letter."""
+    """A slug: 2 to 24 lower-case letters, digits and hyphens, starting with a letter."""
     if not isinstance(slug, str) or not surfaces.SLUG.match(slug) or slug in RESERVED_SLUGS:
         raise ValidationFailed(
-            "A slug is 2 to 31 lower-case letters, digits or hyphens, starting with a letter.",
+            "A slug is 2 to 24 lower-case letters, digits or hyphens, starting with a letter.",
             field="slug",
         )
     return slug
