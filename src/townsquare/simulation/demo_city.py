@@ -362,6 +362,13 @@ class _Builder:
             runtime = self.rng.choice(("storefront", "consultation", "info", "external"))
             app = self.new_app(merchant, merchant.name, merchant.category.code, runtime, "🏪")
             self.versions(app, self.rng.choice(lifecycles))
+        # The look-alike's own listed shop (its brand application is pending): a search for the
+        # certified brand must still show the brand's official mini-app first.
+        lookalike = self.new_app(self.merchant_list[7], data.BRANDS[0] + "优选特卖", "grocery",
+                                 "storefront", "🍊")
+        lookalike.cities = ["武汉"]
+        lookalike.tags = ["grocery", "水果"]
+        self.versions(lookalike, ["published"])
 
     def new_app(self, merchant: Merchant, name: str, code: str, runtime: str, icon: str) -> MiniApp:
         authorized = self.provider_list[:3] if merchant is self.merchant_list[0] else []
