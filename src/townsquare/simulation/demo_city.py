@@ -116,6 +116,7 @@ class _Builder:
     provider_list: list[ServiceProvider] = field(default_factory=list)
     template_by_runtime: dict[str, Template] = field(default_factory=dict)
     operator: User | None = None
+    lookalike: Merchant | None = None  # applies for a certified brand's name (pending)
 
     def __post_init__(self) -> None:
         # One hash for every demo account: hashing thousands of passwords would take minutes.
@@ -234,10 +235,11 @@ class _Builder:
                 if status == BrandStatus.REJECTED:
                     brand.reason = "商标证明与申请主体不一致，请补充授权书。"
             self.db.add(brand)
-        # A look-alike: an uncertified merchant applies for a certified brand's name.
+        # A look-alike: a merchant holding no brand applies for a certified brand's name.
+        self.lookalike = next(m for m in self.merchant_list[7:] if m not in holders)
         self.db.add(
             Brand(
-                merchant_id=self.merchant_list[7].id,
+                merchant_id=self.lookalike.id,
                 name=data.BRANDS[0] + "优选",
                 evidence="无",
                 status=BrandStatus.PENDING,
@@ -364,7 +366,7 @@ class _Builder:
             self.versions(app, self.rng.choice(lifecycles))
         # The look-alike's own listed shop (its brand application is pending): a search for the
         # certified brand must still show the brand's official mini-app first.
-        lookalike = self.new_app(self.merchant_list[7], data.BRANDS[0] + "优选特卖", "grocery",
+        lookalike = self.new_app(self.lookalike, data.BRANDS[0] + "优选特卖", "grocery",
                                  "storefront", "🍊")
         lookalike.cities = ["武汉"]
         lookalike.tags = ["grocery", "水果"]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
+from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_, gettext
@@ -242,10 +243,21 @@ def merchant_context(
         "promises": statuses,
         "promise_chart": _promise_chart(statuses),
         "surface_choices": surface_choices(db),
+        "surface_names": surface_names(db),
         "labels": labels(),
         "today": now.date(),
         **_exposure(db, user=user, mer_id=mer_id, settings=settings, now=now),
     }
+
+
+def surface_names(db: Session) -> dict[str, str]:
+    """Readable names of the surfaces (the codes stay visible in forms that take them)."""
+    locale = i18n.current_locale.get()
+    names = {surfaces.FEED: gettext("Home feed"), surfaces.SEARCH: gettext("Search")}
+    names.update({surfaces.channel(c.slug): c.title(locale) for c in topics.channels(db)})
+    names.update({surfaces.topic(t.slug): t.title(locale)
+                  for t in topics.list_topics(db, active_only=False)})
+    return names
 
 
 def surface_choices(db: Session) -> list[str]:
@@ -283,6 +295,7 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
         "channels": topics.channels(db),
         "categories": categories.list_categories(db),
         "surface_choices": surface_choices(db),
+        "surface_names": surface_names(db),
         "stage_choices": [(k.value, v) for k, v in stages.LABELS.items()],
         "labels": labels(),
         "config_version": config_version(db),

@@ -162,9 +162,11 @@ def _points(db: Session, operator: User | None, merchant: Merchant | None,
     if not app or not config.packages:
         return
     package = min(config.packages, key=lambda p: p.points)
-    if points.balance(db, merchant_id=merchant.id) < package.points:
+    # Enough for the first redemption here and one more by the merchant in the console.
+    balance = points.balance(db, merchant_id=merchant.id)
+    if balance < 2 * package.points:
         points.adjust(db, actor=operator, merchant_public_id=merchant.public_id,
-                      delta=package.points, reason="平台开业体验积分（演示数据）")
+                      delta=2 * package.points - balance, reason="平台开业体验积分（演示数据）")
     points.redeem(db, actor=None, merchant_public_id=merchant.public_id,
                   miniapp_public_id=app.public_id, package_code=package.code,
                   idempotency_key="demo-first-redemption")
