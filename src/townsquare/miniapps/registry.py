@@ -92,6 +92,19 @@ def get_miniapp(db: Session, *, actor: User | None, public_id: str) -> MiniApp:
     return miniapp
 
 
+def acting_miniapp(db: Session, *, actor: User | None, public_id: str) -> MiniApp:
+    """A mini-app whose merchant the actor may act for (staff, authorized ISV staff).
+
+    Missing and not yours answer alike (operators included): outsiders learn nothing.
+    """
+    miniapp = None
+    if well_formed(public_id, "ma"):
+        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == public_id))
+    if miniapp is None or not can_act_for(db, actor, miniapp.merchant):
+        raise NotFound("No such mini-app.")
+    return miniapp
+
+
 def owned_miniapp(db: Session, *, actor: User | None, public_id: str) -> MiniApp:
     """A mini-app the actor may change (owner side only)."""
     miniapp = get_miniapp(db, actor=actor, public_id=public_id)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from townsquare.merchants import access
 from townsquare.merchants.models import Merchant
 from townsquare.merchants.service import get_merchant
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.registry import acting_miniapp
 from townsquare.traffic import auction, pacing, search, surfaces, topics
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.config import active as active_config
@@ -121,16 +122,6 @@ def _check_tier(db: Session, miniapp: MiniApp, config: TrafficConfig) -> None:
         )
 
 
-def _miniapp_for(db: Session, actor: User | None, public_id: str) -> MiniApp:
-    miniapp = None
-    if well_formed(public_id, "ma"):
-        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == public_id))
-    # Missing and not yours answer alike: outsiders learn nothing about other merchants.
-    if miniapp is None or not access.can_act_for(db, actor, miniapp.merchant):
-        raise NotFound("No such mini-app.")
-    return miniapp
-
-
 def place(
     db: Session,
     *,
@@ -145,7 +136,7 @@ def place(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> Bid:
     """Create or update a mini-app's bid on a target (and run it); every rule is checked first."""
-    miniapp = _miniapp_for(db, actor, miniapp_public_id)
+    miniapp = acting_miniapp(db, actor=actor, public_id=miniapp_public_id)
     if merchant_public_id is not None and miniapp.merchant.public_id != merchant_public_id:
         raise NotFound("No such mini-app.")
     config = config or active_config(db)
@@ -243,6 +234,99 @@ def for_merchant(
 
 
 # -- serving and accounting ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BidRow:
+    """What the auction needs of one active bid on a target, with its spend row of the day."""
+
+    bid_id: int
+    miniapp_id: int
+    public_id: str  # the mini-app's public id (the auction's key)
+    max_cpc_fen: int
+    daily_budget_fen: int
+    cities: tuple[str, ...]
+    tier: str | None
+    quality: float | None
+    budget_fen: int | None  # today's spend row, if there is one yet
+    spent_fen: int
+
+
+def target_of(*, surface: str, keyword: str | None) -> tuple[BidTarget, str] | None:
+    """The bid target a request competes for: its search keyword, else its surface."""
+    if keyword is None:
+        return BidTarget.SURFACE, surface
+    try:
+        return BidTarget.KEYWORD, normalise_keyword(keyword)
+    except ValidationFailed:
+        return None  # no bid can match a keyword that could not be bid on
+
+
+_ROWS = (  # built once: statement construction costs more than running it
+    select(Bid.id, Bid.miniapp_id, MiniApp.public_id, Bid.max_cpc_fen, Bid.daily_budget_fen,
+           MiniApp.cities, TrafficProfile.tier, TrafficProfile.quality, BidSpend.budget_fen,
+           BidSpend.spent_fen)
+    .join(MiniApp, MiniApp.id == Bid.miniapp_id)
+    .join(TrafficProfile, TrafficProfile.miniapp_id == Bid.miniapp_id)
+    .outerjoin(BidSpend, and_(BidSpend.bid_id == Bid.id, BidSpend.day == bindparam("day")))
+    .where(Bid.target_kind == bindparam("kind"), Bid.target == bindparam("target"),
+           Bid.active.is_(True), MiniApp.listed.is_(True))
+    .order_by(Bid.id)
+)
+
+
+def bid_rows(db: Session, *, kind: BidTarget, target: str, day: date) -> list[BidRow]:
+    """The active bids of listed, profiled mini-apps on a target, with `day`'s spend."""
+    return [
+        BidRow(r.id, r.miniapp_id, r.public_id, r.max_cpc_fen, r.daily_budget_fen,
+               tuple(c for c in (r.cities or []) if isinstance(c, str)), r.tier, r.quality,
+               r.budget_fen, r.spent_fen or 0)
+        for r in db.execute(_ROWS, {"kind": kind, "target": target, "day": day})
+    ]
+
+
+def pick(
+    rows: Iterable[BidRow],
+    *,
+    city: str,
+    seconds: float,
+    exclude: Iterable[int] = (),
+    slots: int,
+    config: TrafficConfig,
+    curve: pacing.TrafficCurve | None = None,
+) -> list[SponsoredPick]:
+    """The auction over `rows` (pure): serving city, tier floor and pacing checked, GSP priced."""
+    if slots <= 0:
+        return []
+    curve = curve or pacing.TrafficCurve.uniform()
+    excluded = set(exclude)
+    entries: list[auction.Bid] = []
+    by_public: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        if row.miniapp_id in excluded or row.public_id in by_public:
+            continue
+        if row.cities and city not in row.cities:
+            continue
+        if not auction.tier_at_least(row.tier, config.ads_min_tier):
+            continue  # the floor is re-checked: a tier can fall after the bid was placed
+        budget = row.budget_fen if row.budget_fen is not None else row.daily_budget_fen
+        decision = pacing.decide(
+            daily_budget_fen=budget, spent_fen=row.spent_fen, seconds=seconds, curve=curve,
+            bid_fen=row.max_cpc_fen, reserve_fen=config.reserve_cpc_fen,
+        )
+        if not decision.participate:
+            continue
+        score = min(100.0, max(0.0, float(row.quality or 0.0)))
+        entries.append(auction.Bid(row.public_id, decision.max_bid_fen, score, row.tier))
+        by_public[row.public_id] = (row.bid_id, row.miniapp_id)
+    if not entries:
+        return []
+    result = auction.run_auction(bids=entries, config=auction.AuctionConfig(
+        slots=min(slots, 100), reserve_fen=config.reserve_cpc_fen, min_tier=config.ads_min_tier,
+    ))
+    return [
+        SponsoredPick(*by_public[p.miniapp_id], price_fen=p.price_fen) for p in result.placements
+    ]
+
+
 def sponsored(
     db: Session,
     *,
@@ -256,58 +340,17 @@ def sponsored(
     timezone: str = DEFAULT_TIMEZONE,
     curve: pacing.TrafficCurve | None = None,
 ) -> list[SponsoredPick]:
-    """Up to `slots` sponsored picks for a surface (or a search keyword), best first, priced."""
-    if slots <= 0:
+    """Up to `slots` sponsored picks for a surface (or a search keyword), best first, priced.
+
+    Reads the bids now; serving goes through `serving_cache.bid_rows` (cached ≤ the refresh
+    interval) and `pick` instead."""
+    target = target_of(surface=surface, keyword=keyword)
+    if slots <= 0 or target is None:
         return []
-    if keyword is not None:
-        try:
-            kind, target = BidTarget.KEYWORD, normalise_keyword(keyword)
-        except ValidationFailed:
-            return []  # no bid can match a keyword that could not be bid on
-    else:
-        kind, target = BidTarget.SURFACE, surface
     local = now.astimezone(ZoneInfo(timezone))
-    day, seconds = local.date(), pacing.seconds_of_day(local)
-    curve = curve or pacing.TrafficCurve.uniform()
-    excluded = set(exclude)
-    stmt = (
-        select(Bid.id, Bid.miniapp_id, Bid.max_cpc_fen, Bid.daily_budget_fen, MiniApp.public_id,
-               MiniApp.cities, TrafficProfile.tier, TrafficProfile.quality, BidSpend.budget_fen,
-               BidSpend.spent_fen)
-        .join(MiniApp, MiniApp.id == Bid.miniapp_id)
-        .join(TrafficProfile, TrafficProfile.miniapp_id == Bid.miniapp_id)
-        .outerjoin(BidSpend, and_(BidSpend.bid_id == Bid.id, BidSpend.day == day))
-        .where(Bid.target_kind == kind, Bid.target == target, Bid.active.is_(True),
-               MiniApp.listed.is_(True))
-        .order_by(Bid.id)
-    )
-    entries: list[auction.Bid] = []
-    by_public: dict[str, tuple[int, int]] = {}
-    for row in db.execute(stmt):
-        if row.miniapp_id in excluded or row.public_id in by_public:
-            continue
-        if row.cities and city not in row.cities:
-            continue
-        if not auction.tier_at_least(row.tier, config.ads_min_tier):
-            continue  # the floor is re-checked: a tier can fall after the bid was placed
-        budget = row.budget_fen if row.budget_fen is not None else row.daily_budget_fen
-        decision = pacing.decide(
-            daily_budget_fen=budget, spent_fen=row.spent_fen or 0, seconds=seconds, curve=curve,
-            bid_fen=row.max_cpc_fen, reserve_fen=config.reserve_cpc_fen,
-        )
-        if not decision.participate:
-            continue
-        score = min(100.0, max(0.0, float(row.quality or 0.0)))
-        entries.append(auction.Bid(row.public_id, decision.max_bid_fen, score, row.tier))
-        by_public[row.public_id] = (row.id, row.miniapp_id)
-    if not entries:
-        return []
-    result = auction.run_auction(bids=entries, config=auction.AuctionConfig(
-        slots=min(slots, 100), reserve_fen=config.reserve_cpc_fen, min_tier=config.ads_min_tier,
-    ))
-    return [
-        SponsoredPick(*by_public[p.miniapp_id], price_fen=p.price_fen) for p in result.placements
-    ]
+    rows = bid_rows(db, kind=target[0], target=target[1], day=local.date())
+    return pick(rows, city=city, seconds=pacing.seconds_of_day(local), exclude=exclude,
+                slots=slots, config=config, curve=curve)
 
 
 def _ensure_days(db: Session, *, budgets: dict[int, int], day: date) -> None:
@@ -331,22 +374,33 @@ def _budgets(db: Session, bid_ids: Iterable[int]) -> dict[int, int]:
     return {bid_id: budget for bid_id, budget in db.execute(stmt)}
 
 
+def add_impressions(db: Session, counts: Mapping[tuple[int, date], int]) -> int:
+    """Add impressions per (bid id, local day) in one upsert (a missing day row is created with
+    the bid's current daily budget); unknown bids are skipped. Returns the impressions counted."""
+    budgets = _budgets(db, (bid_id for bid_id, _day in counts))
+    rows = [
+        {"bid_id": bid_id, "day": day, "budget_fen": budgets[bid_id], "spent_fen": 0,
+         "clicks": 0, "impressions": n}
+        for (bid_id, day), n in sorted(counts.items())  # one lock order for every writer
+        if bid_id in budgets and n > 0
+    ]
+    if not rows:
+        return 0
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(BidSpend).values(rows)
+    db.execute(stmt.on_conflict_do_update(
+        index_elements=["bid_id", "day"],
+        set_={"impressions": BidSpend.impressions + stmt.excluded.impressions},
+    ))
+    return sum(row["impressions"] for row in rows)
+
+
 def count_impressions(
     db: Session, *, bid_ids: Iterable[int], now: datetime, timezone: str = DEFAULT_TIMEZONE
 ) -> int:
     """Count one impression per listed bid id (repeats count again) on today's spend rows."""
-    counts = Counter(bid_ids)
-    budgets = _budgets(db, counts)
     day = local_day(now, timezone)
-    _ensure_days(db, budgets=budgets, day=day)
-    for bid_id in sorted(budgets):  # a fixed order: two requests never lock rows crosswise
-        db.execute(
-            update(BidSpend)
-            .where(BidSpend.bid_id == bid_id, BidSpend.day == day)
-            .values(impressions=BidSpend.impressions + counts[bid_id])
-            .execution_options(synchronize_session=False)
-        )
-    return sum(counts[b] for b in budgets)
+    return add_impressions(db, {(bid_id, day): n for bid_id, n in Counter(bid_ids).items()})
 
 
 def _add_click(db: Session, *, bid_id: int, day: date, amount: int, guarded: bool = True) -> bool:

@@ -31,9 +31,9 @@ from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import get_settings
 from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.merchants import service as merchants
-from townsquare.merchants.access import can_act_for
 from townsquare.merchants.models import Category
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.registry import acting_miniapp
 from townsquare.scoring.cycles import current_tier
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic import stages, surfaces
@@ -247,15 +247,6 @@ def eligibility(
     return reasons
 
 
-def _own_miniapp(db: Session, actor: User | None, public_id: str) -> MiniApp:
-    miniapp = None
-    if well_formed(public_id, "ma"):
-        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == public_id))
-    if miniapp is None or not can_act_for(db, actor, miniapp.merchant):
-        raise NotFound("No such mini-app.")  # the same answer for someone else's
-    return miniapp
-
-
 def _enrolment(db: Session, campaign: Campaign, miniapp: MiniApp) -> CampaignEnrolment | None:
     stmt = select(CampaignEnrolment).where(CampaignEnrolment.campaign_id == campaign.id,
                                            CampaignEnrolment.miniapp_id == miniapp.id)
@@ -268,7 +259,7 @@ def enrol_once(
 ) -> tuple[CampaignEnrolment, bool]:
     """`enrol`, also telling whether this call enrolled (False: it was enrolled already)."""
     campaign = _campaign(db, campaign_public_id, actor=actor, lock=True)
-    miniapp = _own_miniapp(db, actor, miniapp_public_id)
+    miniapp = acting_miniapp(db, actor=actor, public_id=miniapp_public_id)
     now = clock.now()
     if campaign.state != S.OPEN:
         raise Conflict("This campaign is not open for enrolment.")
@@ -335,7 +326,7 @@ def withdraw(
 ) -> CampaignEnrolment:
     """Take a mini-app out of a campaign: its promise is cancelled (idempotent)."""
     campaign = _campaign(db, campaign_public_id, actor=actor)
-    miniapp = _own_miniapp(db, actor, miniapp_public_id)
+    miniapp = acting_miniapp(db, actor=actor, public_id=miniapp_public_id)
     enrolment = _enrolment(db, campaign, miniapp)
     if enrolment is None:
         raise NotFound("This mini-app is not enrolled in the campaign.")

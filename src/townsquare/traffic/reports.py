@@ -218,20 +218,6 @@ def enrolments_for_merchant(
     return list(db.scalars(stmt))
 
 
-def memberships_for_merchant(
-    db: Session, *, actor: User | None, merchant_public_id: str
-) -> list[TopicMember]:
-    """The merchant's mini-apps' topic applications and memberships."""
-    merchant = get_merchant(db, actor=actor, public_id=merchant_public_id)
-    stmt = (
-        select(TopicMember)
-        .join(MiniApp, MiniApp.id == TopicMember.miniapp_id)
-        .where(MiniApp.merchant_id == merchant.id)
-        .order_by(TopicMember.created_at.desc(), TopicMember.id.desc())
-    )
-    return list(db.scalars(stmt))
-
-
 def profiles_for_merchant(
     db: Session, *, actor: User | None, merchant_public_id: str
 ) -> dict[int, TrafficProfile]:

@@ -23,11 +23,11 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_name, clean_text, well_formed
-from townsquare.merchants import access
 from townsquare.merchants.categories import CODE
 from townsquare.merchants.models import Category
-from townsquare.merchants.service import merchant_for_actor
+from townsquare.merchants.service import get_merchant
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.registry import acting_miniapp
 from townsquare.traffic import surfaces
 from townsquare.traffic.models import Channel, MembershipState, Topic, TopicMember
 
@@ -307,22 +307,12 @@ def topic_miniapp_ids(db: Session, *, topic: Topic, city: str | None = None) -> 
 
 
 # -- applications ----------------------------------------------------------------------------
-def _miniapp_to_act_for(db: Session, actor: User | None, public_id: str) -> MiniApp:
-    miniapp = None
-    if well_formed(public_id, "ma"):
-        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == public_id))
-    # Missing and not yours answer alike: outsiders learn nothing about other merchants.
-    if miniapp is None or not access.can_act_for(db, actor, miniapp.merchant):
-        raise NotFound("No such mini-app.")
-    return miniapp
-
-
 def apply(
     db: Session, *, actor: User | None, topic_slug: str, miniapp_public_id: str, note: str = ""
 ) -> TopicMember:
     """A merchant (its staff or an authorized provider) applies a listed mini-app to a topic."""
     topic = get_topic(db, slug=topic_slug, active_only=True)
-    miniapp = _miniapp_to_act_for(db, actor, miniapp_public_id)
+    miniapp = acting_miniapp(db, actor=actor, public_id=miniapp_public_id)
     note = clean_text(note, field="note", message=NOTE_MESSAGE, max_length=REASON_MAX)
     if not miniapp.listed:
         raise Conflict("Only a listed mini-app can join a topic.")
@@ -427,8 +417,9 @@ def applications(
 def merchant_applications(
     db: Session, *, actor: User | None, merchant_public_id: str
 ) -> list[TopicMember]:
-    """A merchant's applications and memberships, newest first (its staff, authorized ISVs)."""
-    merchant = merchant_for_actor(db, actor=actor, public_id=merchant_public_id)
+    """A merchant's applications and memberships, newest first (its staff, authorized ISVs,
+    operators)."""
+    merchant = get_merchant(db, actor=actor, public_id=merchant_public_id)
     stmt = (
         select(TopicMember)
         .join(MiniApp, MiniApp.id == TopicMember.miniapp_id)
