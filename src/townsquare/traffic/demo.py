@@ -126,6 +126,11 @@ def _fit_config(db: Session, operator: User | None, config: traffic_config.Traff
         {**package, "impressions": max(1, round(package["impressions"] * package_factor))}
         for package in data["packages"]
     ]
+    # Channels and topics have no history yet: a quarter of the feed's daily traffic each, not
+    # the busy-city default (which would dwarf this small feed on the operator's page).
+    feed_daily = feed / config.plan_days / max(config.guaranteed_share, 0.01)
+    data["default_other_surface_impressions"] = min(
+        config.default_other_surface_impressions, max(10, int(feed_daily / 4)))
     data["cold_start_pool"] = pool
     data["cold_start_max_per_miniapp"] = min(config.cold_start_max_per_miniapp, max(10, pool // 4))
     traffic_config.save(db, actor=operator, data=data,
