@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
-from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.text import split_cities
 from townsquare.merchants import brands, categories, providers, service
 from townsquare.merchants.models import BrandStatus
 from townsquare.web.deps import CurrentUser, DbSession, FormUser
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import attempt
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -59,12 +58,8 @@ def _post(
     **form: Any,
 ) -> Response:
     require_role(user, Role.OPERATOR)
-    try:
-        action()
-    except TownsquareError as exc:
-        db.rollback()
-        return rejected(request, db, template, exc, **context(), form=form)
-    return see_other(done_url)
+    return attempt(request, db, action, template=template, context=context, done_url=done_url,
+                   form=form)
 
 
 def _pending_reviews(db: Session) -> int:

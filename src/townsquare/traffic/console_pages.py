@@ -16,13 +16,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.core.errors import NotFound, TownsquareError
+from townsquare.core.errors import NotFound
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
 from townsquare.traffic import bids, campaigns, console_views, operator_console, points, reports
 from townsquare.traffic import topics as topic_service
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import attempt
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -60,13 +60,12 @@ def _merchant_form(
     failed: str, action: Callable[[], object], done: str, form: dict[str, Any],
 ) -> Response:
     reports.merchant_of(db, actor=user, merchant_public_id=mer_id)  # outsiders: the error page
-    try:
-        action()
-    except TownsquareError as exc:
-        db.rollback()
-        context = console_views.merchant_context(db, user=user, mer_id=mer_id, settings=settings)
-        return rejected(request, db, PAGE, exc, failed=failed, form=form, **context)
-    return see_other(f"/console/merchant/{mer_id}/traffic?ok={done}#{failed}")
+    return attempt(
+        request, db, action, template=PAGE, failed=failed, form=form,
+        context=lambda: console_views.merchant_context(db, user=user, mer_id=mer_id,
+                                                       settings=settings),
+        done_url=f"/console/merchant/{mer_id}/traffic?ok={done}#{failed}",
+    )
 
 
 @router.post("/console/merchant/{mer_id}/traffic/redeem")

@@ -17,7 +17,7 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_, gettext
 from townsquare.traffic import campaigns, config, console_views, planning, topics
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import attempt, rejected, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -54,13 +54,11 @@ def _operator_form(
     done: str, form: dict[str, Any],
 ) -> Response:
     require_role(user, Role.OPERATOR)
-    try:
-        action()
-    except TownsquareError as exc:
-        db.rollback()
-        context = console_views.operator_context(db, user=user)
-        return rejected(request, db, PAGE, exc, failed=failed, form=form, **context)
-    return see_other(f"{HOME}?ok={done}#{failed}")
+    return attempt(
+        request, db, action, template=PAGE, failed=failed, form=form,
+        context=lambda: console_views.operator_context(db, user=user),
+        done_url=f"{HOME}?ok={done}#{failed}",
+    )
 
 
 @router.post("/console/operator/traffic/plan")

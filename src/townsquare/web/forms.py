@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from townsquare.core import i18n
@@ -22,6 +23,20 @@ def rejected(
     return render(
         request, template, status_code=exc.status, error=exc.render(i18n.gettext), **context
     )
+
+
+def attempt(
+    request: Request, db: Session, action: Callable[[], object], *, template: str,
+    context: Callable[[], dict[str, Any]], done_url: str, **extra: Any,
+) -> Response:
+    """Run a form's action: redirect to `done_url`, or on a domain error roll back and show the
+    form again, its page rebuilt (`context()`) from what is really stored."""
+    try:
+        action()
+    except TownsquareError as exc:
+        db.rollback()
+        return rejected(request, db, template, exc, **context(), **extra)
+    return see_other(done_url)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
