@@ -122,3 +122,27 @@ def test_specs_are_consistent():
     for spec in metrics.METRICS:
         if spec.kind in ("rate", "p90") or spec.name == "rating_avg":
             assert spec.denominator
+
+
+def test_events_outside_their_day_partition_are_still_left_out(world, tmp_path):
+    root, _, _ = world
+    start, end = metrics.window_bounds(AS_OF, 14)
+    files = metrics.partition_files(root, as_of=AS_OF, window_days=14)
+    assert metrics._inside(files, start, end)  # the export's UTC days: no time filter needed
+    before = metrics.compute(root, as_of=AS_OF, window_days=14)
+    # a file in a window day holding events from outside the window (a foreign or broken
+    # export): the statistics show it, and the time filter is applied again
+    stray = Events()
+    stray.add("order_placed", day=3, amount_fen=999)  # before the window
+    stray.add("visit", day=25)  # after as_of
+    stray.add("visit", day=15, app=7)  # inside: counted
+    other = stray.write(tmp_path / "stray")
+    target = root / "date=2026-03-15"
+    target.mkdir(parents=True, exist_ok=True)
+    for i, part in enumerate(sorted(other.rglob("*.parquet"))):
+        part.rename(target / f"stray-{i}.parquet")
+    files = metrics.partition_files(root, as_of=AS_OF, window_days=14)
+    assert not metrics._inside(files, start, end)
+    after = _cols(metrics.compute(root, as_of=AS_OF, window_days=14))
+    assert sorted(after) == [1, 2, 7] and after[7]["visits"] == 1
+    assert {k: v for k, v in after.items() if k != 7} == _cols(before)

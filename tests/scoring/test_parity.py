@@ -56,9 +56,20 @@ def _dataset(root):
     return root, complaints[::3]
 
 
-def test_duckdb_and_pyspark_agree(spark, tmp_path):
+@pytest.mark.parametrize("stray", [False, True], ids=["day-partitions", "time-filter"])
+def test_duckdb_and_pyspark_agree(spark, tmp_path, stray):
     root, dismissed = _dataset(tmp_path / "events")
+    if stray:  # a file with events outside its day: the time filter is applied (see _inside)
+        extra = Events()
+        extra.add("visit", day=2, app=3)
+        extra.add("order_placed", day=26, app=4, amount_fen=50)
+        extra.add("visit", day=9, app=5)
+        for i, part in enumerate(sorted(extra.write(tmp_path / "extra").rglob("*.parquet"))):
+            part.rename(root / "date=2026-03-10" / f"stray-{i}.parquet")
     kwargs = dict(as_of=date(2026, 3, 25), window_days=21, excluded=dismissed)
+    start, end = metrics.window_bounds(kwargs["as_of"], kwargs["window_days"])
+    files = metrics.partition_files(root, as_of=kwargs["as_of"], window_days=21)
+    assert metrics._inside(files, start, end) is not stray
     duck = metrics.compute(root, backend="duckdb", **kwargs)
     sparked = metrics.compute(root, backend="pyspark", **kwargs)
     assert duck.schema.equals(sparked.schema)

@@ -98,15 +98,14 @@ def run_cycle(
     )
     step("store", 0.85)
     stored = _store(db, cycle, output)
-    cycle.model_version = str(
-        next((r.model_version for r in output.results), None) or attr(config, "version", default="")
-    )
+    cycle.model_version = str(attr(config, "version", default=""))
     cycle.state = CycleState.DONE
     cycle.finished_at = clock.now()
+    scored = int(output.scores.scored.sum())
     cycle.counts = {
         "miniapps": stored,
-        "scored": sum(1 for r in output.results if r.state == "scored"),
-        "insufficient_data": sum(1 for r in output.results if r.state != "scored"),
+        "scored": scored,
+        "insufficient_data": output.rows - scored,
         "excluded_complaints": len(excluded),
         "seconds": round(time.perf_counter() - started, 3),
         "stages": output.seconds,
@@ -142,14 +141,15 @@ def _miniapp_ids(db: Session, keys: list[Any]) -> dict[Any, int]:
 
 
 def _store(db: Session, cycle: ScoreCycle, output: CycleOutput) -> int:
-    ids = _miniapp_ids(db, [r.miniapp_id for r in output.results])
+    ids = _miniapp_ids(db, output.ids)
+    shared: dict[int, Any] = {}  # each peer group's benchmarks turned into JSON once
     rows, history = [], []
     for result in output.results:
         miniapp_id = ids.get(result.miniapp_id)
         if miniapp_id is None:  # events of a deleted or unknown mini-app
             continue
         decision = output.tiers.get(result.miniapp_id)
-        tier = attr(decision, "tier") if decision is not None else None
+        tier = decision.tier if decision is not None else None
         pillars = result.pillars or {}
         rows.append(
             {
@@ -162,10 +162,12 @@ def _store(db: Session, cycle: ScoreCycle, output: CycleOutput) -> int:
                 "scale": _float(pillars.get("scale")),
                 "quality": _float(pillars.get("quality")),
                 "tier": tier,
-                "rank": attr(decision, "rank") if decision is not None else None,
-                "result": jsonable(result),
-                "tier_detail": jsonable(decision) if decision is not None else {},
-                "suggestions": jsonable(output.suggestions.get(result.miniapp_id, [])),
+                "rank": decision.rank if decision is not None else None,
+                "result": result.to_json(shared),
+                "tier_detail": decision.to_json() if decision is not None else {},
+                "suggestions": [
+                    jsonable(s.to_json()) for s in output.suggestions.get(result.miniapp_id, [])
+                ],
             }
         )
         if tier:

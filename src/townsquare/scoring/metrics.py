@@ -1,14 +1,16 @@
 """Service metrics per mini-app over a rolling window, as ONE Ibis expression set.
 
 The same expression runs on DuckDB (default, embedded) and on PySpark (clusters); a parity test
-keeps them identical. Only portable operations are used: filtered aggregates, distinct counts,
-a continuous 90th percentile, one window function (the most frequent city), and left joins.
+keeps them identical. Only portable operations are used: filtered aggregates, SELECT DISTINCT,
+a continuous 90th percentile, window functions (the most frequent city), unions and left joins.
 Every count comes out int64 and every rate float64 (NULL where its denominator is zero), so both
 backends return the same Arrow schema.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +19,7 @@ from typing import Literal
 
 import ibis
 import pyarrow as pa
+import pyarrow.parquet as pq
 from ibis import _
 
 Pillar = Literal["volume", "scale", "quality"]
@@ -70,13 +73,15 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 METRIC_BY_NAME = {spec.name: spec for spec in METRICS}
 
-# The event columns the metrics read (a subset of the Parquet export's schema).
+# The event columns the metrics read (a subset of the Parquet export's schema); `event_id` too
+# when dismissed complaints are left out.
 COLUMNS = (
-    "event_id", "type", "occurred_at", "miniapp_id", "merchant_id", "category_code",
-    "user_sub", "city", "community", "amount_fen", "resolution", "rating", "response_seconds",
+    "type", "occurred_at", "miniapp_id", "merchant_id", "category_code", "user_sub", "city",
+    "community", "amount_fen", "resolution", "rating", "response_seconds",
 )
-# Events that show a resident used the mini-app (an exposure is the platform showing it).
-_ACTIVITY_EXCLUDES = ("exposure",)
+# Every event but an exposure shows a resident used the mini-app (an exposure is the platform
+# showing it).
+_EXPOSURE = "exposure"
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
@@ -91,80 +96,117 @@ def metrics_table(
     as_of: date,
     window_days: int = 28,
     excluded_event_ids: ibis.Table | None = None,
+    in_window: bool = False,
 ) -> ibis.Table:
     """One row per mini-app with events in the window: volume, scale and quality metrics.
 
     `excluded_event_ids` (a table with an `event_id` column) lists complaints dismissed in a
-    dispute; they are not counted.
+    dispute; they are not counted. `in_window`: every event is known to be in the window, so
+    the time filter is left out.
+
+    Each aggregation is one scan of the window's events with its filter pushed down to the
+    reader (a selective scan is cheap; an aggregate updated on every row is not), and no
+    DISTINCT aggregate runs over the events (one makes DuckDB materialise every column of the
+    window; distinct values are grouped first, and counted on the small result): per-app
+    counts; orders and buyers; complaints; ratings; message responses; each day's distinct
+    users, which give both the active user-days and the active days; and the distinct (city,
+    community) places, which give the cities, communities and the main city.
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     start, end = window_bounds(as_of, window_days)
-    ev = events.select(*[c for c in COLUMNS if c in events.columns])
-    ev = ev.filter(
-        (ev.occurred_at >= ibis.literal(start, type="timestamp('UTC')"))
-        & (ev.occurred_at < ibis.literal(end, type="timestamp('UTC')"))
-    )
+    read = COLUMNS + (("event_id",) if excluded_event_ids is not None else ())
+    ev = events.select(*[c for c in read if c in events.columns])
+    if not in_window:
+        ev = ev.filter(
+            (ev.occurred_at >= ibis.literal(start, type="timestamp('UTC')"))
+            & (ev.occurred_at < ibis.literal(end, type="timestamp('UTC')"))
+        )
     if excluded_event_ids is not None:
         dismissed = excluded_event_ids.select("event_id").distinct()
         ev = ev.filter((ev.type != "complaint") | ~ev.event_id.isin(dismissed.event_id))
 
-    is_ = {t: ev.type == t for t in (
-        "visit", "order_placed", "order_fulfilled", "order_cancelled", "refund", "complaint",
-        "rating", "message_response",
-    )}
-    active = ~ev.type.isin(_ACTIVITY_EXCLUDES)
-    base = ev.group_by("miniapp_id").aggregate(
-        # attribution is filled from the mini-app at intake, so it is constant per mini-app;
-        # max() keeps the choice deterministic should it ever change inside a window
-        merchant_id=ev.merchant_id.max(),
-        category_code=ev.category_code.max(),
-        orders=ev.event_id.count(where=is_["order_placed"]),
-        gmv_fen=ev.amount_fen.sum(where=is_["order_placed"]),
-        visits=ev.event_id.count(where=is_["visit"]),
-        communities=ev.community.nunique(where=active & (ev.community != "")),
-        cities=ev.city.nunique(where=active & (ev.city != "")),
-        # history: distinct UTC days with resident activity (a new mini-app has only a few)
-        days_active=ev.occurred_at.date().nunique(where=active),
-        fulfilled=ev.event_id.count(where=is_["order_fulfilled"]),
-        cancelled=ev.event_id.count(where=is_["order_cancelled"]),
-        refunds=ev.event_id.count(where=is_["refund"]),
-        complaints=ev.event_id.count(where=is_["complaint"]),
-        complaints_resolved=ev.event_id.count(
-            where=is_["complaint"] & (ev.resolution == "resolved")
-        ),
-        rating_sum=ev.rating.sum(where=is_["rating"]),
-        rating_count=ev.rating.count(where=is_["rating"]),
-        response_count=ev.response_seconds.count(where=is_["message_response"]),
-        response_p90_seconds=ev.response_seconds.quantile(0.9, where=is_["message_response"]),
+    # attribution is filled from the mini-app at intake, so it is constant per mini-app; max()
+    # keeps the choice deterministic should it ever change inside a window (grouping by it
+    # first is cheaper than a max() over every event)
+    attributed = ev.group_by(["miniapp_id", "merchant_id", "category_code"]).aggregate(
+        visits=ev.count(where=ev.type == "visit"),
+        fulfilled=ev.count(where=ev.type == "order_fulfilled"),
+        cancelled=ev.count(where=ev.type == "order_cancelled"),
+        refunds=ev.count(where=ev.type == "refund"),
+    )
+    base = attributed.group_by("miniapp_id").aggregate(
+        merchant_id=_.merchant_id.max(), category_code=_.category_code.max(),
+        visits=_.visits.sum(), fulfilled=_.fulfilled.sum(), cancelled=_.cancelled.sum(),
+        refunds=_.refunds.sum(),
     )
 
-    # average daily active users: distinct (day, user) pairs over the window's days
-    users = ev.filter(active & (ev.user_sub != "")).mutate(day=_.occurred_at.date())
-    daily = users.group_by(["miniapp_id", "day"]).aggregate(n=_.user_sub.nunique())
-    dau = daily.group_by("miniapp_id").aggregate(active_user_days=_.n.sum())
-
-    # buyers and repeat buyers (two or more orders in the window)
-    placed = ev.filter(is_["order_placed"] & (ev.user_sub != ""))
-    per_buyer = placed.group_by(["miniapp_id", "user_sub"]).aggregate(n=_.count())
+    # orders, GMV, buyers and repeat buyers (two or more orders in the window)
+    placed = ev.filter(ev.type == "order_placed")
+    per_buyer = placed.group_by(["miniapp_id", "user_sub"]).aggregate(
+        n=_.count(), amount=_.amount_fen.sum()
+    )
+    known = per_buyer.user_sub != ""
     buyers = per_buyer.group_by("miniapp_id").aggregate(
-        unique_buyers=_.count(), repeat_buyers=_.user_sub.count(where=_.n >= 2)
+        orders=_.n.sum(), gmv_fen=_.amount.sum(), unique_buyers=_.count(where=known),
+        repeat_buyers=_.count(where=known & (_.n >= 2)),
+    )
+    complained = ev.filter(ev.type == "complaint")
+    complaints = complained.group_by("miniapp_id").aggregate(
+        complaints=_.count(), complaints_resolved=_.count(where=_.resolution == "resolved")
+    )
+    rated = ev.filter(ev.type == "rating")
+    ratings = rated.group_by("miniapp_id").aggregate(
+        rating_sum=_.rating.sum(), rating_count=_.rating.count()
+    )
+    answered = ev.filter(ev.type == "message_response")
+    responses = answered.group_by("miniapp_id").aggregate(
+        response_count=_.response_seconds.count(),
+        response_p90_seconds=_.response_seconds.quantile(0.9),
     )
 
-    # the most frequent city; ties go to the alphabetically first city
-    located = ev.filter(active & (ev.city != ""))
-    by_city = located.group_by(["miniapp_id", "city"]).aggregate(n=_.count())
-    ranked = by_city.mutate(
-        rn=ibis.row_number().over(group_by="miniapp_id", order_by=[ibis.desc("n"), "city"])
+    # activity, day by day: the distinct users of each UTC day (a day counts as active whoever
+    # was active, a user-day only for a known user; average daily active users = user-days /
+    # days). One small aggregation per day, each reading only its day's files (their
+    # statistics say which), is much cheaper than one over (day, user) pairs of the window.
+    active = ev.filter(ev.type != _EXPOSURE)
+    days = []
+    for offset in range(window_days):
+        low = start + timedelta(days=offset)
+        one_day = active.filter(
+            (active.occurred_at >= ibis.literal(low, type="timestamp('UTC')"))
+            & (active.occurred_at < ibis.literal(low + timedelta(days=1), type="timestamp('UTC')"))
+        )
+        users = one_day.select("miniapp_id", "user_sub").distinct()
+        days.append(users.group_by("miniapp_id").aggregate(
+            n=_.user_sub.count(where=_.user_sub != "")
+        ))
+    activity = ibis.union(*days, distinct=False).group_by("miniapp_id").aggregate(
+        days_active=_.count(), active_user_days=_.n.sum()
     )
-    top_city = ranked.filter(_.rn == 0).select("miniapp_id", "city")
+
+    # places: cities and communities covered, and the most frequent city (ties go to the
+    # alphabetically first city)
+    # (the same filter spelt differently: DuckDB would keep a subquery used twice in memory, and
+    # two scans of the files are cheaper than materialising the active events)
+    located = ev.filter(~ev.type.isin([_EXPOSURE]))
+    places = located.group_by(["miniapp_id", "city", "community"]).aggregate(n=_.count())
+    by_city = places.filter(_.city != "").group_by(["miniapp_id", "city"]).aggregate(n=_.n.sum())
+    ranked = by_city.mutate(
+        rn=ibis.row_number().over(group_by="miniapp_id", order_by=[ibis.desc("n"), "city"]),
+        cities=_.count().over(group_by="miniapp_id"),
+    )
+    top_city = ranked.filter(_.rn == 0).select("miniapp_id", "city", "cities")
+    communities = (
+        places.filter(_.community != "")
+        .group_by("miniapp_id")
+        .aggregate(communities=_.community.nunique())
+    )
 
     # equal-named join keys are merged by Ibis, and no other column names collide
-    joined = (
-        base.left_join(dau, "miniapp_id")
-        .left_join(buyers, "miniapp_id")
-        .left_join(top_city, "miniapp_id")
-    )
+    joined = base
+    for part in (buyers, complaints, ratings, responses, activity, top_city, communities):
+        joined = joined.left_join(part, "miniapp_id")
     return _finish(joined, window_days)
 
 
@@ -233,6 +275,8 @@ def partition_files(parquet_dir: Path, *, as_of: date, window_days: int) -> list
     return sorted(files)
 
 
+DUCKDB_MEMORY_LIMIT = "4GB"
+
 EMPTY_EVENTS = pa.schema(
     [
         ("event_id", pa.string()), ("type", pa.string()),
@@ -252,13 +296,25 @@ def compute(
     window_days: int = 28,
     backend: str = "duckdb",
     excluded: Iterable[str] = (),
+    memory_limit: str = DUCKDB_MEMORY_LIMIT,
 ) -> pa.Table:
-    """Run `metrics_table` over the window's Parquet partitions; returns Arrow, sorted by id."""
+    """Run `metrics_table` over the window's Parquet partitions; returns Arrow, sorted by id.
+
+    DuckDB uses every core and at most `memory_limit`, spilling its hash tables to a temporary
+    directory beyond it (the 100,000,000-event benchmark peaks near 4 GB without a limit).
+    """
     files = partition_files(parquet_dir, as_of=as_of, window_days=window_days)
     excluded = sorted(set(excluded))
     if backend == "duckdb":
         con = ibis.duckdb.connect()
-        con.raw_sql("SET TimeZone = 'UTC'")
+        for setting in (
+            "SET TimeZone = 'UTC'",
+            f"SET threads = {os.cpu_count() or 1}",
+            f"SET memory_limit = '{memory_limit}'",
+            f"SET temp_directory = '{tempfile.gettempdir()}/townsquare-duckdb'",
+            "SET preserve_insertion_order = false",  # the result is sorted anyway
+        ):
+            con.raw_sql(setting)
         events = (
             con.read_parquet(files, hive_partitioning=False)
             if files else ibis.memtable(EMPTY_EVENTS.empty_table())
@@ -271,14 +327,41 @@ def compute(
     dismissed = None
     if excluded:
         dismissed = ibis.memtable(pa.table({"event_id": pa.array(excluded, pa.string())}))
+    start, end = window_bounds(as_of, window_days)
     expr = metrics_table(
-        events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed
+        events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed,
+        in_window=_inside(files, start, end),
     )
     try:
         return con.to_pyarrow(expr)
     finally:
         if backend == "duckdb":
             con.disconnect()
+
+
+def _inside(files: list[str], start: datetime, end: datetime) -> bool:
+    """Whether the files' Parquet statistics show every event's time inside [start, end).
+
+    Day partitions are UTC days, so they always do; the footers are read to make sure (a file
+    without statistics, or with a time outside or missing, keeps the time filter on)."""
+    if not files:
+        return False
+    for path in files:
+        meta = pq.read_metadata(path)
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if "occurred_at" not in names:
+            return False
+        at = names.index("occurred_at")
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(at).statistics
+            if stats is None or not stats.has_min_max or not stats.has_null_count:
+                return False
+            low, high = stats.min, stats.max
+            if stats.null_count or not isinstance(low, datetime) or low.tzinfo is None:
+                return False
+            if not (start <= low and high < end):
+                return False
+    return True
 
 
 _SPARK = None

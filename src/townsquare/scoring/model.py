@@ -13,18 +13,19 @@ How a mini-app is scored (see docs/scoring.md):
    pillars are weighted means of their metrics, the overall a weighted mean of the pillars.
 5. Caps: a rate confidently far worse than the peers' median caps the overall, whatever volume.
 
-Scoring one mini-app and re-scoring it with a changed metric go through the same function
-(`_score_rows`), which is what makes the suggestions' "points gained" exact.
+Scoring one mini-app and re-scoring it with a changed metric go through the same functions
+(`_metric_score`, `_combine`, `_caps`), which is what makes the suggestions' "points gained"
+exact. `score_table` scores a whole population as columns; `score_all` gives its ScoreResults.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from townsquare.scoring.metrics import METRIC_BY_NAME, METRICS, MetricSpec
 from townsquare.scoring.model_config import (
@@ -34,11 +35,11 @@ from townsquare.scoring.model_config import (
     CapRule,
     ScoringConfig,
 )
-from townsquare.scoring.results import ScoreResult, TierDecision
+from townsquare.scoring.results import ScoreResult, Scores, Source, TierDecision, codes
 
 __all__ = [
     "DEFAULT_CONFIG", "CapRule", "ScoreResult", "ScoringConfig", "TierDecision",
-    "assign_tiers", "score_all",
+    "assign_tiers", "score_all", "score_table",
 ]
 
 DEFAULT_RATING_PRIOR = 4.0  # when no peer has ratings
@@ -51,11 +52,8 @@ def _denominators() -> list[str]:
     return sorted({s.denominator for s in METRICS if s.denominator})
 
 
-INPUT_COLUMNS = tuple(dict.fromkeys(
-    [s.name for s in METRICS] + _denominators()
-    + ["rating_sum", "fulfilled", "cancelled", "refunds", "complaints_resolved",
-       "repeat_buyers", "cities", "days_active"]
-))
+# what the model reads of a metrics row (the other columns are kept as the inputs shown)
+INPUT_COLUMNS = tuple(dict.fromkeys([s.name for s in METRICS] + _denominators() + ["days_active"]))
 
 
 def _column(rows: list[dict], name: str) -> np.ndarray:
@@ -131,6 +129,57 @@ class PeerContext:
     medians: dict[str, float]  # raw medians (caps compare against these)
     benchmarks: dict[str, dict[str, float | None]]
 
+    def prior(self, name: str) -> float:
+        return self.priors.get(name, 0.0)
+
+    def search(self, name: str, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(peers below, peers below or equal, peers) for each comparable value."""
+        peers = self.sorted_goodness[name]
+        left = np.searchsorted(peers, good, side="left")
+        return left, np.searchsorted(peers, good, side="right"), peers.size
+
+    def limit(self, rule: CapRule) -> float:
+        return cap_limit(rule, self)
+
+
+class Peers:
+    """Many peer contexts at once: row i is judged against contexts[group[i]].
+
+    Offers PeerContext's prior/search/limit with one value per row, so a whole population is
+    scored in one vectorised pass (the arithmetic per element is the same as group by group).
+    """
+
+    def __init__(self, contexts: list[PeerContext], group: np.ndarray) -> None:
+        self.contexts, self.group = contexts, group
+        order = np.argsort(group, kind="stable")
+        cuts = np.flatnonzero(np.diff(group[order])) + 1
+        self.parts = [(int(group[rows[0]]), rows) for rows in np.split(order, cuts) if rows.size]
+
+    def _per_row(self, values: list[float]) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)[self.group]
+
+    def prior(self, name: str) -> np.ndarray:
+        return self._per_row([c.priors.get(name, 0.0) for c in self.contexts])
+
+    def search(self, name: str, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        left = np.zeros(len(good), dtype=np.int64)
+        right = np.zeros(len(good), dtype=np.int64)
+        for g, rows in self.parts:
+            peers = self.contexts[g].sorted_goodness[name]
+            left[rows] = np.searchsorted(peers, good[rows], side="left")
+            right[rows] = np.searchsorted(peers, good[rows], side="right")
+        sizes = np.array([c.sorted_goodness[name].size for c in self.contexts], dtype=np.int64)
+        return left, right, sizes[self.group]
+
+    def limit(self, rule: CapRule) -> np.ndarray:
+        return self._per_row([cap_limit(rule, c) for c in self.contexts])
+
+    def subset(self, rows: np.ndarray) -> Peers:
+        return Peers(self.contexts, self.group[rows])
+
+
+Context = PeerContext | Peers
+
 
 def build_context(rows: list[dict] | Columns, *, key: str, kind: str,
                   config: ScoringConfig) -> PeerContext:
@@ -191,33 +240,29 @@ def _none(value: float) -> float | None:
 # ------------------------------------------------------------------ scoring
 
 
-def _score_rows(rows: list[dict] | Columns, ctx: PeerContext, config: ScoringConfig,
-                old_goodness: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Scores of `rows` against `ctx`, each judged against the OTHER peers.
+def _metric_score(spec: MetricSpec, raw: Columns, ctx: Context, config: ScoringConfig,
+                  old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(adjusted value, 0..100 percentile score) of one metric for every row, against ctx.
 
-    `old_goodness[m]` is each row's value as it sits in ctx (NaN if it is not there), which is
-    taken out of the comparison so an app is compared with its peers, not with its old self.
+    `old` is each row's value as it sits in ctx (NaN if it is not there), which is taken out
+    of the comparison so an app is compared with its peers, not with its old self.
     """
-    raw = columns(rows)
     count = _length(raw)
-    adjusted: dict[str, np.ndarray] = {}
-    scores: dict[str, np.ndarray] = {}
-    for spec in METRICS:
-        n = raw[spec.denominator] if spec.denominator else np.ones(count)
-        adj = _adjust(spec, raw[spec.name], n, ctx.priors.get(spec.name, 0.0), config)
-        adjusted[spec.name] = adj
-        good = _goodness(spec, adj)
-        peers = ctx.sorted_goodness[spec.name]
-        old = old_goodness[spec.name]
-        in_ctx = ~np.isnan(old)
-        left = np.searchsorted(peers, good, side="left")
-        right = np.searchsorted(peers, good, side="right")
-        below = left - (in_ctx & (old < good))
-        equal = right - left - (in_ctx & (old == good))
-        others = peers.size - in_ctx
-        pct = 100.0 * (below + 0.5 * equal + 0.5) / (others + 1)
-        scores[spec.name] = np.where(np.isnan(good), np.nan, pct)
+    n = raw[spec.denominator] if spec.denominator else np.ones(count)
+    adj = _adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config)
+    good = _goodness(spec, adj)
+    in_ctx = ~np.isnan(old)
+    left, right, size = ctx.search(spec.name, good)
+    below = left - (in_ctx & (old < good))
+    equal = right - left - (in_ctx & (old == good))
+    others = size - in_ctx
+    pct = 100.0 * (below + 0.5 * equal + 0.5) / (others + 1)
+    return adj, np.where(np.isnan(good), np.nan, pct)
 
+
+def _combine(scores: dict[str, np.ndarray], count: int, config: ScoringConfig
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """(pillars, contributions, overall before caps) from the metrics' scores."""
     pillars: dict[str, np.ndarray] = {}
     contributions: dict[str, np.ndarray] = {}
     weights: dict[str, np.ndarray] = {}
@@ -235,7 +280,7 @@ def _score_rows(rows: list[dict] | Columns, ctx: PeerContext, config: ScoringCon
             with np.errstate(invalid="ignore", divide="ignore"):
                 part = np.where(
                     weights[spec.name] > 0,
-                    weights[spec.name] / weight_sum * np.nan_to_num(scores[spec.name]), 0.0,
+                    weights[spec.name] / weight_sum * _nan0(scores[spec.name]), 0.0,
                 )
             total = total + part
             contributions[spec.name] = share * part
@@ -244,29 +289,59 @@ def _score_rows(rows: list[dict] | Columns, ctx: PeerContext, config: ScoringCon
     overall = np.zeros(count)
     for pillar in PILLARS:
         overall = overall + config.pillar_weights[pillar] / pillar_total * pillars[pillar]
+    return pillars, contributions, overall
 
+
+def _caps(raw: Columns, ctx: Context, config: ScoringConfig,
+          overall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(capped overall, index of the first cap rule that fired or -1) for every row."""
     capped = overall.copy()
-    cap_reason: list[tuple[str, str] | None] = [None] * count
-    for rule in config.caps:
+    rule_at = np.full(overall.shape, -1, dtype=np.int64)
+    for r, rule in enumerate(config.caps):
         spec = METRIC_BY_NAME[rule.metric]
         n = raw[spec.denominator]
-        rate = np.clip(np.nan_to_num(raw[rule.metric]), 0.0, 1.0)
+        rate = np.clip(_nan0(raw[rule.metric]), 0.0, 1.0)
         lower = wilson(rate, n, rule.z, upper=False)
-        median = ctx.medians[rule.metric]
-        limit = max(rule.factor * (0.0 if math.isnan(median) else median), rule.floor)
-        hit = (n > 0) & (np.nan_to_num(lower) > limit)
+        hit = (n > 0) & (_nan0(lower) > ctx.limit(rule))
         capped = np.where(hit, np.minimum(capped, rule.cap), capped)
-        for i in np.flatnonzero(hit):
-            if cap_reason[i] is None:  # the first rule that fires explains the cap
-                cap_reason[i] = _cap_text(
-                    spec, rule, float(raw[rule.metric][i]), median, limit
-                )
+        rule_at = np.where(hit & (rule_at < 0), r, rule_at)
+    return capped, rule_at
+
+
+def _nan0(values: np.ndarray) -> np.ndarray:
+    """NaN → 0 (np.nan_to_num, without its per-call overhead; values here are never infinite,
+    or are clipped to [0, 1] right after, where both agree)."""
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def cap_limit(rule: CapRule, ctx: PeerContext) -> float:
+    median = ctx.medians[rule.metric]
+    return max(rule.factor * (0.0 if math.isnan(median) else median), rule.floor)
+
+
+def _score_rows(rows: list[dict] | Columns, ctx: Context, config: ScoringConfig,
+                old_goodness: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Scores of `rows` against `ctx`, each judged against the OTHER peers (see _metric_score).
+
+    The result's `cap_rule` is the index in config.caps of the rule explaining each row's cap.
+    """
+    raw = columns(rows)
+    adjusted: dict[str, np.ndarray] = {}
+    scores: dict[str, np.ndarray] = {}
+    for spec in METRICS:
+        adjusted[spec.name], scores[spec.name] = _metric_score(
+            spec, raw, ctx, config, old_goodness[spec.name]
+        )
+    pillars, contributions, overall = _combine(scores, _length(raw), config)
+    capped, rule_at = _caps(raw, ctx, config, overall)
     return {"adjusted": adjusted, "scores": scores, "pillars": pillars,
-            "contributions": contributions, "overall": capped, "cap": cap_reason}
+            "contributions": contributions, "overall": capped, "cap_rule": rule_at}
 
 
-def _cap_text(spec: MetricSpec, rule: CapRule, value: float, median: float,
-              limit: float) -> tuple[str, str]:
+def cap_text(rule: CapRule, value: float, ctx: PeerContext) -> tuple[str, str]:
+    """Why the overall was capped (English, Chinese)."""
+    spec = METRIC_BY_NAME[rule.metric]
+    median, limit = ctx.medians[rule.metric], cap_limit(rule, ctx)
     med = 0.0 if math.isnan(median) else median
     return (
         f"{spec.label_en.capitalize()} {value:.1%} is far above the peer median {med:.1%} "
@@ -276,18 +351,17 @@ def _cap_text(spec: MetricSpec, rule: CapRule, value: float, median: float,
     )
 
 
-def goodness_of(rows: list[dict] | Columns, ctx: PeerContext,
+def goodness_of(rows: list[dict] | Columns, ctx: Context,
                 config: ScoringConfig) -> dict[str, np.ndarray]:
     """Each row's comparable value per metric as it sits in `ctx` (rows must be ctx members)."""
     raw = columns(rows)
-    out = {}
-    for spec in METRICS:
-        value = raw[spec.name]
-        n = raw[spec.denominator] if spec.denominator else np.ones(_length(raw))
-        out[spec.name] = _goodness(
-            spec, _adjust(spec, value, n, ctx.priors.get(spec.name, 0.0), config)
-        )
-    return out
+    return {spec.name: member_goodness(spec, raw, ctx, config) for spec in METRICS}
+
+
+def member_goodness(spec: MetricSpec, raw: Columns, ctx: Context,
+                    config: ScoringConfig) -> np.ndarray:
+    n = raw[spec.denominator] if spec.denominator else np.ones(_length(raw))
+    return _goodness(spec, _adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config))
 
 
 def score_against(rows: list[dict], ctx: PeerContext, config: ScoringConfig, *,
@@ -328,119 +402,101 @@ def is_sufficient(row: dict, config: ScoringConfig) -> bool:
     return data_shortfall(row, config) is None
 
 
-def peer_groups(rows: list[dict], config: ScoringConfig) -> dict[int, tuple[str, str]]:
-    """Row index → (kind, key) of its peer group, for the rows with enough data."""
-    by_city: dict[tuple[str, str], int] = defaultdict(int)
-    for row in rows:
-        if is_sufficient(row, config) and row.get("city"):
-            by_city[(row["category_code"], row["city"])] += 1
-    out = {}
-    for i, row in enumerate(rows):
-        if not is_sufficient(row, config):
-            continue
-        cat, city = row["category_code"], row.get("city") or ""
-        if city and by_city[(cat, city)] >= config.min_city_peers:
-            out[i] = ("category:city", f"{cat}:{city}")
-        else:
-            out[i] = ("category", cat)
-    return out
+def sufficient(cols: Columns, config: ScoringConfig) -> np.ndarray:
+    """`is_sufficient` for every row of the columns at once."""
+
+    def whole(name: str) -> np.ndarray:  # int(value or 0)
+        return np.trunc(np.nan_to_num(cols[name], nan=0.0))
+
+    too_little = (whole("orders") < config.min_orders) & (whole("visits") < config.min_visits)
+    return ~too_little & ~(whole("days_active") < config.min_days_active)
+
+
+# ------------------------------------------------------------------ the whole population
+
+
+def score_table(data: pa.Table | list[dict], config: ScoringConfig = DEFAULT_CONFIG) -> Scores:
+    """Score every metrics row (one per mini-app) as columns (rows as given; `results()` lists
+    them by str(miniapp_id)).
+
+    Peer groups are found with integer codes and each group's context is built once; then all
+    scored rows go through the model in one vectorised pass, each against its own group
+    (`Peers`), so the cost is NumPy's, not one Python step per app or per group.
+    """
+    source = Source.of(data, INPUT_COLUMNS, columns)
+    n = source.size
+    cols = source.cols
+    ok = sufficient(cols, config)
+    cat_code, cat_values = codes(source.category)
+    city_code, city_values = codes(source.city)
+    n_city = len(city_values)
+    has_city = np.array([bool(c) for c in city_values], dtype=bool)[city_code]
+    combo = cat_code.astype(np.int64) * n_city + city_code
+    local = ok & has_city
+    per_city = np.bincount(combo[local], minlength=len(cat_values) * n_city)
+    by_city = local & (per_city[combo] >= config.min_city_peers)
+    # group id: the category's code, or len(categories) + the (category, city) combination
+    gid = np.where(by_city, len(cat_values) + combo, cat_code)
+
+    contexts: list[PeerContext] = []
+    ctx_of: dict[int, int] = {}
+    group = np.full(n, -1, dtype=np.int64)
+    raw_overall, raw_scores = np.full(n, np.nan), np.full((len(METRICS), n), np.nan)
+    adjusted, contributions = np.full((len(METRICS), n), np.nan), np.zeros((len(METRICS), n))
+    pillars, cap_rule = np.full((len(PILLARS), n), np.nan), np.full(n, -1, dtype=np.int64)
+
+    def context(g: int) -> int:
+        if g not in ctx_of:
+            if g < len(cat_values):
+                kind, key, pool = "category", cat_values[g], np.flatnonzero(ok & (cat_code == g))
+            else:
+                cat, city = divmod(g - len(cat_values), n_city)
+                kind, key = "category:city", f"{cat_values[cat]}:{city_values[city]}"
+                pool = np.flatnonzero(by_city & (combo == g - len(cat_values)))
+            contexts.append(build_context(_take(cols, pool), key=key, kind=kind, config=config))
+            ctx_of[g] = len(contexts) - 1
+        return ctx_of[g]
+
+    # every scored row at once, each against its own group's context
+    rows = np.flatnonzero(ok)
+    lookup = np.full(int(gid.max()) + 1 if n else 0, -1, dtype=np.int64)
+    for g in np.unique(gid[rows]).tolist():
+        lookup[g] = context(g)
+    group[rows] = lookup[gid[rows]]
+    member_cols = _take(cols, rows)
+    peers = Peers(contexts, group[rows])
+    out = _score_rows(member_cols, peers, config, goodness_of(member_cols, peers, config))
+    raw_overall[rows], cap_rule[rows] = out["overall"], out["cap_rule"]
+    for m, spec in enumerate(METRICS):
+        raw_scores[m, rows] = out["scores"][spec.name]
+        adjusted[m, rows] = out["adjusted"][spec.name]
+        contributions[m, rows] = out["contributions"][spec.name]
+    for p, pillar in enumerate(PILLARS):
+        pillars[p, rows] = out["pillars"][pillar]
+    # apps without enough data are shown their category's benchmarks, where it has any
+    for c in np.unique(cat_code[~ok]):
+        if (ok & (cat_code == c)).any():
+            group[~ok & (cat_code == c)] = context(int(c))
+    return Scores(
+        config=config, source=source, cols=cols, scored=ok, category=cat_code, group=group,
+        contexts=contexts, raw_overall=raw_overall, raw_scores=raw_scores, cap_rule=cap_rule,
+        overall=np.round(raw_overall, 2), pillars=_round_in_place(pillars, 2),
+        adjusted=_round_in_place(adjusted, 6), contributions=_round_in_place(contributions, 3),
+        metric_scores=np.round(raw_scores, 2),
+    )
+
+
+def _round_in_place(values: np.ndarray, digits: int) -> np.ndarray:
+    """np.round(values, digits), which is exactly these three steps, without new arrays."""
+    scale = 10.0**digits
+    np.multiply(values, scale, out=values)
+    np.rint(values, out=values)
+    return np.divide(values, scale, out=values)
 
 
 def score_all(rows: list[dict], config: ScoringConfig = DEFAULT_CONFIG) -> list[ScoreResult]:
     """Score every metrics row (one per mini-app); results are ordered by miniapp_id."""
-    rows = sorted(rows, key=lambda r: (str(r["miniapp_id"]),))
-    assigned = peer_groups(rows, config)
-    by_category: dict[str, list[int]] = defaultdict(list)
-    by_city: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        if is_sufficient(row, config):
-            by_category[row["category_code"]].append(i)
-            if row.get("city"):
-                by_city[f"{row['category_code']}:{row['city']}"].append(i)
-    wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, group in assigned.items():
-        wanted[group].append(i)
-
-    cols = columns(rows)  # once: groups take slices
-    results: dict[int, ScoreResult] = {}
-    category_ctx: dict[str, PeerContext] = {}
-    for (kind, key), members in sorted(wanted.items()):
-        pool = by_category[key] if kind == "category" else by_city[key]
-        ctx = build_context(_take(cols, pool), key=key, kind=kind, config=config)
-        if kind == "category":
-            category_ctx[key] = ctx
-        member_cols = _take(cols, members)
-        out = _score_rows(member_cols, ctx, config, goodness_of(member_cols, ctx, config))
-        lists = _rounded(out)
-        for j, i in enumerate(members):
-            results[i] = _result(rows[i], ctx, out["cap"][j], lists, j, config)
-
-    for i, row in enumerate(rows):
-        if i in results:
-            continue
-        cat = row["category_code"]
-        if cat not in category_ctx and by_category.get(cat):
-            category_ctx[cat] = build_context(
-                _take(cols, by_category[cat]), key=cat, kind="category", config=config
-            )
-        ctx = category_ctx.get(cat)
-        note = data_shortfall(row, config) or ("", "")
-        results[i] = ScoreResult(
-            miniapp_id=row["miniapp_id"], category_code=cat, state="insufficient_data",
-            overall=None, pillars={}, metrics=_inputs(row), adjusted={},
-            benchmarks=ctx.benchmarks if ctx else {}, contributions={},
-            peer_group="category", cap=None, model_version=config.version,
-            merchant_id=row.get("merchant_id"), city=row.get("city") or "", peer_key=cat,
-            peer_count=ctx.size if ctx else 0, note=note[0], note_zh=note[1],
-        )
-    return [results[i] for i in range(len(rows))]
-
-
-_IDS = ("miniapp_id", "merchant_id")
-
-
-def _inputs(row: dict) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in _IDS}
-
-
-def _rounded(out: dict[str, Any]) -> dict[str, dict[str, list]]:
-    """The bulk scores as rounded Python lists (one per metric), NaN → None."""
-
-    def plain(values: np.ndarray, digits: int) -> list:
-        rounded = np.round(values, digits)
-        return [None if v != v else v for v in rounded.tolist()]  # v != v: NaN
-
-    return {
-        "overall": {"": plain(out["overall"], 2)},
-        "pillars": {p: plain(v, 2) for p, v in out["pillars"].items()},
-        "adjusted": {m: plain(v, 6) for m, v in out["adjusted"].items()},
-        "contributions": {m: plain(v, 3) for m, v in out["contributions"].items()},
-        "scores": {m: plain(v, 2) for m, v in out["scores"].items()},
-    }
-
-
-def _result(row: dict, ctx: PeerContext, cap: tuple[str, str] | None,
-            lists: dict[str, dict[str, list]], j: int, config: ScoringConfig) -> ScoreResult:
-    return ScoreResult(
-        miniapp_id=row["miniapp_id"],
-        category_code=row["category_code"],
-        state="scored",
-        overall=lists["overall"][""][j],
-        pillars={p: v[j] for p, v in lists["pillars"].items()},
-        metrics=_inputs(row),
-        adjusted={m: v[j] for m, v in lists["adjusted"].items()},
-        benchmarks=ctx.benchmarks,  # shared by the whole peer group
-        contributions={m: v[j] for m, v in lists["contributions"].items()},
-        peer_group=ctx.kind,
-        cap=cap[0] if cap else None,
-        cap_zh=cap[1] if cap else None,
-        model_version=config.version,
-        merchant_id=row.get("merchant_id"),
-        city=row.get("city") or "",
-        peer_key=ctx.key,
-        peer_count=ctx.size,
-        metric_scores={m: v[j] for m, v in lists["scores"].items()},
-    )
+    return score_table(rows, config).results()
 
 
 from townsquare.scoring.tiers import assign_tiers  # noqa: E402  (tiers build on the results)

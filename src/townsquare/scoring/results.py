@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass
@@ -35,8 +38,21 @@ class ScoreResult:
     note: str | None = None
     note_zh: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return _plain(dict(vars(self)))
+    def to_json(self, shared: dict[int, Any] | None = None) -> dict[str, Any]:
+        """Plain JSON values. `shared`, a dict kept across calls, converts the benchmarks of a
+        peer group (one object shared by all its members) only once."""
+        if shared is None:
+            return _plain(dict(vars(self)))
+        out = {}
+        for name, value in vars(self).items():
+            if name == "benchmarks":
+                hit = shared.get(id(value))
+                if hit is None or hit[0] is not value:
+                    hit = shared[id(value)] = (value, _plain(value))
+                out[name] = hit[1]
+            else:
+                out[name] = _plain(value)
+        return out
 
 
 @dataclass
@@ -65,3 +81,178 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def py_round(values: np.ndarray, digits: int) -> np.ndarray:
+    """Python's round(v, digits) of every element.
+
+    NumPy's round (rint of v × 10^digits) agrees with Python's correctly rounded decimal except
+    where v × 10^digits lies next to a half, so those few elements are rounded by Python.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.round(values, digits)
+    scaled = values * 10.0**digits
+    with np.errstate(invalid="ignore"):
+        near = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for i in np.flatnonzero(near):
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
+def _plain_list(values: np.ndarray) -> list:
+    return [None if v != v else v for v in values.tolist()]  # v != v: NaN
+
+
+@dataclass
+class Scores:
+    """Every mini-app's score as columns, rows as the metrics came (`model.score_table`).
+
+    Arrays shaped (len(METRICS), n) follow METRICS' order and (len(PILLARS), n) PILLARS'.
+    The rounded arrays are what a ScoreResult shows; the raw ones are what re-scoring (the
+    suggestions) builds on. `results()` makes the ScoreResult objects, only when asked.
+    """
+
+    config: Any
+    source: Source  # the metrics rows, their float columns and grouping keys
+    cols: dict[str, np.ndarray]
+    scored: np.ndarray  # bool
+    category: np.ndarray  # an integer code per category_code
+    group: np.ndarray  # index into contexts (scored: its peer group; else its category), -1
+    contexts: list[Any]  # model.PeerContext
+    raw_overall: np.ndarray
+    raw_scores: np.ndarray
+    cap_rule: np.ndarray  # index in config.caps of the rule that capped the overall, -1
+    overall: np.ndarray
+    pillars: np.ndarray
+    adjusted: np.ndarray
+    contributions: np.ndarray
+    metric_scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scored)
+
+    def cap(self, i: int) -> tuple[str, str] | None:
+        """Why row i's overall was capped (English, Chinese), None when it was not."""
+        from townsquare.scoring.model import cap_text
+
+        if self.cap_rule[i] < 0:
+            return None
+        rule = self.config.caps[int(self.cap_rule[i])]
+        return cap_text(rule, float(self.cols[rule.metric][i]), self.contexts[self.group[i]])
+
+    def results(self) -> list[ScoreResult]:
+        """The ScoreResult of every row, ordered by str(miniapp_id)."""
+        from townsquare.scoring.metrics import METRICS
+        from townsquare.scoring.model import data_shortfall
+        from townsquare.scoring.model_config import PILLARS
+
+        source, config = self.source, self.config
+        ids, merchants = source.column("miniapp_id"), source.column("merchant_id")
+        categories, cities = source.column("category_code"), source.column("city")
+        names = [spec.name for spec in METRICS]
+        overall = _plain_list(self.overall)
+        pillars = dict(zip(PILLARS, (_plain_list(v) for v in self.pillars), strict=True))
+        adjusted = dict(zip(names, (_plain_list(v) for v in self.adjusted), strict=True))
+        parts = dict(zip(names, (_plain_list(v) for v in self.contributions), strict=True))
+        scores = dict(zip(names, (_plain_list(v) for v in self.metric_scores), strict=True))
+        out: list[ScoreResult] = []
+        every = source.inputs()
+        for i in source.order.tolist():
+            inputs = every[i]
+            ctx = self.contexts[self.group[i]] if self.group[i] >= 0 else None
+            common = {
+                "miniapp_id": ids[i], "category_code": categories[i], "metrics": inputs,
+                "model_version": config.version, "merchant_id": merchants[i],
+                "city": cities[i] or "",
+            }
+            if not self.scored[i]:
+                note = data_shortfall(inputs, config) or ("", "")
+                out.append(ScoreResult(
+                    **common, state="insufficient_data", overall=None, pillars={},
+                    adjusted={}, benchmarks=ctx.benchmarks if ctx else {}, contributions={},
+                    peer_group="category", cap=None, peer_key=categories[i],
+                    peer_count=ctx.size if ctx else 0, note=note[0], note_zh=note[1],
+                ))
+                continue
+            cap = self.cap(i)
+            out.append(ScoreResult(
+                **common, state="scored", overall=overall[i],
+                pillars={p: v[i] for p, v in pillars.items()},
+                adjusted={m: v[i] for m, v in adjusted.items()},
+                benchmarks=ctx.benchmarks,  # shared by the whole peer group
+                contributions={m: v[i] for m, v in parts.items()},
+                peer_group=ctx.kind, cap=cap[0] if cap else None,
+                cap_zh=cap[1] if cap else None, peer_key=ctx.key, peer_count=ctx.size,
+                metric_scores={m: v[i] for m, v in scores.items()},
+            ))
+        return out
+
+
+def codes(values: pa.Array) -> tuple[np.ndarray, list]:
+    """Integer codes of an Arrow array's values and the distinct values they stand for."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+@dataclass
+class Source:
+    """The metrics rows as given (model.score_table's input): float columns, grouping keys,
+    the inputs, and `order`, the positions in str(miniapp_id) order (the order results are
+    listed and ties ranked in)."""
+
+    size: int
+    cols: dict[str, np.ndarray]
+    category: pa.Array
+    city: pa.Array
+    order: np.ndarray
+    table: pa.Table | None = None  # an Arrow source...
+    rows: list[dict] | None = None  # ...or the rows as given
+
+    @classmethod
+    def of(cls, data: pa.Table | list[dict], names: tuple[str, ...],
+           columns: Callable[[list[dict]], dict[str, np.ndarray]]) -> Source:
+        """From Arrow or from row dicts; `names` are the float columns the model reads (made
+        by `columns` from dicts, so both ways give the same floats)."""
+        if isinstance(data, pa.Table):
+            order = pc.sort_indices(pc.cast(data["miniapp_id"], pa.string()))
+            cols = {name: _float_column(data, name) for name in names}
+            city = pc.fill_null(data["city"], "") if "city" in data.column_names else pa.array(
+                [""] * data.num_rows, pa.string())
+            return cls(data.num_rows, cols, data["category_code"], city,
+                       order.to_numpy().astype(np.int64), table=data)
+        rows = list(data)
+        order = sorted(range(len(rows)), key=lambda i: str(rows[i]["miniapp_id"]))
+        category = pa.array([r["category_code"] for r in rows], pa.string())
+        city = pa.array([r.get("city") or "" for r in rows], pa.string())
+        return cls(len(rows), columns(rows), category, city, np.array(order, dtype=np.int64),
+                   rows=rows)
+
+    def rank(self) -> np.ndarray:
+        """Each row's place in str(miniapp_id) order."""
+        rank = np.empty(self.size, dtype=np.int64)
+        rank[self.order] = np.arange(self.size)
+        return rank
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """Each row's metrics as measured (the ids left out), as plain Python values."""
+        rows = self.rows if self.rows is not None else self.table.to_pylist()
+        return [{k: v for k, v in row.items() if k not in _IDS} for row in rows]
+
+    def column(self, name: str) -> list:
+        if self.rows is not None:
+            return [row.get(name) for row in self.rows]
+        if name not in self.table.column_names:
+            return [None] * self.size
+        return self.table[name].to_pylist()
+
+
+def _float_column(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    return np.asarray(pc.cast(table[name], pa.float64()).to_numpy(), dtype=np.float64)
+
+
+_IDS = ("miniapp_id", "merchant_id")

@@ -3,6 +3,9 @@
 For every metric worse than the peer median, the mini-app is re-scored by the model itself with
 that one metric set to the median (same peers, same benchmarks); the difference in overall score
 is the points it would gain. Suggestions come sorted by points, largest first.
+
+`advise` does it for a whole population as columns (per metric, one vectorised re-scoring of
+every mini-app behind its peers' median); `suggest` for one mini-app.
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import numpy as np
 from townsquare.scoring.metrics import METRICS, MetricSpec
 from townsquare.scoring.model import (
     PeerContext,
+    Peers,
     ScoreResult,
     ScoringConfig,
+    _caps,
+    _combine,
+    _metric_score,
     _score_rows,
-    _take,
     build_context,
-    columns,
     goodness_of,
     is_sufficient,
+    member_goodness,
     score_against,
 )
+from townsquare.scoring.results import Scores, Source, py_round
 
 
 @dataclass
@@ -60,42 +67,140 @@ def suggest(result: ScoreResult, *, peers: list[ScoreResult],
     return _advice(behind, overall, ctx)
 
 
+@dataclass
+class Advice:
+    """Every suggestion of a population as a long table: by row, then by priority."""
+
+    row: np.ndarray  # the row (of the Scores) it is for
+    metric: np.ndarray  # index into METRICS
+    current: np.ndarray
+    median: np.ndarray
+    top_quartile: np.ndarray  # NaN: none
+    points: np.ndarray  # overall points gained by reaching the median (rounded, > 0)
+
+    def suggestions(self, ids: list[Any], scored: np.ndarray) -> dict[Any, list[Suggestion]]:
+        """miniapp_id → its Suggestions (an empty list for a scored app with none)."""
+        out: dict[Any, list[Suggestion]] = {ids[i]: [] for i in np.flatnonzero(scored)}
+        columns = zip(self.row.tolist(), self.metric.tolist(), self.current.tolist(),
+                      self.median.tolist(), self.top_quartile.tolist(), self.points.tolist(),
+                      strict=True)
+        for row, m, current, median, top, points in columns:
+            out[ids[row]].append(
+                _suggestion(METRICS[m], current, median, None if top != top else top, points)
+            )
+        return out
+
+
+def advise(scores: Scores) -> Advice:
+    """The suggestions of every scored row: for each judged metric, the rows behind their peer
+    median are re-scored at once, with the model, with that metric at the median."""
+    config, cols = scores.config, scores.cols
+    rows = np.flatnonzero(scores.scored)
+    peers = Peers(scores.contexts, scores.group[rows])
+    parts: list[tuple[np.ndarray, ...]] = []
+    for m, spec in enumerate(METRICS):
+        if config.metric_weights.get(spec.name, 0) <= 0 and not _capping(spec, config):
+            continue
+        bench = [ctx.benchmarks[spec.name] for ctx in scores.contexts]
+        median = _per_row(peers, [b["median"] for b in bench])  # NaN: no median
+        current = cols[spec.name][rows]
+        observed = ~np.isnan(current)
+        if spec.denominator:  # nothing observed: nothing to catch up on
+            n = cols[spec.denominator][rows]
+            observed &= (n != 0) & ~np.isnan(n)
+        with np.errstate(invalid="ignore"):
+            behind = observed & (current < median if spec.higher_is_better else current > median)
+        at = np.flatnonzero(behind)
+        if not at.size:
+            continue
+        owners = rows[at]
+        overall = rescore(scores, owners, peers.subset(at), spec, median[at])
+        parts.append((
+            owners, np.full(at.size, m), current[at], median[at],
+            _per_row(peers, [b["top_quartile"] for b in bench])[at],
+            py_round(overall - scores.raw_overall[owners], 2),
+        ))
+    if not parts:
+        empty = np.zeros(0)
+        return Advice(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
+    row, metric, current, median, top, points = (
+        np.concatenate(c) for c in zip(*parts, strict=True)
+    )
+    keep = points > 0
+    row, metric, current, median, top, points = (
+        a[keep] for a in (row, metric, current, median, top, points)
+    )
+    # per row, most points first, then by the metric's name
+    by_name = np.argsort(np.argsort([spec.name for spec in METRICS]))
+    at = np.lexsort((by_name[metric], -points, row))
+    return Advice(row[at], metric[at], current[at], median[at], top[at], points[at])
+
+
+def _per_row(peers: Peers, values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)[peers.group]
+
+
+def rescore(scores: Scores, rows: np.ndarray, ctx: PeerContext | Peers, changed: MetricSpec,
+            value: float | np.ndarray) -> np.ndarray:
+    """The overall of `rows` (members of ctx) with metric `changed` set to `value`.
+
+    Only the metrics that read the changed column (itself, and the rates it is the
+    denominator of) are scored again; the others keep the rows' scores. Pillars, overall and
+    caps then go through the model's own functions, so the result is exactly what scoring the
+    changed row from scratch gives.
+    """
+    config, cols = scores.config, scores.cols
+    affected = [s for s in METRICS if changed.name in (s.name, s.denominator)]
+    needed = {changed.name} | {s.name for s in affected} | {
+        s.denominator for s in METRICS if s.denominator} | {rule.metric for rule in config.caps}
+    original = {name: cols[name][rows] for name in needed}
+    variant = {**original, changed.name: np.broadcast_to(value, rows.shape).astype(np.float64)}
+    metric_scores = {}
+    for m, spec in enumerate(METRICS):
+        if spec in affected:
+            old = member_goodness(spec, original, ctx, config)
+            metric_scores[spec.name] = _metric_score(spec, variant, ctx, config, old)[1]
+        else:
+            metric_scores[spec.name] = scores.raw_scores[m, rows]
+    overall = _combine(metric_scores, rows.size, config)[2]
+    return _caps(variant, ctx, config, overall)[0]
+
+
 def suggest_all(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, list[Suggestion]]:
-    """`suggest` for every scored result at once (one re-scoring call per peer group)."""
-    groups: dict[str, list[ScoreResult]] = {}
-    for result in results:
-        if result.state == "scored":
-            groups.setdefault(result.peer_key, []).append(result)
-    out: dict[Any, list[Suggestion]] = {}
-    for members in groups.values():
-        ctx = _context(members[0], results, config)
-        plans = [(r, _behind(r, ctx, config)) for r in members]
-        base = columns([r.metrics for r in members])
-        # variant v is member owner[v] with metric changed[v] set to value[v] ("" = unchanged)
-        owner: list[int] = []
-        changed: list[str] = []
-        value: list[float] = []
-        for i, (_, behind) in enumerate(plans):
-            owner.append(i)
-            changed.append("")
-            value.append(0.0)
-            for spec, _, median in behind:
-                owner.append(i)
-                changed.append(spec.name)
-                value.append(median)
-        old = goodness_of(_take(base, owner), ctx, config)
-        variants = _take(base, owner)
-        names, values = np.array(changed), np.array(value)
-        for spec in METRICS:
-            mask = names == spec.name
-            if mask.any():
-                variants[spec.name] = np.where(mask, values, variants[spec.name])
-        overall = _score_rows(variants, ctx, config, old)["overall"]
-        at = 0
-        for result, behind in plans:
-            out[result.miniapp_id] = _advice(behind, overall[at:at + len(behind) + 1], ctx)
-            at += len(behind) + 1
-    return out
+    """`suggest` for every scored result at once (`advise` on their rebuilt peer groups)."""
+    scores = _rescored([r for r in results if r.state == "scored"], results, config)
+    ids = scores.source.column("miniapp_id")
+    return advise(scores).suggestions(ids, scores.scored)
+
+
+def _rescored(scored: list[ScoreResult], everyone: list[ScoreResult],
+              config: ScoringConfig) -> Scores:
+    """The columnar scores of `scored` rebuilt from their inputs and peer groups."""
+    from townsquare.scoring.model import columns
+
+    rows = [{**r.metrics, "miniapp_id": r.miniapp_id} for r in scored]
+    cols = columns(rows)
+    contexts: list[PeerContext] = []
+    index: dict[str, int] = {}
+    group = np.zeros(len(scored), dtype=np.int64)
+    for i, result in enumerate(scored):
+        if result.peer_key not in index:
+            index[result.peer_key] = len(contexts)
+            contexts.append(_context(result, everyone, config))
+        group[i] = index[result.peer_key]
+    n = len(scored)
+    peers = Peers(contexts, group)
+    out = _score_rows(cols, peers, config, goodness_of(cols, peers, config))
+    raw_overall = out["overall"]
+    raw_scores = np.array([out["scores"][spec.name] for spec in METRICS]).reshape(len(METRICS), n)
+    source = Source(n, cols, None, None, np.arange(n), rows=rows)
+    return Scores(
+        config=config, source=source, cols=cols, scored=np.ones(n, dtype=bool),
+        category=np.zeros(n, dtype=np.int64), group=group,
+        contexts=contexts, raw_overall=raw_overall, raw_scores=raw_scores,
+        cap_rule=np.full(n, -1), overall=raw_overall, pillars=np.zeros((3, n)),
+        adjusted=raw_scores, contributions=raw_scores, metric_scores=raw_scores,
+    )
 
 
 def _behind(result: ScoreResult, ctx: PeerContext,

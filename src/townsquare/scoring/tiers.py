@@ -3,51 +3,158 @@
 The top tiers also have requirements (enough orders, a quality score, no cap), like seller
 standards on large marketplaces; a mini-app that misses them drops to the best tier it meets.
 Every decision says, in plain words, what the next tier up still needs.
+
+The ranking is columnar (`tier_table`: one sort for the whole population); the decisions with
+their words (`TierDecision`) are made from it only when asked.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from townsquare.scoring.model_config import TIERS, ScoringConfig
+from townsquare.scoring.results import TierDecision, py_round
 
 if TYPE_CHECKING:
-    from townsquare.scoring.model import ScoreResult
+    from townsquare.scoring.results import ScoreResult, Scores
+
+# what a tier can require, in the order the decision lists what is missing
+NEEDS = ("percentile", "min_orders", "min_quality", "no_cap")
+
+
+@dataclass
+class Tiers:
+    """Every row's tier (rows as in the Scores they were ranked from)."""
+
+    tier: np.ndarray  # index into TIERS, -1: not scored
+    rank: np.ndarray  # 1 = best in its category (ties share the better rank), 0: not scored
+    percentile: np.ndarray  # 0..100 within the category, higher is better; NaN: not scored
+    category_size: np.ndarray  # scored mini-apps in the row's category
+    needs: np.ndarray  # (len(NEEDS), n) bool: what the next tier up still needs
+
+    def tier_names(self) -> list[str | None]:
+        return [TIERS[t] if t >= 0 else None for t in self.tier.tolist()]
+
+
+def tier_table(*, category: np.ndarray, scored: np.ndarray, overall: np.ndarray,
+               quality: np.ndarray, orders: np.ndarray, capped: np.ndarray,
+               config: ScoringConfig, order_key: np.ndarray | None = None) -> Tiers:
+    """Rank the scored rows within their category (integer codes) and give each its tier.
+
+    `overall` and `quality` are the rounded scores shown; `orders` whole numbers; ties on the
+    overall are ranked by `order_key` (the place in str(miniapp_id) order; default the row's).
+    """
+    n = len(scored)
+    key = np.arange(n) if order_key is None else order_key
+    at = np.flatnonzero(scored)
+    # by category, best overall first, then the key (np.lexsort: the last key sorts first)
+    at = at[np.lexsort((key[at], -overall[at], category[at]))]
+    cats = category[at]
+    first = np.ones(len(at), dtype=bool)
+    first[1:] = cats[1:] != cats[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(at)), 0))
+    sizes = np.bincount(cats, minlength=int(category.max()) + 1 if n else 0)  # per category
+    size = sizes[cats]
+    changed = first.copy()
+    changed[1:] |= overall[at][1:] != overall[at][:-1]
+    # ties share the better rank: the position where the run of equal overalls began
+    rank = np.maximum.accumulate(np.where(changed, np.arange(len(at)), 0)) - start + 1
+    percentile = py_round(100.0 * (size - rank + 0.5) / size, 2)
+
+    unmet = [_needs(t, percentile, orders[at], quality[at], capped[at], config) for t in TIERS]
+    meets = np.stack([~missing.any(axis=0) for missing in unmet])
+    if len(at) and not meets.any(axis=0).all():
+        raise StopIteration("no tier's requirements are met")  # as next() on no tier
+    tier = np.argmax(meets, axis=0)
+    needs = np.zeros((len(NEEDS), len(at)), dtype=bool)
+    for t in range(1, len(TIERS)):
+        here = tier == t
+        needs[:, here] = unmet[t - 1][:, here]
+
+    out = Tiers(
+        tier=np.full(n, -1, dtype=np.int64), rank=np.zeros(n, dtype=np.int64),
+        percentile=np.full(n, np.nan), category_size=np.zeros(n, dtype=np.int64),
+        needs=np.zeros((len(NEEDS), n), dtype=bool),
+    )
+    out.tier[at], out.rank[at], out.percentile[at], out.needs[:, at] = tier, rank, percentile, needs
+    out.category_size[:] = sizes[category]
+    return out
+
+
+def _needs(tier: str, percentile: np.ndarray, orders: np.ndarray, quality: np.ndarray,
+           capped: np.ndarray, config: ScoringConfig) -> np.ndarray:
+    """(len(NEEDS), n) bool: which of the tier's requirements each row misses."""
+    none = np.zeros(len(percentile), dtype=bool)
+    min_orders = config.tier_min_orders.get(tier)
+    min_quality = config.tier_min_quality.get(tier)
+    return np.stack([
+        percentile < config.tier_percentiles.get(tier, 0.0),
+        orders < min_orders if min_orders else none,
+        quality < min_quality if min_quality else none,
+        capped if tier in config.tier_no_cap else none,
+    ])
+
+
+def tiers_of(scores: Scores) -> Tiers:
+    """`tier_table` of a scored population."""
+    return tier_table(
+        category=scores.category, scored=scores.scored, overall=scores.overall,
+        quality=np.nan_to_num(scores.pillars[-1], nan=0.0),
+        orders=np.trunc(np.nan_to_num(scores.cols["orders"], nan=0.0)),
+        capped=scores.cap_rule >= 0, config=scores.config, order_key=scores.source.rank(),
+    )
 
 
 def assign_tiers(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, Any]:
     """miniapp_id → TierDecision for every result (unscored ones get tier None)."""
-    from townsquare.scoring.model import TierDecision
+    scored = np.array([r.state == "scored" for r in results], dtype=bool)
+    ids = [str(r.miniapp_id) for r in results]
+    table = tier_table(
+        category=_category_codes([r.category_code for r in results]), scored=scored,
+        overall=np.array([r.overall if s else np.nan for r, s in zip(results, scored,
+                                                                      strict=True)], float),
+        quality=np.array([r.pillars.get("quality", 0.0) if s else 0.0
+                          for r, s in zip(results, scored, strict=True)], float),
+        orders=np.array([int(r.metrics.get("orders") or 0) for r in results], float),
+        capped=np.array([bool(r.cap) for r in results], dtype=bool),
+        config=config,
+        order_key=np.argsort(np.argsort(np.array(ids, dtype=object), kind="stable"),
+                             kind="stable") if results else None,
+    )
+    return decisions(table, results, config)
 
-    by_category: dict[str, list[ScoreResult]] = defaultdict(list)
-    for result in results:
-        if result.state == "scored":
-            by_category[result.category_code].append(result)
-    decisions: dict[Any, Any] = {}  # miniapp_id → TierDecision
-    for members in by_category.values():
-        members.sort(key=lambda r: (-r.overall, str(r.miniapp_id)))
-        size = len(members)
-        rank = 0
-        for position, result in enumerate(members, start=1):
-            if position == 1 or result.overall != members[position - 2].overall:
-                rank = position  # ties share the better rank
-            percentile = round(100.0 * (size - rank + 0.5) / size, 2)
-            tier = next(t for t in TIERS if not _unmet(t, result, percentile, config))
-            above = TIERS[TIERS.index(tier) - 1] if tier != TIERS[0] else None
-            decisions[result.miniapp_id] = TierDecision(
-                miniapp_id=result.miniapp_id, tier=tier, rank=rank, percentile=percentile,
-                category_size=size, next_tier=above,
-                unmet=_unmet(above, result, percentile, config) if above else [],
-            )
-    for result in results:
-        if result.state != "scored":
-            decisions[result.miniapp_id] = TierDecision(
+
+def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
+              rows: np.ndarray | None = None) -> dict[Any, Any]:
+    """The TierDecision of every result, with its words; results[k] is row rows[k] of `table`
+    (default: the same order)."""
+    out: dict[Any, Any] = {}
+    at = range(len(results)) if rows is None else rows.tolist()
+    for i, result in zip(at, results, strict=True):
+        t = int(table.tier[i])
+        if t < 0:
+            out[result.miniapp_id] = TierDecision(
                 miniapp_id=result.miniapp_id, tier=None, rank=None, percentile=None,
-                category_size=len(by_category.get(result.category_code, [])), next_tier=None,
+                category_size=int(table.category_size[i]), next_tier=None,
                 unmet=[_data_requirement(result, config)],
             )
-    return decisions
+            continue
+        above = TIERS[t - 1] if t > 0 else None
+        percentile = float(table.percentile[i])
+        out[result.miniapp_id] = TierDecision(
+            miniapp_id=result.miniapp_id, tier=TIERS[t], rank=int(table.rank[i]),
+            percentile=percentile, category_size=int(table.category_size[i]), next_tier=above,
+            unmet=_unmet(above, result, percentile, config) if above else [],
+        )
+    return out
+
+
+def _category_codes(values: list) -> np.ndarray:
+    index: dict[Any, int] = {}
+    return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int64)
 
 
 def _unmet(tier: str, result: ScoreResult, percentile: float,
