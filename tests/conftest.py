@@ -89,7 +89,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 @pytest.fixture
 def settings(tmp_path: Path, database: Database) -> Settings:
     return Settings(
-        data_dir=tmp_path, database_url=database.url, secret_key="test-secret-key-for-townsquare"
+        data_dir=tmp_path, database_url=database.url, secret_key="test-secret-key-for-townsquare",
+        # serving re-checks its cache and writes exposures within each request, as tests expect
+        serving_refresh_ms=0, exposure_flush_ms=0,
     )
 
 

@@ -3,6 +3,8 @@ once, however often the link is followed; a bad token records nothing."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -131,3 +133,33 @@ def test_a_signed_in_click_carries_the_residents_sub(client, settings, database,
     with database.unit_of_work() as db:
         event = db.scalar(select(BehaviourEvent).where(BehaviourEvent.type == EventType.CLICK))
     assert event.user_sub.startswith("ou_") and event.audience == "resident"
+
+
+def test_a_token_has_one_spelling(settings, database, world):
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    token = next(t for n in range(3) if len(t := _token(settings, world.app("grocer"),
+                                                         promise="prm_" + "x" * n)) % 4)
+    clicks.verify(settings=settings, token=token)
+    # the last character's unused low bit: the same bytes, another spelling (another digest)
+    respelt = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+    padded = token + "=" * (-len(token) % 4)
+    assert base64.urlsafe_b64decode(respelt + "==") == base64.urlsafe_b64decode(padded)
+    for other in (respelt, padded, token + "\n", " " + token):
+        with pytest.raises(ValidationFailed):
+            clicks.verify(settings=settings, token=other)
+
+
+def test_a_fernet_token_from_before_the_change_is_honoured_until_it_expires(
+    settings, database, world
+):
+    app = world.app("grocer")
+    data = json.dumps([app.public_id, "feed", "organic", "", 0, 0, CITY, "guest"],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    legacy = clicks._fernet(settings.effective_secret_key).encrypt_at_time(
+        data, int(clock.now().timestamp())).decode()
+    click = clicks.verify(settings=settings, token=legacy)
+    assert (click.miniapp, click.reason, click.promise, click.city) == (
+        app.public_id, SlotReason.ORGANIC, None, CITY)
+    clock.advance(timedelta(days=2))
+    with pytest.raises(ValidationFailed):
+        clicks.verify(settings=settings, token=legacy)

@@ -4,12 +4,16 @@ ids, sponsored flags and click URLs; one exposure per item; bad input answers 4x
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.conftest import PASSWORD
 from tests.traffic.serving_data import add_plan, exposures, freeze
 from tests.traffic.world import CITY, OTHER_CITY, build_world
-from townsquare.traffic import bids, topics
+from townsquare.traffic import bids, feed_routes, serving_cache, topics
+from townsquare.traffic.feed_routes import FeedItemOut, FeedOut
 from townsquare.traffic.models import PromiseKind
+from townsquare.web.app import create_app
 
 
 @pytest.fixture
@@ -102,3 +106,60 @@ def test_search_puts_the_certified_brand_first(client, database, world):
     assert not any(i["official"] for i in others)
     assert client.get("/api/search", params={"q": ""}).json()["items"] == []
     assert client.get("/api/search", params={"q": "x" * 65}).status_code == 422
+
+
+def test_feed_json_is_a_valid_feed_out(client, database, world):
+    add_plan(database, world, [("newcomer", PromiseKind.COLD_START, 1400, 0)])
+    for path, params in (("/api/feed", {}), ("/api/search", {"q": "鲜丰水果"})):
+        response = client.get(path, params=params)
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        parsed = FeedOut.model_validate_json(response.content)  # the documented response model
+        assert parsed.model_dump(mode="json") == body  # every field, nothing more
+        assert set(body) == set(FeedOut.model_fields)
+        assert all(set(item) == set(FeedItemOut.model_fields) for item in body["items"])
+    assert parsed.brand == "鲜丰水果" and parsed.items[0].official
+
+
+def test_a_guest_feed_between_checks_is_answered_from_memory(database, settings, world,
+                                                              monkeypatch):
+    moment = [1_000.0]
+    monkeypatch.setattr(serving_cache, "monotonic", lambda: moment[0])
+    handed = []
+    real = feed_routes.run_in_threadpool
+
+    async def counted(fn, *args, **kwargs):
+        handed.append(args[1])  # the surface
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(feed_routes, "run_in_threadpool", counted)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    live = settings.model_copy(update={"serving_refresh_ms": 1_000, "exposure_flush_ms": 3_600_000})
+    plan = add_plan(database, world, [("newcomer", PromiseKind.COLD_START, 1400, 0)])
+    with TestClient(create_app(live, database)) as client:
+        first = client.get("/api/feed", params={"city": CITY}).json()  # loads: a worker thread
+        assert handed == ["feed"]
+        event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            moment[0] += 0.5
+            again = client.get("/api/feed", params={"city": CITY}).json()
+            assert handed == ["feed"] and statements == []  # no thread, no statement
+            assert again["items"][0]["promise_id"] == plan["newcomer"].promise_public_id
+            assert [i["miniapp_id"] for i in again["items"]] == [
+                i["miniapp_id"] for i in first["items"]]
+            later = [
+                client.get("/api/feed", headers=_bearer(client, "resident")),  # signed in
+                client.get("/api/search", params={"q": "水果"}),  # search reads its index
+            ]
+            moment[0] += 1.0
+            later.append(client.get("/api/feed"))  # due for a check
+        finally:
+            event.remove(database.engine, "before_cursor_execute", seen)
+        assert handed == ["feed", "feed", "search", "feed"]  # the three went to a thread
+        assert exposures(database) == []  # all still buffered
+    shown = [first, again] + [r.json() for r in later]
+    assert len(exposures(database)) == sum(len(body["items"]) for body in shown)  # at shutdown

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.traffic.serving_data import (
     NOW,
@@ -23,7 +23,15 @@ from tests.traffic.serving_data import (
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.miniapps import launch
-from townsquare.traffic import bids, planning, ranking, serving, topics
+from townsquare.traffic import (
+    bids,
+    exposure_writer,
+    planning,
+    ranking,
+    serving,
+    serving_cache,
+    topics,
+)
 from townsquare.traffic.config import DAYPARTS
 from townsquare.traffic.models import (
     BidSpend,
@@ -259,3 +267,50 @@ def test_cached_cards_reload_when_listings_or_plans_change(database, settings, w
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)])
     served = _serve(database, settings)  # a new plan is seen at once
     assert served.items[0].promise_id == plan["clinic"].promise_public_id
+
+
+def test_a_new_plan_is_served_after_the_refresh_interval(database, settings, world, monkeypatch):
+    moment = [1_000.0]
+    monkeypatch.setattr(serving_cache, "monotonic", lambda: moment[0])
+    timed = settings.model_copy(update={"serving_refresh_ms": 1_000})
+    assert {i.reason for i in _serve(database, timed).items} == {SlotReason.ORGANIC}
+    plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)])
+    moment[0] += 0.9  # checked 0.9 s ago: the snapshot is used as it is
+    assert {i.reason for i in _serve(database, timed).items} == {SlotReason.ORGANIC}
+    moment[0] += 0.2  # due: the stamp (newest plan id) changed, so it reloads
+    served = _serve(database, timed)
+    assert served.items[0].promise_id == plan["clinic"].promise_public_id
+
+
+def test_between_checks_a_guest_request_sends_no_statement(database, settings, world,
+                                                            monkeypatch):
+    moment = [1_000.0]
+    monkeypatch.setattr(serving_cache, "monotonic", lambda: moment[0])
+    quiet = settings.model_copy(update={"serving_refresh_ms": 1_000,
+                                        "exposure_flush_ms": 3_600_000})
+    add_plan(database, world, [("declining", PromiseKind.TIER_INCENTIVE, 1400, 0)])
+    with database.unit_of_work() as db:
+        bids.place(db, actor=db.merge(world.other_owner),
+                   miniapp_public_id=world.app("clinic").public_id, target_kind="surface",
+                   target="feed", max_cpc_fen=200, daily_budget_fen=10_000)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *rest):
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE comes with the first
+            statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        _serve(database, quiet)  # loads the snapshot and the bids
+        assert statements
+        statements.clear()
+        moment[0] += 0.5
+        served = _serve(database, quiet)  # guaranteed, sponsored and organic, all from memory
+        assert {i.reason for i in served.items} >= {SlotReason.GUARANTEED, SlotReason.SPONSORED}
+        assert statements == []  # no stamp, no plan, no bids, no writes: no lock taken
+        moment[0] += 1.0
+        _serve(database, quiet)
+        assert len(statements) == 2  # the stamp and the bids, once a second
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+        exposure_writer.close(database.engine)

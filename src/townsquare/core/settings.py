@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     health_retention_days: int = 30  # health declarations older than this are deleted
     messages_per_app_user_day: int = 5  # rate limit: one mini-app to one user per day
 
+    # Serving (traffic/serving.py): how often a process re-checks its cached snapshot (cards,
+    # plan, bids) against the database; 0 = on every request.
+    serving_refresh_ms: int = 1000
+    # Exposures, delivered counters and bid impressions are written behind the response by a
+    # per-process thread every this many ms; 0 = in the request's own transaction.
+    exposure_flush_ms: int = 200
+    exposure_buffer_max: int = 200_000  # buffered exposure rows kept while the database is down
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -1,10 +1,14 @@
 """Click tracking: every served item links through a signed, expiring click token.
 
-The token is a Fernet token (AES-128-CBC + HMAC-SHA256, key derived from the app secret with
-HKDF, purpose "click-token"): authenticated, so nobody can forge a click for another mini-app or
-a higher price, and opaque, so the internal bid id inside does not leak. It carries the mini-app,
-surface, slot reason, promise public id, bid id and price, city, audience and (Fernet's own)
-issued-at; it expires after `TOKEN_SECONDS`.
+The token is AES-256-GCM (an AEAD: encrypted and authenticated in one call, about 2 µs, where the
+Fernet token it replaced cost about 20 µs and ten of them made up a tenth of a feed request) under
+a key derived from the app secret with HKDF, purpose "click-token-v2", with a random 96-bit nonce
+per token: authenticated, so nobody can forge a click for another mini-app or a higher price, and
+opaque, so the internal bid id and the price inside do not leak. It carries the mini-app,
+surface, slot reason, promise public id, bid id and price, city, audience and its issue time (in
+seconds); it expires after `TOKEN_SECONDS`. Spelling: a version byte, the nonce and the sealed
+payload in unpadded URL-safe base64; only that canonical spelling is accepted. Fernet tokens
+issued before the change are still honoured until they expire (`_LEGACY`).
 
 `follow` records the CLICK event once per token (its event id is the token's digest) and charges
 a sponsored click at most once per token (`bids.charge_click` is keyed by the same digest).
@@ -16,12 +20,17 @@ import base64
 import binascii
 import hashlib
 import json
+import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -60,9 +69,34 @@ class Click:
     digest: str  # SHA-256 of the token: the click's identity
 
 
+VERSION = b"\x01"
+_SEP = "\x1f"
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+CLOCK_SKEW = 60  # seconds a token may come from the future (another server's clock), as Fernet
+_LEGACY = "gAAAAA"  # how every Fernet token begins (its version byte 0x80, then a timestamp)
+
+
+@lru_cache(maxsize=8)
+def _aead(secret: bytes) -> AESGCM:
+    return AESGCM(derive_key(secret, "click-token-v2"))
+
+
 @lru_cache(maxsize=8)
 def _fernet(secret: bytes) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derive_key(secret, "click-token")))
+
+
+def _seal(aead: AESGCM, miniapp: str, surface: str, reason: SlotReason | str,
+          promise: str | None, bid_id: int | None, price_fen: int | None, city: str,
+          audience: str, moment: int) -> str:
+    fields = (miniapp, surface, str(reason), promise or "", str(bid_id or 0), str(price_fen or 0),
+              city, audience, str(moment))
+    text = _SEP.join(fields)
+    if text.count(_SEP) != len(fields) - 1:
+        raise ValueError("a click token field holds a unit separator")
+    nonce = os.urandom(12)
+    sealed = aead.encrypt(nonce, text.encode(), VERSION)
+    return base64.urlsafe_b64encode(VERSION + nonce + sealed).rstrip(b"=").decode("ascii")
 
 
 def issue(
@@ -70,12 +104,9 @@ def issue(
     promise: str | None, bid_id: int | None, price_fen: int | None, city: str, audience: str,
     now: datetime | None = None,
 ) -> str:
-    """A signed click token for one served item."""
-    payload = [miniapp, surface, str(reason), promise or "", bid_id or 0, price_fen or 0, city,
-               audience]
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    moment = int((now or clock.now()).timestamp())
-    return _fernet(settings.effective_secret_key).encrypt_at_time(data, moment).decode()
+    """A signed, encrypted click token for one served item."""
+    return _seal(_aead(settings.effective_secret_key), miniapp, surface, reason, promise, bid_id,
+                 price_fen, city, audience, int((now or clock.now()).timestamp()))
 
 
 def click_url(**fields: Any) -> str:
@@ -83,25 +114,64 @@ def click_url(**fields: Any) -> str:
     return PREFIX + issue(**fields)
 
 
+def url_maker(*, settings: Settings, surface: str, city: str, audience: str,
+              now: datetime) -> Callable[..., str]:
+    """`click_url` for the items of one response: the key (which may live in a file) is read,
+    and what the items share is set, once."""
+    aead, moment = _aead(settings.effective_secret_key), int(now.timestamp())
+
+    def url(*, miniapp: str, reason: SlotReason | str, promise: str | None, bid_id: int | None,
+            price_fen: int | None) -> str:
+        return PREFIX + _seal(aead, miniapp, surface, reason, promise, bid_id, price_fen, city,
+                              audience, moment)
+
+    return url
+
+
+def _open(secret: bytes, token: str) -> list[Any]:
+    """The payload fields of a token in the current spelling; ValueError if it is not one."""
+    if not _ALPHABET.fullmatch(token) or len(token) % 4 == 1:
+        raise ValueError("not URL-safe base64 without padding")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    # One click, one spelling: unused trailing bits would give a second spelling (and digest).
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
+        raise ValueError("not the canonical spelling")
+    if raw[:1] != VERSION or len(raw) < 1 + 12 + 16:
+        raise ValueError("not a click token")
+    data = _aead(secret).decrypt(raw[1:13], raw[13:], VERSION)
+    *fields, issued = data.decode().split(_SEP)
+    return [*fields, int(issued)]
+
+
+def _open_legacy(secret: bytes, token: str, moment: int) -> list[Any]:
+    """The payload of a Fernet token issued before AES-GCM tokens (honoured until it expires)."""
+    if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)).decode() != token:
+        raise ValueError("not the canonical spelling")
+    fernet = _fernet(secret)
+    data = fernet.decrypt_at_time(token.encode("ascii"), TOKEN_SECONDS, moment)
+    return [*json.loads(data), fernet.extract_timestamp(token.encode("ascii"))]
+
+
 def verify(*, settings: Settings, token: str, now: datetime | None = None) -> Click:
     """The click a token describes; ValidationFailed if forged, malformed or expired."""
     if not isinstance(token, str) or not 1 <= len(token) <= TOKEN_MAX:
         raise ValidationFailed("This link is invalid or has expired.")
-    fernet = _fernet(settings.effective_secret_key)
+    secret = settings.effective_secret_key
     moment = int((now or clock.now()).timestamp())
     try:
-        # One click, one spelling: base64 decoding tolerates extra padding and stray characters,
-        # and a second spelling of the same token would have a second digest (a second charge).
-        if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)).decode() != token:
-            raise ValueError("not the canonical spelling")
-        data = fernet.decrypt_at_time(token.encode("ascii"), TOKEN_SECONDS, moment)
-        issued = fernet.extract_timestamp(token.encode("ascii"))
-        ma, surface, reason, promise, bid_id, price, city, audience = json.loads(data)
+        if token.startswith(_LEGACY):
+            fields = _open_legacy(secret, token, moment)
+        else:
+            fields = _open(secret, token)
+        ma, surface, reason, promise, bid_id, price, city, audience, issued = fields
+        bid_id, price = int(bid_id), int(price)
+        if not issued - CLOCK_SKEW <= moment < issued + TOKEN_SECONDS:
+            raise ValueError("expired")
         click = Click(ma, surface, SlotReason(reason), promise or None, bid_id or None,
                       price if bid_id else None, city, audience,
                       datetime.fromtimestamp(issued, tz=UTC),
                       hashlib.sha256(token.encode("ascii")).hexdigest())
-    except (InvalidToken, UnicodeError, ValueError, TypeError, binascii.Error):
+    except (InvalidTag, InvalidToken, UnicodeError, ValueError, TypeError, binascii.Error):
         raise ValidationFailed("This link is invalid or has expired.") from None
     return click
 

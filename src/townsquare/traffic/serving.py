@@ -5,55 +5,61 @@
    topic: `topics.*_miniapp_ids`; search: `search.query` hits (a certified brand named by the
    query is pinned first, reason organic, flagged `official`);
 2. guaranteed — the newest plan's allocations for this segment (surface × city × part of the day ×
-   audience), paced: target = planned × the share of this part of the day's time elapsed in the
-   plan period, behind = target − delivered; the most behind first (> 0), at most
-   `max_guaranteed_slots`, one per mini-app, only mini-apps that are candidates here;
-3. sponsored — `bids.sponsored` at `sponsored_positions`;
+   audience), held in memory (`plan_state`), paced: target = planned × the share of this part of
+   the day's time elapsed in the plan period, behind = target − delivered (as loaded, plus this
+   process's deliveries since); the most behind first (> 0), at most `max_guaranteed_slots`, one
+   per mini-app, only mini-apps that are candidates here;
+3. sponsored — `bids.pick` over the target's bids (`serving_cache.bid_book`, read at most
+   `serving_refresh_ms` ago) at `sponsored_positions`;
 4. organic — quality (the profile's score; a missing profile counts as new with a neutral prior)
    × relevance (search: BM25 score / best score; feed, channels, topics: category diversity,
    0.85 ^ rank within the category, so a city's best grocer and best clinic both surface);
 5. `ranking.compose` with the new-merchant share in every prefix.
-Then one bulk INSERT of the EXPOSURE events (one per slot), one UPDATE … delivered + 1 for the
-allocations and one for the promises, and `bids.count_impressions`.
+Then the records (`exposure_writer`): one EXPOSURE event per slot, delivered + 1 per served
+allocation and promise, one impression per sponsored slot — written in the request's transaction
+(`exposure_flush_ms` = 0) or, once the request commits, buffered for the flush thread.
 
 Personalisation is deliberately not per resident yet: behaviour events carry a per-mini-app
 pseudonymous `sub`, so finding "the categories this resident used" would cost one keyed digest per
 candidate and a scan without an index on every request. City and category diversity are cheap.
 
-Caching (`serving_cache`): the listed mini-apps' cards, the configuration and the newest plan's
-period are kept in-process, reloaded when a one-query stamp changes or after 30 s. Delivered
-counters are never cached.
+Caching (`serving_cache`): the cards, the configuration, the plan and the bids are kept
+in-process and re-checked at most every `serving_refresh_ms`; between checks a feed request for a
+guest sends no statement at all (on SQLite it takes no lock).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, bindparam, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
-from townsquare.core.database import UTCDateTime
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
-from townsquare.events.intake import insert_rows, storage_key
 from townsquare.events.models import EventType
 from townsquare.miniapps import launch
-from townsquare.traffic import bids, clicks, ranking, search, surfaces, topics
+from townsquare.traffic import (
+    bids,
+    clicks,
+    exposure_writer,
+    pacing,
+    ranking,
+    search,
+    surfaces,
+    topics,
+)
 from townsquare.traffic import serving_cache as cache
 from townsquare.traffic.config import DAYPARTS
-from townsquare.traffic.models import (
-    PlanAllocation,
-    Promise,
-    PromiseKind,
-    PromiseState,
-    SlotReason,
-)
+from townsquare.traffic.models import BidTarget, PromiseKind, SlotReason
 from townsquare.traffic.serving_cache import (  # noqa: F401  (part of this module's API)
     Card,
     cities,
@@ -104,21 +110,23 @@ class Served:
     brand: search.BrandMatch | None = None  # search: the certified brand the query named
 
 
-def _shortlist(ranked: list[ranking.Candidate], exclude: set[int], size: int) -> list:
-    """The best `size` candidates and the best `size` new ones: all `compose` can ever use."""
-    best = list(_first(ranked, exclude, size, new_only=False))
-    new = list(_first(ranked, exclude | {c.miniapp_id for c in best}, size, new_only=True))
-    return best + new
+def _shortlist(ranked: list[ranking.Candidate], exclude: set[int], size: int,
+               new: list[ranking.Candidate] | None = None) -> list[ranking.Candidate]:
+    """The best `size` candidates and the best `size` new ones: all `compose` can ever use.
+    `new`: the new candidates of `ranked` in its order, if known (the feed's are cached)."""
+    best = _first(ranked, exclude, size)
+    taken = exclude | {c.miniapp_id for c in best}
+    return best + _first([c for c in ranked if c.is_new] if new is None else new, taken, size)
 
 
-def _first(ranked: list[ranking.Candidate], exclude: set[int], n: int, *, new_only: bool):
-    found = 0
+def _first(ranked: list[ranking.Candidate], exclude: set[int], n: int) -> list:
+    found = []
     for c in ranked:
-        if found >= n:
-            return
-        if c.miniapp_id not in exclude and (c.is_new or not new_only):
-            found += 1
-            yield c
+        if c.miniapp_id not in exclude:
+            found.append(c)
+            if len(found) >= n:
+                break
+    return found
 
 
 def _candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str) -> list[Card]:
@@ -150,6 +158,12 @@ def _daypart_seconds(start: datetime, end: datetime, part: str, zone: ZoneInfo) 
 def elapsed_share(*, starts_at: datetime, ends_at: datetime, now: datetime, part: str,
                   timezone: str) -> float:
     """The share of the plan period's `part`-of-day time that has passed by `now` (0..1)."""
+    return _elapsed_share(starts_at, ends_at, now, part, timezone)
+
+
+@lru_cache(maxsize=64)  # serving asks once per second of `now` (it drops the microseconds)
+def _elapsed_share(starts_at: datetime, ends_at: datetime, now: datetime, part: str,
+                   timezone: str) -> float:
     zone = ZoneInfo(timezone)
     whole = _daypart_seconds(starts_at, ends_at, part, zone)
     if whole <= 0:
@@ -157,32 +171,9 @@ def elapsed_share(*, starts_at: datetime, ends_at: datetime, now: datetime, part
     return min(1.0, _daypart_seconds(starts_at, min(now, ends_at), part, zone) / whole)
 
 
-_NOW = bindparam("now", type_=UTCDateTime())
-_GAP = PlanAllocation.planned * bindparam("share", type_=Float) - PlanAllocation.delivered
-# Built once (statement construction costs more than running it): the segment's allocations
-# behind their pace, most behind first; the caller drops mini-apps not shown here. The state test
-# goes through coalesce() so SQLite cannot pick the promises' (state, ends_at) index and loop over
-# every active promise: it walks the segment's allocations and fetches each promise by its key.
-_BEHIND = (
-    select(PlanAllocation.id, Promise.id.label("promise_id"), Promise.public_id, Promise.kind,
-           Promise.miniapp_id, _GAP.label("gap"))
-    .join(Promise, Promise.id == PlanAllocation.promise_id)
-    .where(PlanAllocation.plan_id == bindparam("plan"),
-           PlanAllocation.surface == bindparam("surface"),
-           PlanAllocation.city == bindparam("city"), PlanAllocation.daypart == bindparam("part"),
-           PlanAllocation.audience == bindparam("who"), _GAP > 0,
-           func.coalesce(Promise.state, "") == PromiseState.ACTIVE,
-           Promise.delivered < Promise.requested,
-           Promise.starts_at <= _NOW, Promise.ends_at > _NOW)
-    .order_by(_GAP.desc(), PlanAllocation.id)
-)
-_BEHIND_AMONG = _BEHIND.where(Promise.miniapp_id.in_(bindparam("among", expanding=True)))
-_BEHIND_FIRST = _BEHIND.limit(bindparam("first"))
-
-
-def _guaranteed(db: Session, snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
+def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
                 allowed: dict[int, Card], exclude: set[int], now: datetime, timezone: str,
-                limit: int, feed: bool, relevance: dict[int, float] | None = None,
+                limit: int, relevance: dict[int, float] | None = None,
                 ) -> list[tuple[ranking.Fixed, int, str]]:
     """(Fixed, allocation id, promise public id) of the allocations most behind their pace.
 
@@ -190,38 +181,47 @@ def _guaranteed(db: Session, snap: cache.Snapshot, *, segment: tuple[str, str, s
     relevance × min(1, slots behind): the plan's promises are still kept, but a resident is
     shown the promised mini-apps that answer the query (the evaluation in docs/traffic.md:
     conversion 21 → 32 orders per 1000 impressions at the same delivery)."""
-    if snap.plan is None or limit <= 0 or not allowed:
+    if snap.plan is None or snap.plan_state is None or limit <= 0 or not allowed:
         return []
-    plan_id, starts_at, ends_at = snap.plan
+    _plan_id, starts_at, ends_at = snap.plan
     if not starts_at <= now < ends_at:
         return []
-    surface, city, part, who = segment
-    share = elapsed_share(starts_at=starts_at, ends_at=ends_at, now=now, part=part,
-                          timezone=timezone)
-    params = {"plan": plan_id, "surface": surface, "city": city, "part": part, "who": who,
-              "share": share, "now": now}
-    if feed:  # every allocation of a feed segment is for a mini-app of that city
-        rows = db.execute(_BEHIND_FIRST, {**params, "first": 4 * limit + len(exclude) + 8})
-    else:  # a channel, topic or search shows only its members: ask about those alone
-        rows = db.execute(_BEHIND_AMONG, {**params, "among": list(allowed)}).all()
-        if relevance:
-            rows.sort(key=lambda r: (-relevance.get(r.miniapp_id, 0.0) * min(1.0, r.gap), r.id))
+    share = elapsed_share(starts_at=starts_at, ends_at=ends_at, now=now.replace(microsecond=0),
+                          part=segment[2], timezone=timezone)
+    rows = snap.plan_state.behind(segment, share=share, now=now)
+    if relevance:
+        rows = [r for r in rows if r.allocation.miniapp_id in allowed]
+        rows.sort(key=lambda r: (-relevance.get(r.allocation.miniapp_id, 0.0) * min(1.0, r.gap),
+                                 r.allocation.id))
     picked: list[tuple[ranking.Fixed, int, str]] = []
     seen = set(exclude)
     for row in rows:
-        card = allowed.get(row.miniapp_id)
+        a = row.allocation
+        card = allowed.get(a.miniapp_id)
         if card is None or card.id in seen:
             continue
         seen.add(card.id)
-        fixed = ranking.Fixed(card.id, card.merchant_id, REASON_OF_KIND[row.kind], card.is_new,
-                              promise_id=row.promise_id)
-        picked.append((fixed, row.id, row.public_id))
+        fixed = ranking.Fixed(card.id, card.merchant_id, REASON_OF_KIND[a.kind], card.is_new,
+                              promise_id=a.promise_id)
+        picked.append((fixed, a.id, a.promise_public_id))
         if len(picked) >= limit:
             break
     return picked
 
 
 # -- the request ---------------------------------------------------------------------------------
+def from_memory(engine: Engine, *, settings: Settings, surface: str,
+                now: datetime | None = None) -> bool:
+    """Whether a guest's request on `surface` can be served without the database right now: the
+    feed, with write-behind on and the snapshot and the feed's bids checked within the refresh
+    interval (channels, topics and search read their candidates from the database)."""
+    if surface != surfaces.FEED or settings.exposure_flush_ms <= 0:
+        return False
+    day = (now or clock.now()).astimezone(ZoneInfo(settings.timezone)).date()
+    return cache.fresh(engine, refresh_seconds=settings.serving_refresh_ms / 1000,
+                       bids_of=(BidTarget.SURFACE, surface, day)) is not None
+
+
 def serve(
     db: Session,
     *,
@@ -232,12 +232,17 @@ def serve(
     query: str | None = None,
     size: int | None = None,
     now: datetime | None = None,
+    cached_only: bool = False,
 ) -> Served:
-    """Fill a response's slots on `surface` in `city` and record one exposure per slot."""
+    """Fill a response's slots on `surface` in `city` and record one exposure per slot.
+
+    `cached_only`: use the cached snapshot and bids as they are, checking nothing (the caller
+    made sure with `from_memory` that they are fresh, so the request needs no database)."""
     if not surfaces.is_surface(surface):
         raise ValidationFailed("Unknown surface {surface}.", surface=surface[:48])
     now = now or clock.now()
-    snap = cache.snapshot(db)
+    refresh = math.inf if cached_only else settings.serving_refresh_ms / 1000
+    snap = cache.snapshot(db, refresh_seconds=refresh)
     config = snap.config
     size = max(1, min(size or (SEARCH_SIZE if surface == surfaces.SEARCH else config.feed_size),
                       MAX_SIZE))
@@ -249,6 +254,7 @@ def serve(
     pinned: list[ranking.Fixed] = []
     official: set[int] = set()
     keyword = None
+    new = None
     if surface == surfaces.SEARCH:
         text = (query or "").strip()
         if not text:
@@ -276,26 +282,27 @@ def serve(
     else:
         relevance = None
         if surface == surfaces.FEED:
-            ranked, allowed = snap.feed(city)
+            organic, allowed, new = snap.feed(city)
         else:
             cards = _candidates(db, snap, surface=surface, city=city)
-            ranked = cache.diverse(cards)
+            organic = cache.diverse(cards)
             allowed = {c.id: c for c in cards}
-        organic = ranked
 
     taken = {f.miniapp_id for f in pinned}
     guaranteed = _guaranteed(
-        db, snap, segment=(surface, city, part, who), allowed=allowed, exclude=taken, now=now,
-        timezone=settings.timezone, limit=config.max_guaranteed_slots,
-        feed=surface == surfaces.FEED, relevance=relevance,
+        snap, segment=(surface, city, part, who), allowed=allowed, exclude=taken, now=now,
+        timezone=settings.timezone, limit=config.max_guaranteed_slots, relevance=relevance,
     )
     taken |= {g.miniapp_id for g, _a, _p in guaranteed}
     positions = [p for p in config.sponsored_positions if p <= size]
     sponsored: list[ranking.Fixed] = []
-    if positions:
-        for pick in bids.sponsored(db, surface=surface, keyword=keyword, city=city, now=now,
-                                   exclude=set(taken), slots=len(positions), config=config,
-                                   timezone=settings.timezone):
+    target = bids.target_of(surface=surface, keyword=keyword) if positions else None
+    if target is not None:
+        local = now.astimezone(ZoneInfo(settings.timezone))
+        book = cache.bid_book(db, kind=target[0], target=target[1], day=local.date(),
+                              max_age=refresh)
+        for pick in book.picks(city=city, seconds=pacing.seconds_of_day(local), exclude=taken,
+                               slots=len(positions), config=config):
             card = snap.cards.get(pick.miniapp_id)
             if card is not None and card.serves(city):
                 sponsored.append(ranking.Fixed(card.id, card.merchant_id, SlotReason.SPONSORED,
@@ -305,67 +312,63 @@ def serve(
     slots = ranking.compose(
         size=size, pinned=pinned, guaranteed=[g for g, _a, _p in guaranteed],
         sponsored=sponsored, sponsored_positions=positions,
-        organic=_shortlist(organic, taken, size), new_share=config.new_merchant_min_share,
+        organic=_shortlist(organic, taken, size, new), new_share=config.new_merchant_min_share,
     )
     promises = {g.promise_id: (allocation, public) for g, allocation, public in guaranteed}
+    click_url = clicks.url_maker(settings=settings, surface=surface, city=city, audience=who,
+                                 now=now)
     items = []
     for position, slot in enumerate(slots, start=1):
         card = snap.cards[slot.miniapp_id]
         reason = SlotReason(slot.reason)
         promise = promises.get(slot.promise_id) if slot.promise_id is not None else None
-        url = clicks.click_url(
-            settings=settings, miniapp=card.public_id, surface=surface, reason=reason,
-            promise=promise[1] if promise else None, bid_id=slot.bid_id,
-            price_fen=slot.price_fen, city=city, audience=who, now=now,
-        )
+        url = click_url(miniapp=card.public_id, reason=reason,
+                        promise=promise[1] if promise else None, bid_id=slot.bid_id,
+                        price_fen=slot.price_fen)
         items.append(Item(position, card, reason, slot.is_new, card.id in official,
                           promise[1] if promise else None, slot.bid_id, slot.price_fen, url))
     served.items.extend(items)
-    _record(db, settings=settings, served=served, user=user, now=now,
+    _record(db, settings=settings, snap=snap, served=served, user=user, now=now,
             allocations=[promises[s.promise_id][0] for s in slots if s.promise_id in promises],
             promise_ids=[s.promise_id for s in slots if s.promise_id in promises],
             bid_ids=[s.bid_id for s in slots if s.bid_id is not None])
     return served
 
 
-_ALLOCATION_DELIVERED = (
-    update(PlanAllocation.__table__)
-    .where(PlanAllocation.__table__.c.id.in_(bindparam("ids", expanding=True)))
-    .values(delivered=PlanAllocation.__table__.c.delivered + 1)
-)
-_PROMISE_DELIVERED = (
-    update(Promise.__table__)
-    .where(Promise.__table__.c.id.in_(bindparam("ids", expanding=True)))
-    .values(delivered=Promise.__table__.c.delivered + 1)
-)
-
-
-def _record(db: Session, *, settings: Settings, served: Served, user: User | None,
-            now: datetime, allocations: list[int], promise_ids: list[int | None],
+def _record(db: Session, *, settings: Settings, snap: cache.Snapshot, served: Served,
+            user: User | None, now: datetime, allocations: list[int], promise_ids: list[int],
             bid_ids: list[int]) -> None:
-    """One exposure per slot (one INSERT), delivered + 1 (one UPDATE per table), bid counts."""
+    """One exposure per slot, delivered + 1 per allocation and promise, one impression per ad:
+    written now in the request's transaction (`exposure_flush_ms` = 0) or buffered."""
     if not served.items:
         return
     secret = settings.effective_secret_key if user is not None else b""
-    rows = []
-    for item in served.items:
+    batch = exposure_writer.Batch()
+    # Time-ordered ids ("exp-<µs>-<random request id>-<position>", never a 64-hex digest like a
+    # sender's key): new rows land at the end of the unique index instead of at random pages,
+    # so an insert costs the same with a million events as with a thousand.
+    prefix = f"exp-{int(now.timestamp() * 1_000_000):014x}-{served.request_id}-"
+    for item in served.items:  # a tuple in exposure_writer.EVENT_COLUMNS order
         card = item.card
-        rows.append({
-            "event_id": storage_key(card.public_id, f"exp:{served.request_id}:{item.position}"),
-            "type": EventType.EXPOSURE, "occurred_at": now, "received_at": now,
-            "miniapp_id": card.id, "merchant_id": card.merchant_id,
-            "category_code": card.category,
-            "user_sub": launch.pseudonymous_id(secret, user.public_id, card.public_id)
+        batch.events.append((
+            f"{prefix}{item.position}", EventType.EXPOSURE, now, now,
+            card.id, card.merchant_id, card.category,
+            launch.pseudonymous_id(secret, user.public_id, card.public_id)
             if user is not None else "",
-            "city": served.city, "community": "", "surface": served.surface,
-            "slot_reason": item.reason.value, "audience": served.audience,
-            "order_id": None, "amount_fen": None, "duration_seconds": None,
-            "cancelled_by": None, "complaint_category": None, "resolution": None,
-            "rating": None, "response_seconds": None,
-        })
-    insert_rows(db, rows)
-    if allocations:
-        db.execute(_ALLOCATION_DELIVERED, {"ids": allocations})
-        db.execute(_PROMISE_DELIVERED, {"ids": [p for p in promise_ids if p is not None]})
+            served.city, "", served.surface, item.reason.value, served.audience,
+        ))
+    batch.allocations.update(allocations)
+    batch.promises.update(promise_ids)
     if bid_ids:
-        bids.count_impressions(db, bid_ids=bid_ids, now=now, timezone=settings.timezone)
+        day = now.astimezone(ZoneInfo(settings.timezone)).date()
+        batch.impressions.update((bid_id, day) for bid_id in bid_ids)
+    # Only a committed response counts: pacing and the buffer hear of it after the commit.
+    if settings.exposure_flush_ms <= 0:
+        exposure_writer.write(db, batch)
+    else:
+        writer = exposure_writer.writer_for(db.get_bind().engine,
+                                            interval_ms=settings.exposure_flush_ms,
+                                            max_rows=settings.exposure_buffer_max)
+        exposure_writer.on_commit(db, partial(writer.add, batch))
+    if snap.plan_state is not None and allocations:
+        exposure_writer.on_commit(db, partial(snap.plan_state.deliver, allocations, promise_ids))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import import_module
 from pathlib import Path
 from urllib.parse import quote
@@ -126,6 +128,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, message)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    for hook in app.state.shutdown_hooks:  # a router module's `on_shutdown(app)`, if it has one
+        hook(app)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
@@ -133,7 +142,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         title="Townsquare",
         version=__version__,
         description="Super-app platform for local life services. JSON API under /api.",
+        lifespan=lifespan,
     )
+    app.state.shutdown_hooks = []
     app.state.settings = settings
     app.state.database = database or Database(settings.effective_database_url)
     metrics = Metrics()
@@ -148,6 +159,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 raise  # a genuine missing import inside an existing module
             continue
         app.include_router(module.router)
+        if hasattr(module, "on_shutdown"):
+            app.state.shutdown_hooks.append(module.on_shutdown)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
