@@ -159,10 +159,14 @@ def test_topic_members_by_tag_category_and_decision(database, world):
                       reason="不再销售水果")
         assert topics.topic_miniapp_ids(db, topic=topic, city=CITY) == \
             _ids(world, "brand", "newcomer")
+        # applying again after the rejection does not bring it back before an approval
+        topics.apply(db, actor=world.other_owner, topic_slug="fruit", miniapp_public_id=lookalike)
+        assert topics.topic_miniapp_ids(db, topic=topic, city=CITY) == \
+            _ids(world, "brand", "newcomer")
     with database.unit_of_work() as db:
         actions = [e.action for e in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert actions == ["topic.create", "topic.apply", "topic.approve", "topic.apply",
-                           "topic.reject", "topic.remove"]
+                           "topic.reject", "topic.remove", "topic.apply"]
 
 
 def test_application_lifecycle_and_its_conflicts(database, world):

@@ -180,6 +180,10 @@ class ExposureWriter:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="townsquare-exposures")
                 self._thread.start()
+            closed = self._stop.is_set()
+        if closed:  # a request that committed after shutdown began: write it now, not never
+            log.warning("exposures_after_close", events=len(batch.events))
+            self.flush_now()
 
     def _trim(self) -> None:
         overflow = len(self._pending.events) - self.max_rows

@@ -304,7 +304,9 @@ def serve(
         for pick in book.picks(city=city, seconds=pacing.seconds_of_day(local), exclude=taken,
                                slots=len(positions), config=config):
             card = snap.cards.get(pick.miniapp_id)
-            if card is not None and card.serves(city):
+            # a channel or topic page sells its slots to its own members only
+            on_page = surface in (surfaces.FEED, surfaces.SEARCH) or pick.miniapp_id in allowed
+            if card is not None and card.serves(city) and on_page:
                 sponsored.append(ranking.Fixed(card.id, card.merchant_id, SlotReason.SPONSORED,
                                                card.is_new, bid_id=pick.bid_id,
                                                price_fen=pick.price_fen))

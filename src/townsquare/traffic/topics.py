@@ -291,16 +291,16 @@ def topic_miniapp_ids(db: Session, *, topic: Topic, city: str | None = None) -> 
     """Listed mini-apps matching the topic's categories or tags, plus approved members, minus
     rejected and removed ones, serving `city` (all cities if None); ordered by id."""
     codes, tags = set(topic.category_codes or []), set(topic.tags or [])
-    stmt = select(TopicMember.miniapp_id, TopicMember.state).where(
+    stmt = select(TopicMember.miniapp_id, TopicMember.state, TopicMember.decided_at).where(
         TopicMember.topic_id == topic.id
     )
-    states = {mid: state for mid, state in db.execute(stmt)}
+    states = {mid: (state, decided) for mid, state, decided in db.execute(stmt)}
     excluded = (MembershipState.REJECTED, MembershipState.REMOVED)
     found = []
     for mid, code, app_tags, _cities in _listed(db, city=city):
-        state = states.get(mid)
-        if state in excluded:
-            continue
+        state, decided = states.get(mid, (None, None))
+        if state in excluded or (state == MembershipState.APPLIED and decided is not None):
+            continue  # rejected or removed, or applying again after that: not until approved
         if state == MembershipState.APPROVED or code in codes or tags.intersection(app_tags):
             found.append(mid)
     return found
@@ -334,10 +334,11 @@ def apply(
                 db.flush()
         except IntegrityError as exc:
             raise Conflict("This mini-app has already applied to this topic.") from exc
-    # after a rejection (or a removal) the merchant may try again: back in the queue
+    # after a rejection (or a removal) the merchant may try again: back in the queue, but the
+    # last decision (decided_at) stays, so the mini-app stays off the page until approved
     member.state = MembershipState.APPLIED
     member.note, member.reason = note, ""
-    member.applied_by_id, member.decided_by_id, member.decided_at = _actor_id(actor), None, None
+    member.applied_by_id = _actor_id(actor)
     db.flush()
     audit.record(
         db, actor_id=_actor_id(actor), action="topic.apply", subject_type="topic_member",
