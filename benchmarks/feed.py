@@ -25,8 +25,6 @@ import argparse
 import json
 import os
 import random
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,17 +35,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness import free_port, write_section  # benchmarks/harness.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-START, END = "<!-- feed-benchmark:start -->", "<!-- feed-benchmark:end -->"
 SECRET = "feed-benchmark-secret"
 CITIES = ("武汉", "杭州", "北京")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed(url: str, miniapps: int, promises: int, bidders: int, rng: random.Random) -> None:
@@ -201,7 +194,7 @@ def http(url: str, requests: int, clients: int, rounds: int) -> dict[str, dict[s
     """Floor and feed through one live server, measured in interleaved rounds."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     data_dir = tempfile.mkdtemp(prefix="feed-bench-")
     log = Path(data_dir) / "server.log"
     env = {**os.environ, "TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
@@ -263,18 +256,6 @@ def http(url: str, requests: int, clients: int, rounds: int) -> dict[str, dict[s
             server.terminate()
             server.wait(timeout=10)
     return results
-
-
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in current:
-        current = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, current,
-                         flags=re.S)
-    else:
-        current = current.rstrip() + f"\n\n## Feed\n\n{block}\n"
-    path.write_text(current)
 
 
 def _written(url: str) -> int:
@@ -352,7 +333,7 @@ def main() -> None:
         "app); client times include the loopback round trip and the client's share of the CPU; "
         "server CPU is the server process's user + system time over the requests.",
     ])
-    write_docs(text)
+    write_section("feed-benchmark", "Feed", text)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,16 +26,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from harness import free_port, write_section  # benchmarks/harness.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-START, END = "<!-- gate-benchmark:start -->", "<!-- gate-benchmark:end -->"
 SECRET = "gate-benchmark-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pure(n: int) -> dict[str, float]:
@@ -144,7 +137,7 @@ def http(url: str, world: dict, requests: int, clients: int) -> dict[str, float]
 
     from townsquare.community import codes
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TOWNSQUARE_DATABASE_URL": url,
@@ -237,19 +230,6 @@ def http(url: str, world: dict, requests: int, clients: int) -> dict[str, float]
     }
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in current:
-        current = re.sub(
-            re.escape(START) + ".*?" + re.escape(END), lambda _: block, current, flags=re.S
-        )
-    else:
-        current = current.rstrip() + f"\n\n## Gate\n\n{block}\n"
-    path.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
@@ -301,7 +281,7 @@ def main() -> None:
         ]
     )
     if not args.no_docs:
-        write_docs(text)
+        write_section("gate-benchmark", "Gate", text)
     print(text)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import sys
 import time
@@ -24,10 +23,10 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from harness import write_section  # benchmarks/harness.py (this folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-START, END = "<!-- planner-benchmark:start -->", "<!-- planner-benchmark:end -->"
 QUICK = {"promises": 10_000, "segments": 1_000, "pairs": 200_000}
 FULL = {"promises": 100_000, "segments": 10_000, "pairs": 2_000_000}
 KIND_SHARE = {"tier_incentive": 0.3, "cold_start": 0.3, "points": 0.2, "campaign": 0.2}
@@ -119,18 +118,6 @@ def timed(fn, **kwargs):
     start = time.perf_counter()
     result = fn(**kwargs)
     return result, time.perf_counter() - start
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: block, doc)
-    else:
-        doc = doc.rstrip("\n") + "\n\n## Planner\n\n" + block + "\n"
-    path.write_text(doc, encoding="utf-8")
 
 
 def main() -> None:
@@ -233,7 +220,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("planner-benchmark", "Planner", text)
 
 
 if __name__ == "__main__":

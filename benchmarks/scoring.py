@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import re
 import resource
 import shutil
 import sys
@@ -26,10 +25,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from harness import write_section  # benchmarks/harness.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 AS_OF = date(2026, 3, 1)
-START, END = "<!-- scoring-benchmark:start -->", "<!-- scoring-benchmark:end -->"
 
 
 def _peak_mib() -> float:
@@ -127,7 +127,6 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
                      for f, c in zip(floors, cycles, strict=True))
     return "\n".join(
         [
-            START,
             f"Run on {date.today().isoformat()}, {mp.cpu_count()} CPUs shared with other work "
             f"(load average {load[0]:.1f} before, {load[1]:.1f} after): "
             f"`.venv/bin/python benchmarks/scoring.py --miniapps {args.miniapps} "
@@ -149,22 +148,8 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
             f"Floor and cycle alternate {len(floors)} time(s), each in a fresh process; the "
             f"table shows the fastest of each (all runs, floor / cycle: {runs}).",
             "Goal: a cycle within 3× the floor and under 8 GiB.",
-            END,
         ]
     )
-
-
-def _update_doc(section: str) -> Path:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text:
-        text = re.sub(
-            re.escape(START) + ".*?" + re.escape(END), lambda _m: section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip() + "\n\n## Scoring cycle\n\n" + section + "\n"
-    doc.write_text(text)
-    return doc
 
 
 def _manifest(args) -> dict:
@@ -215,7 +200,7 @@ def main() -> None:
     print(f"cycle / floor = {best:.2f} ({size_mib:,.0f} MiB of events)")
     section = _report(args, events, size_mib, floors, cycles, (load_before, os.getloadavg()[0]))
     if not args.no_doc:
-        print("updated", _update_doc(section))
+        print("updated", write_section("scoring-benchmark", "Scoring cycle", section))
     if not args.keep:
         shutil.rmtree(args.dir, ignore_errors=True)
 

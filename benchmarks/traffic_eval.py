@@ -17,10 +17,11 @@ import textwrap
 import time
 from pathlib import Path
 
+from harness import write_section  # benchmarks/harness.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 DOC = ROOT / "docs" / "traffic.md"
-START, END = "<!-- traffic-eval:start -->", "<!-- traffic-eval:end -->"
 LABELS = {"townsquare": "Townsquare (as built: most behind first)",
           "townsquare+relevant-pacing": "Townsquare + relevant pacing (proposed)",
           "popularity": "Popularity (past orders)", "bid-only": "Bid only"}
@@ -167,19 +168,6 @@ category's live mini-apps that cycle (its exposure rank catches up with its qual
 "never" = fewer than half did within the run; *new merchants* = listed less than 30 days."""
 
 
-def write_doc(body: str) -> None:
-    """Replace the text between the markers, or append the section (creating the file)."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Traffic distribution\n"
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n## Evaluation\n\n{block}\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     from rich.progress import Progress
 
@@ -218,8 +206,10 @@ def main() -> None:
             arrivals=max(1, round(cfg.arrival_share * cfg.merchants)),
             days=cfg.days_per_cycle, window=cfg.window_days, impressions=cfg.impressions_per_day,
             lists=cfg.requests_per_day, views=cfg.views)
-        write_doc(f"Command (deterministic for the seed; {seconds:.0f} s on this machine):\n\n"
-                  f"    {command}\n\n{result}\n\n{reading(reports)}\n\n{_wrap(setup)}")
+        text = (f"Command (deterministic for the seed; {seconds:.0f} s on this machine):\n\n"
+                f"    {command}\n\n{result}\n\n{reading(reports)}\n\n{_wrap(setup)}")
+        write_section("traffic-eval", "Evaluation", text, page=DOC,
+                      title="Traffic distribution")
         print(f"wrote {DOC.relative_to(ROOT)}")
 
 
