@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_
 from townsquare.core.text import split_cities
 from townsquare.merchants import brands, categories, providers, service
 from townsquare.merchants.models import BrandStatus
 from townsquare.web.deps import CurrentUser, DbSession, FormUser
-from townsquare.web.forms import attempt
+from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,13 +37,8 @@ DONE = {
 }
 
 
-def _flashes(request: Request) -> list[tuple[str, str]]:
-    key = request.query_params.get("ok", "")
-    return [("ok", gettext(DONE[key]))] if key in DONE else []
-
-
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    return render(request, template, flashes=_flashes(request), **context)
+    return render(request, template, flashes=flashes(request, DONE), **context)
 
 
 def _post(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.errors import TownsquareError
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_
 from townsquare.core.text import split_cities
 from townsquare.merchants import (
     access,
@@ -24,7 +24,7 @@ from townsquare.merchants import (
     service,
 )
 from townsquare.web.deps import CurrentUser, DbSession, FormUser
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import flashes, rejected, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -41,11 +41,6 @@ DONE = {
     "granted": N_("Service provider authorized."),
     "revoked": N_("Authorization revoked."),
 }
-
-
-def flashes(request: Request, done: dict[str, str] = DONE) -> list[tuple[str, str]]:
-    key = request.query_params.get("ok", "")
-    return [("ok", gettext(done[key]))] if key in done else []
 
 
 def failed(
@@ -73,7 +68,8 @@ def _console(db: Session, user: User) -> dict[str, Any]:
 
 @router.get("/console/merchant", response_class=HTMLResponse)
 def merchant_console(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
-    return render(request, "merchants/console.html", flashes=flashes(request), **_console(db, user))
+    return render(request, "merchants/console.html", flashes=flashes(request, DONE),
+                  **_console(db, user))
 
 
 @router.post("/console/merchant")
@@ -128,7 +124,8 @@ def _merchant(db: Session, user: User, mer_id: str) -> dict[str, Any]:
 @router.get("/console/merchant/{mer_id}", response_class=HTMLResponse)
 def merchant_page(request: Request, mer_id: str, user: CurrentUser, db: DbSession) -> HTMLResponse:
     return render(
-        request, "merchants/merchant.html", flashes=flashes(request), **_merchant(db, user, mer_id)
+        request, "merchants/merchant.html", flashes=flashes(request, DONE),
+        **_merchant(db, user, mer_id),
     )
 
 
@@ -237,7 +234,7 @@ def _isv(db: Session, user: User) -> dict[str, Any]:
 
 @router.get("/console/isv", response_class=HTMLResponse)
 def isv_console(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
-    return render(request, "merchants/isv.html", flashes=flashes(request), **_isv(db, user))
+    return render(request, "merchants/isv.html", flashes=flashes(request, DONE), **_isv(db, user))
 
 
 @router.post("/console/isv/{isv_id}/staff")

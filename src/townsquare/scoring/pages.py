@@ -21,7 +21,7 @@ from townsquare.miniapps import registry
 from townsquare.scoring import charts, configs, cycles, disputes, queries, views
 from townsquare.scoring.models import DisputeState
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import flashes, rejected, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,11 +36,6 @@ DONE = {
     "config": N_("New configuration version saved; the next cycle uses it."),
     "decided": N_("Dispute decided."),
 }
-
-
-def _flashes(request: Request) -> list[tuple[str, str]]:
-    key = request.query_params.get("ok", "")
-    return [("ok", gettext(DONE[key]))] if key in DONE else []
 
 
 # --- the merchant's page ------------------------------------------------------------------------
@@ -61,7 +56,7 @@ def _merchant_context(db: Session, *, user: User, miniapp_id: str) -> dict[str, 
 @router.get("/console/miniapps/{miniapp_id}/score", response_class=HTMLResponse)
 def miniapp_score(request: Request, miniapp_id: str, user: CurrentUser, db: DbSession):
     context = _merchant_context(db, user=user, miniapp_id=miniapp_id)
-    return render(request, MERCHANT_PAGE, flashes=_flashes(request), form={}, **context)
+    return render(request, MERCHANT_PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 
 @router.post("/console/miniapps/{miniapp_id}/disputes")
@@ -118,7 +113,7 @@ def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[st
 @router.get("/console/operator/scoring", response_class=HTMLResponse)
 def operator_scoring(request: Request, user: CurrentUser, db: DbSession, settings: AppSettings):
     context = _operator_context(db, user=user, settings=settings)
-    return render(request, OPERATOR_PAGE, flashes=_flashes(request), form={}, **context)
+    return render(request, OPERATOR_PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 
 def _refuse(request, db, user, settings, exc: TownsquareError, failed: str, form: dict):

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.errors import NotFound
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.traffic import bids, campaigns, console_views, operator_console, points, reports
 from townsquare.traffic import topics as topic_service
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
-from townsquare.web.forms import attempt
+from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -40,11 +40,6 @@ DONE = {
     "paused": N_("Bid paused."),
     "resumed": N_("Bid resumed."),
 }
-
-
-def flashes(request: Request, done: dict[str, str]) -> list[tuple[str, str]]:
-    key = request.query_params.get("ok", "")
-    return [("ok", gettext(done[key]))] if key in done else []
 
 
 @router.get("/console/merchant/{mer_id}/traffic", response_class=HTMLResponse)

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_
 from townsquare.traffic import campaigns, config, console_views, planning, topics
 from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
-from townsquare.web.forms import attempt, rejected, see_other
+from townsquare.web.forms import attempt, flashes, rejected, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -38,15 +38,10 @@ DONE = {
 }
 
 
-def _flashes(request: Request) -> list[tuple[str, str]]:
-    key = request.query_params.get("ok", "")
-    return [("ok", gettext(DONE[key]))] if key in DONE else []
-
-
 @router.get("/console/operator/traffic", response_class=HTMLResponse)
 def operator_traffic(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
     context = console_views.operator_context(db, user=user)
-    return render(request, PAGE, flashes=_flashes(request), form={}, **context)
+    return render(request, PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 
 def _operator_form(
@@ -163,7 +158,7 @@ def set_campaign_state(
 def config_page(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
     require_role(user, Role.OPERATOR)
     return render(
-        request, CONFIG_PAGE, flashes=_flashes(request), text=console_views.config_text(db),
+        request, CONFIG_PAGE, flashes=flashes(request, DONE), text=console_views.config_text(db),
         version=console_views.config_version(db), note="",
     )
 

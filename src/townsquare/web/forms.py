@@ -39,6 +39,12 @@ def attempt(
     return see_other(done_url)
 
 
+def flashes(request: Request, done: dict[str, str]) -> list[tuple[str, str]]:
+    """The confirmation a form's redirect asked for (`?ok=<key>`), from the page's own msgids."""
+    key = request.query_params.get("ok", "")
+    return [("ok", i18n.gettext(done[key]))] if key in done else []
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only same-site relative paths (no open redirects)."""
     if not target:
