@@ -1,10 +1,12 @@
 """Scoring benchmark (not a test): a whole scoring cycle against its floor.
 
 Generates events for N synthetic mini-apps with the market simulator (Parquet by day, the export's
-schema), then, each in a fresh process so peak memory is its own:
+schema, with the export's daily activity rollups, timed apart), then, each in a fresh process so
+peak memory is its own:
   floor  DuckDB reading the metrics' columns of the window's files once;
-  cycle  metrics (Ibis on DuckDB) → scores → tiers → suggestions, written to Parquet.
-Reports the cycle/floor ratio and peak memory (ru_maxrss) and updates docs/benchmarks.md.
+  cycle  metrics (Ibis on DuckDB) → scores → tiers → suggestions, written to Parquet;
+  cycle without rollups  the same, every day's activity computed from the events.
+Reports the cycle/floor ratios and peak memory (ru_maxrss) and updates docs/benchmarks.md.
 
     .venv/bin/python benchmarks/scoring.py --repeat 3            # 20,000 mini-apps: a minute
     .venv/bin/python benchmarks/scoring.py --miniapps 1000000 --days 28 --events-per-app-day 3.6
@@ -56,7 +58,7 @@ def _floor(data: str, window: int, out) -> None:
              "peak_mib": _peak_mib()})
 
 
-def _cycle(data: str, window: int, result_dir: str, out) -> None:
+def _cycle(data: str, window: int, result_dir: str, rollups: bool, out) -> None:
     # modules are loaded before the clock starts, as the floor loads DuckDB's: a service
     # running cycles has them loaded (Ibis alone takes half a second to import)
     from townsquare.scoring import metrics, model, suggestions, tiers  # noqa: F401
@@ -64,7 +66,8 @@ def _cycle(data: str, window: int, result_dir: str, out) -> None:
     from townsquare.scoring.pipeline import evaluate, write_parquet
 
     started, cpu = time.perf_counter(), _cpu()
-    output = evaluate(Path(data), as_of=AS_OF, window_days=window, config=DEFAULT_CONFIG)
+    output = evaluate(Path(data), as_of=AS_OF, window_days=window, config=DEFAULT_CONFIG,
+                      rollups=rollups)
     write_started = time.perf_counter()
     written = write_parquet(output, Path(result_dir))
     stages = dict(output.seconds, write=round(time.perf_counter() - write_started, 3))
@@ -96,10 +99,20 @@ def _in_child(target, *args) -> dict:
 
 def _generate(
     out_dir: Path, miniapps: int, days: int, per_day: float, seed: int
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
+    """Write the events; (events, seconds in all, seconds of it rolling the days up)."""
     from rich.progress import Progress
 
+    from townsquare.scoring.metrics import write_day_activity
     from townsquare.simulation.market import generate_parquet
+
+    rolling = 0.0
+
+    def roll_up(folder: Path) -> None:
+        nonlocal rolling
+        began = time.perf_counter()
+        write_day_activity(folder)
+        rolling += time.perf_counter() - began
 
     started = time.perf_counter()
     expected = int(miniapps * days * per_day)
@@ -113,18 +126,21 @@ def _generate(
             seed=seed,
             end=AS_OF,
             progress=lambda n: bar.advance(task, n),
+            summarise=roll_up,
         )
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, rolling
 
 
 def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list[dict],
-            load: tuple[float, float]) -> str:
+            unrolled: list[dict], rolling: float, load: tuple[float, float]) -> str:
     floor = min(floors, key=lambda r: r["seconds"])
     cycle = min(cycles, key=lambda r: r["seconds"])
+    plain = min(unrolled, key=lambda r: r["seconds"])
     ratio = cycle["seconds"] / floor["seconds"]
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in cycle["stages"].items())
     runs = "; ".join(f"{f['seconds']:.2f} / {c['seconds']:.2f} s"
                      for f, c in zip(floors, cycles, strict=True))
+    unrolled_runs = ", ".join(f"{r['seconds']:.2f}" for r in unrolled)
     return "\n".join(
         [
             f"Run on {date.today().isoformat()}, {mp.cpu_count()} CPUs shared with other work "
@@ -147,6 +163,13 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
             f"{cycle['written_mib']:,.1f} MiB of results written as Parquet.",
             f"Floor and cycle alternate {len(floors)} time(s), each in a fresh process; the "
             f"table shows the fastest of each (all runs, floor / cycle: {runs}).",
+            f"Without the rollups (every day's activity from the events: "
+            f"`evaluate(..., rollups=False)`) the cycle takes {plain['seconds']:.2f} s = "
+            f"{plain['seconds'] / floor['seconds']:.2f}× the floor (metrics "
+            f"{plain['stages']['metrics']:.2f} s; all runs: "
+            f"{unrolled_runs} s). The export "
+            f"rolled the {args.days} days up in {rolling:.1f} s while writing them "
+            f"({rolling / args.days:.2f} s a day).",
             "Goal: a cycle within 3× the floor and under 8 GiB.",
         ]
     )
@@ -154,7 +177,8 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
 
 def _manifest(args) -> dict:
     return {"miniapps": args.miniapps, "days": args.days, "seed": args.seed,
-            "events_per_app_day": args.events_per_app_day, "end": AS_OF.isoformat()}
+            "events_per_app_day": args.events_per_app_day, "end": AS_OF.isoformat(),
+            "layout": "with daily activity rollups"}
 
 
 def main() -> None:
@@ -175,30 +199,36 @@ def main() -> None:
     data, results = args.dir / "events", args.dir / "results"
     manifest = args.dir / "manifest.json"
     if args.reuse and manifest.exists() and json.loads(manifest.read_text()) == _manifest(args):
-        events = json.loads((args.dir / "events.json").read_text())["events"]
+        kept = json.loads((args.dir / "events.json").read_text())
+        events, rolling = kept["events"], kept["rolling_seconds"]
         print(f"reusing {events:,} events in {data}")
     else:
         shutil.rmtree(args.dir, ignore_errors=True)
-        events, gen_seconds = _generate(
+        events, gen_seconds, rolling = _generate(
             data, args.miniapps, args.days, args.events_per_app_day, args.seed
         )
         manifest.write_text(json.dumps(_manifest(args)))
-        (args.dir / "events.json").write_text(json.dumps({"events": events}))
-        print(f"generated {events:,} events in {gen_seconds:.1f} s")
-    size_mib = sum(p.stat().st_size for p in data.rglob("*.parquet")) / 2**20
+        (args.dir / "events.json").write_text(
+            json.dumps({"events": events, "rolling_seconds": rolling}))
+        print(f"generated {events:,} events in {gen_seconds:.1f} s "
+              f"(rolling the days up: {rolling:.1f} s)")
+    size_mib = sum(p.stat().st_size for p in data.glob("date=*/*.parquet")) / 2**20
     load_before = os.getloadavg()[0]
-    floors, cycles = [], []
+    floors, cycles, unrolled = [], [], []
     for _ in range(max(args.repeat, 1)):
         floors.append(_in_child(_floor, str(data), args.days))
         print(f"floor: {floors[-1]['seconds']:.2f} s ({floors[-1]['cpu']:.1f} s CPU), "
               f"peak {floors[-1]['peak_mib']:,.0f} MiB")
-        shutil.rmtree(results, ignore_errors=True)
-        cycles.append(_in_child(_cycle, str(data), args.days, str(results)))
-        print(f"cycle: {cycles[-1]['seconds']:.2f} s ({cycles[-1]['cpu']:.1f} s CPU), "
-              f"peak {cycles[-1]['peak_mib']:,.0f} MiB, {cycles[-1]['stages']}")
+        for rollups, runs in ((True, cycles), (False, unrolled)):
+            shutil.rmtree(results, ignore_errors=True)
+            runs.append(_in_child(_cycle, str(data), args.days, str(results), rollups))
+            print(f"cycle{'' if rollups else ' without rollups'}: "
+                  f"{runs[-1]['seconds']:.2f} s ({runs[-1]['cpu']:.1f} s CPU), "
+                  f"peak {runs[-1]['peak_mib']:,.0f} MiB, {runs[-1]['stages']}")
     best = min(c["seconds"] for c in cycles) / min(f["seconds"] for f in floors)
     print(f"cycle / floor = {best:.2f} ({size_mib:,.0f} MiB of events)")
-    section = _report(args, events, size_mib, floors, cycles, (load_before, os.getloadavg()[0]))
+    section = _report(args, events, size_mib, floors, cycles, unrolled, rolling,
+                      (load_before, os.getloadavg()[0]))
     if not args.no_doc:
         print("updated", write_section("scoring-benchmark", "Scoring cycle", section))
     if not args.keep:

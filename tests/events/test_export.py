@@ -86,3 +86,18 @@ def test_rerun_replaces_a_day_and_incremental_runs_pick_late_events(database, tm
     table = _read(out)
     assert table.num_rows == 3 and len(set(table.column("event_id").to_pylist())) == 3
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_summaries_are_written_beside_each_day_and_not_read_as_events(database, tmp_path):
+    from townsquare.scoring.metrics import ACTIVITY_FILE, write_day_activity
+
+    clock.freeze(NOW)
+    app_id = make_miniapp(database).id
+    _record(database, app_id, "v1", NOW - timedelta(days=1), type="visit")
+    _record(database, app_id, "v2", NOW - timedelta(days=1, hours=1), type="visit")
+    out = tmp_path / "events"
+    with database.unit_of_work() as db:
+        export_events(db, out_dir=out, summarise=write_day_activity)
+    rollup = pq.read_table(day_dir(out, date(2026, 3, 9)) / ACTIVITY_FILE)
+    assert rollup.column("n").to_pylist() == [1]  # one resident, active that day
+    assert _read(out).num_rows == 2  # the events only

@@ -56,9 +56,10 @@ def _dataset(root):
     return root, complaints[::3]
 
 
-@pytest.mark.parametrize("stray", [False, True], ids=["day-partitions", "time-filter"])
-def test_duckdb_and_pyspark_agree(spark, tmp_path, stray):
+@pytest.mark.parametrize("layout", ["day-partitions", "time-filter", "rolled-up"])
+def test_duckdb_and_pyspark_agree(spark, tmp_path, layout):
     root, dismissed = _dataset(tmp_path / "events")
+    stray = layout == "time-filter"
     if stray:  # a file with events outside its day: the time filter is applied (see _inside)
         extra = Events()
         extra.add("visit", day=2, app=3)
@@ -70,8 +71,12 @@ def test_duckdb_and_pyspark_agree(spark, tmp_path, stray):
     start, end = metrics.window_bounds(kwargs["as_of"], kwargs["window_days"])
     files = metrics.partition_files(root, as_of=kwargs["as_of"], window_days=21)
     assert metrics._inside(files, start, end) is not stray
+    from_events = metrics.compute(root, backend="duckdb", **kwargs)
+    if layout == "rolled-up":  # every day's activity from the export's rollups
+        for folder in root.glob("date=*"):
+            metrics.write_day_activity(folder)
     duck = metrics.compute(root, backend="duckdb", **kwargs)
     sparked = metrics.compute(root, backend="pyspark", **kwargs)
     assert duck.schema.equals(sparked.schema)
     assert duck.num_rows == 12
-    assert duck.to_pylist() == sparked.to_pylist()
+    assert duck.to_pylist() == sparked.to_pylist() == from_events.to_pylist()

@@ -58,6 +58,9 @@ ROWS_PER_FILE = 2_000_000
 COMMIT_MARGIN = timedelta(minutes=10)
 
 Progress = Callable[[date, int, int], None]  # (day, rows in it, days left) after each day
+# Called with a day's finished folder before it is swapped in, to write summaries beside the
+# events (the scoring's activity rollup); names starting with `_` are not read as events.
+Summarise = Callable[[Path], None]
 
 
 @dataclass
@@ -73,8 +76,9 @@ def day_dir(out_dir: Path, day: date) -> Path:
 class DayWriter:
     """Writes one day's batches to a temporary directory, then swaps it in (`commit`)."""
 
-    def __init__(self, out_dir: Path, day: date) -> None:
+    def __init__(self, out_dir: Path, day: date, summarise: Summarise | None = None) -> None:
         self.final = day_dir(out_dir, day)
+        self.summarise = summarise
         self.tmp = Path(out_dir) / f".tmp-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
         self.tmp.mkdir(parents=True)
         self.rows = 0
@@ -104,6 +108,8 @@ class DayWriter:
     def commit(self) -> None:
         """Replace the day's directory with what was written (an empty day is removed)."""
         self._close_file()
+        if self.rows and self.summarise:
+            self.summarise(self.tmp)
         old = self.final.with_name(f".old-{self.final.name}-{uuid.uuid4().hex[:8]}")
         if self.final.exists():
             self.final.rename(old)
@@ -182,11 +188,13 @@ def export_events(
     since: date | None = None,
     until: date | None = None,
     progress: Progress | None = None,
+    summarise: Summarise | None = None,
 ) -> ExportResult:
     """Export events to Parquet by day and return the days written.
 
     With `since`/`until` (inclusive) those days are re-exported; with neither, the days that got
     new events since the previous incremental run are (all days on the first run).
+    `summarise` writes each day's summaries beside its events.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +209,7 @@ def export_events(
         days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
     result = ExportResult()
     for index, day in enumerate(days):
-        writer = DayWriter(out_dir, day)
+        writer = DayWriter(out_dir, day, summarise)
         try:
             for batch in _stream_day(db, day):
                 writer.write(batch)

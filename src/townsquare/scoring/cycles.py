@@ -43,8 +43,10 @@ def _check_as_of(as_of: Any) -> date:
 def export_window(db: Session, *, settings: Settings, since: date, until: date) -> None:
     """Bring the Parquet event log up to date for the days [since, until] (re-exports them)."""
     from townsquare.events import export
+    from townsquare.scoring.metrics import write_day_activity
 
-    export.export(db, out_dir=events_dir(settings), since=since, until=until)
+    export.export(db, out_dir=events_dir(settings), since=since, until=until,
+                  summarise=write_day_activity)
 
 
 def run_cycle(

@@ -9,9 +9,10 @@ backends return the same Arrow schema.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -82,6 +83,9 @@ COLUMNS = (
 # Every event but an exposure shows a resident used the mini-app (an exposure is the platform
 # showing it).
 _EXPOSURE = "exposure"
+# A day partition's activity rollup (`day_activity`), written beside its events by the export
+# (in a folder that readers of the events skip, as Hive and Spark do names starting with `_`).
+ACTIVITY_FILE = "_summaries/activity.parquet"
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
@@ -97,12 +101,16 @@ def metrics_table(
     window_days: int = 28,
     excluded_event_ids: ibis.Table | None = None,
     in_window: bool = False,
+    rolled_up: ibis.Table | None = None,
+    rolled_up_days: Collection[date] = (),
 ) -> ibis.Table:
     """One row per mini-app with events in the window: volume, scale and quality metrics.
 
     `excluded_event_ids` (a table with an `event_id` column) lists complaints dismissed in a
-    dispute; they are not counted. `in_window`: every event is known to be in the window, so
-    the time filter is left out.
+    dispute; they are not counted as complaints (the resident was still active that day).
+    `in_window`: every event is known to be in the window, so the time filter is left out.
+    `rolled_up`: the `day_activity` rows of the days in `rolled_up_days` (the export's
+    rollups), used instead of those days' events.
 
     Each aggregation is one scan of the window's events with its filter pushed down to the
     reader (a selective scan is cheap; an aggregate updated on every row is not), and no
@@ -115,16 +123,9 @@ def metrics_table(
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     start, end = window_bounds(as_of, window_days)
-    read = COLUMNS + (("event_id",) if excluded_event_ids is not None else ())
-    ev = events.select(*[c for c in read if c in events.columns])
+    ev = events.select(*[c for c in COLUMNS if c in events.columns])
     if not in_window:
-        ev = ev.filter(
-            (ev.occurred_at >= ibis.literal(start, type="timestamp('UTC')"))
-            & (ev.occurred_at < ibis.literal(end, type="timestamp('UTC')"))
-        )
-    if excluded_event_ids is not None:
-        dismissed = excluded_event_ids.select("event_id").distinct()
-        ev = ev.filter((ev.type != "complaint") | ~ev.event_id.isin(dismissed.event_id))
+        ev = _during(ev, start, end)
 
     # attribution is filled from the mini-app at intake, so it is constant per mini-app; max()
     # keeps the choice deterministic should it ever change inside a window (grouping by it
@@ -152,6 +153,13 @@ def metrics_table(
         repeat_buyers=_.count(where=known & (_.n >= 2)),
     )
     complained = ev.filter(ev.type == "complaint")
+    if excluded_event_ids is not None:  # event_id is read for the complaints only
+        dismissed = excluded_event_ids.select("event_id").distinct()
+        complained = events.filter(
+            (events.type == "complaint") & ~events.event_id.isin(dismissed.event_id)
+        )
+        if not in_window:
+            complained = _during(complained, start, end)
     complaints = complained.group_by("miniapp_id").aggregate(
         complaints=_.count(), complaints_resolved=_.count(where=_.resolution == "resolved")
     )
@@ -165,22 +173,15 @@ def metrics_table(
         response_p90_seconds=_.response_seconds.quantile(0.9),
     )
 
-    # activity, day by day: the distinct users of each UTC day (a day counts as active whoever
-    # was active, a user-day only for a known user; average daily active users = user-days /
-    # days). One small aggregation per day, each reading only its day's files (their
-    # statistics say which), is much cheaper than one over (day, user) pairs of the window.
-    active = ev.filter(ev.type != _EXPOSURE)
-    days = []
+    # activity, day by day (`day_activity`; average daily active users = user-days / days).
+    # One small aggregation per day, each reading only its day's files (their statistics say
+    # which), is much cheaper than one over (day, user) pairs of the window; a day the export
+    # rolled up is not read at all.
+    days = [rolled_up.select("miniapp_id", "n")] if rolled_up is not None else []
     for offset in range(window_days):
         low = start + timedelta(days=offset)
-        one_day = active.filter(
-            (active.occurred_at >= ibis.literal(low, type="timestamp('UTC')"))
-            & (active.occurred_at < ibis.literal(low + timedelta(days=1), type="timestamp('UTC')"))
-        )
-        users = one_day.select("miniapp_id", "user_sub").distinct()
-        days.append(users.group_by("miniapp_id").aggregate(
-            n=_.user_sub.count(where=_.user_sub != "")
-        ))
+        if low.date() not in rolled_up_days:
+            days.append(day_activity(_during(ev, low, low + timedelta(days=1))))
     activity = ibis.union(*days, distinct=False).group_by("miniapp_id").aggregate(
         days_active=_.count(), active_user_days=_.n.sum()
     )
@@ -208,6 +209,21 @@ def metrics_table(
     for part in (buyers, complaints, ratings, responses, activity, top_city, communities):
         joined = joined.left_join(part, "miniapp_id")
     return _finish(joined, window_days)
+
+
+def day_activity(events: ibis.Table) -> ibis.Table:
+    """One day's activity: per mini-app with an event other than an exposure, its distinct
+    known users `n` (the day counts as active whoever was active, a user-day only for a known
+    user). Dismissed complaints count here: the resident was active."""
+    users = events.filter(events.type != _EXPOSURE).select("miniapp_id", "user_sub")
+    return users.distinct().group_by("miniapp_id").aggregate(
+        n=_.user_sub.count(where=_.user_sub != "")
+    )
+
+
+def _during(t: ibis.Table, start: datetime, end: datetime) -> ibis.Table:
+    return t.filter((t.occurred_at >= ibis.literal(start, type="timestamp('UTC')"))
+                    & (t.occurred_at < ibis.literal(end, type="timestamp('UTC')")))
 
 
 def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
@@ -265,14 +281,52 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
 
 
 def partition_files(parquet_dir: Path, *, as_of: date, window_days: int) -> list[str]:
-    """The Parquet files of the window's day partitions (`date=YYYY-MM-DD/*.parquet`)."""
+    """The event files of the window's day partitions (`date=YYYY-MM-DD/*.parquet`)."""
     files: list[str] = []
     for offset in range(window_days):
-        day = as_of - timedelta(days=offset)
-        folder = Path(parquet_dir) / f"date={day.isoformat()}"
-        if folder.is_dir():
-            files.extend(str(p) for p in sorted(folder.glob("*.parquet")))
+        files.extend(event_files(day_folder(parquet_dir, as_of - timedelta(days=offset))))
     return sorted(files)
+
+
+def day_folder(parquet_dir: Path, day: date) -> Path:
+    return Path(parquet_dir) / f"date={day.isoformat()}"
+
+
+def event_files(folder: Path) -> list[str]:
+    """A day partition's event files (names starting with `_` or `.` are not events: Hive's
+    and Spark's convention)."""
+    return sorted(str(p) for p in Path(folder).glob("*.parquet")
+                  if not p.name.startswith(("_", ".")))
+
+
+def write_day_activity(folder: Path) -> None:
+    """Roll a day partition up into its `day_activity`, written beside its events with the
+    names and row counts of the files it was made from (the export calls this before it swaps
+    the day in; a reader uses the rollup only while those files are unchanged)."""
+    files = event_files(folder)
+    con = _duckdb_connect()
+    try:
+        table = con.to_pyarrow(day_activity(con.read_parquet(files, hive_partitioning=False)))
+    finally:
+        con.disconnect()
+    meta = {"townsquare.sources": json.dumps(_sources(files))}
+    path = Path(folder) / ACTIVITY_FILE
+    path.parent.mkdir(exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def _sources(files: list[str]) -> list[list]:
+    return [[Path(f).name, pq.read_metadata(f).num_rows] for f in files]
+
+
+def _rollup(folder: Path, files: list[str]) -> str | None:
+    """The day's activity rollup, if there is one made from exactly these files."""
+    path = Path(folder) / ACTIVITY_FILE
+    if not files or not path.exists():
+        return None
+    meta = pq.read_schema(path).metadata or {}
+    made_from = json.loads(meta.get(b"townsquare.sources", b"null"))
+    return str(path) if made_from == _sources(files) else None
 
 
 DUCKDB_MEMORY_LIMIT = "4GB"
@@ -297,46 +351,68 @@ def compute(
     backend: str = "duckdb",
     excluded: Iterable[str] = (),
     memory_limit: str = DUCKDB_MEMORY_LIMIT,
+    rollups: bool = True,
 ) -> pa.Table:
     """Run `metrics_table` over the window's Parquet partitions; returns Arrow, sorted by id.
 
-    DuckDB uses every core and at most `memory_limit`, spilling its hash tables to a temporary
-    directory beyond it (the 100,000,000-event benchmark peaks near 4 GB without a limit).
+    Each day's activity comes from the export's rollup of that day when every partition's
+    statistics show it holds only its own day's events and the rollup was made from the
+    partition's files as they are (`rollups=False`: from the events always). DuckDB uses
+    every core and at most `memory_limit`, spilling its hash tables to a temporary directory
+    beyond it.
     """
-    files = partition_files(parquet_dir, as_of=as_of, window_days=window_days)
+    days = [as_of - timedelta(days=offset) for offset in range(window_days)]
+    files_of = {day: event_files(day_folder(parquet_dir, day)) for day in days}
+    files = sorted(f for day in days for f in files_of[day])
     excluded = sorted(set(excluded))
+    start, end = window_bounds(as_of, window_days)
+    by_day = bool(files) and all(
+        _inside(files_of[day], *window_bounds(day, 1)) for day in days if files_of[day]
+    )
+    rolled_up = {}
+    if by_day and rollups:
+        rolled_up = {day: path for day in days
+                     if (path := _rollup(day_folder(parquet_dir, day), files_of[day]))}
     if backend == "duckdb":
-        con = ibis.duckdb.connect()
-        for setting in (
-            "SET TimeZone = 'UTC'",
-            f"SET threads = {os.cpu_count() or 1}",
-            f"SET memory_limit = '{memory_limit}'",
-            f"SET temp_directory = '{tempfile.gettempdir()}/townsquare-duckdb'",
-            "SET preserve_insertion_order = false",  # the result is sorted anyway
-        ):
-            con.raw_sql(setting)
+        con = _duckdb_connect(memory_limit)
         events = (
             con.read_parquet(files, hive_partitioning=False)
             if files else ibis.memtable(EMPTY_EVENTS.empty_table())
         )
+        rolled = (con.read_parquet(sorted(rolled_up.values()), hive_partitioning=False)
+                  if rolled_up else None)
     elif backend == "pyspark":
         con = _spark_backend()
         events = _spark_events(con, files)
+        rolled = _spark_view(con, "activity_rollups", sorted(rolled_up.values()))
     else:
         raise ValueError(f"unknown backend {backend!r}")
     dismissed = None
     if excluded:
         dismissed = ibis.memtable(pa.table({"event_id": pa.array(excluded, pa.string())}))
-    start, end = window_bounds(as_of, window_days)
     expr = metrics_table(
         events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed,
-        in_window=_inside(files, start, end),
+        in_window=by_day or _inside(files, start, end), rolled_up=rolled,
+        rolled_up_days=set(rolled_up),
     )
     try:
         return con.to_pyarrow(expr)
     finally:
         if backend == "duckdb":
             con.disconnect()
+
+
+def _duckdb_connect(memory_limit: str = DUCKDB_MEMORY_LIMIT):
+    con = ibis.duckdb.connect()
+    for setting in (
+        "SET TimeZone = 'UTC'",
+        f"SET threads = {os.cpu_count() or 1}",
+        f"SET memory_limit = '{memory_limit}'",
+        f"SET temp_directory = '{tempfile.gettempdir()}/townsquare-duckdb'",
+        "SET preserve_insertion_order = false",  # the result is sorted anyway
+    ):
+        con.raw_sql(setting)
+    return con
 
 
 def _inside(files: list[str], start: datetime, end: datetime) -> bool:
@@ -404,6 +480,13 @@ def _spark_events(con, files: list[str]) -> ibis.Table:
         frame = session.createDataFrame([], _spark_schema(EMPTY_EVENTS))
     frame.createOrReplaceTempView("scoring_events")
     return con.table("scoring_events")
+
+
+def _spark_view(con, name: str, files: list[str]) -> ibis.Table | None:
+    if not files:
+        return None
+    con._session.read.parquet(*files).createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def _spark_schema(schema: pa.Schema):

@@ -56,8 +56,10 @@ def evaluate(
     excluded: Iterable[str] = (),
     backend: str = "duckdb",
     step: Step | None = None,
+    rollups: bool = True,
 ) -> CycleOutput:
-    """Metrics, scores, tiers and suggestions for every mini-app with events in the window."""
+    """Metrics, scores, tiers and suggestions for every mini-app with events in the window
+    (`rollups=False`: the activity from the events even for days the export rolled up)."""
     import time
 
     from townsquare.scoring import metrics, model, suggestions, tiers
@@ -79,6 +81,7 @@ def evaluate(
         window_days=window_days,
         backend=backend,
         excluded=tuple(excluded),
+        rollups=rollups,
     )
     lap("metrics")
     step("scores", 0.4)

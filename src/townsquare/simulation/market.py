@@ -341,9 +341,11 @@ def generate_parquet(
     seed: int,
     progress: Callable[[int], None] | None = None,
     end: date | None = None,
+    summarise: Callable[[Path], None] | None = None,
 ) -> int:
     """Write synthetic events by day (the export's layout and schema) and `_market.parquet`
-    (the hidden truth); returns the number of events. `end` is the last day (default yesterday)."""
+    (the hidden truth); returns the number of events. `end` is the last day (default yesterday);
+    `summarise` writes each day's summaries beside its events, as the export does."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     market = synthetic_market(miniapps, days=days, events_per_app_day=events_per_app_day,
@@ -355,7 +357,7 @@ def generate_parquet(
             if d != current:
                 if writer:
                     writer.commit()
-                current, writer = d, DayWriter(out_dir, day)
+                current, writer = d, DayWriter(out_dir, day, summarise)
             numbers = np.arange(written, written + table.num_rows, dtype=np.int64)
             table = table.set_column(0, "event_id", _ints_to_str(f"ev{seed}-", numbers))
             writer.write(table)
