@@ -148,11 +148,14 @@ def test_written_parquet_explains_every_score(tmp_path):
     rows.append(make_row(99, orders=2, visits=3))  # not enough data
     scores = model.score_table(pa.Table.from_pylist(rows), DEFAULT_CONFIG)
     output = CycleOutput(scores, tiers.tiers_of(scores), suggestions.advise(scores), {})
-    written = write_parquet(output, tmp_path)
-    table = pq.read_table(written[0])
+    written = {path.name: path for path in write_parquet(output, tmp_path)}
+    table = pq.read_table(written["scores.parquet"])
     meta = json.loads(table.schema.metadata[b"townsquare.model_config"])
     assert meta["version"] == DEFAULT_CONFIG.version
-    by_id = {r["miniapp_id"]: r for r in table.to_pylist()}
+    explained = pq.read_table(written["explanations.parquet"]).to_pylist()
+    by_id = {r["miniapp_id"]: r | e for r, e in zip(table.to_pylist(), explained, strict=True)}
+    assert all(r["miniapp_id"] == e["miniapp_id"] for r, e in zip(
+        table.to_pylist(), explained, strict=True))
     for result in output.results:
         row = by_id[result.miniapp_id]
         decision = output.tiers[result.miniapp_id]
@@ -171,11 +174,11 @@ def test_written_parquet_explains_every_score(tmp_path):
             assert {c for c in tiers.NEEDS if row[f"next_tier_needs_{c}"]} == codes
         else:
             assert row["overall"] is None and row["tier"] is None and row["rank"] is None
-    bench = pq.read_table(written[1]).to_pylist()
+    bench = pq.read_table(written["benchmarks.parquet"]).to_pylist()
     first = next(r for r in output.results if r.state == "scored")
     mine = {b["metric"]: b for b in bench if b["peer_key"] == first.peer_key}
     assert mine["orders"]["median"] == first.benchmarks["orders"]["median"]
-    advice = pq.read_table(written[2]).to_pylist()
+    advice = pq.read_table(written["suggestions.parquet"]).to_pylist()
     assert len(advice) == sum(len(v) for v in output.suggestions.values())
     for app, listed in output.suggestions.items():
         mine = [a for a in advice if a["miniapp_id"] == app]

@@ -129,13 +129,16 @@ def attr(obj: Any, *names: str, default: Any = None) -> Any:
 
 def write_parquet(output: CycleOutput, out_dir: Path, *, compression: str = "zstd") -> list[Path]:
     """Write a cycle's results as columns: `scores.parquet` (one row per mini-app: pillars,
-    overall, cap, tier and what the next tier needs, the metrics as measured, and per metric its
-    adjusted value, score and contribution), `benchmarks.parquet` (per peer group and metric)
-    and `suggestions.parquet` (one row per suggestion, in priority order). The model
-    configuration is in each file's metadata. Texts are not stored: they are rendered from these
-    codes and numbers (`ScoreResult`, `TierDecision` and `Suggestion` words) when shown.
+    overall, cap, tier and what the next tier needs, the metrics as measured),
+    `explanations.parquet` (the same rows: per metric its adjusted value, score and
+    contribution), `benchmarks.parquet` (per peer group and metric) and `suggestions.parquet`
+    (one row per suggestion, in priority order). The model configuration is in each file's
+    metadata. Texts are not stored: they are rendered from these codes and numbers
+    (`ScoreResult`, `TierDecision` and `Suggestion` words) when shown. The files are written
+    side by side (Parquet's encoder releases the GIL).
     """
     import json
+    from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
     import pyarrow as pa
@@ -191,24 +194,15 @@ def write_parquet(output: CycleOutput, out_dir: Path, *, compression: str = "zst
         "next_tier": coded(np.where(tiers.tier > 0, tiers.tier - 1, -1), list(TIERS)),
         **{f"next_tier_needs_{need}": pa.array(tiers.needs[k]) for k, need in enumerate(NEEDS)},
         **{c: inputs[c] for c in kept},  # the metrics as measured
+    }
+    explanations = {
+        "miniapp_id": ids,
         "adjusted": struct(scores.adjusted),
         "metric_scores": struct(scores.metric_scores),
         "contributions": struct(np.where(scores.scored, scores.contributions, np.nan)),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "scores.parquet", out_dir / "benchmarks.parquet",
-               out_dir / "suggestions.parquet"]
-    # statistics (for readers' filters) only on the columns one filters a cycle's scores by
-    pq.write_table(pa.table(columns).replace_schema_metadata(meta), written[0],
-                   compression=compression, write_statistics=[
-                       "miniapp_id", "merchant_id", "category_code", "city", "state", "overall",
-                       "tier", "rank"])
-
     bench = [{"peer_key": ctx.key, "peer_group": ctx.kind, "size": ctx.size, "metric": name,
               **ctx.benchmarks[name]} for ctx in scores.contexts for name in names]
-    pq.write_table(pa.Table.from_pylist(bench).replace_schema_metadata(meta), written[1],
-                   compression=compression)
 
     first = np.ones(advice.row.size, dtype=bool)
     first[1:] = advice.row[1:] != advice.row[:-1]
@@ -222,6 +216,23 @@ def write_parquet(output: CycleOutput, out_dir: Path, *, compression: str = "zst
         "top_quartile": floats(advice.top_quartile),
         "points": floats(advice.points),
     })
-    pq.write_table(suggestions.replace_schema_metadata(meta), written[2],
-                   compression=compression)
-    return written
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # statistics (for readers' filters) only on the columns one filters a cycle's scores by
+    filtered = ["miniapp_id", "merchant_id", "category_code", "city", "state", "overall", "tier",
+                "rank"]
+    files = {
+        "scores.parquet": (pa.table(columns), filtered),
+        "explanations.parquet": (pa.table(explanations), ["miniapp_id"]),
+        "benchmarks.parquet": (pa.Table.from_pylist(bench), True),
+        "suggestions.parquet": (suggestions, True),
+    }
+
+    def write(name: str) -> Path:
+        table, statistics = files[name]
+        pq.write_table(table.replace_schema_metadata(meta), out_dir / name,
+                       compression=compression, write_statistics=statistics)
+        return out_dir / name
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(write, files))
