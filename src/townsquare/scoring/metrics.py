@@ -129,12 +129,18 @@ def metrics_table(
 
     # attribution is filled from the mini-app at intake, so it is constant per mini-app; max()
     # keeps the choice deterministic should it ever change inside a window (grouping by it
-    # first is cheaper than a max() over every event)
-    attributed = ev.group_by(["miniapp_id", "merchant_id", "category_code"]).aggregate(
-        visits=ev.count(where=ev.type == "visit"),
-        fulfilled=ev.count(where=ev.type == "order_fulfilled"),
-        cancelled=ev.count(where=ev.type == "order_cancelled"),
-        refunds=ev.count(where=ev.type == "refund"),
+    # first is cheaper than a max() over every event). When the export rolled up every day of
+    # the window, the rollups name the mini-apps that were only shown (exposures, over half of
+    # all events) and whose they are, so exposures are not read.
+    every_day_rolled = rolled_up is not None and all(
+        (start + timedelta(days=k)).date() in rolled_up_days for k in range(window_days)
+    )
+    counted = ev.filter(ev.type != _EXPOSURE) if every_day_rolled else ev
+    attributed = counted.group_by(["miniapp_id", "merchant_id", "category_code"]).aggregate(
+        visits=_.count(where=_.type == "visit"),
+        fulfilled=_.count(where=_.type == "order_fulfilled"),
+        cancelled=_.count(where=_.type == "order_cancelled"),
+        refunds=_.count(where=_.type == "refund"),
     )
     base = attributed.group_by("miniapp_id").aggregate(
         merchant_id=_.merchant_id.max(), category_code=_.category_code.max(),
@@ -177,13 +183,24 @@ def metrics_table(
     # One small aggregation per day, each reading only its day's files (their statistics say
     # which), is much cheaper than one over (day, user) pairs of the window; a day the export
     # rolled up is not read at all.
-    days = [rolled_up.select("miniapp_id", "n")] if rolled_up is not None else []
+    days = [rolled_up.select(*ROLLUP_COLUMNS)] if rolled_up is not None else []
     for offset in range(window_days):
         low = start + timedelta(days=offset)
-        if low.date() not in rolled_up_days:
-            days.append(day_activity(_during(ev, low, low + timedelta(days=1))))
+        if low.date() not in rolled_up_days:  # (attributed by `base`, which reads exposures)
+            users = _active_users(_during(ev, low, low + timedelta(days=1)))
+            days.append(users.select(
+                "miniapp_id", merchant_id=ibis.null("int64"), category_code=ibis.null("string"),
+                n="n", active=ibis.literal(True),
+            ))
     activity = ibis.union(*days, distinct=False).group_by("miniapp_id").aggregate(
-        days_active=_.count(), active_user_days=_.n.sum()
+        days_active=_.count(where=_.active), active_user_days=_.n.sum(),
+        merchant_id=_.merchant_id.max(), category_code=_.category_code.max(),
+    )
+    attribution = ("miniapp_id", "merchant_id", "category_code")
+    present = ibis.union(
+        base.select(*attribution), activity.select(*attribution), distinct=False
+    ).group_by("miniapp_id").aggregate(
+        merchant_id=_.merchant_id.max(), category_code=_.category_code.max()
     )
 
     # places: cities and communities covered, and the most frequent city (ties go to the
@@ -205,16 +222,37 @@ def metrics_table(
     )
 
     # equal-named join keys are merged by Ibis, and no other column names collide
-    joined = base
-    for part in (buyers, complaints, ratings, responses, activity, top_city, communities):
+    joined = present
+    for part in (
+        base.drop("merchant_id", "category_code"), buyers, complaints, ratings, responses,
+        activity.drop("merchant_id", "category_code"), top_city, communities,
+    ):
         joined = joined.left_join(part, "miniapp_id")
     return _finish(joined, window_days)
 
 
 def day_activity(events: ibis.Table) -> ibis.Table:
-    """One day's activity: per mini-app with an event other than an exposure, its distinct
-    known users `n` (the day counts as active whoever was active, a user-day only for a known
-    user). Dismissed complaints count here: the resident was active."""
+    """One day's rollup (`ROLLUP_COLUMNS`): every mini-app with an event that day, its
+    attribution (the greatest, as in the metrics), whether a resident was active (an event other
+    than an exposure) and its distinct known residents `n`."""
+    shown = events.group_by("miniapp_id").aggregate(
+        merchant_id=_.merchant_id.max(), category_code=_.category_code.max()
+    )
+    users = _active_users(events)
+    joined = shown.left_join(users, "miniapp_id")
+    return joined.select(
+        "miniapp_id", "merchant_id", "category_code", n=joined.n.fill_null(0).cast("int64"),
+        active=joined.n.notnull(),
+    )
+
+
+ROLLUP_COLUMNS = ("miniapp_id", "merchant_id", "category_code", "n", "active")
+
+
+def _active_users(events: ibis.Table) -> ibis.Table:
+    """Per mini-app with a resident active (an event other than an exposure; a dismissed
+    complaint too), its distinct known users `n`: the day counts as active whoever was active,
+    a user-day only for a known user."""
     users = events.filter(events.type != _EXPOSURE).select("miniapp_id", "user_sub")
     return users.distinct().group_by("miniapp_id").aggregate(
         n=_.user_sub.count(where=_.user_sub != "")
@@ -324,9 +362,10 @@ def _rollup(folder: Path, files: list[str]) -> str | None:
     path = Path(folder) / ACTIVITY_FILE
     if not files or not path.exists():
         return None
-    meta = pq.read_schema(path).metadata or {}
-    made_from = json.loads(meta.get(b"townsquare.sources", b"null"))
-    return str(path) if made_from == _sources(files) else None
+    schema = pq.read_schema(path)
+    made_from = json.loads((schema.metadata or {}).get(b"townsquare.sources", b"null"))
+    current = tuple(schema.names) == ROLLUP_COLUMNS and made_from == _sources(files)
+    return str(path) if current else None
 
 
 DUCKDB_MEMORY_LIMIT = "4GB"
@@ -369,10 +408,12 @@ def compute(
     by_day = bool(files) and all(
         _inside(files_of[day], *window_bounds(day, 1)) for day in days if files_of[day]
     )
-    rolled_up = {}
+    rolled_up, covered = {}, set()
     if by_day and rollups:
         rolled_up = {day: path for day in days
                      if (path := _rollup(day_folder(parquet_dir, day), files_of[day]))}
+        # a day without a partition has no events: nothing of it is left to read
+        covered = set(rolled_up) | {day for day in days if not files_of[day]}
     if backend == "duckdb":
         con = _duckdb_connect(memory_limit)
         events = (
@@ -393,7 +434,7 @@ def compute(
     expr = metrics_table(
         events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed,
         in_window=by_day or _inside(files, start, end), rolled_up=rolled,
-        rolled_up_days=set(rolled_up),
+        rolled_up_days=covered,
     )
     try:
         return con.to_pyarrow(expr)
