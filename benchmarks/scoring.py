@@ -47,7 +47,8 @@ def _cpu() -> float:
 def _floor(data: str, window: int, out) -> None:
     import duckdb
 
-    from townsquare.scoring.metrics import COLUMNS, partition_files
+    from townsquare.scoring.metrics import COLUMNS
+    from townsquare.scoring.partitions import partition_files
 
     files = partition_files(Path(data), as_of=AS_OF, window_days=window)
     started, cpu = time.perf_counter(), _cpu()

@@ -89,7 +89,8 @@ def test_rerun_replaces_a_day_and_incremental_runs_pick_late_events(database, tm
 
 
 def test_summaries_are_written_beside_each_day_and_not_read_as_events(database, tmp_path):
-    from townsquare.scoring.metrics import ACTIVITY_FILE, write_day_activity
+    from townsquare.scoring.metrics import write_day_activity
+    from townsquare.scoring.partitions import ACTIVITY_FILE
 
     clock.freeze(NOW)
     app_id = make_miniapp(database).id

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from townsquare.scoring import metrics
+from townsquare.scoring import metrics, partitions
 
 from .events_fixture import Events
 
@@ -100,7 +100,7 @@ def test_excluding_a_non_complaint_event_changes_nothing(world):
 
 def test_window_reads_only_its_day_partitions(world):
     root, _, _ = world
-    files = metrics.partition_files(root, as_of=AS_OF, window_days=14)
+    files = partitions.partition_files(root, as_of=AS_OF, window_days=14)
     days = sorted({f.split("date=")[1][:10] for f in files})
     assert days[0] >= "2026-03-07" and days[-1] <= "2026-03-20"
     assert "2026-03-06" not in days and "2026-03-21" not in days
@@ -127,8 +127,8 @@ def test_specs_are_consistent():
 def test_events_outside_their_day_partition_are_still_left_out(world, tmp_path):
     root, _, _ = world
     start, end = metrics.window_bounds(AS_OF, 14)
-    files = metrics.partition_files(root, as_of=AS_OF, window_days=14)
-    assert metrics._inside(files, start, end)  # the export's UTC days: no time filter needed
+    files = partitions.partition_files(root, as_of=AS_OF, window_days=14)
+    assert partitions.inside(files, start, end)  # the export's UTC days: no time filter needed
     before = metrics.compute(root, as_of=AS_OF, window_days=14)
     # a file in a window day holding events from outside the window (a foreign or broken
     # export): the statistics show it, and the time filter is applied again
@@ -141,8 +141,8 @@ def test_events_outside_their_day_partition_are_still_left_out(world, tmp_path):
     target.mkdir(parents=True, exist_ok=True)
     for i, part in enumerate(sorted(other.rglob("*.parquet"))):
         part.rename(target / f"stray-{i}.parquet")
-    files = metrics.partition_files(root, as_of=AS_OF, window_days=14)
-    assert not metrics._inside(files, start, end)
+    files = partitions.partition_files(root, as_of=AS_OF, window_days=14)
+    assert not partitions.inside(files, start, end)
     after = _cols(metrics.compute(root, as_of=AS_OF, window_days=14))
     assert sorted(after) == [1, 2, 7] and after[7]["visits"] == 1
     assert {k: v for k, v in after.items() if k != 7} == _cols(before)

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from townsquare.scoring import metrics
+from townsquare.scoring import metrics, partitions
 
 from .events_fixture import Events
 
@@ -69,8 +69,8 @@ def test_duckdb_and_pyspark_agree(spark, tmp_path, layout):
             part.rename(root / "date=2026-03-10" / f"stray-{i}.parquet")
     kwargs = dict(as_of=date(2026, 3, 25), window_days=21, excluded=dismissed)
     start, end = metrics.window_bounds(kwargs["as_of"], kwargs["window_days"])
-    files = metrics.partition_files(root, as_of=kwargs["as_of"], window_days=21)
-    assert metrics._inside(files, start, end) is not stray
+    files = partitions.partition_files(root, as_of=kwargs["as_of"], window_days=21)
+    assert partitions.inside(files, start, end) is not stray
     from_events = metrics.compute(root, backend="duckdb", **kwargs)
     if layout == "rolled-up":  # every day's activity from the export's rollups
         for folder in root.glob("date=*"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from townsquare.scoring import metrics
+from townsquare.scoring import metrics, partitions
 
 from .events_fixture import Events
 from .test_metrics import AS_OF, _cols, world  # noqa: F401 (a fixture)
@@ -25,12 +25,12 @@ def test_rollups_give_the_same_metrics_and_are_read(world):  # noqa: F811
     root, _, _ = world
     from_events = _compute(root)
     _roll_up(root)
-    assert (root / "date=2026-03-12" / metrics.ACTIVITY_FILE).exists()
-    assert all("_summaries" not in f for f in metrics.partition_files(root, as_of=AS_OF,
+    assert (root / "date=2026-03-12" / partitions.ACTIVITY_FILE).exists()
+    assert all("_summaries" not in f for f in partitions.partition_files(root, as_of=AS_OF,
                                                                      window_days=14))
     assert _compute(root).equals(from_events)
     # the rollup is what is read: change its count, keep its sources
-    path = root / "date=2026-03-12" / metrics.ACTIVITY_FILE
+    path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
     rollup = pq.read_table(path)
     at = rollup.schema.get_field_index("n")
     doubled = rollup.set_column(at, "n", pa.compute.multiply(rollup["n"], 2))

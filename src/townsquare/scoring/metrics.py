@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis import _
 
+from townsquare.scoring import partitions
+
 Pillar = Literal["volume", "scale", "quality"]
 Kind = Literal["count", "rate", "mean", "p90"]
 
@@ -83,9 +85,6 @@ COLUMNS = (
 # Every event but an exposure shows a resident used the mini-app (an exposure is the platform
 # showing it).
 _EXPOSURE = "exposure"
-# A day partition's activity rollup (`day_activity`), written beside its events by the export
-# (in a folder that readers of the events skip, as Hive and Spark do names starting with `_`).
-ACTIVITY_FILE = "_summaries/activity.parquet"
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
@@ -183,7 +182,7 @@ def metrics_table(
     # One small aggregation per day, each reading only its day's files (their statistics say
     # which), is much cheaper than one over (day, user) pairs of the window; a day the export
     # rolled up is not read at all.
-    days = [rolled_up.select(*ROLLUP_COLUMNS)] if rolled_up is not None else []
+    days = [rolled_up.select(*partitions.ROLLUP_COLUMNS)] if rolled_up is not None else []
     for offset in range(window_days):
         low = start + timedelta(days=offset)
         if low.date() not in rolled_up_days:  # (attributed by `base`, which reads exposures)
@@ -232,7 +231,7 @@ def metrics_table(
 
 
 def day_activity(events: ibis.Table) -> ibis.Table:
-    """One day's rollup (`ROLLUP_COLUMNS`): every mini-app with an event that day, its
+    """One day's rollup (`partitions.ROLLUP_COLUMNS`): every mini-app with an event that day, its
     attribution (the greatest, as in the metrics), whether a resident was active (an event other
     than an exposure) and its distinct known residents `n`."""
     shown = events.group_by("miniapp_id").aggregate(
@@ -244,9 +243,6 @@ def day_activity(events: ibis.Table) -> ibis.Table:
         "miniapp_id", "merchant_id", "category_code", n=joined.n.fill_null(0).cast("int64"),
         active=joined.n.notnull(),
     )
-
-
-ROLLUP_COLUMNS = ("miniapp_id", "merchant_id", "category_code", "n", "active")
 
 
 def _active_users(events: ibis.Table) -> ibis.Table:
@@ -318,54 +314,20 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
 # ---------------------------------------------------------------- running it on Parquet
 
 
-def partition_files(parquet_dir: Path, *, as_of: date, window_days: int) -> list[str]:
-    """The event files of the window's day partitions (`date=YYYY-MM-DD/*.parquet`)."""
-    files: list[str] = []
-    for offset in range(window_days):
-        files.extend(event_files(day_folder(parquet_dir, as_of - timedelta(days=offset))))
-    return sorted(files)
-
-
-def day_folder(parquet_dir: Path, day: date) -> Path:
-    return Path(parquet_dir) / f"date={day.isoformat()}"
-
-
-def event_files(folder: Path) -> list[str]:
-    """A day partition's event files (names starting with `_` or `.` are not events: Hive's
-    and Spark's convention)."""
-    return sorted(str(p) for p in Path(folder).glob("*.parquet")
-                  if not p.name.startswith(("_", ".")))
-
-
 def write_day_activity(folder: Path) -> None:
     """Roll a day partition up into its `day_activity`, written beside its events with the
     names and row counts of the files it was made from (the export calls this before it swaps
     the day in; a reader uses the rollup only while those files are unchanged)."""
-    files = event_files(folder)
+    files = partitions.event_files(folder)
     con = _duckdb_connect()
     try:
         table = con.to_pyarrow(day_activity(con.read_parquet(files, hive_partitioning=False)))
     finally:
         con.disconnect()
-    meta = {"townsquare.sources": json.dumps(_sources(files))}
-    path = Path(folder) / ACTIVITY_FILE
+    meta = {"townsquare.sources": json.dumps(partitions.sources(files))}
+    path = Path(folder) / partitions.ACTIVITY_FILE
     path.parent.mkdir(exist_ok=True)
     pq.write_table(table.replace_schema_metadata(meta), path)
-
-
-def _sources(files: list[str]) -> list[list]:
-    return [[Path(f).name, pq.read_metadata(f).num_rows] for f in files]
-
-
-def _rollup(folder: Path, files: list[str]) -> str | None:
-    """The day's activity rollup, if there is one made from exactly these files."""
-    path = Path(folder) / ACTIVITY_FILE
-    if not files or not path.exists():
-        return None
-    schema = pq.read_schema(path)
-    made_from = json.loads((schema.metadata or {}).get(b"townsquare.sources", b"null"))
-    current = tuple(schema.names) == ROLLUP_COLUMNS and made_from == _sources(files)
-    return str(path) if current else None
 
 
 DUCKDB_MEMORY_LIMIT = "4GB"
@@ -401,17 +363,18 @@ def compute(
     beyond it.
     """
     days = [as_of - timedelta(days=offset) for offset in range(window_days)]
-    files_of = {day: event_files(day_folder(parquet_dir, day)) for day in days}
+    folder_of = {day: partitions.day_folder(parquet_dir, day) for day in days}
+    files_of = {day: partitions.event_files(folder_of[day]) for day in days}
     files = sorted(f for day in days for f in files_of[day])
     excluded = sorted(set(excluded))
     start, end = window_bounds(as_of, window_days)
     by_day = bool(files) and all(
-        _inside(files_of[day], *window_bounds(day, 1)) for day in days if files_of[day]
+        partitions.inside(files_of[day], *window_bounds(day, 1)) for day in days if files_of[day]
     )
     rolled_up, covered = {}, set()
     if by_day and rollups:
         rolled_up = {day: path for day in days
-                     if (path := _rollup(day_folder(parquet_dir, day), files_of[day]))}
+                     if (path := partitions.rollup(folder_of[day], files_of[day]))}
         # a day without a partition has no events: nothing of it is left to read
         covered = set(rolled_up) | {day for day in days if not files_of[day]}
     if backend == "duckdb":
@@ -433,7 +396,7 @@ def compute(
         dismissed = ibis.memtable(pa.table({"event_id": pa.array(excluded, pa.string())}))
     expr = metrics_table(
         events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed,
-        in_window=by_day or _inside(files, start, end), rolled_up=rolled,
+        in_window=by_day or partitions.inside(files, start, end), rolled_up=rolled,
         rolled_up_days=covered,
     )
     try:
@@ -454,31 +417,6 @@ def _duckdb_connect(memory_limit: str = DUCKDB_MEMORY_LIMIT):
     ):
         con.raw_sql(setting)
     return con
-
-
-def _inside(files: list[str], start: datetime, end: datetime) -> bool:
-    """Whether the files' Parquet statistics show every event's time inside [start, end).
-
-    Day partitions are UTC days, so they always do; the footers are read to make sure (a file
-    without statistics, or with a time outside or missing, keeps the time filter on)."""
-    if not files:
-        return False
-    for path in files:
-        meta = pq.read_metadata(path)
-        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-        if "occurred_at" not in names:
-            return False
-        at = names.index("occurred_at")
-        for group in range(meta.num_row_groups):
-            stats = meta.row_group(group).column(at).statistics
-            if stats is None or not stats.has_min_max or not stats.has_null_count:
-                return False
-            low, high = stats.min, stats.max
-            if stats.null_count or not isinstance(low, datetime) or low.tzinfo is None:
-                return False
-            if not (start <= low and high < end):
-                return False
-    return True
 
 
 _SPARK = None
