@@ -126,3 +126,21 @@ def test_a_new_configuration_version_is_used_and_recorded(database, settings, ma
         cycle = cycles.run_cycle(db, settings=settings, as_of=AS_OF, actor=None)
         assert cycle.config_version.version == second.version
         assert cycles.next_due(db) == AS_OF + timedelta(days=14)
+
+
+def test_a_late_event_for_an_exported_day_is_in_the_next_run(database, settings, market):
+    from tests.scoring.cycle_world import NOW
+    from townsquare.core.clock import clock
+    from townsquare.events import intake
+
+    with database.unit_of_work() as db:
+        first = cycles.run_cycle(db, settings=settings, as_of=AS_OF, actor=None)
+        visits = _scores(db, first)[market.ours].result["metrics"]["visits"]
+    clock.freeze(NOW + timedelta(hours=2))  # received after the last export
+    with database.unit_of_work() as db:
+        ours = db.scalar(select(MiniApp).where(MiniApp.public_id == market.ours))
+        assert intake.record(db, miniapp=ours, type="visit", event_id="late-visit",
+                             occurred_at=NOW - timedelta(days=3), sub="ou_" + "ab" * 16)
+    with database.unit_of_work() as db:
+        again = cycles.run_cycle(db, settings=settings, as_of=AS_OF, actor=None)
+        assert _scores(db, again)[market.ours].result["metrics"]["visits"] == visits + 1

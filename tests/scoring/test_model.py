@@ -72,7 +72,10 @@ def test_scores_stay_within_0_and_100(rows):
 def test_improving_a_metric_never_lowers_the_score(rows, data):
     before = {r.miniapp_id: r for r in score_all(rows, DEFAULT_CONFIG)}
     i = data.draw(st.integers(0, len(rows) - 1))
-    spec = data.draw(st.sampled_from(METRICS))
+    # a metric that is another's denominator is left out: more orders at the same 0% fulfilment
+    # are more evidence that the rate is that bad, so its shrunk value may rightly fall
+    denominators = {s.denominator for s in METRICS}
+    spec = data.draw(st.sampled_from([s for s in METRICS if s.name not in denominators]))
     row = rows[i]
     value = row[spec.name]
     if value is None:

@@ -40,13 +40,14 @@ def _check_as_of(as_of: Any) -> date:
     return as_of
 
 
-def export_window(db: Session, *, settings: Settings, since: date, until: date) -> None:
-    """Bring the Parquet event log up to date for the days [since, until] (re-exports them)."""
+def update_event_log(db: Session, *, settings: Settings) -> None:
+    """Bring the Parquet event log up to date: the days that received events since the last
+    export are (re-)exported and rolled up (so a day is written and rolled up once, and again
+    only when late events arrive for it; the first export writes every day)."""
     from townsquare.events import export
     from townsquare.scoring.metrics import write_day_activity
 
-    export.export(db, out_dir=events_dir(settings), since=since, until=until,
-                  summarise=write_day_activity)
+    export.export(db, out_dir=events_dir(settings), summarise=write_day_activity)
 
 
 def run_cycle(
@@ -83,7 +84,7 @@ def run_cycle(
     db.flush()
 
     step("export", 0.05)
-    export_window(db, settings=settings, since=as_of - timedelta(days=window - 1), until=as_of)
+    update_event_log(db, settings=settings)
     excluded = disputes.dismissed_event_ids(db)
 
     def inner(label: str, done: float) -> None:
