@@ -31,6 +31,8 @@ def export_command(
     out: Annotated[Path | None, typer.Option(help="Default: <data dir>/events")] = None,
 ) -> None:
     """Export events to <out>/date=YYYY-MM-DD/; without dates, only days with new events."""
+    from townsquare.scoring.metrics import write_day_activity  # the scoring's day rollups
+
     settings = get_settings()
     out_dir = out or settings.data_dir / "events"
     database = Database(settings.effective_database_url)
@@ -45,7 +47,7 @@ def export_command(
                        description=f"Exported {day.isoformat()} ({rows:,} events)")
 
         result = export_events(db, out_dir=out_dir, since=_day(since), until=_day(until),
-                               progress=advance)
+                               progress=advance, summarise=write_day_activity)
     database.dispose()
     console.print(f"[green]Exported[/green] {result.rows:,} events in {len(result.days)} days "
                   f"to {out_dir}")
