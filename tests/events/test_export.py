@@ -102,3 +102,32 @@ def test_summaries_are_written_beside_each_day_and_not_read_as_events(database, 
     rollup = pq.read_table(day_dir(out, date(2026, 3, 9)) / ACTIVITY_FILE)
     assert rollup.column("n").to_pylist() == [1]  # one resident, active that day
     assert _read(out).num_rows == 2  # the events only
+
+
+def test_a_check_re_exports_days_out_of_step_with_the_database(database, tmp_path):
+    clock.freeze(NOW)
+    app_id = make_miniapp(database).id
+    day1, day2 = NOW - timedelta(days=3), NOW - timedelta(days=1)
+    _record(database, app_id, "a", day1, type="visit")
+    out = tmp_path / "events"
+    clock.freeze(NOW + timedelta(hours=1))
+    with database.unit_of_work() as db:
+        export_events(db, out_dir=out)
+    # an event stored with an old receipt time (as the simulator writes history) is not "new"
+    clock.freeze(day2)
+    _record(database, app_id, "old-receipt", day2, type="visit")
+    # and a partition left by another database for a day with no events here
+    stray = day_dir(out, (NOW - timedelta(days=2)).date())
+    stray.mkdir()
+    pq.write_table(pa.Table.from_pylist([{"event_id": "zz", "type": "visit"}], schema=SCHEMA),
+                   stray / "part-00000.parquet")
+    clock.freeze(NOW + timedelta(hours=2))
+    with database.unit_of_work() as db:
+        plain = export_events(db, out_dir=out)
+    assert plain.days == [] and _read(out).num_rows == 2  # neither is noticed
+    with database.unit_of_work() as db:
+        checked = export_events(db, out_dir=out, check=(day1.date(), NOW.date()))
+    assert checked.days == [day2.date()]  # the stray day is re-exported empty: removed
+    assert not stray.exists()
+    assert sorted(_read(out).column("event_id").to_pylist()) == sorted(
+        intake.storage_key(app_id, e) for e in ("a", "old-receipt"))

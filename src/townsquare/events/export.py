@@ -163,6 +163,20 @@ def _days_with_new_events(db: Session, watermark: datetime | None) -> list[date]
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def _days_out_of_step(db: Session, out_dir: Path, first: date, last: date) -> list[date]:
+    """The days in [first, last] whose exported row count differs from the database's."""
+    stale = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        start, end = _day_bounds(day)
+        stored = db.scalar(select(func.count()).select_from(BehaviourEvent).where(
+            BehaviourEvent.occurred_at >= start, BehaviourEvent.occurred_at < end))
+        files = day_dir(out_dir, day).glob("part-*.parquet")
+        if stored != sum(pq.read_metadata(path).num_rows for path in files):
+            stale.append(day)
+    return stale
+
+
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -189,12 +203,15 @@ def export_events(
     until: date | None = None,
     progress: Progress | None = None,
     summarise: Summarise | None = None,
+    check: tuple[date, date] | None = None,
 ) -> ExportResult:
     """Export events to Parquet by day and return the days written.
 
     With `since`/`until` (inclusive) those days are re-exported; with neither, the days that got
-    new events since the previous incremental run are (all days on the first run).
-    `summarise` writes each day's summaries beside its events.
+    new events since the previous incremental run are (all days on the first run), and with
+    `check` (first, last day) also the days in it whose partition does not hold as many events
+    as the database has (an event log left from another database, events inserted with an old
+    receipt time). `summarise` writes each day's summaries beside its events.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +219,8 @@ def export_events(
     incremental = since is None and until is None
     if incremental:
         days = _days_with_new_events(db, _read_state(out_dir))
+        if check:
+            days = sorted(set(days) | set(_days_out_of_step(db, out_dir, *check)))
     else:
         known = _days_with_new_events(db, None)
         since = since or (known[0] if known else started.date())

@@ -40,14 +40,16 @@ def _check_as_of(as_of: Any) -> date:
     return as_of
 
 
-def update_event_log(db: Session, *, settings: Settings) -> None:
-    """Bring the Parquet event log up to date: the days that received events since the last
-    export are (re-)exported and rolled up (so a day is written and rolled up once, and again
-    only when late events arrive for it; the first export writes every day)."""
+def update_event_log(db: Session, *, settings: Settings, since: date, until: date) -> None:
+    """Bring the Parquet event log up to date for the window [since, until]: the days that
+    received events since the last export, and the window's days whose partition does not hold
+    as many events as the database, are (re-)exported and rolled up. So a day is written and
+    rolled up once, and again only when late events arrive for it."""
     from townsquare.events import export
     from townsquare.scoring.metrics import write_day_activity
 
-    export.export(db, out_dir=events_dir(settings), summarise=write_day_activity)
+    export.export(db, out_dir=events_dir(settings), summarise=write_day_activity,
+                  check=(since, until))
 
 
 def run_cycle(
@@ -84,7 +86,8 @@ def run_cycle(
     db.flush()
 
     step("export", 0.05)
-    update_event_log(db, settings=settings)
+    update_event_log(db, settings=settings, since=as_of - timedelta(days=window - 1),
+                     until=as_of)
     excluded = disputes.dismissed_event_ids(db)
 
     def inner(label: str, done: float) -> None:
