@@ -26,8 +26,8 @@ def test_rollups_give_the_same_metrics_and_are_read(world):  # noqa: F811
     from_events = _compute(root)
     _roll_up(root)
     assert (root / "date=2026-03-12" / partitions.ACTIVITY_FILE).exists()
-    assert all("_summaries" not in f for f in partitions.partition_files(root, as_of=AS_OF,
-                                                                     window_days=14))
+    files = partitions.partition_files(root, as_of=AS_OF, window_days=14)
+    assert all("_summaries" not in f for f in files)
     assert _compute(root).equals(from_events)
     # the rollup is what is read: change its count, keep its sources
     path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
@@ -38,6 +38,18 @@ def test_rollups_give_the_same_metrics_and_are_read(world):  # noqa: F811
     changed = _cols(_compute(root))[1]
     assert changed["dau_avg"] > _cols(from_events)[1]["dau_avg"]
     assert _compute(root, rollups=False).equals(from_events)
+
+
+def test_with_every_day_rolled_up_exposures_are_not_read(world):  # noqa: F811
+    root, _, _ = world
+    _roll_up(root)
+    assert 2 in _cols(_compute(root))  # app 2 was only shown (day 12)
+    path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
+    rollup = pq.read_table(path)
+    without = rollup.filter(pa.compute.not_equal(rollup["miniapp_id"], 2))
+    pq.write_table(without.replace_schema_metadata(rollup.schema.metadata), path)
+    assert 2 not in _cols(_compute(root))  # the rollups alone said it was shown
+    assert 2 in _cols(_compute(root, rollups=False))
 
 
 def test_a_rollup_is_ignored_once_its_partition_changed(world):  # noqa: F811
