@@ -62,16 +62,14 @@ def _floor(data: str, window: int, out) -> None:
 def _cycle(data: str, window: int, result_dir: str, rollups: bool, out) -> None:
     # modules are loaded before the clock starts, as the floor loads DuckDB's: a service
     # running cycles has them loaded (Ibis alone takes half a second to import)
-    from townsquare.scoring import metrics, model, suggestions, tiers  # noqa: F401
+    from townsquare.scoring import metrics, model, result_files, suggestions, tiers  # noqa: F401
     from townsquare.scoring.model_config import DEFAULT_CONFIG
-    from townsquare.scoring.pipeline import evaluate, write_parquet
+    from townsquare.scoring.pipeline import evaluate
 
     started, cpu = time.perf_counter(), _cpu()
     output = evaluate(Path(data), as_of=AS_OF, window_days=window, config=DEFAULT_CONFIG,
-                      rollups=rollups)
-    write_started = time.perf_counter()
-    written = write_parquet(output, Path(result_dir))
-    stages = dict(output.seconds, write=round(time.perf_counter() - write_started, 3))
+                      rollups=rollups, write_to=Path(result_dir))
+    written, stages = output.written, output.seconds
     out.put(
         {
             "seconds": time.perf_counter() - started,
