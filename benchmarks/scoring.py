@@ -157,7 +157,8 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
             f"{max(f['peak_mib'] for f in floors):,.0f} MiB / "
             f"{max(c['peak_mib'] for c in cycles):,.0f} MiB |",
             "",
-            f"Cycle stages: {stages}. {cycle['scored']:,} of {cycle['miniapps']:,} mini-apps "
+            f"Cycle stages: {stages} (the scores are written while the suggestions are "
+            f"computed). {cycle['scored']:,} of {cycle['miniapps']:,} mini-apps "
             f"scored (the rest: not enough data yet); {cycle['suggestions']:,} suggestions; "
             f"{cycle['written_mib']:,.1f} MiB of results written as Parquet.",
             f"Floor and cycle alternate {len(floors)} time(s), each in a fresh process; the "
