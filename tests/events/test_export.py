@@ -131,3 +131,40 @@ def test_a_check_re_exports_days_out_of_step_with_the_database(database, tmp_pat
     assert not stray.exists()
     assert sorted(_read(out).column("event_id").to_pylist()) == sorted(
         intake.storage_key(app_id, e) for e in ("a", "old-receipt"))
+
+
+def test_late_events_re_export_their_own_days_only(database, tmp_path):
+    clock.freeze(NOW)
+    app_id = make_miniapp(database).id
+    for n in range(1, 21):
+        _record(database, app_id, f"v{n}", NOW - timedelta(days=n), type="visit")
+    out = tmp_path / "events"
+    clock.freeze(NOW + timedelta(hours=1))
+    with database.unit_of_work() as db:
+        export_events(db, out_dir=out)
+    clock.freeze(NOW + timedelta(hours=2))
+    _record(database, app_id, "old", NOW - timedelta(days=19, hours=1), type="visit")
+    _record(database, app_id, "new", NOW - timedelta(days=1, hours=1), type="visit")
+    clock.freeze(NOW + timedelta(hours=3))
+    with database.unit_of_work() as db:
+        late = export_events(db, out_dir=out)
+    assert late.days == [(NOW - timedelta(days=19)).date(), (NOW - timedelta(days=1)).date()]
+
+
+def test_a_copied_file_in_a_partition_is_out_of_step(database, tmp_path):
+    import shutil
+
+    clock.freeze(NOW)
+    app_id = make_miniapp(database).id
+    _record(database, app_id, "a", NOW - timedelta(days=1), type="visit")
+    out = tmp_path / "events"
+    with database.unit_of_work() as db:
+        export_events(db, out_dir=out)
+    folder = day_dir(out, (NOW - timedelta(days=1)).date())
+    shutil.copy(folder / "part-00000.parquet", folder / "copy.parquet")
+    assert _read(out).num_rows == 2
+    with database.unit_of_work() as db:
+        checked = export_events(db, out_dir=out, check=(NOW.date() - timedelta(days=2),
+                                                         NOW.date()))
+    assert checked.days == [(NOW - timedelta(days=1)).date()]
+    assert _read(out).num_rows == 1 and not (folder / "copy.parquet").exists()

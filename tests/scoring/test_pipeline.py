@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+import pytest
 
 from townsquare.scoring.model_config import DEFAULT_CONFIG
 from townsquare.scoring.pipeline import evaluate, write_parquet
@@ -21,3 +22,20 @@ def test_results_written_during_the_cycle_equal_those_written_after(world, tmp_p
     for during, later in zip(output.written, after, strict=True):
         assert pq.read_table(during).equals(pq.read_table(later))
     assert pq.read_table(output.written[0]).num_rows == output.rows == 2
+
+
+def test_a_cycle_that_fails_half_way_leaves_no_result_files(world, tmp_path, monkeypatch):  # noqa: F811
+    from townsquare.scoring import suggestions
+
+    root, _, _ = world
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "suggestions.parquet").write_text("an earlier cycle's")
+
+    def broken(_scores):
+        raise RuntimeError("suggestions failed")
+
+    monkeypatch.setattr(suggestions, "advise", broken)
+    with pytest.raises(RuntimeError):
+        evaluate(root, as_of=AS_OF, window_days=14, config=DEFAULT_CONFIG, write_to=out)
+    assert list(out.iterdir()) == []  # neither new scores nor the old suggestions beside them

@@ -86,3 +86,29 @@ def test_a_dismissed_complaint_still_shows_the_resident_was_active(tmp_path):
     assert plain["dau_avg"] == 2 / 14 and plain["days_active"] == 2
     _roll_up(root)
     assert _cols(_compute(root, excluded=[dismissed]))[1] == plain
+
+
+def test_a_rollup_is_ignored_once_a_file_is_rewritten_in_place(world):  # noqa: F811
+    root, _, _ = world
+    _roll_up(root)
+    part = root / "date=2026-03-20" / "part-0.parquet"  # u3's visit
+    table = pq.read_table(part)
+    users = pa.array([""] * table.num_rows, pa.string())  # an unknown visitor now
+    pq.write_table(table.set_column(table.schema.get_field_index("user_sub"), "user_sub", users),
+                   part)  # same name, same rows, other content
+    assert _cols(_compute(root))[1]["dau_avg"] == 8 / 14  # u3's user-day is gone
+    assert _compute(root).equals(_compute(root, rollups=False))
+
+
+def test_a_rollup_of_another_version_is_not_used(world):  # noqa: F811
+    root, _, _ = world
+    _roll_up(root)
+    assert partitions.rollup(root / "date=2026-03-12", partitions.event_files(
+        root / "date=2026-03-12"))
+    path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
+    rollup = pq.read_table(path)
+    meta = dict(rollup.schema.metadata)
+    meta[b"townsquare.rollup_version"] = b"0"
+    pq.write_table(rollup.replace_schema_metadata(meta), path)
+    assert partitions.rollup(root / "date=2026-03-12", partitions.event_files(
+        root / "date=2026-03-12")) is None

@@ -73,6 +73,12 @@ def day_dir(out_dir: Path, day: date) -> Path:
     return Path(out_dir) / f"date={day.isoformat()}"
 
 
+def event_files(folder: Path) -> list[Path]:
+    """A day partition's event files: what a reader takes for events (names starting with `_`
+    or `.` are not events, as in Hive and Spark), whoever wrote them."""
+    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith(("_", ".")))
+
+
 class DayWriter:
     """Writes one day's batches to a temporary directory, then swaps it in (`commit`)."""
 
@@ -153,25 +159,35 @@ def _stream_day(db: Session, day: date) -> Iterator[pa.RecordBatch]:
 
 
 def _days_with_new_events(db: Session, watermark: datetime | None) -> list[date]:
-    stmt = select(func.min(BehaviourEvent.occurred_at), func.max(BehaviourEvent.occurred_at))
-    if watermark is not None:
-        stmt = stmt.where(BehaviourEvent.received_at >= watermark - COMMIT_MARGIN)
-    first, last = db.execute(stmt).one()
+    """The days that hold events received since `watermark` (every day with events without
+    one): the span of their times, then each day of it asked whether it has any (a late event
+    a month old does not re-export the month in between)."""
+    new = BehaviourEvent.received_at >= watermark - COMMIT_MARGIN if watermark else None
+    span = select(func.min(BehaviourEvent.occurred_at), func.max(BehaviourEvent.occurred_at))
+    first, last = db.execute(span.where(new) if new is not None else span).one()
     if first is None:
         return []
     first, last = (_aware(first).date(), _aware(last).date())
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    days = []
+    for n in range((last - first).days + 1):
+        start, end = _day_bounds(first + timedelta(days=n))
+        has = select(BehaviourEvent.id).where(
+            BehaviourEvent.occurred_at >= start, BehaviourEvent.occurred_at < end).limit(1)
+        if db.scalar(has.where(new) if new is not None else has) is not None:
+            days.append(start.date())
+    return days
 
 
 def _days_out_of_step(db: Session, out_dir: Path, first: date, last: date) -> list[date]:
-    """The days in [first, last] whose exported row count differs from the database's."""
+    """The days in [first, last] whose partition's event files do not hold as many rows as the
+    database has for the day (a stray or foreign file counts too)."""
     stale = []
     for n in range((last - first).days + 1):
         day = first + timedelta(days=n)
         start, end = _day_bounds(day)
         stored = db.scalar(select(func.count()).select_from(BehaviourEvent).where(
             BehaviourEvent.occurred_at >= start, BehaviourEvent.occurred_at < end))
-        files = day_dir(out_dir, day).glob("part-*.parquet")
+        files = event_files(day_dir(out_dir, day))
         if stored != sum(pq.read_metadata(path).num_rows for path in files):
             stale.append(day)
     return stale

@@ -324,7 +324,8 @@ def write_day_activity(folder: Path) -> None:
         table = con.to_pyarrow(day_activity(con.read_parquet(files, hive_partitioning=False)))
     finally:
         con.disconnect()
-    meta = {"townsquare.sources": json.dumps(partitions.sources(files))}
+    meta = {"townsquare.sources": json.dumps(partitions.sources(files)),
+            "townsquare.rollup_version": partitions.ROLLUP_VERSION}
     path = Path(folder) / partitions.ACTIVITY_FILE
     path.parent.mkdir(exist_ok=True)
     pq.write_table(table.replace_schema_metadata(meta), path)

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from townsquare.events import export
+
 # A day partition's rollup (`metrics.day_activity`), written beside its events by the export
 # (in a folder that readers of the events skip, as Hive and Spark do names starting with `_`).
 ACTIVITY_FILE = "_summaries/activity.parquet"
 ROLLUP_COLUMNS = ("miniapp_id", "merchant_id", "category_code", "n", "active")
+# Raised whenever what a rollup means changes, so older rollups are no longer used.
+ROLLUP_VERSION = "1"
 
 
 def partition_files(parquet_dir: Path, *, as_of: date, window_days: int) -> list[str]:
@@ -28,24 +32,33 @@ def day_folder(parquet_dir: Path, day: date) -> Path:
 
 
 def event_files(folder: Path) -> list[str]:
-    """A day partition's event files (names starting with `_` or `.` are not events: Hive's
-    and Spark's convention)."""
-    return sorted(str(p) for p in Path(folder).glob("*.parquet")
-                  if not p.name.startswith(("_", ".")))
+    """A day partition's event files, as paths (`events.export.event_files`)."""
+    return [str(path) for path in export.event_files(folder)]
 
 
 def sources(files: list[str]) -> list[list]:
-    return [[Path(f).name, pq.read_metadata(f).num_rows] for f in files]
+    """What identifies the files a rollup was made from: name, rows, size and modification
+    time (a file rewritten in place has a new time)."""
+    listed = []
+    for f in files:
+        stat = Path(f).stat()
+        listed.append([Path(f).name, pq.read_metadata(f).num_rows, stat.st_size,
+                       stat.st_mtime_ns])
+    return listed
 
 
 def rollup(folder: Path, files: list[str]) -> str | None:
-    """The day's activity rollup, if there is one made from exactly these files."""
+    """The day's rollup, if there is one of this version made from exactly these files."""
     path = Path(folder) / ACTIVITY_FILE
     if not files or not path.exists():
         return None
     schema = pq.read_schema(path)
-    made_from = json.loads((schema.metadata or {}).get(b"townsquare.sources", b"null"))
-    current = tuple(schema.names) == ROLLUP_COLUMNS and made_from == sources(files)
+    meta = schema.metadata or {}
+    made_from = json.loads(meta.get(b"townsquare.sources", b"null"))
+    current = (
+        meta.get(b"townsquare.rollup_version") == ROLLUP_VERSION.encode()
+        and tuple(schema.names) == ROLLUP_COLUMNS and made_from == sources(files)
+    )
     return str(path) if current else None
 
 

@@ -98,16 +98,21 @@ def evaluate(
     tier_table = tiers.tiers_of(scores)
     lap("tiers")
     files = ResultFiles(scores, write_to) if write_to is not None else None
-    if files:
-        files.scores(tier_table)
-    step("suggestions", 0.65)
-    advice = suggestions.advise(scores)  # one re-scoring per peer group and metric
-    lap("suggestions")
-    output = CycleOutput(scores, tier_table, advice, seconds)
-    if files:
-        files.advice(advice)
-        output.written = files.finish()
-        lap("write")
+    try:
+        if files:
+            files.scores(tier_table)
+        step("suggestions", 0.65)
+        advice = suggestions.advise(scores)  # one re-scoring per peer group and metric
+        lap("suggestions")
+        output = CycleOutput(scores, tier_table, advice, seconds)
+        if files:
+            files.advice(advice)
+            output.written = files.finish()
+            lap("write")
+    except BaseException:
+        if files:
+            files.abandon()  # no scores beside another cycle's suggestions
+        raise
     return output
 
 

@@ -109,8 +109,18 @@ class ResultFiles:
     def finish(self) -> list[Path]:
         try:
             return [future.result() for future in self._pending]
+        except BaseException:
+            self.abandon()
+            raise
         finally:
             self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Stop writing and remove this cycle's files (a failed cycle leaves none)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for name in ("scores.parquet", "explanations.parquet", "benchmarks.parquet",
+                     "suggestions.parquet"):
+            (self.out_dir / name).unlink(missing_ok=True)
 
     def _write(self, name: str, table: pa.Table, statistics: list[str] | bool) -> None:
         def write() -> Path:
