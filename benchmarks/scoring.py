@@ -178,7 +178,7 @@ def _report(args, events: int, size_mib: float, floors: list[dict], cycles: list
 def _manifest(args) -> dict:
     return {"miniapps": args.miniapps, "days": args.days, "seed": args.seed,
             "events_per_app_day": args.events_per_app_day, "end": AS_OF.isoformat(),
-            "layout": "daily rollups: attribution and activity"}
+            "layout": "daily rollups v1: attribution and activity"}
 
 
 def main() -> None:
