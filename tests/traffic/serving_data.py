@@ -1,5 +1,5 @@
 """Helpers for the serving tests: a frozen morning, a serving plan written straight as rows, a few
-extra new mini-apps, and readers for exposure events and delivered counters."""
+extra new mini-apps, serving a surface, and readers for exposure events and delivered counters."""
 
 from __future__ import annotations
 
@@ -119,3 +119,16 @@ def delivered(database: Database, planned: Planned) -> tuple[int, int]:
     with database.unit_of_work() as db:
         return (db.get(PlanAllocation, planned.allocation_id).delivered,
                 db.get(Promise, planned.promise_id).delivered)
+
+
+def serve(database: Database, settings, surface="feed", city=CITY, user=None, **kwargs):
+    """One serving of `surface` in its own transaction."""
+    with database.unit_of_work() as db:
+        return serving.serve(db, settings=settings, surface=surface, city=city,
+                             user=db.merge(user) if user else None, **kwargs)
+
+
+def reasons_for(database: Database, settings, app_id: int, times: int) -> list:
+    """The slot reason `app_id` was served for, in each of `times` feed servings."""
+    return [next(i.reason for i in serve(database, settings).items if i.card.id == app_id)
+            for _ in range(times)]

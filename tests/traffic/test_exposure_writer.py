@@ -10,7 +10,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from tests.traffic.serving_data import NOW, add_plan, delivered, exposures, freeze
+from tests.traffic.serving_data import (
+    NOW,
+    add_plan,
+    delivered,
+    exposures,
+    freeze,
+    reasons_for,
+    serve,
+)
 from tests.traffic.world import CITY, build_world
 from townsquare.events.models import EventType
 from townsquare.traffic import bids, exposure_writer, serving
@@ -31,12 +39,6 @@ def world(database):
 @pytest.fixture
 def buffered(settings):
     return settings.model_copy(update={"exposure_flush_ms": HOUR_MS})
-
-
-def _serve(database, settings, **kwargs):
-    with database.unit_of_work() as db:
-        return serving.serve(db, settings=settings, surface="feed", city=CITY, user=None,
-                             **kwargs)
 
 
 def _writer(database) -> exposure_writer.ExposureWriter:
@@ -63,7 +65,7 @@ def test_a_flush_writes_exactly_the_buffered_rows_and_summed_counters_once(
 ):
     plan = add_plan(database, world, [("declining", PromiseKind.TIER_INCENTIVE, 1400, 0)])
     bid_id = _place_ad(database, world)
-    served = [_serve(database, buffered) for _ in range(3)]
+    served = [serve(database, buffered) for _ in range(3)]
     for one in served:
         assert one.items[0].promise_id == plan["declining"].promise_public_id
         assert any(item.bid_id == bid_id for item in one.items)
@@ -94,7 +96,7 @@ def test_a_flush_writes_exactly_the_buffered_rows_and_summed_counters_once(
 def test_a_flush_is_one_transaction_with_one_statement_per_kind(database, buffered, world):
     add_plan(database, world, [("declining", PromiseKind.TIER_INCENTIVE, 1400, 0),
                                ("clinic", PromiseKind.CAMPAIGN, 1400, 0)])
-    served = [_serve(database, buffered) for _ in range(4)]
+    served = [serve(database, buffered) for _ in range(4)]
     statements: list[str] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -114,7 +116,7 @@ def test_a_failed_flush_keeps_the_batch_for_the_next_one(
     database, buffered, world, monkeypatch
 ):
     plan = add_plan(database, world, [("declining", PromiseKind.TIER_INCENTIVE, 1400, 0)])
-    first = _serve(database, buffered)
+    first = serve(database, buffered)
     real_write = exposure_writer.write
 
     def down(db, batch):
@@ -125,7 +127,7 @@ def test_a_failed_flush_keeps_the_batch_for_the_next_one(
         assert not exposure_writer.flush_now(database.engine)
     assert [entry["event"] for entry in logs] == ["exposure_flush_failed"]
     assert logs[0]["events_waiting"] == len(first.items)
-    second = _serve(database, buffered)  # served while the database is down: buffered after
+    second = serve(database, buffered)  # served while the database is down: buffered after
     assert exposures(database) == [] and delivered(database, plan["declining"]) == (0, 0)
 
     monkeypatch.setattr(exposure_writer, "write", real_write)
@@ -141,7 +143,7 @@ def test_the_buffer_drops_the_oldest_rows_when_full_and_keeps_the_counters(
     small = settings.model_copy(update={"exposure_flush_ms": HOUR_MS, "exposure_buffer_max": 8})
     monkeypatch.setattr(exposure_writer, "write", lambda db, batch: 1 / 0)
     with structlog.testing.capture_logs() as logs:
-        served = [_serve(database, small) for _ in range(3)]
+        served = [serve(database, small) for _ in range(3)]
         assert not exposure_writer.flush_now(database.engine)
     total = sum(len(s.items) for s in served)
     writer = _writer(database)
@@ -166,11 +168,7 @@ def test_application_shutdown_flushes_the_buffer(database, buffered, world):
 def test_pacing_counts_deliveries_still_in_the_buffer(database, buffered, world, monkeypatch):
     # 21 × 4/42 = 2 impressions due by now: the third request must see the first two
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 21, 0)])
-    reasons = [
-        next(i.reason for i in _serve(database, buffered).items
-             if i.card.id == world.app("clinic").id)
-        for _ in range(3)
-    ]
+    reasons = reasons_for(database, buffered, world.app("clinic").id, 3)
     assert reasons == [SlotReason.GUARANTEED, SlotReason.GUARANTEED, SlotReason.ORGANIC]
     assert delivered(database, plan["clinic"]) == (0, 0)  # not flushed yet
     # a reload reads 0 from the database and keeps the two unflushed deliveries
@@ -178,7 +176,7 @@ def test_pacing_counts_deliveries_still_in_the_buffer(database, buffered, world,
     with database.unit_of_work() as db:
         state = cache.snapshot(db).plan_state
     assert state.delivered(plan["clinic"].allocation_id) == 2
-    clinic = next(i for i in _serve(database, buffered).items
+    clinic = next(i for i in serve(database, buffered).items
                   if i.card.id == world.app("clinic").id)
     assert clinic.reason == SlotReason.ORGANIC  # still caught up after the reload
     assert exposure_writer.flush_now(database.engine)
@@ -201,6 +199,6 @@ def test_a_request_that_fails_after_serving_records_nothing(database, settings, 
     with database.unit_of_work() as db:  # pacing did not count it either
         state = cache.snapshot(db).plan_state
         assert state.delivered(plan["declining"].allocation_id) == 0
-    _serve(database, mode)
+    serve(database, mode)
     exposure_writer.flush_now(database.engine)
     assert delivered(database, plan["declining"]) == (1, 1)

@@ -19,6 +19,8 @@ from tests.traffic.serving_data import (
     delivered,
     exposures,
     freeze,
+    reasons_for,
+    serve,
 )
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.core.errors import NotFound, ValidationFailed
@@ -48,12 +50,6 @@ def world(database):
     return build_world(database)
 
 
-def _serve(database, settings, surface="feed", city=CITY, user=None, **kwargs):
-    with database.unit_of_work() as db:
-        return serving.serve(db, settings=settings, surface=surface, city=city,
-                             user=db.merge(user) if user else None, **kwargs)
-
-
 def _ids(served) -> list[int]:
     return [item.card.id for item in served.items]
 
@@ -61,7 +57,7 @@ def _ids(served) -> list[int]:
 def test_feed_serves_the_city_organically_and_records_one_exposure_per_slot(
     database, settings, world
 ):
-    served = _serve(database, settings)
+    served = serve(database, settings)
     city_apps = {a.id for k, a in world.apps.items() if k != "faraway"}
     assert set(_ids(served)) == city_apps  # every listed app of 武汉, none of 杭州
     assert [i.position for i in served.items] == list(range(1, len(city_apps) + 1))
@@ -80,11 +76,11 @@ def test_feed_serves_the_city_organically_and_records_one_exposure_per_slot(
     ]
     assert len({e.event_id for e in events}) == len(events)
     # another city sees its own services
-    assert _ids(_serve(database, settings, city=OTHER_CITY)) == [world.app("faraway").id]
+    assert _ids(serve(database, settings, city=OTHER_CITY)) == [world.app("faraway").id]
 
 
 def test_a_signed_in_resident_is_counted_with_a_pseudonymous_sub(database, settings, world):
-    served = _serve(database, settings, user=world.resident)
+    served = serve(database, settings, user=world.resident)
     assert served.audience == "resident"
     events = exposures(database)
     first = served.items[0].card.public_id
@@ -98,7 +94,7 @@ def test_new_merchant_share_holds_in_every_prefix(database, settings, world):
     add_new_apps(database, 2)
     add_new_apps(database, 1, profile=False)  # no profile yet: new, with a neutral prior
     configure(database, world, new_merchant_min_share=0.4, feed_size=8)
-    served = _serve(database, settings)
+    served = serve(database, settings)
     assert len(served.items) == 8
     new = [item.is_new for item in served.items]
     for k in range(1, len(new) + 1):
@@ -116,7 +112,7 @@ def test_guaranteed_slots_follow_the_plan_most_behind_first_and_count_delivery(
         ("lookalike", PromiseKind.POINTS, 140, 0),  # least behind: beyond the 3 slots
         ("grocer", PromiseKind.TIER_INCENTIVE, 1400, 1000),  # ahead of its pace: not served
     ])
-    served = _serve(database, settings)
+    served = serve(database, settings)
     fixed = [(i.card.id, i.reason, i.promise_id) for i in served.items[:3]]
     assert fixed == [
         (world.app("declining").id, SlotReason.GUARANTEED, plan["declining"].promise_public_id),
@@ -138,11 +134,7 @@ def test_guaranteed_slots_follow_the_plan_most_behind_first_and_count_delivery(
 def test_pacing_stops_a_promise_once_it_catches_up(database, settings, world):
     # 4 of the week's 42 morning hours have passed at 10:00 on Monday: 21 × 4/42 = 2 due by now
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 21, 0)])
-    reasons = [
-        next(i.reason for i in _serve(database, settings).items
-             if i.card.id == world.app("clinic").id)
-        for _ in range(3)
-    ]
+    reasons = reasons_for(database, settings, world.app("clinic").id, 3)
     assert reasons == [SlotReason.GUARANTEED, SlotReason.GUARANTEED, SlotReason.ORGANIC]
     assert delivered(database, plan["clinic"]) == (2, 2)
 
@@ -161,9 +153,9 @@ def test_elapsed_share_counts_only_the_part_of_the_day(settings):
 def test_guaranteed_slots_only_in_their_segment(database, settings, world):
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)],
                     audience="resident")
-    guest = _serve(database, settings)
+    guest = serve(database, settings)
     assert {i.reason for i in guest.items} == {SlotReason.ORGANIC}
-    resident = _serve(database, settings, user=world.resident)
+    resident = serve(database, settings, user=world.resident)
     assert resident.items[0].card.id == world.app("clinic").id
     assert resident.items[0].reason == SlotReason.GUARANTEED
     assert delivered(database, plan["clinic"]) == (1, 1)
@@ -177,7 +169,7 @@ def test_sponsored_items_sit_at_the_configured_positions_and_count_impressions(
                          miniapp_public_id=world.app("clinic").public_id, target_kind="surface",
                          target="feed", max_cpc_fen=200, daily_budget_fen=10_000)
         bid_id = bid.id
-    served = _serve(database, settings)
+    served = serve(database, settings)
     third = served.items[2]
     assert (third.card.id, third.reason, third.sponsored) == (
         world.app("clinic").id, SlotReason.SPONSORED, True
@@ -192,7 +184,7 @@ def test_sponsored_items_sit_at_the_configured_positions_and_count_impressions(
 
 
 def test_search_pins_the_certified_brand_before_look_alikes(database, settings, world):
-    served = _serve(database, settings, surface="search", query="鲜丰水果")
+    served = serve(database, settings, surface="search", query="鲜丰水果")
     first = served.items[0]
     assert first.card.id == world.app("brand").id and first.official
     assert first.reason == SlotReason.ORGANIC and first.card.brand == "鲜丰水果"
@@ -201,7 +193,7 @@ def test_search_pins_the_certified_brand_before_look_alikes(database, settings, 
     assert not lookalike.official and lookalike.position > 1
     assert {e.surface for e in exposures(database)} == {"search"}
     # an empty query shows and records nothing
-    assert _serve(database, settings, surface="search", query="  ").items == []
+    assert serve(database, settings, surface="search", query="  ").items == []
     assert len(exposures(database)) == len(served.items)
 
 
@@ -213,21 +205,21 @@ def test_channels_and_topics_serve_their_members(database, settings, world):
         topics.create_topic(db, actor=operator, slug="veg", title_zh="买菜", title_en="Veg",
                             description_zh="", description_en="", category_codes=[],
                             tags=["蔬菜"])
-    channel = _serve(database, settings, surface="channel.clinics")
+    channel = serve(database, settings, surface="channel.clinics")
     assert _ids(channel) == [world.app("clinic").id]
-    topic = _serve(database, settings, surface="topic.veg")
+    topic = serve(database, settings, surface="topic.veg")
     assert set(_ids(topic)) == {world.app("grocer").id, world.app("newcomer").id}
     assert {e.surface for e in exposures(database)} == {"channel.clinics", "topic.veg"}
     with pytest.raises(NotFound):
-        _serve(database, settings, surface="channel.nothing")
+        serve(database, settings, surface="channel.nothing")
     with pytest.raises(ValidationFailed):
-        _serve(database, settings, surface="elsewhere")
+        serve(database, settings, surface="elsewhere")
 
 
 def test_a_plan_outside_its_period_guarantees_nothing(database, settings, world):
     add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)])
     later = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # the next Monday: the plan has ended
-    served = _serve(database, settings, now=later)
+    served = serve(database, settings, now=later)
     assert {i.reason for i in served.items} == {SlotReason.ORGANIC}
 
 
@@ -251,7 +243,7 @@ def test_serving_delivers_a_plan_made_by_the_planner(database, settings, world):
     local = datetime(2026, 3, 3, 3 + 6 * DAYPARTS.index(segment[2]),
                      tzinfo=ZoneInfo(settings.timezone))
     user = world.resident if segment[3] == "resident" else None
-    served = _serve(database, settings, user=user, now=local.astimezone(UTC))
+    served = serve(database, settings, user=user, now=local.astimezone(UTC))
     shown = [i for i in served.items if i.promise_id == promise_id]
     assert len(shown) == 1 and shown[0].reason == SlotReason.COLD_START
     assert shown[0].card.id == world.app("newcomer").id
@@ -260,12 +252,12 @@ def test_serving_delivers_a_plan_made_by_the_planner(database, settings, world):
 
 
 def test_cached_cards_reload_when_listings_or_plans_change(database, settings, world):
-    before = set(_ids(_serve(database, settings)))
+    before = set(_ids(serve(database, settings)))
     added = add_new_apps(database, 1)  # the count of listed mini-apps changes: reloaded
-    after = set(_ids(_serve(database, settings)))
+    after = set(_ids(serve(database, settings)))
     assert after == before | set(added)
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)])
-    served = _serve(database, settings)  # a new plan is seen at once
+    served = serve(database, settings)  # a new plan is seen at once
     assert served.items[0].promise_id == plan["clinic"].promise_public_id
 
 
@@ -273,12 +265,12 @@ def test_a_new_plan_is_served_after_the_refresh_interval(database, settings, wor
     moment = [1_000.0]
     monkeypatch.setattr(serving_cache, "monotonic", lambda: moment[0])
     timed = settings.model_copy(update={"serving_refresh_ms": 1_000})
-    assert {i.reason for i in _serve(database, timed).items} == {SlotReason.ORGANIC}
+    assert {i.reason for i in serve(database, timed).items} == {SlotReason.ORGANIC}
     plan = add_plan(database, world, [("clinic", PromiseKind.TIER_INCENTIVE, 1400, 0)])
     moment[0] += 0.9  # checked 0.9 s ago: the snapshot is used as it is
-    assert {i.reason for i in _serve(database, timed).items} == {SlotReason.ORGANIC}
+    assert {i.reason for i in serve(database, timed).items} == {SlotReason.ORGANIC}
     moment[0] += 0.2  # due: the stamp (newest plan id) changed, so it reloads
-    served = _serve(database, timed)
+    served = serve(database, timed)
     assert served.items[0].promise_id == plan["clinic"].promise_public_id
 
 
@@ -301,15 +293,15 @@ def test_between_checks_a_guest_request_sends_no_statement(database, settings, w
 
     event.listen(database.engine, "before_cursor_execute", seen)
     try:
-        _serve(database, quiet)  # loads the snapshot and the bids
+        serve(database, quiet)  # loads the snapshot and the bids
         assert statements
         statements.clear()
         moment[0] += 0.5
-        served = _serve(database, quiet)  # guaranteed, sponsored and organic, all from memory
+        served = serve(database, quiet)  # guaranteed, sponsored and organic, all from memory
         assert {i.reason for i in served.items} >= {SlotReason.GUARANTEED, SlotReason.SPONSORED}
         assert statements == []  # no stamp, no plan, no bids, no writes: no lock taken
         moment[0] += 1.0
-        _serve(database, quiet)
+        serve(database, quiet)
         assert len(statements) == 2  # the stamp and the bids, once a second
     finally:
         event.remove(database.engine, "before_cursor_execute", seen)
