@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from townsquare.scoring.metrics import EMPTY_EVENTS
+from townsquare.scoring.metrics import EMPTY_EVENTS, write_day_activity
 
 
 class Events:
@@ -41,3 +41,9 @@ class Events:
             part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
             pq.write_table(part, folder / "part-0.parquet")
         return root
+
+
+def roll_up(root: Path) -> None:
+    """Roll every day partition up, as the export does when it writes one."""
+    for folder in sorted(root.glob("date=*")):
+        write_day_activity(folder)

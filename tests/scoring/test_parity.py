@@ -11,7 +11,7 @@ import pytest
 
 from townsquare.scoring import metrics, partitions
 
-from .events_fixture import Events
+from .events_fixture import Events, roll_up
 
 pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::FutureWarning")]
 
@@ -73,8 +73,7 @@ def test_duckdb_and_pyspark_agree(spark, tmp_path, layout):
     assert partitions.inside(files, start, end) is not stray
     from_events = metrics.compute(root, backend="duckdb", **kwargs)
     if layout == "rolled-up":  # every day's activity from the export's rollups
-        for folder in root.glob("date=*"):
-            metrics.write_day_activity(folder)
+        roll_up(root)
     duck = metrics.compute(root, backend="duckdb", **kwargs)
     sparked = metrics.compute(root, backend="pyspark", **kwargs)
     assert duck.schema.equals(sparked.schema)

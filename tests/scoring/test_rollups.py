@@ -8,13 +8,8 @@ import pyarrow.parquet as pq
 
 from townsquare.scoring import metrics, partitions
 
-from .events_fixture import Events
+from .events_fixture import Events, roll_up
 from .test_metrics import AS_OF, _cols, world  # noqa: F401 (a fixture)
-
-
-def _roll_up(root):
-    for folder in sorted(root.glob("date=*")):
-        metrics.write_day_activity(folder)
 
 
 def _compute(root, **kwargs):
@@ -24,7 +19,7 @@ def _compute(root, **kwargs):
 def test_rollups_give_the_same_metrics_and_are_read(world):  # noqa: F811
     root, _, _ = world
     from_events = _compute(root)
-    _roll_up(root)
+    roll_up(root)
     assert (root / "date=2026-03-12" / partitions.ACTIVITY_FILE).exists()
     files = partitions.partition_files(root, as_of=AS_OF, window_days=14)
     assert all("_summaries" not in f for f in files)
@@ -42,7 +37,7 @@ def test_rollups_give_the_same_metrics_and_are_read(world):  # noqa: F811
 
 def test_with_every_day_rolled_up_exposures_are_not_read(world):  # noqa: F811
     root, _, _ = world
-    _roll_up(root)
+    roll_up(root)
     assert 2 in _cols(_compute(root))  # app 2 was only shown (day 12)
     path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
     rollup = pq.read_table(path)
@@ -54,7 +49,7 @@ def test_with_every_day_rolled_up_exposures_are_not_read(world):  # noqa: F811
 
 def test_a_rollup_is_ignored_once_its_partition_changed(world):  # noqa: F811
     root, _, _ = world
-    _roll_up(root)
+    roll_up(root)
     late = Events()
     late.add("visit", day=12, user_sub="u7")  # a new user on a rolled-up day
     for i, part in enumerate(sorted(late.write(root.parent / "late").rglob("*.parquet"))):
@@ -66,7 +61,7 @@ def test_a_rollup_is_ignored_once_its_partition_changed(world):  # noqa: F811
 
 def test_a_partition_holding_another_days_events_turns_rollups_off(world):  # noqa: F811
     root, _, _ = world
-    _roll_up(root)
+    roll_up(root)
     stray = Events()
     stray.add("visit", day=16, user_sub="u8")  # a day-16 event in day 14's partition
     for i, part in enumerate(sorted(stray.write(root.parent / "stray").rglob("*.parquet"))):
@@ -84,13 +79,13 @@ def test_a_dismissed_complaint_still_shows_the_resident_was_active(tmp_path):
     plain = _cols(_compute(root, excluded=[dismissed]))[1]
     assert plain["complaints"] == 0
     assert plain["dau_avg"] == 2 / 14 and plain["days_active"] == 2
-    _roll_up(root)
+    roll_up(root)
     assert _cols(_compute(root, excluded=[dismissed]))[1] == plain
 
 
 def test_a_rollup_is_ignored_once_a_file_is_rewritten_in_place(world):  # noqa: F811
     root, _, _ = world
-    _roll_up(root)
+    roll_up(root)
     part = root / "date=2026-03-20" / "part-0.parquet"  # u3's visit
     table = pq.read_table(part)
     users = pa.array([""] * table.num_rows, pa.string())  # an unknown visitor now
@@ -102,7 +97,7 @@ def test_a_rollup_is_ignored_once_a_file_is_rewritten_in_place(world):  # noqa: 
 
 def test_a_rollup_of_another_version_is_not_used(world):  # noqa: F811
     root, _, _ = world
-    _roll_up(root)
+    roll_up(root)
     assert partitions.rollup(root / "date=2026-03-12", partitions.event_files(
         root / "date=2026-03-12"))
     path = root / "date=2026-03-12" / partitions.ACTIVITY_FILE
