@@ -8,9 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from townsquare.accounts import service
+from townsquare.accounts.deps import SESSION_COOKIE, CurrentUser, FormUser
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
-from townsquare.web.deps import SESSION_COOKIE, AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, safe_next, see_other
 from townsquare.web.templating import render
 

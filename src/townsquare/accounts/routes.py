@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from townsquare.accounts import service
+from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.schemas import IdentityIn, SignUp, TokenOut, TokenRequest, UserOut
 from townsquare.core import i18n
 from townsquare.core.errors import PermissionDenied
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 

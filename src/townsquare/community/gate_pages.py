@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.community import access, codes, gate, passages
 from townsquare.community.code_service import issue_code
 from townsquare.community.gate_models import Direction
@@ -19,7 +20,7 @@ from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)

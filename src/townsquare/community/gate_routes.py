@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.community import access, codes, gate, passages
 from townsquare.community.code_service import issue_code
 from townsquare.community.gate_models import Passage
@@ -25,7 +26,7 @@ from townsquare.community.gate_schemas import (
     TraceOut,
 )
 from townsquare.core import i18n
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
 
 router = APIRouter(prefix="/api/community", tags=["community gate"])
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.community import access, health, jobs, notices, residents
 from townsquare.community.models import Community, Relation
@@ -18,7 +19,7 @@ from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.messaging import service as messaging
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
 

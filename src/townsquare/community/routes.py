@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.community import access, dashboard, health, notices, residents
 from townsquare.community.dashboard import Figures
 from townsquare.community.schemas import (
@@ -20,7 +21,7 @@ from townsquare.community.schemas import (
 )
 from townsquare.community.status import Status
 from townsquare.core import i18n
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
 
 api = APIRouter(prefix="/api/community", tags=["community pass"])
 Com = Annotated[str, Path(min_length=1, max_length=40)]

@@ -11,13 +11,14 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.community import access, dashboard, health, importer, notices, setup
 from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.settings import Settings
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header
 
@@ -12,17 +12,13 @@ from townsquare.events.schemas import BatchIn, BatchOut, EventIn, EventOut
 from townsquare.miniapps.consent import authenticate_client
 from townsquare.miniapps.models import MiniApp
 from townsquare.web.deps import DbSession
+from townsquare.web.openapi import error
 
 router = APIRouter(prefix="/api", tags=["events"])
 
 ClientId = Annotated[str, Header(alias="X-Client-Id", max_length=40,
                                  description="Your mini-app's public id")]
 ClientSecret = Annotated[str, Header(alias="X-Client-Secret", max_length=128)]
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"example": {
-        "error": {"code": "…", "message": "…", "details": None}}}}}
 
 
 def _client(db: DbSession, client_id: str, client_secret: str) -> MiniApp:
@@ -32,9 +28,9 @@ def _client(db: DbSession, client_id: str, client_secret: str) -> MiniApp:
 @router.post(
     "/events", response_model=EventOut,
     responses={
-        401: _error("invalid_client: unknown client id or wrong client secret"),
-        403: _error("The event names another mini-app"),
-        422: _error("The event is malformed; details.field names the field"),
+        401: error("invalid_client: unknown client id or wrong client secret"),
+        403: error("The event names another mini-app"),
+        422: error("The event is malformed; details.field names the field"),
     },
 )
 def post_event(
@@ -53,8 +49,8 @@ def post_event(
 @router.post(
     "/events/batch", response_model=BatchOut,
     responses={
-        401: _error("invalid_client: unknown client id or wrong client secret"),
-        422: _error("Not a list of 1 to 500 events"),
+        401: error("invalid_client: unknown client id or wrong client secret"),
+        422: error("Not a list of 1 to 500 events"),
     },
 )
 def post_batch(

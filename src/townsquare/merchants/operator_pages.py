@@ -13,13 +13,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.i18n import N_
 from townsquare.core.text import split_cities
 from townsquare.merchants import brands, categories, providers, service
 from townsquare.merchants.models import BrandStatus
-from townsquare.web.deps import CurrentUser, DbSession, FormUser
+from townsquare.web.deps import DbSession
 from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_
@@ -23,7 +24,7 @@ from townsquare.merchants import (
     providers,
     service,
 )
-from townsquare.web.deps import CurrentUser, DbSession, FormUser
+from townsquare.web.deps import DbSession
 from townsquare.web.forms import flashes, rejected, see_other
 from townsquare.web.templating import render
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import User
 from townsquare.merchants import authorizations, brands, categories, providers, service
 from townsquare.merchants.models import BrandStatus
@@ -26,9 +27,9 @@ from townsquare.merchants.schemas import (
     ReasonIn,
     StaffIn,
     StaffOut,
-    errors,
 )
-from townsquare.web.deps import CurrentUser, DbSession
+from townsquare.web.deps import DbSession
+from townsquare.web.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["merchants"])
 

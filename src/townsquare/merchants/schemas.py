@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -21,28 +21,6 @@ City = Annotated[str, Field(min_length=1, max_length=32)]
 Username = Annotated[str, Field(min_length=1, max_length=64)]
 Description = Annotated[str, Field(max_length=2000)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the error envelope under each status it may answer."""
-    described = {
-        401: "Not logged in.",
-        403: "Not allowed, or not yours (the same answer whether or not it exists).",
-        404: "No such object.",
-        409: "Conflicts with the current state.",
-        422: "Invalid input.",
-    }
-    return {s: {"model": ErrorOut, "description": described[s]} for s in statuses}
 
 
 class CategoryIn(BaseModel):

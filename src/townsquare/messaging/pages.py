@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from townsquare.accounts.deps import CurrentUser, FormUser, OptionalUser
 from townsquare.messaging import service
-from townsquare.web.deps import CurrentUser, DbSession, FormUser, OptionalUser
+from townsquare.web.deps import DbSession
 from townsquare.web.forms import see_other
 from townsquare.web.templating import render
 

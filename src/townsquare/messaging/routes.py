@@ -3,10 +3,9 @@ backends send with their client credentials."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
+from townsquare.accounts.deps import CurrentUser
 from townsquare.messaging import service
 from townsquare.messaging.models import Message, MessageTemplate
 from townsquare.messaging.schemas import (
@@ -21,14 +20,11 @@ from townsquare.messaging.schemas import (
 )
 from townsquare.miniapps import registry
 from townsquare.miniapps.shell import listed_miniapp
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId, error
 
 router = APIRouter(prefix="/api", tags=["messaging"])
-Id = Annotated[str, Path(min_length=1, max_length=40)]
-
-
-def _e(description: str) -> dict:
-    return {"description": description}
+Id = PublicId
 
 
 def template_out(t: MessageTemplate) -> TemplateOut:
@@ -43,8 +39,8 @@ def message_out(m: Message) -> MessageOut:
 
 
 @router.put("/miniapps/{miniapp_id}/message-templates", response_model=TemplateOut,
-            responses={401: _e("Not logged in"), 404: _e("No such mini-app of yours"),
-                       409: _e("Too many templates"), 422: _e("Invalid template")})
+            responses={401: error("Not logged in"), 404: error("No such mini-app of yours"),
+                       409: error("Too many templates"), 422: error("Invalid template")})
 def put_template(miniapp_id: Id, body: TemplateIn, db: DbSession, user: CurrentUser
                  ) -> TemplateOut:
     """Create or update a message template (the mini-app's owner)."""
@@ -53,7 +49,7 @@ def put_template(miniapp_id: Id, body: TemplateIn, db: DbSession, user: CurrentU
 
 
 @router.get("/miniapps/{miniapp_id}/message-templates", response_model=list[TemplateOut],
-            responses={401: _e("Not logged in"), 404: _e("No such mini-app of yours")})
+            responses={401: error("Not logged in"), 404: error("No such mini-app of yours")})
 def list_templates(miniapp_id: Id, db: DbSession, user: CurrentUser) -> list[TemplateOut]:
     """The mini-app's message templates (owner side)."""
     miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
@@ -61,8 +57,9 @@ def list_templates(miniapp_id: Id, db: DbSession, user: CurrentUser) -> list[Tem
 
 
 @router.post("/miniapps/{miniapp_id}/subscriptions", response_model=SubscriptionsOut,
-             responses={401: _e("Not logged in"), 404: _e("No such listed mini-app or template"),
-                        422: _e("Invalid keys")})
+             responses={401: error("Not logged in"),
+                        404: error("No such listed mini-app or template"),
+                        422: error("Invalid keys")})
 def subscribe(miniapp_id: Id, body: SubscribeIn, db: DbSession, user: CurrentUser
               ) -> SubscriptionsOut:
     """Consent once to each template: the mini-app may send each one to you once."""
@@ -71,7 +68,7 @@ def subscribe(miniapp_id: Id, body: SubscribeIn, db: DbSession, user: CurrentUse
 
 
 @router.get("/miniapps/{miniapp_id}/subscriptions", response_model=SubscriptionsOut,
-            responses={401: _e("Not logged in"), 404: _e("No such listed mini-app")})
+            responses={401: error("Not logged in"), 404: error("No such listed mini-app")})
 def my_subscriptions(miniapp_id: Id, db: DbSession, user: CurrentUser) -> SubscriptionsOut:
     """Your unused consents to this mini-app's templates."""
     miniapp = listed_miniapp(db, miniapp_id=miniapp_id)
@@ -80,9 +77,9 @@ def my_subscriptions(miniapp_id: Id, db: DbSession, user: CurrentUser) -> Subscr
 
 
 @router.post("/messages", response_model=SentOut, status_code=201,
-             responses={401: _e("Wrong client credentials"), 404: _e("No such template"),
-                        409: _e("The user has no unused consent"), 422: _e("Invalid data"),
-                        429: _e("Daily limit for this user reached")})
+             responses={401: error("Wrong client credentials"), 404: error("No such template"),
+                        409: error("The user has no unused consent"), 422: error("Invalid data"),
+                        429: error("Daily limit for this user reached")})
 def send(body: SendIn, db: DbSession, settings: AppSettings) -> SentOut:
     """A mini-app backend sends a template message to a user (client credentials)."""
     message = service.send_as_client(
@@ -91,7 +88,7 @@ def send(body: SendIn, db: DbSession, settings: AppSettings) -> SentOut:
     return SentOut(id=message.public_id, sent_at=message.sent_at)
 
 
-@router.get("/me/inbox", response_model=InboxOut, responses={401: _e("Not logged in")})
+@router.get("/me/inbox", response_model=InboxOut, responses={401: error("Not logged in")})
 def inbox(db: DbSession, user: CurrentUser) -> InboxOut:
     """Your messages, newest first, and how many are unread."""
     return InboxOut(unread=service.unread_count(db, actor=user),
@@ -99,7 +96,7 @@ def inbox(db: DbSession, user: CurrentUser) -> InboxOut:
 
 
 @router.post("/me/inbox/{message_id}/read", status_code=204,
-             responses={401: _e("Not logged in"), 404: _e("No such message")})
+             responses={401: error("Not logged in"), 404: error("No such message")})
 def read(message_id: Id, db: DbSession, user: CurrentUser) -> None:
     """Mark one of your messages as read."""
     service.mark_read(db, actor=user, message_id=message_id)

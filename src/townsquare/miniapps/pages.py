@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
@@ -30,7 +31,7 @@ from townsquare.miniapps.console_forms import (
 )
 from townsquare.miniapps.models import MiniAppKind, VersionState
 from townsquare.miniapps.runtimes import RUNTIMES, defaults_from_fields
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import see_other
 from townsquare.web.templating import render
 

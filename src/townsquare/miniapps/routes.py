@@ -5,17 +5,17 @@ Every route hands the caller to a service, which decides who may do what; ids ar
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import User
 from townsquare.miniapps import registry, review, templates_service
 from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.schemas import (
     CreatedOut,
-    ErrorOut,
     FromTemplateIn,
     HistoryOut,
     ListedOut,
@@ -33,22 +33,19 @@ from townsquare.miniapps.schemas import (
     VersionOut,
     VersionPatch,
 )
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId, error
 
 router = APIRouter(prefix="/api", tags=["miniapps"])
 
-Id = Annotated[str, Path(min_length=3, max_length=40)]
+Id = PublicId
 
 
-def _err(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
-
-
-AUTH = {401: _err("Not logged in")}
-SEE = {**AUTH, 404: _err("No such object, or not yours to see")}
-CHANGE = {**SEE, 403: _err("Not allowed to change it"), 422: _err("Invalid input")}
-MOVE = {**CHANGE, 409: _err("Not allowed in the version's current state")}
-OPERATOR = {**AUTH, 403: _err("Operators only")}
+AUTH = {401: error("Not logged in")}
+SEE = {**AUTH, 404: error("No such object, or not yours to see")}
+CHANGE = {**SEE, 403: error("Not allowed to change it"), 422: error("Invalid input")}
+MOVE = {**CHANGE, 409: error("Not allowed in the version's current state")}
+OPERATOR = {**AUTH, 403: error("Operators only")}
 
 
 def _detail(db: Session, actor: User, public_id: str) -> MiniAppDetail:

@@ -304,15 +304,3 @@ class TemplateOut(BaseModel):
             category=template.category.code if template.category else None,
             status=template.status.value, fields=fields, created_at=template.created_at,
         )
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorOut(BaseModel):
-    """Every error answer: a stable code, a translated message, optional per-field details."""
-
-    error: ErrorDetail

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser, OptionalUser
 from townsquare.accounts.identity import mask_phone
 from townsquare.accounts.models import User
 from townsquare.core import i18n
@@ -18,7 +19,7 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
 from townsquare.miniapps import consent, hub, shell
 from townsquare.traffic import feed_pages
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser, OptionalUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
 

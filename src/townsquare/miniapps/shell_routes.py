@@ -3,10 +3,9 @@ profile consents and the one-time code exchange used by mini-app backends."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
+from townsquare.accounts.deps import CurrentUser
 from townsquare.core import i18n
 from townsquare.miniapps import consent, hub, launch, shell
 from townsquare.miniapps.shell_schemas import (
@@ -24,19 +23,16 @@ from townsquare.miniapps.shell_schemas import (
     SectionIn,
     TokenExchangeIn,
 )
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId, error
 
 router = APIRouter(prefix="/api", tags=["hub and shell"])
 
-Id = Annotated[str, Path(min_length=1, max_length=40)]
+Id = PublicId
 
 
-def _error(description: str) -> dict:
-    return {"description": description}
-
-
-OPERATOR_ERRORS = {401: _error("Not logged in"), 403: _error("Not an operator")}
-SECTION_ERRORS = {**OPERATOR_ERRORS, 404: _error("No such section"), 422: _error("Invalid input")}
+OPERATOR_ERRORS = {401: error("Not logged in"), 403: error("Not an operator")}
+SECTION_ERRORS = {**OPERATOR_ERRORS, 404: error("No such section"), 422: error("Invalid input")}
 
 
 def _curated(db, actor, section_id: str) -> CuratedSectionOut:
@@ -68,7 +64,7 @@ def list_sections(db: DbSession, user: CurrentUser) -> list[CuratedSectionOut]:
 
 @router.post(
     "/hub/sections", status_code=201, response_model=CuratedSectionOut,
-    responses={**OPERATOR_ERRORS, 422: _error("Invalid titles")},
+    responses={**OPERATOR_ERRORS, 422: error("Invalid titles")},
 )
 def create_section(body: SectionIn, db: DbSession, user: CurrentUser) -> CuratedSectionOut:
     """Operator: add a section at the end of the hub."""
@@ -111,7 +107,7 @@ def move_section(
 
 @router.post(
     "/hub/sections/{section_id}/entries", status_code=201, response_model=CuratedSectionOut,
-    responses={**SECTION_ERRORS, 409: _error("Already in this section")},
+    responses={**SECTION_ERRORS, 409: error("Already in this section")},
 )
 def add_entry(section_id: Id, body: EntryIn, db: DbSession, user: CurrentUser) -> CuratedSectionOut:
     """Operator: add a listed mini-app at the end of a section."""
@@ -150,7 +146,7 @@ def launch_keys(settings: AppSettings, response: Response) -> dict[str, str]:
 
 @router.post(
     "/launch/{miniapp_id}", response_model=LaunchOut,
-    responses={401: _error("Not logged in"), 404: _error("No such listed mini-app")},
+    responses={401: error("Not logged in"), 404: error("No such listed mini-app")},
 )
 def launch_miniapp(
     miniapp_id: Id, db: DbSession, user: CurrentUser, settings: AppSettings
@@ -167,7 +163,7 @@ def launch_miniapp(
 
 
 @router.get(
-    "/me/consents", response_model=list[ConsentOut], responses={401: _error("Not logged in")}
+    "/me/consents", response_model=list[ConsentOut], responses={401: error("Not logged in")}
 )
 def my_consents(db: DbSession, user: CurrentUser) -> list[ConsentOut]:
     """The profile fields you share, per mini-app."""
@@ -183,8 +179,8 @@ def my_consents(db: DbSession, user: CurrentUser) -> list[ConsentOut]:
 @router.post(
     "/me/consents/{miniapp_id}", status_code=201, response_model=CodeOut,
     responses={
-        401: _error("Not logged in"), 404: _error("No such listed mini-app"),
-        422: _error("Unknown field, or identity not verified"),
+        401: error("Not logged in"), 404: error("No such listed mini-app"),
+        422: error("Unknown field, or identity not verified"),
     },
 )
 def grant_consent(
@@ -199,7 +195,7 @@ def grant_consent(
 
 @router.post(
     "/me/consents/{miniapp_id}/revoke", status_code=204,
-    responses={401: _error("Not logged in"), 404: _error("No consent for this mini-app")},
+    responses={401: error("Not logged in"), 404: error("No consent for this mini-app")},
 )
 def revoke_consent(miniapp_id: Id, db: DbSession, user: CurrentUser) -> None:
     """Stop sharing with a mini-app; its unexchanged codes stop working."""
@@ -209,8 +205,8 @@ def revoke_consent(miniapp_id: Id, db: DbSession, user: CurrentUser) -> None:
 @router.post(
     "/oauth/token", response_model=ProfileOut, response_model_exclude_none=True,
     responses={
-        400: _error("invalid_grant: unknown, used, expired or another app's code"),
-        401: _error("invalid_client: unknown client id or wrong client secret"),
+        400: error("invalid_grant: unknown, used, expired or another app's code"),
+        401: error("invalid_client: unknown client id or wrong client secret"),
     },
 )
 def exchange_code(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import i18n
@@ -20,7 +21,7 @@ from townsquare.core.settings import Settings
 from townsquare.miniapps import registry
 from townsquare.scoring import charts, configs, cycles, disputes, queries, views
 from townsquare.scoring.models import DisputeState
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import flashes, rejected, see_other
 from townsquare.web.templating import render
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import Role
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import NotFound
@@ -22,9 +23,9 @@ from townsquare.scoring.schemas import (
     DisputeIn,
     DisputeOut,
     ScoreOut,
-    errors,
 )
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["scoring"])
 MiniAppId = Annotated[str, Path(max_length=40)]

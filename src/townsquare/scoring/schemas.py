@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from townsquare.merchants.schemas import errors  # noqa: F401  (re-exported for routes)
 from townsquare.scoring.models import ComplaintDispute, MiniAppScore, ScoreCycle
 
 Reason = Annotated[str, Field(min_length=1, max_length=500)]

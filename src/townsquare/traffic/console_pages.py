@@ -15,13 +15,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.core.errors import NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.traffic import bids, campaigns, console_views, operator_console, points, reports
 from townsquare.traffic import topics as topic_service
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import OptionalUser
 from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.traffic import clicks, serving, surfaces, topics
-from townsquare.web.deps import AppSettings, DbSession, OptionalUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import see_other
 from townsquare.web.templating import render
 

@@ -18,10 +18,11 @@ from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from townsquare.accounts.deps import SESSION_COOKIE, optional_user
 from townsquare.core.database import Database
 from townsquare.traffic import exposure_writer, serving, surfaces
 from townsquare.traffic.models import SlotReason
-from townsquare.web.deps import SESSION_COOKIE, get_settings, optional_user
+from townsquare.web.deps import get_settings
 
 router = APIRouter(prefix="/api", tags=["traffic: feeds and search"])
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, OptionalUser
 from townsquare.accounts.permissions import is_operator
 from townsquare.core.clock import clock
 from townsquare.merchants.service import merchant_for_actor
@@ -29,10 +30,10 @@ from townsquare.traffic.market_schemas import (
     TopicIn,
     TopicOut,
     TopicPatch,
-    errors,
 )
 from townsquare.traffic.models import Bid, BidSpend, MembershipState
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, OptionalUser
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["traffic"])
 

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from townsquare.merchants.schemas import errors  # noqa: F401  (re-exported for routes)
 from townsquare.miniapps.models import MiniApp
 from townsquare.traffic import surfaces
 from townsquare.traffic.models import Bid, BidSpend, Channel, Topic, TopicMember

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_
 from townsquare.traffic import campaigns, config, console_views, planning, topics
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession, FormUser
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import attempt, flashes, rejected, see_other
 from townsquare.web.templating import render
 

@@ -10,14 +10,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import Role
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import NotFound
-from townsquare.merchants.schemas import errors
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic import planning
 from townsquare.traffic.models import ServingPlan, TrafficConfigVersion
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import errors
 
 router = APIRouter(prefix="/api/traffic", tags=["traffic planning"])
 KINDS = ("tier_incentive", "points", "campaign", "cold_start")

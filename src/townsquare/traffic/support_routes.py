@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from townsquare.accounts.deps import CurrentUser
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.merchants import service as merchants
@@ -30,10 +31,10 @@ from townsquare.traffic.support_schemas import (
     RedemptionIn,
     RedemptionOut,
     StagesOut,
-    errors,
     stage_out,
 )
-from townsquare.web.deps import AppSettings, CurrentUser, DbSession
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["traffic support"])
 MerchantId = Annotated[str, Path(max_length=40)]

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from townsquare.merchants.schemas import errors  # noqa: F401  (re-exported for routes)
 from townsquare.traffic import stages
 from townsquare.traffic.config import ExposurePackage
 from townsquare.traffic.models import (

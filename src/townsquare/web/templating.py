@@ -39,10 +39,8 @@ def _page_auth(request: Request) -> Any:
         auth.user.has_role("resident")
         return auth
     except DetachedInstanceError:
-        from townsquare.accounts.models import AuthSession
-
         with request.app.state.database.sessions() as db:
-            auth = db.get(AuthSession, sa_inspect(auth).identity[0])
+            auth = db.get(type(auth), sa_inspect(auth).identity[0])
             if auth is not None:
                 auth.user.has_role("resident")  # load the user and roles before closing
         request.state.auth_session = auth
