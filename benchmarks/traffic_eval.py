@@ -171,7 +171,8 @@ category's live mini-apps that cycle (its exposure rank catches up with its qual
 def main() -> None:
     from rich.progress import Progress
 
-    from townsquare.simulation.traffic_loop import LoopConfig, run
+    from townsquare.simulation.traffic_evaluation import run
+    from townsquare.simulation.traffic_loop import LoopConfig
     from townsquare.simulation.traffic_policies import POLICIES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -32,7 +32,7 @@ MODULES = {_module_name(path): path for path in sorted(ROOT.rglob("*.py"))}
 
 
 def _imports(name: str, path: Path) -> set[str]:
-    """The townsquare modules `name` imports (a package's `__init__` when a name is not a module)."""
+    """The modules `name` imports (a package's `__init__` where the name is not a module)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from townsquare.simulation.traffic_evaluation import run
 from townsquare.simulation.traffic_loop import (
     Book,
     LoopConfig,
     examination,
     make_market,
     metric_rows,
-    run,
 )
 
 TINY = LoopConfig(merchants=120, categories=4, cycles=2, days_per_cycle=7,

@@ -14,7 +14,7 @@ from townsquare.accounts.models import AuthSession, Identity, Role, RoleGrant, U
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.errors import Conflict, NotFound, ValidationFailed
+from townsquare.core.errors import Conflict, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.security import (
     hash_password,
@@ -79,13 +79,6 @@ def grant_role(db: Session, *, actor: User | None, user: User, role: Role) -> No
             role=role.value,
         )
         db.flush()
-
-
-def get_user(db: Session, *, public_id: str) -> User:
-    user = db.scalar(select(User).where(User.public_id == public_id))
-    if user is None:
-        raise NotFound("No such user.")
-    return user
 
 
 def user_by_username(db: Session, *, username: str) -> User | None:

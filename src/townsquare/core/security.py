@@ -67,10 +67,6 @@ def sign_hmac(secret: bytes, purpose: str, payload: bytes) -> str:
     return b64url(hmac.new(key, payload, hashlib.sha256).digest())
 
 
-def verify_hmac(secret: bytes, purpose: str, payload: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign_hmac(secret, purpose, payload), signature)
-
-
 @lru_cache(maxsize=64)
 def ed25519_key(secret: bytes, purpose: str, kid: str) -> Ed25519PrivateKey:
     """The Ed25519 key for (purpose, key id): rotating means moving to a new kid."""

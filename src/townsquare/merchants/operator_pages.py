@@ -1,4 +1,5 @@
-"""Operator console pages: the dashboard, brand certification, categories, merchants, providers.
+"""Operator console pages: brand certification, categories, merchants, providers (the
+console's home, which also counts the review queue, is the miniapps package's).
 
 Every page checks the operator role itself; the services check it again on every change.
 """
@@ -10,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
@@ -56,31 +56,6 @@ def _post(
     require_role(user, Role.OPERATOR)
     return attempt(request, db, action, template=template, context=context, done_url=done_url,
                    form=form)
-
-
-def _pending_reviews(db: Session) -> int:
-    # The review queue belongs to the miniapps package; the dashboard only counts it.
-    from townsquare.miniapps.models import MiniAppVersion, VersionState
-
-    stmt = select(func.count()).select_from(MiniAppVersion).where(
-        MiniAppVersion.state == VersionState.SUBMITTED
-    )
-    return db.scalar(stmt) or 0
-
-
-@router.get("/console/operator", response_class=HTMLResponse)
-def dashboard(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
-    require_role(user, Role.OPERATOR)
-    all_categories = categories.list_categories(db)
-    counts = {
-        "pending_brands": brands.count_pending(db),
-        "pending_reviews": _pending_reviews(db),
-        "merchants": service.count_merchants(db),
-        "providers": providers.count_providers(db),
-        "categories": len(all_categories),
-        "urgent_categories": sum(1 for c in all_categories if c.urgent),
-    }
-    return _page(request, "merchants/operator.html", counts=counts)
 
 
 # ---- brands -----------------------------------------------------------------------------------

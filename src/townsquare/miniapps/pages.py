@@ -1,5 +1,5 @@
 """Registry console pages: a merchant's mini-apps, one mini-app with its versions, an ISV's
-templates, and the operators' review queue and listed mini-apps.
+templates, and the operators' console home, review queue and listed mini-apps.
 
 Each page is built by one context function, used both to show it and to show it again with the
 message (and the values typed) when a form is refused.
@@ -14,9 +14,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
-from townsquare.accounts.models import User
+from townsquare.accounts.models import Role, User
+from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
+from townsquare.merchants import brands, providers
+from townsquare.merchants import categories as merchant_categories
+from townsquare.merchants import service as merchants
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
 from townsquare.miniapps.console_forms import (
@@ -305,8 +309,25 @@ def publish_template(
 
 # --- operators ---------------------------------------------------------------------------------
 
+HOME_PAGE = "miniapps/console_operator.html"
 REVIEWS_PAGE = "miniapps/console_reviews.html"
 LISTED_PAGE = "miniapps/console_operator_miniapps.html"
+
+
+@router.get("/console/operator", response_class=HTMLResponse)
+def operator_home(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
+    """The operators' console home: what waits for them across merchants and the registry."""
+    require_role(user, Role.OPERATOR)
+    all_categories = merchant_categories.list_categories(db)
+    counts = {
+        "pending_brands": brands.count_pending(db),
+        "pending_reviews": review.count_waiting(db),
+        "merchants": merchants.count_merchants(db),
+        "providers": providers.count_providers(db),
+        "categories": len(all_categories),
+        "urgent_categories": sum(1 for c in all_categories if c.urgent),
+    }
+    return render(request, HOME_PAGE, counts=counts)
 
 
 def _reviews_context(db: Session, *, user: User, form: Any = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
@@ -223,6 +223,14 @@ class QueueItem:
     due_at: datetime
     age: timedelta
     overdue: bool
+
+
+def count_waiting(db: Session) -> int:
+    """How many versions wait for a review decision."""
+    stmt = select(func.count()).select_from(MiniAppVersion).where(
+        MiniAppVersion.state == VersionState.SUBMITTED
+    )
+    return db.scalar(stmt) or 0
 
 
 def review_queue(db: Session, *, actor: User | None, limit: int = QUEUE_LIMIT) -> list[QueueItem]:

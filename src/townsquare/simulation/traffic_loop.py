@@ -13,13 +13,13 @@ direct visits (size × q-independent), so everyone has a record the score model 
 Each cycle the policy sees only what was observed (never q): `metric_rows` turns the last
 `window_days` of simulated aggregates into the score model's metric rows, and the real
 `scoring.model.score_all` / `assign_tiers` score and tier them. The policies (Townsquare and the
-baselines) live in `traffic_policies`. Deterministic for a seed; the market, the warm-up history
-and every day's resident interests are shared by all policies (common random numbers).
+baselines) live in `traffic_policies`, and `traffic_evaluation.run` plays them on this market.
+Deterministic for a seed; the market, the warm-up history and every day's resident interests are
+shared by all policies (common random numbers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +27,8 @@ from scipy.stats import spearmanr
 
 from townsquare.traffic.ranking import gini
 
-__all__ = ["Book", "LoopConfig", "Market", "PolicyReport", "examination", "make_market",
-           "metric_rows", "run", "simulate_day"]
+__all__ = ["Book", "LoopConfig", "Market", "PolicyReport", "examination", "interests",
+           "make_market", "metric_rows", "report", "simulate_day"]
 
 
 @dataclass(frozen=True)
@@ -294,45 +294,3 @@ def interests(cfg: LoopConfig, market: Market, day: int) -> tuple[np.ndarray, np
     cats = rng.choice(cfg.categories, size=cfg.requests_per_day, p=market.category_weight)
     match = np.where(market.category[None, :] == cats[:, None], 1.0, 0.25)
     return cats, match * rng.lognormal(-0.08, 0.4, (cfg.requests_per_day, len(market)))
-
-
-def run(cfg: LoopConfig, *, policies: list[str] | None = None,
-        tick: Callable[[str, int], None] | None = None) -> list[PolicyReport]:
-    """Warm up once, then run each policy from the same start; one report per policy.
-
-    Random streams depend on the seed and the day only (not on which policies run), so a
-    policy's figures do not change when it runs alone."""
-    from townsquare.simulation.traffic_policies import POLICIES, WarmUp
-
-    market = make_market(cfg)
-    book = Book.empty(cfg, len(market))
-    warm = WarmUp(cfg, market)
-    for day in range(-cfg.window_days, 0):
-        _day(cfg, market, book, warm, day, np.random.default_rng([cfg.seed, 3, -day]))
-    out = []
-    for name in policies or list(POLICIES):
-        policy = POLICIES[name](cfg, market)
-        own = book.copy()
-        for cycle in range(cfg.cycles):
-            first = cycle * cfg.days_per_cycle
-            policy.start_cycle(own, first, np.random.default_rng([cfg.seed, 4, cycle]))
-            for day in range(first, first + cfg.days_per_cycle):
-                _day(cfg, market, own, policy, day,
-                     np.random.default_rng([cfg.seed, 5, day]))
-            if tick:
-                tick(name, cycle)
-        out.append(report(name, cfg, market, own, getattr(policy, "planner_note", "")))
-    return out
-
-
-def _day(cfg: LoopConfig, market: Market, book: Book, policy, day: int,
-         rng: np.random.Generator) -> None:
-    cats, rel = interests(cfg, market, day)
-    apps, positions, relevance = [], [], []
-    for g in range(cfg.requests_per_day):
-        listing = policy.compose(book, day, g, int(cats[g]), rel[g])
-        apps.extend(listing)
-        positions.extend(range(1, len(listing) + 1))
-        relevance.extend(rel[g, listing].tolist())
-    simulate_day(market, book, day, np.asarray(apps, dtype=np.int64), np.asarray(positions),
-                 np.asarray(relevance), cfg.views, rng)
