@@ -22,7 +22,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.text import clean_cities, clean_name, clean_text, well_formed
 from townsquare.merchants import access
 from townsquare.merchants.categories import get_category
-from townsquare.merchants.fields import ensure_role, user_named
+from townsquare.merchants.membership import ensure_role, user_named
 from townsquare.merchants.models import Merchant, MerchantStaff
 
 DESCRIPTION_MESSAGE = N_("A description is at most {n} characters of plain text.")

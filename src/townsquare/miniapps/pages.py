@@ -23,7 +23,7 @@ from townsquare.merchants import categories as merchant_categories
 from townsquare.merchants import service as merchants
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
-from townsquare.miniapps.console_forms import (
+from townsquare.miniapps.page_forms import (
     FormData,
     categories,
     common,

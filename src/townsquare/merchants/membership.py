@@ -1,4 +1,5 @@
-"""Merchant-side helpers: finding a user by username and the role that joining implies."""
+"""Joining a merchant or a service provider: the user named by username, and the role that
+joining implies."""
 
 from __future__ import annotations
 
