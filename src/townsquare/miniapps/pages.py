@@ -23,6 +23,7 @@ from townsquare.merchants import categories as merchant_categories
 from townsquare.merchants import service as merchants
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
+from townsquare.miniapps.models import MiniAppKind, VersionState
 from townsquare.miniapps.page_forms import (
     FormData,
     categories,
@@ -33,7 +34,6 @@ from townsquare.miniapps.page_forms import (
     split_words,
     ticked,
 )
-from townsquare.miniapps.models import MiniAppKind, VersionState
 from townsquare.miniapps.runtimes import RUNTIMES, defaults_from_fields
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import see_other
