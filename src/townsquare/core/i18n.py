@@ -32,8 +32,9 @@ def catalogue(locale: str) -> dict[str, str]:
     for po_path in sorted(_PACKAGE_ROOT.glob(f"*/locale/{locale}*.po")):
         with po_path.open("rb") as fh:
             for message in read_po(fh, locale=locale):
-                if message.id and message.string and isinstance(message.id, str):
-                    merged[message.id] = message.string
+                text = message.string
+                if message.id and isinstance(message.id, str) and isinstance(text, str) and text:
+                    merged[message.id] = text
     return merged
 
 

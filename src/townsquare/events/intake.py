@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,14 +66,10 @@ class Outcome:
 
     index: int
     event_id: str
-    status: str
+    status: Literal["accepted", "duplicate", "rejected"]
     code: str = ""
     message: str = ""
     field: str | None = None
-
-    def error(self) -> dict[str, Any]:
-        return {"index": self.index, "event_id": self.event_id, "code": self.code,
-                "message": self.message, "field": self.field}
 
 
 def storage_key(miniapp_public_id: str, event_id: str) -> str:
@@ -160,7 +156,7 @@ def validate(raw: Any, *, miniapp: MiniApp, now: datetime) -> dict[str, Any]:
     if app not in (None, "", miniapp.public_id):
         raise PermissionDenied(N_("A mini-app can only send its own events."), field="miniapp")
     try:
-        kind = EventType(raw.get("type"))
+        kind = EventType(str(raw.get("type")))
     except (TypeError, ValueError):
         raise _invalid(N_("Unknown event type."), "type") from None
     required, optional = _RULES[kind]

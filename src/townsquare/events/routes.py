@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 
 from townsquare.core.errors import TownsquareError
 from townsquare.events import intake
-from townsquare.events.schemas import BatchIn, BatchOut, EventIn, EventOut
+from townsquare.events.schemas import BatchIn, BatchOut, EventError, EventIn, EventOut, EventResult
 from townsquare.miniapps.consent import authenticate_client
 from townsquare.miniapps.models import MiniApp
 from townsquare.web.deps import DbSession
@@ -43,7 +43,8 @@ def post_event(
         raise TownsquareError(outcome.message, code=outcome.code,
                               status=403 if outcome.code == "forbidden" else 422,
                               details={"field": outcome.field})
-    return EventOut(event_id=outcome.event_id, status=outcome.status)
+    return EventOut(event_id=outcome.event_id,
+                    status="accepted" if outcome.status == "accepted" else "duplicate")
 
 
 @router.post(
@@ -64,7 +65,8 @@ def post_batch(
              for status in ("accepted", "duplicate", "rejected")}
     return BatchOut(
         accepted=count["accepted"], duplicates=count["duplicate"], rejected=count["rejected"],
-        results=[{"index": o.index, "event_id": o.event_id, "status": o.status}
+        results=[EventResult(index=o.index, event_id=o.event_id, status=o.status)
                  for o in outcomes],
-        errors=[o.error() for o in outcomes if o.status == "rejected"],
+        errors=[EventError(index=o.index, event_id=o.event_id, code=o.code, message=o.message,
+                           field=o.field) for o in outcomes if o.status == "rejected"],
     )

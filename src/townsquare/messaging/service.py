@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import rows_changed
 from townsquare.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
@@ -203,7 +204,7 @@ def send(
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if spent.rowcount == 1:
+        if rows_changed(spent) == 1:
             break
     else:
         raise Conflict("The user has not subscribed to this message (or has used it up).",
@@ -272,4 +273,4 @@ def mark_read(db: Session, *, actor: User, message_id: str | None = None) -> int
     result = db.execute(stmt.values(read_at=clock.now()).execution_options(
         synchronize_session=False
     ))
-    return result.rowcount or 0
+    return rows_changed(result)

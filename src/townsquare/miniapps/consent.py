@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import rows_changed
 from townsquare.core.errors import (
     AuthenticationRequired,
     NotFound,
@@ -197,7 +198,7 @@ def exchange(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:
+    if rows_changed(spent) != 1:
         raise InvalidGrant("This code has already been used.")
     identity = user.identity
     values = {"phone": identity.phone, "real_name": identity.real_name} if identity else {}

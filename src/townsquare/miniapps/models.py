@@ -75,6 +75,13 @@ class MiniApp(Timestamped, Base):
     category: Mapped[Category] = relationship(lazy="joined")
     template: Mapped[Template | None] = relationship(lazy="joined")
 
+    @property
+    def runtime(self) -> str:
+        """The first-party runtime a template mini-app runs on (only those have one)."""
+        if self.template is None:
+            raise ValueError(f"{self.public_id} is not made from a template")
+        return self.template.runtime
+
 
 class VersionState(enum.StrEnum):
     DRAFT = "draft"

@@ -385,7 +385,7 @@ def update_draft(
                                    field="external_url")
         if config is not None:
             changes["config"] = validate_config(
-                miniapp.template.runtime, {**version.config, **config}
+                miniapp.runtime, {**version.config, **config}
             )
     else:
         if config:

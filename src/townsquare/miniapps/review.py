@@ -104,7 +104,7 @@ def submit(
                        state=registry.state_label(version.state))
     # re-check the content as it will be reviewed
     if miniapp.kind == MiniAppKind.TEMPLATE:
-        version.config = validate_config(miniapp.template.runtime, version.config)
+        version.config = validate_config(miniapp.runtime, version.config)
     else:
         clean_external_url(version.external_url)
     now = clock.now()

@@ -34,18 +34,18 @@ from townsquare.miniapps.schemas import (
     VersionPatch,
 )
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import PublicId, error
+from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api", tags=["miniapps"])
 
 Id = PublicId
 
 
-AUTH = {401: error("Not logged in")}
-SEE = {**AUTH, 404: error("No such object, or not yours to see")}
-CHANGE = {**SEE, 403: error("Not allowed to change it"), 422: error("Invalid input")}
-MOVE = {**CHANGE, 409: error("Not allowed in the version's current state")}
-OPERATOR = {**AUTH, 403: error("Operators only")}
+AUTH: Responses = {401: error("Not logged in")}
+SEE: Responses = {**AUTH, 404: error("No such object, or not yours to see")}
+CHANGE: Responses = {**SEE, 403: error("Not allowed to change it"), 422: error("Invalid input")}
+MOVE: Responses = {**CHANGE, 409: error("Not allowed in the version's current state")}
+OPERATOR: Responses = {**AUTH, 403: error("Operators only")}
 
 
 def _detail(db: Session, actor: User, public_id: str) -> MiniAppDetail:

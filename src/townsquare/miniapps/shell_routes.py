@@ -24,15 +24,16 @@ from townsquare.miniapps.shell_schemas import (
     TokenExchangeIn,
 )
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import PublicId, error
+from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api", tags=["hub and shell"])
 
 Id = PublicId
 
 
-OPERATOR_ERRORS = {401: error("Not logged in"), 403: error("Not an operator")}
-SECTION_ERRORS = {**OPERATOR_ERRORS, 404: error("No such section"), 422: error("Invalid input")}
+OPERATOR_ERRORS: Responses = {401: error("Not logged in"), 403: error("Not an operator")}
+SECTION_ERRORS: Responses = {**OPERATOR_ERRORS, 404: error("No such section"),
+                              422: error("Invalid input")}
 
 
 def _curated(db, actor, section_id: str) -> CuratedSectionOut:
