@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from townsquare.community import codes
-from townsquare.community.gate_models import Passage
+from townsquare.community.gate import codes
+from townsquare.community.gate.models import Passage
 from townsquare.web.app import create_app
 
 from .gate_world import build

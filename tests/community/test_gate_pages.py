@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from townsquare.community import codes
+from townsquare.community.gate import codes
 from townsquare.core.clock import clock
 
 from .gate_world import build

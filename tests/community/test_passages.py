@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from townsquare.community import codes
+from townsquare.community.gate import codes
 from townsquare.core.audit import AuditEntry
 from townsquare.core.clock import clock
 

@@ -92,7 +92,7 @@ def _passages(db: Session, settings: Settings, community: Community, day: date, 
               ) -> None:
     """Entries and exits per local hour, from the gate part's passages (when installed)."""
     try:
-        from townsquare.community.gate_models import Direction, Passage
+        from townsquare.community.gate.models import Direction, Passage
     except ImportError:
         return
     zone = ZoneInfo(settings.timezone)

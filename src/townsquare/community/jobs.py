@@ -123,7 +123,7 @@ def _overdue(db: Session, settings: Settings, community: Community, miniapp: Min
              counts: Reminders) -> int:
     """Exits not yet back after the policy's longest time outside: tell the household head."""
     try:
-        from townsquare.community.gate_models import Direction, Passage
+        from townsquare.community.gate.models import Direction, Passage
     except ImportError:  # the gate part is not installed
         return 0
     now = clock.now()

@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.community import access, codes, gate, passages
-from townsquare.community.code_service import issue_code
-from townsquare.community.gate_models import Direction
+from townsquare.community import access
+from townsquare.community.gate import codes, passages
+from townsquare.community.gate.decision import (
+    REASON_TEXT,
+    Reason,
+    gate_for_guard,
+    mask_name,
+    posts_of,
+)
+from townsquare.community.gate.issuing import issue_code
+from townsquare.community.gate.models import Direction
 from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
@@ -47,12 +55,12 @@ GATE_STRINGS = {
     "red": N_("Red"),
 }
 OFFLINE_REASONS = {
-    r.value: gate.REASON_TEXT[r]
+    r.value: REASON_TEXT[r]
     for r in (
-        gate.Reason.MALFORMED,
-        gate.Reason.FORGED,
-        gate.Reason.EXPIRED,
-        gate.Reason.WRONG_COMMUNITY,
+        Reason.MALFORMED,
+        Reason.FORGED,
+        Reason.EXPIRED,
+        Reason.WRONG_COMMUNITY,
     )
 }
 
@@ -92,7 +100,7 @@ def _render_code(request, db, settings, user, com: str, kind: str, template: str
         kind=kind,
         qr=codes.qr_svg(issued.code, scale=6),
         room=issued.person.household.room.label,
-        masked_name=gate.mask_name(issued.person.real_name),
+        masked_name=mask_name(issued.person.real_name),
     )
 
 
@@ -106,12 +114,12 @@ def gate_page(
 ) -> HTMLResponse:
     community = access.get_community(db, community_id=com)
     access.require(db, actor=user, community=community, roles=[access.GUARD])
-    posts = gate.posts_of(db, actor=user, community=community)
+    posts = posts_of(db, actor=user, community=community)
     if not posts:
         raise PermissionDenied("You are not posted at this gate.")
     chosen = None
     if gate_id or len(posts) == 1:
-        chosen = gate.gate_for_guard(
+        chosen = gate_for_guard(
             db, actor=user, community=community, gate_id=gate_id or posts[0].public_id
         )
     strings = {key: i18n.gettext(text) for key, text in GATE_STRINGS.items()}
@@ -188,7 +196,7 @@ def log_page(
 
 def _reason_text(value: str) -> str:
     try:
-        return i18n.gettext(gate.REASON_TEXT[gate.Reason(value)])
+        return i18n.gettext(REASON_TEXT[Reason(value)])
     except (ValueError, KeyError, ValidationError):
         return value
 

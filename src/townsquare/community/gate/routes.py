@@ -10,10 +10,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.community import access, codes, gate, passages
-from townsquare.community.code_service import issue_code
-from townsquare.community.gate_models import Passage
-from townsquare.community.gate_schemas import (
+from townsquare.community import access
+from townsquare.community.gate import codes, passages
+from townsquare.community.gate.decision import REASON_TEXT, Decision, decide
+from townsquare.community.gate.issuing import issue_code
+from townsquare.community.gate.models import Passage
+from townsquare.community.gate.schemas import (
     CodeOut,
     DecisionOut,
     KeySetOut,
@@ -43,12 +45,12 @@ GUARD_ERRORS = {**COMMON, 403: _e("Not a guard posted at this gate")}
 LOG_ERRORS = {**COMMON, 403: _e("Not the property manager or committee of this community")}
 
 
-def decision_out(decision: gate.Decision) -> DecisionOut:
+def decision_out(decision: Decision) -> DecisionOut:
     return DecisionOut(
         allowed=decision.allowed,
         direction=decision.direction,
         reasons=[
-            ReasonOut(code=r.value, text=i18n.gettext(gate.REASON_TEXT[r]))
+            ReasonOut(code=r.value, text=i18n.gettext(REASON_TEXT[r]))
             for r in decision.reasons
         ],
         kind=decision.kind,
@@ -126,7 +128,7 @@ def scan(
     com: Com, body: ScanIn, db: DbSession, settings: AppSettings, user: CurrentUser
 ) -> DecisionOut:
     """Decide a scanned code at a gate and record the passage (idempotent by `client_id`)."""
-    decision = gate.decide(
+    decision = decide(
         db,
         actor=user,
         settings=settings,
