@@ -17,7 +17,7 @@ from townsquare.community.gate import codes
 from townsquare.community.gate.models import Passage
 from townsquare.web.app import create_app
 
-from .gate_world import build
+from .world import build
 
 pytestmark = pytest.mark.postgres_only
 SCANS = 16

@@ -21,7 +21,7 @@ from townsquare.community.models import (
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound, PermissionDenied
 
-from .gate_world import build
+from .world import build
 
 NOON = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 

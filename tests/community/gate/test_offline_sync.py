@@ -12,7 +12,7 @@ from townsquare.community.gate import codes
 from townsquare.community.gate.models import Passage
 from townsquare.core.clock import clock
 
-from .gate_world import build
+from .world import build
 
 NOON = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)
 
