@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -29,11 +29,11 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-Com = Annotated[str, Path(min_length=1, max_length=40)]
 Kind = Annotated[str, Query(pattern="^(person|household)$")]
 Opt = Annotated[str | None, Query(max_length=40)]
 
@@ -68,7 +68,7 @@ OFFLINE_REASONS = {
 @router.get("/community/{com}/code", response_class=HTMLResponse)
 def code_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -80,7 +80,7 @@ def code_page(
 @router.get("/community/{com}/code/qr", response_class=HTMLResponse)
 def code_fragment(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -107,7 +107,7 @@ def _render_code(request, db, settings, user, com: str, kind: str, template: str
 @router.get("/community/{com}/gate", response_class=HTMLResponse)
 def gate_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     user: CurrentUser,
     gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
@@ -165,7 +165,7 @@ def _parse_filters(
 @router.get("/community/{com}/passages", response_class=HTMLResponse)
 def log_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -204,8 +204,8 @@ def _reason_text(value: str) -> str:
 @router.get("/community/{com}/passages/{passage}/trace", response_class=HTMLResponse)
 def trace_page(
     request: Request,
-    com: Com,
-    passage: Annotated[str, Path(min_length=1, max_length=40)],
+    com: PublicId,
+    passage: PublicId,
     db: DbSession,
     user: CurrentUser,
     minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,
