@@ -2,7 +2,7 @@
 verifications per second, against the floor of raw Ed25519 verifications in the same run.
 
   floor   cryptography's Ed25519 verify of the same signed bytes (what any verifier must do);
-  verify  townsquare.community.codes.verify (parse, key lookup, signature, claims, expiry);
+  verify  townsquare.community.gate.codes.verify (parse, key lookup, signature, claims, expiry);
   scan    POST /api/community/{com}/gate/scan on a live uvicorn (one worker process) on
           127.0.0.1: authentication, the code, the household lock, health status, quota count,
           the passage and the audit rows, committed — with `--clients` concurrent clients.
@@ -35,7 +35,7 @@ SECRET = "gate-benchmark-secret"
 
 def pure(n: int) -> dict[str, float]:
     """Raw Ed25519 verifications vs. full code verifications, per second."""
-    from townsquare.community import codes
+    from townsquare.community.gate import codes
     from townsquare.core.security import b64url_decode
 
     com = "com_benchmarkbenchmark"[:20]
@@ -135,7 +135,7 @@ def http(url: str, world: dict, requests: int, clients: int) -> dict[str, float]
     """Scans per second through a live server in its own process."""
     import httpx
 
-    from townsquare.community import codes
+    from townsquare.community.gate import codes
 
     port = free_port()
     env = {

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role
-from townsquare.community.commands import app as community_app
+from townsquare.community.cli import app as community_app
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade

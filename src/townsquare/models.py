@@ -1,8 +1,8 @@
 """Imports every ORM model so that `Base.metadata` is complete (for Alembic and tests)."""
 
 from townsquare.accounts import models as accounts  # noqa: F401
-from townsquare.community import gate_models as community_gate  # noqa: F401
 from townsquare.community import models as community  # noqa: F401
+from townsquare.community.gate import models as community_gate  # noqa: F401
 from townsquare.core import audit  # noqa: F401
 from townsquare.core.database import Base
 from townsquare.events import models as events  # noqa: F401

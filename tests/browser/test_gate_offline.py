@@ -8,8 +8,8 @@ import time
 
 from sqlalchemy import select
 
-from townsquare.community import codes
-from townsquare.community.gate_models import Passage
+from townsquare.community.gate import codes
+from townsquare.community.gate.models import Passage
 from townsquare.community.models import Community, Gate, GuardPost, Household
 from townsquare.core.settings import Settings
 from townsquare.simulation import demo_city

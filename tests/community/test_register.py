@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.community.world import CHILD_ID, HEAD_ID, REGISTER, build, community, make_id
-from townsquare.community import importer, setup
+from townsquare.community import communities, importer
 from townsquare.community.models import Household, Person, Relation
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 
@@ -96,17 +96,17 @@ def test_only_the_communitys_property_manager_imports_and_sets_up(
                 importer.import_residents(db, settings=settings, actor=db.merge(user),
                                           community=com, data=REGISTER)
             with pytest.raises(PermissionDenied):
-                setup.add_gate(db, actor=db.merge(user), community=com, name="西门")
+                communities.add_gate(db, actor=db.merge(user), community=com, name="西门")
         with pytest.raises(PermissionDenied):  # only operators assign property managers
-            setup.grant_role(db, actor=db.merge(w.manager), community=com,
-                             username="outsider", role="property_manager")
+            communities.grant_role(db, actor=db.merge(w.manager), community=com,
+                                   username="outsider", role="property_manager")
 
 
 def test_households_are_visible_to_the_communitys_staff_only(database, settings, make_user):
     w = build(database, settings, make_user)
     with database.unit_of_work() as db:
         com = community(db, w.com)
-        assert len(setup.households_of(db, actor=db.merge(w.committee), community=com)) == 3
+        assert len(communities.households_of(db, actor=db.merge(w.committee), community=com)) == 3
         for user in (w.other_manager, w.guard, w.outsider):
             with pytest.raises(PermissionDenied):
-                setup.households_of(db, actor=db.merge(user), community=com)
+                communities.households_of(db, actor=db.merge(user), community=com)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from townsquare.accounts.identity import id_check_char
 from townsquare.accounts.models import Role, User
-from townsquare.community import access, importer, setup
+from townsquare.community import access, communities, importer
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings
 
@@ -55,19 +55,20 @@ def build(database: Database, settings: Settings, make_user) -> World:
     outsider = make_user(Role.RESIDENT, username="outsider")
     with database.unit_of_work() as db:
         op = db.merge(operator)
-        com = setup.create_community(db, actor=op, name="幸福小区", city="武汉")
-        other = setup.create_community(db, actor=op, name="和平小区", city="武汉")
+        com = communities.create_community(db, actor=op, name="幸福小区", city="武汉")
+        other = communities.create_community(db, actor=op, name="和平小区", city="武汉")
         for community, username, role in (
             (com, "pman", "property_manager"), (com, "cmte", "committee"),
             (other, "cmte", "committee"), (other, "pman2", "property_manager"),
         ):
-            setup.grant_role(db, actor=op, community=community, username=username, role=role)
+            communities.grant_role(db, actor=op, community=community, username=username, role=role)
         pm = db.merge(manager)
-        gate = setup.add_gate(db, actor=pm, community=com, name="东门")
-        setup.assign_guard(db, actor=pm, community=com, gate_id=gate.public_id, username="guard")
-        setup.add_rooms(db, actor=pm, community=com, building="1", unit="1",
-                        numbers=["101", "102"])
-        setup.add_rooms(db, actor=pm, community=com, building="2", unit="1", numbers=["101"])
+        gate = communities.add_gate(db, actor=pm, community=com, name="东门")
+        communities.assign_guard(db, actor=pm, community=com, gate_id=gate.public_id,
+                                 username="guard")
+        communities.add_rooms(db, actor=pm, community=com, building="1", unit="1",
+                              numbers=["101", "102"])
+        communities.add_rooms(db, actor=pm, community=com, building="2", unit="1", numbers=["101"])
         importer.import_residents(db, settings=settings, actor=pm, community=com, data=REGISTER)
         ids = com.public_id, other.public_id
     return World(ids[0], ids[1], operator, manager, committee, other_manager, guard, resident,

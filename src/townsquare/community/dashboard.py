@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import access
+from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.health import local_today
 from townsquare.community.models import (
     Community,
@@ -90,11 +91,7 @@ def figures(
 
 def _passages(db: Session, settings: Settings, community: Community, day: date, f: Figures
               ) -> None:
-    """Entries and exits per local hour, from the gate part's passages (when installed)."""
-    try:
-        from townsquare.community.gate_models import Direction, Passage
-    except ImportError:
-        return
+    """Entries and exits per local hour, from the gate's passages."""
     zone = ZoneInfo(settings.timezone)
     start = datetime.combine(day, time(0), tzinfo=zone)
     stmt = select(Passage.at, Passage.direction).where(

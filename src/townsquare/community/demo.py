@@ -1,12 +1,11 @@
 """The demo city's two communities: rooms, households and residents (the demo `resident` is a
 verified household head in the first), staff logins `property`, `committee` and `guard`,
 quarantines and other flags, a week of declarations, notices, and the community pass listed in
-the hub's 社区服务 section. A week of passages is the gate part's (see `passages_hook`)."""
+the hub's 社区服务 section, and a week of passages at the gates (`gate/demo.py`)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.identity import id_check_char, mask_id_number, mask_phone
 from townsquare.accounts.models import Role, RoleGrant, User
 from townsquare.community import jobs
+from townsquare.community.gate import demo as gate_demo
 from townsquare.community.health import local_today
 from townsquare.community.importer import id_digest
 from townsquare.community.models import (
@@ -58,8 +58,6 @@ NOTICES = (
 )
 # (name, buildings, units per building, floors, rooms per floor, gates)
 LAYOUT = (("幸福里小区", 3, 2, 6, 2, ("东门", "西门")), ("和平花园", 2, 1, 5, 2, ("南门",)))
-# Hook for the gate part: called with (db, settings, rng, communities) to add passages.
-passages_hook: list[Callable] = []
 
 
 def _person_id(rng: random.Random, born: date) -> str:
@@ -119,8 +117,7 @@ def build(db: Session, *, settings: Settings, rng: random.Random, password_hash:
                           published_by_id=manager.id,
                           published_at=clock.now() - timedelta(hours=rng.uniform(2, 120))))
     _miniapps(db, settings, communities, provider_id, resident)
-    for hook in passages_hook:
-        hook(db, settings, rng, communities)
+    gate_demo.add_week(db, settings, rng, communities)
     return communities
 
 

@@ -110,14 +110,6 @@ def add_risk_region(
     return region
 
 
-def remove_risk_region(db: Session, *, actor: User | None, community: Community, name: str
-                       ) -> None:
-    access.require(db, actor=actor, community=community, roles=access.HEALTH_ROLES)
-    db.execute(delete(RiskRegion).where(
-        RiskRegion.community_id == community.id, RiskRegion.name == (name or "")[:64]
-    ))
-
-
 def set_flag(
     db: Session, *, actor: User | None, community: Community, person_id: str, kind: str,
     start: date, end: date | None = None, region: str = "", note: str = "",

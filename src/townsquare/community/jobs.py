@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import health
+from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, FlagKind, HealthDeclaration, HealthFlag, Person
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
@@ -122,10 +123,6 @@ def remind(db: Session, *, settings: Settings) -> Reminders:
 def _overdue(db: Session, settings: Settings, community: Community, miniapp: MiniApp,
              counts: Reminders) -> int:
     """Exits not yet back after the policy's longest time outside: tell the household head."""
-    try:
-        from townsquare.community.gate_models import Direction, Passage
-    except ImportError:  # the gate part is not installed
-        return 0
     now = clock.now()
     cutoff = now - timedelta(hours=community.max_hours_outside)
     stmt = select(Passage).where(

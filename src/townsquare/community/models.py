@@ -15,13 +15,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.community.status import DEFAULT_STATUS_RULES
 from townsquare.core.database import Base, Timestamped, str_enum, utcnow
 from townsquare.core.ids import new_id
-
-# Default status-colour rules (see community/status.py): a risk-region flag or declared travel
-# makes a person yellow for `yellow_days`; declared contact with a case makes them red for
-# `red_days`; a declared temperature at or above `fever_threshold` makes them yellow that day.
-DEFAULT_STATUS_RULES: dict[str, Any] = {"yellow_days": 7, "red_days": 14, "fever_threshold": 37.3}
 
 
 class ExitRule(enum.StrEnum):

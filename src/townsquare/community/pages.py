@@ -1,5 +1,5 @@
 """Community pass pages: the resident pages and the staff console (routers in their modules;
-the gate part's pages are a router module of their own, see web/app.py)."""
+the gate's pages, gate/pages.py, are a router module of their own in web/app.py)."""
 
 from __future__ import annotations
 

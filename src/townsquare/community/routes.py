@@ -1,11 +1,9 @@
 """Community pass JSON API: residents verify, declare and read their household's status and
-notices; staff read the dashboard figures. (The gate part's API is in gate_routes.)"""
+notices; staff read the dashboard figures. (The gate's API is in gate/routes.py.)"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.community import access, dashboard, health, notices, residents
@@ -22,19 +20,15 @@ from townsquare.community.schemas import (
 from townsquare.community.status import Status
 from townsquare.core import i18n
 from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId, error
 
 api = APIRouter(prefix="/api/community", tags=["community pass"])
-Com = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-def _e(description: str) -> dict:
-    return {"description": description}
-
-
-RESIDENT_ERRORS = {401: _e("Not logged in"), 403: _e("Not a verified resident here"),
-                   404: _e("No such community"), 422: _e("Invalid input")}
-STAFF_ERRORS = {401: _e("Not logged in"), 403: _e("No staff role in this community"),
-                404: _e("No such community")}
+RESIDENT_ERRORS = {401: error("Not logged in"), 403: error("Not a verified resident here"),
+                   404: error("No such community"), 422: error("Invalid input")}
+STAFF_ERRORS = {401: error("Not logged in"), 403: error("No staff role in this community"),
+                404: error("No such community")}
 
 
 def status_out(status: Status) -> StatusOut:
@@ -59,8 +53,8 @@ def _household(db, settings, user, community) -> HouseholdOut:
 
 
 @api.post("/{com}/verify", response_model=HouseholdOut,
-             responses={**RESIDENT_ERRORS, 409: _e("Already verified by someone else")})
-def verify(com: Com, body: VerifyIn, db: DbSession, settings: AppSettings, user: CurrentUser
+             responses={**RESIDENT_ERRORS, 409: error("Already verified by someone else")})
+def verify(com: PublicId, body: VerifyIn, db: DbSession, settings: AppSettings, user: CurrentUser
            ) -> HouseholdOut:
     """Verify as a registered resident (real name and ID number must match the register)."""
     community = access.get_community(db, community_id=com)
@@ -70,7 +64,7 @@ def verify(com: Com, body: VerifyIn, db: DbSession, settings: AppSettings, user:
 
 
 @api.get("/{com}/household", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
-def household(com: Com, db: DbSession, settings: AppSettings, user: CurrentUser
+def household(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUser
               ) -> HouseholdOut:
     """Your household, its members and their status colours."""
     community = access.get_community(db, community_id=com)
@@ -78,7 +72,7 @@ def household(com: Com, db: DbSession, settings: AppSettings, user: CurrentUser
 
 
 @api.post("/{com}/declarations", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
-def declare(com: Com, body: DeclarationIn, db: DbSession, settings: AppSettings,
+def declare(com: PublicId, body: DeclarationIn, db: DbSession, settings: AppSettings,
             user: CurrentUser) -> HouseholdOut:
     """Today's health declaration for you (or, as head, a member); declaring again updates."""
     community = access.get_community(db, community_id=com)
@@ -92,7 +86,7 @@ def declare(com: Com, body: DeclarationIn, db: DbSession, settings: AppSettings,
 
 
 @api.get("/{com}/notices", response_model=list[NoticeOut], responses=RESIDENT_ERRORS)
-def notice_list(com: Com, db: DbSession, user: CurrentUser) -> list[NoticeOut]:
+def notice_list(com: PublicId, db: DbSession, user: CurrentUser) -> list[NoticeOut]:
     """The community's notices, newest first (its residents and staff)."""
     community = access.get_community(db, community_id=com)
     return [NoticeOut(id=n.public_id, title=n.title, body=n.body, published_at=n.published_at)
@@ -107,7 +101,7 @@ def figures_out(f: Figures) -> FiguresOut:
 
 
 @api.get("/{com}/dashboard", response_model=FiguresOut, responses=STAFF_ERRORS)
-def figures(com: Com, db: DbSession, settings: AppSettings, user: CurrentUser) -> FiguresOut:
+def figures(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUser) -> FiguresOut:
     """Today's figures (property manager, committee)."""
     community = access.get_community(db, community_id=com)
     return figures_out(dashboard.figures(db, settings=settings, actor=user,

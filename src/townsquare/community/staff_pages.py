@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
-from townsquare.community import access, dashboard, health, importer, notices, setup
+from townsquare.community import access, communities, dashboard, health, importer, notices
 from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
@@ -66,12 +66,12 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
         context["figures"] = dashboard.figures(db, settings=settings, actor=user,
                                                community=community)
     elif page == "setup":
-        context.update(rooms=setup.rooms_of(db, actor=user, community=community),
+        context.update(rooms=communities.rooms_of(db, actor=user, community=community),
                        rules=[r.value for r in ExitRule],
-                       staff=setup.staff(db, actor=user, community=community)
+                       staff=communities.staff(db, actor=user, community=community)
                        if context["is_pm"] else [])
     elif page == "residents":
-        households = setup.households_of(db, actor=user, community=community)
+        households = communities.households_of(db, actor=user, community=community)
         persons = [m for h in households for m in h.members]
         context.update(households=households, statuses=health.statuses(
             db, community=community, persons=persons, today=today),
@@ -104,18 +104,19 @@ def setup_post(request: Request, community_id: str, db: DbSession, settings: App
     community = _staff_community(db, user, community_id)
     try:
         if action == "gate":
-            setup.add_gate(db, actor=user, community=community, name=name)
+            communities.add_gate(db, actor=user, community=community, name=name)
         elif action == "rooms":
-            setup.add_rooms(db, actor=user, community=community, building=building, unit=unit,
-                            numbers=numbers.replace("，", ",").replace(" ", ",").split(","))
+            communities.add_rooms(
+                db, actor=user, community=community, building=building, unit=unit,
+                numbers=numbers.replace("，", ",").replace(" ", ",").split(","))
         elif action == "guard":
-            setup.assign_guard(db, actor=user, community=community, gate_id=gate,
-                               username=username)
+            communities.assign_guard(db, actor=user, community=community, gate_id=gate,
+                                     username=username)
         elif action == "policy":
-            setup.set_policy(db, actor=user, community=community,
-                             exits_per_household=exits_per_household, per_days=per_days,
-                             max_hours_outside=max_hours_outside, who_may_exit=who_may_exit,
-                             yellow_days=yellow_days, red_days=red_days)
+            communities.set_policy(db, actor=user, community=community,
+                                   exits_per_household=exits_per_household, per_days=per_days,
+                                   max_hours_outside=max_hours_outside, who_may_exit=who_may_exit,
+                                   yellow_days=yellow_days, red_days=red_days)
         else:
             raise ValidationFailed("Unknown action.")
     except TownsquareError as exc:

@@ -8,10 +8,10 @@ objects with the same attributes), so this is unit-tested without a database.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from townsquare.core.i18n import N_
 
@@ -36,19 +36,34 @@ class Colour(enum.StrEnum):
         return ("green", "yellow", "red").index(self.value)
 
 
+# A community's status-colour rules: a risk-region flag or declared travel makes a person yellow
+# for `yellow_days`; declared contact with a case makes them red for `red_days`; a declared
+# temperature at or above `fever_threshold` makes them yellow that day.
+StatusRules = Mapping[str, float]
+DEFAULT_STATUS_RULES: dict[str, float] = {"yellow_days": 7, "red_days": 14, "fever_threshold": 37.3}
+
+
+# Read-only members (properties), so ORM rows with narrower types (a FlagKind) match too.
 class FlagLike(Protocol):
-    kind: Any  # FlagKind or its string value
-    start: date
-    end: date | None
-    lifted_at: Any
+    @property
+    def kind(self) -> str: ...  # FlagKind or its string value
+    @property
+    def start(self) -> date: ...
+    @property
+    def end(self) -> date | None: ...
 
 
 class DeclarationLike(Protocol):
-    day: date
-    temperature_c: float
-    symptoms: list[Any]
-    risk_travel: bool
-    case_contact: bool
+    @property
+    def day(self) -> date: ...
+    @property
+    def temperature_c(self) -> float: ...
+    @property
+    def symptoms(self) -> Sequence[str]: ...
+    @property
+    def risk_travel(self) -> bool: ...
+    @property
+    def case_contact(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -69,9 +84,7 @@ REASONS = {
 }
 
 
-def rules_with_defaults(rules: dict[str, Any] | None) -> dict[str, Any]:
-    from townsquare.community.models import DEFAULT_STATUS_RULES
-
+def rules_with_defaults(rules: StatusRules | None) -> dict[str, float]:
     return {**DEFAULT_STATUS_RULES, **(rules or {})}
 
 
@@ -88,7 +101,7 @@ def status_colour(
     flags: Iterable[FlagLike],
     declarations: Iterable[DeclarationLike],
     today: date,
-    rules: dict[str, Any] | None = None,
+    rules: StatusRules | None = None,
 ) -> Status:
     """The person's colour on `today` and why.
 

@@ -331,7 +331,6 @@ class _Builder:
 
     def communities(self) -> None:
         from townsquare.community import demo as community_demo
-        from townsquare.community import gate_demo  # noqa: F401  (adds a week of passages)
 
         community_demo.build(
             self.db, settings=self.settings, rng=self.rng, password_hash=self.password_hash,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from townsquare.community import codes
+from townsquare.community.gate import codes
 from townsquare.core.audit import AuditEntry
 from townsquare.core.clock import clock
 
-from .gate_world import build
+from .world import build
 
 NOON = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)
 

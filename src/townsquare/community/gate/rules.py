@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import status
-from townsquare.community.gate_models import Passage
+from townsquare.community.gate.models import Passage
 from townsquare.community.models import (
     Community,
     HealthDeclaration,

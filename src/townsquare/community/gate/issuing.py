@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import access, codes
-from townsquare.community.gate_rules import local_day, person_status
+from townsquare.community import access
+from townsquare.community.gate import codes
+from townsquare.community.gate.rules import local_day, person_status
 from townsquare.community.models import Community, Person
 from townsquare.community.status import Status, worst
 from townsquare.core.clock import clock

@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from .gate_world import build
+from .world import build
 
 EXAMPLES = 25
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import access
-from townsquare.community import gate as gates
-from townsquare.community.gate_models import Direction, Passage
+from townsquare.community.gate.decision import evaluate, find_by_client_id, gate_for_guard
+from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, Gate, Household, Person
 from townsquare.core import audit
 from townsquare.core.clock import clock
@@ -281,7 +281,7 @@ def sync(
     gate_by_id: dict[str, Gate] = {}
     for scan in scans:  # check everything before recording anything
         if scan.gate not in gate_by_id:
-            gate_by_id[scan.gate] = gates.gate_for_guard(
+            gate_by_id[scan.gate] = gate_for_guard(
                 db, actor=actor, community=community, gate_id=scan.gate
             )
         if not (now - SYNC_MAX_AGE <= scan.at <= now + SYNC_MAX_AHEAD):
@@ -302,11 +302,11 @@ def _sync_one(
     gate: Gate,
     scan: OfflineScan,
 ) -> SyncResult:
-    existing = gates.find_by_client_id(db, community=community, client_id=scan.client_id)
+    existing = find_by_client_id(db, community=community, client_id=scan.client_id)
     if existing is None:
         try:
             with db.begin_nested():  # a concurrent sync of the same id loses cleanly here
-                decision = gates.evaluate(
+                decision = evaluate(
                     db,
                     actor=actor,
                     settings=settings,
@@ -326,7 +326,7 @@ def _sync_one(
                 decision.needs_review,
             )
         except IntegrityError:
-            existing = gates.find_by_client_id(db, community=community, client_id=scan.client_id)
+            existing = find_by_client_id(db, community=community, client_id=scan.client_id)
             if existing is None:
                 raise
     return SyncResult(

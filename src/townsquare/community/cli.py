@@ -22,11 +22,11 @@ def _database() -> Database:
 @app.command()
 def create(name: str, city: str) -> None:
     """Create a community and print its id."""
-    from townsquare.community import setup
+    from townsquare.community import communities
 
     try:
         with _database().unit_of_work() as db:
-            community = setup.create_community(db, actor=None, name=name, city=city)
+            community = communities.create_community(db, actor=None, name=name, city=city)
             console.print(f"[green]Created[/green] {community.public_id} {community.name}")
     except TownsquareError as exc:
         console.print(f"[red]{exc.render()}[/red]")
@@ -36,12 +36,13 @@ def create(name: str, city: str) -> None:
 @app.command()
 def assign(community_id: str, username: str, role: str = "property_manager") -> None:
     """Give a user a role (property_manager, committee, guard) in a community."""
-    from townsquare.community import access, setup
+    from townsquare.community import access, communities
 
     try:
         with _database().unit_of_work() as db:
             community = access.get_community(db, community_id=community_id)
-            setup.grant_role(db, actor=None, community=community, username=username, role=role)
+            communities.grant_role(db, actor=None, community=community, username=username,
+                                   role=role)
         console.print(f"[green]{username} is now {role} of {community_id}[/green]")
     except TownsquareError as exc:
         console.print(f"[red]{exc.render()}[/red]")

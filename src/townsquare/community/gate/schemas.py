@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from townsquare.community.gate_models import Direction
+from townsquare.community.gate.models import Direction
 
 PUBLIC_ID = r"^[a-z]{2,4}_[0-9a-z]{1,32}$"
 CLIENT_ID = r"^[A-Za-z0-9_-]{8,64}$"

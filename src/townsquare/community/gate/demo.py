@@ -1,9 +1,7 @@
 """A week of passages for the demo communities: daily exits and returns at every gate, some
 late returns and some still out, quota and health denials, expired screenshots, and a couple
 of offline passages awaiting review, so the log, tracing and dashboard pages show real traffic.
-
-Registered on the community demo's `passages_hook` when imported (simulation/demo_city.py does).
-"""
+The community demo (`community/demo.py`) adds it last, once the communities are built."""
 
 from __future__ import annotations
 
@@ -15,9 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import demo
-from townsquare.community.gate import Reason
-from townsquare.community.gate_models import Direction, Passage
+from townsquare.community.gate.decision import Reason
+from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import (
     Community,
     FlagKind,
@@ -145,7 +142,3 @@ def _day_of(
     late = back - start > timedelta(hours=community.max_hours_outside)
     out.returned_at, out.overdue = back, late
     passage(back, Direction.ENTRY, True, [Reason.OVERDUE] if late else [], overdue=late)
-
-
-if add_week not in demo.passages_hook:
-    demo.passages_hook.append(add_week)

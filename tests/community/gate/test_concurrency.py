@@ -13,11 +13,11 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from townsquare.community import codes
-from townsquare.community.gate_models import Passage
+from townsquare.community.gate import codes
+from townsquare.community.gate.models import Passage
 from townsquare.web.app import create_app
 
-from .gate_world import build
+from .world import build
 
 pytestmark = pytest.mark.postgres_only
 SCANS = 16

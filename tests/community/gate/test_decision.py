@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from townsquare.community import codes, gate, gate_rules
-from townsquare.community.gate import Direction, Reason
-from townsquare.community.gate_models import Passage
+from townsquare.community.gate import codes, rules
+from townsquare.community.gate.decision import Direction, Reason, decide, mask_name
+from townsquare.community.gate.models import Passage
 from townsquare.community.models import (
     ExitRule,
     FlagKind,
@@ -21,7 +21,7 @@ from townsquare.community.models import (
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound, PermissionDenied
 
-from .gate_world import build
+from .world import build
 
 NOON = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 
@@ -44,7 +44,7 @@ def code_for(settings, world, subject=None, kind=codes.CodeKind.HOUSEHOLD, at=No
 
 def scan(database, settings, world, code, direction=Direction.EXIT, actor=None, gate_id=None, **kw):
     with database.unit_of_work() as db:
-        return gate.decide(
+        return decide(
             db,
             actor=actor or world.guard,
             settings=settings,
@@ -72,7 +72,7 @@ def test_one_exit_per_day_then_the_quota_reason(database, settings, world):
 def test_a_three_day_quota_spans_three_calendar_days(database, make_user, settings):
     clock.freeze(NOON)
     w = build(database, make_user, name="Q", exits=2, per_days=3)
-    start, end = gate_rules.quota_window(NOON, per_days=3, zone=settings.timezone)
+    start, end = rules.quota_window(NOON, per_days=3, zone=settings.timezone)
     assert (end - start) == timedelta(days=3) and start <= NOON < end
     clock.freeze(start + timedelta(hours=1))
     assert scan(database, settings, w, code_for(settings, w)).quota_left == 1
@@ -195,6 +195,6 @@ def test_only_guards_posted_at_the_gate_may_scan(database, make_user, settings, 
 
 
 def test_names_are_masked():
-    assert gate.mask_name("张小民") == "张*民"
-    assert gate.mask_name("李四") == "李*"
-    assert gate.mask_name("欧阳娜娜") == "欧**娜"
+    assert mask_name("张小民") == "张*民"
+    assert mask_name("李四") == "李*"
+    assert mask_name("欧阳娜娜") == "欧**娜"

@@ -105,8 +105,9 @@ def issue(
     kid: str = CURRENT_KID,
 ) -> str:
     """A signed pass code for `subject` of `community`, valid for `ttl` seconds from `now`."""
-    claims = {"c": community, "s": subject, "k": CodeKind(kind).value, "iat": int(now)}
-    claims["exp"] = claims["iat"] + int(ttl)
+    iat = int(now)
+    claims = {"c": community, "s": subject, "k": CodeKind(kind).value, "iat": iat,
+              "exp": iat + int(ttl)}
     return sign_token(signing_key(secret, community, kid), kid, claims)
 
 

@@ -8,24 +8,32 @@ from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.community import access, codes, gate, passages
-from townsquare.community.code_service import issue_code
-from townsquare.community.gate_models import Direction
+from townsquare.community import access
+from townsquare.community.gate import codes, passages
+from townsquare.community.gate.decision import (
+    REASON_TEXT,
+    Reason,
+    gate_for_guard,
+    mask_name,
+    posts_of,
+)
+from townsquare.community.gate.issuing import issue_code
+from townsquare.community.gate.models import Direction
 from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-Com = Annotated[str, Path(min_length=1, max_length=40)]
 Kind = Annotated[str, Query(pattern="^(person|household)$")]
 Opt = Annotated[str | None, Query(max_length=40)]
 
@@ -47,12 +55,12 @@ GATE_STRINGS = {
     "red": N_("Red"),
 }
 OFFLINE_REASONS = {
-    r.value: gate.REASON_TEXT[r]
+    r.value: REASON_TEXT[r]
     for r in (
-        gate.Reason.MALFORMED,
-        gate.Reason.FORGED,
-        gate.Reason.EXPIRED,
-        gate.Reason.WRONG_COMMUNITY,
+        Reason.MALFORMED,
+        Reason.FORGED,
+        Reason.EXPIRED,
+        Reason.WRONG_COMMUNITY,
     )
 }
 
@@ -60,7 +68,7 @@ OFFLINE_REASONS = {
 @router.get("/community/{com}/code", response_class=HTMLResponse)
 def code_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -72,7 +80,7 @@ def code_page(
 @router.get("/community/{com}/code/qr", response_class=HTMLResponse)
 def code_fragment(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -92,26 +100,26 @@ def _render_code(request, db, settings, user, com: str, kind: str, template: str
         kind=kind,
         qr=codes.qr_svg(issued.code, scale=6),
         room=issued.person.household.room.label,
-        masked_name=gate.mask_name(issued.person.real_name),
+        masked_name=mask_name(issued.person.real_name),
     )
 
 
 @router.get("/community/{com}/gate", response_class=HTMLResponse)
 def gate_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     user: CurrentUser,
     gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
 ) -> HTMLResponse:
     community = access.get_community(db, community_id=com)
     access.require(db, actor=user, community=community, roles=[access.GUARD])
-    posts = gate.posts_of(db, actor=user, community=community)
+    posts = posts_of(db, actor=user, community=community)
     if not posts:
         raise PermissionDenied("You are not posted at this gate.")
     chosen = None
     if gate_id or len(posts) == 1:
-        chosen = gate.gate_for_guard(
+        chosen = gate_for_guard(
             db, actor=user, community=community, gate_id=gate_id or posts[0].public_id
         )
     strings = {key: i18n.gettext(text) for key, text in GATE_STRINGS.items()}
@@ -157,7 +165,7 @@ def _parse_filters(
 @router.get("/community/{com}/passages", response_class=HTMLResponse)
 def log_page(
     request: Request,
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -188,7 +196,7 @@ def log_page(
 
 def _reason_text(value: str) -> str:
     try:
-        return i18n.gettext(gate.REASON_TEXT[gate.Reason(value)])
+        return i18n.gettext(REASON_TEXT[Reason(value)])
     except (ValueError, KeyError, ValidationError):
         return value
 
@@ -196,8 +204,8 @@ def _reason_text(value: str) -> str:
 @router.get("/community/{com}/passages/{passage}/trace", response_class=HTMLResponse)
 def trace_page(
     request: Request,
-    com: Com,
-    passage: Annotated[str, Path(min_length=1, max_length=40)],
+    com: PublicId,
+    passage: PublicId,
     db: DbSession,
     user: CurrentUser,
     minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,

@@ -7,8 +7,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from townsquare.community import codes
-from townsquare.community.codes import CodeKind, CodeRefused, Refusal
+from townsquare.community.gate import codes
+from townsquare.community.gate.codes import CodeKind, CodeRefused, Refusal
 from townsquare.core.security import b64url, b64url_decode
 
 SECRET = b"unit-test-secret"

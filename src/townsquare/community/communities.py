@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts import service as accounts
@@ -155,36 +155,6 @@ def grant_role(
     )
     db.flush()
     return grant
-
-
-def revoke_role(
-    db: Session, *, actor: User | None, community: Community, username: str, role: str
-) -> None:
-    """Take a community role away (same rights as granting it); a guard also loses their posts."""
-    try:
-        kind = CommunityRoleKind(role)
-    except ValueError:
-        raise ValidationFailed("Unknown community role.") from None
-    if kind == CommunityRoleKind.GUARD and not (actor is None or actor.has_role(Role.OPERATOR)):
-        access.require(db, actor=actor, community=community, roles=[access.PM])
-    elif kind != CommunityRoleKind.GUARD:
-        access.require_operator(actor)
-    user = _user(db, username)
-    db.execute(delete(CommunityRole).where(
-        CommunityRole.user_id == user.id, CommunityRole.community_id == community.id,
-        CommunityRole.role == kind,
-    ))
-    if kind == CommunityRoleKind.GUARD:
-        gate_ids = select(Gate.id).where(Gate.community_id == community.id)
-        db.execute(delete(GuardPost).where(
-            GuardPost.user_id == user.id, GuardPost.gate_id.in_(gate_ids)
-        ))
-    audit.record(
-        db, actor_id=actor.id if actor else None, action="community.role.revoke",
-        subject_type="community", subject_id=community.public_id,
-        user=user.public_id, role=kind.value,
-    )
-    db.flush()
 
 
 def staff(db: Session, *, actor: User | None, community: Community) -> list[tuple[User, str]]:

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import access, codes, status
-from townsquare.community.gate_models import Direction, Passage
-from townsquare.community.gate_rules import exits_used, local_day, person_status
+from townsquare.community import access, status
+from townsquare.community.gate import codes
+from townsquare.community.gate.models import Direction, Passage
+from townsquare.community.gate.rules import exits_used, local_day, person_status
 from townsquare.community.models import (
     Community,
     ExitRule,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from townsquare.community import codes
+from townsquare.community.gate import codes
 from townsquare.core.clock import clock
 
-from .gate_world import build
+from .world import build
 
 NOON = datetime(2024, 3, 4, 4, 0, tzinfo=UTC)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.community import access, codes, gate, passages
-from townsquare.community.code_service import issue_code
-from townsquare.community.gate_models import Passage
-from townsquare.community.gate_schemas import (
+from townsquare.community import access
+from townsquare.community.gate import codes, passages
+from townsquare.community.gate.decision import REASON_TEXT, Decision, decide
+from townsquare.community.gate.issuing import issue_code
+from townsquare.community.gate.models import Passage
+from townsquare.community.gate.schemas import (
     CodeOut,
     DecisionOut,
     KeySetOut,
@@ -27,28 +29,24 @@ from townsquare.community.gate_schemas import (
 )
 from townsquare.core import i18n
 from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import PublicId, error
 
 router = APIRouter(prefix="/api/community", tags=["community gate"])
 
-Com = Annotated[str, Path(min_length=1, max_length=40)]
 Ids = Annotated[str | None, Query(max_length=40)]
 
 
-def _e(description: str) -> dict:
-    return {"description": description}
+COMMON = {401: error("Not logged in"), 404: error("No such community"), 422: error("Invalid input")}
+GUARD_ERRORS = {**COMMON, 403: error("Not a guard posted at this gate")}
+LOG_ERRORS = {**COMMON, 403: error("Not the property manager or committee of this community")}
 
 
-COMMON = {401: _e("Not logged in"), 404: _e("No such community"), 422: _e("Invalid input")}
-GUARD_ERRORS = {**COMMON, 403: _e("Not a guard posted at this gate")}
-LOG_ERRORS = {**COMMON, 403: _e("Not the property manager or committee of this community")}
-
-
-def decision_out(decision: gate.Decision) -> DecisionOut:
+def decision_out(decision: Decision) -> DecisionOut:
     return DecisionOut(
         allowed=decision.allowed,
         direction=decision.direction,
         reasons=[
-            ReasonOut(code=r.value, text=i18n.gettext(gate.REASON_TEXT[r]))
+            ReasonOut(code=r.value, text=i18n.gettext(REASON_TEXT[r]))
             for r in decision.reasons
         ],
         kind=decision.kind,
@@ -84,8 +82,8 @@ def passage_out(p: Passage) -> PassageOut:
     )
 
 
-@router.get("/{com}/keys", response_model=KeySetOut, responses={404: _e("No such community")})
-def community_keys(com: Com, db: DbSession, settings: AppSettings) -> KeySetOut:
+@router.get("/{com}/keys", response_model=KeySetOut, responses={404: error("No such community")})
+def community_keys(com: PublicId, db: DbSession, settings: AppSettings) -> KeySetOut:
     """The community's pass-code public keys, for guard devices that verify offline."""
     community = access.get_community(db, community_id=com)
     return KeySetOut(
@@ -99,10 +97,10 @@ def community_keys(com: Com, db: DbSession, settings: AppSettings) -> KeySetOut:
 @router.get(
     "/{com}/code",
     response_model=CodeOut,
-    responses={**COMMON, 403: _e("Not a verified resident of this community")},
+    responses={**COMMON, 403: error("Not a verified resident of this community")},
 )
 def my_code(
-    com: Com,
+    com: PublicId,
     db: DbSession,
     settings: AppSettings,
     user: CurrentUser,
@@ -123,10 +121,10 @@ def my_code(
 
 @router.post("/{com}/gate/scan", response_model=DecisionOut, responses=GUARD_ERRORS)
 def scan(
-    com: Com, body: ScanIn, db: DbSession, settings: AppSettings, user: CurrentUser
+    com: PublicId, body: ScanIn, db: DbSession, settings: AppSettings, user: CurrentUser
 ) -> DecisionOut:
     """Decide a scanned code at a gate and record the passage (idempotent by `client_id`)."""
-    decision = gate.decide(
+    decision = decide(
         db,
         actor=user,
         settings=settings,
@@ -141,7 +139,7 @@ def scan(
 
 @router.post("/{com}/passages/sync", response_model=SyncOut, responses=GUARD_ERRORS)
 def sync_passages(
-    com: Com, body: SyncIn, db: DbSession, settings: AppSettings, user: CurrentUser
+    com: PublicId, body: SyncIn, db: DbSession, settings: AppSettings, user: CurrentUser
 ) -> SyncOut:
     """Passages a guard device recorded offline; each `client_id` is recorded once."""
     scans = [
@@ -194,7 +192,7 @@ Filters = Annotated[passages.LogFilter, Depends(_filters)]
 
 @router.get("/{com}/passages", response_model=list[PassageOut], responses=LOG_ERRORS)
 def passage_log(
-    com: Com,
+    com: PublicId,
     db: DbSession,
     user: CurrentUser,
     filters: Filters,
@@ -219,7 +217,7 @@ def passage_log(
     responses={**LOG_ERRORS, 200: {"content": {"text/csv": {}}, "description": "The log as CSV"}},
 )
 def passage_csv(
-    com: Com,
+    com: PublicId,
     db: DbSession,
     user: CurrentUser,
     settings: AppSettings,
@@ -243,7 +241,7 @@ def passage_csv(
 
 
 @router.get("/{com}/passages/overdue", response_model=list[PassageOut], responses=LOG_ERRORS)
-def overdue_returns(com: Com, db: DbSession, user: CurrentUser) -> list[PassageOut]:
+def overdue_returns(com: PublicId, db: DbSession, user: CurrentUser) -> list[PassageOut]:
     """Exits not yet back in after the community's longest time outside."""
     return [passage_out(p) for p in passages.overdue(db, actor=user, community_id=com)]
 
@@ -251,11 +249,11 @@ def overdue_returns(com: Com, db: DbSession, user: CurrentUser) -> list[PassageO
 @router.get(
     "/{com}/passages/{passage}/trace",
     response_model=TraceOut,
-    responses={**LOG_ERRORS, 404: _e("No such community or passage")},
+    responses={**LOG_ERRORS, 404: error("No such community or passage")},
 )
 def trace_passage(
-    com: Com,
-    passage: Annotated[str, Path(min_length=1, max_length=40)],
+    com: PublicId,
+    passage: PublicId,
     db: DbSession,
     user: CurrentUser,
     minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,
