@@ -18,7 +18,7 @@ from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
 from townsquare.miniapps import consent, hub, shell
-from townsquare.traffic import feed_pages
+from townsquare.traffic.serving import pages as feed_pages
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render

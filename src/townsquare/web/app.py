@@ -46,12 +46,12 @@ ROUTER_MODULES = (
     "community.pages",
     "community.gate_routes",
     "community.gate_pages",
-    "traffic.support_routes",
-    "traffic.market_routes",
-    "traffic.plan_routes",
-    "traffic.feed_routes",
-    "traffic.feed_pages",
-    "traffic.console_pages",
+    "traffic.support.routes",
+    "traffic.market.routes",
+    "traffic.planning.routes",
+    "traffic.serving.routes",
+    "traffic.serving.pages",
+    "traffic.console.merchant_pages",
 )
 
 
