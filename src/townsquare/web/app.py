@@ -47,6 +47,7 @@ ROUTER_MODULES = (
     "community.gate_routes",
     "community.gate_pages",
     "traffic.support.routes",
+    "traffic.topic_routes",
     "traffic.market.routes",
     "traffic.planning.routes",
     "traffic.serving.routes",
