@@ -30,9 +30,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from townsquare.core.errors import ValidationFailed
+from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
 from townsquare.miniapps.models import MiniApp
-from townsquare.simulation.city_data import CITIES
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.market import bids
@@ -108,7 +108,9 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         named = {c for card in self.cards.values() for c in card.cities}
-        self.cities = [c for c in CITIES if c in named] + sorted(named - set(CITIES))
+        settings = get_settings()
+        order = list(dict.fromkeys((settings.default_city, *settings.city_order)))
+        self.cities = [c for c in order if c in named] + sorted(named - set(order))
         self.checked = self.loaded
 
     def feed(self, city: str) -> Feed:
@@ -300,14 +302,15 @@ def bid_book(db: Session, *, kind: BidTarget, target: str, day: date,
 
 
 def cities(db: Session) -> list[str]:
-    """Cities some listed mini-app names, the demo city's list order first."""
+    """Cities some listed mini-app names: the default city and `city_order` first (settings)."""
     return list(snapshot(db, refresh_seconds=math.inf).cities)
 
 
 def default_city(db: Session) -> str:
-    """Where to serve when the request names no city: the first city with listed mini-apps."""
+    """Where to serve when the request names no city: the first city with listed mini-apps, or
+    the `default_city` setting while none names a city."""
     found = cities(db)
-    return found[0] if found else CITIES[0]
+    return found[0] if found else get_settings().default_city
 
 
 def clean_city(value: str | None) -> str | None:

@@ -1,5 +1,5 @@
-"""Resident pages of the surfaces: channel and topic pages, the click redirect (`/go/<token>`),
-and the feed context the shell's home and search pages render (`surface_context`).
+"""Resident pages of the surfaces: the home page (`/`: the feed, channels, topics and the hub's
+sections), search (`/search`), channel and topic pages, and the click redirect (`/go/<token>`).
 
 Pages take the city from `?city=`; a missing or malformed one falls back to the default city
 (a page should not fail over a bad link), unlike the JSON API, which answers 422.
@@ -18,7 +18,9 @@ from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
+from townsquare.miniapps import hub
 from townsquare.traffic import surfaces, topics
+from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import clicks
 from townsquare.traffic.serving import service as serving
 from townsquare.web.deps import AppSettings, DbSession
@@ -54,6 +56,27 @@ def home_context(db: Session, *, settings: Settings, user: User | None,
         **surface_context(db, settings=settings, user=user, surface=surfaces.FEED, city=city),
         "channels": topics.channels(db), "topics": topics.list_topics(db),
     }
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
+) -> HTMLResponse:
+    feed = home_context(db, settings=settings, user=user, city=city)
+    return render(request, "traffic/home.html", sections=hub.public_hub(db), **feed)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, q: str = "",
+    city: str = "",
+) -> HTMLResponse:
+    q = q.strip()[: search.QUERY_MAX]
+    # ranked search (serving.serve): brand pin, guaranteed and sponsored slots, exposures
+    context = surface_context(
+        db, settings=settings, user=user, surface="search", city=city, query=q
+    )
+    return render(request, "traffic/search.html", q=q, **context)
 
 
 @router.get("/channels/{slug}", response_class=HTMLResponse)
