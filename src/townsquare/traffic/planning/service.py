@@ -15,8 +15,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from importlib import import_module
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, ValidationFailed
 from townsquare.miniapps.models import MiniApp
 from townsquare.traffic import config as traffic_config
-from townsquare.traffic import profiles, surfaces
+from townsquare.traffic import profiles, surfaces, topics
 from townsquare.traffic.models import (
     Channel,
     PlanAllocation,
@@ -40,21 +38,11 @@ from townsquare.traffic.models import (
     TrafficProfile,
 )
 from townsquare.traffic.planning import planner, supply
-from townsquare.traffic.support import promises
+from townsquare.traffic.support import points, promises
 
 METHODS = ("exact", "greedy")
 UNSCORED_QUALITY = 0.5  # a mini-app without a score is planned as an average one
 Step = Callable[[str, float], None]
-
-
-def _optional(name: str) -> ModuleType | None:
-    """A sibling module written by another part of the traffic system, if it is installed."""
-    try:
-        return import_module(f"townsquare.traffic.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"townsquare.traffic.{name}":
-            raise
-        return None
 
 
 def active_plan(db: Session) -> ServingPlan | None:
@@ -66,9 +54,6 @@ def active_plan(db: Session) -> ServingPlan | None:
 
 def _members(db: Session, names: Sequence[str]) -> dict[str, set[int]]:
     """Mini-apps shown on each channel and topic surface (feed and search show everyone)."""
-    topics = _optional("topics")
-    if topics is None:
-        return {}
     found: dict[str, set[int]] = {}
     for name in names:
         kind, _, slug = name.partition(".")
@@ -191,10 +176,9 @@ def run(
 
     step("profiles", 0.0)
     profiles.refresh(db, config=config, now=now)
-    if (points := _optional("points")) is not None:
-        step("points", 0.15)
-        points.award(db, config=config, now=now)
-        points.settle(db, now=now)
+    step("points", 0.15)
+    points.award(db, config=config, now=now)
+    points.settle(db, now=now)
     step("promises", 0.3)
     active = promises.sync(db, config=config, now=now, rng=rng, timezone=timezone)
     step("supply", 0.45)
