@@ -1,15 +1,16 @@
 """Serving: fill one response's slots on a surface and record what was shown.
 
 `serve` is the hot path behind the home feed, channels, topic pages and search:
-1. candidates — feed: listed mini-apps serving the city (no cities = every city); a channel or
-   topic: `topics.*_miniapp_ids`; search: `search.query` hits (a certified brand named by the
-   query is pinned first, reason organic, flagged `official`);
+1. candidates, one function per kind of surface (`CANDIDATES`) — feed: listed mini-apps serving
+   the city (no cities = every city); a channel or topic: `topics.*_miniapp_ids`; search:
+   `search.query` hits (a certified brand named by the query is pinned first, reason organic,
+   flagged `official`);
 2. guaranteed — the newest plan's allocations for this segment (surface × city × part of the day ×
-   audience), held in memory (`plan_state`), paced: target = planned × the share of this part of
+   audience), held in memory (`planning.state`), paced: target = planned × the share of this part of
    the day's time elapsed in the plan period, behind = target − delivered (as loaded, plus this
    process's deliveries since); the most behind first (> 0), at most `max_guaranteed_slots`, one
    per mini-app, only mini-apps that are candidates here;
-3. sponsored — `bids.pick` over the target's bids (`serving_cache.bid_book`, read at most
+3. sponsored — `bids.pick` over the target's bids (`cache.bid_book`, read at most
    `serving_refresh_ms` ago) at `sponsored_positions`;
 4. organic — quality (the profile's score; a missing profile counts as new with a neutral prior)
    × relevance (search: BM25 score / best score; feed, channels, topics: category diversity,
@@ -23,7 +24,7 @@ Personalisation is deliberately not per resident yet: behaviour events carry a p
 pseudonymous `sub`, so finding "the categories this resident used" would cost one keyed digest per
 candidate and a scan without an index on every request. City and category diversity are cheap.
 
-Caching (`serving_cache`): the cards, the configuration, the plan and the bids are kept
+Caching (`serving.cache`): the cards, the configuration, the plan and the bids are kept
 in-process and re-checked at most every `serving_refresh_ms`; between checks a feed request for a
 guest sends no statement at all (on SQLite it takes no lock).
 """
@@ -32,7 +33,8 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from functools import lru_cache, partial
@@ -122,14 +124,83 @@ def _first(ranked: list[ranking.Candidate], exclude: set[int], n: int) -> list:
     return found
 
 
-def _candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str) -> list[Card]:
-    kind, _, slug = surface.partition(".")
-    if kind == "channel":
-        ids = topics.channel_miniapp_ids(db, channel=topics.get_channel(db, slug=slug), city=city)
-    else:
-        topic = topics.get_topic(db, slug=slug, active_only=True)
-        ids = topics.topic_miniapp_ids(db, topic=topic, city=city)
-    return [snap.cards[i] for i in ids if i in snap.cards]
+# -- candidates: one function per kind of surface -------------------------------------------------
+@dataclass
+class Candidates:
+    """Who may fill a response's slots on a surface, and in which organic order."""
+
+    organic: list[ranking.Candidate]
+    allowed: dict[int, Card]  # mini-app id -> card: the only mini-apps a guaranteed slot may take
+    new: list[ranking.Candidate] | None = None  # the new ones of `organic` in order, if known
+    pinned: list[ranking.Fixed] = field(default_factory=list)  # search: the brand named
+    official: set[int] = field(default_factory=set)
+    keyword: str | None = None  # search: the bid target
+    relevance: dict[int, float] | None = None  # search: BM25 score / best score
+    brand: search.BrandMatch | None = None
+
+
+def _feed_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
+                     query: str | None) -> Candidates:
+    organic, allowed, new = snap.feed(city)
+    return Candidates(organic, allowed, new)
+
+
+def _channel_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
+                        query: str | None) -> Candidates:
+    slug = surface.partition(".")[2]
+    ids = topics.channel_miniapp_ids(db, channel=topics.get_channel(db, slug=slug), city=city)
+    return _member_candidates(snap, ids)
+
+
+def _topic_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
+                      query: str | None) -> Candidates:
+    topic = topics.get_topic(db, slug=surface.partition(".")[2], active_only=True)
+    return _member_candidates(snap, topics.topic_miniapp_ids(db, topic=topic, city=city))
+
+
+def _member_candidates(snap: cache.Snapshot, ids: Iterable[int]) -> Candidates:
+    cards = [snap.cards[i] for i in ids if i in snap.cards]
+    return Candidates(cache.diverse(cards), {c.id: c for c in cards})
+
+
+def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
+                       query: str | None) -> Candidates | None:
+    """The query's hits (None for an empty query: nothing is served); a certified brand the
+    query names is pinned first, reason organic, flagged `official`."""
+    text = (query or "").strip()
+    if not text:
+        return None
+    result = search.query(db, text=text, city=city, limit=50)
+    hits = [h for h in result.hits if h.miniapp_id in snap.cards]
+    allowed = {h.miniapp_id: snap.cards[h.miniapp_id] for h in hits}
+    pinned: list[ranking.Fixed] = []
+    official: set[int] = set()
+    for hit in hits:
+        if hit.official:
+            card = allowed[hit.miniapp_id]
+            official.add(card.id)
+            pinned.append(ranking.Fixed(card.id, card.merchant_id, SlotReason.ORGANIC,
+                                        card.is_new))
+    prior = cache.neutral(allowed.values())
+    top = max((h.score for h in hits), default=0.0) or 1.0
+    organic = ranking.organic_order(
+        ranking.Candidate(h.miniapp_id, allowed[h.miniapp_id].merchant_id,
+                          q if (q := allowed[h.miniapp_id].quality) is not None else prior,
+                          max(h.score, 0.0) / top, allowed[h.miniapp_id].is_new)
+        for h in hits if not h.official
+    )
+    relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
+    return Candidates(organic, allowed, pinned=pinned, official=official, keyword=text,
+                      relevance=relevance, brand=result.brand)
+
+
+# the kind of surface (`feed`, `search`, `channel`, `topic`: before the dot) -> its candidates
+CANDIDATES: dict[str, Callable[..., Candidates | None]] = {
+    surfaces.FEED: _feed_candidates,
+    surfaces.SEARCH: _search_candidates,
+    "channel": _channel_candidates,
+    "topic": _topic_candidates,
+}
 
 
 # -- pacing ------------------------------------------------------------------------------------
@@ -242,54 +313,23 @@ def serve(
     part = surfaces.daypart(now, settings.timezone)
     who = surfaces.audience(user is not None)
     request_id = secrets.token_hex(8)
-    served = Served(request_id, surface, city, part, who, [])
-
-    pinned: list[ranking.Fixed] = []
-    official: set[int] = set()
-    keyword = None
-    new = None
-    if surface == surfaces.SEARCH:
-        text = (query or "").strip()
-        if not text:
-            return served
-        result = search.query(db, text=text, city=city, limit=50)
-        served = Served(request_id, surface, city, part, who, [], brand=result.brand)
-        hits = [h for h in result.hits if h.miniapp_id in snap.cards]
-        allowed = {h.miniapp_id: snap.cards[h.miniapp_id] for h in hits}
-        for hit in hits:
-            if hit.official:
-                card = allowed[hit.miniapp_id]
-                official.add(card.id)
-                pinned.append(ranking.Fixed(card.id, card.merchant_id, SlotReason.ORGANIC,
-                                            card.is_new))
-        prior = cache.neutral(allowed.values())
-        top = max((h.score for h in hits), default=0.0) or 1.0
-        organic = ranking.organic_order(
-            ranking.Candidate(h.miniapp_id, allowed[h.miniapp_id].merchant_id,
-                              q if (q := allowed[h.miniapp_id].quality) is not None else prior,
-                              max(h.score, 0.0) / top, allowed[h.miniapp_id].is_new)
-            for h in hits if not h.official
-        )
-        keyword = text
-        relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
-    else:
-        relevance = None
-        if surface == surfaces.FEED:
-            organic, allowed, new = snap.feed(city)
-        else:
-            cards = _candidates(db, snap, surface=surface, city=city)
-            organic = cache.diverse(cards)
-            allowed = {c.id: c for c in cards}
+    found = CANDIDATES[surface.partition(".")[0]](db, snap, surface=surface, city=city,
+                                                  query=query)
+    if found is None:  # an empty search
+        return Served(request_id, surface, city, part, who, [])
+    served = Served(request_id, surface, city, part, who, [], brand=found.brand)
+    pinned, official, allowed = found.pinned, found.official, found.allowed
 
     taken = {f.miniapp_id for f in pinned}
     guaranteed = _guaranteed(
         snap, segment=(surface, city, part, who), allowed=allowed, exclude=taken, now=now,
-        timezone=settings.timezone, limit=config.max_guaranteed_slots, relevance=relevance,
+        timezone=settings.timezone, limit=config.max_guaranteed_slots,
+        relevance=found.relevance,
     )
     taken |= {g.miniapp_id for g, _a, _p in guaranteed}
     positions = [p for p in config.sponsored_positions if p <= size]
     sponsored: list[ranking.Fixed] = []
-    target = bids.target_of(surface=surface, keyword=keyword) if positions else None
+    target = bids.target_of(surface=surface, keyword=found.keyword) if positions else None
     if target is not None:
         local = now.astimezone(ZoneInfo(settings.timezone))
         book = cache.bid_book(db, kind=target[0], target=target[1], day=local.date(),
@@ -307,7 +347,8 @@ def serve(
     slots = ranking.compose(
         size=size, pinned=pinned, guaranteed=[g for g, _a, _p in guaranteed],
         sponsored=sponsored, sponsored_positions=positions,
-        organic=_shortlist(organic, taken, size, new), new_share=config.new_merchant_min_share,
+        organic=_shortlist(found.organic, taken, size, found.new),
+        new_share=config.new_merchant_min_share,
     )
     promises = {g.promise_id: (allocation, public) for g, allocation, public in guaranteed}
     click_url = clicks.url_maker(settings=settings, surface=surface, city=city, audience=who,
