@@ -1,6 +1,6 @@
 """Traffic console pages for merchants: exposure by source, stages and tier incentives, points and
 redemptions, campaigns, topics, bids, and each promise's planned against delivered impressions.
-The operators' traffic console is in `operator_console` (included here).
+The operators' traffic console is in `operator_pages` (included here).
 
 Every form posts with the CSRF token; a refused form is shown again with the message and changes
 nothing (`web.forms.rejected`); a successful one redirects back (303).
@@ -21,9 +21,7 @@ from townsquare.core.errors import NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.traffic import topics as topic_service
-from townsquare.traffic.console import operator_pages as operator_console
-from townsquare.traffic.console import reports
-from townsquare.traffic.console import views as console_views
+from townsquare.traffic.console import operator_pages, reports, views
 from townsquare.traffic.market import bids
 from townsquare.traffic.support import campaigns, points
 from townsquare.web.deps import AppSettings, DbSession
@@ -31,7 +29,7 @@ from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-router.include_router(operator_console.router)
+router.include_router(operator_pages.router)
 Short = Annotated[str, Form(max_length=100)]
 Text = Annotated[str, Form(max_length=4000)]
 PAGE = "traffic/merchant_traffic.html"
@@ -51,7 +49,7 @@ DONE = {
 def merchant_traffic(
     request: Request, mer_id: str, user: CurrentUser, db: DbSession, settings: AppSettings
 ) -> HTMLResponse:
-    context = console_views.merchant_context(db, user=user, mer_id=mer_id, settings=settings)
+    context = views.merchant_context(db, user=user, mer_id=mer_id, settings=settings)
     return render(request, PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 
@@ -62,7 +60,7 @@ def _merchant_form(
     reports.merchant_of(db, actor=user, merchant_public_id=mer_id)  # outsiders: the error page
     return attempt(
         request, db, action, template=PAGE, failed=failed, form=form,
-        context=lambda: console_views.merchant_context(db, user=user, mer_id=mer_id,
+        context=lambda: views.merchant_context(db, user=user, mer_id=mer_id,
                                                        settings=settings),
         done_url=f"/console/merchant/{mer_id}/traffic?ok={done}#{failed}",
     )
@@ -136,8 +134,8 @@ def place_bid(
         return bids.place(
             db, actor=user, merchant_public_id=mer_id, miniapp_public_id=miniapp,
             target_kind=target_kind, target=target,
-            max_cpc_fen=console_views.yuan_to_fen(max_cpc, field="max_cpc"),
-            daily_budget_fen=console_views.yuan_to_fen(daily_budget, field="daily_budget"),
+            max_cpc_fen=views.yuan_to_fen(max_cpc, field="max_cpc"),
+            daily_budget_fen=views.yuan_to_fen(daily_budget, field="daily_budget"),
             timezone=settings.timezone,
         )
 

@@ -1,6 +1,6 @@
 """The operators' traffic console: supply against demand, promises at risk, exposure
 concentration, the planner button, topics and their application queue, campaigns, channels, and
-the traffic configuration (JSON, validated on save). Included by `console_pages`."""
+the traffic configuration (JSON, validated on save). Included by `merchant_pages`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
 from townsquare.core.i18n import N_
 from townsquare.traffic import config, topics
-from townsquare.traffic.console import views as console_views
+from townsquare.traffic.console import views
 from townsquare.traffic.planning import service as planning
 from townsquare.traffic.support import campaigns
 from townsquare.web.deps import AppSettings, DbSession
@@ -44,7 +44,7 @@ DONE = {
 
 @router.get("/console/operator/traffic", response_class=HTMLResponse)
 def operator_traffic(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
-    context = console_views.operator_context(db, user=user)
+    context = views.operator_context(db, user=user)
     return render(request, PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 
@@ -55,7 +55,7 @@ def _operator_form(
     require_role(user, Role.OPERATOR)
     return attempt(
         request, db, action, template=PAGE, failed=failed, form=form,
-        context=lambda: console_views.operator_context(db, user=user),
+        context=lambda: views.operator_context(db, user=user),
         done_url=f"{HOME}?ok={done}#{failed}",
     )
 
@@ -86,7 +86,7 @@ def create_topic(
         action=lambda: topics.create_topic(
             db, actor=user, slug=slug, title_zh=title_zh, title_en=title_en,
             description_zh=description_zh, description_en=description_en,
-            category_codes=category_codes, tags=console_views.split_list(tags),
+            category_codes=category_codes, tags=views.split_list(tags),
         ),
     )
 
@@ -123,15 +123,15 @@ def create_campaign(
     def action() -> object:
         return campaigns.create(
             db, actor=user, title_zh=title_zh, title_en=title_en, description=description,
-            surfaces=console_views.split_list(surfaces),
-            starts_on=console_views.parse_day(starts_on, field="starts_on"),
-            ends_on=console_views.parse_day(ends_on, field="ends_on"),
+            surfaces=views.split_list(surfaces),
+            starts_on=views.parse_day(starts_on, field="starts_on"),
+            ends_on=views.parse_day(ends_on, field="ends_on"),
             eligible_stages=eligible_stages, min_tier=min_tier.strip() or None,
             category_codes=category_codes,
-            impressions_per_miniapp=console_views.parse_int(
+            impressions_per_miniapp=views.parse_int(
                 impressions_per_miniapp, field="impressions_per_miniapp"
             ),
-            max_enrolments=console_views.parse_int(
+            max_enrolments=views.parse_int(
                 max_enrolments, field="max_enrolments", required=False
             ),
             timezone=settings.timezone,
@@ -162,8 +162,8 @@ def set_campaign_state(
 def config_page(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
     require_role(user, Role.OPERATOR)
     return render(
-        request, CONFIG_PAGE, flashes=flashes(request, DONE), text=console_views.config_text(db),
-        version=console_views.config_version(db), note="",
+        request, CONFIG_PAGE, flashes=flashes(request, DONE), text=views.config_text(db),
+        version=views.config_version(db), note="",
     )
 
 
@@ -174,9 +174,9 @@ def save_config(
 ) -> Response:
     require_role(user, Role.OPERATOR)
     try:
-        config.save(db, actor=user, data=console_views.parse_config(text), note=note)
+        config.save(db, actor=user, data=views.parse_config(text), note=note)
     except TownsquareError as exc:
         db.rollback()
         return rejected(request, db, CONFIG_PAGE, exc, text=text, note=note,
-                        version=console_views.config_version(db))
+                        version=views.config_version(db))
     return see_other(f"{HOME}/config?ok=config")

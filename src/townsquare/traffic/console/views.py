@@ -1,7 +1,7 @@
 """What the traffic consoles show: the context of the merchant's and the operator's traffic pages,
 the labels of traffic states, and the parsing of form values (yuan, dates, lists).
 
-Kept apart from the route module so `console_pages` stays about requests and answers.
+Kept apart from the route module so the page modules stay about requests and answers.
 """
 
 from __future__ import annotations

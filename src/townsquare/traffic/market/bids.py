@@ -344,7 +344,7 @@ def sponsored(
 ) -> list[SponsoredPick]:
     """Up to `slots` sponsored picks for a surface (or a search keyword), best first, priced.
 
-    Reads the bids now; serving goes through `serving_cache.bid_rows` (cached ≤ the refresh
+    Reads the bids now; serving goes through `serving.cache.bid_book` (cached ≤ the refresh
     interval) and `pick` instead."""
     target = target_of(surface=surface, keyword=keyword)
     if slots <= 0 or target is None:

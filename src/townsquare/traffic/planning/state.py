@@ -3,7 +3,7 @@
 Serving needs, per request, the allocations of one segment (surface × city × part of the day ×
 audience) that are behind their pace. Asking the database every time (and updating the same
 counter rows from every request) was most of a feed request's cost, so the allocations of the
-newest plan whose promise is active are loaded with the serving snapshot (`serving_cache`) and
+newest plan whose promise is active are loaded with the serving snapshot (`serving.cache`) and
 kept here, indexed by segment, with their delivered counts *as loaded*.
 
 Delivered, for pacing, is the loaded count plus what this process delivered since (counted here

@@ -1,7 +1,7 @@
 """The in-process cache behind serving, per database engine: each listed mini-app's card (name,
-merchant, certified brand, category, cities, stage, quality), the active configuration, the newest
-plan's period and its allocations in memory (`plan_state`), the cities served, the feed's organic
-order per city, and each bid target's bids with today's spend.
+merchant, certified brand, category, cities, stage, quality), the active configuration, the
+newest plan's period and its allocations in memory (`planning.state`), the cities served, the
+feed's organic order per city, and each bid target's bids with today's spend.
 
 Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
 (default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
