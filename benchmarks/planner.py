@@ -36,7 +36,7 @@ KIND_PENALTY = {"tier_incentive": 1.0, "cold_start": 0.2, "points": 2.0, "campai
 
 def generate(*, promises: int, segments: int, pairs: int, city_size: int, load: float, seed: int):
     """A seeded instance as planner dataclasses."""
-    from townsquare.traffic.planner import Demand, Segment
+    from townsquare.traffic.planning.planner import Demand, Segment
 
     rng = np.random.default_rng(seed)
     per = max(1, pairs // promises)
@@ -80,7 +80,7 @@ def plan_highs(*, segments, demands, solver: str = "choose"):
     """
     import highspy
 
-    from townsquare.traffic.planner import DEFAULT_PRIORITIES, _build, _plan
+    from townsquare.traffic.planning.planner import DEFAULT_PRIORITIES, _build, _plan
 
     problem = _build(segments, demands, DEFAULT_PRIORITIES)
     n_d, n_s = len(problem.demand_ids), len(problem.segment_ids)
@@ -140,7 +140,12 @@ def main() -> None:
         if getattr(args, key) is not None:
             sizes[key] = getattr(args, key)
 
-    from townsquare.traffic.planner import DEFAULT_PRIORITIES, _build, plan_exact, plan_greedy
+    from townsquare.traffic.planning.planner import (
+        DEFAULT_PRIORITIES,
+        _build,
+        plan_exact,
+        plan_greedy,
+    )
 
     (segs, demands), t_gen = timed(
         generate, **sizes, city_size=args.city_size, load=args.load, seed=args.seed

@@ -15,7 +15,6 @@ from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.merchants.models import Category, Merchant
 from townsquare.miniapps.models import MiniApp, MiniAppKind
 from townsquare.traffic import config as traffic_config
-from townsquare.traffic import serving
 from townsquare.traffic.models import (
     PlanAllocation,
     Promise,
@@ -24,6 +23,7 @@ from townsquare.traffic.models import (
     Stage,
     TrafficProfile,
 )
+from townsquare.traffic.serving import service as serving
 
 # Monday 2 March 2026, 10:00 in Shanghai: the morning part of the day
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -33,8 +33,14 @@ class Settings(BaseSettings):
     health_retention_days: int = 30  # health declarations older than this are deleted
     messages_per_app_user_day: int = 5  # rate limit: one mini-app to one user per day
 
-    # Serving (traffic/serving.py): how often a process re-checks its cached snapshot (cards,
-    # plan, bids) against the database; 0 = on every request.
+    # The product's cities: where to serve when a request names no city and no listed mini-app
+    # names one yet, and the order of the city switch (the default city, these, then any other
+    # city a mini-app names, by name).
+    default_city: str = "武汉"
+    city_order: tuple[str, ...] = ("武汉", "北京", "上海", "杭州", "深圳", "广州")
+
+    # Serving (traffic/serving/): how often a process re-checks its cached snapshot (cards, plan,
+    # bids) against the database; 0 = on every request.
     serving_refresh_ms: int = 1000
     # Exposures, delivered counters and bid impressions are written behind the response by a
     # per-process thread every this many ms; 0 = in the request's own transaction.

@@ -1,5 +1,5 @@
 """The web shell's services: opening a listed mini-app with a launch context, the first-party
-runtime's configuration, and the simple search over listed mini-apps.
+runtime's configuration.
 
 Only listed mini-apps open; anything else answers NotFound, the same as a mini-app that never
 existed, so the shell reveals nothing about drafts or taken-down apps.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -19,15 +19,12 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
-from townsquare.merchants.models import Merchant
 from townsquare.miniapps import launch
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 from townsquare.miniapps.runtimes import RUNTIMES, Runtime
 
 LAUNCH_PARAM = "ts_launch"
 CODE_PARAM = "ts_code"
-SEARCH_MAX = 64
-SEARCH_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -142,25 +139,3 @@ def runtime_config(db: Session, *, miniapp: MiniApp) -> tuple[Runtime, dict[str,
             config[spec["name"]] = spec["default"]
     config.update({k: v for k, v in (version.config or {}).items() if k in names})
     return runtime, config
-
-
-def search(db: Session, *, text: str, limit: int = SEARCH_LIMIT) -> list[MiniApp]:
-    """Listed mini-apps whose name, description or merchant name contains `text`."""
-    text = text.strip()[:SEARCH_MAX]
-    if not text:
-        return []
-    stmt = (
-        select(MiniApp)
-        .join(Merchant, Merchant.id == MiniApp.merchant_id)
-        .where(
-            MiniApp.listed.is_(True),
-            or_(
-                MiniApp.name.icontains(text, autoescape=True),
-                MiniApp.description.icontains(text, autoescape=True),
-                Merchant.name.icontains(text, autoescape=True),
-            ),
-        )
-        .order_by(MiniApp.name, MiniApp.id)
-        .limit(limit)
-    )
-    return list(db.scalars(stmt))

@@ -1,6 +1,6 @@
-"""Shell pages: the home hub, search, the mini-app container, the consent page, first-party
-runtime pages (/run, framed by the container), the resident's consents and the operator's hub
-console."""
+"""Shell pages: the mini-app container, the consent page, first-party runtime pages (/run, framed
+by the container), the resident's consents and the operator's hub console. The home page and
+search are traffic's (`traffic.serving.pages`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from townsquare.accounts.deps import CurrentUser, FormUser, OptionalUser
+from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.identity import mask_phone
 from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
 from townsquare.miniapps import consent, hub, shell
-from townsquare.traffic import feed_pages
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
@@ -31,28 +30,7 @@ HUB_CONSOLE = "/console/operator/hub"
 FRAMED_BY_SHELL_ONLY = "frame-ancestors 'self'"
 
 
-# -- residents: home, search, container --------------------------------------------------------
-@router.get("/", response_class=HTMLResponse)
-def home(
-    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
-) -> HTMLResponse:
-    feed = feed_pages.home_context(db, settings=settings, user=user, city=city)
-    return render(request, "miniapps/shell_home.html", sections=hub.public_hub(db), **feed)
-
-
-@router.get("/search", response_class=HTMLResponse)
-def search(
-    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, q: str = "",
-    city: str = "",
-) -> HTMLResponse:
-    q = q.strip()[: shell.SEARCH_MAX]
-    # ranked search (traffic.serving): brand pin, guaranteed and sponsored slots, exposures
-    context = feed_pages.surface_context(
-        db, settings=settings, user=user, surface="search", city=city, query=q
-    )
-    return render(request, "miniapps/shell_search.html", q=q, **context)
-
-
+# -- residents: the container --------------------------------------------------------------------
 @router.get("/apps/{miniapp_id}", response_class=HTMLResponse)
 def container(
     request: Request, miniapp_id: str, db: DbSession, user: CurrentUser, settings: AppSettings,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import spearmanr
 
-from townsquare.traffic.ranking import gini
+from townsquare.traffic.serving.ranking import gini
 
 __all__ = ["Book", "LoopConfig", "Market", "PolicyReport", "examination", "interests",
            "make_market", "metric_rows", "report", "simulate_day"]

@@ -30,11 +30,11 @@ import numpy as np
 from townsquare.scoring.model import assign_tiers, score_all
 from townsquare.scoring.model_config import DEFAULT_CONFIG as SCORING
 from townsquare.simulation.traffic_loop import Book, LoopConfig, Market, examination, metric_rows
-from townsquare.traffic import coldstart
-from townsquare.traffic.auction import AuctionConfig, Bid, run_auction, tier_at_least
 from townsquare.traffic.config import DEFAULT_CONFIG as TRAFFIC
-from townsquare.traffic.planner import Demand, Segment, plan_exact
-from townsquare.traffic.ranking import Candidate, Fixed, compose
+from townsquare.traffic.market.auction import AuctionConfig, Bid, run_auction, tier_at_least
+from townsquare.traffic.planning.planner import Demand, Segment, plan_exact
+from townsquare.traffic.serving.ranking import Candidate, Fixed, compose
+from townsquare.traffic.support import coldstart
 
 __all__ = ["POLICIES", "BidOnly", "Popularity", "Townsquare", "TownsquareRelevantPacing",
            "WarmUp"]

@@ -23,7 +23,7 @@ def run(
     method: Annotated[str, typer.Option(help="exact (min-cost flow) or greedy")] = "exact",
 ) -> None:
     """Forecast supply, sync promises and store a new serving plan."""
-    from townsquare.traffic import planning
+    from townsquare.traffic.planning import service as planning
 
     if method not in planning.METHODS:
         console.print("[red]--method must be exact or greedy[/red]")

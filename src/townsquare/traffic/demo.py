@@ -22,19 +22,14 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Category, Merchant, MerchantStaff
 from townsquare.miniapps.models import MiniApp
-from townsquare.traffic import (
-    auction,
-    bids,
-    campaigns,
-    planning,
-    points,
-    profiles,
-    search,
-    supply,
-    topics,
-)
 from townsquare.traffic import config as traffic_config
+from townsquare.traffic import profiles, topics
+from townsquare.traffic.market import auction, bids
 from townsquare.traffic.models import ServingPlan, Stage, TrafficProfile
+from townsquare.traffic.planning import service as planning
+from townsquare.traffic.planning import supply
+from townsquare.traffic.search import service as search
+from townsquare.traffic.support import campaigns, points
 
 CHANNEL_CATEGORIES = ("community", "housekeeping", "errands", "grocery")
 GROCERY_TAGS = ["买菜", "蔬菜", "水果", "生鲜"]

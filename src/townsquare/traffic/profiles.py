@@ -63,7 +63,7 @@ def _outcomes(db: Session, *, since: datetime, until: datetime) -> dict[int, dic
 
 def refresh(db: Session, *, config: TrafficConfig, now: datetime) -> int:
     """Upsert the profile of every listed mini-app, drop unlisted ones; returns the count kept."""
-    from townsquare.traffic import stages
+    from townsquare.traffic.support import stages
 
     listed = dict(db.execute(select(MiniApp.id, MiniApp.merchant_id).where(MiniApp.listed)).all())
     staged = stages.compute(db, config=config, now=now)

@@ -1,0 +1,345 @@
+"""The in-process cache behind serving, per database engine: each listed mini-app's card (name,
+merchant, certified brand, category, cities, stage, quality), the active configuration, the
+newest plan's period and its allocations in memory (`planning.state`), the cities served, the
+feed's organic order per city, and each bid target's bids with today's spend.
+
+Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
+(default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
+version, count of listed mini-apps, count of active promises); a changed stamp, or
+`CACHE_SECONDS`, reloads everything. Between checks a request reads nothing from the database
+for the snapshot. So a new plan, configuration, listing or a cancelled promise is served within
+the refresh interval; a profile or listing edited in place without a new plan shows within
+`CACHE_SECONDS`; bids and their spend are at most one refresh interval old (charging a click is
+exact and never cached: `bids.charge_click`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.settings import get_settings
+from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
+from townsquare.miniapps.models import MiniApp
+from townsquare.traffic import config as traffic_config
+from townsquare.traffic.config import TrafficConfig
+from townsquare.traffic.market import bids
+from townsquare.traffic.models import (
+    BidTarget,
+    Promise,
+    PromiseState,
+    ServingPlan,
+    Stage,
+    TrafficConfigVersion,
+    TrafficProfile,
+)
+from townsquare.traffic.planning import state as plan_state
+from townsquare.traffic.planning.state import PlanState
+from townsquare.traffic.serving import exposure_writer, ranking
+
+CACHE_SECONDS = 30.0
+BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
+NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
+DIVERSITY_DECAY = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What serving and the pages need of one listed mini-app (cached)."""
+
+    id: int
+    public_id: str
+    name: str
+    icon: str
+    description: str
+    merchant_id: int
+    merchant_name: str
+    brand: str | None  # the merchant's certified brand name
+    category: str
+    cities: tuple[str, ...]
+    stage: Stage | None  # None: no profile yet
+    quality: float | None
+    tier: str | None
+
+    @property
+    def is_new(self) -> bool:
+        return self.stage in (None, Stage.NEW)
+
+    def serves(self, city: str) -> bool:
+        return not self.cities or city in self.cities
+
+
+class Feed(NamedTuple):
+    """A city's feed candidates: organic order, cards by id, and the new ones in that order."""
+
+    ranked: list[ranking.Candidate]
+    cards: dict[int, Card]
+    new: list[ranking.Candidate]
+
+
+@dataclass
+class Snapshot:
+    """What serving reads without asking the database, as of `stamp`."""
+
+    stamp: tuple[Any, ...]
+    loaded: float  # monotonic seconds
+    config: TrafficConfig
+    cards: dict[int, Card]
+    plan: tuple[int, datetime, datetime] | None
+    plan_state: PlanState | None = None
+    # per city: organic candidates in rank order, the cards serving it, the new candidates
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    cities: list[str] = field(default_factory=list)
+    checked: float = 0.0  # when the stamp was last compared (monotonic seconds)
+    reload_due: bool = False  # a flush committed while the plan was read: reload at next check
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one checker at a time
+
+    def __post_init__(self) -> None:
+        named = {c for card in self.cards.values() for c in card.cities}
+        settings = get_settings()
+        order = list(dict.fromkeys((settings.default_city, *settings.city_order)))
+        self.cities = [c for c in order if c in named] + sorted(named - set(order))
+        self.checked = self.loaded
+
+    def feed(self, city: str) -> Feed:
+        """The city's organic order, cards and new candidates; kept only for cities some
+        mini-app names, so requests naming made-up cities cannot grow the cache."""
+        found = self.feeds.get(city)
+        if found is None:
+            cards = [c for c in self.cards.values() if c.serves(city)]
+            ranked = diverse(cards)
+            found = Feed(ranked, {c.id: c for c in cards}, [c for c in ranked if c.is_new])
+            if city in self.cities:
+                self.feeds[city] = found
+        return found
+
+
+_snapshots: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
+_bids: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[Any, ...], BidBook]] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+monotonic = time.monotonic  # tests replace it to move time
+
+
+def forget_caches() -> None:
+    """Drop every cached snapshot and bid list (tests, after changing rows in place)."""
+    with _lock:
+        _snapshots.clear()
+        _bids.clear()
+
+
+_STAMP = select(
+    select(ServingPlan.id).order_by(ServingPlan.id.desc()).limit(1).scalar_subquery(),
+    select(func.max(TrafficConfigVersion.version)).scalar_subquery(),
+    select(func.count(MiniApp.id)).where(MiniApp.listed.is_(True)).scalar_subquery(),
+    select(func.count(Promise.id)).where(Promise.state == PromiseState.ACTIVE).scalar_subquery(),
+)  # built once: (newest plan id as planning.active_plan, config version, listed, active promises)
+
+
+def _stamp(db: Session) -> tuple[Any, ...]:
+    """What tells a snapshot is stale, in one indexed round trip."""
+    return tuple(db.execute(_STAMP).one())
+
+
+def _load_cards(db: Session) -> dict[int, Card]:
+    certified = select(Brand.merchant_id, Brand.name).where(Brand.status == BrandStatus.CERTIFIED)
+    brands = {merchant_id: name for merchant_id, name in db.execute(certified)}
+    stmt = (
+        select(
+            MiniApp.id, MiniApp.public_id, MiniApp.name, MiniApp.icon, MiniApp.description,
+            MiniApp.merchant_id, Merchant.name.label("merchant_name"),
+            Category.code.label("category"), MiniApp.cities, TrafficProfile.stage,
+            TrafficProfile.quality, TrafficProfile.tier,
+        )
+        .join(Merchant, Merchant.id == MiniApp.merchant_id)
+        .join(Category, Category.id == MiniApp.category_id)
+        .outerjoin(TrafficProfile, TrafficProfile.miniapp_id == MiniApp.id)
+        .where(MiniApp.listed.is_(True))
+    )
+    return {
+        row.id: Card(
+            row.id, row.public_id, row.name, row.icon, row.description, row.merchant_id,
+            row.merchant_name, brands.get(row.merchant_id), row.category,
+            tuple(c for c in (row.cities or []) if isinstance(c, str)), row.stage, row.quality,
+            row.tier,
+        )
+        for row in db.execute(stmt)
+    }
+
+
+def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
+    plan, state, due = None, None, False
+    if stamp[0] is not None:
+        row = db.execute(
+            select(ServingPlan.starts_at, ServingPlan.ends_at).where(ServingPlan.id == stamp[0])
+        ).one()
+        plan = (stamp[0], row.starts_at, row.ends_at)
+        # Deliveries not yet in the database stay counted; a flush that commits while the plan
+        # is read may or may not be in what was read, so the plan is read again at next check.
+        writer = exposure_writer.current(engine)
+        allocations, promises, generation = (
+            writer.unflushed() if writer is not None else (None, None, 0))
+        state = plan_state.load(db, plan_id=stamp[0], allocations_since=allocations,
+                                promises_since=promises)
+        due = writer is not None and writer.generation != generation
+    fresh = Snapshot(stamp, monotonic(), traffic_config.active(db), _load_cards(db), plan, state)
+    fresh.reload_due = due
+    return fresh
+
+
+def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
+    """The cached snapshot of this database: its stamp is re-checked when it was last checked
+    `refresh_seconds` ago or more; it is reloaded when the stamp changed or after
+    `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot."""
+    engine = db.get_bind().engine
+    now = monotonic()
+    current = _snapshots.get(engine)
+    if current is not None:
+        if refresh_seconds == math.inf or (now - current.checked < refresh_seconds
+                                           and now - current.loaded < CACHE_SECONDS):
+            return current  # (inf: as it is, whatever its age)
+        if not current.lock.acquire(blocking=False):
+            return current  # another request is checking it right now
+        try:
+            stamp = _stamp(db)
+            if (stamp == current.stamp and not current.reload_due
+                    and now - current.loaded < CACHE_SECONDS):
+                current.checked = now
+                return current
+            fresh = _load(db, engine, stamp)
+        finally:
+            current.lock.release()
+    else:  # the first request (several at once may each load: none waits for another)
+        fresh = _load(db, engine, _stamp(db))
+    with _lock:
+        _snapshots[engine] = fresh
+    return fresh
+
+
+class BidBook:
+    """A bid target's bids as read at `loaded`, and the auctions already run on them: within
+    one second, requests with the same city, slots and excluded bidders get the same picks."""
+
+    MEMO = 256
+
+    def __init__(self, rows: list[bids.BidRow], loaded: float) -> None:
+        self.rows, self.loaded = rows, loaded
+        self.reloading = threading.Lock()  # one request re-reads a stale book; others use it
+        self.bidders = frozenset(r.miniapp_id for r in rows)
+        self._memo: dict[tuple[Any, ...], list[bids.SponsoredPick]] = {}
+        self._config: TrafficConfig | None = None
+
+    def picks(self, *, city: str, seconds: float, exclude: set[int], slots: int,
+              config: TrafficConfig) -> list[bids.SponsoredPick]:
+        """`bids.pick` over these rows, memoised per second of the day."""
+        if not self.rows:
+            return []
+        key = (city, int(seconds), slots, frozenset(exclude & self.bidders))
+        if config is not self._config or len(self._memo) >= self.MEMO:
+            self._memo, self._config = {}, config
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = bids.pick(self.rows, city=city, seconds=seconds,
+                                                exclude=exclude, slots=slots, config=config)
+        return found
+
+
+def fresh(engine: Engine, *, refresh_seconds: float,
+          bids_of: tuple[BidTarget, str, date] | None = None) -> Snapshot | None:
+    """The snapshot if a request can be served from memory alone right now: checked less than
+    `refresh_seconds` ago (and the bids of `bids_of` read as recently); else None."""
+    now = monotonic()
+    current = _snapshots.get(engine)
+    if current is None or not (now - current.checked < refresh_seconds
+                               and now - current.loaded < CACHE_SECONDS):
+        return None
+    if bids_of is not None and current.config.sponsored_positions:
+        book = _bids.get(engine, {}).get(bids_of)
+        if book is None or not now - book.loaded < refresh_seconds:
+            return None
+    return current
+
+
+def bid_book(db: Session, *, kind: BidTarget, target: str, day: date,
+             max_age: float) -> BidBook:
+    """A bid target's active bids with `day`'s spend, read at most `max_age` seconds ago."""
+    engine = db.get_bind().engine
+    key = (kind, target, day)
+    now = monotonic()
+    with _lock:
+        cache = _bids.get(engine)
+        if cache is None:
+            cache = _bids[engine] = OrderedDict()
+        found = cache.get(key)
+    if found is not None and (now - found.loaded < max_age
+                              or not found.reloading.acquire(blocking=False)):
+        return found  # fresh, or another request is re-reading it: stale by a moment at most
+    try:
+        book = BidBook(bids.bid_rows(db, kind=kind, target=target, day=day), now)
+    except BaseException:
+        if found is not None:
+            found.reloading.release()  # let the next request try again
+        raise
+    with _lock:
+        cache[key] = book
+        cache.move_to_end(key)
+        while len(cache) > BID_TARGETS_KEPT:  # search keywords are unbounded: keep the recent
+            cache.popitem(last=False)
+    return book
+
+
+def cities(db: Session) -> list[str]:
+    """Cities some listed mini-app names: the default city and `city_order` first (settings)."""
+    return list(snapshot(db, refresh_seconds=math.inf).cities)
+
+
+def default_city(db: Session) -> str:
+    """Where to serve when the request names no city: the first city with listed mini-apps, or
+    the `default_city` setting while none names a city."""
+    found = cities(db)
+    return found[0] if found else get_settings().default_city
+
+
+def clean_city(value: str | None) -> str | None:
+    """A city name from a request (None if absent); at most 32 characters, no control ones."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > 32 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationFailed("A city name is at most {n} characters of plain text.", n=32,
+                               field="city")
+    return value
+
+
+# -- candidates and relevance ------------------------------------------------------------------
+def neutral(cards: Iterable[Card]) -> float:
+    """The prior quality of an unscored mini-app: the mean of its scored peers here."""
+    scored = [c.quality for c in cards if c.quality is not None]
+    return sum(scored) / len(scored) if scored else NEUTRAL_QUALITY
+
+
+def diverse(cards: list[Card]) -> list[ranking.Candidate]:
+    """Candidates ordered by quality, relevance decaying with rank inside each category."""
+    prior = neutral(cards)
+    quality = {c.id: c.quality if c.quality is not None else prior for c in cards}
+    rank_in: dict[str, int] = defaultdict(int)
+    out = []
+    for card in sorted(cards, key=lambda c: (-quality[c.id], c.id)):
+        relevance = DIVERSITY_DECAY ** rank_in[card.category]
+        rank_in[card.category] += 1
+        out.append(ranking.Candidate(card.id, card.merchant_id, quality[card.id], relevance,
+                                     card.is_new))
+    return ranking.organic_order(out)

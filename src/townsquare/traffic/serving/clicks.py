@@ -1,0 +1,217 @@
+"""Click tracking: every served item links through a signed, expiring click token.
+
+The token is AES-256-GCM (an AEAD: encrypted and authenticated in one call, about 2 µs, where the
+Fernet token it replaced cost about 20 µs and ten of them made up a tenth of a feed request) under
+a key derived from the app secret with HKDF, purpose "click-token-v2", with a random 96-bit nonce
+per token: authenticated, so nobody can forge a click for another mini-app or a higher price, and
+opaque, so the internal bid id and the price inside do not leak. It carries the mini-app,
+surface, slot reason, promise public id, bid id and price, city, audience and its issue time (in
+seconds); it expires after `TOKEN_SECONDS`. Spelling: a version byte, the nonce and the sealed
+payload in unpadded URL-safe base64; only that canonical spelling is accepted. Fernet tokens
+issued before the change are still honoured until they expire (`_LEGACY`).
+
+`follow` records the CLICK event once per token (its event id is the token's digest) and charges
+a sponsored click at most once per token (`bids.charge_click` is keyed by the same digest).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.core.clock import clock
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.security import derive_key
+from townsquare.core.settings import Settings
+from townsquare.events.intake import storage_key
+from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.merchants.models import Category
+from townsquare.miniapps import launch
+from townsquare.miniapps.models import MiniApp
+from townsquare.traffic.market import bids
+from townsquare.traffic.models import SlotReason
+
+TOKEN_SECONDS = 86_400
+TOKEN_MAX = 512  # a real token is under 300 characters
+PREFIX = "/go/"
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a verified click token says."""
+
+    miniapp: str  # public id
+    surface: str
+    reason: SlotReason
+    promise: str | None
+    bid_id: int | None
+    price_fen: int | None
+    city: str
+    audience: str
+    issued_at: datetime
+    digest: str  # SHA-256 of the token: the click's identity
+
+
+VERSION = b"\x01"
+_SEP = "\x1f"
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+CLOCK_SKEW = 60  # seconds a token may come from the future (another server's clock), as Fernet
+_LEGACY = "gAAAAA"  # how every Fernet token begins (its version byte 0x80, then a timestamp)
+
+
+@lru_cache(maxsize=8)
+def _aead(secret: bytes) -> AESGCM:
+    return AESGCM(derive_key(secret, "click-token-v2"))
+
+
+@lru_cache(maxsize=8)
+def _fernet(secret: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret, "click-token")))
+
+
+def _seal(aead: AESGCM, miniapp: str, surface: str, reason: SlotReason | str,
+          promise: str | None, bid_id: int | None, price_fen: int | None, city: str,
+          audience: str, moment: int) -> str:
+    fields = (miniapp, surface, str(reason), promise or "", str(bid_id or 0), str(price_fen or 0),
+              city, audience, str(moment))
+    text = _SEP.join(fields)
+    if text.count(_SEP) != len(fields) - 1:
+        raise ValueError("a click token field holds a unit separator")
+    nonce = os.urandom(12)
+    sealed = aead.encrypt(nonce, text.encode(), VERSION)
+    return base64.urlsafe_b64encode(VERSION + nonce + sealed).rstrip(b"=").decode("ascii")
+
+
+def issue(
+    *, settings: Settings, miniapp: str, surface: str, reason: SlotReason | str,
+    promise: str | None, bid_id: int | None, price_fen: int | None, city: str, audience: str,
+    now: datetime | None = None,
+) -> str:
+    """A signed, encrypted click token for one served item."""
+    return _seal(_aead(settings.effective_secret_key), miniapp, surface, reason, promise, bid_id,
+                 price_fen, city, audience, int((now or clock.now()).timestamp()))
+
+
+def click_url(**fields: Any) -> str:
+    """The URL a served item links to: `/go/<token>`."""
+    return PREFIX + issue(**fields)
+
+
+def url_maker(*, settings: Settings, surface: str, city: str, audience: str,
+              now: datetime) -> Callable[..., str]:
+    """`click_url` for the items of one response: the key (which may live in a file) is read,
+    and what the items share is set, once."""
+    aead, moment = _aead(settings.effective_secret_key), int(now.timestamp())
+
+    def url(*, miniapp: str, reason: SlotReason | str, promise: str | None, bid_id: int | None,
+            price_fen: int | None) -> str:
+        return PREFIX + _seal(aead, miniapp, surface, reason, promise, bid_id, price_fen, city,
+                              audience, moment)
+
+    return url
+
+
+def _open(secret: bytes, token: str) -> list[Any]:
+    """The payload fields of a token in the current spelling; ValueError if it is not one."""
+    if not _ALPHABET.fullmatch(token) or len(token) % 4 == 1:
+        raise ValueError("not URL-safe base64 without padding")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    # One click, one spelling: unused trailing bits would give a second spelling (and digest).
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
+        raise ValueError("not the canonical spelling")
+    if raw[:1] != VERSION or len(raw) < 1 + 12 + 16:
+        raise ValueError("not a click token")
+    data = _aead(secret).decrypt(raw[1:13], raw[13:], VERSION)
+    *fields, issued = data.decode().split(_SEP)
+    return [*fields, int(issued)]
+
+
+def _open_legacy(secret: bytes, token: str, moment: int) -> list[Any]:
+    """The payload of a Fernet token issued before AES-GCM tokens (honoured until it expires)."""
+    if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)).decode() != token:
+        raise ValueError("not the canonical spelling")
+    fernet = _fernet(secret)
+    data = fernet.decrypt_at_time(token.encode("ascii"), TOKEN_SECONDS, moment)
+    return [*json.loads(data), fernet.extract_timestamp(token.encode("ascii"))]
+
+
+def verify(*, settings: Settings, token: str, now: datetime | None = None) -> Click:
+    """The click a token describes; ValidationFailed if forged, malformed or expired."""
+    if not isinstance(token, str) or not 1 <= len(token) <= TOKEN_MAX:
+        raise ValidationFailed("This link is invalid or has expired.")
+    secret = settings.effective_secret_key
+    moment = int((now or clock.now()).timestamp())
+    try:
+        if token.startswith(_LEGACY):
+            fields = _open_legacy(secret, token, moment)
+        else:
+            fields = _open(secret, token)
+        ma, surface, reason, promise, bid_id, price, city, audience, issued = fields
+        bid_id, price = int(bid_id), int(price)
+        if not issued - CLOCK_SKEW <= moment < issued + TOKEN_SECONDS:
+            raise ValueError("expired")
+        click = Click(ma, surface, SlotReason(reason), promise or None, bid_id or None,
+                      price if bid_id else None, city, audience,
+                      datetime.fromtimestamp(issued, tz=UTC),
+                      hashlib.sha256(token.encode("ascii")).hexdigest())
+    except (InvalidTag, InvalidToken, UnicodeError, ValueError, TypeError, binascii.Error):
+        raise ValidationFailed("This link is invalid or has expired.") from None
+    return click
+
+
+def follow(
+    db: Session, *, settings: Settings, token: str, user: User | None, now: datetime | None = None
+) -> tuple[Click, bool]:
+    """Verify a click token, record its CLICK event once and charge a sponsored click once.
+
+    Returns the click and whether it was new (a replayed token records and charges nothing).
+    """
+    now = now or clock.now()
+    click = verify(settings=settings, token=token, now=now)
+    row = db.execute(
+        select(MiniApp.id, MiniApp.merchant_id, Category.code)
+        .join(Category, Category.id == MiniApp.category_id)
+        .where(MiniApp.public_id == click.miniapp)
+    ).one_or_none()
+    if row is None:
+        raise ValidationFailed("This link is invalid or has expired.")
+    sub = ""
+    if user is not None:
+        sub = launch.pseudonymous_id(settings.effective_secret_key, user.public_id, click.miniapp)
+    event = {
+        "event_id": storage_key(click.miniapp, f"click:{click.digest}"),
+        "type": EventType.CLICK, "occurred_at": now, "received_at": now,
+        "miniapp_id": row.id, "merchant_id": row.merchant_id, "category_code": row.code,
+        "user_sub": sub, "city": click.city[:32], "community": "",
+        "surface": click.surface[:32], "slot_reason": click.reason.value,
+        "audience": click.audience[:16],
+    }
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(BehaviourEvent)
+        .values(**event)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(BehaviourEvent.id)
+    )
+    new = db.scalar(stmt) is not None
+    if new and click.bid_id is not None and click.price_fen:
+        bids.charge_click(db, bid_id=click.bid_id, token_digest=click.digest,
+                          price_fen=click.price_fen, now=now, timezone=settings.timezone)
+    return click, new

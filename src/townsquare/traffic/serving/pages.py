@@ -1,0 +1,115 @@
+"""Resident pages of the surfaces: the home page (`/`: the feed, channels, topics and the hub's
+sections), search (`/search`), channel and topic pages, and the click redirect (`/go/<token>`).
+
+Pages take the city from `?city=`; a missing or malformed one falls back to the default city
+(a page should not fail over a bad link), unlike the JSON API, which answers 422.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.deps import OptionalUser
+from townsquare.accounts.models import User
+from townsquare.core import i18n
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.settings import Settings
+from townsquare.miniapps import hub
+from townsquare.traffic import surfaces, topics
+from townsquare.traffic.search import service as search
+from townsquare.traffic.serving import clicks
+from townsquare.traffic.serving import service as serving
+from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.forms import see_other
+from townsquare.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def page_city(db: Session, city: str | None) -> str:
+    """The request's city for a page: `?city=` if well formed, else the default city."""
+    try:
+        return serving.clean_city(city) or serving.default_city(db)
+    except ValidationFailed:
+        return serving.default_city(db)
+
+
+def surface_context(
+    db: Session, *, settings: Settings, user: User | None, surface: str, city: str | None,
+    query: str | None = None,
+) -> dict[str, Any]:
+    """What the feed partial needs: the served items, the city and the cities to switch to."""
+    where = page_city(db, city)
+    served = serving.serve(db, settings=settings, surface=surface, city=where, user=user,
+                           query=query)
+    return {"feed": served, "city": where, "cities": serving.cities(db)}
+
+
+def home_context(db: Session, *, settings: Settings, user: User | None,
+                 city: str | None) -> dict[str, Any]:
+    """The home page's feed section, with the channels and topics to browse."""
+    return {
+        **surface_context(db, settings=settings, user=user, surface=surfaces.FEED, city=city),
+        "channels": topics.channels(db), "topics": topics.list_topics(db),
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
+) -> HTMLResponse:
+    feed = home_context(db, settings=settings, user=user, city=city)
+    return render(request, "traffic/home.html", sections=hub.public_hub(db), **feed)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, q: str = "",
+    city: str = "",
+) -> HTMLResponse:
+    q = q.strip()[: search.QUERY_MAX]
+    # ranked search (serving.serve): brand pin, guaranteed and sponsored slots, exposures
+    context = surface_context(
+        db, settings=settings, user=user, surface="search", city=city, query=q
+    )
+    return render(request, "traffic/search.html", q=q, **context)
+
+
+@router.get("/channels/{slug}", response_class=HTMLResponse)
+def channel_page(request: Request, slug: str, db: DbSession, settings: AppSettings,
+                 user: OptionalUser, city: str = "") -> HTMLResponse:
+    channel = topics.get_channel(db, slug=slug)
+    locale = i18n.current_locale.get()
+    context = surface_context(db, settings=settings, user=user,
+                              surface=surfaces.channel(channel.slug), city=city)
+    return render(request, "traffic/surface_page.html", title=channel.title(locale),
+                  description="", base=f"/channels/{channel.slug}", kind="channel", **context)
+
+
+@router.get("/topics/{slug}", response_class=HTMLResponse)
+def topic_page(request: Request, slug: str, db: DbSession, settings: AppSettings,
+               user: OptionalUser, city: str = "") -> HTMLResponse:
+    topic = topics.get_topic(db, slug=slug, active_only=True)
+    locale = i18n.current_locale.get()
+    context = surface_context(db, settings=settings, user=user,
+                              surface=surfaces.topic(topic.slug), city=city)
+    return render(request, "traffic/surface_page.html", title=topic.title(locale),
+                  description=topic.description(locale), base=f"/topics/{topic.slug}",
+                  kind="topic", **context)
+
+
+@router.get("/go/{token}")
+def go(request: Request, token: str, db: DbSession, settings: AppSettings,
+       user: OptionalUser) -> Response:
+    """Follow a served item's click URL: record the click (once) and open the mini-app."""
+    try:
+        click, _new = clicks.follow(db, settings=settings, token=token, user=user)
+    except ValidationFailed as exc:
+        db.rollback()
+        return render(request, "error.html", status_code=400, code="invalid_click",
+                      message=exc.render(i18n.gettext))
+    return see_other(f"/apps/{click.miniapp}")

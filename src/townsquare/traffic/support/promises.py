@@ -1,0 +1,181 @@
+"""Promises of exposure the platform makes by itself (tier incentives, cold-start budgets) and the
+end of every promise's life (fulfilled or expired).
+
+Point redemptions and campaign enrolments create their promises in `points` and `campaigns`;
+this module adds the two kinds nobody asks for, once each (`kind`, `source`, `miniapp_id` is
+unique, and `sync` looks before it writes), and closes the ones whose period is over.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.miniapps.models import MiniApp
+from townsquare.scoring.models import MiniAppScore, ScoreCycle
+from townsquare.traffic import surfaces
+from townsquare.traffic.config import TrafficConfig
+from townsquare.traffic.models import Promise, PromiseKind, PromiseState, Stage, TrafficProfile
+from townsquare.traffic.profiles import newest_done_cycle
+
+MAX_REQUEST = 2**31 - 1  # the promise's int columns
+COLD_START_SURFACES = [surfaces.FEED]  # exploration happens in the feed, never in search results
+
+
+def period_start(now: datetime, *, plan_days: int, timezone: str) -> datetime:
+    """Local midnight starting the plan period `now` falls in (periods tile the calendar)."""
+    local = now.astimezone(ZoneInfo(timezone)).date()
+    # Ordinal 1 is a Monday, so with 7-day periods every period starts on a Monday.
+    start = date.fromordinal(local.toordinal() - (local.toordinal() - 1) % plan_days)
+    return datetime.combine(start, time(), ZoneInfo(timezone))
+
+
+def close(promise: Promise) -> None:
+    """End a promise: fulfilled when it got what it asked for, expired otherwise."""
+    full = promise.delivered >= promise.requested
+    promise.state = PromiseState.FULFILLED if full else PromiseState.EXPIRED
+
+
+def expire(db: Session, *, now: datetime) -> int:
+    """Close every active promise whose period is over; returns how many."""
+    ended = list(db.scalars(
+        select(Promise).where(Promise.state == PromiseState.ACTIVE, Promise.ends_at <= now)
+    ))
+    for promise in ended:
+        close(promise)
+    return len(ended)
+
+
+def _existing(db: Session, *, kind: PromiseKind, source: str) -> dict[int, Promise]:
+    return {
+        p.miniapp_id: p
+        for p in db.scalars(select(Promise).where(Promise.kind == kind, Promise.source == source))
+    }
+
+
+def _listed(db: Session) -> dict[int, tuple[int, str, int]]:
+    """Listed mini-apps: id → (merchant id, category code, category id)."""
+    from townsquare.merchants.models import Category
+
+    rows = db.execute(
+        select(MiniApp.id, MiniApp.merchant_id, Category.code, Category.id)
+        .join(Category, Category.id == MiniApp.category_id)
+        .where(MiniApp.listed)
+    )
+    return {m: (merchant, code, cid) for m, merchant, code, cid in rows}
+
+
+def tier_incentives(db: Session, *, config: TrafficConfig, now: datetime) -> int:
+    """Promise each tier's impressions for the newest finished cycle, once; returns how many new."""
+    from townsquare.scoring import configs
+
+    cycle = newest_done_cycle(db)
+    if cycle is None:
+        return 0
+    source = f"cycle:{cycle.as_of.isoformat()}"
+    done = _existing(db, kind=PromiseKind.TIER_INCENTIVE, source=source)
+    days = configs.active_version(db).cycle_days
+    listed = _listed(db)
+    rows = db.execute(
+        select(MiniAppScore.miniapp_id, MiniAppScore.tier).where(
+            MiniAppScore.cycle_id == cycle.id, MiniAppScore.tier.is_not(None)
+        )
+    )
+    created = 0
+    for miniapp_id, tier in rows:
+        impressions = config.tier_impressions.get(tier, 0)
+        if impressions <= 0 or miniapp_id in done or miniapp_id not in listed:
+            continue
+        db.add(Promise(
+            kind=PromiseKind.TIER_INCENTIVE, source=source, miniapp_id=miniapp_id,
+            merchant_id=listed[miniapp_id][0], surfaces=list(config.tier_surfaces),
+            requested=min(impressions, MAX_REQUEST), starts_at=now,
+            ends_at=now + timedelta(days=days), detail={"tier": tier, "cycle": cycle.public_id},
+        ))
+        created += 1
+    _supersede(db, cycle=cycle)
+    db.flush()
+    return created
+
+
+def _supersede(db: Session, *, cycle: ScoreCycle) -> None:
+    """A new cycle's tier replaces the last one: close older cycles' incentives still running."""
+    current = f"cycle:{cycle.as_of.isoformat()}"
+    for promise in db.scalars(select(Promise).where(
+        Promise.kind == PromiseKind.TIER_INCENTIVE, Promise.state == PromiseState.ACTIVE,
+        Promise.source != current,
+    )):
+        close(promise)
+        promise.detail = {**promise.detail, "superseded_by": current}
+
+
+def cold_start(
+    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str
+) -> int:
+    """Share the period's exploration pool among new mini-apps (Thompson sampling), once each."""
+    from townsquare.traffic.support import coldstart
+
+    start = period_start(now, plan_days=config.plan_days, timezone=timezone)
+    ends = start + timedelta(days=config.plan_days)
+    source = f"cold:{start.date().isoformat()}"
+    done = _existing(db, kind=PromiseKind.COLD_START, source=source)
+    pool = config.cold_start_pool - sum(p.requested for p in done.values())
+    listed = _listed(db)
+    profiles = [p for p in db.scalars(select(TrafficProfile)) if p.miniapp_id in listed]
+    arms = [
+        coldstart.Arm(p.miniapp_id, listed[p.miniapp_id][1], p.impressions, p.clicks, p.orders)
+        for p in profiles
+    ]
+    # Category priors learn from every mini-app; only new ones without a budget draw from the pool.
+    priors = coldstart.category_priors(arms, strength=config.cold_start_prior_strength)
+    new = {p.miniapp_id for p in profiles if p.stage == Stage.NEW and p.miniapp_id not in done}
+    candidates = [arm for arm in arms if arm.miniapp_id in new]
+    if pool <= 0 or not candidates:
+        return 0
+    if not isinstance(rng, np.random.Generator):  # a seeded random.Random (the demo) will do
+        rng = np.random.default_rng((rng or random.Random()).getrandbits(64))
+    shares = coldstart.allocate_pool(
+        candidates, priors=priors, pool=pool, cap=config.cold_start_max_per_miniapp,
+        strength=config.cold_start_prior_strength, rng=rng,
+    )
+    created = 0
+    for miniapp_id, impressions in sorted(shares.items()):
+        if impressions <= 0 or miniapp_id not in new:
+            continue
+        db.add(Promise(
+            kind=PromiseKind.COLD_START, source=source, miniapp_id=miniapp_id,
+            merchant_id=listed[miniapp_id][0], surfaces=list(COLD_START_SURFACES),
+            requested=min(int(impressions), MAX_REQUEST), starts_at=now, ends_at=ends,
+            detail={"period": start.date().isoformat()},
+        ))
+        created += 1
+    db.flush()
+    return created
+
+
+def sync(
+    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str | None = None
+) -> list[Promise]:
+    """Expire ended promises, add tier incentives and cold-start budgets; the active promises
+    overlapping the plan period (now … now + plan_days)."""
+    if timezone is None:
+        from townsquare.core.settings import get_settings
+
+        timezone = get_settings().timezone
+    expire(db, now=now)
+    tier_incentives(db, config=config, now=now)
+    cold_start(db, config=config, now=now, rng=rng, timezone=timezone)
+    db.flush()
+    plan_end = now + timedelta(days=config.plan_days)
+    return list(db.scalars(
+        select(Promise)
+        .where(Promise.state == PromiseState.ACTIVE, Promise.starts_at < plan_end,
+               Promise.ends_at > now)
+        .order_by(Promise.id)
+    ))
