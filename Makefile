@@ -27,8 +27,9 @@ test: $(VENV)/.test  ## SQLite always; PostgreSQL when TOWNSQUARE_TEST_DATABASE_
 test-fast: $(VENV)/.test  ## without the browser tests
 	$(BIN)/pytest -n 2 -q -m "not browser"
 
-lint: $(VENV)/.test
+lint: $(VENV)/.test  ## ruff, and mypy (strict on the pure cores; see pyproject.toml)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(VENV)/.test  ## benchmarks; figures land in docs/benchmarks.md
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

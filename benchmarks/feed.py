@@ -201,7 +201,7 @@ def http(url: str, requests: int, clients: int, rounds: int) -> dict[str, dict[s
            "TOWNSQUARE_DATA_DIR": data_dir}
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "townsquare.web.app:create_app", "--factory",
+            [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--no-access-log"],
             env=env, stdout=subprocess.DEVNULL, stderr=sink,

@@ -149,7 +149,7 @@ def http(url: str, world: dict, requests: int, clients: int) -> dict[str, float]
             sys.executable,
             "-m",
             "uvicorn",
-            "townsquare.web.app:create_app",
+            "townsquare.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

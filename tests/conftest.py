@@ -16,12 +16,12 @@ from sqlalchemy.engine import make_url
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role, User
+from townsquare.app import create_app
 from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.core.security import use_cheap_password_hashing
 from townsquare.core.settings import Settings
 from townsquare.models import metadata
-from townsquare.web.app import create_app
 
 PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -55,7 +55,7 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "townsquare.web.app:create_app",
+        "townsquare.app:create_app",
         factory=True,
         host=host,
         port=port,

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
+from townsquare.app import create_app
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings
 from townsquare.simulation import demo_city
-from townsquare.web.app import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

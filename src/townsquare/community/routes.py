@@ -22,7 +22,7 @@ from townsquare.core import i18n
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.openapi import PublicId, error
 
-api = APIRouter(prefix="/api/community", tags=["community pass"])
+router = APIRouter(prefix="/api/community", tags=["community pass"])
 
 
 RESIDENT_ERRORS = {401: error("Not logged in"), 403: error("Not a verified resident here"),
@@ -52,7 +52,7 @@ def _household(db, settings, user, community) -> HouseholdOut:
     )
 
 
-@api.post("/{com}/verify", response_model=HouseholdOut,
+@router.post("/{com}/verify", response_model=HouseholdOut,
              responses={**RESIDENT_ERRORS, 409: error("Already verified by someone else")})
 def verify(com: PublicId, body: VerifyIn, db: DbSession, settings: AppSettings, user: CurrentUser
            ) -> HouseholdOut:
@@ -63,7 +63,7 @@ def verify(com: PublicId, body: VerifyIn, db: DbSession, settings: AppSettings, 
     return _household(db, settings, user, community)
 
 
-@api.get("/{com}/household", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
+@router.get("/{com}/household", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
 def household(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUser
               ) -> HouseholdOut:
     """Your household, its members and their status colours."""
@@ -71,7 +71,7 @@ def household(com: PublicId, db: DbSession, settings: AppSettings, user: Current
     return _household(db, settings, user, community)
 
 
-@api.post("/{com}/declarations", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
+@router.post("/{com}/declarations", response_model=HouseholdOut, responses=RESIDENT_ERRORS)
 def declare(com: PublicId, body: DeclarationIn, db: DbSession, settings: AppSettings,
             user: CurrentUser) -> HouseholdOut:
     """Today's health declaration for you (or, as head, a member); declaring again updates."""
@@ -85,7 +85,7 @@ def declare(com: PublicId, body: DeclarationIn, db: DbSession, settings: AppSett
     return _household(db, settings, user, community)
 
 
-@api.get("/{com}/notices", response_model=list[NoticeOut], responses=RESIDENT_ERRORS)
+@router.get("/{com}/notices", response_model=list[NoticeOut], responses=RESIDENT_ERRORS)
 def notice_list(com: PublicId, db: DbSession, user: CurrentUser) -> list[NoticeOut]:
     """The community's notices, newest first (its residents and staff)."""
     community = access.get_community(db, community_id=com)
@@ -100,13 +100,10 @@ def figures_out(f: Figures) -> FiguresOut:
                       entries_by_hour=f.entries_by_hour)
 
 
-@api.get("/{com}/dashboard", response_model=FiguresOut, responses=STAFF_ERRORS)
+@router.get("/{com}/dashboard", response_model=FiguresOut, responses=STAFF_ERRORS)
 def figures(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUser) -> FiguresOut:
     """Today's figures (property manager, committee)."""
     community = access.get_community(db, community_id=com)
     return figures_out(dashboard.figures(db, settings=settings, actor=user,
                                          community=community))
 
-
-router = APIRouter()
-router.include_router(api)

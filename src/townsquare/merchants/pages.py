@@ -20,7 +20,6 @@ from townsquare.merchants import (
     authorizations,
     brands,
     categories,
-    operator_pages,
     providers,
     service,
 )
@@ -29,7 +28,6 @@ from townsquare.web.forms import flashes, rejected, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-router.include_router(operator_pages.router)
 Text = Annotated[str, Form(max_length=4000)]
 
 # ?ok=<key> after a successful form post → the confirmation shown on the next page

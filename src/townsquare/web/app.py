@@ -1,10 +1,12 @@
-"""The application factory: settings, database, middleware, error answers and every router."""
+"""The web platform every package shares: settings and database on the app, locale and
+observability middleware, the error answers, health, metrics and static files.
+
+The routers are included by the composition root, `townsquare.app.create_app`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import import_module
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,38 +23,12 @@ from townsquare import __version__
 from townsquare.core import i18n
 from townsquare.core.database import Database
 from townsquare.core.errors import AuthenticationRequired, TownsquareError
-from townsquare.core.settings import Settings, get_settings
+from townsquare.core.settings import Settings
 from townsquare.web.observability import Metrics, ObservabilityMiddleware, configure_logging
 from townsquare.web.templating import render
 
 LANG_COOKIE = "ts_lang"
-# Router modules (JSON API `routes`, HTML `pages`), included in this order when present.
-ROUTER_MODULES = (
-    "accounts.routes",
-    "accounts.pages",
-    "merchants.routes",
-    "merchants.pages",
-    "miniapps.routes",
-    "miniapps.pages",
-    "miniapps.shell_routes",
-    "miniapps.shell_pages",
-    "miniapps.sample_backend",
-    "events.routes",
-    "scoring.routes",
-    "scoring.pages",
-    "messaging.routes",
-    "messaging.pages",
-    "community.routes",
-    "community.pages",
-    "community.gate.routes",
-    "community.gate.pages",
-    "traffic.support_routes",
-    "traffic.market_routes",
-    "traffic.plan_routes",
-    "traffic.feed_routes",
-    "traffic.feed_pages",
-    "traffic.console_pages",
-)
+
 
 
 class LocaleMiddleware:
@@ -131,12 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    for hook in app.state.shutdown_hooks:  # a router module's `on_shutdown(app)`, if it has one
+    for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def build_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """The platform without any package's routes: state, middleware, error answers, health."""
     configure_logging()
     app = FastAPI(
         title="Townsquare",
@@ -150,17 +126,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     metrics = Metrics()
 
     install_error_handlers(app)
-    for name in ROUTER_MODULES:
-        try:
-            module = import_module(f"townsquare.{name}")
-        except ModuleNotFoundError as exc:
-            target = f"townsquare.{name}"
-            if exc.name != target and not target.startswith(f"{exc.name}."):
-                raise  # a genuine missing import inside an existing module
-            continue
-        app.include_router(module.router)
-        if hasattr(module, "on_shutdown"):
-            app.state.shutdown_hooks.append(module.on_shutdown)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
+from townsquare.app import create_app
 from townsquare.community.gate import codes
 from townsquare.community.gate.models import Passage
-from townsquare.web.app import create_app
 
 from .world import build
 

@@ -20,12 +20,12 @@ from tests.traffic.serving_data import (
     serve,
 )
 from tests.traffic.world import CITY, build_world
+from townsquare.app import create_app
 from townsquare.events.models import EventType
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import BidSpend, PromiseKind, SlotReason
 from townsquare.traffic.serving import cache, exposure_writer
 from townsquare.traffic.serving import service as serving
-from townsquare.web.app import create_app
 
 HOUR_MS = 3_600_000  # a flush interval no test waits for: only flush_now / shutdown write
 

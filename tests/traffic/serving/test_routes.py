@@ -10,13 +10,13 @@ from sqlalchemy import event
 from tests.conftest import PASSWORD
 from tests.traffic.serving_data import add_plan, exposures, freeze
 from tests.traffic.world import CITY, OTHER_CITY, build_world
+from townsquare.app import create_app
 from townsquare.traffic import topics
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import PromiseKind
 from townsquare.traffic.serving import cache as serving_cache
 from townsquare.traffic.serving import routes as feed_routes
 from townsquare.traffic.serving.routes import FeedItemOut, FeedOut
-from townsquare.web.app import create_app
 
 
 @pytest.fixture

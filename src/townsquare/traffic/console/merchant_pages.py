@@ -1,6 +1,6 @@
 """Traffic console pages for merchants: exposure by source, stages and tier incentives, points and
 redemptions, campaigns, topics, bids, and each promise's planned against delivered impressions.
-The operators' traffic console is in `operator_pages` (included here).
+The operators' traffic console is in `operator_pages`.
 
 Every form posts with the CSRF token; a refused form is shown again with the message and changes
 nothing (`web.forms.rejected`); a successful one redirects back (303).
@@ -21,7 +21,7 @@ from townsquare.core.errors import NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.traffic import topics as topic_service
-from townsquare.traffic.console import operator_pages, reports, views
+from townsquare.traffic.console import reports, views
 from townsquare.traffic.market import bids
 from townsquare.traffic.support import campaigns, points
 from townsquare.web.deps import AppSettings, DbSession
@@ -29,7 +29,6 @@ from townsquare.web.forms import attempt, flashes
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-router.include_router(operator_pages.router)
 Short = Annotated[str, Form(max_length=100)]
 Text = Annotated[str, Form(max_length=4000)]
 PAGE = "traffic/merchant_traffic.html"

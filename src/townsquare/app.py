@@ -1,0 +1,62 @@
+"""The application factory: the composition root of the web. It includes every package's routers
+(JSON API `routes`, HTML `pages`) into the shared platform of `web.app`, and registers what must
+be flushed when the server stops."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from townsquare.accounts import pages as accounts_pages
+from townsquare.accounts import routes as accounts_routes
+from townsquare.community import resident_pages, staff_pages
+from townsquare.community import routes as community_routes
+from townsquare.community.gate import pages as gate_pages
+from townsquare.community.gate import routes as gate_routes
+from townsquare.core.database import Database
+from townsquare.core.settings import Settings, get_settings
+from townsquare.events import routes as events_routes
+from townsquare.merchants import operator_pages as merchant_operator_pages
+from townsquare.merchants import pages as merchants_pages
+from townsquare.merchants import routes as merchants_routes
+from townsquare.messaging import pages as messaging_pages
+from townsquare.messaging import routes as messaging_routes
+from townsquare.miniapps import pages as miniapps_pages
+from townsquare.miniapps import routes as miniapps_routes
+from townsquare.miniapps import sample_backend, shell_pages, shell_routes
+from townsquare.scoring import pages as scoring_pages
+from townsquare.scoring import routes as scoring_routes
+from townsquare.traffic import topic_routes
+from townsquare.traffic.console import merchant_pages as traffic_merchant_pages
+from townsquare.traffic.console import operator_pages as traffic_operator_pages
+from townsquare.traffic.market import routes as market_routes
+from townsquare.traffic.planning import routes as planning_routes
+from townsquare.traffic.serving import pages as serving_pages
+from townsquare.traffic.serving import routes as serving_routes
+from townsquare.traffic.support import routes as support_routes
+from townsquare.web.app import build_app
+
+# In this order: where paths overlap, the fixed path must come before the parameterised one
+# (/community/staff before /community/{community_id}).
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts_routes.router, accounts_pages.router,
+    merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
+    miniapps_routes.router, miniapps_pages.router,
+    shell_routes.router, shell_pages.router, sample_backend.router,
+    events_routes.router,
+    scoring_routes.router, scoring_pages.router,
+    messaging_routes.router, messaging_pages.router,
+    community_routes.router, staff_pages.router, resident_pages.router,
+    gate_routes.router, gate_pages.router,
+    support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
+    serving_routes.router, serving_pages.router,
+    traffic_operator_pages.router, traffic_merchant_pages.router,
+)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """The whole platform: every package's routes on the shared web platform."""
+    app = build_app(settings or get_settings(), database)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
+    return app
