@@ -22,7 +22,9 @@ from townsquare.messaging import pages as messaging_pages
 from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
 from townsquare.miniapps import routes as miniapps_routes
-from townsquare.miniapps import sample_backend, shell_pages, shell_routes
+from townsquare.miniapps import sample_backend
+from townsquare.miniapps.shell import pages as shell_pages
+from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
 from townsquare.traffic import topic_routes

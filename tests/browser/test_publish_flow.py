@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from townsquare.miniapps import launch
+from townsquare.miniapps.shell import launch
 from townsquare.simulation import demo_city
 
 NAME = "浏览器测试鲜果铺"

@@ -13,8 +13,8 @@ from townsquare.accounts.models import Role
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, RateLimited, ValidationFailed
 from townsquare.messaging import service
-from townsquare.miniapps import launch
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.shell import launch
 
 
 def _app(database):

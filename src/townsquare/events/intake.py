@@ -37,7 +37,7 @@ MAX_SECONDS = 90 * 24 * 3600
 CANCELLED_BY = ("user", "merchant", "system")
 RESOLUTIONS = ("", "resolved", "unresolved")
 _EVENT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # visible ASCII: uuids, ulids, "order-42:paid" …
-_SUB = re.compile(r"^ou_[0-9a-f]{32}$")  # as issued by townsquare.miniapps.launch
+_SUB = re.compile(r"^ou_[0-9a-f]{32}$")  # as issued by townsquare.miniapps.shell.launch
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")  # surfaces, slot reasons, categories
 
 # The measures each type must carry (required) or may carry (optional); others must be absent.

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header
 from townsquare.core.errors import TownsquareError
 from townsquare.events import intake
 from townsquare.events.schemas import BatchIn, BatchOut, EventError, EventIn, EventOut, EventResult
-from townsquare.miniapps.consent import authenticate_client
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.shell.consent import authenticate_client
 from townsquare.web.deps import DbSession
 from townsquare.web.openapi import error
 

@@ -19,7 +19,7 @@ from townsquare.messaging.schemas import (
     TemplateOut,
 )
 from townsquare.miniapps import registry
-from townsquare.miniapps.shell import listed_miniapp
+from townsquare.miniapps.shell.service import listed_miniapp
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.openapi import PublicId, error
 

@@ -25,9 +25,10 @@ from townsquare.core.errors import Conflict, NotFound, RateLimited, ValidationFa
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
 from townsquare.messaging.models import Message, MessageTemplate, Subscription
-from townsquare.miniapps import consent, launch, registry
+from townsquare.miniapps import registry
 from townsquare.miniapps.models import MiniApp
-from townsquare.miniapps.shell import listed_miniapp
+from townsquare.miniapps.shell import consent, launch
+from townsquare.miniapps.shell.service import listed_miniapp
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")

@@ -25,7 +25,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.core.security import sign_hmac, token_digest
 from townsquare.core.text import well_formed
-from townsquare.miniapps import consent, launch
+from townsquare.miniapps.shell import consent, launch
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.templating import render
 

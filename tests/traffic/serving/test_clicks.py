@@ -16,7 +16,7 @@ from tests.traffic.world import CITY, build_world
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.events.models import BehaviourEvent, EventType
-from townsquare.miniapps import launch
+from townsquare.miniapps.shell import launch
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import AdClick, BidSpend, SlotReason
 from townsquare.traffic.serving import clicks

@@ -24,7 +24,7 @@ from tests.traffic.serving_data import (
 )
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.core.errors import NotFound, ValidationFailed
-from townsquare.miniapps import launch
+from townsquare.miniapps.shell import launch
 from townsquare.traffic import topics
 from townsquare.traffic.config import DAYPARTS
 from townsquare.traffic.market import bids

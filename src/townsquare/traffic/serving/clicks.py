@@ -43,8 +43,8 @@ from townsquare.core.settings import Settings
 from townsquare.events.intake import storage_key
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.merchants.models import Category
-from townsquare.miniapps import launch
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.shell import launch
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import SlotReason
 

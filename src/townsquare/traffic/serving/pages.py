@@ -18,7 +18,7 @@ from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
-from townsquare.miniapps import hub
+from townsquare.miniapps.shell import hub
 from townsquare.traffic import surfaces, topics
 from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import clicks

@@ -48,7 +48,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.events.models import EventType
-from townsquare.miniapps import launch
+from townsquare.miniapps.shell import launch
 from townsquare.traffic import surfaces, topics
 from townsquare.traffic.config import DAYPARTS
 from townsquare.traffic.market import bids, pacing

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from townsquare.miniapps import launch
-from townsquare.miniapps.launch import TokenInvalid
+from townsquare.miniapps.shell import launch
+from townsquare.miniapps.shell.launch import TokenInvalid
 
 SECRET = b"launch-test-secret"
 NOW = 1_770_000_000.0

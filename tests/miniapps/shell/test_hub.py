@@ -10,7 +10,7 @@ from tests.miniapps.shell_data import make_miniapp, set_listed
 from townsquare.accounts.models import Role
 from townsquare.core.audit import AuditEntry
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from townsquare.miniapps import hub
+from townsquare.miniapps.shell import hub
 
 
 def _titles(client) -> list[str]:

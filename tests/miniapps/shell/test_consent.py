@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from tests.miniapps.shell_data import SECRET, browser_login, make_miniapp, verify_identity
 from townsquare.core.audit import AuditEntry
 from townsquare.core.clock import clock
-from townsquare.miniapps import launch
 from townsquare.miniapps.models import AuthCode, Consent
+from townsquare.miniapps.shell import launch
 
 PHONE = "13812345678"
 

@@ -17,7 +17,8 @@ from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
-from townsquare.miniapps import consent, hub, shell
+from townsquare.miniapps.shell import consent, hub
+from townsquare.miniapps.shell import service as shell
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render

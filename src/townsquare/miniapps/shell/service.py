@@ -19,9 +19,9 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
-from townsquare.miniapps import launch
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 from townsquare.miniapps.runtimes import RUNTIMES, Runtime
+from townsquare.miniapps.shell import launch
 
 LAUNCH_PARAM = "ts_launch"
 CODE_PARAM = "ts_code"

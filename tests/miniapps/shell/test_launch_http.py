@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.miniapps.shell_data import browser_login, make_miniapp, set_listed
 from townsquare.core.clock import clock
-from townsquare.miniapps import launch
+from townsquare.miniapps.shell import launch
 
 SUB = re.compile(r'id="launch-status"[^>]*data-sub="(ou_[0-9a-f]+)"')
 

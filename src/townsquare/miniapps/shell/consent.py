@@ -29,9 +29,9 @@ from townsquare.core.errors import (
 from townsquare.core.security import new_token, token_digest
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
-from townsquare.miniapps import launch
 from townsquare.miniapps.models import AuthCode, Consent, MiniApp
-from townsquare.miniapps.shell import listed_miniapp
+from townsquare.miniapps.shell import launch
+from townsquare.miniapps.shell.service import listed_miniapp
 
 SCOPES = ("phone", "real_name")  # the order they are shown and returned in
 MAX_CODE_LENGTH = 128

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.core import i18n
-from townsquare.miniapps import consent, hub, launch, shell
-from townsquare.miniapps.shell_schemas import (
+from townsquare.miniapps.shell import consent, hub, launch
+from townsquare.miniapps.shell import service as shell
+from townsquare.miniapps.shell.schemas import (
     CodeOut,
     ConsentIn,
     ConsentOut,

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.miniapps.shell_data import browser_login, make_miniapp, set_listed
 from townsquare.accounts.models import Role
-from townsquare.miniapps import hub
+from townsquare.miniapps.shell import hub
 
 CONSOLE = "/console/operator/hub"
 
