@@ -37,7 +37,7 @@ class CycleOutput:
     @functools.cached_property
     def tiers(self) -> dict[Any, Any]:
         """miniapp_id → TierDecision."""
-        from townsquare.scoring.tiers import decisions
+        from townsquare.scoring.model.tiers import decisions
 
         return decisions(self.tier_table, self.results, self.scores.config,
                          rows=self.scores.source.order)
@@ -63,13 +63,14 @@ def evaluate(
     """Metrics, scores, tiers and suggestions for every mini-app with events in the window
     (`rollups=False`: the activity from the events even for days the export rolled up).
 
-    `write_to`: also write the results there as Parquet (`result_files`; the scores are
+    `write_to`: also write the results there as Parquet (`parquet_output`; the scores are
     written while the suggestions are computed), listed in the output's `written`.
     """
     import time
 
-    from townsquare.scoring import metrics, model, suggestions, tiers
-    from townsquare.scoring.result_files import ResultFiles
+    from townsquare.scoring import metrics
+    from townsquare.scoring.model import score, suggestions, tiers
+    from townsquare.scoring.parquet_output import ResultFiles
 
     step = step or (lambda _label, _done: None)
     clock_start = time.perf_counter()
@@ -92,7 +93,7 @@ def evaluate(
     )
     lap("metrics")
     step("scores", 0.4)
-    scores = model.score_table(table, config)
+    scores = score.score_table(table, config)
     lap("scores")
     step("tiers", 0.55)
     tier_table = tiers.tiers_of(scores)
@@ -148,8 +149,8 @@ def attr(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 def write_parquet(output: CycleOutput, out_dir: Path, *, compression: str = "zstd") -> list[Path]:
-    """Write a cycle's results as Parquet columns (`result_files`)."""
-    from townsquare.scoring.result_files import ResultFiles
+    """Write a cycle's results as Parquet columns (`parquet_output`)."""
+    from townsquare.scoring.parquet_output import ResultFiles
 
     files = ResultFiles(output.scores, out_dir, compression=compression)
     files.scores(output.tier_table)

@@ -11,7 +11,7 @@ from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import Role
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import NotFound
-from townsquare.scoring import configs, cycles, disputes, queries
+from townsquare.scoring import config_versions, cycles, disputes, queries
 from townsquare.scoring.models import DisputeState
 from townsquare.scoring.schemas import (
     ComplaintOut,
@@ -113,13 +113,13 @@ def cycle_scores(cycle_id: PublicId, user: CurrentUser, db: DbSession) -> list[S
 
 
 def _config_out(db) -> ConfigOut:
-    row = configs.active_version(db)
+    row = config_versions.active_version(db)
     return ConfigOut(
         version=row.version,
         cycle_days=row.cycle_days,
         window_days=row.window_days,
         config=row.config,
-        editable=configs.editable_numbers(row.config),
+        editable=config_versions.editable_numbers(row.config),
         created_at=row.created_at,
     )
 
@@ -134,7 +134,7 @@ def get_config(user: CurrentUser, db: DbSession) -> ConfigOut:
 @router.post("/scoring/config", response_model=ConfigOut, responses=errors(401, 403, 422))
 def save_config(body: ConfigIn, user: CurrentUser, db: DbSession) -> ConfigOut:
     """Save changed weights or thresholds as a new active version (operators)."""
-    configs.save_config(
+    config_versions.save_config(
         db,
         actor=user,
         changes=body.changes,

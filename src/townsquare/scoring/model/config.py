@@ -10,10 +10,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from townsquare.scoring.metrics import METRIC_BY_NAME, METRICS
-
-PILLARS = ("volume", "scale", "quality")
-TIERS = ("S", "A", "B", "C", "D")
+from townsquare.scoring.model.catalogue import METRIC_BY_NAME, METRICS, PILLARS, TIERS
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from townsquare.scoring.model.catalogue import METRICS, PILLARS
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import data_shortfall
+from townsquare.scoring.model.peers import PeerContext, cap_text
+
 
 @dataclass
 class ScoreResult:
@@ -105,20 +110,20 @@ def _plain_list(values: np.ndarray) -> list:
 
 @dataclass
 class Scores:
-    """Every mini-app's score as columns, rows as the metrics came (`model.score_table`).
+    """Every mini-app's score as columns, rows as the metrics came (`score.score_table`).
 
     Arrays shaped (len(METRICS), n) follow METRICS' order and (len(PILLARS), n) PILLARS'.
     The rounded arrays are what a ScoreResult shows; the raw ones are what re-scoring (the
     suggestions) builds on. `results()` makes the ScoreResult objects, only when asked.
     """
 
-    config: Any
+    config: ScoringConfig
     source: Source  # the metrics rows, their float columns and grouping keys
     cols: dict[str, np.ndarray]
     scored: np.ndarray  # bool
     category: np.ndarray  # an integer code per category_code
     group: np.ndarray  # index into contexts (scored: its peer group; else its category), -1
-    contexts: list[Any]  # model.PeerContext
+    contexts: list[PeerContext]
     raw_overall: np.ndarray
     raw_scores: np.ndarray
     cap_rule: np.ndarray  # index in config.caps of the rule that capped the overall, -1
@@ -133,8 +138,6 @@ class Scores:
 
     def cap(self, i: int) -> tuple[str, str] | None:
         """Why row i's overall was capped (English, Chinese), None when it was not."""
-        from townsquare.scoring.model import cap_text
-
         if self.cap_rule[i] < 0:
             return None
         rule = self.config.caps[int(self.cap_rule[i])]
@@ -142,10 +145,6 @@ class Scores:
 
     def results(self) -> list[ScoreResult]:
         """The ScoreResult of every row, ordered by str(miniapp_id)."""
-        from townsquare.scoring.metrics import METRICS
-        from townsquare.scoring.model import data_shortfall
-        from townsquare.scoring.model_config import PILLARS
-
         source, config = self.source, self.config
         ids, merchants = source.column("miniapp_id"), source.column("merchant_id")
         categories, cities = source.column("category_code"), source.column("city")
@@ -199,7 +198,7 @@ def codes(values: pa.Array) -> tuple[np.ndarray, list]:
 
 @dataclass
 class Source:
-    """The metrics rows as given (model.score_table's input): float columns, grouping keys,
+    """The metrics rows as given (score.score_table's input): float columns, grouping keys,
     the inputs, and `order`, the positions in str(miniapp_id) order (the order results are
     listed and ties ranked in)."""
 

@@ -16,23 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from townsquare.scoring.metrics import METRICS, MetricSpec
-from townsquare.scoring.model import (
-    PeerContext,
-    Peers,
-    ScoreResult,
-    ScoringConfig,
+from townsquare.scoring.model.catalogue import METRICS, MetricSpec
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import columns, is_sufficient
+from townsquare.scoring.model.peers import PeerContext, Peers, build_context
+from townsquare.scoring.model.results import ScoreResult, Scores, Source, py_round
+from townsquare.scoring.model.score import (
     _caps,
     _combine,
     _metric_score,
     _score_rows,
-    build_context,
     goodness_of,
-    is_sufficient,
     member_goodness,
     score_against,
 )
-from townsquare.scoring.results import Scores, Source, py_round
 
 
 @dataclass
@@ -176,8 +173,6 @@ def suggest_all(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, 
 def _rescored(scored: list[ScoreResult], everyone: list[ScoreResult],
               config: ScoringConfig) -> Scores:
     """The columnar scores of `scored` rebuilt from their inputs and peer groups."""
-    from townsquare.scoring.model import columns
-
     rows = [{**r.metrics, "miniapp_id": r.miniapp_id} for r in scored]
     cols = columns(rows)
     contexts: list[PeerContext] = []

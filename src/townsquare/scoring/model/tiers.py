@@ -11,15 +11,14 @@ their words (`TierDecision`) are made from it only when asked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from townsquare.scoring.model_config import TIERS, ScoringConfig
-from townsquare.scoring.results import TierDecision, py_round
-
-if TYPE_CHECKING:
-    from townsquare.scoring.results import ScoreResult, Scores
+from townsquare.scoring.model.catalogue import TIERS
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import data_shortfall
+from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision, py_round
 
 # what a tier can require, in the order the decision lists what is missing
 NEEDS = ("percentile", "min_orders", "min_quality", "no_cap")
@@ -34,9 +33,6 @@ class Tiers:
     percentile: np.ndarray  # 0..100 within the category, higher is better; NaN: not scored
     category_size: np.ndarray  # scored mini-apps in the row's category
     needs: np.ndarray  # (len(NEEDS), n) bool: what the next tier up still needs
-
-    def tier_names(self) -> list[str | None]:
-        return [TIERS[t] if t >= 0 else None for t in self.tier.tolist()]
 
 
 def tier_table(*, category: np.ndarray, scored: np.ndarray, overall: np.ndarray,
@@ -195,8 +191,6 @@ def _unmet(tier: str, result: ScoreResult, percentile: float,
 
 
 def _data_requirement(result: ScoreResult, config: ScoringConfig) -> dict[str, str]:
-    from townsquare.scoring.model import data_shortfall
-
     en, zh = data_shortfall(result.metrics, config) or (result.note or "", result.note_zh or "")
     return {"code": "data", "en": en, "zh": zh}
 
