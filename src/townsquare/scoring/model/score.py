@@ -146,10 +146,10 @@ def goodness_of(rows: list[dict] | Columns, ctx: Context,
                 config: ScoringConfig) -> dict[str, np.ndarray]:
     """Each row's comparable value per metric as it sits in `ctx` (rows must be ctx members)."""
     raw = columns(rows)
-    return {spec.name: membergoodness(spec, raw, ctx, config) for spec in METRICS}
+    return {spec.name: member_goodness(spec, raw, ctx, config) for spec in METRICS}
 
 
-def membergoodness(spec: MetricSpec, raw: Columns, ctx: Context,
+def member_goodness(spec: MetricSpec, raw: Columns, ctx: Context,
                     config: ScoringConfig) -> np.ndarray:
     n = raw[spec.denominator] if spec.denominator else np.ones(length(raw))
     return goodness(spec, adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config))
