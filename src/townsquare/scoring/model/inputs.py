@@ -3,10 +3,13 @@ mini-app has enough data to be scored at all."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from townsquare.scoring.model.catalogue import METRICS
 from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.values import Row
 
 
 def _denominators() -> list[str]:
@@ -17,21 +20,21 @@ def _denominators() -> list[str]:
 INPUT_COLUMNS = tuple(dict.fromkeys([s.name for s in METRICS] + _denominators() + ["days_active"]))
 
 
-def _column(rows: list[dict], name: str) -> np.ndarray:
+def _column(rows: Sequence[Row], name: str) -> np.ndarray:
     return np.array([r.get(name) for r in rows], dtype=np.float64)  # None → NaN
 
 
 Columns = dict[str, np.ndarray]
 
 
-def columns(rows: list[dict] | Columns) -> Columns:
+def columns(rows: Sequence[Row] | Columns) -> Columns:
     """The model's input columns as float arrays (rows may already be columns)."""
     if isinstance(rows, dict):
         return rows
     return {name: _column(rows, name) for name in INPUT_COLUMNS}
 
 
-def take(cols: Columns, index: list[int]) -> Columns:
+def take(cols: Columns, index: Sequence[int] | np.ndarray) -> Columns:
     at = np.asarray(index, dtype=np.int64)
     return {name: values[at] for name, values in cols.items()}
 
@@ -40,7 +43,7 @@ def length(cols: Columns) -> int:
     return len(next(iter(cols.values())))
 
 
-def data_shortfall(row: dict, config: ScoringConfig) -> tuple[str, str] | None:
+def data_shortfall(row: Row, config: ScoringConfig) -> tuple[str, str] | None:
     """Why `row` cannot be scored yet (English, Chinese), or None when it has enough data."""
     orders, visits = int(row.get("orders") or 0), int(row.get("visits") or 0)
     days = int(row.get("days_active") or 0)
@@ -61,7 +64,7 @@ def data_shortfall(row: dict, config: ScoringConfig) -> tuple[str, str] | None:
     return None
 
 
-def is_sufficient(row: dict, config: ScoringConfig) -> bool:
+def is_sufficient(row: Row, config: ScoringConfig) -> bool:
     return data_shortfall(row, config) is None
 
 
@@ -69,7 +72,9 @@ def sufficient(cols: Columns, config: ScoringConfig) -> np.ndarray:
     """`is_sufficient` for every row of the columns at once."""
 
     def whole(name: str) -> np.ndarray:  # int(value or 0)
-        return np.trunc(np.nan_to_num(cols[name], nan=0.0))
+        truncated: np.ndarray = np.trunc(np.nan_to_num(cols[name], nan=0.0))
+        return truncated
 
     too_little = (whole("orders") < config.min_orders) & (whole("visits") < config.min_visits)
-    return ~too_little & ~(whole("days_active") < config.min_days_active)
+    enough: np.ndarray = ~too_little & ~(whole("days_active") < config.min_days_active)
+    return enough

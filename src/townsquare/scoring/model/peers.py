@@ -4,6 +4,7 @@ one group's frozen context (`PeerContext`) or many at once (`Peers`), and the ca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from townsquare.scoring.model.catalogue import METRIC_BY_NAME, METRICS, MetricSpec
 from townsquare.scoring.model.config import CapRule, ScoringConfig
 from townsquare.scoring.model.inputs import Columns, columns, length
+from townsquare.scoring.model.values import Row
 
 DEFAULT_RATING_PRIOR = 4.0  # when no peer has ratings
 DEFAULT_RESPONSE_PRIOR = 600.0  # seconds, when no peer has answered a message
@@ -27,7 +29,7 @@ def wilson(p: np.ndarray, n: np.ndarray, z: float, *, upper: bool) -> np.ndarray
     return np.where(n > 0, np.clip(out, 0.0, 1.0), np.nan)
 
 
-def adjust(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float,
+def adjust(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float | np.ndarray,
             config: ScoringConfig) -> np.ndarray:
     """The value a metric is compared on (NaN = not applicable: nothing observed)."""
     if spec.denominator is None:
@@ -44,7 +46,8 @@ def adjust(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float,
         return wilson(shrunk, n + k, config.rate_confidence_z, upper=not spec.higher_is_better)
     k = config.rating_prior_strength if spec.kind == "mean" else config.response_prior_strength
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (value * n + k * prior) / (n + k)
+        mean: np.ndarray = (value * n + k * prior) / (n + k)
+    return mean
 
 
 def goodness(spec: MetricSpec, adjusted: np.ndarray) -> np.ndarray:
@@ -90,7 +93,8 @@ class Peers:
         self.parts = [(int(group[rows[0]]), rows) for rows in np.split(order, cuts) if rows.size]
 
     def _per_row(self, values: list[float]) -> np.ndarray:
-        return np.asarray(values, dtype=np.float64)[self.group]
+        per_row: np.ndarray = np.asarray(values, dtype=np.float64)[self.group]
+        return per_row
 
     def prior(self, name: str) -> np.ndarray:
         return self._per_row([c.priors.get(name, 0.0) for c in self.contexts])
@@ -115,14 +119,14 @@ class Peers:
 Context = PeerContext | Peers
 
 
-def build_context(rows: list[dict] | Columns, *, key: str, kind: str,
+def build_context(rows: Sequence[Row] | Columns, *, key: str, kind: str,
                   config: ScoringConfig) -> PeerContext:
     """The peer context of a group from its members' metric rows (order does not matter)."""
     raw = columns(rows)
     size = length(raw)
     priors = {
-        **{s.name: _pooled_mean(raw[s.name], raw[s.denominator], default=0.0)
-           for s in METRICS if s.kind == "rate"},
+        **{s.name: _pooled_mean(raw[s.name], raw[s.denominator or ""], default=0.0)
+           for s in METRICS if s.kind == "rate"},  # a rate always has its denominator
         "rating_avg": _pooled_mean(raw["rating_avg"], raw["rating_count"]),
         "response_p90_seconds": _median_or(
             raw["response_p90_seconds"][raw["response_count"] > 0], DEFAULT_RESPONSE_PRIOR

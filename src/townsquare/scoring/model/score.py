@@ -20,7 +20,8 @@ exact. `score_table` scores a whole population as columns; `score_all` gives its
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,7 @@ from townsquare.scoring.model.peers import (
     wilson,
 )
 from townsquare.scoring.model.results import ScoreResult, Scores, Source, codes
+from townsquare.scoring.model.values import Row
 
 # ------------------------------------------------------------------ scoring
 
@@ -108,7 +110,7 @@ def _caps(raw: Columns, ctx: Context, config: ScoringConfig,
     rule_at = np.full(overall.shape, -1, dtype=np.int64)
     for r, rule in enumerate(config.caps):
         spec = METRIC_BY_NAME[rule.metric]
-        n = raw[spec.denominator]
+        n = raw[spec.denominator or ""]  # a cap's metric is a rate, with its denominator
         rate = np.clip(_nan0(raw[rule.metric]), 0.0, 1.0)
         lower = wilson(rate, n, rule.z, upper=False)
         hit = (n > 0) & (_nan0(lower) > ctx.limit(rule))
@@ -120,11 +122,23 @@ def _caps(raw: Columns, ctx: Context, config: ScoringConfig,
 def _nan0(values: np.ndarray) -> np.ndarray:
     """NaN → 0 (np.nan_to_num, without its per-call overhead; values here are never infinite,
     or are clipped to [0, 1] right after, where both agree)."""
-    return np.where(np.isnan(values), 0.0, values)
+    zeroed: np.ndarray = np.where(np.isnan(values), 0.0, values)
+    return zeroed
 
 
-def _score_rows(rows: list[dict] | Columns, ctx: Context, config: ScoringConfig,
-                old_goodness: dict[str, np.ndarray]) -> dict[str, Any]:
+class RowScores(TypedDict):
+    """Rows scored against a peer context: one array element per row."""
+
+    adjusted: dict[str, np.ndarray]  # per metric
+    scores: dict[str, np.ndarray]  # per metric, 0..100
+    pillars: dict[str, np.ndarray]
+    contributions: dict[str, np.ndarray]  # per metric, overall points
+    overall: np.ndarray  # after the caps
+    cap_rule: np.ndarray  # index in config.caps of the rule that capped the overall, -1
+
+
+def _score_rows(rows: Sequence[Row] | Columns, ctx: Context, config: ScoringConfig,
+                old_goodness: dict[str, np.ndarray]) -> RowScores:
     """Scores of `rows` against `ctx`, each judged against the OTHER peers (see _metric_score).
 
     The result's `cap_rule` is the index in config.caps of the rule explaining each row's cap.
@@ -142,7 +156,7 @@ def _score_rows(rows: list[dict] | Columns, ctx: Context, config: ScoringConfig,
             "contributions": contributions, "overall": capped, "cap_rule": rule_at}
 
 
-def goodness_of(rows: list[dict] | Columns, ctx: Context,
+def goodness_of(rows: Sequence[Row] | Columns, ctx: Context,
                 config: ScoringConfig) -> dict[str, np.ndarray]:
     """Each row's comparable value per metric as it sits in `ctx` (rows must be ctx members)."""
     raw = columns(rows)
@@ -155,8 +169,8 @@ def member_goodness(spec: MetricSpec, raw: Columns, ctx: Context,
     return goodness(spec, adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config))
 
 
-def score_against(rows: list[dict], ctx: PeerContext, config: ScoringConfig, *,
-                  as_member: dict) -> dict[str, Any]:
+def score_against(rows: Sequence[Row], ctx: PeerContext, config: ScoringConfig, *,
+                  as_member: Row) -> RowScores:
     """Re-score metrics rows against a fixed peer context (used by the suggestions).
 
     Each row is a variant of one mini-app whose measured metrics are `as_member`; that
@@ -171,7 +185,7 @@ def score_against(rows: list[dict], ctx: PeerContext, config: ScoringConfig, *,
 # ------------------------------------------------------------------ the whole population
 
 
-def score_table(data: pa.Table | list[dict], config: ScoringConfig = DEFAULT_CONFIG) -> Scores:
+def score_table(data: pa.Table | Sequence[Row], config: ScoringConfig = DEFAULT_CONFIG) -> Scores:
     """Score every metrics row (one per mini-app) as columns (rows as given; `results()` lists
     them by str(miniapp_id)).
 
@@ -247,9 +261,10 @@ def _round_in_place(values: np.ndarray, digits: int) -> np.ndarray:
     scale = 10.0**digits
     np.multiply(values, scale, out=values)
     np.rint(values, out=values)
-    return np.divide(values, scale, out=values)
+    rounded: np.ndarray = np.divide(values, scale, out=values)
+    return rounded
 
 
-def score_all(rows: list[dict], config: ScoringConfig = DEFAULT_CONFIG) -> list[ScoreResult]:
+def score_all(rows: Sequence[Row], config: ScoringConfig = DEFAULT_CONFIG) -> list[ScoreResult]:
     """Score every metrics row (one per mini-app); results are ordered by miniapp_id."""
     return score_table(rows, config).results()

@@ -11,7 +11,6 @@ their words (`TierDecision`) are made from it only when asked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -19,6 +18,7 @@ from townsquare.scoring.model.catalogue import TIERS
 from townsquare.scoring.model.config import ScoringConfig
 from townsquare.scoring.model.inputs import data_shortfall
 from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision, py_round
+from townsquare.scoring.model.values import MiniAppKey
 
 # what a tier can require, in the order the decision lists what is missing
 NEEDS = ("percentile", "min_orders", "min_quality", "no_cap")
@@ -104,7 +104,8 @@ def tiers_of(scores: Scores) -> Tiers:
     )
 
 
-def assign_tiers(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, Any]:
+def assign_tiers(results: list[ScoreResult],
+                 config: ScoringConfig) -> dict[MiniAppKey, TierDecision]:
     """miniapp_id → TierDecision for every result (unscored ones get tier None)."""
     scored = np.array([r.state == "scored" for r in results], dtype=bool)
     ids = [str(r.miniapp_id) for r in results]
@@ -124,10 +125,10 @@ def assign_tiers(results: list[ScoreResult], config: ScoringConfig) -> dict[Any,
 
 
 def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
-              rows: np.ndarray | None = None) -> dict[Any, Any]:
+              rows: np.ndarray | None = None) -> dict[MiniAppKey, TierDecision]:
     """The TierDecision of every result, with its words; results[k] is row rows[k] of `table`
     (default: the same order)."""
-    out: dict[Any, Any] = {}
+    out: dict[MiniAppKey, TierDecision] = {}
     at = range(len(results)) if rows is None else rows.tolist()
     for i, result in zip(at, results, strict=True):
         t = int(table.tier[i])
@@ -148,8 +149,8 @@ def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
     return out
 
 
-def _category_codes(values: list) -> np.ndarray:
-    index: dict[Any, int] = {}
+def _category_codes(values: list[str]) -> np.ndarray:
+    index: dict[str, int] = {}
     return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int64)
 
 
