@@ -9,7 +9,14 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the model's types only: importing the pipeline loads no NumPy or Arrow
+    from townsquare.scoring.model.config import ScoringConfig
+    from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision
+    from townsquare.scoring.model.suggestions import Advice, Suggestion
+    from townsquare.scoring.model.tiers import Tiers
+    from townsquare.scoring.model.values import MiniAppKey
 
 Step = Callable[[str, float], None]
 
@@ -18,7 +25,7 @@ class CycleOutput:
     """Everything a cycle decides: columns (`scores`, `tier_table`, `advice`; rows as the
     metrics came) and, made from them on first use, the objects keyed by miniapp_id."""
 
-    def __init__(self, scores: Any, tier_table: Any, advice: Any,
+    def __init__(self, scores: Scores, tier_table: Tiers, advice: Advice,
                  seconds: dict[str, float]) -> None:
         self.scores, self.tier_table, self.advice = scores, tier_table, advice
         self.seconds = seconds  # time per stage
@@ -26,16 +33,16 @@ class CycleOutput:
         self.written: list[Path] = []  # Parquet files, when asked for
 
     @functools.cached_property
-    def results(self) -> list[Any]:
+    def results(self) -> list[ScoreResult]:
         """ScoreResult per mini-app, in the model's order."""
         return self.scores.results()
 
     @functools.cached_property
-    def ids(self) -> list[Any]:
-        return self.scores.source.column("miniapp_id")
+    def ids(self) -> list[MiniAppKey]:
+        return self.scores.source.ids()
 
     @functools.cached_property
-    def tiers(self) -> dict[Any, Any]:
+    def tiers(self) -> dict[MiniAppKey, TierDecision]:
         """miniapp_id → TierDecision."""
         from townsquare.scoring.model.tiers import decisions
 
@@ -43,7 +50,7 @@ class CycleOutput:
                          rows=self.scores.source.order)
 
     @functools.cached_property
-    def suggestions(self) -> dict[Any, list[Any]]:
+    def suggestions(self) -> dict[MiniAppKey, list[Suggestion]]:
         """miniapp_id → [Suggestion] for every scored mini-app."""
         return self.advice.suggestions(self.ids, self.scores.scored)
 
@@ -53,7 +60,7 @@ def evaluate(
     *,
     as_of: date,
     window_days: int,
-    config: Any,
+    config: ScoringConfig,
     excluded: Iterable[str] = (),
     backend: str = "duckdb",
     step: Step | None = None,
