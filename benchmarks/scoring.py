@@ -62,8 +62,9 @@ def _floor(data: str, window: int, out) -> None:
 def _cycle(data: str, window: int, result_dir: str, rollups: bool, out) -> None:
     # modules are loaded before the clock starts, as the floor loads DuckDB's: a service
     # running cycles has them loaded (Ibis alone takes half a second to import)
-    from townsquare.scoring import metrics, model, result_files, suggestions, tiers  # noqa: F401
-    from townsquare.scoring.model_config import DEFAULT_CONFIG
+    from townsquare.scoring import metrics, parquet_output  # noqa: F401
+    from townsquare.scoring.model import score, suggestions, tiers  # noqa: F401
+    from townsquare.scoring.model.config import DEFAULT_CONFIG
     from townsquare.scoring.pipeline import evaluate
 
     started, cpu = time.perf_counter(), _cpu()

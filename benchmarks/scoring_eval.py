@@ -29,7 +29,7 @@ def main() -> None:
     import pyarrow.parquet as pq
     from scipy.stats import spearmanr
 
-    from townsquare.scoring.model_config import DEFAULT_CONFIG
+    from townsquare.scoring.model.config import DEFAULT_CONFIG
     from townsquare.scoring.pipeline import evaluate
     from townsquare.simulation.market import generate_parquet
 

@@ -146,8 +146,8 @@ day (one per resident interest × place, shared by all policies), each seen {vie
 at position p is looked at with probability 1/log2(p + 1); residents click by relevance ×
 attractiveness (half q, half luck), order by q, and fulfilment, refunds, complaints and ratings
 follow q; mini-apps also get direct visits by their size. Policies never see q: Townsquare
-scores every cycle with the real score model (`scoring.model.score_all`, `assign_tiers`) on the
-metric rows built from the last {window} days of simulated aggregates.
+scores every cycle with the real score model (`scoring.model.score.score_all`,
+`tiers.assign_tiers`) on the metric rows built from the last {window} days of simulated aggregates.
 
 - **Townsquare**: tier incentives and the cold-start pool (`coldstart.allocate_pool`) as one plan
   per cycle solved by `planner.plan_exact` (one feed segment: the product's segments carry no

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,12 +21,20 @@ from townsquare.events import cli as events_cli
 from townsquare.scoring.cli import app as score_app
 from townsquare.traffic.cli import app as plan_app
 
+
+def _roll_up_day(folder: Path) -> None:
+    """The scoring's day rollup of an exported day (Ibis is loaded only when a day is written)."""
+    from townsquare.scoring.metrics import write_day_activity
+
+    write_day_activity(folder)
+
+
 app = typer.Typer(
     help="Townsquare: a super-app platform for local life services.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-app.add_typer(events_cli.app, name="events")
+app.add_typer(events_cli.events_app(summarise=_roll_up_day), name="events")
 app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
 app.add_typer(plan_app, name="plan")

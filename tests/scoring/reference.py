@@ -13,15 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from townsquare.scoring.metrics import METRIC_BY_NAME, METRICS, MetricSpec
-from townsquare.scoring.model_config import (
-    DEFAULT_CONFIG,
-    PILLARS,
-    TIERS,
-    CapRule,
-    ScoringConfig,
-)
-from townsquare.scoring.results import ScoreResult, TierDecision
+from townsquare.scoring.model.catalogue import METRIC_BY_NAME, METRICS, PILLARS, TIERS, MetricSpec
+from townsquare.scoring.model.config import DEFAULT_CONFIG, CapRule, ScoringConfig
+from townsquare.scoring.model.results import ScoreResult, TierDecision
 
 DEFAULT_RATING_PRIOR = 4.0  # when no peer has ratings
 DEFAULT_RESPONSE_PRIOR = 600.0  # seconds, when no peer has answered a message

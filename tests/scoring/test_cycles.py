@@ -12,13 +12,19 @@ from tests.scoring.cycle_world import AS_OF, Market, build_market
 from townsquare.core.audit import AuditEntry
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.miniapps.models import MiniApp
-from townsquare.scoring import configs, cycles, queries
+from townsquare.scoring import config_versions, cycles, queries, standings
 from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle, TierHistory
 
 
 @pytest.fixture
 def market(database) -> Market:
     return build_market(database)
+
+
+def _tier(db, public_id: str) -> str | None:
+    """The tier other domains read (`scoring.standings`) of a mini-app, by its public id."""
+    app_id = db.scalar(select(MiniApp.id).where(MiniApp.public_id == public_id))
+    return standings(db, miniapp_ids=[app_id]).by_miniapp[app_id].tier
 
 
 def _scores(db, cycle) -> dict[str, MiniAppScore]:
@@ -50,9 +56,9 @@ def test_a_cycle_scores_every_miniapp_with_an_explanation(database, settings, ma
         new = scores[market.new_app]
         assert new.state == "insufficient_data" or new.overall < scores[by_quality[-1]].overall
 
-        assert cycles.current_tier(db, market.ours) == ours.tier
+        assert _tier(db, market.ours) == ours.tier
         app_id = db.scalar(select(MiniApp.id).where(MiniApp.public_id == market.ours))
-        assert cycles.current_tier(db, app_id) == ours.tier
+        assert standings(db).by_miniapp[app_id].tier == ours.tier
         assert db.scalar(select(func.count()).select_from(TierHistory)) == sum(
             1 for s in scores.values() if s.tier
         )
@@ -87,7 +93,7 @@ def test_trend_and_current_tier_follow_the_newest_cycle(database, settings, mark
     with database.unit_of_work() as db:
         history = queries.score_history(db, actor=market.owner, miniapp_id=market.ours)
         assert [s.cycle.as_of for s in history] == [AS_OF - timedelta(days=7), AS_OF]
-        assert cycles.current_tier(db, market.ours) == history[-1].tier
+        assert _tier(db, market.ours) == history[-1].tier
         assert cycles.next_due(db) == AS_OF + timedelta(days=7)
 
 
@@ -107,22 +113,23 @@ def test_only_operators_and_the_system_run_cycles_and_dates_are_checked(database
 
 def test_a_new_configuration_version_is_used_and_recorded(database, settings, market):
     with database.unit_of_work() as db:
-        first = configs.active_version(db)
-        numbers = configs.editable_numbers(first.config)
+        first = config_versions.active_version(db)
+        numbers = config_versions.editable_numbers(first.config)
         assert numbers, "the operator has weights and thresholds to edit"
         key = next(k for k in numbers if "weight" in k)
         for bad in ({key: -1}, {key: "abc"}, {"no_such_setting": 1}, {key: float("nan")}):
             with pytest.raises(ValidationFailed):
-                configs.save_config(db, actor=market.operator, changes=bad)
+                config_versions.save_config(db, actor=market.operator, changes=bad)
         with pytest.raises(ValidationFailed):
-            configs.save_config(db, actor=market.operator, changes={}, cycle_days=0)
+            config_versions.save_config(db, actor=market.operator, changes={}, cycle_days=0)
         with pytest.raises(PermissionDenied):
-            configs.save_config(db, actor=market.owner, changes={key: 1})
-        second = configs.save_config(
+            config_versions.save_config(db, actor=market.owner, changes={key: 1})
+        second = config_versions.save_config(
             db, actor=market.operator, changes={key: numbers[key] + 1}, cycle_days=14
         )
         assert second.version == first.version + 1 and second.active and not first.active
-        assert configs.editable_numbers(second.config)[key] == pytest.approx(numbers[key] + 1)
+        edited = config_versions.editable_numbers(second.config)
+        assert edited[key] == pytest.approx(numbers[key] + 1)
         cycle = cycles.run_cycle(db, settings=settings, as_of=AS_OF, actor=None)
         assert cycle.config_version.version == second.version
         assert cycles.next_due(db) == AS_OF + timedelta(days=14)

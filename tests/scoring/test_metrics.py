@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from townsquare.scoring import metrics, partitions
+from townsquare.scoring.model import catalogue
 
 from .events_fixture import Events
 
@@ -116,10 +117,10 @@ def test_no_events_gives_an_empty_table_with_the_schema(tmp_path):
 
 
 def test_specs_are_consistent():
-    names = [s.name for s in metrics.METRICS]
+    names = [s.name for s in catalogue.METRICS]
     assert len(names) == len(set(names))
-    assert {s.pillar for s in metrics.METRICS} == {"volume", "scale", "quality"}
-    for spec in metrics.METRICS:
+    assert {s.pillar for s in catalogue.METRICS} == {"volume", "scale", "quality"}
+    for spec in catalogue.METRICS:
         if spec.kind in ("rate", "p90") or spec.name == "rating_avg":
             assert spec.denominator
 

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from townsquare.scoring import model
-from townsquare.scoring.metrics import METRICS
-from townsquare.scoring.model import DEFAULT_CONFIG, ScoringConfig, assign_tiers, score_all
+from townsquare.scoring.model.catalogue import METRICS, TIERS
+from townsquare.scoring.model.config import DEFAULT_CONFIG, CapRule, ScoringConfig
+from townsquare.scoring.model.peers import wilson
+from townsquare.scoring.model.score import score_all
+from townsquare.scoring.model.tiers import assign_tiers
 
 from .rows import category, make_row
 
@@ -143,7 +145,7 @@ def test_rates_are_shrunk_toward_the_peers_before_the_confidence_bound():
     plain = ScoringConfig(rate_prior_strength=0.0)
     shrunk = ScoringConfig(rate_prior_strength=20.0)
     pooled = sum(r["cancelled"] for r in rows) / sum(r["orders"] for r in rows)
-    raw = model.wilson(np.array([0.1]), np.array([20.0]),
+    raw = wilson(np.array([0.1]), np.array([20.0]),
                        plain.rate_confidence_z, upper=True)[0]
     by_plain = {r.miniapp_id: r for r in score_all(rows, plain)}["small"]
     by_shrunk = {r.miniapp_id: r for r in score_all(rows, shrunk)}["small"]
@@ -157,11 +159,11 @@ def test_rates_are_shrunk_toward_the_peers_before_the_confidence_bound():
 
 def test_the_cap_has_its_own_confidence():
     rows = category(10) + [make_row("small", orders=12, complaints=1)]
-    sure = ScoringConfig(caps=(model.CapRule(z=0.0),))
+    sure = ScoringConfig(caps=(CapRule(z=0.0),))
     small = {r.miniapp_id: r for r in score_all(rows, sure)}["small"]
     assert small.cap is not None  # 1 of 12 taken at face value is far above the median
     with pytest.raises(ValueError):
-        ScoringConfig(caps=(model.CapRule(z=9.0),))
+        ScoringConfig(caps=(CapRule(z=9.0),))
 
 
 def test_one_five_star_rating_ranks_below_two_hundred_at_four_point_eight():
@@ -304,4 +306,4 @@ def test_unscored_apps_get_no_tier_but_the_data_they_need():
 
 
 def test_helpers_are_exported():
-    assert model.TIERS == ("S", "A", "B", "C", "D")
+    assert TIERS == ("S", "A", "B", "C", "D")

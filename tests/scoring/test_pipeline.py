@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from townsquare.scoring.model_config import DEFAULT_CONFIG
+from townsquare.scoring.model.config import DEFAULT_CONFIG
 from townsquare.scoring.pipeline import evaluate, write_parquet
 
 from .test_metrics import AS_OF, world  # noqa: F401 (a fixture)
@@ -25,7 +25,7 @@ def test_results_written_during_the_cycle_equal_those_written_after(world, tmp_p
 
 
 def test_a_cycle_that_fails_half_way_leaves_no_result_files(world, tmp_path, monkeypatch):  # noqa: F811
-    from townsquare.scoring import suggestions
+    from townsquare.scoring.model import suggestions
 
     root, _, _ = world
     out = tmp_path / "results"

@@ -6,9 +6,11 @@ from collections import defaultdict
 
 import pytest
 
-from townsquare.scoring import suggestions
-from townsquare.scoring.metrics import METRIC_BY_NAME
-from townsquare.scoring.model import DEFAULT_CONFIG, build_context, score_against, score_all
+from townsquare.scoring.model import suggestions
+from townsquare.scoring.model.catalogue import METRIC_BY_NAME
+from townsquare.scoring.model.config import DEFAULT_CONFIG
+from townsquare.scoring.model.peers import build_context
+from townsquare.scoring.model.score import score_against, score_all
 
 from .rows import category, make_row
 

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from townsquare.scoring import model, suggestions, tiers
-from townsquare.scoring.model_config import DEFAULT_CONFIG, CapRule, ScoringConfig
+from townsquare.scoring.model import score, suggestions, tiers
+from townsquare.scoring.model.config import DEFAULT_CONFIG, CapRule, ScoringConfig
+from townsquare.scoring.model.results import py_round
 from townsquare.scoring.pipeline import CycleOutput, write_parquet
-from townsquare.scoring.results import py_round
 
 from . import reference
 from .rows import make_row
@@ -79,7 +79,7 @@ def _old(rows, config):
 
 
 def _new(data, config):
-    scores = model.score_table(data, config)
+    scores = score.score_table(data, config)
     output = CycleOutput(scores, tiers.tiers_of(scores), suggestions.advise(scores), {})
     return (
         [r.to_json() for r in output.results],
@@ -111,7 +111,7 @@ def test_columnar_scoring_is_identical_to_the_row_by_row_one(rows, name, rnd):
 def test_list_entry_points_match_the_reference(rows, name):
     config = CONFIGS[name]
     _, old_tiers, old_advice = _old(rows, config)
-    results = model.score_all(rows, config)
+    results = score.score_all(rows, config)
     _same(old_tiers, {k: v.to_json() for k, v in tiers.assign_tiers(results, config).items()})
     _same(old_advice, {k: [s.to_json() for s in v]
                        for k, v in suggestions.suggest_all(results, config).items()})
@@ -146,7 +146,7 @@ def test_py_round_is_pythons_round(value, digits):
 def test_written_parquet_explains_every_score(tmp_path):
     rows = [make_row(i, orders=40 + 9 * i, complaints=i % 4, city="hz") for i in range(12)]
     rows.append(make_row(99, orders=2, visits=3))  # not enough data
-    scores = model.score_table(pa.Table.from_pylist(rows), DEFAULT_CONFIG)
+    scores = score.score_table(pa.Table.from_pylist(rows), DEFAULT_CONFIG)
     output = CycleOutput(scores, tiers.tiers_of(scores), suggestions.advise(scores), {})
     written = {path.name: path for path in write_parquet(output, tmp_path)}
     table = pq.read_table(written["scores.parquet"])

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tests.traffic.world import World
 from townsquare.events import intake
 from townsquare.events.models import EventType
-from townsquare.scoring import configs
+from townsquare.scoring import config_versions
 from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle
 
 _ids = itertools.count(1)
@@ -20,7 +20,7 @@ _ids = itertools.count(1)
 def score_cycle(db: Session, world: World, *, as_of: date, at: datetime,
                 tiers: dict[str, str | None] | None = None) -> ScoreCycle:
     """A DONE cycle scoring every world app with its tier and quality (or `tiers` overrides)."""
-    version = configs.active_version(db)
+    version = config_versions.active_version(db)
     cycle = ScoreCycle(as_of=as_of, config_version_id=version.id, state=CycleState.DONE,
                        started_at=at, finished_at=at)
     db.add(cycle)

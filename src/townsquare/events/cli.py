@@ -12,9 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from townsquare.core.database import Database
 from townsquare.core.settings import get_settings
-from townsquare.events.export import export_events
+from townsquare.events.export import Summarise, export_events
 
-app = typer.Typer(help="Behaviour events: export to Parquet.", no_args_is_help=True)
 console = Console()
 
 
@@ -22,32 +21,37 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-@app.command("export")
-def export_command(
-    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                   help="First day (UTC), inclusive")] = None,
-    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                   help="Last day (UTC), inclusive")] = None,
-    out: Annotated[Path | None, typer.Option(help="Default: <data dir>/events")] = None,
-) -> None:
-    """Export events to <out>/date=YYYY-MM-DD/; without dates, only days with new events."""
-    from townsquare.scoring.metrics import write_day_activity  # the scoring's day rollups
+def events_app(*, summarise: Summarise | None = None) -> typer.Typer:
+    """The `events` commands; `summarise` rolls each exported day up (the top-level CLI passes
+    the scoring's day rollups, so events need not know who reads them)."""
+    app = typer.Typer(help="Behaviour events: export to Parquet.", no_args_is_help=True)
 
-    settings = get_settings()
-    out_dir = out or settings.data_dir / "events"
-    database = Database(settings.effective_database_url)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
-        task = bar.add_task("Exporting events", total=None)
+    @app.command("export")
+    def export_command(
+        since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                       help="First day (UTC), inclusive")] = None,
+        until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                       help="Last day (UTC), inclusive")] = None,
+        out: Annotated[Path | None, typer.Option(help="Default: <data dir>/events")] = None,
+    ) -> None:
+        """Export events to <out>/date=YYYY-MM-DD/; without dates, only days with new events."""
+        settings = get_settings()
+        out_dir = out or settings.data_dir / "events"
+        database = Database(settings.effective_database_url)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
+            task = bar.add_task("Exporting events", total=None)
 
-        def advance(day: date, rows: int, left: int) -> None:
-            done = bar.tasks[0].completed + 1
-            bar.update(task, total=done + left, completed=done,
-                       description=f"Exported {day.isoformat()} ({rows:,} events)")
+            def advance(day: date, rows: int, left: int) -> None:
+                done = bar.tasks[0].completed + 1
+                bar.update(task, total=done + left, completed=done,
+                           description=f"Exported {day.isoformat()} ({rows:,} events)")
 
-        result = export_events(db, out_dir=out_dir, since=_day(since), until=_day(until),
-                               progress=advance, summarise=write_day_activity)
-    database.dispose()
-    console.print(f"[green]Exported[/green] {result.rows:,} events in {len(result.days)} days "
-                  f"to {out_dir}")
+            result = export_events(db, out_dir=out_dir, since=_day(since), until=_day(until),
+                                   progress=advance, summarise=summarise)
+        database.dispose()
+        console.print(f"[green]Exported[/green] {result.rows:,} events in {len(result.days)} "
+                      f"days to {out_dir}")
+
+    return app

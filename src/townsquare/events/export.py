@@ -261,5 +261,3 @@ def export_events(
         _write_state(out_dir, started)
     return result
 
-
-export = export_events  # the short name the scoring cycle calls

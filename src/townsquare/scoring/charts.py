@@ -1,4 +1,4 @@
-"""Small server-rendered SVG charts for the scoring pages (no JavaScript needed to read them)."""
+"""Small server-rendered SVG charts for the scoring pages, drawn in `web.charts`' frame."""
 
 from __future__ import annotations
 
@@ -6,29 +6,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT, PAD = 560, 200, 32
-
-
-def _svg(body: str, label: str, height: int = HEIGHT) -> Markup:
-    return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
-    )
-
-
-def _y(value: float, height: int = HEIGHT) -> float:
-    return height - PAD - (height - 2 * PAD) * max(0.0, min(value, 100.0)) / 100
-
-
-def _grid(height: int = HEIGHT) -> str:
-    lines = []
-    for mark in (0, 50, 100):
-        y = _y(mark, height)
-        lines.append(
-            f'<line x1="{PAD}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{PAD - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{mark}</text>'
-        )
-    return "".join(lines)
+from townsquare.web.charts import HEIGHT, PAD, WIDTH, percent_grid, percent_y, svg
 
 
 def trend(points: list[tuple[str, float | None]], *, label: str) -> Markup:
@@ -36,7 +14,7 @@ def trend(points: list[tuple[str, float | None]], *, label: str) -> Markup:
     if not points:
         return Markup("")
     step = (WIDTH - PAD - 24) / max(len(points) - 1, 1)
-    parts, path, dots = [_grid()], [], []
+    parts, path, dots = [percent_grid()], [], []
     for i, (name, value) in enumerate(points):
         x = PAD + 8 + i * step
         if i % max(1, len(points) // 8) == 0 or i == len(points) - 1:
@@ -47,7 +25,7 @@ def trend(points: list[tuple[str, float | None]], *, label: str) -> Markup:
         if value is None:
             path.append("")
             continue
-        y = _y(value)
+        y = percent_y(value)
         path.append(f"{x:.1f},{y:.1f}")
         dots.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot"><title>{escape(name)}: '
@@ -56,7 +34,7 @@ def trend(points: list[tuple[str, float | None]], *, label: str) -> Markup:
     for segment in " ".join(path).split("  "):
         if segment.strip():
             parts.append(f'<polyline points="{segment.strip()}" class="line"/>')
-    return _svg("".join(parts + dots), label)
+    return svg("".join(parts + dots), label)
 
 
 def pillars(
@@ -87,7 +65,7 @@ def pillars(
                 parts.append(
                     f'<line x1="{x:.1f}" y1="{y - 3}" x2="{x:.1f}" y2="{y + 23}" class="{css}"/>'
                 )
-    return _svg("".join(parts), label, height)
+    return svg("".join(parts), label, height)
 
 
 def histogram(counts: list[int], *, label: str) -> Markup:
@@ -111,4 +89,4 @@ def histogram(counts: list[int], *, label: str) -> Markup:
                 f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
                 f'class="value">{count}</text>'
             )
-    return _svg("".join(parts), label)
+    return svg("".join(parts), label)

@@ -1,6 +1,6 @@
 """Scoring cycles: export the window's events to Parquet, score every mini-app, store the scores,
 tiers and suggestions. Re-running a date replaces that cycle's results (same events, same
-results), and `current_tier` is what the traffic system reads."""
+results); other domains read the newest finished cycle through `scoring.standings`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
-from townsquare.scoring import configs, disputes
+from townsquare.scoring import config_versions, disputes
 from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle, TierHistory
 from townsquare.scoring.pipeline import CycleOutput, Step, attr, evaluate, jsonable
 
@@ -45,10 +45,10 @@ def update_event_log(db: Session, *, settings: Settings, since: date, until: dat
     received events since the last export, and the window's days whose partition does not hold
     as many events as the database, are (re-)exported and rolled up. So a day is written and
     rolled up once, and again only when late events arrive for it."""
-    from townsquare.events import export
+    from townsquare.events.export import export_events
     from townsquare.scoring.metrics import write_day_activity
 
-    export.export(db, out_dir=events_dir(settings), summarise=write_day_activity,
+    export_events(db, out_dir=events_dir(settings), summarise=write_day_activity,
                   check=(since, until))
 
 
@@ -65,7 +65,7 @@ def run_cycle(
     require_role(actor, Role.OPERATOR)
     as_of = _check_as_of(as_of)
     step = progress or (lambda _label, _done: None)
-    version, config = configs.active_config(db)
+    version, config = config_versions.active_config(db)
     window = version.window_days
     started = time.perf_counter()
 
@@ -193,7 +193,7 @@ def _float(value: Any) -> float | None:
 
 def mark_failed(db: Session, *, as_of: date, error: str) -> None:
     """Record a cycle that raised (called in a fresh transaction after the failed one)."""
-    version = configs.active_version(db)
+    version = config_versions.active_version(db)
     cycle = db.scalar(select(ScoreCycle).where(ScoreCycle.as_of == as_of))
     if cycle is None:
         cycle = ScoreCycle(as_of=as_of, started_at=clock.now(), config_version_id=version.id)
@@ -204,27 +204,9 @@ def mark_failed(db: Session, *, as_of: date, error: str) -> None:
     db.flush()
 
 
-def current_tier(db: Session, miniapp_id: int | str) -> str | None:
-    """The tier from the newest finished cycle (None: never scored or not enough data)."""
-    stmt = (
-        select(MiniAppScore.tier)
-        .join(ScoreCycle, ScoreCycle.id == MiniAppScore.cycle_id)
-        .where(ScoreCycle.state == CycleState.DONE)
-        .order_by(ScoreCycle.as_of.desc())
-        .limit(1)
-    )
-    if isinstance(miniapp_id, str):
-        stmt = stmt.join(MiniApp, MiniApp.id == MiniAppScore.miniapp_id).where(
-            MiniApp.public_id == miniapp_id
-        )
-    else:
-        stmt = stmt.where(MiniAppScore.miniapp_id == miniapp_id)
-    return db.scalar(stmt)
-
-
 def next_due(db: Session) -> date:
     """When the next cycle is due: the newest done cycle plus the cycle length (or today)."""
-    version = configs.active_version(db)
+    version = config_versions.active_version(db)
     last = db.scalar(
         select(ScoreCycle.as_of)
         .where(ScoreCycle.state == CycleState.DONE)
@@ -247,7 +229,7 @@ def run_recent(
     db: Session, *, settings: Settings, count: int = 4, progress: Step | None = None
 ) -> list[ScoreCycle]:
     """The last `count` cycles up to today, one cycle length apart (the demo city's trend)."""
-    days = configs.active_version(db).cycle_days
+    days = config_versions.active_version(db).cycle_days
     today = clock.now().date()
     return [
         run_cycle(db, settings=settings, as_of=today - timedelta(days=days * n), actor=None,

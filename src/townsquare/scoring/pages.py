@@ -19,7 +19,7 @@ from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
 from townsquare.miniapps import registry
-from townsquare.scoring import charts, configs, cycles, disputes, queries, views
+from townsquare.scoring import charts, config_versions, cycles, disputes, queries, views
 from townsquare.scoring.models import DisputeState
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import flashes, rejected, see_other
@@ -87,13 +87,13 @@ def dispute_complaint(
 
 def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[str, Any]:
     require_role(user, Role.OPERATOR)
-    version = configs.active_version(db)
+    version = config_versions.active_version(db)
     latest = queries.latest_cycle(db, actor=user)
     scores = queries.cycle_scores(db, actor=user, cycle=latest) if latest else []
     values = [s.overall for s in scores if s.overall is not None]
     return {
         "version": version,
-        "numbers": configs.editable_numbers(version.config),
+        "numbers": config_versions.editable_numbers(version.config),
         "cycles": queries.list_cycles(db, actor=user, limit=12),
         "latest": latest,
         "scores": scores[:20],
@@ -146,13 +146,13 @@ async def save_config(
     require_role(user, Role.OPERATOR)
     form = {k: str(v)[:100] for k, v in (await request.form()).items() if k != "csrf_token"}
     try:
-        version = configs.active_version(db)
+        version = config_versions.active_version(db)
         changes = {
             key: form[key]
-            for key, current in configs.editable_numbers(version.config).items()
+            for key, current in config_versions.editable_numbers(version.config).items()
             if key in form and form[key].strip() != _plain(current)
         }
-        configs.save_config(
+        config_versions.save_config(
             db,
             actor=user,
             changes=changes,

@@ -9,7 +9,14 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the model's types only: importing the pipeline loads no NumPy or Arrow
+    from townsquare.scoring.model.config import ScoringConfig
+    from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision
+    from townsquare.scoring.model.suggestions import Advice, Suggestion
+    from townsquare.scoring.model.tiers import Tiers
+    from townsquare.scoring.model.values import MiniAppKey
 
 Step = Callable[[str, float], None]
 
@@ -18,7 +25,7 @@ class CycleOutput:
     """Everything a cycle decides: columns (`scores`, `tier_table`, `advice`; rows as the
     metrics came) and, made from them on first use, the objects keyed by miniapp_id."""
 
-    def __init__(self, scores: Any, tier_table: Any, advice: Any,
+    def __init__(self, scores: Scores, tier_table: Tiers, advice: Advice,
                  seconds: dict[str, float]) -> None:
         self.scores, self.tier_table, self.advice = scores, tier_table, advice
         self.seconds = seconds  # time per stage
@@ -26,24 +33,24 @@ class CycleOutput:
         self.written: list[Path] = []  # Parquet files, when asked for
 
     @functools.cached_property
-    def results(self) -> list[Any]:
+    def results(self) -> list[ScoreResult]:
         """ScoreResult per mini-app, in the model's order."""
         return self.scores.results()
 
     @functools.cached_property
-    def ids(self) -> list[Any]:
-        return self.scores.source.column("miniapp_id")
+    def ids(self) -> list[MiniAppKey]:
+        return self.scores.source.ids()
 
     @functools.cached_property
-    def tiers(self) -> dict[Any, Any]:
+    def tiers(self) -> dict[MiniAppKey, TierDecision]:
         """miniapp_id → TierDecision."""
-        from townsquare.scoring.tiers import decisions
+        from townsquare.scoring.model.tiers import decisions
 
         return decisions(self.tier_table, self.results, self.scores.config,
                          rows=self.scores.source.order)
 
     @functools.cached_property
-    def suggestions(self) -> dict[Any, list[Any]]:
+    def suggestions(self) -> dict[MiniAppKey, list[Suggestion]]:
         """miniapp_id → [Suggestion] for every scored mini-app."""
         return self.advice.suggestions(self.ids, self.scores.scored)
 
@@ -53,7 +60,7 @@ def evaluate(
     *,
     as_of: date,
     window_days: int,
-    config: Any,
+    config: ScoringConfig,
     excluded: Iterable[str] = (),
     backend: str = "duckdb",
     step: Step | None = None,
@@ -63,13 +70,14 @@ def evaluate(
     """Metrics, scores, tiers and suggestions for every mini-app with events in the window
     (`rollups=False`: the activity from the events even for days the export rolled up).
 
-    `write_to`: also write the results there as Parquet (`result_files`; the scores are
+    `write_to`: also write the results there as Parquet (`parquet_output`; the scores are
     written while the suggestions are computed), listed in the output's `written`.
     """
     import time
 
-    from townsquare.scoring import metrics, model, suggestions, tiers
-    from townsquare.scoring.result_files import ResultFiles
+    from townsquare.scoring import metrics
+    from townsquare.scoring.model import score, suggestions, tiers
+    from townsquare.scoring.parquet_output import ResultFiles
 
     step = step or (lambda _label, _done: None)
     clock_start = time.perf_counter()
@@ -92,7 +100,7 @@ def evaluate(
     )
     lap("metrics")
     step("scores", 0.4)
-    scores = model.score_table(table, config)
+    scores = score.score_table(table, config)
     lap("scores")
     step("tiers", 0.55)
     tier_table = tiers.tiers_of(scores)
@@ -148,8 +156,8 @@ def attr(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 def write_parquet(output: CycleOutput, out_dir: Path, *, compression: str = "zstd") -> list[Path]:
-    """Write a cycle's results as Parquet columns (`result_files`)."""
-    from townsquare.scoring.result_files import ResultFiles
+    """Write a cycle's results as Parquet columns (`parquet_output`)."""
+    from townsquare.scoring.parquet_output import ResultFiles
 
     files = ResultFiles(output.scores, out_dir, compression=compression)
     files.scores(output.tier_table)

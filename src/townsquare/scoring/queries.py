@@ -11,9 +11,8 @@ from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import NotFound
 from townsquare.core.text import well_formed
 from townsquare.miniapps import registry
+from townsquare.scoring.model.catalogue import TIERS
 from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle
-
-TIERS = ("S", "A", "B", "C", "D")
 
 
 def score_history(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.accounts.models import Role
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import NotFound
-from townsquare.scoring import configs, cycles, disputes, queries
+from townsquare.scoring import config_versions, cycles, disputes, queries
 from townsquare.scoring.models import DisputeState
 from townsquare.scoring.schemas import (
     ComplaintOut,
@@ -25,15 +25,13 @@ from townsquare.scoring.schemas import (
     ScoreOut,
 )
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import errors
+from townsquare.web.openapi import PublicId, errors
 
 router = APIRouter(prefix="/api", tags=["scoring"])
-MiniAppId = Annotated[str, Path(max_length=40)]
-PublicId = Annotated[str, Path(max_length=40)]
 
 
 @router.get("/miniapps/{miniapp_id}/score", response_model=ScoreOut, responses=errors(401, 404))
-def latest_score(miniapp_id: MiniAppId, user: CurrentUser, db: DbSession) -> ScoreOut:
+def latest_score(miniapp_id: PublicId, user: CurrentUser, db: DbSession) -> ScoreOut:
     """The mini-app's score in the newest cycle, with its full explanation."""
     score = queries.latest_score(db, actor=user, miniapp_id=miniapp_id)
     if score is None:
@@ -45,7 +43,7 @@ def latest_score(miniapp_id: MiniAppId, user: CurrentUser, db: DbSession) -> Sco
     "/miniapps/{miniapp_id}/scores", response_model=list[ScoreOut], responses=errors(401, 404)
 )
 def score_history(
-    miniapp_id: MiniAppId,
+    miniapp_id: PublicId,
     user: CurrentUser,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=200)] = 26,
@@ -60,7 +58,7 @@ def score_history(
     response_model=list[ComplaintOut],
     responses=errors(401, 404),
 )
-def complaints(miniapp_id: MiniAppId, user: CurrentUser, db: DbSession) -> list[ComplaintOut]:
+def complaints(miniapp_id: PublicId, user: CurrentUser, db: DbSession) -> list[ComplaintOut]:
     """The mini-app's newest complaints and their disputes."""
     return [
         ComplaintOut(
@@ -75,7 +73,7 @@ def complaints(miniapp_id: MiniAppId, user: CurrentUser, db: DbSession) -> list[
 
 
 @router.get("/miniapps/{miniapp_id}/tier", responses=errors(401, 404))
-def tier(miniapp_id: MiniAppId, user: CurrentUser, db: DbSession) -> dict[str, str | None]:
+def tier(miniapp_id: PublicId, user: CurrentUser, db: DbSession) -> dict[str, str | None]:
     """The mini-app's current tier (the one the traffic system uses)."""
     score = queries.latest_score(db, actor=user, miniapp_id=miniapp_id)
     return {"miniapp_id": miniapp_id, "tier": score.tier if score else None}
@@ -113,13 +111,13 @@ def cycle_scores(cycle_id: PublicId, user: CurrentUser, db: DbSession) -> list[S
 
 
 def _config_out(db) -> ConfigOut:
-    row = configs.active_version(db)
+    row = config_versions.active_version(db)
     return ConfigOut(
         version=row.version,
         cycle_days=row.cycle_days,
         window_days=row.window_days,
         config=row.config,
-        editable=configs.editable_numbers(row.config),
+        editable=config_versions.editable_numbers(row.config),
         created_at=row.created_at,
     )
 
@@ -134,7 +132,7 @@ def get_config(user: CurrentUser, db: DbSession) -> ConfigOut:
 @router.post("/scoring/config", response_model=ConfigOut, responses=errors(401, 403, 422))
 def save_config(body: ConfigIn, user: CurrentUser, db: DbSession) -> ConfigOut:
     """Save changed weights or thresholds as a new active version (operators)."""
-    configs.save_config(
+    config_versions.save_config(
         db,
         actor=user,
         changes=body.changes,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.core.i18n import N_, gettext
 from townsquare.scoring import charts
+from townsquare.scoring.model.catalogue import METRICS
 from townsquare.scoring.models import MiniAppScore
 from townsquare.scoring.pipeline import attr
 
@@ -30,10 +31,6 @@ def localized(obj: Any, base: str, locale: str) -> str:
 
 def metric_labels(locale: str) -> dict[str, tuple[str, str]]:
     """Metric name → (label, unit) from the metrics catalogue."""
-    try:
-        from townsquare.scoring.metrics import METRICS
-    except ImportError:  # the analytic core is optional for reading stored scores
-        return {}
     return {
         spec.name: (spec.label_en if locale == "en" else spec.label_zh, spec.unit or "")
         for spec in METRICS

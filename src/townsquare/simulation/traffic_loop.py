@@ -12,10 +12,10 @@ direct visits (size × q-independent), so everyone has a record the score model 
 
 Each cycle the policy sees only what was observed (never q): `metric_rows` turns the last
 `window_days` of simulated aggregates into the score model's metric rows, and the real
-`scoring.model.score_all` / `assign_tiers` score and tier them. The policies (Townsquare and the
-baselines) live in `traffic_policies`, and `traffic_evaluation.run` plays them on this market.
-Deterministic for a seed; the market, the warm-up history and every day's resident interests are
-shared by all policies (common random numbers).
+`scoring.model.score.score_all` / `tiers.assign_tiers` score and tier them. The policies
+(Townsquare and the baselines) live in `traffic_policies`, and `traffic_evaluation.run` plays them
+on this market. Deterministic for a seed; the market, the warm-up history and every day's resident
+interests are shared by all policies (common random numbers).
 """
 
 from __future__ import annotations

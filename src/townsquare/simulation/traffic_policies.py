@@ -5,8 +5,8 @@ re-plan (`start_cycle`); for every distinct list it returns the mini-app indices
 (`compose`).
 
 Townsquare (per cycle, with the product's own pure parts and the default `TrafficConfig`):
-- scores and tiers from the real score model (`scoring.model.score_all`, `assign_tiers`) on the
-  last `window_days` of observations;
+- scores and tiers from the real score model (`scoring.model.score.score_all`,
+  `tiers.assign_tiers`) on the last `window_days` of observations;
 - tier incentives (S/A/B impressions) and the cold-start pool (`coldstart.allocate_pool`,
   Thompson sampling with category priors) become the demands of one plan solved exactly by
   `planner.plan_exact` (OR-Tools min-cost flow; a few hundred demands, milliseconds). The
@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from townsquare.scoring.model import assign_tiers, score_all
-from townsquare.scoring.model_config import DEFAULT_CONFIG as SCORING
+from townsquare.scoring.model.config import DEFAULT_CONFIG as SCORING
+from townsquare.scoring.model.score import score_all
+from townsquare.scoring.model.tiers import assign_tiers
 from townsquare.simulation.traffic_loop import Book, LoopConfig, Market, examination, metric_rows
 from townsquare.traffic.config import DEFAULT_CONFIG as TRAFFIC
 from townsquare.traffic.market.auction import AuctionConfig, Bid, run_auction, tier_at_least

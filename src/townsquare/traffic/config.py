@@ -16,8 +16,8 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.errors import ValidationFailed
+from townsquare.scoring import TIERS
 
-TIERS = ("S", "A", "B", "C", "D")
 SURFACE_FEED = "feed"
 SURFACE_SEARCH = "search"
 DAYPARTS = ("night", "morning", "afternoon", "evening")  # local hours 0–6, 6–12, 12–18, 18–24

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.miniapps.models import MiniApp
-from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle
+from townsquare.scoring import Standing, standings
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.models import Stage, TrafficProfile
 
@@ -23,25 +23,6 @@ _OUTCOMES = {
     EventType.CLICK: "clicks",
     EventType.ORDER_PLACED: "orders",
 }
-
-
-def newest_done_cycle(db: Session) -> ScoreCycle | None:
-    """The newest finished scoring cycle (its tiers are the current ones)."""
-    return db.scalar(
-        select(ScoreCycle)
-        .where(ScoreCycle.state == CycleState.DONE)
-        .order_by(ScoreCycle.as_of.desc())
-        .limit(1)
-    )
-
-
-def _scores(db: Session, cycle: ScoreCycle) -> dict[int, tuple[float | None, str | None]]:
-    rows = db.execute(
-        select(MiniAppScore.miniapp_id, MiniAppScore.overall, MiniAppScore.tier).where(
-            MiniAppScore.cycle_id == cycle.id
-        )
-    )
-    return {miniapp_id: (overall, tier) for miniapp_id, overall, tier in rows}
 
 
 def _outcomes(db: Session, *, since: datetime, until: datetime) -> dict[int, dict[str, int]]:
@@ -67,8 +48,7 @@ def refresh(db: Session, *, config: TrafficConfig, now: datetime) -> int:
 
     listed = dict(db.execute(select(MiniApp.id, MiniApp.merchant_id).where(MiniApp.listed)).all())
     staged = stages.compute(db, config=config, now=now)
-    cycle = newest_done_cycle(db)
-    scores = _scores(db, cycle) if cycle is not None else None
+    scores = standings(db)  # the newest finished cycle's
     since = now - timedelta(days=config.stages.window_days)
     outcomes = _outcomes(db, since=since, until=now)
     existing = {p.miniapp_id: p for p in db.scalars(select(TrafficProfile))}
@@ -86,7 +66,8 @@ def refresh(db: Session, *, config: TrafficConfig, now: datetime) -> int:
         profile.stage_detail = dict(detail)
         # Before the first finished cycle nothing is known: keep what the profile holds.
         if scores is not None:
-            profile.quality, profile.tier = scores.get(miniapp_id, (None, None))
+            standing = scores.by_miniapp.get(miniapp_id, Standing(None, None))
+            profile.quality, profile.tier = standing.score, standing.tier
         counts = outcomes.get(miniapp_id, {})
         profile.impressions = counts.get("impressions", 0)
         profile.clicks = counts.get("clicks", 0)

@@ -1,7 +1,7 @@
 """Small server-rendered SVG charts for the traffic consoles: exposure by source per day (stacked
 bars), planned against delivered per promise, and the Lorenz curve of exposure concentration.
 
-Same frame and look as `scoring.charts` (whose `_svg` wrapper and sizes are reused); series
+Same frame and look as the scoring charts (`web.charts`' `svg` frame and sizes); series
 colours are inline so the charts need no stylesheet change.
 """
 
@@ -13,7 +13,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from townsquare.scoring.charts import HEIGHT, PAD, WIDTH, _svg
+from townsquare.web.charts import HEIGHT, PAD, WIDTH, svg
 
 PALETTE = ("#2563eb", "#16a34a", "#f59e0b", "#db2777", "#7c3aed", "#6b7280", "#0891b2")
 PLANNED, DELIVERED, REQUESTED = "#93c5fd", "#2563eb", "#e5e7eb"
@@ -90,7 +90,7 @@ def stacked_days(
             )
     shown = {k for counts in series.values() for k, v in counts.items() if v > 0}
     parts.append(_legend([(n, colours[k]) for k, n in sources if k in shown], height - 8))
-    return _svg("".join(parts), label, height)
+    return svg("".join(parts), label, height)
 
 
 def planned_delivered(
@@ -127,7 +127,7 @@ def planned_delivered(
         )
     colours = (REQUESTED, PLANNED, DELIVERED)
     parts.append(_legend(list(zip(legend, colours, strict=True)), height - 8))
-    return _svg("".join(parts), label, height)
+    return svg("".join(parts), label, height)
 
 
 def lorenz(points: Sequence[tuple[float, float]], *, gini: float, label: str) -> Markup:
@@ -150,4 +150,4 @@ def lorenz(points: Sequence[tuple[float, float]], *, gini: float, label: str) ->
         f'<text x="{left + size + 10}" y="{PAD + size / 2}" class="value">'
         f"Gini {gini:.2f}</text>",
     ]
-    return _svg("".join(parts), label)
+    return svg("".join(parts), label)

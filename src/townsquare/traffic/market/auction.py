@@ -12,14 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from townsquare.core.errors import ValidationFailed
+from townsquare.scoring import TIERS  # best first; no tier (never scored) ranks below D
 
 __all__ = [
-    "TIERS", "AuctionConfig", "AuctionResult", "Bid", "Exclusion", "Placement",
+    "AuctionConfig", "AuctionResult", "Bid", "Exclusion", "Placement",
     "quality_factor_bp", "run_auction", "tier_at_least",
 ]
 
-# Best first. A mini-app without a tier (never scored / not enough data) ranks below D.
-TIERS: tuple[str, ...] = ("S", "A", "B", "C", "D")
 QUALITY_SCALE = 10_000  # quality factors are basis points: 10_000 = 1.0
 MAX_BID_FEN = 100_000_00  # 100,000 yuan per click: far above any sane bid, keeps products small
 

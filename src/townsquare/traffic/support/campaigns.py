@@ -34,10 +34,9 @@ from townsquare.merchants import service as merchants
 from townsquare.merchants.models import Category
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.registry import acting_miniapp
-from townsquare.scoring.cycles import current_tier
+from townsquare.scoring import TIERS, standings
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic import surfaces
-from townsquare.traffic.config import TIERS
 from townsquare.traffic.models import (
     Campaign,
     CampaignEnrolment,
@@ -217,7 +216,9 @@ def _facts(db: Session, miniapp: MiniApp) -> tuple[Stage | None, str | None]:
     live = stages.compute(db, config=traffic_config.active(db), now=clock.now(),
                           merchant_id=miniapp.merchant_id)
     stage = live[miniapp.id][0] if miniapp.id in live else None
-    return stage, current_tier(db, miniapp.id)
+    scores = standings(db, miniapp_ids=[miniapp.id])
+    standing = scores.by_miniapp.get(miniapp.id) if scores is not None else None
+    return stage, standing.tier if standing is not None else None
 
 
 def eligibility(

@@ -18,11 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.miniapps.models import MiniApp
-from townsquare.scoring.models import MiniAppScore, ScoreCycle
+from townsquare.scoring import standings
 from townsquare.traffic import surfaces
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.models import Promise, PromiseKind, PromiseState, Stage, TrafficProfile
-from townsquare.traffic.profiles import newest_done_cycle
 
 MAX_REQUEST = 2**31 - 1  # the promise's int columns
 COLD_START_SURFACES = [surfaces.FEED]  # exploration happens in the feed, never in search results
@@ -73,22 +72,16 @@ def _listed(db: Session) -> dict[int, tuple[int, str, int]]:
 
 def tier_incentives(db: Session, *, config: TrafficConfig, now: datetime) -> int:
     """Promise each tier's impressions for the newest finished cycle, once; returns how many new."""
-    from townsquare.scoring import configs
-
-    cycle = newest_done_cycle(db)
+    cycle = standings(db)
     if cycle is None:
         return 0
     source = f"cycle:{cycle.as_of.isoformat()}"
     done = _existing(db, kind=PromiseKind.TIER_INCENTIVE, source=source)
-    days = configs.active_version(db).cycle_days
+    days = cycle.cycle_days
     listed = _listed(db)
-    rows = db.execute(
-        select(MiniAppScore.miniapp_id, MiniAppScore.tier).where(
-            MiniAppScore.cycle_id == cycle.id, MiniAppScore.tier.is_not(None)
-        )
-    )
+    tiers = [(m, s.tier) for m, s in cycle.by_miniapp.items() if s.tier is not None]
     created = 0
-    for miniapp_id, tier in rows:
+    for miniapp_id, tier in tiers:
         impressions = config.tier_impressions.get(tier, 0)
         if impressions <= 0 or miniapp_id in done or miniapp_id not in listed:
             continue
@@ -96,17 +89,16 @@ def tier_incentives(db: Session, *, config: TrafficConfig, now: datetime) -> int
             kind=PromiseKind.TIER_INCENTIVE, source=source, miniapp_id=miniapp_id,
             merchant_id=listed[miniapp_id][0], surfaces=list(config.tier_surfaces),
             requested=min(impressions, MAX_REQUEST), starts_at=now,
-            ends_at=now + timedelta(days=days), detail={"tier": tier, "cycle": cycle.public_id},
+            ends_at=now + timedelta(days=days), detail={"tier": tier, "cycle": cycle.cycle},
         ))
         created += 1
-    _supersede(db, cycle=cycle)
+    _supersede(db, current=source)
     db.flush()
     return created
 
 
-def _supersede(db: Session, *, cycle: ScoreCycle) -> None:
+def _supersede(db: Session, *, current: str) -> None:
     """A new cycle's tier replaces the last one: close older cycles' incentives still running."""
-    current = f"cycle:{cycle.as_of.isoformat()}"
     for promise in db.scalars(select(Promise).where(
         Promise.kind == PromiseKind.TIER_INCENTIVE, Promise.state == PromiseState.ACTIVE,
         Promise.source != current,

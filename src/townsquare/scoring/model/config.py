@@ -7,13 +7,12 @@ settings are plain numbers or flat {name: number} maps so the operator page can 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from townsquare.scoring.metrics import METRIC_BY_NAME, METRICS
-
-PILLARS = ("volume", "scale", "quality")
-TIERS = ("S", "A", "B", "C", "D")
+from townsquare.scoring.model.catalogue import METRIC_BY_NAME, METRICS, PILLARS, TIERS
+from townsquare.scoring.model.values import JSONObject
 
 
 @dataclass(frozen=True)
@@ -82,9 +81,9 @@ class ScoringConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """Plain JSON (the form stored in a config version)."""
-        out: dict[str, Any] = {}
+        out: JSONObject = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "caps":
@@ -97,7 +96,7 @@ class ScoringConfig:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ScoringConfig:
+    def from_json(cls, data: Mapping[str, object]) -> ScoringConfig:
         """Build from JSON; raises ValueError/TypeError on unknown keys or bad values."""
         if not isinstance(data, dict):
             raise TypeError("a scoring configuration is a JSON object")
@@ -105,7 +104,7 @@ class ScoringConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(unknown)}")
-        kwargs = dict(data)
+        kwargs: dict[str, Any] = dict(data)  # checked by the fields' own validation
         if "caps" in kwargs:
             rules = kwargs["caps"]
             if not isinstance(rules, list | tuple):
@@ -122,7 +121,7 @@ class ScoringConfig:
         return cls(**kwargs)
 
 
-def _number(value: Any, what: str, low: float, high: float) -> float:
+def _number(value: object, what: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{what} must be a number")
     if not low <= value <= high:

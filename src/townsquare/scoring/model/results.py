@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from townsquare.scoring.model.catalogue import METRICS, PILLARS
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import data_shortfall
+from townsquare.scoring.model.peers import PeerContext, cap_text
+from townsquare.scoring.model.values import JSON, JSONObject, MetricValue, MiniAppKey, Row
 
 
 @dataclass
 class ScoreResult:
     """One mini-app's score with everything needed to explain it."""
 
-    miniapp_id: Any
+    miniapp_id: MiniAppKey
     category_code: str
     state: str  # "scored" | "insufficient_data"
     overall: float | None
     pillars: dict[str, float]
-    metrics: dict[str, Any]  # the inputs, as measured
+    metrics: dict[str, MetricValue]  # the inputs, as measured
     adjusted: dict[str, float | None]  # after shrinkage / confidence bounds
     benchmarks: dict[str, dict[str, float | None]]  # peer group's {median, p25, p75, top, prior}
     contributions: dict[str, float]  # overall points each metric brought
     peer_group: str  # "category" | "category:city"
     cap: str | None  # why the overall was capped (English), None when not
     model_version: str
-    merchant_id: Any = None
+    merchant_id: MetricValue = None
     city: str = ""
     peer_key: str = ""  # e.g. "food" or "food:杭州"
     peer_count: int = 0
@@ -38,12 +44,13 @@ class ScoreResult:
     note: str | None = None
     note_zh: str | None = None
 
-    def to_json(self, shared: dict[int, Any] | None = None) -> dict[str, Any]:
+    def to_json(self, shared: dict[int, tuple[object, JSON]] | None = None) -> JSONObject:
         """Plain JSON values. `shared`, a dict kept across calls, converts the benchmarks of a
         peer group (one object shared by all its members) only once."""
         if shared is None:
-            return _plain(dict(vars(self)))
-        out = {}
+            plain: JSONObject = _plain(dict(vars(self)))
+            return plain
+        out: JSONObject = {}
         for name, value in vars(self).items():
             if name == "benchmarks":
                 hit = shared.get(id(value))
@@ -59,7 +66,7 @@ class ScoreResult:
 class TierDecision:
     """A mini-app's tier in this cycle and what the next tier up still needs."""
 
-    miniapp_id: Any
+    miniapp_id: MiniAppKey
     tier: str | None  # None: not scored yet
     rank: int | None  # 1 = best in its category
     percentile: float | None  # 0..100 within its category, higher is better
@@ -67,11 +74,12 @@ class TierDecision:
     next_tier: str | None
     unmet: list[dict[str, str]]  # [{"code", "en", "zh"}] for the next tier
 
-    def to_json(self) -> dict[str, Any]:
-        return _plain(dict(vars(self)))
+    def to_json(self) -> JSONObject:
+        plain: JSONObject = _plain(dict(vars(self)))
+        return plain
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any) -> Any:  # JSON, from Any of the dataclasses' values
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -99,26 +107,26 @@ def py_round(values: np.ndarray, digits: int) -> np.ndarray:
     return out
 
 
-def _plain_list(values: np.ndarray) -> list:
+def _plain_list(values: np.ndarray) -> list[Any]:  # floats or None
     return [None if v != v else v for v in values.tolist()]  # v != v: NaN
 
 
 @dataclass
 class Scores:
-    """Every mini-app's score as columns, rows as the metrics came (`model.score_table`).
+    """Every mini-app's score as columns, rows as the metrics came (`score.score_table`).
 
     Arrays shaped (len(METRICS), n) follow METRICS' order and (len(PILLARS), n) PILLARS'.
     The rounded arrays are what a ScoreResult shows; the raw ones are what re-scoring (the
     suggestions) builds on. `results()` makes the ScoreResult objects, only when asked.
     """
 
-    config: Any
+    config: ScoringConfig
     source: Source  # the metrics rows, their float columns and grouping keys
     cols: dict[str, np.ndarray]
     scored: np.ndarray  # bool
     category: np.ndarray  # an integer code per category_code
     group: np.ndarray  # index into contexts (scored: its peer group; else its category), -1
-    contexts: list[Any]  # model.PeerContext
+    contexts: list[PeerContext]
     raw_overall: np.ndarray
     raw_scores: np.ndarray
     cap_rule: np.ndarray  # index in config.caps of the rule that capped the overall, -1
@@ -133,8 +141,6 @@ class Scores:
 
     def cap(self, i: int) -> tuple[str, str] | None:
         """Why row i's overall was capped (English, Chinese), None when it was not."""
-        from townsquare.scoring.model import cap_text
-
         if self.cap_rule[i] < 0:
             return None
         rule = self.config.caps[int(self.cap_rule[i])]
@@ -142,12 +148,8 @@ class Scores:
 
     def results(self) -> list[ScoreResult]:
         """The ScoreResult of every row, ordered by str(miniapp_id)."""
-        from townsquare.scoring.metrics import METRICS
-        from townsquare.scoring.model import data_shortfall
-        from townsquare.scoring.model_config import PILLARS
-
         source, config = self.source, self.config
-        ids, merchants = source.column("miniapp_id"), source.column("merchant_id")
+        ids, merchants = source.ids(), source.column("merchant_id")
         categories, cities = source.column("category_code"), source.column("city")
         names = [spec.name for spec in METRICS]
         overall = _plain_list(self.overall)
@@ -160,7 +162,7 @@ class Scores:
         for i in source.order.tolist():
             inputs = every[i]
             ctx = self.contexts[self.group[i]] if self.group[i] >= 0 else None
-            common = {
+            common: dict[str, Any] = {
                 "miniapp_id": ids[i], "category_code": categories[i], "metrics": inputs,
                 "model_version": config.version, "merchant_id": merchants[i],
                 "city": cities[i] or "",
@@ -174,6 +176,7 @@ class Scores:
                     peer_count=ctx.size if ctx else 0, note=note[0], note_zh=note[1],
                 ))
                 continue
+            assert ctx is not None  # a scored row has its peer group
             cap = self.cap(i)
             out.append(ScoreResult(
                 **common, state="scored", overall=overall[i],
@@ -188,8 +191,8 @@ class Scores:
         return out
 
 
-def codes(values: pa.Array) -> tuple[np.ndarray, list]:
-    """Integer codes of an Arrow array's values and the distinct values they stand for."""
+def codes(values: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of an Arrow string array's values and the distinct values they stand for."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
     encoded = pc.dictionary_encode(values, null_encoding="encode")
@@ -199,7 +202,7 @@ def codes(values: pa.Array) -> tuple[np.ndarray, list]:
 
 @dataclass
 class Source:
-    """The metrics rows as given (model.score_table's input): float columns, grouping keys,
+    """The metrics rows as given (score.score_table's input): float columns, grouping keys,
     the inputs, and `order`, the positions in str(miniapp_id) order (the order results are
     listed and ties ranked in)."""
 
@@ -209,11 +212,11 @@ class Source:
     city: pa.Array
     order: np.ndarray
     table: pa.Table | None = None  # an Arrow source...
-    rows: list[dict] | None = None  # ...or the rows as given
+    rows: Sequence[Row] | None = None  # ...or the rows as given
 
     @classmethod
-    def of(cls, data: pa.Table | list[dict], names: tuple[str, ...],
-           columns: Callable[[list[dict]], dict[str, np.ndarray]]) -> Source:
+    def of(cls, data: pa.Table | Sequence[Row], names: tuple[str, ...],
+           columns: Callable[[list[Row]], dict[str, np.ndarray]]) -> Source:
         """From Arrow or from row dicts; `names` are the float columns the model reads (made
         by `columns` from dicts, so both ways give the same floats)."""
         if isinstance(data, pa.Table):
@@ -236,17 +239,27 @@ class Source:
         rank[self.order] = np.arange(self.size)
         return rank
 
-    def inputs(self) -> list[dict[str, Any]]:
+    def inputs(self) -> list[dict[str, MetricValue]]:
         """Each row's metrics as measured (the ids left out), as plain Python values."""
-        rows = self.rows if self.rows is not None else self.table.to_pylist()
+        rows = self.rows if self.rows is not None else self._table().to_pylist()
         return [{k: v for k, v in row.items() if k not in _IDS} for row in rows]
 
-    def column(self, name: str) -> list:
+    def ids(self) -> list[MiniAppKey]:
+        """Each row's miniapp_id."""
+        return cast(list[MiniAppKey], self.column("miniapp_id"))
+
+    def column(self, name: str) -> list[MetricValue]:
         if self.rows is not None:
             return [row.get(name) for row in self.rows]
-        if name not in self.table.column_names:
+        table = self._table()
+        if name not in table.column_names:
             return [None] * self.size
-        return self.table[name].to_pylist()
+        values: list[MetricValue] = table[name].to_pylist()
+        return values
+
+    def _table(self) -> pa.Table:
+        assert self.table is not None  # one of rows and table is given
+        return self.table
 
 
 def _float_column(table: pa.Table, name: str) -> np.ndarray:

@@ -11,28 +11,26 @@ every mini-app behind its peers' median); `suggest` for one mini-app.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from townsquare.scoring.metrics import METRICS, MetricSpec
-from townsquare.scoring.model import (
-    PeerContext,
-    Peers,
-    ScoreResult,
-    ScoringConfig,
+from townsquare.scoring.model.catalogue import METRICS, MetricSpec
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import columns, is_sufficient
+from townsquare.scoring.model.peers import PeerContext, Peers, build_context
+from townsquare.scoring.model.results import ScoreResult, Scores, Source, py_round
+from townsquare.scoring.model.score import (
     _caps,
     _combine,
     _metric_score,
     _score_rows,
-    build_context,
     goodness_of,
-    is_sufficient,
     member_goodness,
     score_against,
 )
-from townsquare.scoring.results import Scores, Source, py_round
+from townsquare.scoring.model.values import JSONObject, MiniAppKey
 
 
 @dataclass
@@ -47,7 +45,7 @@ class Suggestion:
     text_en: str
     text_zh: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return dict(vars(self))
 
 
@@ -78,9 +76,11 @@ class Advice:
     top_quartile: np.ndarray  # NaN: none
     points: np.ndarray  # overall points gained by reaching the median (rounded, > 0)
 
-    def suggestions(self, ids: list[Any], scored: np.ndarray) -> dict[Any, list[Suggestion]]:
+    def suggestions(self, ids: Sequence[MiniAppKey],
+                    scored: np.ndarray) -> dict[MiniAppKey, list[Suggestion]]:
         """miniapp_id → its Suggestions (an empty list for a scored app with none)."""
-        out: dict[Any, list[Suggestion]] = {ids[i]: [] for i in np.flatnonzero(scored)}
+        scored_rows = np.flatnonzero(scored).tolist()
+        out: dict[MiniAppKey, list[Suggestion]] = {ids[i]: [] for i in scored_rows}
         columns = zip(self.row.tolist(), self.metric.tolist(), self.current.tolist(),
                       self.median.tolist(), self.top_quartile.tolist(), self.points.tolist(),
                       strict=True)
@@ -137,7 +137,9 @@ def advise(scores: Scores) -> Advice:
 
 
 def _per_row(peers: Peers, values: list[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)[peers.group]
+    floats = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    per_row: np.ndarray = floats[peers.group]
+    return per_row
 
 
 def rescore(scores: Scores, rows: np.ndarray, ctx: PeerContext | Peers, changed: MetricSpec,
@@ -166,18 +168,17 @@ def rescore(scores: Scores, rows: np.ndarray, ctx: PeerContext | Peers, changed:
     return _caps(variant, ctx, config, overall)[0]
 
 
-def suggest_all(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, list[Suggestion]]:
+def suggest_all(results: list[ScoreResult],
+                config: ScoringConfig) -> dict[MiniAppKey, list[Suggestion]]:
     """`suggest` for every scored result at once (`advise` on their rebuilt peer groups)."""
     scores = _rescored([r for r in results if r.state == "scored"], results, config)
-    ids = scores.source.column("miniapp_id")
+    ids = scores.source.ids()
     return advise(scores).suggestions(ids, scores.scored)
 
 
 def _rescored(scored: list[ScoreResult], everyone: list[ScoreResult],
               config: ScoringConfig) -> Scores:
     """The columnar scores of `scored` rebuilt from their inputs and peer groups."""
-    from townsquare.scoring.model import columns
-
     rows = [{**r.metrics, "miniapp_id": r.miniapp_id} for r in scored]
     cols = columns(rows)
     contexts: list[PeerContext] = []
@@ -210,18 +211,19 @@ def _behind(result: ScoreResult, ctx: PeerContext,
     for spec in METRICS:
         if config.metric_weights.get(spec.name, 0) <= 0 and not _capping(spec, config):
             continue
-        current = result.metrics.get(spec.name)
+        measured = result.metrics.get(spec.name)
         median = ctx.benchmarks[spec.name]["median"]
-        if current is None or median is None:
+        if measured is None or median is None:
             continue
         if spec.denominator and not result.metrics.get(spec.denominator):
             continue  # nothing observed: nothing to catch up on
+        current = float(measured)
         if current < median if spec.higher_is_better else current > median:
-            behind.append((spec, float(current), float(median)))
+            behind.append((spec, current, float(median)))
     return behind
 
 
-def _advice(behind: list[tuple[MetricSpec, float, float]], overall: Any,
+def _advice(behind: list[tuple[MetricSpec, float, float]], overall: np.ndarray,
             ctx: PeerContext) -> list[Suggestion]:
     """Suggestions from re-scored overalls: overall[0] unchanged, overall[k] the k-th variant."""
     out: list[Suggestion] = []
@@ -238,7 +240,7 @@ def _capping(spec: MetricSpec, config: ScoringConfig) -> bool:
     return any(rule.metric == spec.name for rule in config.caps)
 
 
-_CACHE: dict[tuple[int, str, int], tuple[list, PeerContext]] = {}
+_CACHE: dict[tuple[int, str, int], tuple[list[ScoreResult], PeerContext]] = {}
 
 
 def _context(result: ScoreResult, peers: list[ScoreResult], config: ScoringConfig) -> PeerContext:

@@ -11,15 +11,14 @@ their words (`TierDecision`) are made from it only when asked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from townsquare.scoring.model_config import TIERS, ScoringConfig
-from townsquare.scoring.results import TierDecision, py_round
-
-if TYPE_CHECKING:
-    from townsquare.scoring.results import ScoreResult, Scores
+from townsquare.scoring.model.catalogue import TIERS
+from townsquare.scoring.model.config import ScoringConfig
+from townsquare.scoring.model.inputs import data_shortfall
+from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision, py_round
+from townsquare.scoring.model.values import MiniAppKey
 
 # what a tier can require, in the order the decision lists what is missing
 NEEDS = ("percentile", "min_orders", "min_quality", "no_cap")
@@ -34,9 +33,6 @@ class Tiers:
     percentile: np.ndarray  # 0..100 within the category, higher is better; NaN: not scored
     category_size: np.ndarray  # scored mini-apps in the row's category
     needs: np.ndarray  # (len(NEEDS), n) bool: what the next tier up still needs
-
-    def tier_names(self) -> list[str | None]:
-        return [TIERS[t] if t >= 0 else None for t in self.tier.tolist()]
 
 
 def tier_table(*, category: np.ndarray, scored: np.ndarray, overall: np.ndarray,
@@ -108,7 +104,8 @@ def tiers_of(scores: Scores) -> Tiers:
     )
 
 
-def assign_tiers(results: list[ScoreResult], config: ScoringConfig) -> dict[Any, Any]:
+def assign_tiers(results: list[ScoreResult],
+                 config: ScoringConfig) -> dict[MiniAppKey, TierDecision]:
     """miniapp_id → TierDecision for every result (unscored ones get tier None)."""
     scored = np.array([r.state == "scored" for r in results], dtype=bool)
     ids = [str(r.miniapp_id) for r in results]
@@ -128,10 +125,10 @@ def assign_tiers(results: list[ScoreResult], config: ScoringConfig) -> dict[Any,
 
 
 def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
-              rows: np.ndarray | None = None) -> dict[Any, Any]:
+              rows: np.ndarray | None = None) -> dict[MiniAppKey, TierDecision]:
     """The TierDecision of every result, with its words; results[k] is row rows[k] of `table`
     (default: the same order)."""
-    out: dict[Any, Any] = {}
+    out: dict[MiniAppKey, TierDecision] = {}
     at = range(len(results)) if rows is None else rows.tolist()
     for i, result in zip(at, results, strict=True):
         t = int(table.tier[i])
@@ -152,8 +149,8 @@ def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
     return out
 
 
-def _category_codes(values: list) -> np.ndarray:
-    index: dict[Any, int] = {}
+def _category_codes(values: list[str]) -> np.ndarray:
+    index: dict[str, int] = {}
     return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int64)
 
 
@@ -195,8 +192,6 @@ def _unmet(tier: str, result: ScoreResult, percentile: float,
 
 
 def _data_requirement(result: ScoreResult, config: ScoringConfig) -> dict[str, str]:
-    from townsquare.scoring.model import data_shortfall
-
     en, zh = data_shortfall(result.metrics, config) or (result.note or "", result.note_zh or "")
     return {"code": "data", "en": en, "zh": zh}
 

@@ -6,7 +6,6 @@ the cycle schedule (cycle length, metrics window) and the checks an operator's e
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -17,6 +16,7 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.errors import ValidationFailed
+from townsquare.scoring.model.config import DEFAULT_CONFIG, ScoringConfig
 from townsquare.scoring.models import ScoringConfigVersion
 
 CYCLE_DAYS_RANGE = (1, 91)
@@ -24,25 +24,9 @@ WINDOW_DAYS_RANGE = (7, 90)
 NUMBER_RANGE = (0.0, 1_000_000.0)
 
 
-def config_from_json(data: dict[str, Any]) -> Any:
+def config_from_json(data: dict[str, Any]) -> ScoringConfig:
     """The model's ScoringConfig built from its JSON form (raises on a malformed one)."""
-    from townsquare.scoring.model_config import ScoringConfig
-
-    if hasattr(ScoringConfig, "from_json"):
-        return ScoringConfig.from_json(data)
-    return ScoringConfig(**data)
-
-
-def config_to_json(config: Any) -> dict[str, Any]:
-    if hasattr(config, "to_json"):
-        return config.to_json()
-    return dataclasses.asdict(config)
-
-
-def default_config() -> Any:
-    from townsquare.scoring.model_config import DEFAULT_CONFIG
-
-    return DEFAULT_CONFIG
+    return ScoringConfig.from_json(data)
 
 
 def active_version(db: Session) -> ScoringConfigVersion:
@@ -51,14 +35,14 @@ def active_version(db: Session) -> ScoringConfigVersion:
     if found is not None:
         return found
     first = ScoringConfigVersion(
-        version=1, config=config_to_json(default_config()), active=True, note="defaults"
+        version=1, config=DEFAULT_CONFIG.to_json(), active=True, note="defaults"
     )
     db.add(first)
     db.flush()
     return first
 
 
-def active_config(db: Session) -> tuple[ScoringConfigVersion, Any]:
+def active_config(db: Session) -> tuple[ScoringConfigVersion, ScoringConfig]:
     """The active version row and the ScoringConfig it holds."""
     row = active_version(db)
     return row, config_from_json(row.config)
@@ -130,7 +114,7 @@ def save_config(
     db.flush()  # one active version at any time
     row = ScoringConfigVersion(
         version=number,
-        config=config_to_json(config),
+        config=config.to_json(),
         cycle_days=cycle,
         window_days=window,
         active=True,

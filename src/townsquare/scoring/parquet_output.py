@@ -23,9 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from townsquare.scoring.metrics import METRICS
-from townsquare.scoring.model_config import PILLARS, TIERS
-from townsquare.scoring.tiers import NEEDS
+from townsquare.scoring.model.catalogue import METRICS, PILLARS, TIERS
+from townsquare.scoring.model.tiers import NEEDS
 
 NAMES = [spec.name for spec in METRICS]
 # statistics (for readers' filters) only on the columns one filters a cycle's scores by
