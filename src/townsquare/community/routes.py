@@ -20,15 +20,17 @@ from townsquare.community.schemas import (
 from townsquare.community.status import Status
 from townsquare.core import i18n
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import PublicId, error
+from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api/community", tags=["community pass"])
 
 
-RESIDENT_ERRORS = {401: error("Not logged in"), 403: error("Not a verified resident here"),
-                   404: error("No such community"), 422: error("Invalid input")}
-STAFF_ERRORS = {401: error("Not logged in"), 403: error("No staff role in this community"),
-                404: error("No such community")}
+RESIDENT_ERRORS: Responses = {
+    401: error("Not logged in"), 403: error("Not a verified resident here"),
+    404: error("No such community"), 422: error("Invalid input")}
+STAFF_ERRORS: Responses = {
+    401: error("Not logged in"), 403: error("No staff role in this community"),
+    404: error("No such community")}
 
 
 def status_out(status: Status) -> StatusOut:

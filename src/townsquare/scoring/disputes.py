@@ -5,6 +5,7 @@ next scoring cycle. Every step is audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ class Complaint:
     """A complaint event as its mini-app's owner sees it, with its dispute if there is one."""
 
     event_id: str
-    occurred_at: object
+    occurred_at: datetime
     category: str
     resolution: str
     dispute: ComplaintDispute | None

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -255,7 +256,7 @@ class OfflineScan:
 @dataclass(frozen=True)
 class SyncResult:
     client_id: str
-    status: str  # "recorded" (new) or "duplicate" (already had it)
+    status: Literal["recorded", "duplicate"]  # new, or already had it
     passage_id: str
     allowed: bool
     needs_review: bool

@@ -29,16 +29,23 @@ from townsquare.community.gate.schemas import (
 )
 from townsquare.core import i18n
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import PublicId, error
+from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api/community", tags=["community gate"])
 
 Ids = Annotated[str | None, Query(max_length=40)]
 
 
-COMMON = {401: error("Not logged in"), 404: error("No such community"), 422: error("Invalid input")}
-GUARD_ERRORS = {**COMMON, 403: error("Not a guard posted at this gate")}
-LOG_ERRORS = {**COMMON, 403: error("Not the property manager or committee of this community")}
+COMMON: Responses = {
+    401: error("Not logged in"),
+    404: error("No such community"),
+    422: error("Invalid input"),
+}
+GUARD_ERRORS: Responses = {**COMMON, 403: error("Not a guard posted at this gate")}
+LOG_ERRORS: Responses = {
+    **COMMON,
+    403: error("Not the property manager or committee of this community"),
+}
 
 
 def decision_out(decision: Decision) -> DecisionOut:
@@ -110,7 +117,7 @@ def my_code(
     issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
     return CodeOut(
         code=issued.code,
-        kind=kind,
+        kind="person" if issued.kind is codes.CodeKind.PERSON else "household",
         subject=issued.subject,
         issued_at=issued.issued_at,
         expires_at=issued.expires_at,

@@ -25,13 +25,14 @@ from townsquare.traffic.models import SlotReason
 from townsquare.traffic.serving import exposure_writer
 from townsquare.traffic.serving import service as serving
 from townsquare.web.deps import get_settings
+from townsquare.web.openapi import Responses
 
 router = APIRouter(prefix="/api", tags=["traffic: feeds and search"])
 
 City = Annotated[str | None, Query(max_length=32, description="City; default: the first served")]
 Slug = Annotated[str, Path(min_length=2, max_length=24, pattern=r"^[a-z][a-z0-9-]{1,23}$")]
-ERRORS = {404: {"description": "No such channel or topic"},
-          422: {"description": "Invalid city or query"}}
+ERRORS: Responses = {404: {"description": "No such channel or topic"},
+                     422: {"description": "Invalid city or query"}}
 
 
 class FeedItemOut(BaseModel):
