@@ -31,6 +31,7 @@ from townsquare.community.models import (
 from townsquare.community.status import SYMPTOMS, Status, status_colour, worst
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import rows_changed
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.core.text import clean_name, clean_text, well_formed
@@ -271,9 +272,11 @@ def purge_declarations(db: Session, *, settings: Settings, today: date | None = 
     """Delete declarations older than the retention period; returns how many (a job)."""
     today = today or local_today(settings)
     cutoff = today - timedelta(days=settings.health_retention_days)
-    result = db.execute(delete(HealthDeclaration).where(HealthDeclaration.day < cutoff))
+    deleted = rows_changed(
+        db.execute(delete(HealthDeclaration).where(HealthDeclaration.day < cutoff))
+    )
     audit.record(
         db, actor_id=None, action="community.health.purge", subject_type="community",
-        subject_id="*", before=cutoff.isoformat(), deleted=result.rowcount,
+        subject_id="*", before=cutoff.isoformat(), deleted=deleted,
     )
-    return result.rowcount or 0
+    return deleted

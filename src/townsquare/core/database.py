@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -131,3 +131,9 @@ def str_enum(enum_cls: type, length: int = 16) -> SAEnum:
 def rows_changed(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched (a conditional update's "did I win?")."""
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table, for Core statements (every model here maps a single Table; the
+    declarative `__table__` is typed as any FromClause)."""
+    return cast(Table, model.__table__)

@@ -15,6 +15,7 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import table_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
@@ -140,8 +141,8 @@ def _miniapp_ids(db: Session, keys: list[Any]) -> dict[Any, int]:
         part = ints[chunk : chunk + 500]
         found.update({i: i for i in db.scalars(select(MiniApp.id).where(MiniApp.id.in_(part)))})
     for chunk in range(0, len(strs), 500):
-        part = strs[chunk : chunk + 500]
-        stmt = select(MiniApp.public_id, MiniApp.id).where(MiniApp.public_id.in_(part))
+        names = strs[chunk : chunk + 500]
+        stmt = select(MiniApp.public_id, MiniApp.id).where(MiniApp.public_id.in_(names))
         found.update(dict(db.execute(stmt).tuples().all()))
     return found
 
@@ -181,9 +182,9 @@ def _store(db: Session, cycle: ScoreCycle, output: CycleOutput) -> int:
                 {"miniapp_id": miniapp_id, "cycle_id": cycle.id, "as_of": cycle.as_of, "tier": tier}
             )
     if rows:
-        db.execute(MiniAppScore.__table__.insert(), rows)
+        db.execute(table_of(MiniAppScore).insert(), rows)
     if history:
-        db.execute(TierHistory.__table__.insert(), history)
+        db.execute(table_of(TierHistory).insert(), history)
     return len(rows)
 
 

@@ -47,7 +47,7 @@ def peer_pillars(db: Session, score: MiniAppScore) -> dict[str, tuple[float | No
     rows = db.execute(stmt).all()
     out: dict[str, tuple[float | None, float | None]] = {}
     for i, (pillar, _label) in enumerate(PILLARS):
-        values = sorted(r[i] for r in rows if r[i] is not None)
+        values: list[float] = sorted(v for r in rows if (v := r[i]) is not None)
         if not values:
             out[pillar] = (None, None)
             continue

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, select, update
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import rows_changed
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.core.text import LINE_CONTROL, well_formed
 from townsquare.merchants import access
@@ -46,6 +48,17 @@ KEYWORD_MAX = 20
 TOKEN_MAX = 64
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 CHARGE_ATTEMPTS = 5
+
+
+class SpendRow(TypedDict):
+    """One `bid_spend` row as an upsert inserts it."""
+
+    bid_id: int
+    day: date
+    budget_fen: int
+    spent_fen: int
+    clicks: int
+    impressions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +373,7 @@ def _ensure_days(db: Session, *, budgets: dict[int, int], day: date) -> None:
     if not budgets:
         return
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    rows = [
+    rows: list[SpendRow] = [
         {"bid_id": b, "day": day, "budget_fen": budget, "spent_fen": 0, "clicks": 0,
          "impressions": 0}
         for b, budget in sorted(budgets.items())
@@ -380,7 +393,7 @@ def add_impressions(db: Session, counts: Mapping[tuple[int, date], int]) -> int:
     """Add impressions per (bid id, local day) in one upsert (a missing day row is created with
     the bid's current daily budget); unknown bids are skipped. Returns the impressions counted."""
     budgets = _budgets(db, (bid_id for bid_id, _day in counts))
-    rows = [
+    rows: list[SpendRow] = [
         {"bid_id": bid_id, "day": day, "budget_fen": budgets[bid_id], "spent_fen": 0,
          "clicks": 0, "impressions": n}
         for (bid_id, day), n in sorted(counts.items())  # one lock order for every writer
@@ -411,7 +424,7 @@ def _add_click(db: Session, *, bid_id: int, day: date, amount: int, guarded: boo
         # the guard is evaluated on the row as it is when the row lock is held: never overdraws
         stmt = stmt.where(BidSpend.spent_fen + amount <= BidSpend.budget_fen)
     stmt = stmt.values(spent_fen=BidSpend.spent_fen + amount, clicks=BidSpend.clicks + 1)
-    return db.execute(stmt.execution_options(synchronize_session=False)).rowcount == 1
+    return rows_changed(db.execute(stmt.execution_options(synchronize_session=False))) == 1
 
 
 def charge_click(

@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from townsquare.core.clock import clock
+from townsquare.core.database import table_of
 from townsquare.core.text import LINE_CONTROL
 from townsquare.merchants.models import Brand, BrandStatus, Merchant
 from townsquare.miniapps.models import MiniApp
@@ -369,6 +370,6 @@ def _write(db: Session, stale: list[int], dropped: list[int], postgresql: bool) 
                               "fingerprint": fingerprint})
         # Core inserts (executemany): no ORM bookkeeping for what may be many thousand rows
         if documents:
-            db.execute(insert(SearchDocument.__table__), documents)
+            db.execute(insert(table_of(SearchDocument)), documents)
         if postings:
-            db.execute(insert(SearchTerm.__table__), postings)
+            db.execute(insert(table_of(SearchTerm)), postings)

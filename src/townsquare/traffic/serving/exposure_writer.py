@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
 
+from townsquare.core.database import table_of
 from townsquare.events.models import BehaviourEvent
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import PlanAllocation, Promise
@@ -88,7 +89,7 @@ def _event_insert(dialect: Dialect) -> tuple[str, tuple[Any, ...]] | None:
     marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if marker is None:
         return None
-    table = BehaviourEvent.__table__
+    table = table_of(BehaviourEvent)
     sql = (f"INSERT INTO {table.name} ({', '.join(EVENT_COLUMNS)}) "
            f"VALUES ({', '.join([marker] * len(EVENT_COLUMNS))}) "
            "ON CONFLICT (event_id) DO NOTHING")

@@ -34,6 +34,7 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import rows_changed
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.ids import new_id
@@ -279,12 +280,12 @@ def settle(db: Session, *, now: datetime) -> int:
         shortfall = max(0, redemption.impressions - delivered)
         refund = math.ceil(redemption.points * shortfall / redemption.impressions)
         state = RedemptionState.REFUNDED if refund else RedemptionState.FULFILLED
-        claimed = db.execute(  # a concurrent settle run claims each redemption only once
+        claimed = rows_changed(db.execute(  # a concurrent settle claims each redemption once
             update(Redemption)
             .where(Redemption.id == redemption.id, Redemption.state == RedemptionState.ACTIVE)
             .values(state=state, refunded_points=refund)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if not claimed:
             continue
         if refund:
