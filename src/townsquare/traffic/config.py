@@ -31,13 +31,13 @@ class _Strict(BaseModel):
 class StageRules(_Strict):
     """Growth stage from age and activity (active days and orders in the recent window)."""
 
-    new_max_days: int = Field(30, ge=1, le=365)  # listed fewer days than this: new
-    window_days: int = Field(28, ge=7, le=90)
-    mature_min_days: int = Field(90, ge=1, le=3650)
-    mature_min_orders: int = Field(100, ge=0)  # orders in the window
+    new_max_days: int = Field(default=30, ge=1, le=365)  # listed fewer days than this: new
+    window_days: int = Field(default=28, ge=7, le=90)
+    mature_min_days: int = Field(default=90, ge=1, le=3650)
+    mature_min_orders: int = Field(default=100, ge=0)  # orders in the window
     # declining: orders in the window fell below this share of the previous window
-    declining_ratio: float = Field(0.6, gt=0, lt=1)
-    declining_min_previous_orders: int = Field(20, ge=0)
+    declining_ratio: float = Field(default=0.6, gt=0, lt=1)
+    declining_min_previous_orders: int = Field(default=20, ge=0)
 
 
 class PointsRule(_Strict):
@@ -45,7 +45,7 @@ class PointsRule(_Strict):
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
     points: int = Field(ge=1, le=100_000)
-    period: str = Field("once", pattern=r"^(once|week)$")
+    period: str = Field(default="once", pattern=r"^(once|week)$")
 
 
 class ExposurePackage(_Strict):
@@ -68,9 +68,10 @@ class TrafficConfig(_Strict):
     tier_surfaces: list[str] = Field(default_factory=lambda: [SURFACE_FEED])
 
     # cold start: an exploration pool shared by new mini-apps by Thompson sampling
-    cold_start_pool: int = Field(20_000, ge=0)  # impressions per planning period
-    cold_start_max_per_miniapp: int = Field(2_000, ge=0)
-    cold_start_prior_strength: float = Field(20.0, gt=0)  # pseudo-impressions of category prior
+    cold_start_pool: int = Field(default=20_000, ge=0)  # impressions per planning period
+    cold_start_max_per_miniapp: int = Field(default=2_000, ge=0)
+    # pseudo-impressions of the category prior
+    cold_start_prior_strength: float = Field(default=20.0, gt=0)
 
     points_rules: list[PointsRule] = Field(
         default_factory=lambda: [
@@ -92,19 +93,20 @@ class TrafficConfig(_Strict):
     )
 
     # paid exposure
-    ads_min_tier: str = Field("C", pattern=r"^[SABCD]$")  # below this tier: no buying traffic
-    reserve_cpc_fen: int = Field(10, ge=1)
-    max_cpc_fen: int = Field(10_000, ge=1)
-    max_daily_budget_fen: int = Field(10_000_000, ge=1)
+    # below this tier: no buying traffic
+    ads_min_tier: str = Field(default="C", pattern=r"^[SABCD]$")
+    reserve_cpc_fen: int = Field(default=10, ge=1)
+    max_cpc_fen: int = Field(default=10_000, ge=1)
+    max_daily_budget_fen: int = Field(default=10_000_000, ge=1)
 
     # planning and serving
-    plan_days: int = Field(7, ge=1, le=31)
-    forecast_days: int = Field(14, ge=1, le=90)
+    plan_days: int = Field(default=7, ge=1, le=31)
+    forecast_days: int = Field(default=14, ge=1, le=90)
     default_daily_impressions: dict[str, int] = Field(  # per surface, before any history
         default_factory=lambda: {SURFACE_FEED: 20_000, SURFACE_SEARCH: 5_000}
     )
-    default_other_surface_impressions: int = Field(2_000, ge=0)  # channels and topics
-    guaranteed_share: float = Field(0.4, ge=0, le=1)  # of each segment's supply
+    default_other_surface_impressions: int = Field(default=2_000, ge=0)  # channels and topics
+    guaranteed_share: float = Field(default=0.4, ge=0, le=1)  # of each segment's supply
     priorities: dict[str, float] = Field(
         default_factory=lambda: {"tier_incentive": 4.0, "points": 3.0, "campaign": 2.0,
                                  "cold_start": 1.0}
@@ -113,10 +115,10 @@ class TrafficConfig(_Strict):
         default_factory=lambda: {"tier_incentive": 8.0, "points": 10.0, "campaign": 6.0,
                                  "cold_start": 0.5}
     )
-    feed_size: int = Field(10, ge=3, le=50)
-    max_guaranteed_slots: int = Field(3, ge=0, le=20)  # per response
+    feed_size: int = Field(default=10, ge=3, le=50)
+    max_guaranteed_slots: int = Field(default=3, ge=0, le=20)  # per response
     sponsored_positions: list[int] = Field(default_factory=lambda: [3, 8])  # 1-based
-    new_merchant_min_share: float = Field(0.2, ge=0, le=1)  # in every top-k prefix
+    new_merchant_min_share: float = Field(default=0.2, ge=0, le=1)  # in every top-k prefix
 
     @model_validator(mode="after")
     def _check(self) -> TrafficConfig:

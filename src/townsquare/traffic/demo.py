@@ -157,7 +157,9 @@ def _campaign(db: Session, operator: User | None, settings: Settings, rng: rando
 def _points(db: Session, operator: User | None, merchant: Merchant | None,
             config: traffic_config.TrafficConfig) -> None:
     points.award(db, config=config, now=clock.now())
-    app = merchant and db.scalar(select(MiniApp).where(
+    if merchant is None:
+        return
+    app = db.scalar(select(MiniApp).where(
         MiniApp.merchant_id == merchant.id, MiniApp.listed).order_by(MiniApp.id))
     if not app or not config.packages:
         return

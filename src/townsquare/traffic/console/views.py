@@ -11,7 +11,7 @@ import re
 import secrets
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -128,7 +128,16 @@ def parse_day(value: str, *, field: str) -> date:
         raise ValidationFailed("Give the date as YYYY-MM-DD.", field=field) from exc
 
 
+@overload
+def parse_int(value: str, *, field: str, required: Literal[True] = True) -> int: ...
+
+
+@overload
+def parse_int(value: str, *, field: str, required: bool) -> int | None: ...
+
+
 def parse_int(value: str, *, field: str, required: bool = True) -> int | None:
+    """A whole number from a form field; empty is None where not required."""
     text = (value or "").strip()
     if not text and not required:
         return None

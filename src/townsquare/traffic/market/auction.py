@@ -98,7 +98,7 @@ def quality_factor_bp(score: float, *, config: AuctionConfig) -> int:
     if not 0 <= score <= 100:  # also rejects NaN
         raise ValidationFailed("A service score is between 0 and 100.")
     floor = config.quality_floor
-    factor = floor + (1 - floor) * (score / 100) ** config.quality_exponent
+    factor: float = floor + (1 - floor) * (score / 100) ** config.quality_exponent
     return max(1, min(QUALITY_SCALE, round(factor * QUALITY_SCALE)))
 
 

@@ -75,7 +75,9 @@ class Plan:
     deliveries: tuple[Delivery, ...]
     value: float  # delivered value: sum of impressions × edge weight
     penalty: float  # sum of shortfall × under-delivery penalty
-    _by_demand: dict[str, Delivery] = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+    _by_demand: dict[str, Delivery] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def objective(self) -> float:
@@ -83,9 +85,11 @@ class Plan:
 
     def delivery(self, demand_id: str) -> Delivery:
         """The delivery line of one demand."""
-        if self._by_demand is None:
-            object.__setattr__(self, "_by_demand", {d.demand_id: d for d in self.deliveries})
-        return self._by_demand[demand_id]
+        by_demand = self._by_demand
+        if by_demand is None:
+            by_demand = {d.demand_id: d for d in self.deliveries}
+            object.__setattr__(self, "_by_demand", by_demand)
+        return by_demand[demand_id]
 
     def to_json(self) -> str:
         """Compact JSON (allocations as triples) for the serving store."""

@@ -57,10 +57,10 @@ def _members(db: Session, names: Sequence[str]) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {}
     for name in names:
         kind, _, slug = name.partition(".")
-        if kind == "channel" and (row := db.scalar(select(Channel).where(Channel.slug == slug))):
-            found[name] = set(topics.channel_miniapp_ids(db, channel=row))
-        elif kind == "topic" and (row := db.scalar(select(Topic).where(Topic.slug == slug))):
-            found[name] = set(topics.topic_miniapp_ids(db, topic=row))
+        if kind == "channel" and (ch := db.scalar(select(Channel).where(Channel.slug == slug))):
+            found[name] = set(topics.channel_miniapp_ids(db, channel=ch))
+        elif kind == "topic" and (tp := db.scalar(select(Topic).where(Topic.slug == slug))):
+            found[name] = set(topics.topic_miniapp_ids(db, topic=tp))
     return found
 
 
@@ -77,7 +77,7 @@ def build_demands(
         by_surface[surface].append(key)
     members = _members(db, list(by_surface))
     ids = {p.miniapp_id for p in active}
-    apps = dict(db.execute(select(MiniApp.id, MiniApp.cities).where(
+    apps: dict[int, list[Any]] = dict(db.execute(select(MiniApp.id, MiniApp.cities).where(
         MiniApp.id.in_(ids), MiniApp.listed)).all()) if ids else {}
     quality = dict(db.execute(select(TrafficProfile.miniapp_id, TrafficProfile.quality)).all())
     demands = []

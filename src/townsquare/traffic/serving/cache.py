@@ -267,7 +267,8 @@ def fresh(engine: Engine, *, refresh_seconds: float,
                                and now - current.loaded < CACHE_SECONDS):
         return None
     if bids_of is not None and current.config.sponsored_positions:
-        book = _bids.get(engine, {}).get(bids_of)
+        books = _bids.get(engine)
+        book = books.get(bids_of) if books is not None else None
         if book is None or not now - book.loaded < refresh_seconds:
             return None
     return current

@@ -123,11 +123,11 @@ def _place_fixed(
     for item in guaranteed:
         if item.miniapp_id in used:
             continue
-        pos = next(free, None)
-        if pos is None:
+        spot = next(free, None)
+        if spot is None:
             break
         used.add(item.miniapp_id)
-        layout[pos] = _slot(pos, item)
+        layout[spot] = _slot(spot, item)
     return layout, used
 
 

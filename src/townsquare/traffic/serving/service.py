@@ -53,6 +53,7 @@ from townsquare.traffic import surfaces, topics
 from townsquare.traffic.config import DAYPARTS
 from townsquare.traffic.market import bids, pacing
 from townsquare.traffic.models import BidTarget, PromiseKind, SlotReason
+from townsquare.traffic.planning.state import Behind
 from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import cache, clicks, exposure_writer, ranking
 from townsquare.traffic.serving.cache import (  # noqa: F401  (part of this module's API)
@@ -252,7 +253,7 @@ def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
         return []
     share = elapsed_share(starts_at=starts_at, ends_at=ends_at, now=now.replace(microsecond=0),
                           part=segment[2], timezone=timezone)
-    rows = snap.plan_state.behind(segment, share=share, now=now)
+    rows: Iterable[Behind] = snap.plan_state.behind(segment, share=share, now=now)
     if relevance:
         rows = [r for r in rows if r.allocation.miniapp_id in allowed]
         rows.sort(key=lambda r: (-relevance.get(r.allocation.miniapp_id, 0.0) * min(1.0, r.gap),
@@ -366,7 +367,8 @@ def serve(
     served.items.extend(items)
     _record(db, settings=settings, snap=snap, served=served, user=user, now=now,
             allocations=[promises[s.promise_id][0] for s in slots if s.promise_id in promises],
-            promise_ids=[s.promise_id for s in slots if s.promise_id in promises],
+            promise_ids=[s.promise_id for s in slots
+                         if s.promise_id is not None and s.promise_id in promises],
             bid_ids=[s.bid_id for s in slots if s.bid_id is not None])
     return served
 

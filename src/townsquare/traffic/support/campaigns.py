@@ -57,6 +57,7 @@ MOVES = {S.DRAFT: {S.OPEN, S.CANCELLED}, S.OPEN: {S.CLOSED, S.CANCELLED},
 STATE_LABELS = {S.DRAFT: N_("Draft"), S.OPEN: N_("Open for enrolment"),
                 S.CLOSED: N_("Enrolment closed"), S.CANCELLED: N_("Cancelled")}
 MAX_SURFACES = 10
+SURFACE_MODELS: dict[str, type[Channel] | type[Topic]] = {"channel": Channel, "topic": Topic}
 MAX_DAYS = 366
 MAX_AHEAD_DAYS = 730
 MAX_IMPRESSIONS = 1_000_000
@@ -86,7 +87,7 @@ def _surfaces(db: Session, values: Iterable[Any]) -> list[str]:
             raise ValidationFailed("Unknown surface {surface}.", surface=str(value)[:48],
                                    field="surfaces")
         kind, _, slug = value.partition(".")
-        model = {"channel": Channel, "topic": Topic}.get(kind)
+        model = SURFACE_MODELS.get(kind)
         if model is not None and db.scalar(select(model.id).where(model.slug == slug)) is None:
             raise ValidationFailed("Unknown surface {surface}.", surface=value, field="surfaces")
         if value not in names:
@@ -275,8 +276,9 @@ def enrol_once(
         raise Conflict("This mini-app is not eligible: {reasons}", code="not_eligible",
                        details=reasons, reasons=" ".join(reasons))
     if campaign.max_enrolments is not None:
-        taken = db.scalar(select(func.count()).where(CampaignEnrolment.campaign_id == campaign.id,
-                                                     CampaignEnrolment.withdrawn_at.is_(None)))
+        taken = db.execute(select(func.count()).where(
+            CampaignEnrolment.campaign_id == campaign.id, CampaignEnrolment.withdrawn_at.is_(None)
+        )).scalar_one()
         if taken >= campaign.max_enrolments:
             raise Conflict("This campaign is full.", code="campaign_full")
     starts_at, ends_at = period(campaign, timezone)

@@ -158,7 +158,7 @@ def pick(
 def _apportion(total: int, weights: np.ndarray, caps: np.ndarray) -> np.ndarray:
     """Largest-remainder integers ∝ weights, summing to `total`, each ≤ its cap (ties by index)."""
     exact = total * weights / weights.sum()
-    share = np.minimum(np.floor(exact).astype(np.int64), caps)
+    share: np.ndarray = np.minimum(np.floor(exact).astype(np.int64), caps)
     short = total - int(share.sum())
     if short > 0:
         room = np.flatnonzero(share < caps)

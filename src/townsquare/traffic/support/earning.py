@@ -104,7 +104,8 @@ def quick_replies(db: Session, *, week: Week) -> set[int]:
     )
     times: dict[int, list[int]] = defaultdict(list)
     for ma_id, seconds in db.execute(stmt):
-        times[ma_id].append(seconds)
+        if seconds is not None:  # always, by the query's filter
+            times[ma_id].append(seconds)
     return {
         ma_id for ma_id, values in times.items()
         if len(values) >= REPLIES_MIN_COUNT

@@ -95,8 +95,10 @@ def explain(stage: Stage | str, detail: dict[str, Any]) -> str:
         values = dict(detail)
         values["declining_ratio_pct"] = round(float(detail.get("declining_ratio", 0)) * 100)
         return gettext(_EXPLANATIONS[stage]).format(**values)
-    except (KeyError, ValueError, TypeError):
-        return gettext(LABELS.get(stage, N_("Unknown")))  # an old or hand-made detail
+    except (KeyError, ValueError, TypeError):  # an old or hand-made detail
+        if isinstance(stage, Stage):
+            return gettext(LABELS.get(stage, N_("Unknown")))
+        return gettext(N_("Unknown"))  # not a stage at all
 
 
 def label(stage: Stage | str) -> str:
