@@ -155,7 +155,9 @@ def _household(db: Session, settings: Settings, rng: random.Random, community: C
                household: Household, resident: User | None, others: list[User], today: date
                ) -> list[Person]:
     surname = rng.choice(SURNAMES)
-    members = [(Relation.HEAD, 30 + rng.randrange(40), surname)]
+    members: list[tuple[Relation, int, str | None]] = [
+        (Relation.HEAD, 30 + rng.randrange(40), surname)
+    ]
     if rng.random() < 0.8:
         members.append((Relation.SPOUSE, 28 + rng.randrange(40), None))
     for _ in range(rng.choice((0, 1, 1, 2))):
@@ -241,6 +243,8 @@ def _miniapps(db: Session, settings: Settings, communities: list[Community], pro
         app = first if index == 0 else None
         if app is None:
             base = first or db.scalar(select(MiniApp).order_by(MiniApp.id))
+            if base is None:
+                raise RuntimeError("The community demo copies a mini-app; seed one first.")
             app = MiniApp(merchant_id=base.merchant_id, category_id=base.category_id,
                           kind=MiniAppKind.TEMPLATE, client_secret_digest=base.client_secret_digest,
                           name=f"{community.name}通行证", icon="🪪", listed=True,

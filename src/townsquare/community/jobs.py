@@ -85,6 +85,7 @@ def remind(db: Session, *, settings: Settings) -> Reminders:
     """Send today's reminders to residents who subscribed to them."""
     counts = Reminders()
     today = health.local_today(settings)
+    tomorrow = today + timedelta(days=1)
     apps = pass_miniapps(db)
     for community in db.scalars(select(Community).order_by(Community.id)):
         miniapp = apps.get(community.public_id)
@@ -109,11 +110,11 @@ def remind(db: Session, *, settings: Settings) -> Reminders:
             .join(User, User.id == Person.user_id)
             .where(HealthFlag.community_id == community.id,
                    HealthFlag.kind == FlagKind.QUARANTINE, HealthFlag.lifted_at.is_(None),
-                   HealthFlag.end == today + timedelta(days=1))
+                   HealthFlag.end == tomorrow)
         )
-        for flag, user in ending:
+        for flag, user in ending:  # every flag here ends tomorrow
             ok = _try_send(db, settings, miniapp, user, "quarantine_ends",
-                           {"name": flag.person.real_name, "day": flag.end.isoformat()}, home)
+                           {"name": flag.person.real_name, "day": tomorrow.isoformat()}, home)
             counts.quarantine_ends += ok
             counts.skipped += not ok
         counts.overdue_back += _overdue(db, settings, community, miniapp, counts)
@@ -133,7 +134,9 @@ def _overdue(db: Session, settings: Settings, community: Community, miniapp: Min
     sent = 0
     for passage in db.scalars(stmt):
         head = passage.household.head if passage.household else None
-        user = db.get(User, head.user_id) if head and head.user_id else None
+        if head is None or not head.user_id:
+            continue
+        user = db.get(User, head.user_id)
         if user is None:
             continue
         already = db.scalar(select(Message.id).where(

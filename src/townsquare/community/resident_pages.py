@@ -4,7 +4,7 @@ page (`/community/{com}/code`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -135,9 +135,9 @@ def _declare_page(request: Request, db: Session, settings: Settings, user: User,
     person, household = residents.my_household(db, actor=user, community=community)
     members = [m for m in household.members
                if m.id == person.id or person.relation == Relation.HEAD or m.user_id is None]
-    context = {"community": community, "person": person, "members": members,
-               "symptoms": [(s, SYMPTOM_LABELS[s]) for s in SYMPTOMS],
-               "today": health.local_today(settings)}
+    context: dict[str, Any] = {"community": community, "person": person, "members": members,
+                               "symptoms": [(s, SYMPTOM_LABELS[s]) for s in SYMPTOMS],
+                               "today": health.local_today(settings)}
     if exc is not None:
         return rejected(request, db, "community/declare.html", exc, **context)
     return render(request, "community/declare.html", **context)

@@ -5,7 +5,7 @@ records, flags and notices; and the committee's overview of several communities.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal, overload
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -152,6 +152,14 @@ def person_record(request: Request, community_id: str, person_id: str, db: DbSes
                   views=views, relations=RELATION_LABELS,
                   regions=health.risk_regions(db, community=community),
                   today=health.local_today(settings))
+
+
+@overload
+def _date(value: str, *, field: str, required: Literal[True] = True) -> date: ...
+
+
+@overload
+def _date(value: str, *, field: str, required: bool) -> date | None: ...
 
 
 def _date(value: str, *, field: str, required: bool = True) -> date | None:

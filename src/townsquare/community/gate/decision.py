@@ -240,8 +240,8 @@ def evaluate(
     passage.counted = decision.allowed and direction is Direction.EXIT and household is not None
     if passage.counted and decision.quota_left is not None:
         decision.quota_left = max(decision.quota_left - 1, 0)
-    entering = decision.allowed and direction is Direction.ENTRY and household is not None
-    if entering and _close_open_exit(db, community, household, at):
+    entering = decision.allowed and direction is Direction.ENTRY
+    if entering and household is not None and _close_open_exit(db, community, household, at):
         reasons.append(Reason.OVERDUE)
         passage.overdue = decision.overdue = True
     passage.reasons = [r.value for r in dict.fromkeys(reasons)]

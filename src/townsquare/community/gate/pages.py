@@ -122,7 +122,9 @@ def gate_page(
         chosen = gate_for_guard(
             db, actor=user, community=community, gate_id=gate_id or posts[0].public_id
         )
-    strings = {key: i18n.gettext(text) for key, text in GATE_STRINGS.items()}
+    strings: dict[str, str | dict[str, str]] = {
+        key: i18n.gettext(text) for key, text in GATE_STRINGS.items()
+    }
     strings["reasons"] = {key: i18n.gettext(text) for key, text in OFFLINE_REASONS.items()}
     return render(
         request,

@@ -5,7 +5,7 @@ search are traffic's (`traffic.serving.pages`)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -140,7 +140,7 @@ def run(
 def _console(request: Request, db: Session, user: User, exc: TownsquareError | None = None):
     if exc is not None:
         db.rollback()  # show the curation as stored, not as the failed attempt left it
-    context = {
+    context: dict[str, Any] = {
         "curation": hub.curation(db, actor=user), "choices": hub.listed_choices(db, actor=user),
     }
     if exc is not None:
