@@ -130,12 +130,12 @@ class DayWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def rows_to_batch(rows: Iterable[dict[str, Any]] | Iterable[tuple]) -> pa.RecordBatch:
+def rows_to_batch(rows: Iterable[dict[str, Any]] | Iterable[tuple[Any, ...]]) -> pa.RecordBatch:
     """A RecordBatch in SCHEMA from row dicts or tuples in COLUMNS order."""
-    rows = list(rows)
-    if rows and not isinstance(rows[0], dict):
-        rows = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
-    return pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+    items: list[dict[str, Any] | tuple[Any, ...]] = list(rows)
+    if items and not isinstance(items[0], dict):
+        items = [dict(zip(COLUMNS, row, strict=True)) for row in items]
+    return pa.RecordBatch.from_pylist(items, schema=SCHEMA)
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -164,10 +164,10 @@ def _days_with_new_events(db: Session, watermark: datetime | None) -> list[date]
     a month old does not re-export the month in between)."""
     new = BehaviourEvent.received_at >= watermark - COMMIT_MARGIN if watermark else None
     span = select(func.min(BehaviourEvent.occurred_at), func.max(BehaviourEvent.occurred_at))
-    first, last = db.execute(span.where(new) if new is not None else span).one()
-    if first is None:
+    earliest, latest = db.execute(span.where(new) if new is not None else span).one()
+    if earliest is None:
         return []
-    first, last = (_aware(first).date(), _aware(last).date())
+    first, last = (_aware(earliest).date(), _aware(latest).date())
     days = []
     for n in range((last - first).days + 1):
         start, end = _day_bounds(first + timedelta(days=n))

@@ -115,12 +115,25 @@ class _Builder:
     merchant_list: list[Merchant] = field(default_factory=list)
     provider_list: list[ServiceProvider] = field(default_factory=list)
     template_by_runtime: dict[str, Template] = field(default_factory=dict)
-    operator: User | None = None
-    lookalike: Merchant | None = None  # applies for a certified brand's name (pending)
+    _operator: User | None = None  # made by the people step
+    _lookalike: Merchant | None = None  # made by the merchants step
 
     def __post_init__(self) -> None:
         # One hash for every demo account: hashing thousands of passwords would take minutes.
         self.password_hash = hash_password(DEMO_PASSWORD)
+
+    @property
+    def operator(self) -> User:
+        if self._operator is None:
+            raise RuntimeError("The demo city's people step makes the operator; run it first.")
+        return self._operator
+
+    @property
+    def lookalike(self) -> Merchant:
+        """A merchant holding no brand that applies for a certified brand's name (pending)."""
+        if self._lookalike is None:
+            raise RuntimeError("The demo city's merchants step makes the look-alike; run it first.")
+        return self._lookalike
 
     # -- helpers -------------------------------------------------------------------------
     def ago(self, max_days: float, min_days: float = 0.0) -> datetime:
@@ -158,7 +171,7 @@ class _Builder:
             self.category_by_code[code] = category
 
     def people(self) -> None:
-        self.operator = self.user("operator", "平台运营小周", Role.OPERATOR, Role.RESIDENT)
+        self._operator = self.user("operator", "平台运营小周", Role.OPERATOR, Role.RESIDENT)
         residents = [self.user("resident", "张小民", Role.RESIDENT)]
         residents += [
             self.user(f"r{i:04d}", self.person_name(), Role.RESIDENT) for i in range(1, RESIDENTS)
@@ -236,7 +249,7 @@ class _Builder:
                     brand.reason = "商标证明与申请主体不一致，请补充授权书。"
             self.db.add(brand)
         # A look-alike: a merchant holding no brand applies for a certified brand's name.
-        self.lookalike = next(m for m in self.merchant_list[7:] if m not in holders)
+        self._lookalike = next(m for m in self.merchant_list[7:] if m not in holders)
         self.db.add(
             Brand(
                 merchant_id=self.lookalike.id,

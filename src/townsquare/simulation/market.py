@@ -354,7 +354,7 @@ def generate_parquet(
     written, current, writer = 0, None, None
     try:
         for d, day, table in _tables(market, first_day, progress, seed):
-            if d != current:
+            if writer is None or d != current:  # (the first day has no writer yet)
                 if writer:
                     writer.commit()
                 current, writer = d, DayWriter(out_dir, day, summarise)

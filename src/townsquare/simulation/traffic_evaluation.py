@@ -51,7 +51,9 @@ def run(cfg: LoopConfig, *, policies: list[str] | None = None,
 def _day(cfg: LoopConfig, market: Market, book: Book, policy, day: int,
          rng: np.random.Generator) -> None:
     cats, rel = interests(cfg, market, day)
-    apps, positions, relevance = [], [], []
+    apps: list[int] = []
+    positions: list[int] = []
+    relevance: list[float] = []
     for g in range(cfg.requests_per_day):
         listing = policy.compose(book, day, g, int(cats[g]), rel[g])
         apps.extend(listing)

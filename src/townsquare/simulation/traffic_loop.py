@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from scipy.stats import spearmanr
 
 from townsquare.traffic.serving.ranking import gini
@@ -106,7 +107,7 @@ def make_market(cfg: LoopConfig) -> Market:
     )
 
 
-def examination(position: np.ndarray) -> np.ndarray:
+def examination(position: npt.ArrayLike) -> np.ndarray:
     """Probability that a resident looks at the slot at 1-based `position`."""
     return 1.0 / np.log2(np.asarray(position, dtype=np.float64) + 1.0)
 

@@ -138,6 +138,8 @@ class Townsquare(_Ranked):
                 self.score[r.miniapp_id] = r.overall
         self.tier: list[str | None] = [None] * n
         for i, decision in assign_tiers(results, SCORING).items():
+            if not isinstance(i, int):
+                raise TypeError(f"A simulated mini-app is numbered, not {i!r}.")
             self.tier[i] = decision.tier
         self.is_new = (first - m.arrival) < cfg.new_days
         self._estimate_unscored(book, first)
@@ -180,8 +182,8 @@ class Townsquare(_Ranked):
         per_list = min(tc.max_guaranteed_slots, int(tc.guaranteed_share * cfg.feed_size))
         supply = int(cfg.requests_per_day * cfg.days_per_cycle * per_list * cfg.views)
         segments = [Segment("feed", supply)]
-        tiered = [(i, self.tier[i]) for i in self.live.tolist()
-                  if tc.tier_impressions.get(self.tier[i] or "", 0) > 0]
+        tiered = [(i, t) for i in self.live.tolist()
+                  if (t := self.tier[i]) is not None and tc.tier_impressions.get(t, 0) > 0]
         new = self.live[self.is_new[self.live]]
         if self.scale is None:  # once: the config's proportions, sized to this market
             asked = sum(tc.tier_impressions[t] for _, t in tiered) + tc.cold_start_pool

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from townsquare import __version__
 from townsquare.core import i18n
@@ -47,7 +47,7 @@ class LocaleMiddleware:
         locale = asked or i18n.normalise_locale(request.cookies.get(LANG_COOKIE)) or self.default
         token = i18n.current_locale.set(locale)
 
-        async def send_with_cookie(message: dict) -> None:
+        async def send_with_cookie(message: Message) -> None:
             if asked and message["type"] == "http.response.start":
                 cookie = f"{LANG_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
                 message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
