@@ -29,11 +29,10 @@ from townsquare.merchants.schemas import (
     StaffOut,
 )
 from townsquare.web.deps import DbSession
-from townsquare.web.openapi import errors
+from townsquare.web.openapi import MerchantId, errors
 
 router = APIRouter(prefix="/api", tags=["merchants"])
 
-MerchantId = Annotated[str, Path(max_length=40, description="A merchant id (`mer_…`).")]
 ProviderId = Annotated[str, Path(max_length=40, description="A provider id (`isv_…`).")]
 BrandId = Annotated[str, Path(max_length=40, description="A brand application id (`brd_…`).")]
 AuthorizationId = Annotated[str, Path(max_length=40, description="An authorization id (`auz_…`).")]

@@ -29,13 +29,12 @@ from townsquare.traffic.topic_schemas import (
     TopicPatch,
 )
 from townsquare.web.deps import DbSession
-from townsquare.web.openapi import errors
+from townsquare.web.openapi import MerchantId, errors
 
 router = APIRouter(prefix="/api", tags=["traffic"])
 
 Slug = Annotated[str, Path(max_length=40, description="A channel or topic slug.")]
 MemberId = Annotated[str, Path(max_length=40, description="A topic application id (`tpm_…`).")]
-MerchantId = Annotated[str, Path(max_length=40, description="A merchant id (`mer_…`).")]
 City = Annotated[
     str | None, Query(min_length=1, max_length=32, description="Only mini-apps serving this city.")
 ]

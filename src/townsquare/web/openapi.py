@@ -40,5 +40,7 @@ def errors(*statuses: int) -> Responses:
     return {status: error(DESCRIBED[status]) for status in statuses}
 
 
-# Objects are named by opaque public ids (`ma_…`, `mer_…`), never by row numbers.
+# Objects are named by opaque public ids (`ma_…`, `mer_…`), never by row numbers. The merchant's
+# has its own name because routes of several packages take one beside another object's id.
 PublicId = Annotated[str, Path(max_length=40, description="A public id (`ma_…`, `mer_…`, …).")]
+MerchantId = Annotated[str, Path(max_length=40, description="A merchant id (`mer_…`).")]

@@ -16,11 +16,10 @@ from townsquare.traffic.market import bids
 from townsquare.traffic.market.schemas import BidIn, BidOut
 from townsquare.traffic.models import Bid, BidSpend
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import errors
+from townsquare.web.openapi import MerchantId, errors
 
 router = APIRouter(prefix="/api", tags=["traffic"])
 
-MerchantId = Annotated[str, Path(max_length=40, description="A merchant id (`mer_…`).")]
 BidId = Annotated[str, Path(max_length=40, description="A bid id (`bid_…`).")]
 
 

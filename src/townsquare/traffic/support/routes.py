@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.core.clock import clock
@@ -34,11 +34,9 @@ from townsquare.traffic.support.schemas import (
     stage_out,
 )
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.openapi import errors
+from townsquare.web.openapi import MerchantId, PublicId, errors
 
 router = APIRouter(prefix="/api", tags=["traffic support"])
-MerchantId = Annotated[str, Path(max_length=40)]
-PublicId = Annotated[str, Path(max_length=40)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
