@@ -47,3 +47,18 @@ def snapshot(database: Database) -> dict[str, Any]:
                        for c in db.scalars(select(AdClick).order_by(AdClick.id))],
             "audit": len(list(db.scalars(select(AuditEntry.id)))),
         }
+
+
+API_ROLES = ("owner", "other_owner", "resident", "operator")
+
+
+def tokens(world: Any, token_for) -> dict[str, dict[str, str]]:
+    """Bearer headers of the world's owner, other owner, resident and operator."""
+    return {name: token_for(getattr(world, name)) for name in API_ROLES}
+
+
+def api_error(response, status: int, code: str) -> dict[str, Any]:
+    """The error envelope of a refused call, checked for its status and code."""
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    return response.json()["error"]

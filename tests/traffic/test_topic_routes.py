@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.traffic.market_world import snapshot
+from tests.traffic.market_world import api_error, snapshot, tokens
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.core.clock import clock
 
@@ -24,30 +24,23 @@ def world(database):
 
 @pytest.fixture
 def auth(client, world, token_for):
-    return {name: token_for(getattr(world, name))
-            for name in ("owner", "other_owner", "resident", "operator")}
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    return response.json()["error"]
+    return tokens(world, token_for)
 
 
 def test_operators_define_channels_and_topics_everyone_reads_them(client, world, auth, database):
     before = snapshot(database)
-    _error(client.post("/api/topics", json=TOPIC), 401, "unauthenticated")
-    _error(client.post("/api/topics", json=TOPIC, headers=auth["owner"]), 403, "forbidden")
-    _error(client.put("/api/channels/life", headers=auth["resident"],
+    api_error(client.post("/api/topics", json=TOPIC), 401, "unauthenticated")
+    api_error(client.post("/api/topics", json=TOPIC, headers=auth["owner"]), 403, "forbidden")
+    api_error(client.put("/api/channels/life", headers=auth["resident"],
                       json={"title_zh": "生活", "title_en": "Life"}), 403, "forbidden")
-    _error(client.post("/api/topics", headers=auth["operator"],
+    api_error(client.post("/api/topics", headers=auth["operator"],
                        json={**TOPIC, "category_codes": ["nope"]}), 422, "invalid")
     assert snapshot(database) == before
 
     created = client.post("/api/topics", json=TOPIC, headers=auth["operator"])
     assert created.status_code == 201, created.text
     assert created.json()["surface"] == "topic.fruit" and created.json()["id"].startswith("top_")
-    _error(client.post("/api/topics", json=TOPIC, headers=auth["operator"]), 409, "conflict")
+    api_error(client.post("/api/topics", json=TOPIC, headers=auth["operator"]), 409, "conflict")
     channel = client.put("/api/channels/life", headers=auth["operator"],
                          json={"title_zh": "生活", "title_en": "Life",
                                "category_codes": ["clinic"]})
@@ -62,13 +55,13 @@ def test_operators_define_channels_and_topics_everyone_reads_them(client, world,
         world.app(k).public_id for k in ("brand", "lookalike", "newcomer")
     }
     assert client.get("/api/topics/fruit", params={"city": OTHER_CITY}).json()["miniapps"] == []
-    _error(client.get("/api/topics/nothing"), 404, "not_found")
+    api_error(client.get("/api/topics/nothing"), 404, "not_found")
 
     hidden = client.patch("/api/topics/fruit", json={"active": False},
                           headers=auth["operator"])
     assert hidden.json()["active"] is False
     assert client.get("/api/topics").json() == []
-    _error(client.get("/api/topics/fruit"), 404, "not_found")
+    api_error(client.get("/api/topics/fruit"), 404, "not_found")
     assert client.get("/api/topics/fruit", headers=auth["operator"]).status_code == 200
     everything = client.get("/api/topics", params={"include_inactive": True},
                             headers=auth["operator"])
@@ -80,7 +73,7 @@ def test_applications_from_merchant_to_operator_decision(client, world, auth, da
     assert client.post("/api/topics", json=TOPIC, headers=auth["operator"]).status_code == 201
     clinic = world.app("clinic")
     body = {"miniapp_id": clinic.public_id, "note": "也卖水果"}
-    _error(client.post("/api/topics/fruit/applications", json=body, headers=auth["owner"]),
+    api_error(client.post("/api/topics/fruit/applications", json=body, headers=auth["owner"]),
            404, "not_found")  # not the owner's mini-app
     applied = client.post("/api/topics/fruit/applications", json=body,
                           headers=auth["other_owner"])
@@ -88,22 +81,22 @@ def test_applications_from_merchant_to_operator_decision(client, world, auth, da
     tpm = applied.json()["id"]
     assert (applied.json()["state"], applied.json()["merchant_id"]) == \
         ("applied", clinic.merchant_public_id)
-    _error(client.post("/api/topics/fruit/applications", json=body,
+    api_error(client.post("/api/topics/fruit/applications", json=body,
                        headers=auth["other_owner"]), 409, "conflict")
 
     queue = client.get("/api/topics/applications", params={"state": "applied"},
                        headers=auth["operator"])
     assert [a["id"] for a in queue.json()] == [tpm]
-    _error(client.get("/api/topics/applications", headers=auth["other_owner"]), 403, "forbidden")
-    _error(client.get("/api/topics/applications", params={"state": "bogus"},
+    api_error(client.get("/api/topics/applications", headers=auth["other_owner"]), 403, "forbidden")
+    api_error(client.get("/api/topics/applications", params={"state": "bogus"},
                       headers=auth["operator"]), 422, "invalid")
 
     before = snapshot(database)
-    _error(client.post(f"/api/topics/applications/{tpm}/decision", headers=auth["operator"],
+    api_error(client.post(f"/api/topics/applications/{tpm}/decision", headers=auth["operator"],
                        json={"approve": False, "reason": ""}), 422, "invalid")
-    _error(client.post(f"/api/topics/applications/{tpm}/decision", headers=auth["other_owner"],
+    api_error(client.post(f"/api/topics/applications/{tpm}/decision", headers=auth["other_owner"],
                        json={"approve": True}), 403, "forbidden")
-    _error(client.post(f"/api/topics/applications/{tpm}/removal", headers=auth["operator"],
+    api_error(client.post(f"/api/topics/applications/{tpm}/removal", headers=auth["operator"],
                        json={"reason": "x"}), 409, "conflict")
     assert snapshot(database) == before
 
@@ -118,5 +111,5 @@ def test_applications_from_merchant_to_operator_decision(client, world, auth, da
     mine = client.get(f"/api/merchants/{clinic.merchant_public_id}/topic-applications",
                       headers=auth["other_owner"])
     assert [a["id"] for a in mine.json()] == [tpm]
-    _error(client.get(f"/api/merchants/{clinic.merchant_public_id}/topic-applications",
+    api_error(client.get(f"/api/merchants/{clinic.merchant_public_id}/topic-applications",
                       headers=auth["owner"]), 403, "forbidden")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.traffic.market_world import snapshot
+from tests.traffic.market_world import api_error, snapshot, tokens
 from tests.traffic.world import build_world
 from townsquare.core.clock import clock
 
@@ -22,14 +22,7 @@ def world(database):
 
 @pytest.fixture
 def auth(client, world, token_for):
-    return {name: token_for(getattr(world, name))
-            for name in ("owner", "other_owner", "resident", "operator")}
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    return response.json()["error"]
+    return tokens(world, token_for)
 
 
 def test_merchants_bid_and_see_only_their_own(client, world, auth, database):
@@ -46,8 +39,8 @@ def test_merchants_bid_and_see_only_their_own(client, world, auth, database):
 
     listed = client.get(url, headers=auth["owner"]).json()
     assert [b["id"] for b in listed] == [bid["id"]]
-    _error(client.get(url, headers=auth["other_owner"]), 403, "forbidden")
-    _error(client.get(url, headers=auth["resident"]), 403, "forbidden")
+    api_error(client.get(url, headers=auth["other_owner"]), 403, "forbidden")
+    api_error(client.get(url, headers=auth["resident"]), 403, "forbidden")
 
     lookalike = world.app("lookalike")
     theirs = f"/api/merchants/{lookalike.merchant_public_id}/bids"
@@ -67,16 +60,16 @@ def test_merchants_bid_and_see_only_their_own(client, world, auth, database):
         (url, {**body, "miniapp_id": world.app("grocer").public_id}, "owner", 404, "not_found"),
     ]
     for path, payload, who, status, code in refused:
-        _error(client.post(path, json=payload, headers=auth[who]), status, code)
+        api_error(client.post(path, json=payload, headers=auth[who]), status, code)
     newcomer = world.app("newcomer")
-    _error(client.post(f"/api/merchants/{newcomer.merchant_public_id}/bids",
+    api_error(client.post(f"/api/merchants/{newcomer.merchant_public_id}/bids",
                        headers=auth["other_owner"],
                        json={**body, "miniapp_id": newcomer.public_id, "target": "蔬菜"}),
            422, "tier_too_low")
-    _error(client.post(f"/api/bids/{bid['id']}/pause", headers=auth["other_owner"]), 404,
+    api_error(client.post(f"/api/bids/{bid['id']}/pause", headers=auth["other_owner"]), 404,
            "not_found")
-    _error(client.post("/api/bids/bid_nothing/pause", headers=auth["owner"]), 404, "not_found")
-    _error(client.post(f"/api/bids/{bid['id']}/pause"), 401, "unauthenticated")
+    api_error(client.post("/api/bids/bid_nothing/pause", headers=auth["owner"]), 404, "not_found")
+    api_error(client.post(f"/api/bids/{bid['id']}/pause"), 401, "unauthenticated")
     assert snapshot(database) == before
 
     paused = client.post(f"/api/bids/{bid['id']}/pause", headers=auth["owner"])
