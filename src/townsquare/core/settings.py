@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     cookie_secure: bool = False
 
+    # How long a SQLite writer waits for the write lock before the request answers 503.
+    database_lock_timeout_ms: int = 5_000
+    retry_after_seconds: int = 5  # Retry-After on a 503 while the database is unavailable
+    # `townsquare serve --workers N`: how long a new worker may take to import and answer the
+    # supervisor's health check before it is restarted (uvicorn's default of 5 s kills workers
+    # that start slowly on a busy host).
+    worker_healthcheck_timeout_s: int = 60
+
     session_hours: int = 24 * 7
     login_max_failures: int = 5
     login_lock_minutes: int = 15
