@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Exposures, delivered counters and bid impressions are written behind the response by a
     # per-process thread every this many ms; 0 = in the request's own transaction.
     exposure_flush_ms: int = 200
+    # ... and as soon as this many exposure rows are waiting (bounds what a SIGKILL loses)
+    exposure_flush_rows: int = 2_000
     exposure_buffer_max: int = 200_000  # buffered exposure rows kept while the database is down
 
     @property
