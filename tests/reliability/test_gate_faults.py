@@ -18,7 +18,6 @@ from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.gate.passages import OfflineScan, sync
 from townsquare.community.models import Community, Household, Room
 from townsquare.core.clock import clock
-from townsquare.core.errors import Conflict
 
 from ..community.gate.world import build
 
@@ -100,7 +99,8 @@ def test_a_reused_client_id_with_other_content_is_refused(client, token_for, dat
     household = household_code(settings, world, world.household, NOON)
     person = codes.issue(settings.effective_secret_key, community=world.com, subject=world.child,
                          kind=codes.CodeKind.PERSON, now=NOON.timestamp())
-    body = {"gate": world.gate, "code": household, "direction": "exit", "client_id": "gate-phone-0001"}
+    body = {"gate": world.gate, "code": household, "direction": "exit",
+            "client_id": "gate-phone-0001"}
     first = client.post(url, json=body, headers=headers)
     assert first.status_code == 200, first.text
     retried = client.post(url, json=body, headers=headers)

@@ -6,13 +6,12 @@ Services receive a `Session` and never commit: a request or a job commits once t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
-
-import hashlib
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy import Enum as SAEnum
@@ -180,7 +179,8 @@ def is_deadlock(exc: BaseException) -> bool:
 
 
 def _lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def advisory_lock(db: Session, name: str, *, wait: bool = True) -> bool:

@@ -45,7 +45,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (no user enumeration by timing)."""
     try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        checked = _hasher.verify(password_hash or _dummy_hash(), password)
+        return checked and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-import structlog
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -49,7 +49,8 @@ class OutageLog:
         with self._lock:
             first = now - self.last > self.quiet
             self.last = now
-            suppressed, self.suppressed = (self.suppressed, 0) if first else (0, self.suppressed + 1)
+            suppressed = self.suppressed if first else 0
+            self.suppressed = 0 if first else self.suppressed + 1
         if first:
             log.warning(
                 "database_unavailable",

@@ -13,14 +13,15 @@ of the bid impressions.
 transaction (what the tests use). Clicks and their charges are never buffered.
 
 A flush also starts as soon as `exposure_flush_rows` event rows are waiting, so a burst does not
-wait for the timer. Trade-offs, stated plainly: a process killed without its shutdown hook (SIGKILL,
-a crash) loses what was buffered: at most one flush interval of exposures and counts, and never
-more than about `exposure_flush_rows` events plus the rows that arrive while a flush is being
-written (the bound and its measurement are in docs/traffic.md). A failed flush keeps the batch for the next tick (logged); if
-the database stays down the event rows are bounded by `exposure_buffer_max` (the oldest are
-dropped and counted in the log), while the counter deltas, one number per row, are kept. Events
-are inserted with ON CONFLICT DO NOTHING, so a flush retried after a commit whose answer was lost
-does not duplicate them (its counter deltas would then be applied twice: accepted, rare).
+wait for the timer. Trade-offs, stated plainly: a process killed without its shutdown hook
+(SIGKILL, a crash) loses what was buffered: at most one flush interval of exposures and counts,
+and never more than about `exposure_flush_rows` events plus those that arrive while a flush is
+being written (the bound and its measurement are in docs/traffic.md). A failed flush keeps the
+batch for the next tick (logged); if the database stays down the event rows are bounded by
+`exposure_buffer_max` (the oldest are dropped and counted in the log), while the counter deltas,
+one number per row, are kept (a SIGKILL during an outage loses those too). Events are inserted
+with ON CONFLICT DO NOTHING, so a flush retried after a commit whose answer was lost does not
+duplicate them (its counter deltas would then be applied twice: accepted, rare).
 """
 
 from __future__ import annotations
