@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> dict:
         port = free_port()
         env = {**os.environ, "TOWNSQUARE_DATABASE_URL": cluster.url,
                "TOWNSQUARE_SECRET_KEY": SECRET, "TOWNSQUARE_DATA_DIR": tempfile.mkdtemp(),
-               "PYTHONPATH": str(ROOT / "src")}
+               "PYTHONPATH": args.server_src or str(ROOT / "src")}
         server = subprocess.Popen(
             [sys.executable, "-m", "townsquare.cli", "serve", "--port", str(port),
              "--workers", str(args.workers)],
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> dict:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{base}/api/ready").status_code == 200:
+                if httpx.get(f"{base}/api/health").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="print, do not update the docs")
+    parser.add_argument("--server-src", default="",
+                        help="serve another checkout's src/ (e.g. the code before a fix)")
     args = parser.parse_args()
     if args.warmup + args.outage >= args.seconds:
         parser.error("--seconds must exceed --warmup + --outage (time to recover)")
