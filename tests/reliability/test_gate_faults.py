@@ -226,3 +226,29 @@ def test_two_devices_syncing_households_in_opposite_orders_never_deadlock(
         thread.join(timeout=30)
     assert "error" not in outcome, outcome.get("error")
     assert [r.status for r in outcome["results"]] == ["recorded", "recorded"]
+
+
+def test_a_batch_chosen_as_a_deadlock_victim_runs_again(database, settings, world, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from townsquare.community.gate import passages
+
+    class DeadlockDetected(Exception):
+        sqlstate = "40P01"
+
+    real, calls = passages._lock_households, []
+
+    def once_a_victim(db, *args):
+        calls.append(1)
+        real(db, *args)
+        if len(calls) == 1:  # what PostgreSQL raises in the victim of a deadlock
+            raise OperationalError("SELECT … FOR UPDATE", {}, DeadlockDetected())
+
+    monkeypatch.setattr(passages, "_lock_households", once_a_victim)
+    t = NOON - timedelta(hours=1)
+    with database.unit_of_work() as db:
+        results = sync(db, actor=world.guard, settings=settings, community_id=world.com,
+                       scans=[offline_scan(settings, world, 1, t, Direction.EXIT)])
+    assert [r.status for r in results] == ["recorded"] and len(calls) == 2
+    with database.unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(Passage)) == 1
