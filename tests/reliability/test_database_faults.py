@@ -96,6 +96,7 @@ def test_sqlite_reads_do_not_wait_for_a_writer(locked):
     for _ in range(3):
         response = client.get("/api/me", headers=headers)
         assert response.status_code == 200, response.text
+    assert client.get("/api/ready").status_code == 200  # a busy writer is not "unavailable"
 
 
 def test_sqlite_lock_timeout_is_a_503_with_retry_after(locked):

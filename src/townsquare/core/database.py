@@ -147,8 +147,8 @@ class Database:
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query now (readiness)."""
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with self.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+            conn.execute(text("SELECT 1"))  # a deferred BEGIN on SQLite: never waits for a writer
 
     def dispose(self) -> None:
         self.engine.dispose()
