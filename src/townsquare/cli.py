@@ -59,10 +59,27 @@ def serve(
     port: int = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only)")] = 1,
     reload: bool = False,
+    worker_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--worker-timeout",
+            help="Seconds a new worker may take to start before it is restarted "
+            "(default: TOWNSQUARE_WORKER_HEALTHCHECK_TIMEOUT_S, 60)",
+        ),
+    ] = None,
+    graceful_timeout: Annotated[
+        int, typer.Option(help="Seconds in-flight requests get to finish on SIGTERM")
+    ] = 20,
 ) -> None:
     """Run the web server."""
     import uvicorn
 
+    settings = get_settings()
+    timeout = worker_timeout if worker_timeout is not None else (
+        settings.worker_healthcheck_timeout_s)
+    if timeout < 1:
+        console.print("[red]--worker-timeout is at least 1 second[/red]")
+        raise typer.Exit(2)
     uvicorn.run(
         "townsquare.app:create_app",
         factory=True,
@@ -70,6 +87,8 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        timeout_worker_healthcheck=timeout,
+        timeout_graceful_shutdown=graceful_timeout,
         access_log=False,  # our middleware logs one structured line per request
     )
 

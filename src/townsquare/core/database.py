@@ -6,14 +6,16 @@ Services receive a `Session` and never commit: a request or a job commits once t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, text
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -61,49 +63,79 @@ class Timestamped:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+DEFAULT_LOCK_TIMEOUT_MS = 5_000  # how long a SQLite writer waits for the write lock
+PG_CONNECT_TIMEOUT_S = 5  # an unreachable PostgreSQL fails a request in seconds, not minutes
+READ_ONLY = "townsquare_read_only"  # execution option: a unit of work that only reads
+
+
+def make_engine(url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+                **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": lock_timeout_ms / 1000},
+            **kwargs,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+
+        def pragmas(dbapi_conn: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_conn, lock_timeout_ms)
+
+        event.listen(engine, "connect", pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, lock_timeout_ms: int) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")  # readers see the last commit, never wait for writers
+    cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN so read-then-write transactions serialise instead of
-    # failing with "database is locked" halfway (SQLite's stand-in for SELECT … FOR UPDATE).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    # A writing unit of work takes the write lock at BEGIN, so read-then-write transactions
+    # serialise instead of failing half-way with "database is locked" (SQLite's stand-in for
+    # SELECT … FOR UPDATE). A read-only one begins DEFERRED: in WAL mode it reads its snapshot
+    # without ever waiting for a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS, **engine_kwargs: Any
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, lock_timeout_ms=lock_timeout_ms, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # the same pool; on SQLite its transactions begin DEFERRED (see _sqlite_begin)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: committed if the block succeeds, rolled back if it raises."""
-        session = self.sessions()
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction: committed if the block succeeds, rolled back if it raises.
+
+        `read_only=True` promises the block mostly reads: on SQLite it begins DEFERRED and never
+        waits for a writer. It may still write (a blind insert such as an audit row): SQLite
+        then takes the write lock at that write, and answers "database is locked" (a 503,
+        see `unavailable`) if another writer committed since the block's first read."""
+        session = (self.read_sessions if read_only else self.sessions)()
         try:
             yield session
             session.commit()
@@ -113,8 +145,56 @@ class Database:
         finally:
             session.close()
 
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query now (readiness)."""
+        with self.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+            conn.execute(text("SELECT 1"))  # a deferred BEGIN on SQLite: never waits for a writer
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# What a database that is down, restarting, unreachable or locked raises: the request may be
+# retried as it was (503 + Retry-After), unlike a bug or bad data (500, 409, 422).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,  # connection refused or lost, lock timeout, deadlock, admin shutdown
+    sa_exc.InterfaceError,  # the driver's connection is closed
+    sa_exc.TimeoutError,  # no pooled connection became free
+    sa_exc.DisconnectionError,
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True for an error that says the database is unavailable for now, not that the request
+    or the code is wrong."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """A PostgreSQL deadlock or serialisation failure (the victim may simply run again)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, sa_exc.DBAPIError) and code in ("40P01", "40001")
+
+
+def _lock_key(name: str) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_lock(db: Session, name: str, *, wait: bool = True) -> bool:
+    """Take a named lock until the transaction ends; False if `wait` is off and it is held.
+
+    PostgreSQL: a transaction-level advisory lock on a 64-bit hash of `name`. SQLite: a writing
+    unit of work already holds the database's write lock since BEGIN IMMEDIATE, so this is
+    always True there."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
+        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+        return True
+    return bool(db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(name)}))
 
 
 def str_enum(enum_cls: type, length: int = 16) -> SAEnum:

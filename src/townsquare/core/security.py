@@ -19,14 +19,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("timing-equaliser")
+# Hashed on the first login of an unknown user, not at import: a full-cost argon2 hash took a
+# third of a second of every worker's start-up (`townsquare serve --workers N`).
+_DUMMY_HASH: str | None = None
 
 
 def use_cheap_password_hashing() -> None:
     """For test suites only: argon2 with minimal cost (the real cost dominates test time)."""
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    _DUMMY_HASH = _hasher.hash("timing-equaliser")
+    _DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("timing-equaliser")
+    return _DUMMY_HASH
 
 
 def hash_password(password: str) -> str:
@@ -36,7 +45,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (no user enumeration by timing)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        checked = _hasher.verify(password_hash or _dummy_hash(), password)
+        return checked and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     cookie_secure: bool = False
 
+    # How long a SQLite writer waits for the write lock before the request answers 503.
+    database_lock_timeout_ms: int = 5_000
+    retry_after_seconds: int = 5  # Retry-After on a 503 while the database is unavailable
+    # `townsquare serve --workers N`: how long a new worker may take to import and answer the
+    # supervisor's health check before it is restarted (uvicorn's default of 5 s kills workers
+    # that start slowly on a busy host).
+    worker_healthcheck_timeout_s: int = 60
+
     session_hours: int = 24 * 7
     login_max_failures: int = 5
     login_lock_minutes: int = 15
@@ -45,6 +53,8 @@ class Settings(BaseSettings):
     # Exposures, delivered counters and bid impressions are written behind the response by a
     # per-process thread every this many ms; 0 = in the request's own transaction.
     exposure_flush_ms: int = 200
+    # ... and as soon as this many exposure rows are waiting (bounds what a SIGKILL loses)
+    exposure_flush_rows: int = 2_000
     exposure_buffer_max: int = 200_000  # buffered exposure rows kept while the database is down
 
     @property

@@ -11,10 +11,12 @@ run, including late events for old days; the watermark lives in `<out>/_export_s
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -52,6 +54,7 @@ SCHEMA = pa.schema([
 ])
 COLUMNS = tuple(SCHEMA.names)
 STATE_FILE = "_export_state.json"
+LOCK_FILE = "_export.lock"  # held while an export writes; whoever holds it owns the leftovers
 CHUNK_ROWS = 50_000
 ROWS_PER_FILE = 2_000_000
 # Transactions stamp received_at before they commit: look back a little past the watermark.
@@ -197,6 +200,29 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One export of a folder at a time (across processes); the lock dies with its process."""
+    with open(Path(out_dir) / LOCK_FILE, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def sweep_leftovers(out_dir: Path) -> list[str]:
+    """Remove what a killed export left behind (`.tmp-*` days never swapped in, `.old-*` days
+    swapped out but not yet removed). Call only while holding the export lock: then no other
+    export is writing them. Returns the names removed."""
+    removed = []
+    for leftover in sorted(Path(out_dir).glob(".tmp-*")) + sorted(Path(out_dir).glob(".old-*")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover.name)
+    return removed
+
+
 def _read_state(out_dir: Path) -> datetime | None:
     path = Path(out_dir) / STATE_FILE
     if not path.exists():
@@ -231,6 +257,22 @@ def export_events(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir):
+        sweep_leftovers(out_dir)
+        return _export(db, out_dir=out_dir, since=since, until=until, progress=progress,
+                       summarise=summarise, check=check)
+
+
+def _export(
+    db: Session,
+    *,
+    out_dir: Path,
+    since: date | None,
+    until: date | None,
+    progress: Progress | None,
+    summarise: Summarise | None,
+    check: tuple[date, date] | None,
+) -> ExportResult:
     started = clock.now()
     incremental = since is None and until is None
     if incremental:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.database import rows_changed
+from townsquare.core.database import advisory_lock, rows_changed
 from townsquare.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
@@ -182,6 +182,9 @@ def send(
                  or LINE_CONTROL.search(link)):
         raise ValidationFailed("A message link is a path on this site.", field="link")
     now = clock.now()
+    # count and insert as one: concurrent sends to this user from this mini-app queue here
+    # until the earlier one's transaction ends (PostgreSQL; SQLite's writers already queue)
+    advisory_lock(db, f"townsquare.messages:{miniapp.id}:{user.id}")
     sent_today = db.scalar(select(func.count()).where(
         Message.miniapp_id == miniapp.id, Message.user_id == user.id,
         Message.sent_at >= _day_start(settings, now),

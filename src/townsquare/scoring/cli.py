@@ -29,33 +29,33 @@ def run(
     backend: Annotated[str, typer.Option(help="duckdb or pyspark")] = "duckdb",
 ) -> None:
     """Run (or re-run) the scoring cycle as of a date."""
-    from townsquare.scoring import cycles
-
     try:
         day = date.fromisoformat(as_of) if as_of else clock.now().date()
     except ValueError as exc:
         console.print("[red]--as-of must be YYYY-MM-DD[/red]")
         raise typer.Exit(2) from exc
-    database = _database()
+    from townsquare.core.database import unavailable
+    from townsquare.scoring import jobs
+
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
+        with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"Scoring as of {day}", total=100)
 
             def step(label: str, done: float) -> None:
                 bar.update(task, completed=done * 100, description=f"{day}: {label}")
 
-            cycle = cycles.run_cycle(
-                db, settings=get_settings(), as_of=day, actor=None, progress=step, backend=backend
+            public_id, counts = jobs.run_cycle(
+                _database(), settings=get_settings(), as_of=day, backend=backend, progress=step
             )
-            counts, public_id = dict(cycle.counts), cycle.public_id
     except TownsquareError as exc:
         console.print(f"[red]{exc.render()}[/red]")
         raise typer.Exit(1) from exc
     except Exception as exc:
-        with database.unit_of_work() as db:
-            cycles.mark_failed(db, as_of=day, error=repr(exc))
-        raise
+        if not unavailable(exc):
+            raise
+        console.print(f"[red]The database is unavailable or locked (another run?): {exc}[/red]")
+        raise typer.Exit(3) from exc
     console.print(
         f"[green]Cycle {public_id} as of {day} done[/green]: {counts.get('scored', 0)} scored, "
         f"{counts.get('insufficient_data', 0)} without enough data, "

@@ -15,8 +15,8 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.database import table_of
-from townsquare.core.errors import ValidationFailed
+from townsquare.core.database import advisory_lock, table_of
+from townsquare.core.errors import Conflict, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
 from townsquare.scoring import config_versions, disputes
@@ -53,6 +53,14 @@ def update_event_log(db: Session, *, settings: Settings, since: date, until: dat
                   check=(since, until))
 
 
+def _cycle_lock(db: Session) -> bool:
+    """One scoring run at a time (runs of any two dates share the Parquet event log and the
+    first run creates the default configuration): a lock held until the run's transaction
+    ends. PostgreSQL: an advisory lock; SQLite: the write lock every writing unit of work
+    holds from BEGIN IMMEDIATE."""
+    return advisory_lock(db, "townsquare.score_run", wait=False)
+
+
 def run_cycle(
     db: Session,
     *,
@@ -65,6 +73,9 @@ def run_cycle(
     """Score every mini-app as of `as_of` (operators or the system); replaces a re-run date."""
     require_role(actor, Role.OPERATOR)
     as_of = _check_as_of(as_of)
+    if not _cycle_lock(db):
+        raise Conflict("A scoring run is under way; try again when it has finished.",
+                       code="cycle_running")
     step = progress or (lambda _label, _done: None)
     version, config = config_versions.active_config(db)
     window = version.window_days
@@ -193,15 +204,25 @@ def _float(value: Any) -> float | None:
 
 
 def mark_failed(db: Session, *, as_of: date, error: str) -> None:
-    """Record a cycle that raised (called in a fresh transaction after the failed one)."""
-    version = config_versions.active_version(db)
+    """Record a run that raised (called in a fresh transaction after the failed one).
+
+    A run never marks another run's cycle: if another run of the date holds the lock now, or a
+    finished cycle of the date exists (the failed run rolled back, so its results still stand),
+    the failure goes to the audit log only."""
+    error = error[:2000]
     cycle = db.scalar(select(ScoreCycle).where(ScoreCycle.as_of == as_of))
+    if not _cycle_lock(db) or (cycle is not None and cycle.state is CycleState.DONE):
+        audit.record(db, actor_id=None, action="scoring.cycle_run_failed",
+                     subject_type="score_cycle", subject_id=cycle.public_id if cycle else "",
+                     as_of=as_of.isoformat(), error=error)
+        return
     if cycle is None:
+        version = config_versions.active_version(db)
         cycle = ScoreCycle(as_of=as_of, started_at=clock.now(), config_version_id=version.id)
         db.add(cycle)
     cycle.state = CycleState.FAILED
     cycle.finished_at = clock.now()
-    cycle.error = error[:2000]
+    cycle.error = error
     db.flush()
 
 

@@ -5,29 +5,59 @@ The routers are included by the composition root, `townsquare.app.create_app`.""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from townsquare import __version__
 from townsquare.core import i18n
-from townsquare.core.database import Database
+from townsquare.core.database import TRANSIENT_ERRORS, Database, unavailable
 from townsquare.core.errors import AuthenticationRequired, TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.web.observability import Metrics, ObservabilityMiddleware, configure_logging
 from townsquare.web.templating import render
 
 LANG_COOKIE = "ts_lang"
+log = structlog.get_logger("townsquare.web")
+
+
+class OutageLog:
+    """Logs a database outage once per burst: the first failure after `quiet` seconds without
+    one is logged (with how many were not logged since), the rest of the burst is counted."""
+
+    def __init__(self, quiet: float = 30.0) -> None:
+        self.quiet = quiet
+        self.last = float("-inf")
+        self.suppressed = 0
+        self._lock = threading.Lock()
+
+    def failed(self, request: Request, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            first = now - self.last > self.quiet
+            self.last = now
+            suppressed = self.suppressed if first else 0
+            self.suppressed = 0 if first else self.suppressed + 1
+        if first:
+            log.warning(
+                "database_unavailable",
+                path=request.url.path,
+                error=f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}"[:300],
+                not_logged_before=suppressed,
+            )
 
 
 
@@ -97,6 +127,26 @@ def install_error_handlers(app: FastAPI) -> None:
         message = i18n.gettext("That conflicts with existing data; nothing was changed.")
         return error_response(request, 409, "conflict", message)
 
+    outages = OutageLog()
+    app.state.outages = outages
+
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        if not unavailable(exc):  # a bug or a constraint the code did not expect: still JSON
+            log.error("database_error", path=request.url.path, exc_info=exc)
+            message = i18n.gettext("Something went wrong on our side; nothing was changed.")
+            return error_response(request, 500, "internal", message)
+        outages.failed(request, exc)
+        request.state.auth_session = None  # the page must not need the database
+        message = i18n.gettext(
+            "The service is briefly unavailable; nothing was changed. Please try again shortly."
+        )
+        response = error_response(request, 503, "unavailable", message)
+        response.headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
+        return response
+
+    for error_type in (*TRANSIENT_ERRORS, DBAPIError):
+        app.add_exception_handler(error_type, database_unavailable)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = "not_found" if exc.status_code == 404 else "http_error"
@@ -122,7 +172,9 @@ def build_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.shutdown_hooks = []
     app.state.settings = settings
-    app.state.database = database or Database(settings.effective_database_url)
+    app.state.database = database or Database(
+        settings.effective_database_url, lock_timeout_ms=settings.database_lock_timeout_ms
+    )
     metrics = Metrics()
 
     install_error_handlers(app)
@@ -133,7 +185,21 @@ def build_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @app.get("/api/health", tags=["platform"])
     def health() -> dict[str, str]:
+        """Liveness: the process answers (whatever the database is doing)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/api/ready", tags=["platform"], responses={503: {"description": "Not ready"}})
+    def ready(request: Request) -> Response:
+        """Readiness: the database answers a trivial query now (a load balancer sends traffic
+        only to ready processes; a 503 here is not a reason to restart the process)."""
+        try:
+            app.state.database.ping()
+        except Exception as exc:  # noqa: BLE001 — any failure means "not ready"
+            app.state.outages.failed(request, exc)
+            body = {"status": "unavailable", "database": "unreachable", "version": __version__}
+            headers = {"Retry-After": str(settings.retry_after_seconds)}
+            return JSONResponse(body, status_code=503, headers=headers)
+        return JSONResponse({"status": "ready", "database": "ok", "version": __version__})
 
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

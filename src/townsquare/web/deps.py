@@ -17,10 +17,17 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_db(request: Request) -> Iterator[Session]:
-    """The request's unit of work: committed before the response is sent, or rolled back."""
+    """The request's unit of work: committed before the response is sent, or rolled back.
+
+    GET, HEAD and OPTIONS run as read-only units of work (on SQLite they begin DEFERRED and
+    never wait for a writer); every other method begins a writing one (BEGIN IMMEDIATE on
+    SQLite). See docs/architecture.md, "where this differs"."""
     database: Database = request.app.state.database
-    with database.unit_of_work() as session:
+    with database.unit_of_work(read_only=request.method in READING_METHODS) as session:
         yield session
 
 

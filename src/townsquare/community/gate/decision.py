@@ -6,6 +6,10 @@ shows), who may go out, and the household's exit quota. Entries are let in whene
 genuine (people are not locked out of their homes) but still carry the warnings, and an entry
 closes the household's oldest open exit, flagging it when it came back later than allowed.
 
+A `client_id` (the device's idempotency key) is bound to what was sent with it: a retry with the
+same key and content answers the recorded decision, even when it races the first attempt; the
+same key with other content is refused (409), never answered with someone else's decision.
+
 Quotas hold under concurrency: the household row is locked (SELECT … FOR UPDATE on PostgreSQL;
 SQLite serialises writers with BEGIN IMMEDIATE) before the exits are counted, and the lock is
 held until the request's transaction commits, so two gates can never both take the last exit.
@@ -14,10 +18,12 @@ held until the request's transaction commits, so two gates can never both take t
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -35,7 +41,7 @@ from townsquare.community.models import (
     Relation,
 )
 from townsquare.core.clock import clock
-from townsquare.core.errors import NotFound, PermissionDenied
+from townsquare.core.errors import Conflict, NotFound, PermissionDenied
 from townsquare.core.i18n import N_
 from townsquare.core.security import mask
 from townsquare.core.settings import Settings
@@ -148,6 +154,22 @@ def posts_of(db: Session, *, actor: User, community: Community) -> list[Gate]:
     return list(db.scalars(stmt))
 
 
+def request_digest(*parts: object) -> str:
+    """The fingerprint a `client_id` is bound to: what the client sent with it."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def replay(earlier: Passage, *, digest: str) -> Passage:
+    """The recorded passage for a retried `client_id`, if the retry sent the same content."""
+    if earlier.client_digest and earlier.client_digest != digest:
+        raise Conflict(
+            "This client_id was already used for a different scan; use a new one.",
+            code="client_id_reused",
+            client_id=earlier.client_id or "",
+        )
+    return earlier
+
+
 def decide(
     db: Session,
     *,
@@ -162,19 +184,29 @@ def decide(
     """Decide a scan at a gate now and record it as a passage (once per `client_id`)."""
     community = access.get_community(db, community_id=community_id)
     gate = gate_for_guard(db, actor=actor, community=community, gate_id=gate_id)
+    direction = Direction(direction)
+    digest = request_digest("scan", gate.public_id, direction.value, code) if client_id else ""
     if client_id and (earlier := find_by_client_id(db, community=community, client_id=client_id)):
-        return decision_of(earlier, community=community, settings=settings)
-    return evaluate(
-        db,
-        actor=actor,
-        settings=settings,
-        community=community,
-        gate=gate,
-        code=code,
-        direction=Direction(direction),
-        at=clock.now(),
-        client_id=client_id,
-    )
+        return decision_of(replay(earlier, digest=digest), community=community, settings=settings)
+    try:
+        with db.begin_nested():  # a concurrent attempt with the same client_id loses here
+            return evaluate(
+                db,
+                actor=actor,
+                settings=settings,
+                community=community,
+                gate=gate,
+                code=code,
+                direction=direction,
+                at=clock.now(),
+                client_id=client_id,
+                client_digest=digest,
+            )
+    except IntegrityError:
+        earlier = find_by_client_id(db, community=community, client_id=client_id or "")
+        if not client_id or earlier is None:
+            raise
+        return decision_of(replay(earlier, digest=digest), community=community, settings=settings)
 
 
 def find_by_client_id(db: Session, *, community: Community, client_id: str) -> Passage | None:
@@ -194,6 +226,7 @@ def evaluate(
     direction: Direction,
     at: datetime,
     client_id: str | None = None,
+    client_digest: str = "",
     device_allowed: bool | None = None,
 ) -> Decision:
     """The decision for a scan at time `at`, recorded as a passage. `device_allowed` is what
@@ -206,6 +239,7 @@ def evaluate(
         direction=direction,
         at=at,
         client_id=client_id,
+        client_digest=client_digest,
         offline=device_allowed is not None,
         needs_review=False,
         overdue=False,
@@ -240,16 +274,16 @@ def evaluate(
     passage.counted = decision.allowed and direction is Direction.EXIT and household is not None
     if passage.counted and decision.quota_left is not None:
         decision.quota_left = max(decision.quota_left - 1, 0)
-    entering = decision.allowed and direction is Direction.ENTRY
-    if entering and household is not None and _close_open_exit(db, community, household, at):
-        reasons.append(Reason.OVERDUE)
-        passage.overdue = decision.overdue = True
     passage.reasons = [r.value for r in dict.fromkeys(reasons)]
-    decision.reasons = list(dict.fromkeys(reasons))
-    decision.needs_review = passage.needs_review
-    decision.kind = passage.code_kind
     db.add(passage)
     db.flush()
+    entering = decision.allowed and direction is Direction.ENTRY
+    if household is not None and (passage.counted or entering):
+        reconcile(db, community=community, household=household, since=at)
+    decision.overdue = passage.overdue
+    decision.reasons = [Reason(r) for r in passage.reasons]
+    decision.needs_review = passage.needs_review
+    decision.kind = passage.code_kind
     decision.passage_id = passage.public_id
     return decision
 
@@ -320,26 +354,53 @@ def _assess(
     return reasons
 
 
-def _close_open_exit(db: Session, community: Community, household: Household, at: datetime) -> bool:
-    """Pair an entry with the household's oldest open exit; True when that exit was overdue."""
-    exit_ = db.scalar(
+def reconcile(db: Session, *, community: Community, household: Household, since: datetime) -> None:
+    """Pair the household's allowed entries with its counted exits by their scan time (the
+    device's time for offline scans), whatever order they were recorded in: each entry closes
+    the oldest exit still open before it, and flags it overdue when it came back too late.
+
+    Pairings before `since` cannot change, so only exits open at `since` or later and entries
+    from `since` on are replayed. The caller holds the household's lock."""
+    exits = list(db.scalars(
         select(Passage)
         .where(
             Passage.household_id == household.id,
             Passage.direction == Direction.EXIT,
             Passage.counted.is_(True),
-            Passage.returned_at.is_(None),
-            Passage.at <= at,
+            or_(Passage.at >= since, Passage.returned_at.is_(None), Passage.returned_at >= since),
         )
         .order_by(Passage.at, Passage.id)
-        .limit(1)
+    ))
+    entries = list(db.scalars(
+        select(Passage)
+        .where(
+            Passage.household_id == household.id,
+            Passage.direction == Direction.ENTRY,
+            Passage.allowed.is_(True),
+            Passage.at >= since,
+        )
+        .order_by(Passage.at, Passage.id)
+    ))
+    limit = timedelta(hours=community.max_hours_outside)
+    timeline = sorted(
+        [(p.at, 0, p.id, p) for p in exits] + [(p.at, 1, p.id, p) for p in entries],
+        key=lambda item: item[:3],  # at the same instant the exit comes first
     )
-    if exit_ is None:
-        return False
-    exit_.returned_at = at
-    if at - exit_.at > timedelta(hours=community.max_hours_outside):
-        exit_.overdue = True
-    return exit_.overdue
+    open_exits: list[Passage] = []
+    for _at, is_entry, _id, passage in timeline:
+        if not is_entry:
+            passage.returned_at, passage.overdue = None, False
+            open_exits.append(passage)
+            continue
+        late = False
+        if open_exits:
+            exit_ = open_exits.pop(0)
+            exit_.returned_at = passage.at
+            exit_.overdue = late = passage.at - exit_.at > limit
+        reasons = [r for r in passage.reasons if r != Reason.OVERDUE.value]
+        passage.reasons = reasons + [Reason.OVERDUE.value] if late else reasons
+        passage.overdue = late
+    db.flush()
 
 
 def decision_of(passage: Passage, *, community: Community, settings: Settings) -> Decision:

@@ -54,6 +54,9 @@ class Passage(Base):
     counted: Mapped[bool] = mapped_column(default=False)  # an exit that uses up quota
     reasons: Mapped[list[Any]] = mapped_column(default=list)  # gate.Reason values
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of what the client sent with its `client_id` (gate, direction, code, and for
+    # offline scans the time and the device's decision): a retry must send the same content
+    client_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
     offline: Mapped[bool] = mapped_column(default=False)
     needs_review: Mapped[bool] = mapped_column(default=False)
     returned_at: Mapped[datetime | None]  # exits: when the household came back in

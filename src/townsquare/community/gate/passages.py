@@ -14,16 +14,24 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import access
-from townsquare.community.gate.decision import evaluate, find_by_client_id, gate_for_guard
+from townsquare.community.gate import codes
+from townsquare.community.gate.decision import (
+    evaluate,
+    find_by_client_id,
+    gate_for_guard,
+    replay,
+    request_digest,
+)
 from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, Gate, Household, Person
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.database import is_deadlock
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.i18n import format_datetime
 from townsquare.core.settings import Settings
@@ -36,6 +44,7 @@ TRACE_MAX_MINUTES = 24 * 60
 SYNC_MAX_ITEMS = 200
 SYNC_MAX_AGE = timedelta(days=7)  # older offline records are refused (the device was gone too long)
 SYNC_MAX_AHEAD = timedelta(minutes=5)  # device clocks drift a little, never hours
+SYNC_ATTEMPTS = 3  # a batch chosen as a deadlock victim runs again, this many times in all
 
 
 @dataclass(frozen=True)
@@ -289,10 +298,44 @@ def sync(
             raise ValidationFailed(
                 "An offline passage is dated outside the last {n} days.", n=SYNC_MAX_AGE.days
             )
-    results = []
-    for scan in sorted(scans, key=lambda s: s.at):  # in the order they happened (quota order)
-        results.append(_sync_one(db, actor, settings, community, gate_by_id[scan.gate], scan))
-    return results
+    ordered = sorted(scans, key=lambda s: (s.at, s.client_id))  # as they happened (quota order)
+    for attempt in range(1, SYNC_ATTEMPTS + 1):
+        try:
+            with db.begin_nested():  # a deadlock victim rolls back to here and runs again
+                _lock_households(db, settings, community, ordered)
+                return [
+                    _sync_one(db, actor, settings, community, gate_by_id[scan.gate], scan)
+                    for scan in ordered
+                ]
+        except OperationalError as exc:
+            if not is_deadlock(exc) or attempt == SYNC_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lock_households(
+    db: Session, settings: Settings, community: Community, scans: Sequence[OfflineScan]
+) -> None:
+    """Lock every household the batch names, in id order, before recording anything: two
+    devices syncing overlapping batches then queue instead of deadlocking (each scan's own
+    lock in `evaluate` is already held by then)."""
+    keys = codes.public_keys(settings.effective_secret_key, community.public_id)
+    households: set[str] = set()
+    persons: set[str] = set()
+    for scan in scans:
+        try:
+            claims = codes.verify(scan.code, keys, community=community.public_id,
+                                  now=scan.at.timestamp())
+        except codes.CodeRefused:
+            continue
+        (persons if claims.kind is codes.CodeKind.PERSON else households).add(claims.subject)
+    ids = set(db.scalars(select(Household.id).where(
+        Household.community_id == community.id, Household.public_id.in_(households))))
+    ids |= {i for i in db.scalars(select(Person.household_id).where(
+        Person.community_id == community.id, Person.public_id.in_(persons))) if i is not None}
+    if ids:
+        db.execute(select(Household.id).where(Household.id.in_(ids))
+                   .order_by(Household.id).with_for_update())
 
 
 def _sync_one(
@@ -303,6 +346,8 @@ def _sync_one(
     gate: Gate,
     scan: OfflineScan,
 ) -> SyncResult:
+    digest = request_digest("offline", gate.public_id, Direction(scan.direction).value,
+                            scan.code, scan.at.timestamp(), scan.allowed)
     existing = find_by_client_id(db, community=community, client_id=scan.client_id)
     if existing is None:
         try:
@@ -317,6 +362,7 @@ def _sync_one(
                     direction=scan.direction,
                     at=scan.at,
                     client_id=scan.client_id,
+                    client_digest=digest,
                     device_allowed=scan.allowed,
                 )
             return SyncResult(
@@ -330,6 +376,7 @@ def _sync_one(
             existing = find_by_client_id(db, community=community, client_id=scan.client_id)
             if existing is None:
                 raise
+    replay(existing, digest=digest)
     return SyncResult(
         scan.client_id, "duplicate", existing.public_id, existing.allowed, existing.needs_review
     )

@@ -12,12 +12,16 @@ of the bid impressions.
 `exposure_flush_ms = 0` writes the same batch with the same `write` inside the request's own
 transaction (what the tests use). Clicks and their charges are never buffered.
 
-Trade-offs, stated plainly: a process killed without its shutdown hook loses up to one flush
-interval of exposures and counts. A failed flush keeps the batch for the next tick (logged); if
-the database stays down the event rows are bounded by `exposure_buffer_max` (the oldest are
-dropped and counted in the log), while the counter deltas, one number per row, are kept. Events
-are inserted with ON CONFLICT DO NOTHING, so a flush retried after a commit whose answer was lost
-does not duplicate them (its counter deltas would then be applied twice: accepted, rare).
+A flush also starts as soon as `exposure_flush_rows` event rows are waiting, so a burst does not
+wait for the timer. Trade-offs, stated plainly: a process killed without its shutdown hook
+(SIGKILL, a crash) loses what was buffered: at most one flush interval of exposures and counts,
+and never more than about `exposure_flush_rows` events plus those that arrive while a flush is
+being written (the bound and its measurement are in docs/traffic.md). A failed flush keeps the
+batch for the next tick (logged); if the database stays down the event rows are bounded by
+`exposure_buffer_max` (the oldest are dropped and counted in the log), while the counter deltas,
+one number per row, are kept (a SIGKILL during an outage loses those too). Events are inserted
+with ON CONFLICT DO NOTHING, so a flush retried after a commit whose answer was lost does not
+duplicate them (its counter deltas would then be applied twice: accepted, rare).
 """
 
 from __future__ import annotations
@@ -159,10 +163,14 @@ def _rolled_back(session: Session, previous: Any) -> None:
 class ExposureWriter:
     """One database's buffer in this process, and the thread that flushes it."""
 
-    def __init__(self, engine: Engine, *, interval: float, max_rows: int) -> None:
+    def __init__(
+        self, engine: Engine, *, interval: float, max_rows: int, flush_rows: int = 0
+    ) -> None:
         self.engine = engine
         self.interval = interval
         self.max_rows = max(1, max_rows)
+        # a flush starts early when this many event rows wait (0: on the timer only)
+        self.flush_rows = max(0, flush_rows)
         self.dropped = 0  # event rows dropped because the buffer was full
         self.generation = 0  # successful flushes so far
         self._pending = Batch()
@@ -170,6 +178,7 @@ class ExposureWriter:
         self._lock = threading.Lock()  # guards the buffer (held for microseconds)
         self._flushing = threading.Lock()  # one flush at a time
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the size threshold was reached: flush before the timer
         self._thread: threading.Thread | None = None
 
     def add(self, batch: Batch) -> None:
@@ -177,6 +186,8 @@ class ExposureWriter:
         with self._lock:
             self._pending.merge(batch)
             self._trim()
+            if self.flush_rows and len(self._pending.events) >= self.flush_rows:
+                self._wake.set()
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="townsquare-exposures")
@@ -235,12 +246,17 @@ class ExposureWriter:
             return True
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)  # the timer, or the size threshold, whichever first
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             self.flush_now()
 
     def close(self) -> bool:
         """Stop the thread and write what is left (application shutdown)."""
         self._stop.set()
+        self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=max(5.0, 5 * self.interval))
@@ -254,14 +270,17 @@ _writers: weakref.WeakKeyDictionary[Engine, ExposureWriter] = weakref.WeakKeyDic
 _registry = threading.Lock()
 
 
-def writer_for(engine: Engine, *, interval_ms: int, max_rows: int) -> ExposureWriter:
+def writer_for(
+    engine: Engine, *, interval_ms: int, max_rows: int, flush_rows: int = 0
+) -> ExposureWriter:
     """This process's writer for `engine` (created on first use)."""
     found = _writers.get(engine)
     if found is None or found._stop.is_set():
         with _registry:
             found = _writers.get(engine)
             if found is None or found._stop.is_set():
-                found = ExposureWriter(engine, interval=interval_ms / 1000, max_rows=max_rows)
+                found = ExposureWriter(engine, interval=interval_ms / 1000, max_rows=max_rows,
+                                       flush_rows=flush_rows)
                 _writers[engine] = found
     return found
 

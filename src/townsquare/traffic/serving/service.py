@@ -406,7 +406,8 @@ def _record(db: Session, *, settings: Settings, snap: cache.Snapshot, served: Se
     else:
         writer = exposure_writer.writer_for(db.get_bind().engine,
                                             interval_ms=settings.exposure_flush_ms,
-                                            max_rows=settings.exposure_buffer_max)
+                                            max_rows=settings.exposure_buffer_max,
+                                            flush_rows=settings.exposure_flush_rows)
         exposure_writer.on_commit(db, partial(writer.add, batch))
     if snap.plan_state is not None and allocations:
         exposure_writer.on_commit(db, partial(snap.plan_state.deliver, allocations, promise_ids))
