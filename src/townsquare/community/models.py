@@ -48,6 +48,11 @@ class Community(Timestamped, Base):
     status_rules: Mapped[dict[str, Any]] = mapped_column(
         default=lambda: dict(DEFAULT_STATUS_RULES)
     )
+    # The community's one official pass mini-app, chosen by its property manager or an operator:
+    # only it receives the reminder subscriptions and sends the platform's reminders.
+    pass_miniapp_id: Mapped[int | None] = mapped_column(
+        ForeignKey("miniapps.id", ondelete="SET NULL"), unique=True
+    )
 
     gates: Mapped[list[Gate]] = relationship(
         back_populates="community", order_by="Gate.id", lazy="selectin"

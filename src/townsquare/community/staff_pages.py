@@ -69,6 +69,9 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
         context.update(rooms=communities.rooms_of(db, actor=user, community=community),
                        rules=[r.value for r in ExitRule],
                        staff=communities.staff(db, actor=user, community=community)
+                       if context["is_pm"] else [],
+                       official=communities.official_pass(db, community=community),
+                       candidates=communities.pass_candidates(db, community=community)
                        if context["is_pm"] else [])
     elif page == "residents":
         households = communities.households_of(db, actor=user, community=community)
@@ -112,6 +115,9 @@ def setup_post(request: Request, community_id: str, db: DbSession, settings: App
         elif action == "guard":
             communities.assign_guard(db, actor=user, community=community, gate_id=gate,
                                      username=username)
+        elif action == "pass":
+            communities.choose_pass_miniapp(db, actor=user, community=community,
+                                            miniapp_id=name or None)
         elif action == "policy":
             communities.set_policy(db, actor=user, community=community,
                                    exits_per_household=exits_per_household, per_days=per_days,

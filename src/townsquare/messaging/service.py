@@ -21,7 +21,13 @@ from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
-from townsquare.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from townsquare.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
 from townsquare.messaging.models import Message, MessageTemplate, Subscription
@@ -55,9 +61,10 @@ def _check_template_text(title: str, body: str) -> tuple[str, str]:
 
 
 def ensure_template(
-    db: Session, *, miniapp: MiniApp, key: str, title: str, body: str
+    db: Session, *, miniapp: MiniApp, key: str, title: str, body: str, system: bool = False
 ) -> MessageTemplate:
-    """Create or update a template (the system's side; owners use define_template)."""
+    """Create or update a template (the system's side; owners use define_template). A `system`
+    template's text belongs to the platform: its owner may neither rewrite nor send it."""
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValidationFailed("A template key is lower-case letters, digits and underscores.")
     title, body = _check_template_text(title, body)
@@ -68,10 +75,12 @@ def ensure_template(
         count = db.scalar(select(func.count()).where(MessageTemplate.miniapp_id == miniapp.id))
         if (count or 0) >= MAX_TEMPLATES:
             raise Conflict("A mini-app has at most {n} message templates.", n=MAX_TEMPLATES)
-        found = MessageTemplate(miniapp_id=miniapp.id, key=key, title=title, body=body)
+        found = MessageTemplate(miniapp_id=miniapp.id, key=key, title=title, body=body,
+                                system=system)
         db.add(found)
     else:
         found.title, found.body = title, body
+        found.system = found.system or system
     db.flush()
     return found
 
@@ -81,6 +90,11 @@ def define_template(
 ) -> MessageTemplate:
     """Create or update a message template of a mini-app (its owner)."""
     miniapp = registry.owned_miniapp(db, actor=actor, public_id=miniapp_id)
+    existing = db.scalar(select(MessageTemplate).where(
+        MessageTemplate.miniapp_id == miniapp.id, MessageTemplate.key == key))
+    if existing is not None and existing.system:
+        raise PermissionDenied("{key} is a platform message; its text cannot be changed.",
+                               key=key)
     template = ensure_template(db, miniapp=miniapp, key=key, title=title, body=body)
     audit.record(
         db, actor_id=actor.id if actor else None, action="messaging.template",
@@ -245,6 +259,9 @@ def send_as_client(
     miniapp = consent.authenticate_client(db, client_id=client_id, client_secret=client_secret)
     if not miniapp.listed:
         raise NotFound("No such mini-app.")
+    if _template(db, miniapp, key).system:
+        raise PermissionDenied("{key} is a platform message; only the platform sends it.",
+                               key=key)
     user = user_for_sub(db, settings=settings, miniapp=miniapp, template_key=key, sub=sub)
     return send(db, settings=settings, miniapp=miniapp, user=user, key=key, data=data, link=link)
 
