@@ -6,7 +6,7 @@ Services receive a `Session` and never commit: a request or a job commits once t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,14 @@ from typing import Any, cast
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import CursorResult, Engine, Result
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 
 from townsquare.core.clock import clock
@@ -102,19 +109,45 @@ class Database:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: committed if the block succeeds, rolled back if it raises."""
+        """One transaction: committed if the block succeeds, rolled back if it raises (then
+        only what was marked `keep_on_rollback`, e.g. the audit of a refusal, is committed)."""
         session = self.sessions()
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
+            if session.info.get(_KEPT):
+                session.commit()
             raise
         finally:
             session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_KEPT = "townsquare.kept_on_rollback"
+
+
+def keep_on_rollback(session: Session, make: Callable[[Session], None]) -> None:
+    """Write something now that must outlive a rollback of this transaction: the trace of a
+    refused attempt (audit of a refusal, a failed-guess counter). `make` adds the rows; it runs
+    now and again after each rollback, and the unit of work commits what it re-added."""
+    make(session)
+    session.info.setdefault(_KEPT, []).append(make)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _redo_kept(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None and session.info.get(_KEPT):
+        for make in session.info[_KEPT]:
+            make(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_kept(session: Session) -> None:
+    session.info.pop(_KEPT, None)
 
 
 def str_enum(enum_cls: type, length: int = 16) -> SAEnum:

@@ -19,6 +19,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.text import REASON_MAX, clean_name, clean_text, well_formed
+from townsquare.merchants.access import require_independent
 from townsquare.merchants.models import Brand, BrandStatus, Merchant
 from townsquare.merchants.service import get_merchant, staffed_merchant
 
@@ -106,6 +107,11 @@ def _brand(db: Session, public_id: str) -> Brand:
     return found
 
 
+def _independent(db: Session, actor: User | None, brand: Brand, action: str) -> None:
+    require_independent(db, actor, brand.merchant, decision=action, subject_type="brand",
+                        subject_id=brand.public_id)
+
+
 def _decide(
     db: Session,
     *,
@@ -118,6 +124,7 @@ def _decide(
 ) -> Brand:
     require_role(actor, Role.OPERATOR)
     brand = _brand(db, public_id)
+    _independent(db, actor, brand, action)
     if brand.status != expected:
         if expected == BrandStatus.PENDING:
             raise Conflict("Only a pending application can be approved or rejected.")
@@ -141,6 +148,7 @@ def approve(db: Session, *, actor: User | None, brand_id: str, note: str = "") -
     require_role(actor, Role.OPERATOR)
     note = clean_text(note, field="reason", message=REASON_MESSAGE, max_length=REASON_MAX)
     brand = _brand(db, brand_id)
+    _independent(db, actor, brand, "brand.approve")
     key = name_key(brand.name)
     _lock_name(db, key)
     db.refresh(brand)  # its status may have moved while we waited for the lock
