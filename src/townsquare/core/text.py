@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from townsquare.core.confusables import has_bidi_control, visible_form
 from townsquare.core.errors import ValidationFailed
 
 NAME_MAX = 64
@@ -24,9 +25,15 @@ _PUBLIC_ID = re.compile(r"^[a-z]{2,4}_[0-9a-z]{1,32}$")
 
 
 def clean_name(value: str, *, field: str = "name", max_length: int = NAME_MAX) -> str:
-    """A one-line name: trimmed, 1..max_length characters, no control characters."""
+    """A one-line name: trimmed, 1..max_length characters, no control characters, no bidi
+    controls (which make a name read differently from what it is), not invisible."""
     value = (value or "").strip()
     if not 1 <= len(value) <= max_length or LINE_CONTROL.search(value):
+        raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
+    if has_bidi_control(value):
+        raise ValidationFailed("A name may not contain text-direction control characters.",
+                               field=field)
+    if not visible_form(value):
         raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
     return value
 

@@ -16,6 +16,7 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.confusables import skeleton
 from townsquare.core.errors import Conflict, NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.text import REASON_MAX, clean_name, clean_text, well_formed
@@ -35,8 +36,19 @@ _OPEN = (BrandStatus.PENDING, BrandStatus.CERTIFIED)
 
 
 def name_key(name: str) -> str:
-    """The form under which two brand names count as the same."""
-    return " ".join(name.split()).casefold()
+    """The form under which two brand names count as the same: what a reader sees (the UTS #39
+    skeleton of the name without invisible characters and spaces, casefolded)."""
+    return skeleton(name)
+
+
+def near_duplicates(db: Session, *, brand: Brand) -> list[Brand]:
+    """Other merchants' applications and certificates that look like this brand's name."""
+    key = name_key(brand.name)
+    stmt = select(Brand).where(Brand.id != brand.id, Brand.merchant_id != brand.merchant_id,
+                               Brand.status.in_((BrandStatus.PENDING, BrandStatus.CERTIFIED,
+                                                 BrandStatus.REVOKED)))
+    return [other for other in db.scalars(stmt.order_by(Brand.id))
+            if name_key(other.name) == key]
 
 
 def _holders(db: Session, key: str, statuses: tuple[BrandStatus, ...]) -> list[Brand]:
