@@ -4,7 +4,7 @@ look-alike brand names, and the invisible and bidi-control characters a name mus
 `skeleton(name)`: NFKC (full-width and compatibility forms folded), every format character
 removed (zero-width spaces and joiners, soft hyphens, the BOM, bidi controls: Unicode category
 Cf) and every space, then each character replaced by the prototype of its confusable class
-(Cyrillic "а" → Latin "a", "0" → "O", "1"/"|" → "l"), casefolded before and after. Two names
+(Cyrillic "а" → Latin "a", "0" → "O", "1"/"|" → "l"), compared case-insensitively. Two names
 with the same skeleton look the same to a reader, whatever code points they are made of.
 
 The confusable classes are Unicode's own `confusables.txt`, as shipped by the
@@ -68,9 +68,9 @@ def _fold(text: str) -> str:
 
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton of the visible form, casefolded: equal for look-alike names."""
-    # casefold first (names compare case-insensitively: "LUCKIN" is "luckin"), then fold, and
-    # again, since a prototype may be upper-case ("0" → "O")
-    return _fold(_fold(visible_form(text).casefold()).casefold())
+    # case-insensitive: fold the upper-case form (so "Luckin" and "LUCKIN", Cyrillic "К" and
+    # Latin "K" meet), casefold, and fold again (a prototype may itself be upper-case: "0" → "O")
+    return _fold(_fold(visible_form(text).upper()).casefold())
 
 
 def has_bidi_control(text: str) -> bool:
