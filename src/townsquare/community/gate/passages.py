@@ -250,6 +250,7 @@ class OfflineScan:
     direction: Direction
     at: datetime
     allowed: bool
+    member: str | None = None  # a household code going out: who the guard picked
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ def _sync_one(
                     at=scan.at,
                     client_id=scan.client_id,
                     device_allowed=scan.allowed,
+                    member_id=scan.member,
                 )
             return SyncResult(
                 scan.client_id,
