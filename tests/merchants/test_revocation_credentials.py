@@ -40,7 +40,7 @@ def test_revoking_the_isv_kills_the_secrets_it_holds(database, world, client):
         app_id, built_secret = built.miniapp.public_id, built.client_secret
         own = registry.create_miniapp(db, actor=world.owner, merchant_id=world.merchant,
                                       **external_app(name="自营"))
-        own_id, own_secret = own.miniapp.public_id, own.client_secret
+        own_id = own.miniapp.public_id
         rotated = registry.rotate_secret(db, actor=world.isv_user, miniapp_id=own_id)
     with database.unit_of_work() as db:
         assert authenticate_client(db, client_id=app_id, client_secret=built_secret)
