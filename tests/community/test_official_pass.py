@@ -28,7 +28,7 @@ def _pass_app(database, com: str, name: str) -> str:
 
 
 def test_a_self_made_pass_app_does_not_become_the_communitys_channel(database, world):
-    rogue = _pass_app(database, world.com, "幸福小区通行证")
+    _pass_app(database, world.com, "幸福小区通行证")
     with database.unit_of_work() as db:
         community = w.community(db, world.com)
         # naming the community in its config is not enough

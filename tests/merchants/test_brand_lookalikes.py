@@ -56,7 +56,8 @@ def test_search_tokens_ignore_invisible_characters():
 
 
 def _certify(db, operator, merchant_id: str, owner, name: str):
-    brand = brands.apply(db, actor=db.get(User, owner.id), merchant_id=merchant_id, name=name, evidence="证书")
+    brand = brands.apply(db, actor=db.get(User, owner.id), merchant_id=merchant_id, name=name,
+                         evidence="证书")
     return brands.approve(db, actor=operator, brand_id=brand.public_id)
 
 
@@ -65,14 +66,14 @@ def test_a_look_alike_cannot_be_certified_next_to_the_real_brand(database, world
         _certify(db, world.operator, world.merchant_a, world.owner_a, REAL)
     for name in LOOK_ALIKES:
         with database.unit_of_work() as db, pytest.raises(Conflict):
-            brands.apply(db, actor=db.get(User, world.owner_b.id), merchant_id=world.merchant_b, name=name,
-                         evidence="证书")
+            brands.apply(db, actor=db.get(User, world.owner_b.id),
+                         merchant_id=world.merchant_b, name=name, evidence="证书")
 
 
 def test_the_operator_sees_the_look_alikes(database, world, client):
     with database.unit_of_work() as db:
-        first = brands.apply(db, actor=db.get(User, world.owner_a.id), merchant_id=world.merchant_a, name=REAL,
-                             evidence="证书")
+        first = brands.apply(db, actor=db.get(User, world.owner_a.id),
+                             merchant_id=world.merchant_a, name=REAL, evidence="证书")
         brands.apply(db, actor=db.get(User, world.owner_b.id), merchant_id=world.merchant_b,
                      name="鲜丰\u200b水果", evidence="证书")
         found = brands.near_duplicates(db, brand=first)
