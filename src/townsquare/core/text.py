@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
 
 from townsquare.core.confusables import has_bidi_control, visible_form
 from townsquare.core.errors import ValidationFailed
@@ -49,6 +50,33 @@ def clean_text(
     if (required and not value) or len(value) > max_length or CONTROL.search(value):
         raise ValidationFailed(message, n=max_length, field=field)
     return value
+
+
+_PROBE_HOST = "townsquare.invalid"
+
+
+def is_local_path(value: object, *, max_length: int = 500) -> bool:
+    """A link that stays on this site however a browser reads it: a path beginning with one
+    "/", with no backslash (browsers read "\\" as "/" in http URLs, so "/\\evil.example" is
+    scheme-relative), no whitespace or control character (browsers drop tabs and newlines
+    inside URLs: "/\t/evil.example" is "//evil.example"), and the same after percent-decoding
+    (up to three rounds: "/%2F%5Cevil.example", "%2F%2Fevil.example"), resolving to this host."""
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length:
+        return False
+    candidate = value
+    for _round in range(4):
+        if not candidate.startswith("/") or candidate[1:2] in ("/", "\\"):
+            return False
+        if "\\" in candidate or any(ch <= " " or ch == "\x7f" for ch in candidate):
+            return False
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            break
+        candidate = decoded
+    else:
+        return False  # encoded more deeply than any honest link
+    resolved = urlsplit(urljoin(f"https://{_PROBE_HOST}/", value))
+    return resolved.scheme == "https" and resolved.netloc == _PROBE_HOST
 
 
 def clean_cities(values: Iterable[Any]) -> list[str]:

@@ -29,7 +29,7 @@ from townsquare.core.errors import (
     ValidationFailed,
 )
 from townsquare.core.settings import Settings
-from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
+from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, is_local_path, well_formed
 from townsquare.messaging.models import Message, MessageTemplate, Subscription
 from townsquare.miniapps import registry
 from townsquare.miniapps.models import MiniApp
@@ -192,8 +192,7 @@ def send(
     """Deliver one message, spending one of the user's consents to that template."""
     template = _template(db, miniapp, key)
     values = _clean_data(template, data)
-    if link and (not link.startswith("/") or link.startswith("//") or len(link) > 500
-                 or LINE_CONTROL.search(link)):
+    if link and not is_local_path(link):
         raise ValidationFailed("A message link is a path on this site.", field="link")
     now = clock.now()
     sent_today = db.scalar(select(func.count()).where(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
+from townsquare.core.text import is_local_path
 from townsquare.web.templating import render
 
 
@@ -46,11 +46,8 @@ def flashes(request: Request, done: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site relative paths (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    """Only same-site paths, as a browser will read them (no open redirects)."""
+    if not target or not is_local_path(target, max_length=2000):
         return default
     return target
 
