@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
-from townsquare.community import access, communities, dashboard, health, importer, notices
+from townsquare.community import (
+    access,
+    communities,
+    dashboard,
+    health,
+    importer,
+    notices,
+    residents,
+)
 from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
@@ -65,6 +73,7 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
     if page == "dashboard":
         context["figures"] = dashboard.figures(db, settings=settings, actor=user,
                                                community=community)
+        context["verify_alerts"] = residents.verify_alerts(db, actor=user, community=community)
     elif page == "setup":
         context.update(rooms=communities.rooms_of(db, actor=user, community=community),
                        rules=[r.value for r in ExitRule],
