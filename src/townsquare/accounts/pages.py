@@ -12,7 +12,7 @@ from townsquare.accounts.deps import SESSION_COOKIE, CurrentUser, FormUser
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.forms import rejected, safe_next, see_other
+from townsquare.web.forms import cross_site, rejected, safe_next, same_origin, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +33,8 @@ def login(
     password: Text = "",
     next: Text = "/",
 ) -> Response:
+    if not same_origin(request):
+        return cross_site(request)
     outcome = service.login(
         db, settings=settings, username=username, password=password, kind="cookie"
     )
@@ -82,6 +84,8 @@ def signup(
     password: Text = "",
     display_name: Text = "",
 ) -> Response:
+    if not same_origin(request):
+        return cross_site(request)
     try:
         service.create_user(
             db, actor=None, username=username, password=password, display_name=display_name

@@ -98,18 +98,23 @@ class LoginOutcome:
 def login(
     db: Session, *, settings: Settings, username: str, password: str, kind: str
 ) -> LoginOutcome:
-    """Check a password, counting failures; too many in a row lock the account for a while."""
+    """Check a password, counting failures; too many in a row lock the account for a while.
+
+    Every attempt spends the same work — one password hash check, against the user's hash or a
+    dummy one — whether the name exists, is malformed, locked or inactive, so the time taken
+    does not tell which usernames exist."""
     now = clock.now()
     username = username.strip()
     # Malformed names cannot exist; not querying them also keeps NUL bytes away from PostgreSQL.
     user = user_by_username(db, username=username) if USERNAME.fullmatch(username) else None
+    matches = verify_password(user.password_hash if user is not None else None, password)
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return LoginOutcome(
             error=N_("Too many failed attempts. Try again in {minutes} minutes."),
             retry_after_seconds=wait,
         )
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is None or not user.is_active or not matches:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= settings.login_max_failures:

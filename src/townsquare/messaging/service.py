@@ -290,4 +290,9 @@ def mark_read(db: Session, *, actor: User, message_id: str | None = None) -> int
     result = db.execute(stmt.values(read_at=clock.now()).execution_options(
         synchronize_session=False
     ))
-    return rows_changed(result)
+    changed = rows_changed(result)
+    if message_id is not None and changed == 0 and db.scalar(select(Message.id).where(
+            Message.user_id == actor.id, Message.public_id == message_id)) is None:
+        # another user's message, or none: the same answer, revealing nothing
+        raise NotFound("No such message.")
+    return changed

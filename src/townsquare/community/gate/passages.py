@@ -6,8 +6,6 @@ people); guards only ever see single decisions at their gate.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +19,7 @@ from townsquare.community import access
 from townsquare.community.gate.decision import evaluate, find_by_client_id, gate_for_guard
 from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, Gate, Household, Person
-from townsquare.core import audit
+from townsquare.core import audit, csvout
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.i18n import format_datetime
@@ -146,14 +144,10 @@ def export_csv(
     )
     rows = db.scalars(_filtered(db, community, filters).limit(EXPORT_MAX))
 
-    def line(values: Sequence[object]) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(values)
-        return buffer.getvalue()
-
     def local(dt: datetime | None) -> str:
         return format_datetime(dt, zone, "yyyy-MM-dd HH:mm:ss") if dt else ""
 
+    line = csvout.line  # formula-looking cells (a name typed as "=1+2") are defused
     yield "\ufeff" + line(CSV_HEADER)  # the BOM makes Excel read the Chinese names right
     for p in rows:
         yield line(
