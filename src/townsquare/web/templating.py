@@ -63,6 +63,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "locale": i18n.current_locale.get(),
         "user": auth.user if auth else None,
         "csrf_token": auth.csrf_token if auth else "",
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "fmt_dt": lambda dt, fmt="medium": i18n.format_datetime(dt, settings.timezone, fmt),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
