@@ -124,3 +124,16 @@ def verify_identity(
     except TownsquareError as exc:
         return rejected(request, db, "accounts/profile.html", exc, real_name=real_name, phone=phone)
     return see_other("/me?verified=1")
+
+
+@router.post("/me/password")
+def change_password(
+    request: Request, user: FormUser, db: DbSession, old_password: Text = "",
+    new_password: Text = "",
+) -> Response:
+    try:
+        service.change_password(db, actor=user, session=request.state.auth_session,
+                                old_password=old_password, new_password=new_password)
+    except TownsquareError as exc:
+        return rejected(request, db, "accounts/profile.html", exc)
+    return see_other("/me?password=1")
