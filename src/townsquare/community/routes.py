@@ -3,6 +3,8 @@ notices; staff read the dashboard figures. (The gate's API is in gate/routes.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from townsquare.accounts.deps import CurrentUser
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/api/community", tags=["community pass"])
 
 RESIDENT_ERRORS = {401: error("Not logged in"), 403: error("Not a verified resident here"),
                    404: error("No such community"), 422: error("Invalid input")}
-STAFF_ERRORS = {401: error("Not logged in"), 403: error("No staff role in this community"),
+STAFF_ERRORS: dict[int | str, dict[str, Any]] = {401: error("Not logged in"), 403: error("No staff role in this community"),
                 404: error("No such community")}
 
 
@@ -111,9 +113,13 @@ def figures(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUs
 
 
 
-@router.put("/{com}/pass-miniapp", response_model=PassMiniAppOut,
-            responses={**STAFF_ERRORS, 409: error("Already another community's pass"),
-                       422: error("Not a listed pass mini-app serving this community")})
+PASS_ERRORS: dict[int | str, dict[str, Any]] = {
+    **STAFF_ERRORS, 409: error("Already another community's pass"),
+    422: error("Not a listed pass mini-app serving this community"),
+}
+
+
+@router.put("/{com}/pass-miniapp", response_model=PassMiniAppOut, responses=PASS_ERRORS)
 def choose_pass(com: PublicId, body: PassMiniAppIn, db: DbSession,
                 user: CurrentUser) -> PassMiniAppOut:
     """The property manager (or an operator) names the community's one official pass

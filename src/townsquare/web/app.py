@@ -6,9 +6,10 @@ The routers are included by the composition root, `townsquare.app.create_app`.""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -68,7 +69,7 @@ class SecurityHeadersMiddleware:
         if not path.startswith(_NO_CSP):
             headers.append((b"content-security-policy", CSP.format(nonce=nonce).encode()))
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _value in message.get("headers", [])}
                 message.setdefault("headers", [])

@@ -48,7 +48,7 @@ def visitor_of(request: Request, settings: Settings, user: User | None) -> str:
         agent=request.headers.get("user-agent", ""))
 
 
-def with_visitor_cookie(request: Request, response: Response) -> Response:
+def with_visitor_cookie(request: Request, response: HTMLResponse) -> HTMLResponse:
     """Give an anonymous browser its random visitor id (so its clicks can be told apart)."""
     if clicks.VISITOR_COOKIE not in request.cookies:
         response.set_cookie(clicks.VISITOR_COOKIE, secrets.token_hex(16), max_age=365 * 86400,
