@@ -31,8 +31,10 @@ router = APIRouter(prefix="/api/community", tags=["community pass"])
 
 RESIDENT_ERRORS = {401: error("Not logged in"), 403: error("Not a verified resident here"),
                    404: error("No such community"), 422: error("Invalid input")}
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {401: error("Not logged in"), 403: error("No staff role in this community"),
-                404: error("No such community")}
+STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: error("Not logged in"), 403: error("No staff role in this community"),
+    404: error("No such community"),
+}
 
 
 def status_out(status: Status) -> StatusOut:
