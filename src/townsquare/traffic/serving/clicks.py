@@ -109,6 +109,10 @@ def visitor_id(secret: bytes, *, user_public_id: str | None, cookie: str | None,
     return hmac.new(derive_key(secret, "click-visitor"), basis.encode(), "sha256").hexdigest()[:32]
 
 
+def is_visitor_cookie(value: str) -> bool:
+    return bool(_VISITOR.fullmatch(value))
+
+
 def client_id(secret: bytes, address: str) -> str:
     """The requesting address as a keyed digest (rate limits, the later refund check)."""
     return hmac.new(derive_key(secret, "click-client"), address.encode(),

@@ -39,19 +39,34 @@ def page_city(db: Session, city: str | None) -> str:
         return serving.default_city(db)
 
 
-def visitor_of(request: Request, settings: Settings, user: User | None) -> str:
+def _visitor_cookie(request: Request, *, issue: bool) -> str | None:
+    """The browser's visitor cookie; on a page (`issue`), a new one for a browser without,
+    used for this very response's click links and set on it (`with_visitor_cookie`)."""
+    cookie = request.cookies.get(clicks.VISITOR_COOKIE)
+    if cookie and clicks.is_visitor_cookie(cookie):
+        return cookie
+    if not issue:
+        return None
+    if getattr(request.state, "new_visitor", None) is None:
+        request.state.new_visitor = secrets.token_hex(16)
+    return str(request.state.new_visitor)
+
+
+def visitor_of(request: Request, settings: Settings, user: User | None, *,
+               issue: bool = False) -> str:
     """Who is asking, for click validity: the user, the visitor cookie, or address and agent."""
     return clicks.visitor_id(
         settings.effective_secret_key, user_public_id=user.public_id if user else None,
-        cookie=request.cookies.get(clicks.VISITOR_COOKIE),
+        cookie=_visitor_cookie(request, issue=issue),
         address=request.client.host if request.client else "",
         agent=request.headers.get("user-agent", ""))
 
 
 def with_visitor_cookie(request: Request, response: HTMLResponse) -> HTMLResponse:
     """Give an anonymous browser its random visitor id (so its clicks can be told apart)."""
-    if clicks.VISITOR_COOKIE not in request.cookies:
-        response.set_cookie(clicks.VISITOR_COOKIE, secrets.token_hex(16), max_age=365 * 86400,
+    new = getattr(request.state, "new_visitor", None)
+    if new is not None:
+        response.set_cookie(clicks.VISITOR_COOKIE, new, max_age=365 * 86400,
                             httponly=True, samesite="lax", secure=request.url.scheme == "https")
     return response
 
@@ -82,7 +97,7 @@ def home(
     request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
 ) -> HTMLResponse:
     feed = home_context(db, settings=settings, user=user, city=city,
-                        visitor=visitor_of(request, settings, user))
+                        visitor=visitor_of(request, settings, user, issue=True))
     return with_visitor_cookie(request, render(request, "traffic/home.html",
                                                sections=hub.public_hub(db), **feed))
 
@@ -96,7 +111,7 @@ def search_page(
     # ranked search (serving.serve): brand pin, guaranteed and sponsored slots, exposures
     context = surface_context(
         db, settings=settings, user=user, surface="search", city=city, query=q,
-        visitor=visitor_of(request, settings, user),
+        visitor=visitor_of(request, settings, user, issue=True),
     )
     return with_visitor_cookie(request, render(request, "traffic/search.html", q=q, **context))
 
@@ -108,9 +123,10 @@ def channel_page(request: Request, slug: str, db: DbSession, settings: AppSettin
     locale = i18n.current_locale.get()
     context = surface_context(db, settings=settings, user=user,
                               surface=surfaces.channel(channel.slug), city=city,
-                              visitor=visitor_of(request, settings, user))
-    return render(request, "traffic/surface_page.html", title=channel.title(locale),
-                  description="", base=f"/channels/{channel.slug}", kind="channel", **context)
+                              visitor=visitor_of(request, settings, user, issue=True))
+    return with_visitor_cookie(request, render(
+        request, "traffic/surface_page.html", title=channel.title(locale), description="",
+        base=f"/channels/{channel.slug}", kind="channel", **context))
 
 
 @router.get("/topics/{slug}", response_class=HTMLResponse)
@@ -120,10 +136,11 @@ def topic_page(request: Request, slug: str, db: DbSession, settings: AppSettings
     locale = i18n.current_locale.get()
     context = surface_context(db, settings=settings, user=user,
                               surface=surfaces.topic(topic.slug), city=city,
-                              visitor=visitor_of(request, settings, user))
-    return render(request, "traffic/surface_page.html", title=topic.title(locale),
-                  description=topic.description(locale), base=f"/topics/{topic.slug}",
-                  kind="topic", **context)
+                              visitor=visitor_of(request, settings, user, issue=True))
+    return with_visitor_cookie(request, render(
+        request, "traffic/surface_page.html", title=topic.title(locale),
+        description=topic.description(locale), base=f"/topics/{topic.slug}", kind="topic",
+        **context))
 
 
 @router.get("/go/{token}")
