@@ -129,13 +129,19 @@ def test_the_guard_scans_the_household_code_from_the_camera(
         guard.locator("a.tile").first.click()  # the guard picks their gate
         guard.wait_for_selector("#gate[data-camera=on]")
         result = guard.locator("#gate-result")
-        guard.wait_for_selector("#gate-result[data-allowed]")
+        # a household code going out: the guard picks who passes
+        guard.wait_for_selector("#gate-result .gate-members button.member")
+        assert "choose_member" in result.get_attribute("data-reasons")
+        guard.locator("#gate-result .gate-members button.member").first.click()
+        guard.wait_for_selector("#gate-result[data-allowed='1']")
         assert result.get_attribute("data-allowed") == "1", result.inner_text()
         assert "放行" in result.inner_text() and "9-1-101" in result.inner_text()
         assert "4201" not in result.inner_text()  # never the ID number
         # the same household tries to go out again the same day
         guard.click("#gate-clear")
-        guard.wait_for_selector("#gate-result[data-allowed='0']")
+        guard.wait_for_selector("#gate-result .gate-members button.member")
+        guard.locator("#gate-result .gate-members button.member").first.click()
+        guard.wait_for_selector("#gate-result[data-reasons*='quota']")
         assert "quota" in result.get_attribute("data-reasons")
         assert "本户外出次数已用完" in result.inner_text()
     finally:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.miniapps.shell_data import make_miniapp
+from tests.miniapps.shell_data import issue_sub, make_miniapp
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.events import intake
@@ -36,7 +36,9 @@ def order(event_id: str, **extra) -> dict:
 @pytest.fixture
 def app_id(database):
     clock.freeze(NOW)
-    return make_miniapp(database).id
+    app_id = make_miniapp(database).id
+    issue_sub(database, app_id, SUB)
+    return app_id
 
 
 def test_a_retried_batch_is_counted_once(database, app_id):
@@ -60,6 +62,7 @@ def test_the_same_id_twice_in_one_batch_is_one_event(database, app_id):
 
 def test_event_ids_are_scoped_to_their_mini_app(database, app_id):
     other = make_miniapp(database).id
+    issue_sub(database, other, SUB)
     with database.unit_of_work() as db:
         intake.ingest(db, client=_app(db, app_id), events=[order("same")])
         outcomes = intake.ingest(db, client=_app(db, other), events=[order("same")])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from tests.miniapps.shell_data import SECRET, make_miniapp
+from tests.miniapps.shell_data import SECRET, issue_sub, make_miniapp
 from townsquare.core.clock import clock
 from townsquare.events.models import BehaviourEvent
 
@@ -31,6 +31,7 @@ def _count(database) -> int:
 def test_single_event_is_idempotent(client, database):
     clock.freeze(NOW)
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     first = client.post("/api/events", json=_visit("v1"), headers=_headers(app.id))
     again = client.post("/api/events", json=_visit("v1"), headers=_headers(app.id))
     assert first.status_code == 200 and first.json() == {"event_id": "v1", "status": "accepted"}
@@ -41,6 +42,7 @@ def test_single_event_is_idempotent(client, database):
 def test_a_malformed_single_event_is_a_clear_error(client, database):
     clock.freeze(NOW)
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     response = client.post("/api/events", json=_visit("r1", type="rating", rating=9),
                            headers=_headers(app.id))
     assert response.status_code == 422
@@ -55,6 +57,7 @@ def test_a_malformed_single_event_is_a_clear_error(client, database):
 def test_wrong_or_missing_credentials_are_refused(client, database):
     clock.freeze(NOW)
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     for headers in (_headers(app.id, "wrong-secret"), {}, _headers("ma_nosuchapp0000000")):
         for path, body in (("/api/events", _visit("a")), ("/api/events/batch",
                                                           {"events": [_visit("a")]})):
@@ -67,6 +70,7 @@ def test_wrong_or_missing_credentials_are_refused(client, database):
 def test_an_app_cannot_send_another_apps_events(client, database):
     clock.freeze(NOW)
     mine, theirs = make_miniapp(database), make_miniapp(database)
+    issue_sub(database, mine.id, SUB)
     single = client.post("/api/events", json=_visit("s", miniapp=theirs.id),
                          headers=_headers(mine.id))
     assert single.status_code == 403
@@ -85,6 +89,7 @@ def test_an_app_cannot_send_another_apps_events(client, database):
 def test_batch_reports_each_event_and_keeps_the_good_ones(client, database):
     clock.freeze(NOW)
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     events = [_visit("g1"), _visit("g2", occurred_at="yesterday"), 7, _visit("g3")]
     response = client.post("/api/events/batch", json={"events": events}, headers=_headers(app.id))
     body = response.json()
@@ -101,6 +106,7 @@ def test_batch_reports_each_event_and_keeps_the_good_ones(client, database):
 def test_errors_are_translated(client, database):
     clock.freeze(NOW)
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     events = [_visit("t1", type="rating", rating=0)]
     zh = client.post("/api/events/batch", json={"events": events}, headers=_headers(app.id))
     en = client.post("/api/events/batch?lang=en", json={"events": events},
@@ -111,6 +117,7 @@ def test_errors_are_translated(client, database):
 
 def test_batch_limits(client, database):
     app = make_miniapp(database)
+    issue_sub(database, app.id, SUB)
     too_many = {"events": [_visit(f"e{i}") for i in range(501)]}
     assert client.post("/api/events/batch", json=too_many,
                        headers=_headers(app.id)).status_code == 422

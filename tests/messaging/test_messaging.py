@@ -97,8 +97,11 @@ def test_backend_sends_by_pseudonymous_id_and_the_user_reads_the_inbox(
     assert inbox["unread"] == 1 and inbox["messages"][0]["body"].startswith("您的订单 B7")
     assert client.get("/api/me/inbox", headers=token_for(other)).json()["messages"] == []
     message_id = inbox["messages"][0]["id"]
+    # another user's message answers as if there were none (404), and stays unread
     assert client.post(f"/api/me/inbox/{message_id}/read", headers=token_for(other)
-                       ).status_code == 204
+                       ).status_code == 404
     assert client.get("/api/me/inbox", headers=headers).json()["unread"] == 1  # not theirs
-    client.post(f"/api/me/inbox/{message_id}/read", headers=headers)
+    assert client.post(f"/api/me/inbox/{message_id}/read", headers=headers).status_code == 204
     assert client.get("/api/me/inbox", headers=headers).json()["unread"] == 0
+    # marking one's own message again is harmless
+    assert client.post(f"/api/me/inbox/{message_id}/read", headers=headers).status_code == 204

@@ -21,6 +21,7 @@ from townsquare.core.security import token_digest
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant, ServiceProvider
 from townsquare.miniapps.models import (
+    IssuedSub,
     MiniApp,
     MiniAppKind,
     MiniAppVersion,
@@ -142,3 +143,15 @@ def browser_login(client: TestClient, user: User) -> str:
 
 def at(year: int = 2026, month: int = 3, day: int = 1, hour: int = 9) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+def issue_sub(database: Database, miniapp_id: str, sub: str, *,
+              first_at: datetime | None = None) -> None:
+    """As if a user had opened the mini-app through the shell and got `sub` (first launch at
+    `first_at`, default long ago)."""
+    with database.unit_of_work() as db:
+        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == miniapp_id))
+        user = accounts.create_user(db, actor=None, username=f"sub{next(_serial)}",
+                                    password=PASSWORD, display_name="居民")
+        db.add(IssuedSub(miniapp_id=miniapp.id, sub=sub, user_id=user.id,
+                         first_at=first_at or datetime(2020, 1, 1, tzinfo=UTC)))

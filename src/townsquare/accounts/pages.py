@@ -12,7 +12,7 @@ from townsquare.accounts.deps import SESSION_COOKIE, CurrentUser, FormUser
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.forms import rejected, safe_next, see_other
+from townsquare.web.forms import cross_site, rejected, safe_next, same_origin, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +33,8 @@ def login(
     password: Text = "",
     next: Text = "/",
 ) -> Response:
+    if not same_origin(request):
+        return cross_site(request)
     outcome = service.login(
         db, settings=settings, username=username, password=password, kind="cookie"
     )
@@ -82,6 +84,8 @@ def signup(
     password: Text = "",
     display_name: Text = "",
 ) -> Response:
+    if not same_origin(request):
+        return cross_site(request)
     try:
         service.create_user(
             db, actor=None, username=username, password=password, display_name=display_name
@@ -120,3 +124,16 @@ def verify_identity(
     except TownsquareError as exc:
         return rejected(request, db, "accounts/profile.html", exc, real_name=real_name, phone=phone)
     return see_other("/me?verified=1")
+
+
+@router.post("/me/password")
+def change_password(
+    request: Request, user: FormUser, db: DbSession, old_password: Text = "",
+    new_password: Text = "",
+) -> Response:
+    try:
+        service.change_password(db, actor=user, session=request.state.auth_session,
+                                old_password=old_password, new_password=new_password)
+    except TownsquareError as exc:
+        return rejected(request, db, "accounts/profile.html", exc)
+    return see_other("/me?password=1")

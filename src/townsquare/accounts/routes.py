@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from townsquare.accounts import service
 from townsquare.accounts.deps import CurrentUser
-from townsquare.accounts.schemas import IdentityIn, SignUp, TokenOut, TokenRequest, UserOut
+from townsquare.accounts.schemas import (
+    IdentityIn,
+    PasswordChangeIn,
+    PasswordResetOut,
+    SignUp,
+    TokenOut,
+    TokenRequest,
+    UserOut,
+)
 from townsquare.core import i18n
 from townsquare.core.errors import PermissionDenied
 from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.openapi import error
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -76,3 +87,22 @@ def verify_identity(body: IdentityIn, user: CurrentUser, db: DbSession, settings
         phone=body.phone,
     )
     return UserOut.of(user)
+
+
+@router.post("/me/password", status_code=204,
+             responses={401: error("Not logged in"), 422: error("Wrong current password")})
+def change_password(request: Request, body: PasswordChangeIn, user: CurrentUser,
+                    db: DbSession) -> None:
+    """Change your password (with the current one); your other sessions end."""
+    service.change_password(db, actor=user, session=request.state.auth_session,
+                            old_password=body.old_password, new_password=body.new_password)
+
+
+@router.post("/users/{username}/password-reset", response_model=PasswordResetOut,
+             responses={401: error("Not logged in"), 403: error("Operators only"),
+                        404: error("No such user")})
+def reset_password(username: Annotated[str, Path(max_length=32)], user: CurrentUser,
+                   db: DbSession) -> PasswordResetOut:
+    """Operators: reset a user's password to a temporary one; every session of theirs ends."""
+    return PasswordResetOut(
+        temporary_password=service.reset_password(db, actor=user, username=username))

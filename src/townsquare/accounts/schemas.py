@@ -66,3 +66,13 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
     expires_at: datetime
     user: UserOut
+
+
+class PasswordChangeIn(BaseModel):
+    old_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class PasswordResetOut(BaseModel):
+    temporary_password: str = Field(description="Hand it to the user; every session of the "
+                                                "user has ended")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from townsquare.accounts import identity as idcheck
@@ -14,7 +14,8 @@ from townsquare.accounts.models import AuthSession, Identity, Role, RoleGrant, U
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.errors import Conflict, ValidationFailed
+from townsquare.core.database import rows_changed
+from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.security import (
     hash_password,
@@ -98,18 +99,23 @@ class LoginOutcome:
 def login(
     db: Session, *, settings: Settings, username: str, password: str, kind: str
 ) -> LoginOutcome:
-    """Check a password, counting failures; too many in a row lock the account for a while."""
+    """Check a password, counting failures; too many in a row lock the account for a while.
+
+    Every attempt spends the same work — one password hash check, against the user's hash or a
+    dummy one — whether the name exists, is malformed, locked or inactive, so the time taken
+    does not tell which usernames exist."""
     now = clock.now()
     username = username.strip()
     # Malformed names cannot exist; not querying them also keeps NUL bytes away from PostgreSQL.
     user = user_by_username(db, username=username) if USERNAME.fullmatch(username) else None
+    matches = verify_password(user.password_hash if user is not None else None, password)
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return LoginOutcome(
             error=N_("Too many failed attempts. Try again in {minutes} minutes."),
             retry_after_seconds=wait,
         )
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is None or not user.is_active or not matches:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= settings.login_max_failures:
@@ -196,3 +202,53 @@ def verify_identity(
     db.flush()
     db.refresh(actor)
     return identity
+
+
+def _end_sessions(db: Session, *, user: User, keep: AuthSession | None = None) -> int:
+    """Revoke every live session of `user` (except `keep`): answers how many."""
+    now = clock.now()
+    stmt = update(AuthSession).where(AuthSession.user_id == user.id,
+                                     AuthSession.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep.id)
+    result = db.execute(stmt.values(revoked_at=now).execution_options(synchronize_session=False))
+    return rows_changed(result)
+
+
+def change_password(
+    db: Session, *, actor: User, session: AuthSession | None, old_password: str,
+    new_password: str,
+) -> None:
+    """The user changes their password, proving the current one; every other session of theirs
+    ends (a thief's included), this one stays."""
+    if not verify_password(actor.password_hash, old_password):
+        raise ValidationFailed("The current password is wrong.", field="old_password")
+    if not isinstance(new_password, str) or len(new_password) < MIN_PASSWORD:
+        raise ValidationFailed("A password needs at least {n} characters.", n=MIN_PASSWORD,
+                               field="new_password")
+    actor.password_hash = hash_password(new_password)
+    ended = _end_sessions(db, user=actor, keep=session)
+    audit.record(db, actor_id=actor.id, action="account.password_change", subject_type="user",
+                 subject_id=actor.public_id, sessions_ended=ended)
+    db.flush()
+
+
+def reset_password(db: Session, *, actor: User | None, username: str) -> str:
+    """An operator resets a user's password (the user lost it and proved who they are to the
+    operator): answers a temporary password to hand over, and every session of the user ends.
+    The operator cannot reset their own (they change it, with the old one)."""
+    require_role(actor, Role.OPERATOR)
+    user = user_by_username(db, username=username) if isinstance(username, str) and \
+        USERNAME.fullmatch(username.strip()) else None
+    if user is None:
+        raise NotFound("No such user.")
+    if actor is not None and actor.id == user.id:
+        raise PermissionDenied("Change your own password with your current one.")
+    temporary = new_token(9)
+    user.password_hash = hash_password(temporary)
+    user.failed_logins, user.locked_until = 0, None
+    ended = _end_sessions(db, user=user)
+    audit.record(db, actor_id=actor.id if actor else None, action="account.password_reset",
+                 subject_type="user", subject_id=user.public_id, sessions_ended=ended)
+    db.flush()
+    return temporary

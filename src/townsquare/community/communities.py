@@ -24,7 +24,9 @@ from townsquare.community.models import (
 from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.text import CITY_MAX, clean_name, clean_text, well_formed
+from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 
+PASS_RUNTIME = "community_pass"
 _ROOM_PART = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff]{1,16}$")
 # Which platform role a community role also needs (so the shell shows the right consoles).
 _PLATFORM_ROLE = {
@@ -280,3 +282,68 @@ def _room_sort_key(room: Room) -> tuple:
         return (0, int(part), "") if part.isdigit() else (1, 0, part)
 
     return (natural(room.building), natural(room.unit), natural(room.number))
+
+
+# --- the community's official pass mini-app -------------------------------------------------
+
+def is_pass_for(db: Session, *, miniapp: MiniApp, community: Community) -> bool:
+    """A listed community-pass mini-app whose published version serves this community."""
+    if not (miniapp.listed and miniapp.kind == MiniAppKind.TEMPLATE and miniapp.template
+            and miniapp.template.runtime == PASS_RUNTIME):
+        return False
+    configs = db.scalars(select(MiniAppVersion.config).where(
+        MiniAppVersion.miniapp_id == miniapp.id, MiniAppVersion.state == VersionState.PUBLISHED))
+    return any((config or {}).get("community") == community.public_id for config in configs)
+
+
+def official_pass(db: Session, *, community: Community) -> MiniApp | None:
+    """The community's official pass mini-app (chosen by its property manager or an operator),
+    if it is still listed and still serves the community; nothing else speaks for it."""
+    if community.pass_miniapp_id is None:
+        return None
+    miniapp = db.get(MiniApp, community.pass_miniapp_id)
+    if miniapp is None or not is_pass_for(db, miniapp=miniapp, community=community):
+        return None
+    return miniapp
+
+
+def pass_candidates(db: Session, *, community: Community) -> list[MiniApp]:
+    """Listed community-pass mini-apps whose published version names this community."""
+    stmt = (
+        select(MiniApp).join(MiniAppVersion, MiniAppVersion.miniapp_id == MiniApp.id)
+        .where(MiniApp.kind == MiniAppKind.TEMPLATE, MiniApp.listed.is_(True),
+               MiniAppVersion.state == VersionState.PUBLISHED)
+        .order_by(MiniApp.id)
+    )
+    return [app for app in dict.fromkeys(db.scalars(stmt))
+            if is_pass_for(db, miniapp=app, community=community)]
+
+
+def choose_pass_miniapp(
+    db: Session, *, actor: User | None, community: Community, miniapp_id: str | None
+) -> MiniApp | None:
+    """The community's property manager (or an operator) names its one official pass mini-app
+    (or none). It must be a listed community-pass mini-app serving this community and not
+    already another community's."""
+    if actor is None or not actor.has_role(Role.OPERATOR):
+        access.require(db, actor=actor, community=community, roles=(access.PM,))
+    chosen = None
+    if miniapp_id:
+        if well_formed(miniapp_id, "ma"):
+            chosen = db.scalar(select(MiniApp).where(MiniApp.public_id == miniapp_id))
+        if chosen is None or not is_pass_for(db, miniapp=chosen, community=community):
+            raise ValidationFailed(
+                "Only a listed community-pass mini-app serving this community can be its pass.",
+                field="miniapp")
+        other = db.scalar(select(Community.public_id).where(
+            Community.pass_miniapp_id == chosen.id, Community.id != community.id))
+        if other is not None:
+            raise Conflict("This mini-app is already another community's official pass.")
+    community.pass_miniapp_id = chosen.id if chosen else None
+    db.flush()
+    audit.record(
+        db, actor_id=actor.id if actor else None, action="community.pass_miniapp",
+        subject_type="community", subject_id=community.public_id,
+        miniapp=chosen.public_id if chosen else None,
+    )
+    return chosen

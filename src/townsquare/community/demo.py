@@ -265,6 +265,7 @@ def _miniapps(db: Session, settings: Settings, communities: list[Community], pro
             version.config = {"community": community.public_id,
                               "welcome": f"欢迎使用{community.name}通行证"}
             version.description = app.description
+        community.pass_miniapp_id = app.id  # the demo's property manager chose it
         jobs.ensure_templates(db, miniapp=app)
         apps.append(app)
     if resident is not None and apps:

@@ -11,17 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import health
+from townsquare.community import communities, health
 from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, FlagKind, HealthDeclaration, HealthFlag, Person
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.messaging import service as messaging
-from townsquare.messaging.models import Message, MessageTemplate
-from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
+from townsquare.messaging.models import Message
+from townsquare.miniapps.models import MiniApp
 
-RUNTIME = "community_pass"
+RUNTIME = communities.PASS_RUNTIME
 # The community pass's message templates (created on the mini-app when first needed).
 TEMPLATES = {
     "declare_today": (
@@ -45,28 +45,20 @@ class Reminders:
 
 
 def pass_miniapps(db: Session) -> dict[str, MiniApp]:
-    """Listed community-pass mini-apps by the community public id they serve."""
-    stmt = (
-        select(MiniApp, MiniAppVersion)
-        .join(MiniAppVersion, MiniAppVersion.miniapp_id == MiniApp.id)
-        .where(MiniApp.kind == MiniAppKind.TEMPLATE, MiniApp.listed.is_(True),
-               MiniAppVersion.state == VersionState.PUBLISHED)
-    )
+    """The official pass mini-app of each community that has one, by community public id."""
     found: dict[str, MiniApp] = {}
-    for miniapp, version in db.execute(stmt):
-        if miniapp.template and miniapp.template.runtime == RUNTIME:
-            community_id = (version.config or {}).get("community")
-            if isinstance(community_id, str):
-                found.setdefault(community_id, miniapp)
+    for community in db.scalars(select(Community).where(Community.pass_miniapp_id.is_not(None))):
+        miniapp = communities.official_pass(db, community=community)
+        if miniapp is not None:
+            found[community.public_id] = miniapp
     return found
 
 
 def ensure_templates(db: Session, *, miniapp: MiniApp) -> None:
+    """The reminder templates on the official mini-app, always with the platform's own text."""
     for key, (title, body) in TEMPLATES.items():
-        exists = db.scalar(select(MessageTemplate.id).where(
-            MessageTemplate.miniapp_id == miniapp.id, MessageTemplate.key == key))
-        if exists is None:
-            messaging.ensure_template(db, miniapp=miniapp, key=key, title=title, body=body)
+        messaging.ensure_template(db, miniapp=miniapp, key=key, title=title, body=body,
+                                  system=True)
 
 
 def _try_send(db: Session, settings: Settings, miniapp: MiniApp, user: User, key: str,

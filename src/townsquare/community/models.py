@@ -48,6 +48,11 @@ class Community(Timestamped, Base):
     status_rules: Mapped[dict[str, Any]] = mapped_column(
         default=lambda: dict(DEFAULT_STATUS_RULES)
     )
+    # The community's one official pass mini-app, chosen by its property manager or an operator:
+    # only it receives the reminder subscriptions and sends the platform's reminders.
+    pass_miniapp_id: Mapped[int | None] = mapped_column(
+        ForeignKey("miniapps.id", ondelete="SET NULL"), unique=True
+    )
 
     gates: Mapped[list[Gate]] = relationship(
         back_populates="community", order_by="Gate.id", lazy="selectin"
@@ -315,3 +320,21 @@ class HealthRecordView(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(32))  # e.g. "manage", "household", "gate"
     viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VerifyFailure(Base):
+    """A failed register verification (name and ID number that match no entry): counted per
+    account and per name to throttle guessing, and shown to the property manager."""
+
+    __tablename__ = "community_verify_failures"
+    __table_args__ = (
+        Index("ix_verify_failures_user", "community_id", "user_id", "at"),
+        Index("ix_verify_failures_name", "community_id", "name_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name_key: Mapped[str] = mapped_column(String(64))  # keyed digest of the name tried
+    name_masked: Mapped[str] = mapped_column(String(16))  # 张*民: enough for the manager
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
-from townsquare.community import access, health, jobs, notices, residents
+from townsquare.community import access, communities, health, jobs, notices, residents
 from townsquare.community.models import Community, Relation
 from townsquare.community.status import SYMPTOM_LABELS, SYMPTOMS
 from townsquare.core.errors import TownsquareError, ValidationFailed
@@ -42,7 +42,7 @@ def _home_context(db: Session, settings: Settings, user: User, community: Commun
     household = person.household
     statuses = health.statuses(db, community=community, persons=list(household.members),
                                today=today)
-    miniapp = jobs.pass_miniapps(db).get(community.public_id)
+    miniapp = communities.official_pass(db, community=community)
     context.update(
         household=household, statuses=statuses,
         household_status=health.household_status(db, community=community,
@@ -117,7 +117,7 @@ def decide(request: Request, community_id: str, request_id: str, db: DbSession,
 def subscribe_reminders(request: Request, community_id: str, db: DbSession,
                         settings: AppSettings, user: FormUser) -> Response:
     community = access.get_community(db, community_id=community_id)
-    miniapp = jobs.pass_miniapps(db).get(community.public_id)
+    miniapp = communities.official_pass(db, community=community)
     try:
         if miniapp is None:
             raise ValidationFailed("Reminders are not available for this community.")

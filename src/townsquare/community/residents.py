@@ -3,7 +3,10 @@ the household head's decisions, and the household as its members see it."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts import identity as idcheck
@@ -20,10 +23,19 @@ from townsquare.community.models import (
     Relation,
     RequestStatus,
     Room,
+    VerifyFailure,
 )
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from townsquare.core.database import keep_on_rollback
+from townsquare.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from townsquare.core.security import keyed_digest
 from townsquare.core.settings import Settings
 from townsquare.core.text import clean_name, well_formed
 
@@ -44,12 +56,90 @@ def _same_identity_as_account(actor: User, digest: str) -> None:
         raise ValidationFailed("Your account is already verified with another ID number.")
 
 
+# Register verification is throttled: a known name and birth date leave about a thousand ID
+# numbers to guess, so failures count per account and per name (the register entries an
+# attacker aims at), each failure beyond the free ones doubles the wait before the next try,
+# and the daily limit stops it; the property manager sees the names under attack.
+VERIFY_FREE_FAILURES = 3
+VERIFY_BASE_DELAY = timedelta(minutes=1)
+VERIFY_ACCOUNT_DAY_LIMIT = 10
+VERIFY_NAME_DAY_LIMIT = 20
+VERIFY_ALERT_AT = 5  # failures on one name in a day: the property manager is alerted
+
+
+def _name_key(settings: Settings, community: Community, real_name: str) -> str:
+    return keyed_digest(settings.effective_secret_key, "verify-name",
+                        f"{community.public_id}\x1f{real_name}")
+
+
+def _throttle(db: Session, *, community: Community, actor: User, name_key: str) -> None:
+    now = clock.now()
+    since = now - timedelta(days=1)
+    for column, value, limit in ((VerifyFailure.user_id, actor.id, VERIFY_ACCOUNT_DAY_LIMIT),
+                                 (VerifyFailure.name_key, name_key, VERIFY_NAME_DAY_LIMIT)):
+        count, last = db.execute(
+            select(func.count(VerifyFailure.id), func.max(VerifyFailure.at)).where(
+                VerifyFailure.community_id == community.id, column == value,
+                VerifyFailure.at >= since)
+        ).one()
+        if count >= limit:
+            raise RateLimited("Too many failed verifications; try again tomorrow, or ask the "
+                              "property manager.")
+        if count >= VERIFY_FREE_FAILURES and last is not None:
+            wait = VERIFY_BASE_DELAY * 2 ** (count - VERIFY_FREE_FAILURES)
+            if now < last + wait:
+                minutes = max(1, math.ceil((last + wait - now).total_seconds() / 60))
+                raise RateLimited("Too many failed verifications; try again in {minutes} "
+                                  "minutes.", minutes=minutes)
+
+
+def _record_failure(db: Session, *, community: Community, actor: User, name_key: str,
+                    real_name: str) -> None:
+    at = clock.now()
+    masked = mask_person_name(real_name)
+
+    def add(session: Session) -> None:
+        session.add(VerifyFailure(community_id=community.id, user_id=actor.id,
+                                  name_key=name_key, name_masked=masked, at=at))
+        session.add(audit.AuditEntry(actor_id=actor.id, action="community.verify.fail",
+                                     subject_type="community", subject_id=community.public_id,
+                                     detail={"name": masked}, at=at))
+
+    keep_on_rollback(db, add)  # the failure is counted although the request is refused
+
+
+def mask_person_name(name: str) -> str:
+    """张小民 → 张*民, 李四 → 李*."""
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[:1] + "*" * min(len(name) - 2, 8) + name[-1:]
+
+
+def verify_alerts(db: Session, *, actor: User | None,
+                  community: Community) -> list[tuple[str, int, datetime]]:
+    """Names with many failed verifications in the last day (masked name, failures, last):
+    someone may be guessing a resident's ID number."""
+    access.require(db, actor=actor, community=community, roles=access.HEALTH_ROLES)
+    since = clock.now() - timedelta(days=1)
+    rows = db.execute(
+        select(VerifyFailure.name_key, func.max(VerifyFailure.name_masked),
+               func.count(VerifyFailure.id), func.max(VerifyFailure.at))
+        .where(VerifyFailure.community_id == community.id, VerifyFailure.at >= since)
+        .group_by(VerifyFailure.name_key)
+        .having(func.count(VerifyFailure.id) >= VERIFY_ALERT_AT)
+    )
+    return sorted(((masked, count, last) for _key, masked, count, last in rows),
+                  key=lambda row: row[2], reverse=True)
+
+
 def verify(
     db: Session, *, settings: Settings, actor: User, community: Community, real_name: str,
     id_number: str,
 ) -> Person:
     """Link the user to the registered person with this name and ID number (digest compare)."""
     real_name, id_number = _checked_identity(real_name, id_number)
+    name_key = _name_key(settings, community, real_name)
+    _throttle(db, community=community, actor=actor, name_key=name_key)
     digest = id_digest(settings, id_number)
     _same_identity_as_account(actor, digest)
     person = db.scalar(
@@ -57,10 +147,8 @@ def verify(
     )
     # One answer for "no such ID" and "wrong name", so the register cannot be probed by name.
     if person is None or person.real_name != real_name:
-        audit.record(
-            db, actor_id=actor.id, action="community.verify.fail", subject_type="community",
-            subject_id=community.public_id,
-        )
+        _record_failure(db, community=community, actor=actor, name_key=name_key,
+                        real_name=real_name)
         raise ValidationFailed(
             "No registered resident of this community has that name and ID number."
         )

@@ -3,10 +3,12 @@ notices; staff read the dashboard figures. (The gate's API is in gate/routes.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.community import access, dashboard, health, notices, residents
+from townsquare.community import access, communities, dashboard, health, notices, residents
 from townsquare.community.dashboard import Figures
 from townsquare.community.schemas import (
     DeclarationIn,
@@ -14,6 +16,8 @@ from townsquare.community.schemas import (
     HouseholdOut,
     MemberOut,
     NoticeOut,
+    PassMiniAppIn,
+    PassMiniAppOut,
     StatusOut,
     VerifyIn,
 )
@@ -109,3 +113,20 @@ def figures(com: PublicId, db: DbSession, settings: AppSettings, user: CurrentUs
     return figures_out(dashboard.figures(db, settings=settings, actor=user,
                                          community=community))
 
+
+
+PASS_ERRORS: dict[int | str, dict[str, Any]] = {
+    **STAFF_ERRORS, 409: error("Already another community's pass"),
+    422: error("Not a listed pass mini-app serving this community"),
+}
+
+
+@router.put("/{com}/pass-miniapp", response_model=PassMiniAppOut, responses=PASS_ERRORS)
+def choose_pass(com: PublicId, body: PassMiniAppIn, db: DbSession,
+                user: CurrentUser) -> PassMiniAppOut:
+    """The property manager (or an operator) names the community's one official pass
+    mini-app: only it gets the residents' reminder subscriptions."""
+    community = access.get_community(db, community_id=com)
+    chosen = communities.choose_pass_miniapp(db, actor=user, community=community,
+                                             miniapp_id=body.miniapp)
+    return PassMiniAppOut(miniapp=chosen.public_id if chosen else None)

@@ -12,6 +12,15 @@ class VerifyIn(BaseModel):
     id_number: str = Field(min_length=1, max_length=32)
 
 
+class PassMiniAppIn(BaseModel):
+    miniapp: str | None = Field(None, max_length=40,
+                                description="The official pass mini-app's public id, or null")
+
+
+class PassMiniAppOut(BaseModel):
+    miniapp: str | None
+
+
 class DeclarationIn(BaseModel):
     temperature_c: float = Field(ge=30, le=45)
     symptoms: list[str] = Field(default_factory=list, max_length=10)

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
-from townsquare.community import access, communities, dashboard, health, importer, notices
+from townsquare.community import (
+    access,
+    communities,
+    dashboard,
+    health,
+    importer,
+    notices,
+    residents,
+)
 from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
@@ -65,10 +73,14 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
     if page == "dashboard":
         context["figures"] = dashboard.figures(db, settings=settings, actor=user,
                                                community=community)
+        context["verify_alerts"] = residents.verify_alerts(db, actor=user, community=community)
     elif page == "setup":
         context.update(rooms=communities.rooms_of(db, actor=user, community=community),
                        rules=[r.value for r in ExitRule],
                        staff=communities.staff(db, actor=user, community=community)
+                       if context["is_pm"] else [],
+                       official=communities.official_pass(db, community=community),
+                       candidates=communities.pass_candidates(db, community=community)
                        if context["is_pm"] else [])
     elif page == "residents":
         households = communities.households_of(db, actor=user, community=community)
@@ -112,6 +124,9 @@ def setup_post(request: Request, community_id: str, db: DbSession, settings: App
         elif action == "guard":
             communities.assign_guard(db, actor=user, community=community, gate_id=gate,
                                      username=username)
+        elif action == "pass":
+            communities.choose_pass_miniapp(db, actor=user, community=community,
+                                            miniapp_id=name or None)
         elif action == "policy":
             communities.set_policy(db, actor=user, community=community,
                                    exits_per_household=exits_per_household, per_days=per_days,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from townsquare.core.database import Base, utcnow
+from townsquare.core.database import Base, keep_on_rollback, utcnow
 
 
 class AuditEntry(Base):
@@ -43,6 +43,22 @@ def record(
     )
     db.add(entry)
     return entry
+
+
+def record_refusal(
+    db: Session,
+    *,
+    actor_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    **detail: Any,
+) -> None:
+    """Audit a refused attempt: the entry survives the rollback of the refused request."""
+    keep_on_rollback(db, lambda session: session.add(AuditEntry(
+        actor_id=actor_id, action=action, subject_type=subject_type, subject_id=subject_id,
+        detail=dict(detail), at=utcnow(),
+    )))
 
 
 def history(db: Session, *, subject_type: str, subject_id: str) -> list[AuditEntry]:

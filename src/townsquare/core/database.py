@@ -7,7 +7,7 @@ Services receive a `Session` and never commit: a request or a job commits once t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,14 @@ from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, te
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import CursorResult, Engine, Result
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 
 from townsquare.core.clock import clock
@@ -129,7 +136,8 @@ class Database:
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:
-        """One transaction: committed if the block succeeds, rolled back if it raises.
+        """One transaction: committed if the block succeeds, rolled back if it raises (then
+        only what was marked `keep_on_rollback`, e.g. the audit of a refusal, is committed).
 
         `read_only=True` promises the block mostly reads: on SQLite it begins DEFERRED and never
         waits for a writer. It may still write (a blind insert such as an audit row): SQLite
@@ -141,6 +149,8 @@ class Database:
             session.commit()
         except BaseException:
             session.rollback()
+            if session.info.get(_KEPT):
+                session.commit()
             raise
         finally:
             session.close()
@@ -195,6 +205,29 @@ def advisory_lock(db: Session, name: str, *, wait: bool = True) -> bool:
         db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
         return True
     return bool(db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(name)}))
+
+
+_KEPT = "townsquare.kept_on_rollback"
+
+
+def keep_on_rollback(session: Session, make: Callable[[Session], None]) -> None:
+    """Write something now that must outlive a rollback of this transaction: the trace of a
+    refused attempt (audit of a refusal, a failed-guess counter). `make` adds the rows; it runs
+    now and again after each rollback, and the unit of work commits what it re-added."""
+    make(session)
+    session.info.setdefault(_KEPT, []).append(make)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _redo_kept(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None and session.info.get(_KEPT):
+        for make in session.info[_KEPT]:
+            make(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_kept(session: Session) -> None:
+    session.info.pop(_KEPT, None)
 
 
 def str_enum(enum_cls: type, length: int = 16) -> SAEnum:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
 
+from townsquare.core.confusables import has_bidi_control, visible_form
 from townsquare.core.errors import ValidationFailed
 
 NAME_MAX = 64
@@ -24,9 +26,15 @@ _PUBLIC_ID = re.compile(r"^[a-z]{2,4}_[0-9a-z]{1,32}$")
 
 
 def clean_name(value: str, *, field: str = "name", max_length: int = NAME_MAX) -> str:
-    """A one-line name: trimmed, 1..max_length characters, no control characters."""
+    """A one-line name: trimmed, 1..max_length characters, no control characters, no bidi
+    controls (which make a name read differently from what it is), not invisible."""
     value = (value or "").strip()
     if not 1 <= len(value) <= max_length or LINE_CONTROL.search(value):
+        raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
+    if has_bidi_control(value):
+        raise ValidationFailed("A name may not contain text-direction control characters.",
+                               field=field)
+    if not visible_form(value):
         raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
     return value
 
@@ -42,6 +50,33 @@ def clean_text(
     if (required and not value) or len(value) > max_length or CONTROL.search(value):
         raise ValidationFailed(message, n=max_length, field=field)
     return value
+
+
+_PROBE_HOST = "townsquare.invalid"
+
+
+def is_local_path(value: object, *, max_length: int = 500) -> bool:
+    """A link that stays on this site however a browser reads it: a path beginning with one
+    "/", with no backslash (browsers read "\\" as "/" in http URLs, so "/\\evil.example" is
+    scheme-relative), no whitespace or control character (browsers drop tabs and newlines
+    inside URLs: "/\t/evil.example" is "//evil.example"), and the same after percent-decoding
+    (up to three rounds: "/%2F%5Cevil.example", "%2F%2Fevil.example"), resolving to this host."""
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length:
+        return False
+    candidate = value
+    for _round in range(4):
+        if not candidate.startswith("/") or candidate[1:2] in ("/", "\\"):
+            return False
+        if "\\" in candidate or any(ch <= " " or ch == "\x7f" for ch in candidate):
+            return False
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            break
+        candidate = decoded
+    else:
+        return False  # encoded more deeply than any honest link
+    resolved = urlsplit(urljoin(f"https://{_PROBE_HOST}/", value))
+    return resolved.scheme == "https" and resolved.netloc == _PROBE_HOST
 
 
 def clean_cities(values: Iterable[Any]) -> list[str]:

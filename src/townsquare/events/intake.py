@@ -28,6 +28,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.shell.service import issued_since
 
 MAX_BATCH = 500
 MAX_FUTURE = timedelta(minutes=5)
@@ -58,6 +59,11 @@ _RULES: dict[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = {
     EventType.MESSAGE_RESPONSE: (("response_seconds",), ()),
 }
 _SHOWN = (EventType.EXPOSURE, EventType.CLICK)  # carry surface / slot_reason
+# What only the platform observes: which mini-app it showed, and which showing was followed.
+PLATFORM_ONLY = frozenset(_SHOWN)
+REFUSED = ("forbidden", "unknown_user", "no_interaction")  # error codes answered with 403
+# Judgements about a mini-app: they count only from a user who really used it.
+JUDGEMENTS = frozenset((EventType.RATING, EventType.COMPLAINT))
 
 
 @dataclass(frozen=True)
@@ -147,8 +153,12 @@ def _measure(raw: Mapping[str, Any], name: str) -> Any:
     return value
 
 
-def validate(raw: Any, *, miniapp: MiniApp, now: datetime) -> dict[str, Any]:
-    """One event as a storable row attributed to `miniapp`; raises a TownsquareError if bad."""
+def validate(raw: Any, *, miniapp: MiniApp, now: datetime,
+             issued: Mapping[str, datetime] | None = None) -> dict[str, Any]:
+    """One event as a storable row attributed to `miniapp`; raises a TownsquareError if bad.
+
+    `issued` is given for a mini-app's own events (untrusted): the subs the platform issued to
+    it, with each user's first launch. Without it the caller is the platform itself."""
     if not isinstance(raw, Mapping):
         raise _invalid(N_("An event is a JSON object."), "")
     event_id = _string(raw, "event_id", max_length=64, pattern=_EVENT_ID, required=True)
@@ -159,6 +169,9 @@ def validate(raw: Any, *, miniapp: MiniApp, now: datetime) -> dict[str, Any]:
         kind = EventType(str(raw.get("type")))
     except (TypeError, ValueError):
         raise _invalid(N_("Unknown event type."), "type") from None
+    if issued is not None and kind in PLATFORM_ONLY:
+        raise PermissionDenied(N_("Only the platform records exposures and clicks."),
+                               field="type")
     required, optional = _RULES[kind]
     row: dict[str, Any] = {
         "event_id": storage_key(miniapp.public_id, event_id),
@@ -189,7 +202,28 @@ def validate(raw: Any, *, miniapp: MiniApp, now: datetime) -> dict[str, Any]:
             raise _invalid(N_("{field} does not apply to this event type."), name)
         else:
             row[name] = None
+    if issued is not None:
+        _check_user(row, kind, issued)
     return row
+
+
+def _check_user(row: dict[str, Any], kind: EventType, issued: Mapping[str, datetime]) -> None:
+    """A mini-app speaks only about users the platform gave it, and a rating or complaint
+    only about a user who had opened it before."""
+    sub = row["user_sub"]
+    first = issued.get(sub)
+    if first is None:
+        raise PermissionDenied(N_("sub is not a user the platform issued to this mini-app."),
+                               field="sub", code="unknown_user")
+    if kind in JUDGEMENTS and row["occurred_at"] < first:
+        raise PermissionDenied(N_("A rating or complaint needs the user to have opened the "
+                                  "mini-app first."), field="occurred_at", code="no_interaction")
+    if kind == EventType.RATING:
+        # One rating per user per order (or per day without one): a re-sent or repeated rating
+        # is a duplicate, not another vote.
+        scope = row["order_id"] or row["occurred_at"].date().isoformat()
+        row["event_id"] = hashlib.sha256(
+            f"rating\x1f{row['miniapp_id']}\x1f{sub}\x1f{scope}".encode()).hexdigest()
 
 
 def _home_city(miniapp: MiniApp) -> str:
@@ -212,10 +246,15 @@ def _insert_new(db: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 def ingest(db: Session, *, client: MiniApp, events: Sequence[Any]) -> list[Outcome]:
-    """Store a batch sent by (authenticated) mini-app `client`; one outcome per event, in order."""
+    """Store a batch sent by (authenticated) mini-app `client`; one outcome per event, in order.
+
+    A mini-app is not trusted with what only the platform sees (exposures, clicks) and speaks
+    only about users the platform issued to it (see docs/scoring.md, "Which events count")."""
     if not isinstance(events, Sequence) or not 1 <= len(events) <= MAX_BATCH:
         raise ValidationFailed("Send 1 to {n} events at a time.", n=MAX_BATCH, field="events")
     now = clock.now()
+    subs = [raw.get("sub") for raw in events if isinstance(raw, Mapping)]
+    issued = issued_since(db, miniapp=client, subs=[s for s in subs if isinstance(s, str)])
     outcomes: list[Outcome | None] = [None] * len(events)
     rows: list[dict[str, Any]] = []
     pending: dict[str, tuple[int, str]] = {}  # key → (index, sender's id) of the first copy
@@ -223,7 +262,7 @@ def ingest(db: Session, *, client: MiniApp, events: Sequence[Any]) -> list[Outco
         sent_id = raw.get("event_id") if isinstance(raw, Mapping) else None
         sent_id = sent_id[:64] if isinstance(sent_id, str) else ""
         try:
-            row = validate(raw, miniapp=client, now=now)
+            row = validate(raw, miniapp=client, now=now, issued=issued)
         except TownsquareError as exc:
             outcomes[index] = Outcome(index, sent_id, "rejected", exc.code,
                                       exc.render(i18n.gettext), exc.params.get("field"))

@@ -29,7 +29,8 @@ def _client(db: DbSession, client_id: str, client_secret: str) -> MiniApp:
     "/events", response_model=EventOut,
     responses={
         401: error("invalid_client: unknown client id or wrong client secret"),
-        403: error("The event names another mini-app"),
+        403: error("The event names another mini-app, a user the platform did not issue to "
+                   "it, or a type only the platform records"),
         422: error("The event is malformed; details.field names the field"),
     },
 )
@@ -41,7 +42,7 @@ def post_event(
     (outcome,) = intake.ingest(db, client=miniapp, events=[body.raw()])
     if outcome.status == "rejected":
         raise TownsquareError(outcome.message, code=outcome.code,
-                              status=403 if outcome.code == "forbidden" else 422,
+                              status=403 if outcome.code in intake.REFUSED else 422,
                               details={"field": outcome.field})
     return EventOut(event_id=outcome.event_id,
                     status="accepted" if outcome.status == "accepted" else "duplicate")

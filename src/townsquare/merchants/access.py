@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
+from townsquare.core import audit
 from townsquare.core.errors import PermissionDenied
 from townsquare.merchants.models import (
     Authorization,
@@ -76,3 +77,28 @@ def require_provider_staff(db: Session, actor: User | None, provider: ServicePro
         return
     if not (actor.has_role(Role.ISV_STAFF) and provider.id in provider_ids_of(db, actor)):
         raise PermissionDenied("You do not work for this service provider.")
+
+
+def belongs_to(db: Session, actor: User, merchant: Merchant) -> bool:
+    """The actor works for the merchant: its staff (with any role), or staff of a provider it
+    currently authorizes."""
+    if merchant.id in merchant_ids_of(db, actor):
+        return True
+    return any(active_authorization(db, merchant_id=merchant.id, provider_id=provider_id)
+               for provider_id in provider_ids_of(db, actor))
+
+
+def require_independent(
+    db: Session, actor: User | None, merchant: Merchant, *, decision: str, subject_type: str,
+    subject_id: str,
+) -> None:
+    """Separation of duties: nobody decides a review, brand, dispute or takedown for a merchant
+    they belong to. The refusal is audited (and the audit outlives the refused request)."""
+    if actor is None or not belongs_to(db, actor, merchant):
+        return
+    audit.record_refusal(
+        db, actor_id=actor.id, action="duty.conflict_refused", subject_type=subject_type,
+        subject_id=subject_id, decision=decision, merchant=merchant.public_id,
+    )
+    raise PermissionDenied("You cannot decide this for a merchant you work for.",
+                           code="conflict_of_interest")

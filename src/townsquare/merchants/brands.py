@@ -16,9 +16,11 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.clock import clock
+from townsquare.core.confusables import skeleton
 from townsquare.core.errors import Conflict, NotFound
 from townsquare.core.i18n import N_
 from townsquare.core.text import REASON_MAX, clean_name, clean_text, well_formed
+from townsquare.merchants.access import require_independent
 from townsquare.merchants.models import Brand, BrandStatus, Merchant
 from townsquare.merchants.service import get_merchant, staffed_merchant
 
@@ -34,8 +36,19 @@ _OPEN = (BrandStatus.PENDING, BrandStatus.CERTIFIED)
 
 
 def name_key(name: str) -> str:
-    """The form under which two brand names count as the same."""
-    return " ".join(name.split()).casefold()
+    """The form under which two brand names count as the same: what a reader sees (the UTS #39
+    skeleton of the name without invisible characters and spaces, casefolded)."""
+    return skeleton(name)
+
+
+def near_duplicates(db: Session, *, brand: Brand) -> list[Brand]:
+    """Other merchants' applications and certificates that look like this brand's name."""
+    key = name_key(brand.name)
+    stmt = select(Brand).where(Brand.id != brand.id, Brand.merchant_id != brand.merchant_id,
+                               Brand.status.in_((BrandStatus.PENDING, BrandStatus.CERTIFIED,
+                                                 BrandStatus.REVOKED)))
+    return [other for other in db.scalars(stmt.order_by(Brand.id))
+            if name_key(other.name) == key]
 
 
 def _holders(db: Session, key: str, statuses: tuple[BrandStatus, ...]) -> list[Brand]:
@@ -106,6 +119,11 @@ def _brand(db: Session, public_id: str) -> Brand:
     return found
 
 
+def _independent(db: Session, actor: User | None, brand: Brand, action: str) -> None:
+    require_independent(db, actor, brand.merchant, decision=action, subject_type="brand",
+                        subject_id=brand.public_id)
+
+
 def _decide(
     db: Session,
     *,
@@ -118,6 +136,7 @@ def _decide(
 ) -> Brand:
     require_role(actor, Role.OPERATOR)
     brand = _brand(db, public_id)
+    _independent(db, actor, brand, action)
     if brand.status != expected:
         if expected == BrandStatus.PENDING:
             raise Conflict("Only a pending application can be approved or rejected.")
@@ -141,6 +160,7 @@ def approve(db: Session, *, actor: User | None, brand_id: str, note: str = "") -
     require_role(actor, Role.OPERATOR)
     note = clean_text(note, field="reason", message=REASON_MESSAGE, max_length=REASON_MAX)
     brand = _brand(db, brand_id)
+    _independent(db, actor, brand, "brand.approve")
     key = name_key(brand.name)
     _lock_name(db, key)
     db.refresh(brand)  # its status may have moved while we waited for the lock

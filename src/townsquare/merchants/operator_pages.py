@@ -62,8 +62,10 @@ def _post(
 
 
 def _brands(db: Session, user: User) -> dict[str, Any]:
+    pending = brands.list_brands(db, actor=user, status=BrandStatus.PENDING)
     return {
-        "pending": brands.list_brands(db, actor=user, status=BrandStatus.PENDING),
+        "pending": pending,
+        "look_alikes": {b.id: brands.near_duplicates(db, brand=b) for b in pending},
         "certified": brands.list_brands(db, actor=user, status=BrandStatus.CERTIFIED, limit=200),
         "status_labels": brands.STATUS_LABELS,
     }

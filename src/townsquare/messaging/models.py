@@ -26,6 +26,9 @@ class MessageTemplate(Timestamped, Base):
     key: Mapped[str] = mapped_column(String(48))
     title: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    # A platform template (e.g. the community pass's reminders): its text is the platform's,
+    # the mini-app's owner can neither rewrite it nor send it.
+    system: Mapped[bool] = mapped_column(default=False)
 
     miniapp: Mapped[MiniApp] = relationship(lazy="joined")
 

@@ -21,9 +21,15 @@ from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.database import advisory_lock, rows_changed
-from townsquare.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from townsquare.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
 from townsquare.core.settings import Settings
-from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, well_formed
+from townsquare.core.text import LINE_CONTROL, clean_name, clean_text, is_local_path, well_formed
 from townsquare.messaging.models import Message, MessageTemplate, Subscription
 from townsquare.miniapps import registry
 from townsquare.miniapps.models import MiniApp
@@ -55,9 +61,10 @@ def _check_template_text(title: str, body: str) -> tuple[str, str]:
 
 
 def ensure_template(
-    db: Session, *, miniapp: MiniApp, key: str, title: str, body: str
+    db: Session, *, miniapp: MiniApp, key: str, title: str, body: str, system: bool = False
 ) -> MessageTemplate:
-    """Create or update a template (the system's side; owners use define_template)."""
+    """Create or update a template (the system's side; owners use define_template). A `system`
+    template's text belongs to the platform: its owner may neither rewrite nor send it."""
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValidationFailed("A template key is lower-case letters, digits and underscores.")
     title, body = _check_template_text(title, body)
@@ -68,10 +75,12 @@ def ensure_template(
         count = db.scalar(select(func.count()).where(MessageTemplate.miniapp_id == miniapp.id))
         if (count or 0) >= MAX_TEMPLATES:
             raise Conflict("A mini-app has at most {n} message templates.", n=MAX_TEMPLATES)
-        found = MessageTemplate(miniapp_id=miniapp.id, key=key, title=title, body=body)
+        found = MessageTemplate(miniapp_id=miniapp.id, key=key, title=title, body=body,
+                                system=system)
         db.add(found)
     else:
         found.title, found.body = title, body
+        found.system = found.system or system
     db.flush()
     return found
 
@@ -81,6 +90,11 @@ def define_template(
 ) -> MessageTemplate:
     """Create or update a message template of a mini-app (its owner)."""
     miniapp = registry.owned_miniapp(db, actor=actor, public_id=miniapp_id)
+    existing = db.scalar(select(MessageTemplate).where(
+        MessageTemplate.miniapp_id == miniapp.id, MessageTemplate.key == key))
+    if existing is not None and existing.system:
+        raise PermissionDenied("{key} is a platform message; its text cannot be changed.",
+                               key=key)
     template = ensure_template(db, miniapp=miniapp, key=key, title=title, body=body)
     audit.record(
         db, actor_id=actor.id if actor else None, action="messaging.template",
@@ -178,8 +192,7 @@ def send(
     """Deliver one message, spending one of the user's consents to that template."""
     template = _template(db, miniapp, key)
     values = _clean_data(template, data)
-    if link and (not link.startswith("/") or link.startswith("//") or len(link) > 500
-                 or LINE_CONTROL.search(link)):
+    if link and not is_local_path(link):
         raise ValidationFailed("A message link is a path on this site.", field="link")
     now = clock.now()
     # count and insert as one: concurrent sends to this user from this mini-app queue here
@@ -248,6 +261,9 @@ def send_as_client(
     miniapp = consent.authenticate_client(db, client_id=client_id, client_secret=client_secret)
     if not miniapp.listed:
         raise NotFound("No such mini-app.")
+    if _template(db, miniapp, key).system:
+        raise PermissionDenied("{key} is a platform message; only the platform sends it.",
+                               key=key)
     user = user_for_sub(db, settings=settings, miniapp=miniapp, template_key=key, sub=sub)
     return send(db, settings=settings, miniapp=miniapp, user=user, key=key, data=data, link=link)
 
@@ -277,4 +293,9 @@ def mark_read(db: Session, *, actor: User, message_id: str | None = None) -> int
     result = db.execute(stmt.values(read_at=clock.now()).execution_options(
         synchronize_session=False
     ))
-    return rows_changed(result)
+    changed = rows_changed(result)
+    if message_id is not None and changed == 0 and db.scalar(select(Message.id).where(
+            Message.user_id == actor.id, Message.public_id == message_id)) is None:
+        # another user's message, or none: the same answer, revealing nothing
+        raise NotFound("No such message.")
+    return changed

@@ -60,6 +60,11 @@ class MiniApp(Timestamped, Base):
     kind: Mapped[MiniAppKind] = mapped_column(str_enum(MiniAppKind, 16))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
     client_secret_digest: Mapped[str] = mapped_column(String(64))
+    # When an ISV's staff received the current client secret (created or rotated it), the
+    # authorization they acted under: the secret works only while that authorization stands.
+    secret_authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="SET NULL")
+    )
 
     name: Mapped[str] = mapped_column(String(64), index=True)
     icon: Mapped[str] = mapped_column(String(255), default="")
@@ -194,3 +199,17 @@ class AuthCode(Base):
     scopes: Mapped[list[Any]] = mapped_column(default=list)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class IssuedSub(Base):
+    """A pseudonymous user id (`sub`) the platform issued to a mini-app when the user opened it:
+    the event intake accepts a mini-app's events only about users it was really given."""
+
+    __tablename__ = "miniapp_issued_subs"
+    __table_args__ = (UniqueConstraint("miniapp_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    miniapp_id: Mapped[int] = mapped_column(ForeignKey("miniapps.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(35))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    first_at: Mapped[datetime]  # the first launch: the user's first real interaction

@@ -22,7 +22,12 @@ from townsquare.core.errors import Conflict, NotFound, PermissionDenied, Validat
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.security import new_token, token_digest
 from townsquare.core.text import well_formed
-from townsquare.merchants.access import acting_provider, can_act_for, is_merchant_staff
+from townsquare.merchants.access import (
+    acting_provider,
+    active_authorization,
+    can_act_for,
+    is_merchant_staff,
+)
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 from townsquare.miniapps.registry_checks import (
@@ -218,7 +223,8 @@ def create_miniapp(
     secret = new_token()
     miniapp = MiniApp(
         merchant=merchant, builder=builder, category=chosen, kind=kind, template=template,
-        client_secret_digest=token_digest(secret), **listing,
+        client_secret_digest=token_digest(secret),
+        secret_authorization_id=_mandate_id(db, actor, merchant), **listing,
     )
     version = MiniAppVersion(
         miniapp=miniapp, number=1, label=label, changelog=changelog, external_url=url,
@@ -235,11 +241,24 @@ def create_miniapp(
     return Created(miniapp=miniapp, version=version, client_secret=secret)
 
 
+def _mandate_id(db: Session, actor: User | None, merchant: Merchant) -> int | None:
+    """The authorization an ISV's staff act under for `merchant` (None for its own staff)."""
+    if actor is None or is_merchant_staff(db, actor, merchant):
+        return None
+    provider = acting_provider(db, actor, merchant)
+    if provider is None:
+        return None
+    found = active_authorization(db, merchant_id=merchant.id, provider_id=provider.id)
+    return found.id if found else None
+
+
 def rotate_secret(db: Session, *, actor: User | None, miniapp_id: str) -> str:
     """A new client secret replaces the old one at once; the plain secret is returned once."""
     miniapp = owned_miniapp(db, actor=actor, public_id=miniapp_id)
     secret = new_token()
     miniapp.client_secret_digest = token_digest(secret)
+    # held by whoever rotated it: an ISV's copy dies with that ISV's authorization
+    miniapp.secret_authorization_id = _mandate_id(db, actor, miniapp.merchant)
     audit.record(
         db, actor_id=_actor_id(actor), action="miniapp.secret_rotated", subject_type="miniapp",
         subject_id=miniapp.public_id,

@@ -21,6 +21,7 @@ from townsquare.core.errors import Conflict, PermissionDenied
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_text
+from townsquare.merchants.access import require_independent
 from townsquare.merchants.models import Category
 from townsquare.miniapps import registry
 from townsquare.miniapps.models import (
@@ -121,9 +122,12 @@ def submit(
     return version
 
 
-def _decide(db: Session, *, actor: User | None, version_id: str) -> MiniAppVersion:
+def _decide(db: Session, *, actor: User | None, version_id: str,
+            decision: str = "review") -> MiniAppVersion:
     require_role(actor, Role.OPERATOR)
     version = registry.get_version(db, actor=actor, public_id=version_id)
+    require_independent(db, actor, version.miniapp.merchant, decision=decision,
+                        subject_type="miniapp_version", subject_id=version.public_id)
     registry.lock_version(db, version)
     if version.state != S.SUBMITTED:
         raise Conflict("This version is not waiting for review; it is {state}.",
@@ -197,6 +201,8 @@ def takedown(db: Session, *, actor: User | None, version_id: str, reason: str) -
     require_role(actor, Role.OPERATOR)
     reason = _reason(reason)
     version = registry.get_version(db, actor=actor, public_id=version_id)
+    require_independent(db, actor, version.miniapp.merchant, decision="takedown",
+                        subject_type="miniapp_version", subject_id=version.public_id)
     registry.lock_version(db, version)
     if version.state != S.PUBLISHED:
         raise Conflict("Only the published version can be taken down; this version is {state}.",

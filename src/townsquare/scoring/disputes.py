@@ -18,7 +18,7 @@ from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import REASON_MAX, clean_text, well_formed
 from townsquare.events.models import BehaviourEvent, EventType
-from townsquare.merchants.access import require_act_for
+from townsquare.merchants.access import require_act_for, require_independent
 from townsquare.miniapps import registry
 from townsquare.scoring.models import ComplaintDispute, DisputeState
 
@@ -118,6 +118,8 @@ def decide_dispute(
         reason, field="reason", message=REASON_MESSAGE, max_length=REASON_MAX, required=True
     )
     dispute = get_dispute(db, actor=actor, public_id=dispute_id)
+    require_independent(db, actor, dispute.miniapp.merchant, decision="dispute",
+                        subject_type="complaint_dispute", subject_id=dispute.public_id)
     # Lock the row and read its state afresh: two operators deciding at once, one wins.
     state = db.scalar(
         select(ComplaintDispute.state).where(ComplaintDispute.id == dispute.id).with_for_update()

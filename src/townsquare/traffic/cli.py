@@ -58,3 +58,17 @@ def run(
     console.print(f"Supply {stats.get('supply', 0):,} impressions in "
                   f"{stats.get('segments', 0):,} segments; "
                   f"{stats.get('allocations', 0):,} allocations.")
+
+
+@app.command("refund-clicks")
+def refund_clicks() -> None:
+    """The later invalid-click check: refund the day's clicks of addresses that clicked far
+    more sponsored links than a person does (run hourly from cron)."""
+    from townsquare.core.clock import clock
+    from townsquare.traffic.market import bids
+
+    settings = get_settings()
+    database = Database(settings.effective_database_url)
+    with database.unit_of_work() as db:
+        refunded = bids.refund_invalid(db, now=clock.now(), timezone=settings.timezone)
+    console.print(f"Refunded {refunded} invalid clicks.")

@@ -334,20 +334,29 @@ class BidSpend(Base):
     day: Mapped[date]
     budget_fen: Mapped[int]  # the daily budget that day (a later edit does not rewrite history)
     spent_fen: Mapped[int] = mapped_column(default=0)
-    clicks: Mapped[int] = mapped_column(default=0)
+    clicks: Mapped[int] = mapped_column(default=0)  # charged clicks
     impressions: Mapped[int] = mapped_column(default=0)
+    filtered: Mapped[int] = mapped_column(default=0)  # invalid clicks, not charged or refunded
 
 
 class AdClick(Base):
-    """A charged click, once per click token (a replayed click is not charged twice)."""
+    """A click on a sponsored item, once per click token (a replayed click is not charged
+    twice): charged, or filtered as invalid (with why), or refunded by a later check."""
 
     __tablename__ = "ad_clicks"
+    __table_args__ = (Index("ix_ad_clicks_client_at", "client", "clicked_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id", ondelete="CASCADE"), index=True)
     price_fen: Mapped[int]  # what was charged (may be below the quoted price near the budget)
     clicked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    visitor: Mapped[str] = mapped_column(String(32), default="")  # keyed digest, not the person
+    client: Mapped[str] = mapped_column(String(32), default="")  # keyed digest of the address
+    status: Mapped[str] = mapped_column(String(16), default="charged")  # filtered | refunded
+    reason: Mapped[str] = mapped_column(String(24), default="")
+    # one charged click per visitor per ad per window: unique while charged, NULL otherwise
+    charge_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 # -- promises and the serving plan -----------------------------------------------------------

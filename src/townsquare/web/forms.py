@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
+from townsquare.core.text import is_local_path
 from townsquare.web.templating import render
 
 
@@ -46,13 +47,32 @@ def flashes(request: Request, done: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site relative paths (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    """Only same-site paths, as a browser will read them (no open redirects)."""
+    if not target or not is_local_path(target, max_length=2000):
         return default
     return target
+
+
+def same_origin(request: Request) -> bool:
+    """A form post comes from our own pages: a cross-site Origin (or, without one, Referer) or
+    `Sec-Fetch-Site: cross-site` is refused. Forms posted before there is a session (log in,
+    sign up) have no CSRF token to carry; this is their check against login CSRF."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}" == own
+    return True  # no browser signal at all: not a browser's cross-site post
+
+
+def cross_site(request: Request) -> HTMLResponse:
+    return render(request, "error.html", status_code=403, code="cross_site",
+                  message=i18n.gettext("This form was sent from another site."))
 
 
 def see_other(url: str) -> RedirectResponse:

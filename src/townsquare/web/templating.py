@@ -29,6 +29,15 @@ templates.env.globals["_"] = i18n.gettext
 templates.env.filters["money"] = i18n.format_money
 
 
+def _code_points(text: str) -> str:
+    """A name with every non-ASCII or invisible character spelled out (U+200B …), so an
+    operator sees what a look-alike is made of."""
+    return "".join(ch if " " < ch < "\x7f" else f"U+{ord(ch):04X} " for ch in text or "")
+
+
+templates.env.filters["code_points"] = _code_points
+
+
 def _page_auth(request: Request) -> Any:
     """The request's login, reloaded when a failed request's rollback has detached it (error pages
     are rendered after the request's session is closed)."""
@@ -54,6 +63,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "locale": i18n.current_locale.get(),
         "user": auth.user if auth else None,
         "csrf_token": auth.csrf_token if auth else "",
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "fmt_dt": lambda dt, fmt="medium": i18n.format_datetime(dt, settings.timezone, fmt),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)

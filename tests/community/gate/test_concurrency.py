@@ -68,7 +68,8 @@ def test_two_gates_at_once_never_exceed_the_quota(live, database, make_user, set
             response = http.post(
                 f"/api/community/{world.com}/gate/scan",
                 headers=guards[i % 2],
-                json={"gate": world.gate2, "code": code, "direction": "exit"},
+                json={"gate": world.gate2, "code": code, "direction": "exit",
+                      "member": world.head},
             )
         assert response.status_code == 200, response.text
         return response.json()["allowed"]

@@ -43,6 +43,7 @@ def code_for(settings, world, subject=None, kind=codes.CodeKind.HOUSEHOLD, at=No
 
 
 def scan(database, settings, world, code, direction=Direction.EXIT, actor=None, gate_id=None, **kw):
+    kw.setdefault("member_id", world.head)  # the guard picks who goes out on a household code
     with database.unit_of_work() as db:
         return decide(
             db,
@@ -126,14 +127,15 @@ def test_health_flags_deny_exits_but_not_entries(database, settings, world):
             .select_from(HealthRecordView)
             .where(HealthRecordView.purpose == "gate")
         )
-        assert views >= 3 + 1
+        assert views >= 3  # one per scan: the person passing
 
 
 def test_head_only_policy_needs_the_personal_code(database, make_user, settings):
     clock.freeze(NOON)
     w = build(database, make_user, name="H", rule=ExitRule.HEAD_ONLY)
-    shared = scan(database, settings, w, code_for(settings, w))
-    assert not shared.allowed and shared.reasons == [Reason.PERSONAL_CODE]
+    # the household code names who passes: the child is not the head
+    shared = scan(database, settings, w, code_for(settings, w), member_id=w.child)
+    assert not shared.allowed and shared.reasons == [Reason.NOT_ALLOWED]
     head = scan(database, settings, w, code_for(settings, w, w.head, codes.CodeKind.PERSON))
     assert head.allowed and head.kind == "p"
 
@@ -198,3 +200,24 @@ def test_names_are_masked():
     assert mask_name("张小民") == "张*民"
     assert mask_name("李四") == "李*"
     assert mask_name("欧阳娜娜") == "欧**娜"
+
+
+def test_a_child_cannot_go_out_on_the_household_code(database, settings, world):
+    """Under "adults only" the child's own code is refused, and so is the household code: it
+    must name who is passing, and the person's rules apply."""
+    shared = code_for(settings, world)
+    unnamed = scan(database, settings, world, shared, member_id=None)
+    assert not unnamed.allowed and unnamed.reasons == [Reason.CHOOSE_MEMBER]
+    assert world.child in [member for member, _name in unnamed.members]
+    child = scan(database, settings, world, shared, member_id=world.child)
+    assert not child.allowed and Reason.NOT_ALLOWED in child.reasons
+    stranger = scan(database, settings, world, shared, member_id="per_nosuchperson")
+    assert not stranger.allowed and Reason.UNKNOWN in stranger.reasons
+    head = scan(database, settings, world, shared, member_id=world.head)
+    assert head.allowed and head.name_masked == "张*民"
+    with database.unit_of_work() as db:
+        passages = list(db.scalars(select(Passage).order_by(Passage.id)))
+        assert sum(p.counted for p in passages) == 1  # only the head's exit counts
+        assert passages[-1].person.public_id == world.head
+    # entries need no choice: people are not locked out of their homes
+    assert scan(database, settings, world, shared, Direction.ENTRY, member_id=None).allowed

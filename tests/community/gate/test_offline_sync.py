@@ -38,6 +38,7 @@ def offline(settings, world, n: int, at: datetime, direction="exit", allowed=Tru
         "direction": direction,
         "at": at.isoformat(),
         "allowed": allowed,
+        "member": world.head,
     }
 
 
@@ -98,6 +99,7 @@ def test_nothing_lost_nothing_counted_twice(client, token_for, database, setting
                 kind=codes.CodeKind.HOUSEHOLD,
                 now=NOON.timestamp(),
             ),
+            "member": world.head,
         },
     )
     assert live.json()["allowed"] is False

@@ -91,7 +91,7 @@ def test_log_and_trace_pages(client, token_for, settings, world):
         client.post(
             f"/api/community/{world.com}/gate/scan",
             headers=guard,
-            json={"gate": world.gate, "code": code, "direction": "exit"},
+            json={"gate": world.gate, "code": code, "direction": "exit", "member": world.head},
         )
     login(client, world.manager)
     log = client.get(f"/community/{world.com}/passages")

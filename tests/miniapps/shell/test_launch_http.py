@@ -76,8 +76,9 @@ def test_template_miniapp_runs_in_the_frame_with_config_over_defaults(
     assert src.startswith(f"/run/{app.id}?ts_launch=")
     framed = client.get(src)
     assert framed.status_code == 200
-    assert "x-frame-options" not in framed.headers  # it must load inside the container
-    assert framed.headers["content-security-policy"] == "frame-ancestors 'self'"  # ours only
+    # it must load inside the container (same origin) and in no other site's frame
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
     assert SUB.search(framed.text)
     assert "欢迎来到鲜果店" in framed.text and "默认欢迎语" not in framed.text  # version wins
     assert "全天" in framed.text and "¥15.00" in framed.text  # defaults fill the gaps

@@ -32,7 +32,8 @@ def _bid(database, world) -> int:
         return bid.id
 
 
-def _charge_all(database, bid_id: int, tokens: list[str]) -> list[int]:
+def _charge_all(database, bid_id: int, tokens: list[str],
+                visitors: list[str] | None = None) -> list[int]:
     barrier = threading.Barrier(THREADS)
 
     def one(i: int) -> int:
@@ -40,7 +41,8 @@ def _charge_all(database, bid_id: int, tokens: list[str]) -> list[int]:
             barrier.wait()  # the first wave starts together, so the updates truly overlap
         with database.unit_of_work() as db:
             return bids.charge_click(db, bid_id=bid_id, token_digest=tokens[i],
-                                     price_fen=PRICE, now=NOW)
+                                     price_fen=PRICE, now=NOW,
+                                     visitor=visitors[i] if visitors else tokens[i])
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         return list(pool.map(one, range(len(tokens))))
@@ -75,3 +77,19 @@ def test_one_token_replayed_by_many_threads_is_charged_once(database):
     charges = _charge_all(database, bid_id, ["same-token"] * THREADS)
     assert sorted(charges) == [0] * (THREADS - 1) + [PRICE]
     assert _totals(database, bid_id) == (PRICE, PRICE, 1, 1)
+
+
+def test_one_visitor_clicking_many_times_at_once_is_charged_once(database):
+    """Invalid-click filtering holds under concurrency: one visitor's many clicks on one ad
+    (different tokens, all at the same instant) make one charge; the rest are filtered."""
+    clock.freeze(NOW)
+    world = build_world(database)
+    bid_id = _bid(database, world)
+    charges = _charge_all(database, bid_id, [f"farm-{i}" for i in range(THREADS)],
+                          visitors=["v" * 32] * THREADS)
+    assert sorted(charges) == [0] * (THREADS - 1) + [PRICE]
+    with database.unit_of_work() as db:
+        spend = db.scalar(select(BidSpend).where(BidSpend.bid_id == bid_id))
+        assert (spend.spent_fen, spend.clicks, spend.filtered) == (PRICE, 1, THREADS - 1)
+        statuses = sorted(db.scalars(select(AdClick.status).where(AdClick.bid_id == bid_id)))
+        assert statuses == ["charged"] + ["filtered"] * (THREADS - 1)

@@ -291,7 +291,7 @@ def test_a_click_is_charged_once_and_never_above_the_budget(database, world):
                          ("t5", 0)]:
         with database.unit_of_work() as db:
             charges.append(bids.charge_click(db, bid_id=bid.id, token_digest=token,
-                                             price_fen=price, now=NOW))
+                                             price_fen=price, now=NOW, visitor=token))
     # t1 replayed: nothing; t3 pays what remains (50); t4 finds the budget spent
     assert charges == [100, 0, 100, 50, 0, 0]
     assert _spend(database, bid.id) == (250, 250, 5, 0)
@@ -308,7 +308,8 @@ def test_bad_click_input_is_refused_and_changes_nothing(database, world):
     for token, price in [("", 10), ("x" * 65, 10), (None, 10), ("ok", -1), ("ok", 1.5),
                          ("ok", True)]:
         with pytest.raises(ValidationFailed), database.unit_of_work() as db:
-            bids.charge_click(db, bid_id=bid.id, token_digest=token, price_fen=price, now=NOW)
+            bids.charge_click(db, bid_id=bid.id, token_digest=token, price_fen=price, now=NOW,
+                              visitor="v")
     assert snapshot(database) == before
 
 

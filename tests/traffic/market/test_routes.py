@@ -34,7 +34,8 @@ def test_merchants_bid_and_see_only_their_own(client, world, auth, database):
     assert placed.status_code == 200, placed.text
     bid = placed.json()
     assert (bid["target"], bid["active"], bid["today"]) == (
-        "鲜丰水果", True, {"budget_fen": 5_000, "spent_fen": 0, "clicks": 0, "impressions": 0})
+        "鲜丰水果", True, {"budget_fen": 5_000, "spent_fen": 0, "clicks": 0,
+                            "filtered_clicks": 0, "impressions": 0})
     assert bid["id"].startswith("bid_") and bid["miniapp"]["id"] == brand.public_id
 
     listed = client.get(url, headers=auth["owner"]).json()

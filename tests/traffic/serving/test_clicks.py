@@ -29,10 +29,19 @@ def world(database):
     return build_world(database)
 
 
+V = "ab" * 16  # the visitor the item was shown to
+
+
+def browser_visitor(settings, user_public_id=None) -> str:
+    """The visitor id of the test client (no cookie: its address and agent), or of a user."""
+    return clicks.visitor_id(settings.effective_secret_key, user_public_id=user_public_id,
+                             cookie=None, address="testclient", agent="testclient")
+
+
 def _token(settings, app, **overrides) -> str:
     fields = {"settings": settings, "miniapp": app.public_id, "surface": "feed",
               "reason": SlotReason.GUARANTEED, "promise": "prm_abc", "bid_id": None,
-              "price_fen": None, "city": CITY, "audience": "guest"}
+              "price_fen": None, "city": CITY, "audience": "guest", "visitor": V}
     return clicks.issue(**{**fields, **overrides})
 
 
@@ -68,9 +77,10 @@ def test_following_a_click_records_it_once(settings, database, world, make_user)
     token = _token(settings, app)
     with database.unit_of_work() as db:
         user = db.merge(world.resident)
-        click, new = clicks.follow(db, settings=settings, token=token, user=user)
+        click, new = clicks.follow(db, settings=settings, token=token, user=user, visitor=V)
         assert new and click.miniapp == app.public_id
-        _again, new_again = clicks.follow(db, settings=settings, token=token, user=user)
+        _again, new_again = clicks.follow(db, settings=settings, token=token, user=user,
+                                          visitor=V)
         assert not new_again
     with database.unit_of_work() as db:
         events = list(db.scalars(select(BehaviourEvent).where(
@@ -94,12 +104,13 @@ def test_a_sponsored_click_is_charged_once(settings, database, world):
         bid_id = bid.id
     serving.forget_caches()
     with database.unit_of_work() as db:
-        served = serving.serve(db, settings=settings, surface="feed", city=CITY, user=None)
+        served = serving.serve(db, settings=settings, surface="feed", city=CITY, user=None,
+                               visitor=V)
     ad = next(item for item in served.items if item.sponsored)
     token = ad.click_url.removeprefix(clicks.PREFIX)
     for _ in range(3):
         with database.unit_of_work() as db:
-            clicks.follow(db, settings=settings, token=token, user=None)
+            clicks.follow(db, settings=settings, token=token, user=None, visitor=V)
     with database.unit_of_work() as db:
         spend = db.scalar(select(BidSpend).where(BidSpend.bid_id == bid_id))
         assert spend.spent_fen == ad.price_fen and spend.clicks == 1
@@ -111,7 +122,8 @@ def test_go_redirects_to_the_miniapp_and_a_bad_link_records_nothing(
     client, settings, database, world
 ):
     app = world.app("brand")
-    token = _token(settings, app, reason=SlotReason.ORGANIC, promise=None)
+    token = _token(settings, app, reason=SlotReason.ORGANIC, promise=None,
+                   visitor=browser_visitor(settings))
     response = client.get(f"/go/{token}", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/apps/{app.public_id}"
@@ -130,7 +142,8 @@ def test_a_signed_in_click_carries_the_residents_sub(client, settings, database,
     login = client.post("/api/auth/token", json={"username": "resident", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
     app = world.app("clinic")
-    token = _token(settings, app, audience="resident")
+    token = _token(settings, app, audience="resident",
+                   visitor=browser_visitor(settings, world.resident.public_id))
     assert client.get(f"/go/{token}", headers=headers, follow_redirects=False).status_code == 303
     with database.unit_of_work() as db:
         event = db.scalar(select(BehaviourEvent).where(BehaviourEvent.type == EventType.CLICK))

@@ -70,6 +70,7 @@ class Reason(enum.StrEnum):
     OVERDUE = "overdue"
     OFFLINE_OVER_QUOTA = "offline_over_quota"
     OFFLINE_DISAGREES = "offline_disagrees"
+    CHOOSE_MEMBER = "choose_member"
 
 
 REASON_TEXT = {
@@ -90,6 +91,7 @@ REASON_TEXT = {
     Reason.OVERDUE: N_("Came back later than allowed"),
     Reason.OFFLINE_OVER_QUOTA: N_("Went out while the gate was offline, beyond the quota"),
     Reason.OFFLINE_DISAGREES: N_("The offline gate decided otherwise than the server would"),
+    Reason.CHOOSE_MEMBER: N_("Household code: choose who is going out"),
 }
 _STATUS_REASON = {text: Reason(key) for key, text in status.REASONS.items()}
 _REFUSAL = {
@@ -117,6 +119,8 @@ class Decision:
     needs_review: bool = False
     passage_id: str | None = None
     at: datetime | None = None
+    # a household code at an exit: the members the guard chooses from (public id, masked name)
+    members: list[tuple[str, str]] = field(default_factory=list)
 
 
 def mask_name(name: str) -> str:
@@ -180,12 +184,15 @@ def decide(
     code: str,
     direction: Direction,
     client_id: str | None = None,
+    member_id: str | None = None,
 ) -> Decision:
-    """Decide a scan at a gate now and record it as a passage (once per `client_id`)."""
+    """Decide a scan at a gate now and record it as a passage (once per `client_id`). A
+    household code going out names who is passing: `member_id`, picked by the guard."""
     community = access.get_community(db, community_id=community_id)
     gate = gate_for_guard(db, actor=actor, community=community, gate_id=gate_id)
     direction = Direction(direction)
-    digest = request_digest("scan", gate.public_id, direction.value, code) if client_id else ""
+    digest = (request_digest("scan", gate.public_id, direction.value, code, member_id or "")
+              if client_id else "")
     if client_id and (earlier := find_by_client_id(db, community=community, client_id=client_id)):
         return decision_of(replay(earlier, digest=digest), community=community, settings=settings)
     try:
@@ -201,6 +208,7 @@ def decide(
                 at=clock.now(),
                 client_id=client_id,
                 client_digest=digest,
+                member_id=member_id,
             )
     except IntegrityError:
         earlier = find_by_client_id(db, community=community, client_id=client_id or "")
@@ -228,6 +236,7 @@ def evaluate(
     client_id: str | None = None,
     client_digest: str = "",
     device_allowed: bool | None = None,
+    member_id: str | None = None,
 ) -> Decision:
     """The decision for a scan at time `at`, recorded as a passage. `device_allowed` is what
     an offline guard device decided: the passage records what really happened at the gate
@@ -257,6 +266,17 @@ def evaluate(
     household, person = _subject(db, community=community, claims=claims)
     if claims is not None and household is None:
         reasons.append(Reason.UNKNOWN)
+    if household is not None and person is None:
+        # A household code says which home, not who: the guard picks the member going out, and
+        # from then on every rule about that person applies (age, head-only, health).
+        person = _member(household, member_id)
+        if member_id and person is None:
+            household = None
+            reasons.append(Reason.UNKNOWN)
+        elif person is None and direction is Direction.EXIT:
+            reasons.append(Reason.CHOOSE_MEMBER)
+            decision.members = [(m.public_id, mask_name(m.real_name))
+                                for m in household.members]
     if household is not None:
         passage.household_id, passage.person_id = household.id, person.id if person else None
         passage.code_kind = claims.kind.value if claims else ""
@@ -310,6 +330,12 @@ def _subject(
     return household, None
 
 
+def _member(household: Household, member_id: str | None) -> Person | None:
+    if not member_id:
+        return None
+    return next((m for m in household.members if m.public_id == member_id), None)
+
+
 def _lock(db: Session, household: Household) -> None:
     # Serialises every scan of this household until the transaction ends (no-op on SQLite,
     # where BEGIN IMMEDIATE has already taken the database's write lock).
@@ -344,8 +370,6 @@ def _assess(
             rule is ExitRule.ANY_ADULT and person.age_on(today) < ADULT_AGE
         ):
             reasons.append(Reason.NOT_ALLOWED)
-    elif community.who_may_exit is ExitRule.HEAD_ONLY:
-        reasons.append(Reason.PERSONAL_CODE)
     used = exits_used(db, community=community, household=household, at=at, zone=settings.timezone)
     decision.quota_total = community.exits_per_household
     decision.quota_left = max(community.exits_per_household - used, 0)

@@ -6,8 +6,6 @@ people); guards only ever see single decisions at their gate.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +27,7 @@ from townsquare.community.gate.decision import (
 )
 from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.models import Community, Gate, Household, Person
-from townsquare.core import audit
+from townsquare.core import audit, csvout
 from townsquare.core.clock import clock
 from townsquare.core.database import is_deadlock
 from townsquare.core.errors import NotFound, ValidationFailed
@@ -156,14 +154,10 @@ def export_csv(
     )
     rows = db.scalars(_filtered(db, community, filters).limit(EXPORT_MAX))
 
-    def line(values: Sequence[object]) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(values)
-        return buffer.getvalue()
-
     def local(dt: datetime | None) -> str:
         return format_datetime(dt, zone, "yyyy-MM-dd HH:mm:ss") if dt else ""
 
+    line = csvout.line  # formula-looking cells (a name typed as "=1+2") are defused
     yield "\ufeff" + line(CSV_HEADER)  # the BOM makes Excel read the Chinese names right
     for p in rows:
         yield line(
@@ -260,6 +254,7 @@ class OfflineScan:
     direction: Direction
     at: datetime
     allowed: bool
+    member: str | None = None  # a household code going out: who the guard picked
 
 
 @dataclass(frozen=True)
@@ -347,7 +342,7 @@ def _sync_one(
     scan: OfflineScan,
 ) -> SyncResult:
     digest = request_digest("offline", gate.public_id, Direction(scan.direction).value,
-                            scan.code, scan.at.timestamp(), scan.allowed)
+                            scan.code, scan.at.timestamp(), scan.allowed, scan.member or "")
     existing = find_by_client_id(db, community=community, client_id=scan.client_id)
     if existing is None:
         try:
@@ -364,6 +359,7 @@ def _sync_one(
                     client_id=scan.client_id,
                     client_digest=digest,
                     device_allowed=scan.allowed,
+                    member_id=scan.member,
                 )
             return SyncResult(
                 scan.client_id,

@@ -19,6 +19,7 @@ from townsquare.community.gate.schemas import (
     CodeOut,
     DecisionOut,
     KeySetOut,
+    MemberChoiceOut,
     PassageOut,
     ReasonOut,
     ScanIn,
@@ -64,6 +65,7 @@ def decision_out(decision: Decision) -> DecisionOut:
         quota_total=decision.quota_total,
         overdue=decision.overdue,
         needs_review=decision.needs_review,
+        members=[MemberChoiceOut(id=i, name_masked=n) for i, n in decision.members],
         passage=decision.passage_id,
         at=decision.at,
     )
@@ -140,6 +142,7 @@ def scan(
         code=body.code,
         direction=body.direction,
         client_id=body.client_id,
+        member_id=body.member,
     )
     return decision_out(decision)
 
@@ -157,6 +160,7 @@ def sync_passages(
             direction=s.direction,
             at=s.at,
             allowed=s.allowed,
+            member=s.member,
         )
         for s in body.scans
     ]

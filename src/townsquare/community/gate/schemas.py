@@ -36,6 +36,14 @@ class ScanIn(BaseModel):
     code: str = Field(max_length=CODE_MAX)
     direction: Direction
     client_id: str | None = Field(default=None, pattern=CLIENT_ID)
+    member: str | None = Field(default=None, pattern=PUBLIC_ID, max_length=40,
+                               description="A household code going out: the member passing, "
+                                           "as picked by the guard from `members`")
+
+
+class MemberChoiceOut(BaseModel):
+    id: str
+    name_masked: str
 
 
 class ReasonOut(BaseModel):
@@ -55,6 +63,8 @@ class DecisionOut(BaseModel):
     quota_total: int
     overdue: bool
     needs_review: bool
+    members: list[MemberChoiceOut] = Field(
+        default_factory=list, description="A household code going out: choose who passes")
     passage: str | None
     at: datetime | None
 

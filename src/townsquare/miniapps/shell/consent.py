@@ -29,6 +29,7 @@ from townsquare.core.errors import (
 from townsquare.core.security import new_token, token_digest
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
+from townsquare.merchants.models import Authorization
 from townsquare.miniapps.models import AuthCode, Consent, MiniApp
 from townsquare.miniapps.shell import launch
 from townsquare.miniapps.shell.service import listed_miniapp
@@ -166,9 +167,18 @@ def authenticate_client(db: Session, *, client_id: str, client_secret: str) -> M
         miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == client_id))
     expected = miniapp.client_secret_digest if miniapp else _DUMMY_DIGEST
     matches = hmac.compare_digest(token_digest(client_secret), expected)
-    if miniapp is None or not matches:
+    if miniapp is None or not matches or _mandate_ended(db, miniapp):
         raise InvalidClient("Unknown client id or wrong client secret.")
     return miniapp
+
+
+def _mandate_ended(db: Session, miniapp: MiniApp) -> bool:
+    """A secret an ISV received stops working the moment the merchant revokes that ISV (the
+    merchant rotates the secret to get a working one of its own)."""
+    if miniapp.secret_authorization_id is None:
+        return False
+    mandate = db.get(Authorization, miniapp.secret_authorization_id)
+    return mandate is None or mandate.revoked_at is not None
 
 
 def exchange(

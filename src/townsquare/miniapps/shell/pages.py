@@ -27,8 +27,6 @@ router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 HUB_CONSOLE = "/console/operator/hub"
-# First-party runtime pages may be framed by our own container, by no other site (clickjacking).
-FRAMED_BY_SHELL_ONLY = "frame-ancestors 'self'"
 
 
 # -- residents: the container --------------------------------------------------------------------
@@ -118,9 +116,7 @@ def run(
     try:
         context = shell.verify_launch(settings=settings, token=ts_launch, miniapp_id=miniapp_id)
     except TokenInvalid:
-        response = render(request, "miniapps/shell_launch_invalid.html", status_code=401)
-        response.headers["Content-Security-Policy"] = FRAMED_BY_SHELL_ONLY
-        return response
+        return render(request, "miniapps/shell_launch_invalid.html", status_code=401)
     miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
     runtime, config = shell.runtime_config(db, miniapp=miniapp)
     # the page speaks the language the shell launched it in
@@ -132,7 +128,6 @@ def run(
         )
     finally:
         i18n.current_locale.reset(token)
-    response.headers["Content-Security-Policy"] = FRAMED_BY_SHELL_ONLY
     return response
 
 

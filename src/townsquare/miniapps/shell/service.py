@@ -7,11 +7,14 @@ existed, so the shell reveals nothing about drafts or taken-down apps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -19,7 +22,13 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
-from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
+from townsquare.miniapps.models import (
+    IssuedSub,
+    MiniApp,
+    MiniAppKind,
+    MiniAppVersion,
+    VersionState,
+)
 from townsquare.miniapps.runtimes import RUNTIMES, Runtime
 from townsquare.miniapps.shell import launch
 
@@ -111,9 +120,30 @@ def open_miniapp(
     if code:
         params[CODE_PARAM] = code
     sub = launch.pseudonymous_id(settings.effective_secret_key, actor.public_id, miniapp.public_id)
+    record_issued(db, miniapp=miniapp, user=actor, sub=sub)
     return Opened(
         miniapp=miniapp, version=version, src=with_params(base, **params), token=token, sub=sub
     )
+
+
+def record_issued(db: Session, *, miniapp: MiniApp, user: User, sub: str) -> None:
+    """Remember that `sub` was handed to `miniapp` (first launch wins; a race is harmless)."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(IssuedSub)
+        .values(miniapp_id=miniapp.id, sub=sub, user_id=user.id, first_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["miniapp_id", "sub"])
+    )
+
+
+def issued_since(db: Session, *, miniapp: MiniApp, subs: Iterable[str]) -> dict[str, datetime]:
+    """Of `subs`, those issued to `miniapp`, with their first launch."""
+    wanted = list(dict.fromkeys(subs))
+    if not wanted:
+        return {}
+    stmt = select(IssuedSub.sub, IssuedSub.first_at).where(
+        IssuedSub.miniapp_id == miniapp.id, IssuedSub.sub.in_(wanted))
+    return {sub: first_at for sub, first_at in db.execute(stmt)}
 
 
 def verify_launch(*, settings: Settings, token: str, miniapp_id: str) -> launch.LaunchContext:

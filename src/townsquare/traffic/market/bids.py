@@ -12,15 +12,16 @@ above its budget: the click that would overdraw pays what remains.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,10 @@ KEYWORD_MAX = 20
 TOKEN_MAX = 64
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 CHARGE_ATTEMPTS = 5
+# invalid-click filtering
+DEDUP_SECONDS = 3600  # one charged click per visitor per ad per hour
+CLIENT_CLICKS_PER_MINUTE = 10  # more sponsored clicks from one address in a minute: filtered
+CLIENT_CLICKS_PER_DAY = 60  # the later check: more in a day, and every charged one is refunded
 
 
 class SpendRow(TypedDict):
@@ -435,8 +440,21 @@ def charge_click(
     price_fen: int,
     now: datetime,
     timezone: str = DEFAULT_TIMEZONE,
+    visitor: str = "",
+    client: str = "",
+    invalid: str = "",
 ) -> int:
-    """Charge one sponsored click (fen charged): once per token, never above the day's budget."""
+    """Charge one sponsored click (fen charged): once per token, never above the day's budget,
+    and only a valid click (invalid-click filtering, as ad platforms do):
+
+    - `invalid`: the click layer already found it invalid (no matching recent exposure to this
+      visitor);
+    - more than CLIENT_CLICKS_PER_MINUTE clicks from one client (address) in a minute;
+    - a second click by the same visitor on the same ad within DEDUP_SECONDS (held by a unique
+      key, so concurrent copies cannot both be charged).
+
+    A filtered click is stored (status "filtered", with its reason) and counted apart, so the
+    merchant sees charged and filtered clicks separately."""
     if not isinstance(token_digest, str) or not 1 <= len(token_digest) <= TOKEN_MAX:
         raise ValidationFailed("A click token digest is 1 to {n} characters.", n=TOKEN_MAX)
     if not _whole(price_fen) or price_fen < 0:
@@ -446,12 +464,39 @@ def charge_click(
         return 0
     day = local_day(now, timezone)
     _ensure_days(db, budgets=budgets, day=day)
-    click = AdClick(token_digest=token_digest, bid_id=bid_id, price_fen=0, clicked_at=now)
+    reason = invalid
+    if not reason and client and _recent_clicks(db, client=client, now=now) >= \
+            CLIENT_CLICKS_PER_MINUTE:
+        reason = "rate_limited"
+    if not reason and not visitor:
+        reason = "no_visitor"
+    window = int(now.timestamp()) // DEDUP_SECONDS
+    key = None if reason else hashlib.sha256(f"{bid_id}|{visitor}|{window}".encode()).hexdigest()
+    click = AdClick(token_digest=token_digest, bid_id=bid_id, price_fen=0, clicked_at=now,
+                    visitor=visitor[:32], client=client[:32], charge_key=key,
+                    status="filtered" if reason else "charged", reason=reason)
     try:
         with db.begin_nested():  # a replayed token (even at the same instant) loses here
             db.add(click)
             db.flush()
     except IntegrityError:
+        if key is None or db.scalar(select(AdClick.id).where(
+                AdClick.token_digest == token_digest)) is not None:
+            return 0  # the same token again: nothing new
+        reason = "duplicate"  # this visitor's click on this ad is already charged
+        click = AdClick(token_digest=token_digest, bid_id=bid_id, price_fen=0, clicked_at=now,
+                        visitor=visitor[:32], client=client[:32], status="filtered",
+                        reason=reason)
+        try:
+            with db.begin_nested():
+                db.add(click)
+                db.flush()
+        except IntegrityError:
+            return 0
+    if reason:
+        db.execute(update(BidSpend).where(BidSpend.bid_id == bid_id, BidSpend.day == day)
+                   .values(filtered=BidSpend.filtered + 1)
+                   .execution_options(synchronize_session=False))
         return 0
     amount = price_fen
     for _ in range(CHARGE_ATTEMPTS):
@@ -469,3 +514,43 @@ def charge_click(
     click.price_fen = amount
     db.flush()
     return amount
+
+
+def _recent_clicks(db: Session, *, client: str, now: datetime) -> int:
+    return db.scalar(select(func.count(AdClick.id)).where(
+        AdClick.client == client[:32], AdClick.clicked_at > now - timedelta(minutes=1),
+        AdClick.clicked_at <= now)) or 0
+
+
+def refund_invalid(
+    db: Session, *, now: datetime, timezone: str = DEFAULT_TIMEZONE,
+    per_client_day: int | None = None,
+) -> int:
+    """The later check: a client (address) with more than `per_client_day` sponsored clicks in
+    the last day is not a resident browsing; refund every click still charged to it (spend
+    back on its day's row, the click counted as filtered). Answers how many were refunded."""
+    limit = CLIENT_CLICKS_PER_DAY if per_client_day is None else per_client_day
+    since = now - timedelta(days=1)
+    heavy = (
+        select(AdClick.client)
+        .where(AdClick.client != "", AdClick.clicked_at >= since, AdClick.clicked_at <= now)
+        .group_by(AdClick.client).having(func.count(AdClick.id) > limit)
+    )
+    refunded = 0
+    charged = db.scalars(
+        select(AdClick).where(AdClick.client.in_(heavy), AdClick.status == "charged",
+                              AdClick.clicked_at >= since)
+        .order_by(AdClick.id).with_for_update()
+    ).all()
+    for click in charged:
+        day = local_day(click.clicked_at, timezone)
+        db.execute(
+            update(BidSpend).where(BidSpend.bid_id == click.bid_id, BidSpend.day == day,
+                                   BidSpend.spent_fen >= click.price_fen)
+            .values(spent_fen=BidSpend.spent_fen - click.price_fen,
+                    clicks=BidSpend.clicks - 1, filtered=BidSpend.filtered + 1)
+            .execution_options(synchronize_session=False))
+        click.status, click.reason, click.charge_key = "refunded", "client_volume", None
+        refunded += 1
+    db.flush()
+    return refunded

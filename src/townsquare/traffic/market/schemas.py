@@ -29,7 +29,8 @@ class BidIn(BaseModel):
 class TodayOut(BaseModel):
     budget_fen: int
     spent_fen: int
-    clicks: int
+    clicks: int = Field(description="Charged clicks")
+    filtered_clicks: int = Field(description="Invalid clicks, not charged (or refunded)")
     impressions: int
 
 
@@ -50,6 +51,7 @@ class BidOut(BaseModel):
             budget_fen=spend.budget_fen if spend else bid.daily_budget_fen,
             spent_fen=spend.spent_fen if spend else 0,
             clicks=spend.clicks if spend else 0,
+            filtered_clicks=spend.filtered if spend else 0,
             impressions=spend.impressions if spend else 0,
         )
         return cls(

@@ -10,7 +10,8 @@ as a unigram; documents also index every CJK character on its own, so a one-char
 it anywhere ("茶" finds "奶茶铺"), while a longer query matches by bigrams only (precision).
 
 Latin letters and digits form words, lower-cased (casefolded). Text is NFKC-normalised first,
-which folds full-width forms ("ＣＬＩＮＩＣ", "１２") to ASCII. Documents also index each word's
+which folds full-width forms ("ＣＬＩＮＩＣ", "１２") to ASCII, and invisible characters are
+dropped (so "鲜丰\u200b水果" is 鲜丰水果). Documents also index each word's
 proper prefixes as `prefix*` terms, so a query word finds longer words ("cli" → "clinic") with
 an ordinary equality lookup that uses the index on SQLite and PostgreSQL alike (a LIKE on the
 term column would not use a b-tree index under PostgreSQL's default collation).
@@ -24,7 +25,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-VERSION = 1  # part of each document's fingerprint: a change here re-indexes everything
+from townsquare.core.confusables import invisible
+
+VERSION = 2  # part of each document's fingerprint: a change here re-indexes everything
 WORD_MAX = 32  # longer Latin words are cut (index and query alike), so terms fit the column
 PREFIX_MIN = 2  # shortest prefix indexed and queried ("cl" finds "clinic")
 PREFIX_WEIGHT = 0.5  # a prefix match counts half an exact one
@@ -43,8 +46,10 @@ _RUN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>(?:(?![{_CJK}])[^\W_])+)")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width folded), casefolded, runs of whitespace/control characters as one space."""
-    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    """NFKC (full-width folded), invisible characters (zero-width, soft hyphen, BOM, bidi
+    controls) dropped, casefolded, runs of whitespace/control characters as one space."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    folded = "".join(ch for ch in folded if not invisible(ch)).casefold()
     return " ".join(folded.split())
 
 

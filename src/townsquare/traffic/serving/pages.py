@@ -7,6 +7,7 @@ Pages take the city from `?city=`; a missing or malformed one falls back to the 
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,22 +39,55 @@ def page_city(db: Session, city: str | None) -> str:
         return serving.default_city(db)
 
 
+def _visitor_cookie(request: Request, *, issue: bool) -> str | None:
+    """The browser's visitor cookie; on a page (`issue`), a new one for a browser without,
+    used for this very response's click links and set on it (`with_visitor_cookie`)."""
+    cookie = request.cookies.get(clicks.VISITOR_COOKIE)
+    if cookie and clicks.is_visitor_cookie(cookie):
+        return cookie
+    if not issue:
+        return None
+    if getattr(request.state, "new_visitor", None) is None:
+        request.state.new_visitor = secrets.token_hex(16)
+    return str(request.state.new_visitor)
+
+
+def visitor_of(request: Request, settings: Settings, user: User | None, *,
+               issue: bool = False) -> str:
+    """Who is asking, for click validity: the user, the visitor cookie, or address and agent."""
+    return clicks.visitor_id(
+        settings.effective_secret_key, user_public_id=user.public_id if user else None,
+        cookie=_visitor_cookie(request, issue=issue),
+        address=request.client.host if request.client else "",
+        agent=request.headers.get("user-agent", ""))
+
+
+def with_visitor_cookie(request: Request, response: HTMLResponse) -> HTMLResponse:
+    """Give an anonymous browser its random visitor id (so its clicks can be told apart)."""
+    new = getattr(request.state, "new_visitor", None)
+    if new is not None:
+        response.set_cookie(clicks.VISITOR_COOKIE, new, max_age=365 * 86400,
+                            httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
 def surface_context(
     db: Session, *, settings: Settings, user: User | None, surface: str, city: str | None,
-    query: str | None = None,
+    query: str | None = None, visitor: str = "",
 ) -> dict[str, Any]:
     """What the feed partial needs: the served items, the city and the cities to switch to."""
     where = page_city(db, city)
     served = serving.serve(db, settings=settings, surface=surface, city=where, user=user,
-                           query=query)
+                           query=query, visitor=visitor)
     return {"feed": served, "city": where, "cities": serving.cities(db)}
 
 
 def home_context(db: Session, *, settings: Settings, user: User | None,
-                 city: str | None) -> dict[str, Any]:
+                 city: str | None, visitor: str = "") -> dict[str, Any]:
     """The home page's feed section, with the channels and topics to browse."""
     return {
-        **surface_context(db, settings=settings, user=user, surface=surfaces.FEED, city=city),
+        **surface_context(db, settings=settings, user=user, surface=surfaces.FEED, city=city,
+                          visitor=visitor),
         "channels": topics.channels(db), "topics": topics.list_topics(db),
     }
 
@@ -62,8 +96,10 @@ def home_context(db: Session, *, settings: Settings, user: User | None,
 def home(
     request: Request, db: DbSession, user: OptionalUser, settings: AppSettings, city: str = ""
 ) -> HTMLResponse:
-    feed = home_context(db, settings=settings, user=user, city=city)
-    return render(request, "traffic/home.html", sections=hub.public_hub(db), **feed)
+    feed = home_context(db, settings=settings, user=user, city=city,
+                        visitor=visitor_of(request, settings, user, issue=True))
+    return with_visitor_cookie(request, render(request, "traffic/home.html",
+                                               sections=hub.public_hub(db), **feed))
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -74,9 +110,10 @@ def search_page(
     q = q.strip()[: search.QUERY_MAX]
     # ranked search (serving.serve): brand pin, guaranteed and sponsored slots, exposures
     context = surface_context(
-        db, settings=settings, user=user, surface="search", city=city, query=q
+        db, settings=settings, user=user, surface="search", city=city, query=q,
+        visitor=visitor_of(request, settings, user, issue=True),
     )
-    return render(request, "traffic/search.html", q=q, **context)
+    return with_visitor_cookie(request, render(request, "traffic/search.html", q=q, **context))
 
 
 @router.get("/channels/{slug}", response_class=HTMLResponse)
@@ -85,9 +122,11 @@ def channel_page(request: Request, slug: str, db: DbSession, settings: AppSettin
     channel = topics.get_channel(db, slug=slug)
     locale = i18n.current_locale.get()
     context = surface_context(db, settings=settings, user=user,
-                              surface=surfaces.channel(channel.slug), city=city)
-    return render(request, "traffic/surface_page.html", title=channel.title(locale),
-                  description="", base=f"/channels/{channel.slug}", kind="channel", **context)
+                              surface=surfaces.channel(channel.slug), city=city,
+                              visitor=visitor_of(request, settings, user, issue=True))
+    return with_visitor_cookie(request, render(
+        request, "traffic/surface_page.html", title=channel.title(locale), description="",
+        base=f"/channels/{channel.slug}", kind="channel", **context))
 
 
 @router.get("/topics/{slug}", response_class=HTMLResponse)
@@ -96,10 +135,12 @@ def topic_page(request: Request, slug: str, db: DbSession, settings: AppSettings
     topic = topics.get_topic(db, slug=slug, active_only=True)
     locale = i18n.current_locale.get()
     context = surface_context(db, settings=settings, user=user,
-                              surface=surfaces.topic(topic.slug), city=city)
-    return render(request, "traffic/surface_page.html", title=topic.title(locale),
-                  description=topic.description(locale), base=f"/topics/{topic.slug}",
-                  kind="topic", **context)
+                              surface=surfaces.topic(topic.slug), city=city,
+                              visitor=visitor_of(request, settings, user, issue=True))
+    return with_visitor_cookie(request, render(
+        request, "traffic/surface_page.html", title=topic.title(locale),
+        description=topic.description(locale), base=f"/topics/{topic.slug}", kind="topic",
+        **context))
 
 
 @router.get("/go/{token}")
@@ -107,7 +148,11 @@ def go(request: Request, token: str, db: DbSession, settings: AppSettings,
        user: OptionalUser) -> Response:
     """Follow a served item's click URL: record the click (once) and open the mini-app."""
     try:
-        click, _new = clicks.follow(db, settings=settings, token=token, user=user)
+        click, _new = clicks.follow(
+            db, settings=settings, token=token, user=user,
+            visitor=visitor_of(request, settings, user),
+            client=clicks.client_id(settings.effective_secret_key,
+                                    request.client.host if request.client else ""))
     except ValidationFailed as exc:
         db.rollback()
         return render(request, "error.html", status_code=400, code="invalid_click",

@@ -24,6 +24,7 @@ from townsquare.traffic import surfaces
 from townsquare.traffic.models import SlotReason
 from townsquare.traffic.serving import exposure_writer
 from townsquare.traffic.serving import service as serving
+from townsquare.traffic.serving.pages import visitor_of
 from townsquare.web.deps import get_settings
 from townsquare.web.openapi import Responses
 
@@ -90,7 +91,8 @@ def _serve(request: Request, surface: str, city: str | None, query: str | None =
         user = optional_user(request, db)
         where = serving.clean_city(city) or serving.default_city(db)
         served = serving.serve(db, settings=settings, surface=surface, city=where, user=user,
-                               query=query, cached_only=cached_only)
+                               query=query, cached_only=cached_only,
+                               visitor=visitor_of(request, settings, user))
         body = feed_json(served)
     return Response(body, media_type="application/json")
 

@@ -298,6 +298,7 @@ def serve(
     size: int | None = None,
     now: datetime | None = None,
     cached_only: bool = False,
+    visitor: str = "",
 ) -> Served:
     """Fill a response's slots on `surface` in `city` and record one exposure per slot.
 
@@ -353,7 +354,7 @@ def serve(
     )
     promises = {g.promise_id: (allocation, public) for g, allocation, public in guaranteed}
     click_url = clicks.url_maker(settings=settings, surface=surface, city=city, audience=who,
-                                 now=now)
+                                 now=now, visitor=visitor)
     items = []
     for position, slot in enumerate(slots, start=1):
         card = snap.cards[slot.miniapp_id]

@@ -106,19 +106,22 @@
   }
 
   // -- scanning ----------------------------------------------------------------------------------
-  async function handle(text, fromCamera) {
+  // A household code going out must name who passes: the server answers with the members and
+  // the guard picks one; the scan is sent again (a new client id) naming that member.
+  async function handle(text, fromCamera, member, dirChosen) {
     const code = (text || "").trim();
     if (!code || busy) return;
     const now = Date.now();
     if (fromCamera && code === lastText && now - lastSeen < SAME_CODE_MS) { lastSeen = now; return; }
     lastText = code; lastSeen = now; busy = true;
-    const dir = direction(), clientId = newId();
+    const dir = dirChosen || direction(), clientId = newId();
     try {
       let answer = null;
       try {
         const r = await fetch("/api/community/" + com + "/gate/scan", {
           method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrf },
-          body: JSON.stringify({ gate: gateId, code: code, direction: dir, client_id: clientId }),
+          body: JSON.stringify(Object.assign({ gate: gateId, code: code, direction: dir, client_id: clientId },
+                                             member ? { member: member } : {})),
         });
         setOnline(true);
         if (r.ok) answer = await r.json();
@@ -127,11 +130,11 @@
           answer = { allowed: false, direction: dir, reasons: [{ code: "error", text: (body.error && body.error.message) || T.error }] };
         }
       } catch (e) { setOnline(false); }
-      if (answer) { show(answer); sync(); } else decideOffline(code, clientId, dir);
+      if (answer) { show(answer, code); sync(); } else decideOffline(code, clientId, dir);
     } finally { busy = false; }
   }
 
-  function show(d) {
+  function show(d, code) {
     result.className = "card gate-result " + (d.allowed ? "allowed" : "denied");
     result.dataset.allowed = d.allowed ? "1" : "0";
     result.dataset.reasons = (d.reasons || []).map((r) => r.code).join(" ");
@@ -145,6 +148,18 @@
     const list = document.createElement("ul");
     (d.reasons || []).forEach((r) => list.append(el("li", r.text, "reason reason-" + r.code)));
     result.append(list);
+    if (d.members && d.members.length && code) {
+      const pick = document.createElement("div");
+      pick.className = "row gate-members";
+      d.members.forEach((m) => {
+        const b = el("button", m.name_masked, "member");
+        b.type = "button";
+        b.dataset.member = m.id;
+        b.addEventListener("click", () => handle(code, false, m.id, d.direction));
+        pick.append(b);
+      });
+      result.append(pick);
+    }
     if (d.offline) result.append(el("p", T.offline, "muted offline-note"));
     input.value = "";
     input.focus();
