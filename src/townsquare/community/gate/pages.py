@@ -54,6 +54,7 @@ GATE_STRINGS = {
     "green": N_("Green"),
     "yellow": N_("Yellow"),
     "red": N_("Red"),
+    "waiting": N_("Waiting for a code…"),
 }
 OFFLINE_REASONS = {
     r.value: REASON_TEXT[r]
