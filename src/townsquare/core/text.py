@@ -23,10 +23,16 @@ LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PUBLIC_ID = re.compile(r"^[a-z]{2,4}_[0-9a-z]{1,32}$")
 
 
-def clean_name(value: str, *, field: str = "name", max_length: int = NAME_MAX) -> str:
-    """A one-line name: trimmed, 1..max_length characters, no control characters."""
+def clean_name(
+    value: str, *, field: str = "name", max_length: int = NAME_MAX, message: str | None = None
+) -> str:
+    """A one-line name (or title): trimmed, 1..max_length characters, no control characters.
+
+    `message` is the field's own msgid (marked with N_) where it is not a name, with {n}."""
     value = (value or "").strip()
     if not 1 <= len(value) <= max_length or LINE_CONTROL.search(value):
+        if message is not None:
+            raise ValidationFailed(message, n=max_length, field=field)
         raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
     return value
 
