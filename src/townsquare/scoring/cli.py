@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
+from townsquare.core.progress import progress
 from townsquare.core.settings import get_settings
 
 app = typer.Typer(help="Service scoring cycles.", no_args_is_help=True)
@@ -37,13 +37,12 @@ def run(
         console.print("[red]--as-of must be YYYY-MM-DD[/red]")
         raise typer.Exit(2) from exc
     database = _database()
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
-            task = bar.add_task(f"Scoring as of {day}", total=100)
+        with progress(console, f"Scoring as of {day}", total=100) as report, \
+                database.unit_of_work() as db:
 
             def step(label: str, done: float) -> None:
-                bar.update(task, completed=done * 100, description=f"{day}: {label}")
+                report.update(completed=done * 100, description=f"{day}: {label}")
 
             cycle = cycles.run_cycle(
                 db, settings=get_settings(), as_of=day, actor=None, progress=step, backend=backend
