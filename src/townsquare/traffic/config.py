@@ -158,16 +158,23 @@ class TrafficConfig(_Strict):
             raise ValueError("package codes are unique")
         if len({r.code for r in self.points_rules}) != len(self.points_rules):
             raise ValueError("points rule codes are unique")
+        return self
+
+    def economy_problems(self) -> list[str]:
+        """Packages priced below what the tier incentives allow (see `least_package_points`).
+        Checked whenever a configuration is saved; a version stored before the rule existed
+        still loads, so planning keeps running until the operator saves a fixed one."""
+        problems = []
         for package in self.packages:
             least = self.least_package_points(package.impressions)
             if package.points < least:
-                raise ValueError(
+                problems.append(
                     f"package {package.code}: {package.impressions} impressions cost at least "
                     f"{least} points (a merchant earns up to {self.max_weekly_points()} points "
                     f"a week, which may buy at most {self.points_max_tier_share:g} of the top "
                     f"tier's {self.top_tier_impressions()} impressions per cycle)"
                 )
-        return self
+        return problems
 
     def max_weekly_points(self) -> int:
         """The most points one merchant can earn in a local week (every rule at its cap)."""
@@ -196,12 +203,17 @@ class TrafficConfig(_Strict):
 DEFAULT_CONFIG = TrafficConfig()
 
 
-def load(data: dict[str, Any]) -> TrafficConfig:
-    """A TrafficConfig from JSON; an invalid one raises ValidationFailed with the reason."""
+def load(data: dict[str, Any], *, stored: bool = False) -> TrafficConfig:
+    """A TrafficConfig from JSON; an invalid one raises ValidationFailed with the reason.
+    `stored`: a version saved earlier, loaded without the newer economy rule."""
     try:
-        return TrafficConfig.model_validate(data)
+        config = TrafficConfig.model_validate(data)
     except ValueError as exc:
         raise ValidationFailed("Invalid traffic configuration: {reason}", reason=str(exc)) from exc
+    if not stored and (problems := config.economy_problems()):
+        raise ValidationFailed("Invalid traffic configuration: {reason}",
+                               reason="; ".join(problems))
+    return config
 
 
 def active(db: Session) -> TrafficConfig:
@@ -209,7 +221,7 @@ def active(db: Session) -> TrafficConfig:
     from townsquare.traffic.models import TrafficConfigVersion
 
     row = db.scalar(select(TrafficConfigVersion).where(TrafficConfigVersion.active.is_(True)))
-    return DEFAULT_CONFIG if row is None else load(row.config)
+    return DEFAULT_CONFIG if row is None else load(row.config, stored=True)
 
 
 def save(db: Session, *, actor: User | None, data: dict[str, Any], note: str = "") -> int:

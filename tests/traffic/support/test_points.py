@@ -14,7 +14,14 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.events.models import EventType
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
-from townsquare.traffic.config import DEFAULT_CONFIG, PointsRule, TrafficConfig, load
+from townsquare.traffic.config import (
+    DEFAULT_CONFIG,
+    PointsRule,
+    TrafficConfig,
+    active,
+    load,
+    save,
+)
 from townsquare.traffic.models import (
     PointsEntry,
     PointsEntryKind,
@@ -23,6 +30,7 @@ from townsquare.traffic.models import (
     PromiseState,
     Redemption,
     RedemptionState,
+    TrafficConfigVersion,
 )
 from townsquare.traffic.support import points
 
@@ -330,7 +338,7 @@ def test_the_default_rule_cap_is_one_award_a_week():
 
 def test_packages_cannot_be_cheaper_than_the_tier_incentives_allow():
     # defaults: a week's 460 points buy at most half of tier S's 3000 impressions
-    assert DEFAULT_CONFIG.max_weekly_points() == 460
+    assert DEFAULT_CONFIG.max_weekly_points() == 460 and not DEFAULT_CONFIG.economy_problems()
     for package in DEFAULT_CONFIG.packages:
         bought = package.impressions * DEFAULT_CONFIG.max_weekly_points() / package.points
         assert bought <= 0.5 * DEFAULT_CONFIG.tier_impressions["S"]
@@ -346,3 +354,14 @@ def test_packages_cannot_be_cheaper_than_the_tier_incentives_allow():
     data["packages"][0]["points"] = 4446
     with pytest.raises(ValidationFailed):
         load(data)
+
+
+def test_a_version_stored_before_the_economy_rule_still_loads(database):
+    data = DEFAULT_CONFIG.model_dump(mode="json")
+    data["packages"][0] |= {"impressions": 500, "points": 100}
+    with database.unit_of_work() as db:
+        db.add(TrafficConfigVersion(version=1, config=data, active=True))
+        db.flush()
+        assert active(db).package("feed_small").impressions == 500  # planning keeps running
+        with pytest.raises(ValidationFailed):  # … but saving it again is refused
+            save(db, actor=None, data=data)
