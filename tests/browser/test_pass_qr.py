@@ -42,7 +42,10 @@ def test_the_pass_codes_on_the_page_scan_to_the_issued_codes(
             # the whole square is on screen, at a size a gate scanner reads from arm's length
             assert box and box["width"] >= 200 and abs(box["width"] - box["height"]) < 1
             assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+            page.wait_for_load_state("networkidle")
             shot = screenshot(page, f"pass-code-{kind}-{viewport}")
+            # the page swaps in a fresh code every minute: the screenshot shows the code of now
+            assert page.locator("#pass-qr").get_attribute("data-code") == issued
             shots.append((str(shot), issued or "", direction))
     finally:
         context.close()
@@ -50,7 +53,8 @@ def test_the_pass_codes_on_the_page_scan_to_the_issued_codes(
     settings = Settings(secret_key="browser-test-secret-key")  # as the served app's
     for shot, issued, direction in shots:
         decoded = zxingcpp.read_barcodes(Image.open(shot))
-        assert [(d.format, d.text) for d in decoded] == [(zxingcpp.BarcodeFormat.QRCode, issued)]
+        assert [(d.format, d.text) for d in decoded] == [(zxingcpp.BarcodeFormat.QRCode, issued)], (
+            shot, [d.text for d in decoded])
         with database.unit_of_work() as db:
             verdict = decide(
                 db, actor=world.guard, settings=settings, community_id=world.com,
