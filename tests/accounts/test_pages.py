@@ -63,17 +63,18 @@ def test_cookie_json_call_needs_csrf_header(client, make_user):
     )
 
 
-def test_signup_then_logout(client):
+def test_signup_signs_in_then_logout(client):
     bad = client.post("/signup", data={"username": "a", "password": "short", "display_name": "x"})
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and "set-cookie" not in bad.headers
     ok = client.post(
         "/signup",
         data={"username": "newbie", "password": PASSWORD, "display_name": "新人"},
         follow_redirects=False,
     )
-    assert ok.status_code == 303
-    client.post("/login", data={"username": "newbie", "password": PASSWORD})
-    page = client.get("/me")
+    assert ok.status_code == 303 and ok.headers["location"] == "/me"
+    assert "httponly" in ok.headers["set-cookie"].lower()
+    page = client.get("/me", follow_redirects=False)  # signed in, no second login
+    assert page.status_code == 200
     assert "新人" in page.text
     client.post("/logout", data={"csrf_token": _csrf(page.text)})
     assert client.get("/me", follow_redirects=False).status_code == 303

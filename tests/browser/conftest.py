@@ -4,11 +4,13 @@ driven by Playwright. Without Chromium the tests skip locally, but fail in CI (C
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -31,17 +33,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(database: Database, tmp_path) -> Iterator[str]:
-    """The demo city served over real HTTP; yields the base URL."""
+def _serve(database: Database, tmp_path, *, demo: bool) -> Iterator[str]:
+    """The app served over real HTTP (with the demo city when `demo`); yields the base URL."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     settings = Settings(
         data_dir=tmp_path, database_url=database.url, base_url=base_url,
         secret_key="browser-test-secret-key",
     )
-    with database.unit_of_work() as db:
-        demo_city.ensure(db, settings=settings, seed=7)
+    if demo:
+        with database.unit_of_work() as db:
+            demo_city.ensure(db, settings=settings, seed=7)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port,
                        log_level="warning", access_log=False)
@@ -56,6 +58,39 @@ def live_server(database: Database, tmp_path) -> Iterator[str]:
     yield base_url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(database: Database, tmp_path) -> Iterator[str]:
+    """The demo city served over real HTTP; yields the base URL."""
+    yield from _serve(database, tmp_path, demo=True)
+
+
+@pytest.fixture
+def small_server(database: Database, tmp_path) -> Iterator[str]:
+    """The app over real HTTP on whatever small world the test builds (no demo city: fast)."""
+    yield from _serve(database, tmp_path, demo=False)
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+
+
+def login(page, base: str, username: str, password: str) -> None:
+    """Sign in through the login form and wait to leave it."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*/login)"))
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot under var/screenshots/ (not committed), for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture(scope="session")

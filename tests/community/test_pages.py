@@ -4,9 +4,12 @@ communities, and each role is kept out of what is not theirs."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from sqlalchemy import func, select
 
-from tests.community.world import HEAD_ID, REGISTER, build
+from tests.community.world import HEAD_ID, REGISTER, build, community
 from tests.miniapps.shell_data import browser_login
 from townsquare.community.models import HealthDeclaration, HealthRecordView, Person
 
@@ -71,3 +74,43 @@ def test_committee_overview_sums_its_communities(client, database, settings, mak
     assert client.get("/community/staff").status_code == 200
     browser_login(client, w.outsider)
     assert "data-community=" not in client.get("/community/committee").text
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [("exits_per_household", "-5", "0 到 20"), ("exits_per_household", "abc", "请输入整数"),
+     ("per_days", "−5", "1 到 30"), ("red_days", "99", "1 到 60")],
+)
+def test_a_bad_exit_policy_is_shown_beside_its_field(client, database, settings, make_user,
+                                                      field, typed, message):
+    w = build(database, settings, make_user)
+    csrf = browser_login(client, w.manager)
+    form = {"csrf_token": csrf, "action": "policy", "exits_per_household": "3", "per_days": "2",
+            "max_hours_outside": "6", "who_may_exit": "any_adult", "yellow_days": "7",
+            "red_days": "14", field: typed}
+    answer = client.post(f"/community/{w.com}/manage/setup", data=form)
+    assert answer.status_code == 422
+    # the setup page again (not a generic error page), the message right after the field
+    assert 'name="exits_per_household"' in answer.text and "社区管理" in answer.text
+    beside = re.search(rf'name="{field}"[^>]*aria-invalid="true"[^>]*>\s*'
+                       rf'<span class="field-error" id="{field}-error" role="alert">([^<]*)',
+                       answer.text)
+    assert beside and message in beside.group(1), answer.text
+    assert f'value="{typed}"' in answer.text  # what was typed stays to be corrected
+    with database.unit_of_work() as db:  # nothing changed
+        stored = community(db, w.com)
+        assert (stored.exits_per_household, stored.per_days) == (1, 1)
+
+
+def test_the_notice_form_speaks_of_a_title(client, database, settings, make_user):
+    w = build(database, settings, make_user)
+    csrf = browser_login(client, w.manager)
+    page = client.get(f"/community/{w.com}/manage?page=notices")
+    assert "<label>标题" in page.text and "名称" not in page.text
+    answer = client.post(f"/community/{w.com}/manage/notices",
+                         data={"csrf_token": csrf, "title": "   ", "body": "停水通知"})
+    assert answer.status_code == 422
+    assert "标题为 1 到 100 个字符" in answer.text and "名称" not in answer.text
+    answer = client.post(f"/community/{w.com}/manage/notices",
+                         data={"csrf_token": csrf, "title": "停水", "body": "  "})
+    assert answer.status_code == 422 and "公告正文为 1 到 4000 个字符" in answer.text

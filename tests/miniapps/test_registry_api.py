@@ -165,6 +165,16 @@ def test_templates_over_the_api(client, world, headers):
         "defaults": {"headline": "本周通知"},
     })
     assert created.status_code == 201, created.text
+    # a draft may leave a required setting blank; it is published only once every one is set
+    refused = client.post(f"/api/templates/{created.json()['id']}/publish", headers=headers(
+        world.isv_user))
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["error"]["details"]] == ["body"]
+    created = client.post("/api/templates", headers=isv, json={
+        "provider_id": world.isv, "runtime": "info", "name": "公告页",
+        "defaults": {"headline": "本周通知", "body": "详情见正文"},
+    })
+    assert created.status_code == 201, created.text
     tpl = created.json()
     assert tpl["status"] == "draft"
     assert {f["name"]: f["default"] for f in tpl["fields"]}["headline"] == "本周通知"
@@ -177,7 +187,7 @@ def test_templates_over_the_api(client, world, headers):
     published = client.get("/api/templates", headers=headers(world.resident)).json()
     assert {t["id"] for t in published} == {tpl["id"], world.template}
     mine = client.get(f"/api/providers/{world.isv}/templates", headers=isv).json()
-    assert len(mine) == 3  # two published and the draft
+    assert len(mine) == 4  # two published and the two drafts
     assert client.get(f"/api/providers/{world.isv}/templates",
                       headers=headers(world.owner)).status_code == 404
     app = client.post(f"/api/templates/{tpl['id']}/miniapps", headers=headers(world.owner), json={

@@ -81,10 +81,11 @@ def test_isv_staff_create_and_publish_a_template(database, world):
         template = templates_service.create_template(
             db, actor=world.isv_user, provider_id=world.isv, runtime="consultation",
             name="在线问诊台", description="医生在线答疑", category="medicine",
-            defaults={"department": "全科", "mode": "video"},
+            defaults={"department": "全科", "mode": "video", "hours": "8:00-20:00"},
         )
         assert template.status == TemplateStatus.DRAFT
-        assert defaults_from_fields(template.fields) == {"department": "全科", "mode": "video"}
+        assert defaults_from_fields(template.fields) == {
+            "department": "全科", "mode": "video", "hours": "8:00-20:00"}
         tpl_id = template.public_id
     with database.unit_of_work() as db:
         # drafts are invisible to merchants and other providers
@@ -102,6 +103,22 @@ def test_isv_staff_create_and_publish_a_template(database, world):
         published = templates_service.list_published_templates(db, runtime="consultation")
         assert [t.public_id for t in published] == [tpl_id]
         assert templates_service.get_template(db, actor=world.owner, public_id=tpl_id)
+
+
+def test_a_template_is_published_only_with_its_required_settings(database, world):
+    with database.unit_of_work() as db:
+        draft = templates_service.create_template(
+            db, actor=world.isv_user, provider_id=world.isv, runtime="info", name="半成品",
+            defaults={"headline": "通知", "body": "   "},
+        )
+        tpl_id = draft.public_id
+    with database.unit_of_work() as db, pytest.raises(ValidationFailed) as caught:
+        templates_service.publish_template(db, actor=world.isv_user, template_id=tpl_id)
+    assert [d["field"] for d in caught.value.details] == ["body"]
+    with database.unit_of_work() as db:
+        assert db.scalar(select(Template.status).where(Template.public_id == tpl_id)) == (
+            TemplateStatus.DRAFT
+        )
 
 
 def test_template_creation_checks(database, world):

@@ -25,14 +25,31 @@ def test_create_and_publish_a_template(client, world, database):
     bad = client.post(f"/console/isv/{world.isv}/templates", data={
         "csrf_token": csrf, "runtime": "consultation", "name": "问诊台", "cfg_mode": "fax"})
     assert bad.status_code == 422 and "field-error" in bad.text
+    # a draft may leave required settings blank; publishing it is refused, naming them
+    made = client.post(f"/console/isv/{world.isv}/templates", follow_redirects=False, data={
+        "csrf_token": csrf, "runtime": "consultation", "name": "半成品问诊台",
+        "cfg_department": "儿科", "cfg_mode": "video", "cfg_hours": ""})
+    assert made.status_code == 303
+    with database.unit_of_work() as db:
+        half = db.scalar(select(Template).where(Template.name == "半成品问诊台"))
+        assert defaults_from_fields(half.fields) == {"department": "儿科", "mode": "video"}
+        half_id = half.public_id
+    refused = client.post(f"/console/templates/{half_id}/publish", data={"csrf_token": csrf})
+    assert refused.status_code == 422 and "发布前请填写所有必填设置" in refused.text
+    assert "问诊时间" in refused.text
+    with database.unit_of_work() as db:
+        assert db.scalar(select(Template.status).where(Template.public_id == half_id)) == (
+            TemplateStatus.DRAFT
+        )
     made = client.post(f"/console/isv/{world.isv}/templates", follow_redirects=False, data={
         "csrf_token": csrf, "runtime": "consultation", "name": "问诊台", "category": "medicine",
-        "cfg_department": "儿科", "cfg_mode": "video", "cfg_hours": ""})
+        "cfg_department": "儿科", "cfg_mode": "video", "cfg_hours": "9:00-17:00"})
     assert made.status_code == 303
     with database.unit_of_work() as db:
         template = db.scalar(select(Template).where(Template.name == "问诊台"))
         assert template.status == TemplateStatus.DRAFT and template.category.code == "medicine"
-        assert defaults_from_fields(template.fields) == {"department": "儿科", "mode": "video"}
+        assert defaults_from_fields(template.fields) == {
+            "department": "儿科", "mode": "video", "hours": "9:00-17:00"}
         tpl_id = template.public_id
     client.post(f"/console/templates/{tpl_id}/publish", data={"csrf_token": csrf})
     again = client.post(f"/console/templates/{tpl_id}/publish", data={"csrf_token": csrf})

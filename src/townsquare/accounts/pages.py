@@ -11,6 +11,7 @@ from townsquare.accounts import service
 from townsquare.accounts.deps import SESSION_COOKIE, CurrentUser, FormUser
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
+from townsquare.core.settings import Settings
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import cross_site, rejected, safe_next, same_origin, see_other
 from townsquare.web.templating import render
@@ -51,10 +52,14 @@ def login(
             username=username,
             next=safe_next(next),
         )
-    response = see_other(safe_next(next))
+    return _signed_in(see_other(safe_next(next)), outcome.token, settings)
+
+
+def _signed_in(response: Response, token: str, settings: Settings) -> Response:
+    """`response` carrying the session cookie of a login that just succeeded."""
     response.set_cookie(
         SESSION_COOKIE,
-        outcome.token,
+        token,
         max_age=settings.session_hours * 3600,
         httponly=True,
         samesite="lax",
@@ -80,6 +85,7 @@ def signup_form(request: Request) -> HTMLResponse:
 def signup(
     request: Request,
     db: DbSession,
+    settings: AppSettings,
     username: Text = "",
     password: Text = "",
     display_name: Text = "",
@@ -87,14 +93,16 @@ def signup(
     if not same_origin(request):
         return cross_site(request)
     try:
-        service.create_user(
+        user = service.create_user(
             db, actor=None, username=username, password=password, display_name=display_name
         )
     except TownsquareError as exc:
         return rejected(
             request, db, "accounts/signup.html", exc, username=username, display_name=display_name
         )
-    return see_other("/login?next=/me")
+    # the new account is signed in at once (its password was just chosen; no second typing)
+    outcome = service.start_session(db, settings=settings, user=user, kind="cookie")
+    return _signed_in(see_other("/me"), outcome.token, settings)
 
 
 @router.get("/me", response_class=HTMLResponse)

@@ -124,13 +124,18 @@ def login(
         return LoginOutcome(error=N_("Wrong username or password."))
     user.failed_logins = 0
     user.locked_until = None
+    return start_session(db, settings=settings, user=user, kind=kind)
+
+
+def start_session(db: Session, *, settings: Settings, user: User, kind: str) -> LoginOutcome:
+    """A new login session for a user whose identity was just proven (password, or sign-up)."""
     token = new_token()
     session = AuthSession(
         token_digest=token_digest(token),
         user=user,
         kind=kind,
         csrf_token=new_token(24),
-        expires_at=now + timedelta(hours=settings.session_hours),
+        expires_at=clock.now() + timedelta(hours=settings.session_hours),
     )
     db.add(session)
     db.flush()

@@ -38,13 +38,17 @@ _PLATFORM_ROLE = {
 
 def _policy(exits_per_household: int, per_days: int, max_hours_outside: int, who: str) -> None:
     if not 0 <= exits_per_household <= 20:
-        raise ValidationFailed("Exits per household are 0 to {n}.", n=20)
+        raise ValidationFailed(
+            "Exits per household are 0 to {n}.", n=20, field="exits_per_household"
+        )
     if not 1 <= per_days <= 30:
-        raise ValidationFailed("The quota period is 1 to {n} days.", n=30)
+        raise ValidationFailed("The quota period is 1 to {n} days.", n=30, field="per_days")
     if not 1 <= max_hours_outside <= 72:
-        raise ValidationFailed("The longest time outside is 1 to {n} hours.", n=72)
+        raise ValidationFailed(
+            "The longest time outside is 1 to {n} hours.", n=72, field="max_hours_outside"
+        )
     if who not in {rule.value for rule in ExitRule}:
-        raise ValidationFailed("Unknown exit rule.")
+        raise ValidationFailed("Unknown exit rule.", field="who_may_exit")
 
 
 def create_community(
@@ -100,7 +104,7 @@ def set_policy(
     for key, value in (("yellow_days", yellow_days), ("red_days", red_days)):
         if value is not None:
             if not 1 <= value <= 60:
-                raise ValidationFailed("A status period is 1 to {n} days.", n=60)
+                raise ValidationFailed("A status period is 1 to {n} days.", n=60, field=key)
             rules[key] = value
     community.exits_per_household = exits_per_household
     community.per_days = per_days

@@ -11,6 +11,7 @@ from townsquare.community.models import Community, Notice
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound
+from townsquare.core.i18n import N_
 from townsquare.core.text import clean_name, clean_text, well_formed
 
 TITLE_MAX = 100
@@ -22,8 +23,9 @@ def publish(
 ) -> Notice:
     """Publish a notice to the community (property manager or committee)."""
     access.require(db, actor=actor, community=community, roles=access.HEALTH_ROLES)
-    title = clean_name(title, field="title", max_length=TITLE_MAX)
-    body = clean_text(body, field="body", message="A notice is 1 to {n} characters.",
+    title = clean_name(title, field="title", max_length=TITLE_MAX,
+                       message=N_("A title is 1 to {n} characters."))
+    body = clean_text(body, field="body", message=N_("A notice is 1 to {n} characters."),
                       max_length=BODY_MAX, required=True)
     notice = Notice(
         community_id=community.id, title=title, body=body,

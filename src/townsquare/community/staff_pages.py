@@ -27,12 +27,11 @@ from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.forms import rejected, see_other
+from townsquare.web.forms import field_problems, rejected, see_other, whole_number
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=4000)]
-Int = Annotated[int, Form(ge=0, le=1000)]
 
 
 def _staff_community(db: Session, user: User, community_id: str) -> Community:
@@ -110,10 +109,13 @@ def manage(request: Request, community_id: str, db: DbSession, settings: AppSett
 def setup_post(request: Request, community_id: str, db: DbSession, settings: AppSettings,
                user: FormUser, action: Text = "", name: Text = "", building: Text = "",
                unit: Text = "", numbers: Text = "", gate: Text = "", username: Text = "",
-               exits_per_household: Int = 1, per_days: Int = 1, max_hours_outside: Int = 4,
-               who_may_exit: Text = "any_adult", yellow_days: Int = 7, red_days: Int = 14
-               ) -> Response:
+               exits_per_household: Text = "1", per_days: Text = "1",
+               max_hours_outside: Text = "4", who_may_exit: Text = "any_adult",
+               yellow_days: Text = "7", red_days: Text = "14") -> Response:
     community = _staff_community(db, user, community_id)
+    typed = {"exits_per_household": exits_per_household, "per_days": per_days,
+             "max_hours_outside": max_hours_outside, "who_may_exit": who_may_exit,
+             "yellow_days": yellow_days, "red_days": red_days}
     try:
         if action == "gate":
             communities.add_gate(db, actor=user, community=community, name=name)
@@ -128,14 +130,20 @@ def setup_post(request: Request, community_id: str, db: DbSession, settings: App
             communities.choose_pass_miniapp(db, actor=user, community=community,
                                             miniapp_id=name or None)
         elif action == "policy":
-            communities.set_policy(db, actor=user, community=community,
-                                   exits_per_household=exits_per_household, per_days=per_days,
-                                   max_hours_outside=max_hours_outside, who_may_exit=who_may_exit,
-                                   yellow_days=yellow_days, red_days=red_days)
+            number = {name: whole_number(value, field=name)
+                      for name, value in typed.items() if name != "who_may_exit"}
+            communities.set_policy(
+                db, actor=user, community=community, who_may_exit=who_may_exit,
+                exits_per_household=number["exits_per_household"], per_days=number["per_days"],
+                max_hours_outside=number["max_hours_outside"],
+                yellow_days=number["yellow_days"], red_days=number["red_days"])
         else:
             raise ValidationFailed("Unknown action.")
     except TownsquareError as exc:
-        return _console(request, db, settings, user, community, "setup", exc)
+        # the policy form comes back with what was typed and the message beside its field
+        policy = {"policy_form": typed} if action == "policy" else {}
+        return _console(request, db, settings, user, community, "setup", exc,
+                        field_errors=field_problems(exc), **policy)
     return see_other(f"/community/{community_id}/manage?page=setup")
 
 

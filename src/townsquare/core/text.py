@@ -25,17 +25,23 @@ LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PUBLIC_ID = re.compile(r"^[a-z]{2,4}_[0-9a-z]{1,32}$")
 
 
-def clean_name(value: str, *, field: str = "name", max_length: int = NAME_MAX) -> str:
-    """A one-line name: trimmed, 1..max_length characters, no control characters, no bidi
-    controls (which make a name read differently from what it is), not invisible."""
+def clean_name(
+    value: str, *, field: str = "name", max_length: int = NAME_MAX, message: str | None = None
+) -> str:
+    """A one-line name (or title): trimmed, 1..max_length characters, no control characters, no
+    bidi controls (which make a name read differently from what it is), not invisible.
+
+    `message` is the field's own msgid (marked with N_) where it is not a name, with {n}."""
     value = (value or "").strip()
+    too_long_or_short = ValidationFailed(message or "A name is 1 to {n} characters.",
+                                         n=max_length, field=field)
     if not 1 <= len(value) <= max_length or LINE_CONTROL.search(value):
-        raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
+        raise too_long_or_short
     if has_bidi_control(value):
         raise ValidationFailed("A name may not contain text-direction control characters.",
                                field=field)
     if not visible_form(value):
-        raise ValidationFailed("A name is 1 to {n} characters.", n=max_length, field=field)
+        raise too_long_or_short
     return value
 
 

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from townsquare.core.database import Database
+from townsquare.core.progress import progress
 from townsquare.core.settings import get_settings
 from townsquare.events.export import Summarise, export_events
 
@@ -40,13 +41,13 @@ def events_app(*, summarise: Summarise | None = None) -> typer.Typer:
         database = Database(settings.effective_database_url)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
-            task = bar.add_task("Exporting events", total=None)
+        with progress(console, "Exporting events", columns=columns) as report, \
+                database.unit_of_work() as db:
 
             def advance(day: date, rows: int, left: int) -> None:
-                done = bar.tasks[0].completed + 1
-                bar.update(task, total=done + left, completed=done,
-                           description=f"Exported {day.isoformat()} ({rows:,} events)")
+                done = report.completed + 1
+                report.update(total=done + left, completed=done,
+                              description=f"Exported {day.isoformat()} ({rows:,} events)")
 
             result = export_events(db, out_dir=out_dir, since=_day(since), until=_day(until),
                                    progress=advance, summarise=summarise)

@@ -24,7 +24,12 @@ from townsquare.merchants.models import ServiceProvider
 from townsquare.miniapps import registry, review
 from townsquare.miniapps.models import MiniAppKind, Template, TemplateStatus
 from townsquare.miniapps.registry_checks import DESCRIPTION_MAX, category_by_code
-from townsquare.miniapps.runtimes import RUNTIMES, field_dicts, validate_config
+from townsquare.miniapps.runtimes import (
+    RUNTIMES,
+    defaults_from_fields,
+    field_dicts,
+    validate_config,
+)
 
 
 def _works_for(db: Session, actor: User | None, provider_id: int) -> bool:
@@ -100,6 +105,14 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
     db.refresh(template)
     if template.status != TemplateStatus.DRAFT:
         raise Conflict("This template is already published.")
+    # a merchant's mini-app needs nothing but its name: every required setting has a default
+    try:
+        validate_config(template.runtime, defaults_from_fields(template.fields))
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            "Fill in every required setting before publishing: {fields}.",
+            fields=exc.params.get("fields", ""), details=exc.details,
+        ) from exc
     template.status = TemplateStatus.PUBLISHED
     audit.record(
         db, actor_id=actor.id if actor else None, action="template.published",

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
+from townsquare.core.progress import progress
 from townsquare.core.settings import get_settings
 
 app = typer.Typer(help="Service scoring cycles.", no_args_is_help=True)
@@ -37,13 +37,11 @@ def run(
     from townsquare.core.database import unavailable
     from townsquare.scoring import jobs
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task(f"Scoring as of {day}", total=100)
+        with progress(console, f"Scoring as of {day}", total=100) as report:
 
             def step(label: str, done: float) -> None:
-                bar.update(task, completed=done * 100, description=f"{day}: {label}")
+                report.update(completed=done * 100, description=f"{day}: {label}")
 
             public_id, counts = jobs.run_cycle(
                 _database(), settings=get_settings(), as_of=day, backend=backend, progress=step

@@ -8,12 +8,12 @@ services keep: listing fields mirror the published version, every transition is 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from townsquare.accounts.models import Identity, Role, RoleGrant, User
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.ids import new_id
+from townsquare.core.progress import progress as reporting
 from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import (
@@ -86,14 +87,25 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("scores", lambda: cycles.run_recent(db, settings=settings)),
         ("traffic", lambda: _traffic(db, settings=settings, seed=seed)),
     ]
-    with Progress(console=progress or Console(), transient=True) as bar:
-        task = bar.add_task("Building the demo city", total=len(steps))
-        for label, step in steps:
-            bar.update(task, description=f"Demo city: {label}")
-            step()
-            db.flush()
-            bar.advance(task)
+    run_steps(steps, console=progress or Console(), after=db.flush)
     return True
+
+
+def run_steps(
+    steps: Sequence[tuple[str, Callable[[], object]]],
+    *,
+    console: Console,
+    after: Callable[[], object] = lambda: None,
+) -> None:
+    """Run the build steps in order (`after` each), reporting each as it starts: a progress bar
+    on a terminal, a plain line per step when the output is piped (`make demo | tee …`)."""
+    with reporting(console, "Building the demo city", total=len(steps), transient=True) as report:
+        for number, (label, step) in enumerate(steps, start=1):
+            report.update(description=f"Demo city: {label} ({number}/{len(steps)})")
+            step()
+            after()
+            report.update(advance=1)
+        report.update(description="Demo city: built")
 
 
 def _traffic(db: Session, *, settings: Settings, seed: int) -> None:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
+from townsquare.core.progress import progress
 from townsquare.core.settings import get_settings
 
 app = typer.Typer(help="Traffic allocation plans.", no_args_is_help=True)
@@ -30,13 +30,11 @@ def run(
         raise typer.Exit(2)
     settings = get_settings()
     database = Database(settings.effective_database_url)
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as bar, database.unit_of_work() as db:
-            task = bar.add_task("Planning", total=100)
+        with progress(console, "Planning", total=100) as report, database.unit_of_work() as db:
 
             def step(label: str, done: float) -> None:
-                bar.update(task, completed=done * 100, description=f"Planning: {label}")
+                report.update(completed=done * 100, description=f"Planning: {label}")
 
             plan = planning.run(db, actor=None, method=method, timezone=settings.timezone,
                                 progress=step)

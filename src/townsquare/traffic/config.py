@@ -6,6 +6,7 @@ One Pydantic model, validated on every edit and stored as JSON in `traffic_confi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,11 +42,25 @@ class StageRules(_Strict):
 
 
 class PointsRule(_Strict):
-    """Points a merchant earns once per period for one condition of good digital operation."""
+    """Points a merchant earns once per period per mini-app for one condition of good digital
+    operation, at most `weekly_cap` points per merchant in a local week (however many mini-apps
+    it lists: new mini-apps cannot mint points). No cap given: one award a week."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
     points: int = Field(ge=1, le=100_000)
     period: str = Field(default="once", pattern=r"^(once|week)$")
+    weekly_cap: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    @property
+    def cap(self) -> int:
+        """The most points one merchant earns from this rule in a local week."""
+        return self.weekly_cap if self.weekly_cap is not None else self.points
+
+    @model_validator(mode="after")
+    def _cap_pays(self) -> PointsRule:
+        if self.cap < self.points:
+            raise ValueError(f"points rule {self.code}: weekly_cap is at least its points")
+        return self
 
 
 class ExposurePackage(_Strict):
@@ -73,24 +88,30 @@ class TrafficConfig(_Strict):
     # pseudo-impressions of the category prior
     cold_start_prior_strength: float = Field(default=20.0, gt=0)
 
+    # points: earned for good digital operation (capped per merchant and week), spent on
+    # packages; docs/traffic.md "The points economy" has the numbers
     points_rules: list[PointsRule] = Field(
         default_factory=lambda: [
-            PointsRule(code="complete_profile", points=200, period="once"),
-            PointsRule(code="store_pickup", points=100, period="once"),
-            PointsRule(code="on_time_streak", points=50, period="week"),
-            PointsRule(code="quick_replies", points=30, period="week"),
+            PointsRule(code="complete_profile", points=200, period="once", weekly_cap=200),
+            PointsRule(code="store_pickup", points=100, period="once", weekly_cap=100),
+            PointsRule(code="on_time_streak", points=50, period="week", weekly_cap=100),
+            PointsRule(code="quick_replies", points=30, period="week", weekly_cap=60),
         ]
     )
     packages: list[ExposurePackage] = Field(
         default_factory=lambda: [
-            ExposurePackage(code="feed_small", surface=SURFACE_FEED, impressions=500, days=7,
+            ExposurePackage(code="feed_small", surface=SURFACE_FEED, impressions=300, days=7,
                             points=100),
-            ExposurePackage(code="feed_large", surface=SURFACE_FEED, impressions=3000, days=14,
+            ExposurePackage(code="feed_large", surface=SURFACE_FEED, impressions=1500, days=14,
                             points=500),
-            ExposurePackage(code="search_boost", surface=SURFACE_SEARCH, impressions=1000,
+            ExposurePackage(code="search_boost", surface=SURFACE_SEARCH, impressions=600,
                             days=7, points=200),
         ]
     )
+    # the exchange rate follows the tier incentives: the most points a merchant can earn in a
+    # week buy at most this share of the top tier's incentive for one cycle (good operation
+    # helps; it never outweighs good service)
+    points_max_tier_share: float = Field(default=0.5, gt=0, le=1)
 
     # paid exposure
     # below this tier: no buying traffic
@@ -139,6 +160,39 @@ class TrafficConfig(_Strict):
             raise ValueError("points rule codes are unique")
         return self
 
+    def economy_problems(self) -> list[str]:
+        """Packages priced below what the tier incentives allow (see `least_package_points`).
+        Checked whenever a configuration is saved; a version stored before the rule existed
+        still loads, so planning keeps running until the operator saves a fixed one."""
+        problems = []
+        for package in self.packages:
+            least = self.least_package_points(package.impressions)
+            if package.points < least:
+                problems.append(
+                    f"package {package.code}: {package.impressions} impressions cost at least "
+                    f"{least} points (a merchant earns up to {self.max_weekly_points()} points "
+                    f"a week, which may buy at most {self.points_max_tier_share:g} of the top "
+                    f"tier's {self.top_tier_impressions()} impressions per cycle)"
+                )
+        return problems
+
+    def max_weekly_points(self) -> int:
+        """The most points one merchant can earn in a local week (every rule at its cap)."""
+        return sum(rule.cap for rule in self.points_rules)
+
+    def top_tier_impressions(self) -> int:
+        return max(self.tier_impressions.values(), default=0)
+
+    def least_package_points(self, impressions: int) -> int:
+        """The lowest price in points of `impressions` that keeps a week's maximum earnings
+        within `points_max_tier_share` of the top tier's incentive (1 when nothing is earned or
+        no tier earns impressions: then there is nothing to compare with)."""
+        weekly, top = self.max_weekly_points(), self.top_tier_impressions()
+        if not weekly or not top:
+            return 1
+        budget = self.points_max_tier_share * top  # impressions a week's points may buy
+        return max(1, math.ceil(impressions * weekly / budget - 1e-9))
+
     def package(self, code: str) -> ExposurePackage | None:
         return next((p for p in self.packages if p.code == code), None)
 
@@ -149,12 +203,17 @@ class TrafficConfig(_Strict):
 DEFAULT_CONFIG = TrafficConfig()
 
 
-def load(data: dict[str, Any]) -> TrafficConfig:
-    """A TrafficConfig from JSON; an invalid one raises ValidationFailed with the reason."""
+def load(data: dict[str, Any], *, stored: bool = False) -> TrafficConfig:
+    """A TrafficConfig from JSON; an invalid one raises ValidationFailed with the reason.
+    `stored`: a version saved earlier, loaded without the newer economy rule."""
     try:
-        return TrafficConfig.model_validate(data)
+        config = TrafficConfig.model_validate(data)
     except ValueError as exc:
         raise ValidationFailed("Invalid traffic configuration: {reason}", reason=str(exc)) from exc
+    if not stored and (problems := config.economy_problems()):
+        raise ValidationFailed("Invalid traffic configuration: {reason}",
+                               reason="; ".join(problems))
+    return config
 
 
 def active(db: Session) -> TrafficConfig:
@@ -162,7 +221,7 @@ def active(db: Session) -> TrafficConfig:
     from townsquare.traffic.models import TrafficConfigVersion
 
     row = db.scalar(select(TrafficConfigVersion).where(TrafficConfigVersion.active.is_(True)))
-    return DEFAULT_CONFIG if row is None else load(row.config)
+    return DEFAULT_CONFIG if row is None else load(row.config, stored=True)
 
 
 def save(db: Session, *, actor: User | None, data: dict[str, Any], note: str = "") -> int:

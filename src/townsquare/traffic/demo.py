@@ -8,6 +8,7 @@ categories, merchants and mini-apps it uses are looked up, not assumed.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from datetime import timedelta
@@ -97,19 +98,17 @@ def _topics(db: Session, operator: User | None, codes: set[str], rng: random.Ran
 
 
 def _fit_config(db: Session, operator: User | None, config: traffic_config.TrafficConfig,
-                feed: int, cities: int) -> traffic_config.TrafficConfig:
+                feed: int) -> traffic_config.TrafficConfig:
     """The defaults suit a busy city; a small demo market's feed could not keep them. Scale the
-    tier incentives to a third of the feed's forecast, the cold-start pool to a sixth (points
-    and campaigns need the rest) and exposure packages so that the smallest is a quarter of one
-    city's feed, as an operator would, and save that as a new version."""
+    tier incentives to a third of the feed's forecast and the cold-start pool to a sixth (points
+    and campaigns need the rest), as an operator would, and save that as a new version. Exposure
+    packages shrink by the tiers' factor, so points keep their exchange rate against the tier
+    incentives (a package's price is raised where rounding would make it cheaper)."""
     tiers = Counter(t for t in db.scalars(select(TrafficProfile.tier)) if t)
     asked = sum(config.tier_impressions.get(t, 0) * n for t, n in tiers.items())
     factor = feed / 3 / asked if asked else 1.0
     pool = min(config.cold_start_pool, int(round(feed / 6, -1)))
-    smallest = min((p.impressions for p in config.packages), default=0)
-    per_city = feed / max(1, cities)
-    package_factor = min(1.0, per_city / 4 / smallest) if smallest else 1.0
-    if factor >= 1 and pool == config.cold_start_pool and package_factor >= 1:
+    if factor >= 1 and pool == config.cold_start_pool:
         return config
     factor = min(1.0, factor)
     data = config.model_dump(mode="json")
@@ -117,10 +116,14 @@ def _fit_config(db: Session, operator: User | None, config: traffic_config.Traff
         t: max(1, round(v * factor)) if v else 0
         for t, v in config.tier_impressions.items()
     }
-    data["packages"] = [
-        {**package, "impressions": max(1, round(package["impressions"] * package_factor))}
-        for package in data["packages"]
-    ]
+    scaled = config.model_copy(update={"tier_impressions": data["tier_impressions"]})
+    data["packages"] = []
+    for package in config.packages:
+        impressions = max(1, math.floor(package.impressions * factor))
+        data["packages"].append({
+            **package.model_dump(mode="json"), "impressions": impressions,
+            "points": max(package.points, scaled.least_package_points(impressions)),
+        })
     # Channels and topics have no history yet: a quarter of the feed's daily traffic each, not
     # the busy-city default (which would dwarf this small feed on the operator's page).
     feed_daily = feed / config.plan_days / max(config.guaranteed_share, 0.01)
@@ -207,8 +210,7 @@ def seed(db: Session, *, settings: Settings, rng: random.Random) -> ServingPlan:
     forecast = supply.forecast(db, config=config, now=now, timezone=settings.timezone)
     feed = sum(n for key, n in forecast.items() if key.startswith("feed|"))
     channel = sum(n for key, n in forecast.items() if key.startswith("channel.community|"))
-    cities = len({key.split("|")[1] for key in forecast})
-    config = _fit_config(db, operator, config, feed, cities)
+    config = _fit_config(db, operator, config, feed)
     # Eight enrolments sharing a sixth of the campaign surfaces' forecast, in round numbers.
     per_app = min(1500, max(50, int(round((feed + channel) / 6 / 8, -1))))
     _campaign(db, operator, settings, rng, apps, per_app)

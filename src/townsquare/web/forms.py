@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from townsquare.core import i18n
-from townsquare.core.errors import TownsquareError
+from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.text import is_local_path
 from townsquare.web.templating import render
 
@@ -38,6 +39,22 @@ def attempt(
         db.rollback()
         return rejected(request, db, template, exc, **context(), **extra)
     return see_other(done_url)
+
+
+def whole_number(value: str, *, field: str) -> int:
+    """A whole number typed into a form field (ASCII or full-width digits, an optional minus);
+    anything else is refused with a message for that field, so the form can show it beside it."""
+    text = (value or "").strip().replace("\u2212", "-").replace("\uff0d", "-")
+    text = text.translate({ord("０") + i: ord("0") + i for i in range(10)})
+    if not re.fullmatch(r"-?\d{1,9}", text):
+        raise ValidationFailed("Enter a whole number.", field=field)
+    return int(text)
+
+
+def field_problems(exc: TownsquareError) -> dict[str, str]:
+    """The message of a refused form keyed by the field it is about (`field=` on the error)."""
+    field = exc.params.get("field")
+    return {str(field): exc.render(i18n.gettext)} if field else {}
 
 
 def flashes(request: Request, done: dict[str, str]) -> list[tuple[str, str]]:

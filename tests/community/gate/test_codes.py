@@ -121,7 +121,6 @@ def test_the_qr_decodes_back_to_the_code(tmp_path):
     import segno
 
     token = _issue()
-    assert codes.qr_svg(token).startswith("<svg")
     path = tmp_path / "code.png"
     segno.make(token, error="m", micro=False).save(str(path), scale=4, border=2)
     decoded = zxingcpp.read_barcodes(Image.open(path))

@@ -15,12 +15,15 @@ from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.events.models import EventType
+from townsquare.miniapps.models import MiniApp, MiniAppKind
 from townsquare.traffic import config
 from townsquare.traffic.models import (
     PlanAllocation,
     Promise,
     PromiseKind,
     ServingPlan,
+    Stage,
+    TrafficProfile,
 )
 from townsquare.traffic.planning import service as planning
 
@@ -80,24 +83,45 @@ def test_plan_honours_surfaces_and_cities(database, world, method):
         assert all(n <= plan.supply[key] for key, n in used.items())
 
 
-def test_tier_incentives_come_before_cold_start_under_scarcity(database, world):
+def _new_app_in(db, world, city: str) -> int:
+    """A second new mini-app (stage new, unscored), listed in `city` only."""
+    template = db.get(MiniApp, world.app("newcomer").id)
+    app = MiniApp(merchant_id=template.merchant_id, category_id=template.category_id,
+                  kind=MiniAppKind.EXTERNAL, client_secret_digest="0" * 64, name="湖畔新店",
+                  icon="🛒", cities=[city], listed=True, created_at=NOW - timedelta(days=3))
+    db.add(app)
+    db.flush()
+    db.add(TrafficProfile(miniapp_id=app.id, merchant_id=app.merchant_id, stage=Stage.NEW))
+    db.flush()
+    return app.id
+
+
+def test_cold_start_promises_only_what_the_feed_has_left(database, world):
+    """The demo's 'cold start at risk with 0 planned': the pool was shared among new mini-apps
+    without looking at supply, then planned last, so a new shop in a city whose feed the tier
+    incentives already fill was promised impressions the plan could never give it."""
     with database.unit_of_work() as db:
         # 2,000 feed impressions a day over two cities: 2,800 per city for the plan, far less than
-        # the 5,100 tier impressions promised in CITY.
+        # the 5,100 tier impressions promised in CITY; OTHER_CITY's one tier-A app leaves 1,300.
         config.save(db, actor=None, data={"default_daily_impressions": {"feed": 2000,
                                                                          "search": 5000}})
+        elsewhere = _new_app_in(db, world, OTHER_CITY)
         plan = run(db)
         promises = {p.id: p for p in db.scalars(select(Promise))}
         planned = planned_by_promise(db, plan)
         cold = [p for p in promises.values() if p.kind == PromiseKind.COLD_START]
-        assert len(cold) == 1 and cold[0].requested > 0
-        assert planned.get(cold[0].id, 0) == 0 and cold[0].planned == 0
+        # every cold-start promise made is planned in full: none is made for the full city
+        assert cold and all(planned.get(p.id, 0) == p.requested == p.planned for p in cold)
+        assert {p.miniapp_id for p in cold} == {elsewhere}
+        room = 2800 - 1500  # OTHER_CITY's feed after tier A
+        assert cold[0].requested == min(room, config.DEFAULT_CONFIG.cold_start_max_per_miniapp)
+        assert plan.stats["shortfall"].get("cold_start", 0) == 0
+        # tier incentives still come first: all of CITY's feed went to them
         tier_in_city = sum(n for pid, n in planned.items()
                            if promises[pid].kind == PromiseKind.TIER_INCENTIVE
                            and CITY in promises[pid].miniapp.cities)
         city_feed = sum(n for key, n in plan.supply.items() if key.startswith(f"feed|{CITY}|"))
-        assert tier_in_city == city_feed  # every impression of the city's feed went to tiers
-        assert plan.stats["shortfall"]["cold_start"] == cold[0].requested
+        assert tier_in_city == city_feed
         assert plan.stats["shortfall"]["tier_incentive"] > 0
 
 

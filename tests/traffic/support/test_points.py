@@ -10,10 +10,18 @@ from sqlalchemy import select
 
 from tests.traffic.support_helpers import LAST_WEEK, NOW, add_events, freeze, ledger_sum, snapshot
 from tests.traffic.world import build_world
+from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.events.models import EventType
-from townsquare.miniapps.models import MiniApp, MiniAppVersion, VersionState
-from townsquare.traffic.config import DEFAULT_CONFIG, PointsRule, TrafficConfig
+from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
+from townsquare.traffic.config import (
+    DEFAULT_CONFIG,
+    PointsRule,
+    TrafficConfig,
+    active,
+    load,
+    save,
+)
 from townsquare.traffic.models import (
     PointsEntry,
     PointsEntryKind,
@@ -22,6 +30,7 @@ from townsquare.traffic.models import (
     PromiseState,
     Redemption,
     RedemptionState,
+    TrafficConfigVersion,
 )
 from townsquare.traffic.support import points
 
@@ -137,11 +146,11 @@ def test_redeem_charges_once_and_creates_the_promise(world, database):
             (PointsEntryKind.EARN, 250, 250), (PointsEntryKind.REDEEM, -100, 150)]
         assert entries[1].reference == f"redeem:{first}" and entries[1].rule == "feed_small"
         redemption = db.scalar(select(Redemption))
-        assert (redemption.impressions, redemption.points, redemption.surface) == (500, 100, "feed")
+        assert (redemption.impressions, redemption.points, redemption.surface) == (300, 100, "feed")
         assert redemption.ends_at - redemption.starts_at == timedelta(days=7)
         promise = db.scalar(select(Promise))
         assert (promise.kind, promise.source) == (PromiseKind.POINTS, f"redemption:{first}")
-        assert (promise.surfaces, promise.requested) == (["feed"], 500)
+        assert (promise.surfaces, promise.requested) == (["feed"], 300)
         assert (promise.starts_at, promise.ends_at) == (NOW, NOW + timedelta(days=7))
         assert promise.miniapp_id == brand.id and promise.merchant_id == brand.merchant_id
     second = _redeem(database, world, key="k-2")
@@ -213,10 +222,10 @@ def test_settle_fulfils_or_refunds_the_undelivered_share_once(world, database):
     brand = world.app("brand")
     _fund(database, brand, 1000)
     full = _redeem(database, world, key="full")
-    part = _redeem(database, world, key="part", package="search_boost")  # 200 points, 1000 imp.
+    part = _redeem(database, world, key="part", package="search_boost")  # 200 points, 600 imp.
     none = _redeem(database, world, key="none")
     _deliver(database, full, 520)
-    _deliver(database, part, 333)  # 667 short: ceil(200 × 667 / 1000) = 134
+    _deliver(database, part, 333)  # 267 short: ceil(200 × 267 / 600) = 89
     with database.unit_of_work() as db:
         assert points.settle(db, now=NOW + timedelta(days=6)) == 0  # nothing has ended yet
         assert points.balance(db, merchant_id=brand.merchant_id) == 600
@@ -227,16 +236,16 @@ def test_settle_fulfils_or_refunds_the_undelivered_share_once(world, database):
         by_id = {r.public_id: r for r in db.scalars(select(Redemption))}
         promises = {p.source: p.state for p in db.scalars(select(Promise))}
         assert (by_id[full].state, by_id[full].refunded_points) == (RedemptionState.FULFILLED, 0)
-        assert (by_id[part].state, by_id[part].refunded_points) == (RedemptionState.REFUNDED, 134)
+        assert (by_id[part].state, by_id[part].refunded_points) == (RedemptionState.REFUNDED, 89)
         assert (by_id[none].state, by_id[none].refunded_points) == (RedemptionState.REFUNDED, 100)
         assert promises == {f"redemption:{full}": PromiseState.FULFILLED,
                             f"redemption:{part}": PromiseState.EXPIRED,
                             f"redemption:{none}": PromiseState.EXPIRED}
         refunds = [e for e in _entries(db, brand.merchant_id) if e.kind == PointsEntryKind.REFUND]
         assert sorted((e.reference, e.delta) for e in refunds) == sorted(
-            [(f"refund:{part}", 134), (f"refund:{none}", 100)])
-        assert points.balance(db, merchant_id=brand.merchant_id) == 600 + 134 + 100
-        assert ledger_sum(db, brand.merchant_id) == 834
+            [(f"refund:{part}", 89), (f"refund:{none}", 100)])
+        assert points.balance(db, merchant_id=brand.merchant_id) == 600 + 89 + 100
+        assert ledger_sum(db, brand.merchant_id) == 789
 
 
 def test_history_and_redemptions_are_only_the_merchants_own(world, database):
@@ -250,7 +259,7 @@ def test_history_and_redemptions_are_only_the_merchants_own(world, database):
                                   merchant_public_id=brand.merchant_public_id)) == 2
         rows = points.redemptions(db, actor=world.owner,
                                   merchant_public_id=brand.merchant_public_id)
-        assert len(rows) == 1 and rows[0][1].requested == 500
+        assert len(rows) == 1 and rows[0][1].requested == 300
         for reader in (world.other_owner, world.resident):
             with pytest.raises(PermissionDenied):
                 points.history(db, actor=reader, merchant_public_id=brand.merchant_public_id)
@@ -281,3 +290,78 @@ def test_operator_adjustments(world, database):
         assert snapshot(db) == before
         points.adjust(db, actor=world.operator, merchant_public_id=mer, delta=-40, reason="撤销")
         assert points.balance(db, merchant_id=brand.merchant_id) == 0
+
+
+def _pickup_apps(db, app, n: int) -> list[int]:
+    """`n` more listed mini-apps of the app's merchant, each a published storefront with store
+    pickup: what a merchant farming the store_pickup rule would create."""
+    ids, category_id = [], db.get(MiniApp, app.id).category_id
+    for i in range(n):
+        extra = MiniApp(merchant_id=app.merchant_id, category_id=category_id,
+                        kind=MiniAppKind.EXTERNAL,
+                        client_secret_digest="0" * 64, name=f"分店{i}", icon="🛒",
+                        description="", tags=[], cities=["武汉"], listed=True)
+        db.add(extra)
+        db.flush()
+        db.add(MiniAppVersion(miniapp_id=extra.id, number=1, label="1.0", name=extra.name,
+                              state=VersionState.PUBLISHED, config={"store_pickup": True}))
+        ids.append(extra.id)
+    db.flush()
+    return ids
+
+
+def test_new_miniapps_cannot_mint_points_past_the_weekly_cap(world, database):
+    brand = world.app("brand")
+    config = TrafficConfig(points_rules=[PointsRule(code="store_pickup", points=100,
+                                                    weekly_cap=200)])
+    with database.unit_of_work() as db:
+        _pickup_apps(db, brand, 5)
+        assert points.award(db, config=config, now=NOW, timezone=TZ) == 2  # 200 of 500
+        assert points.award(db, config=config, now=NOW, timezone=TZ) == 0  # same week: full
+        assert points.balance(db, merchant_id=brand.merchant_id) == 200
+    freeze_at = NOW + timedelta(days=7)  # next local week: room for two more, not five
+    clock.freeze(freeze_at)
+    with database.unit_of_work() as db:
+        assert points.award(db, config=config, now=freeze_at, timezone=TZ) == 2
+        assert points.balance(db, merchant_id=brand.merchant_id) == 400 == ledger_sum(
+            db, brand.merchant_id)
+        references = {e.reference for e in _entries(db, brand.merchant_id)}
+        assert len(references) == 4 and all(r.endswith(":once") for r in references)
+
+
+def test_the_default_rule_cap_is_one_award_a_week():
+    rule = PointsRule(code="store_pickup", points=100)
+    assert rule.cap == 100
+    with pytest.raises(ValueError, match="weekly_cap"):
+        PointsRule(code="store_pickup", points=100, weekly_cap=50)
+
+
+def test_packages_cannot_be_cheaper_than_the_tier_incentives_allow():
+    # defaults: a week's 460 points buy at most half of tier S's 3000 impressions
+    assert DEFAULT_CONFIG.max_weekly_points() == 460 and not DEFAULT_CONFIG.economy_problems()
+    for package in DEFAULT_CONFIG.packages:
+        bought = package.impressions * DEFAULT_CONFIG.max_weekly_points() / package.points
+        assert bought <= 0.5 * DEFAULT_CONFIG.tier_impressions["S"]
+    data = DEFAULT_CONFIG.model_dump(mode="json")
+    data["packages"][0] |= {"impressions": 500, "points": 100}  # today's demo rate: too cheap
+    with pytest.raises(ValidationFailed) as caught:
+        load(data)
+    assert "feed_small: 500 impressions cost at least 154 points" in caught.value.render()
+    # the demo's tiers (S 18 a cycle): its 87-impression package would cost 4,447 points
+    data["tier_impressions"] = {"S": 18, "A": 9, "B": 4, "C": 0, "D": 0}
+    data["packages"] = [data["packages"][0] | {"impressions": 87, "points": 4447}]
+    assert load(data).package("feed_small").points == 4447
+    data["packages"][0]["points"] = 4446
+    with pytest.raises(ValidationFailed):
+        load(data)
+
+
+def test_a_version_stored_before_the_economy_rule_still_loads(database):
+    data = DEFAULT_CONFIG.model_dump(mode="json")
+    data["packages"][0] |= {"impressions": 500, "points": 100}
+    with database.unit_of_work() as db:
+        db.add(TrafficConfigVersion(version=1, config=data, active=True))
+        db.flush()
+        assert active(db).package("feed_small").impressions == 500  # planning keeps running
+        with pytest.raises(ValidationFailed):  # … but saving it again is refused
+            save(db, actor=None, data=data)

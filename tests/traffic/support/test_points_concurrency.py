@@ -1,17 +1,21 @@
-"""Redemptions under real concurrency on PostgreSQL: many at the same instant never take a balance
-below zero or charge one key twice, and the balance always equals the sum of the ledger."""
+"""Points under real concurrency on PostgreSQL: many redemptions at the same instant never take a
+balance below zero or charge one key twice; racing awards never pass a rule's weekly cap; and
+the balance always equals the sum of the ledger."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.traffic.support_helpers import freeze, ledger_sum
+from tests.traffic.support_helpers import NOW, freeze, ledger_sum
 from tests.traffic.world import build_world
 from townsquare.core.errors import Conflict
+from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
+from townsquare.traffic.config import PointsRule, TrafficConfig
 from townsquare.traffic.models import PointsEntry, PointsEntryKind, Promise, Redemption
 from townsquare.traffic.support import points
 
@@ -75,3 +79,60 @@ def test_one_key_from_many_threads_charges_once(world, database):
         assert points.balance(db, merchant_id=merchant_id) == 250 == ledger_sum(db, merchant_id)
         assert db.scalar(select(func.count()).select_from(Redemption)) == 1
         assert db.scalar(select(func.count()).select_from(Promise)) == 1
+
+
+def test_racing_awards_never_pass_the_weekly_cap(database):
+    """Twelve planning runs award the same merchant's store-pickup mini-apps at once: the
+    merchant's weekly cap (250 points: two awards of 100) holds, whoever wins."""
+    freeze()
+    world = build_world(database)
+    brand = world.app("brand")
+    config = TrafficConfig(points_rules=[PointsRule(code="store_pickup", points=100,
+                                                    weekly_cap=250)])
+    with database.unit_of_work() as db:
+        category_id = db.get(MiniApp, brand.id).category_id
+        for i in range(THREADS):
+            extra = MiniApp(merchant_id=brand.merchant_id, category_id=category_id,
+                            kind=MiniAppKind.EXTERNAL, client_secret_digest="0" * 64,
+                            name=f"分店{i}", icon="🛒", cities=["武汉"], listed=True)
+            db.add(extra)
+            db.flush()
+            db.add(MiniAppVersion(miniapp_id=extra.id, number=1, label="1.0", name=extra.name,
+                                  state=VersionState.PUBLISHED, config={"store_pickup": True}))
+    barrier = threading.Barrier(THREADS)
+
+    def one(_: int) -> int:
+        with database.sessions() as warm:
+            warm.execute(select(1))
+        barrier.wait()
+        with database.unit_of_work() as db:
+            return points.award(db, config=config, now=NOW, timezone="Asia/Shanghai")
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        created = list(pool.map(one, range(THREADS)))
+    assert sum(created) == 2
+    with database.unit_of_work() as db:
+        assert points.balance(db, merchant_id=brand.merchant_id) == 200
+        assert ledger_sum(db, brand.merchant_id) == 200
+
+
+def test_racing_capped_earnings_of_different_references_stop_at_the_cap(database):
+    freeze()
+    world = build_world(database)
+    merchant_id = world.app("brand").merchant_id
+    cap = points.Cap(300, NOW - timedelta(days=1), NOW + timedelta(days=1))
+    barrier = threading.Barrier(THREADS)
+
+    def one(i: int) -> bool:
+        with database.sessions() as warm:
+            warm.execute(select(1))
+        barrier.wait()
+        with database.unit_of_work() as db:
+            return points.earn(db, merchant_id=merchant_id, rule_code="store_pickup", points=100,
+                               reference=f"earn:store_pickup:app{i}:once", cap=cap) is not None
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        paid = list(pool.map(one, range(THREADS)))
+    assert sum(paid) == 3
+    with database.unit_of_work() as db:
+        assert points.balance(db, merchant_id=merchant_id) == 300 == ledger_sum(db, merchant_id)

@@ -12,12 +12,10 @@ codes it signed have expired (CODE_TTL_SECONDS later).
 from __future__ import annotations
 
 import enum
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from townsquare.core.security import b64url_decode, ed25519_key
@@ -155,12 +153,3 @@ def verify(
         exp=exp,
         kid=token.split(".", 1)[0],
     )
-
-
-def qr_svg(token: str, *, scale: int = 5, dark: str = "#111827") -> str:
-    """The code as an inline SVG QR (error correction M keeps it readable on a cracked screen)."""
-    buffer = io.BytesIO()
-    segno.make(token, error="m", micro=False).save(
-        buffer, kind="svg", scale=scale, border=2, dark=dark, xmldecl=False, svgns=True
-    )
-    return buffer.getvalue().decode()

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.community import access
-from townsquare.community.gate import codes, passages
+from townsquare.community.gate import passages
 from townsquare.community.gate.decision import (
     REASON_TEXT,
     Reason,
@@ -30,6 +30,7 @@ from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.openapi import PublicId
+from townsquare.web.qr import qr_svg
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +54,7 @@ GATE_STRINGS = {
     "green": N_("Green"),
     "yellow": N_("Yellow"),
     "red": N_("Red"),
+    "waiting": N_("Waiting for a code…"),
 }
 OFFLINE_REASONS = {
     r.value: REASON_TEXT[r]
@@ -98,7 +100,7 @@ def _render_code(request, db, settings, user, com: str, kind: str, template: str
         template,
         issued=issued,
         kind=kind,
-        qr=codes.qr_svg(issued.code, scale=6),
+        qr=qr_svg(issued.code, label=i18n.gettext("Pass code")),
         room=issued.person.household.room.label,
         masked_name=mask_name(issued.person.real_name),
     )

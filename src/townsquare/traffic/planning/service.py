@@ -126,6 +126,25 @@ def solve(
     return plan, time.perf_counter() - started
 
 
+def room_left(
+    db: Session, *, config: traffic_config.TrafficConfig, active: Sequence[Promise],
+    forecast: dict[str, int], segments: list[planner.Segment], method: str,
+) -> dict[str, int]:
+    """City → cold-start surface impressions left once the promises already made are planned."""
+    demands = build_demands(db, config=config, active=active, forecast=forecast)
+    plan, _ = solve(segments=segments, demands=demands, priorities=config.priorities,
+                    method=method)
+    used: dict[str, int] = defaultdict(int)
+    for _, segment, impressions in plan.allocations:
+        used[segment] += impressions
+    room: dict[str, int] = defaultdict(int)
+    for key, impressions in forecast.items():
+        surface, city, _, _ = surfaces.split_key(key)
+        if surface in promises.COLD_START_SURFACES:
+            room[city] += max(0, impressions - used[key])
+    return dict(room)
+
+
 def _stats(active: Sequence[Promise], demands: list[planner.Demand], plan: planner.Plan,
            forecast: dict[str, int]) -> dict[str, Any]:
     kind_of = {str(p.id): str(p.kind) for p in active}
@@ -180,10 +199,17 @@ def run(
     points.award(db, config=config, now=now)
     points.settle(db, now=now)
     step("promises", 0.3)
-    active = promises.sync(db, config=config, now=now, rng=rng, timezone=timezone)
+    active = promises.sync(db, config=config, now=now, rng=rng, timezone=timezone,
+                           with_cold_start=False)
     step("supply", 0.45)
     forecast = supply.forecast(db, config=config, now=now, timezone=timezone)
     segments = [planner.Segment(key, n) for key, n in forecast.items()]
+    # Cold start is promised from what the other promises leave of its cities' feed: planned
+    # last (lowest priority), a budget promised beyond that would never be planned.
+    room = room_left(db, config=config, active=active, forecast=forecast, segments=segments,
+                     method=method)
+    promises.cold_start(db, config=config, now=now, rng=rng, timezone=timezone, room=room)
+    active = promises.active_for_plan(db, config=config, now=now)
     demands = build_demands(db, config=config, active=active, forecast=forecast)
     step("solve", 0.6)
     plan, seconds = solve(segments=segments, demands=demands, priorities=config.priorities,

@@ -43,6 +43,17 @@ def past_week(now: datetime, timezone: str) -> Week:
     return Week(start=start, end=end, label=f"{year}-W{week:02d}")
 
 
+def week_of(now: datetime, timezone: str) -> Week:
+    """The local week (Monday to Sunday) that `now` falls in: the period of the earning caps."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    year, week, _ = monday.isocalendar()
+    return Week(start=datetime.combine(monday, time(), zone),
+                end=datetime.combine(monday + timedelta(days=7), time(), zone),
+                label=f"{year}-W{week:02d}")
+
+
 def complete_profiles(db: Session) -> set[int]:
     """Listed mini-apps with an icon, a description of 20+ characters and at least one tag."""
     stmt = select(MiniApp.id, MiniApp.icon, MiniApp.description, MiniApp.tags).where(

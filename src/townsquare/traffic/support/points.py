@@ -7,9 +7,13 @@ cannot both spend the same points: the second UPDATE waits for the first's row l
 re-checks the guard (PostgreSQL) or waits for the write lock (SQLite, BEGIN IMMEDIATE).
 
 Each earning has a reference `earn:<rule>:<ma id>:<ISO week | once>`, unique per merchant, so a
-rule pays once per period however often `award` runs. A redemption is idempotent by its key
-(unique per merchant): a retry returns the first redemption and charges nothing. `settle` refunds
-the undelivered share of an ended package once (`refund:<rdm id>`).
+rule pays once per period however often `award` runs; and a rule pays one merchant at most its
+`weekly_cap` points in a local week however many mini-apps it lists (the merchant's account row
+is locked while the week's earnings are read, so racing awards cannot pass the cap).
+
+A redemption is idempotent by its key (unique per merchant): a retry returns the first
+redemption and charges nothing. `settle` refunds the undelivered share of an ended package once
+(`refund:<rdm id>`).
 
 Earning rules (config `points_rules`, by code; a rule with another code earns nothing):
 - complete_profile: a listed mini-app with an icon, a description of 20+ characters and tags;
@@ -24,9 +28,10 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +48,7 @@ from townsquare.core.text import clean_text, well_formed
 from townsquare.merchants import service as merchants
 from townsquare.miniapps.models import MiniApp
 from townsquare.traffic import config as traffic_config
-from townsquare.traffic.config import TrafficConfig
+from townsquare.traffic.config import PointsRule, TrafficConfig
 from townsquare.traffic.models import (
     PointsAccount,
     PointsEntry,
@@ -106,17 +111,47 @@ def _post(
     return entry
 
 
+@dataclass(frozen=True)
+class Cap:
+    """At most `points` earned from one rule by one merchant within [start, end)."""
+
+    points: int
+    start: datetime
+    end: datetime
+
+
+def earned(db: Session, *, merchant_id: int, rule_code: str, start: datetime,
+           end: datetime) -> int:
+    """Points the merchant earned from a rule within [start, end)."""
+    stmt = select(func.coalesce(func.sum(PointsEntry.delta), 0)).where(
+        PointsEntry.merchant_id == merchant_id, PointsEntry.kind == PointsEntryKind.EARN,
+        PointsEntry.rule == rule_code, PointsEntry.created_at >= start,
+        PointsEntry.created_at < end,
+    )
+    return int(db.scalar(stmt) or 0)
+
+
 def earn(
     db: Session, *, merchant_id: int, rule_code: str, points: int, reference: str,
-    miniapp_id: int | None = None,
+    miniapp_id: int | None = None, cap: Cap | None = None,
 ) -> PointsEntry | None:
-    """Credit points once per reference; None when this reference was already paid."""
+    """Credit points once per reference; None when this reference was already paid, or when
+    `cap` has no room left for them (the reference stays unpaid: a later period may pay it)."""
     if points <= 0 or not reference or len(reference) > 128:
         raise ValidationFailed("Points earned are a positive number with a reference.")
+    if cap is not None:
+        # one merchant's capped awards take turns on its account row, so two racing awards
+        # cannot both see room for their points (SQLite: the write lock of BEGIN IMMEDIATE)
+        _ensure_account(db, merchant_id)
+        db.execute(select(PointsAccount.merchant_id)
+                   .where(PointsAccount.merchant_id == merchant_id).with_for_update())
     stmt = select(PointsEntry.id).where(
         PointsEntry.merchant_id == merchant_id, PointsEntry.reference == reference
     )
     if db.scalar(stmt) is not None:
+        return None
+    if cap is not None and earned(db, merchant_id=merchant_id, rule_code=rule_code,
+                                  start=cap.start, end=cap.end) + points > cap.points:
         return None
     try:  # a concurrent award of the same reference: the unique constraint keeps one
         with db.begin_nested():
@@ -135,6 +170,7 @@ def award(
     """
     tz = timezone or get_settings().timezone
     week = earning.past_week(now, tz)
+    this_week = earning.week_of(now, tz)  # the caps' period
     qualified = earning.qualifying(db, codes=[r.code for r in config.points_rules], week=week)
     apps = {
         ma_id: (public_id, merchant_id)
@@ -142,20 +178,21 @@ def award(
             select(MiniApp.id, MiniApp.public_id, MiniApp.merchant_id).where(MiniApp.listed)
         )
     }
-    wanted: dict[tuple[int, str], tuple[str, int, int]] = {}
+    wanted: dict[tuple[int, str], tuple[PointsRule, int]] = {}
     for rule in config.points_rules:
         period = week.label if rule.period == "week" else "once"
         for ma_id in sorted(qualified.get(rule.code, set()) & apps.keys()):
             public_id, merchant_id = apps[ma_id]
             reference = f"earn:{rule.code}:{public_id}:{period}"
-            wanted[(merchant_id, reference)] = (rule.code, rule.points, ma_id)
+            wanted[(merchant_id, reference)] = (rule, ma_id)
     paid = _existing(db, [ref for _, ref in wanted])
     created = 0
-    for (merchant_id, reference), (code, points, ma_id) in wanted.items():
+    for (merchant_id, reference), (rule, ma_id) in sorted(wanted.items()):
         if (merchant_id, reference) in paid:
             continue
-        entry = earn(db, merchant_id=merchant_id, rule_code=code, points=points,
-                     reference=reference, miniapp_id=ma_id)
+        entry = earn(db, merchant_id=merchant_id, rule_code=rule.code, points=rule.points,
+                     reference=reference, miniapp_id=ma_id,
+                     cap=Cap(rule.cap, this_week.start, this_week.end))
         created += entry is not None
     return created
 

@@ -9,6 +9,7 @@ unique, and `sync` looks before it writes), and closes the ones whose period is 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,9 +109,15 @@ def _supersede(db: Session, *, current: str) -> None:
 
 
 def cold_start(
-    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str
+    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str,
+    room: Mapping[str, int] | None = None,
 ) -> int:
-    """Share the period's exploration pool among new mini-apps (Thompson sampling), once each."""
+    """Share the period's exploration pool among new mini-apps (Thompson sampling), once each.
+
+    `room` (city → feed impressions the plan has not given to other promises; the planning run
+    passes it) bounds what is promised: a new mini-app is promised only what its cities' feed
+    can still deliver, and the pool a full city cannot take goes to new mini-apps elsewhere.
+    Without it, the pool is shared as if supply had no end."""
     from townsquare.traffic.support import coldstart
 
     start = period_start(now, plan_days=config.plan_days, timezone=timezone)
@@ -132,10 +139,14 @@ def cold_start(
         return 0
     if not isinstance(rng, np.random.Generator):  # a seeded random.Random (the demo) will do
         rng = np.random.default_rng((rng or random.Random()).getrandbits(64))
-    shares = coldstart.allocate_pool(
-        candidates, priors=priors, pool=pool, cap=config.cold_start_max_per_miniapp,
-        strength=config.cold_start_prior_strength, rng=rng,
-    )
+    if room is None:
+        shares = coldstart.allocate_pool(
+            candidates, priors=priors, pool=pool, cap=config.cold_start_max_per_miniapp,
+            strength=config.cold_start_prior_strength, rng=rng,
+        )
+    else:
+        shares = _within_room(db, candidates, priors=priors, pool=pool, room=room,
+                              config=config, rng=rng)
     created = 0
     for miniapp_id, impressions in sorted(shares.items()):
         if impressions <= 0 or miniapp_id not in new:
@@ -151,19 +162,62 @@ def cold_start(
     return created
 
 
-def sync(
-    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str | None = None
-) -> list[Promise]:
-    """Expire ended promises, add tier incentives and cold-start budgets; the active promises
-    overlapping the plan period (now … now + plan_days)."""
-    if timezone is None:
-        from townsquare.core.settings import get_settings
+ROOM_ROUNDS = 6  # re-matching rounds of the pool a full city could not take
 
-        timezone = get_settings().timezone
-    expire(db, now=now)
-    tier_incentives(db, config=config, now=now)
-    cold_start(db, config=config, now=now, rng=rng, timezone=timezone)
-    db.flush()
+
+def _within_room(
+    db: Session, candidates: list[Any], *, priors: Any, pool: int, room: Mapping[str, int],
+    config: TrafficConfig, rng: np.random.Generator,
+) -> dict[int, int]:
+    """Thompson shares of `pool` where each mini-app gets at most what its cities have room for
+    (several new mini-apps of one city share that city's room): match the pool, grant each arm
+    what still fits, and match what did not fit again among the arms with room left."""
+    from townsquare.traffic.support import coldstart
+
+    ids = [arm.miniapp_id for arm in candidates]
+    cities_of: dict[int, list[str]] = {
+        ma_id: [c for c in cities or [] if isinstance(c, str)]
+        for ma_id, cities in db.execute(select(MiniApp.id, MiniApp.cities).where(
+            MiniApp.id.in_(ids)))
+    }
+    left_in = {city: max(0, int(n)) for city, n in room.items()}
+
+    def where(ma_id: int) -> list[str]:
+        return cities_of.get(ma_id) or sorted(left_in)  # no cities: shown in every city
+
+    granted = dict.fromkeys(ids, 0)
+    left = pool
+    for _ in range(ROOM_ROUNDS):
+        fits = {
+            arm.miniapp_id: min(config.cold_start_max_per_miniapp - granted[arm.miniapp_id],
+                                sum(left_in.get(c, 0) for c in where(arm.miniapp_id)))
+            for arm in candidates
+        }
+        open_arms = [arm for arm in candidates if fits[arm.miniapp_id] > 0]
+        if left <= 0 or not open_arms:
+            break
+        shares = coldstart.allocate_pool(
+            open_arms, priors=priors, pool=left, cap=max(fits[a.miniapp_id] for a in open_arms),
+            strength=config.cold_start_prior_strength, rng=rng,
+        )
+        given_now = 0
+        for ma_id, share in sorted(shares.items(), key=lambda kv: (-kv[1], kv[0])):
+            want = min(int(share), fits[ma_id])
+            for city in sorted(where(ma_id), key=lambda c: -left_in.get(c, 0)):
+                take = min(want, left_in.get(city, 0))
+                if take > 0:
+                    left_in[city] -= take
+                    granted[ma_id] += take
+                    given_now += take
+                    want -= take
+        left -= given_now
+        if given_now == 0:
+            break
+    return granted
+
+
+def active_for_plan(db: Session, *, config: TrafficConfig, now: datetime) -> list[Promise]:
+    """The active promises overlapping the plan period (now … now + plan_days)."""
     plan_end = now + timedelta(days=config.plan_days)
     return list(db.scalars(
         select(Promise)
@@ -171,3 +225,22 @@ def sync(
                Promise.ends_at > now)
         .order_by(Promise.id)
     ))
+
+
+def sync(
+    db: Session, *, config: TrafficConfig, now: datetime, rng: Any, timezone: str | None = None,
+    with_cold_start: bool = True,
+) -> list[Promise]:
+    """Expire ended promises, add tier incentives and (unless told not to: the planning run adds
+    them once it knows the room left) cold-start budgets; the active promises overlapping the
+    plan period (now … now + plan_days)."""
+    if timezone is None:
+        from townsquare.core.settings import get_settings
+
+        timezone = get_settings().timezone
+    expire(db, now=now)
+    tier_incentives(db, config=config, now=now)
+    if with_cold_start:
+        cold_start(db, config=config, now=now, rng=rng, timezone=timezone)
+    db.flush()
+    return active_for_plan(db, config=config, now=now)

@@ -170,9 +170,16 @@
     handle(input.value, false);
   });
   document.getElementById("gate-clear").addEventListener("click", () => {
+    // the next person starts from a blank verdict: nothing of the previous one stays on screen
     lastText = ""; lastSeen = 0;
     result.className = "card gate-result idle";
     delete result.dataset.allowed;
+    delete result.dataset.reasons;
+    const waiting = document.createElement("p");
+    waiting.className = "muted";
+    waiting.textContent = T.waiting;
+    result.replaceChildren(waiting);
+    input.value = "";
     input.focus();
   });
 
