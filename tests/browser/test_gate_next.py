@@ -19,7 +19,7 @@ def test_next_person_clears_the_previous_verdict(small_server, database, make_us
     settings = Settings(secret_key="browser-test-secret-key")  # as the served app's
     with database.unit_of_work() as db:
         code = issue_code(db, actor=db.merge(world.resident), settings=settings,
-                          community_id=world.com, kind="household").code
+                          community_id=world.com, kind="person").code
     login(page, small_server, "guardA", PASSWORD)
     page.goto(f"{small_server}/community/{world.com}/gate?gate={world.gate}")
     page.fill("#gate-input", code)

@@ -36,7 +36,8 @@ def test_offline_scans_are_verified_locally_and_synced_once(live_server, databas
         before = len(list(db.scalars(select(Passage.id))))
     login(page, live_server, "guard", demo_city.DEMO_PASSWORD)
     page.goto(f"{live_server}/community/{com}/gate?gate={gate_id}")
-    page.wait_for_function(f"localStorage.getItem('ts-gate-keys-{com}') !== null")
+    # a function, not a string: the page's CSP allows no eval
+    page.wait_for_function(f"() => localStorage.getItem('ts-gate-keys-{com}') !== null")
 
     page.context.set_offline(True)
     code = codes.issue(

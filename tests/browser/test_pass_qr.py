@@ -59,5 +59,6 @@ def test_the_pass_codes_on_the_page_scan_to_the_issued_codes(
             verdict = decide(
                 db, actor=world.guard, settings=settings, community_id=world.com,
                 gate_id=world.gate, code=decoded[0].text, direction=direction,
+                member_id=world.head if direction is Direction.EXIT else None,  # who goes out
             )
         assert verdict.allowed, (direction, verdict.reasons)

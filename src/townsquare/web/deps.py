@@ -31,6 +31,17 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_writing_db(request: Request) -> Iterator[Session]:
+    """A writing unit of work whatever the method: for the few GETs that record something (a
+    click, an opened mini-app, the audit of a personal-data read). On SQLite a read-only unit of
+    work that writes after reading fails with "database is locked" when another writer committed
+    in between; a writing one waits its turn instead."""
+    database: Database = request.app.state.database
+    with database.unit_of_work() as session:
+        yield session
+
+
 # scope="function": commit before the response leaves; a failed commit never looks like success
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+WritingDbSession = Annotated[Session, Depends(get_writing_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]

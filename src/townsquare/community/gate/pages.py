@@ -28,7 +28,7 @@ from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, ValidationFailed
 from townsquare.core.i18n import N_
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.openapi import PublicId
 from townsquare.web.qr import qr_svg
 from townsquare.web.templating import render
@@ -210,7 +210,7 @@ def trace_page(
     request: Request,
     com: PublicId,
     passage: PublicId,
-    db: DbSession,
+    db: WritingDbSession,  # the trace of personal data is audited
     user: CurrentUser,
     minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,
 ) -> HTMLResponse:

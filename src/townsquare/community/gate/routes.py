@@ -29,7 +29,7 @@ from townsquare.community.gate.schemas import (
     TraceOut,
 )
 from townsquare.core import i18n
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api/community", tags=["community gate"])
@@ -229,7 +229,7 @@ def passage_log(
 )
 def passage_csv(
     com: PublicId,
-    db: DbSession,
+    db: WritingDbSession,  # the export is audited
     user: CurrentUser,
     settings: AppSettings,
     filters: Filters,
@@ -265,7 +265,7 @@ def overdue_returns(com: PublicId, db: DbSession, user: CurrentUser) -> list[Pas
 def trace_passage(
     com: PublicId,
     passage: PublicId,
-    db: DbSession,
+    db: WritingDbSession,  # the trace of personal data is audited
     user: CurrentUser,
     minutes: Annotated[int, Query(ge=1, le=passages.TRACE_MAX_MINUTES)] = 30,
 ) -> TraceOut:

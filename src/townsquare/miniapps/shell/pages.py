@@ -19,7 +19,7 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
 from townsquare.miniapps.shell import consent, hub
 from townsquare.miniapps.shell import service as shell
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import rejected, see_other
 from townsquare.web.templating import render
 
@@ -32,8 +32,8 @@ HUB_CONSOLE = "/console/operator/hub"
 # -- residents: the container --------------------------------------------------------------------
 @router.get("/apps/{miniapp_id}", response_class=HTMLResponse)
 def container(
-    request: Request, miniapp_id: str, db: DbSession, user: CurrentUser, settings: AppSettings,
-    ts_code: str = "",
+    request: Request, miniapp_id: str, db: WritingDbSession, user: CurrentUser,
+    settings: AppSettings, ts_code: str = "",
 ) -> HTMLResponse:
     code = ts_code if _CODE_SHAPE.match(ts_code) else None
     opened = shell.open_miniapp(

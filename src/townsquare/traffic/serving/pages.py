@@ -24,7 +24,7 @@ from townsquare.traffic import surfaces, topics
 from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import clicks
 from townsquare.traffic.serving import service as serving
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import see_other
 from townsquare.web.templating import render
 
@@ -144,7 +144,7 @@ def topic_page(request: Request, slug: str, db: DbSession, settings: AppSettings
 
 
 @router.get("/go/{token}")
-def go(request: Request, token: str, db: DbSession, settings: AppSettings,
+def go(request: Request, token: str, db: WritingDbSession, settings: AppSettings,
        user: OptionalUser) -> Response:
     """Follow a served item's click URL: record the click (once) and open the mini-app."""
     try:
