@@ -47,14 +47,19 @@ def test_merchant_to_operator_to_resident(live_server, browser):
     # The operator approves it from the queue (publish-on-approval lists it) and adds it to the hub.
     context, page = _session(browser, live_server, "operator")
     page.goto(f"{live_server}/console/operator/reviews")
+    page.fill("#queue-filters input[name=q]", NAME)  # the demo queue is paged: search for it
+    page.click("#queue-filters button[type=submit]")
+    page.wait_for_load_state()
     row = page.locator("tr[data-version]", has_text=NAME)
     row.locator("form.approve-form button").click()
     page.wait_for_load_state()
     assert page.locator("tr[data-version]", has_text=NAME).count() == 0
     page.goto(f"{live_server}/console/operator/hub")
     first_section = page.locator("section[data-section]").first
-    first_section.locator("input[name=miniapp_id]").fill(miniapp_id)
-    first_section.locator("button", has_text="添加小程序").click()
+    first_section.locator("input[name=q]").fill(NAME)  # the search picker, live through htmx
+    choice = first_section.locator(f"li[data-choice={miniapp_id}]")
+    choice.wait_for()
+    choice.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert page.locator(f"tr[data-miniapp={miniapp_id}]").count() == 1
     context.close()

@@ -221,3 +221,89 @@ def test_the_operator_page_runs_cycles_edits_config_and_decides(client, database
     assert decided.status_code == 303
     with database.unit_of_work() as db:
         assert db.scalar(select(ComplaintDispute.state)) == DisputeState.DISMISSED
+
+
+def _add_scores(database, count: int) -> None:
+    """`count` more scored mini-apps in a 饮品 category of the latest cycle: overall 99, 98, …;
+    tiers S, A, B, C, D and none in turn."""
+    from townsquare.merchants.models import Category, Merchant
+    from townsquare.miniapps.models import MiniApp, MiniAppKind
+    from townsquare.scoring.models import MiniAppScore, ScoreCycle
+
+    with database.unit_of_work() as db:
+        cycle = db.scalar(select(ScoreCycle).order_by(ScoreCycle.as_of.desc()))
+        drinks = Category(code="drinks", name_zh="饮品", name_en="Drinks", urgent=False)
+        db.add(drinks)
+        db.flush()
+        shop = Merchant(name="奶茶铺", category_id=drinks.id, cities=["武汉"])
+        db.add(shop)
+        db.flush()
+        tiers = ["S", "A", "B", "C", "D", None]
+        for i in range(count):
+            app = MiniApp(merchant_id=shop.id, category_id=drinks.id, kind=MiniAppKind.EXTERNAL,
+                          client_secret_digest="x" * 64, name=f"奶茶{i:03d}")
+            db.add(app)
+            db.flush()
+            tier = tiers[i % 6]
+            db.add(MiniAppScore(
+                cycle_id=cycle.id, miniapp_id=app.id, category_code="drinks",
+                state="scored" if tier else "insufficient_data",
+                overall=99.5 - i if tier else None, volume=50, scale=50, quality=50,
+                tier=tier, rank=i + 1,
+            ))
+
+
+def test_the_operator_sees_every_score_filtered_and_paged_with_category_names(
+    client, database, scored
+):
+    from sqlalchemy import event
+
+    from townsquare.scoring.models import MiniAppScore
+
+    _add_scores(database, 60)  # with the market's 11: 71 scores
+    login(client, scored.operator)
+    loaded: list[object] = []
+
+    def seen(target, context):
+        loaded.append(target)
+
+    event.listen(MiniAppScore, "load", seen)
+    try:
+        page = client.get("/console/operator/scoring")
+    finally:
+        event.remove(MiniAppScore, "load", seen)
+    rows = re.findall(r'<tr data-score="(ma_\w+)">', page.text)
+    assert len(rows) == 20 and len(loaded) <= 20  # one page loaded, the rest counted in SQL
+    assert "71" in page.text and 'rel="next"' in page.text and "饮品" in page.text
+    assert "<td>drinks</td>" not in page.text and "<td>food</td>" not in page.text  # names
+    names = []
+    for n in range(1, 5):
+        names += re.findall(r">(奶茶\d{3})</a>",
+                            client.get(f"/console/operator/scoring?category=drinks&page={n}").text)
+    assert names == [f"奶茶{i:03d}" for i in range(60) if i % 6 != 5] + [
+        f"奶茶{i:03d}" for i in range(60) if i % 6 == 5
+    ]  # best first, the unscored last
+    tier_s = client.get("/console/operator/scoring?category=drinks&tier=S").text
+    assert re.findall(r">(奶茶\d{3})</a>", tier_s) == [f"奶茶{i:03d}" for i in range(0, 60, 6)]
+    none = client.get("/console/operator/scoring?tier=none&category=drinks").text
+    assert len(re.findall(r'<tr data-score="', none)) == 10
+    food = client.get("/console/operator/scoring?category=food").text
+    assert "奶茶" not in food and len(re.findall(r'<tr data-score="', food)) == 11
+    assert "category=food&amp;page=" not in food  # one page only: no pager links
+    second = client.get("/console/operator/scoring?category=drinks&tier=S&page=2").text
+    assert 'rel="prev"' in second and "category=drinks&amp;tier=S&amp;page=1" in second
+    assert client.get("/console/operator/scoring?tier=Z&page=x").status_code == 200
+
+
+def test_the_config_form_has_translated_labels_not_keys(client, scored):
+    login(client, scored.operator)
+    page = client.get("/console/operator/scoring").text
+    assert "<code>pillar_weights.quality</code>" not in page
+    assert re.search(r'<label for="cfg-pillar_weights\.quality"[^>]*>服务质量权重', page)
+    assert "S 级：最低订单数" in page and "最少订单数（低于此不评分）" in page
+    keys = re.findall(r'name="((?:pillar|metric|tier|min|rat|resp)[\w.]+)"', page)
+    labels = re.findall(r'<label for="cfg-[\w.]+" title="[\w.]+">([^<]+)', page)
+    assert len(keys) == len(labels) == 33 and len(set(labels)) == 33  # one distinct label each
+    assert not any("." in label or "_" in label for label in labels)
+    english = client.get("/console/operator/scoring?lang=en").text
+    assert "Weight of Quality" in english and "Tier S: minimum orders" in english

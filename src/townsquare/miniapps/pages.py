@@ -7,9 +7,10 @@ message (and the values typed) when a form is refused.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from townsquare.merchants import categories as merchant_categories
 from townsquare.merchants import service as merchants
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
-from townsquare.miniapps.models import MiniAppKind, VersionState
+from townsquare.miniapps.models import MiniAppKind, ReviewLane, VersionState
 from townsquare.miniapps.page_forms import (
     FormData,
     categories,
@@ -330,13 +331,73 @@ def operator_home(request: Request, user: CurrentUser, db: DbSession) -> HTMLRes
     return render(request, HOME_PAGE, counts=counts)
 
 
-def _reviews_context(db: Session, *, user: User, form: Any = None) -> dict[str, Any]:
-    return {**common(), "items": review.review_queue(db, actor=user)}
+REVIEWS_PAGE_SIZE = 20
+
+
+def _queue_filter(params: Any) -> review.QueueFilter:
+    lane = params.get("lane") or ""
+    return review.QueueFilter(
+        lane=ReviewLane(lane) if lane in {item.value for item in ReviewLane} else None,
+        category=(params.get("category") or "")[:32] or None,
+        overdue_only=params.get("overdue") in ("1", "on", "true"),
+        query=(params.get("q") or "")[:64],
+    )
+
+
+def _reviews_context(
+    db: Session, *, user: User, form: Any = None, params: Any = None,
+    outcomes: list[review.BulkOutcome] | None = None,
+) -> dict[str, Any]:
+    params = params or {}
+    filters = _queue_filter(params)
+    try:
+        page = max(1, min(int(params.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
+    total = review.count_queue(db, actor=user, filters=filters)
+    items = review.review_queue(
+        db, actor=user, filters=filters, limit=REVIEWS_PAGE_SIZE,
+        offset=(page - 1) * REVIEWS_PAGE_SIZE,
+    )
+    kept = {k: v for k, v in (("lane", filters.lane.value if filters.lane else ""),
+                              ("category", filters.category or ""),
+                              ("overdue", "1" if filters.overdue_only else ""),
+                              ("q", filters.query)) if v}
+    return {
+        **common(), "items": items, "filters": filters, "page": page, "total": total,
+        "pages": max(1, -(-total // REVIEWS_PAGE_SIZE)), "query": urlencode(kept),
+        "lanes": list(ReviewLane), "outcomes": outcomes or [], "categories": categories(db),
+    }
 
 
 @router.get("/console/operator/reviews", response_class=HTMLResponse)
 def reviews(request: Request, user: CurrentUser, db: DbSession) -> HTMLResponse:
-    return render(request, REVIEWS_PAGE, form={}, **_reviews_context(db, user=user))
+    return render(request, REVIEWS_PAGE, form={},
+                  **_reviews_context(db, user=user, params=request.query_params))
+
+
+async def _ticked_versions(request: Request) -> list[str]:
+    form = await request.form()  # parsed once; the CSRF check has already read it
+    return [v for v in form.getlist("version") if isinstance(v, str)]
+
+
+@router.post("/console/operator/reviews/bulk", response_class=HTMLResponse)
+def bulk_decide(
+    request: Request, user: FormUser, db: DbSession, data: FormData,
+    ids: Annotated[list[str], Depends(_ticked_versions)],
+) -> Response:
+    """Approve or reject the ticked versions, each as its own checked, audited decision; the
+    queue comes back (with the same filters) saying what happened to each."""
+    try:
+        outcomes = review.decide_many(db, actor=user, version_ids=ids,
+                                      decision=data.get("action", ""),
+                                      reason=data.get("reason", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, REVIEWS_PAGE, exc, _reviews_context, failed="bulk",
+                      form=data, user=user, params=request.query_params)
+    return render(request, REVIEWS_PAGE, form={},
+                  **_reviews_context(db, user=user, params=request.query_params,
+                                     outcomes=outcomes))
 
 
 @router.post("/console/versions/{version_id}/approve")

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import is_operator, require_role
 from townsquare.core.clock import clock
-from townsquare.core.errors import Conflict, PermissionDenied
+from townsquare.core.errors import Conflict, PermissionDenied, TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_text
 from townsquare.merchants.access import require_independent
-from townsquare.merchants.models import Category
+from townsquare.merchants.models import Category, Merchant
 from townsquare.miniapps import registry
 from townsquare.miniapps.models import (
     MiniApp,
@@ -239,19 +239,72 @@ def count_waiting(db: Session) -> int:
     return db.scalar(stmt) or 0
 
 
-def review_queue(db: Session, *, actor: User | None, limit: int = QUEUE_LIMIT) -> list[QueueItem]:
-    """Operator: submitted versions, the expedited lane first, then the longest waiting."""
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the operator narrows the queue to; every part optional."""
+
+    lane: ReviewLane | None = None
+    category: str | None = None  # a category code
+    overdue_only: bool = False
+    query: str = ""  # part of the mini-app's or the merchant's name
+
+
+def _escape_like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _queue_stmt(filters: QueueFilter, now: datetime):
+    stmt = select(MiniAppVersion).where(MiniAppVersion.state == S.SUBMITTED)
+    if filters.lane is not None:
+        stmt = stmt.where(MiniAppVersion.lane == filters.lane)
+    if filters.overdue_only:
+        stmt = stmt.where(MiniAppVersion.due_at < now)
+    query = LINE_CONTROL.sub("", filters.query or "").strip()[:64]  # PostgreSQL refuses NUL
+    if filters.category or query:
+        stmt = stmt.join(MiniApp, MiniApp.id == MiniAppVersion.miniapp_id)
+    if filters.category:
+        stmt = stmt.where(
+            MiniApp.category_id.in_(select(Category.id).where(Category.code == filters.category))
+        )
+    if query:
+        pattern = _escape_like(query)
+        stmt = stmt.where(
+            MiniAppVersion.name.ilike(pattern, escape="\\")
+            | MiniApp.merchant_id.in_(
+                select(Merchant.id).where(Merchant.name.ilike(pattern, escape="\\"))
+            )
+        )
+    return stmt
+
+
+def count_queue(db: Session, *, actor: User | None, filters: QueueFilter = QueueFilter()) -> int:
+    """Operator: how many submitted versions match `filters` (for paging)."""
     require_role(actor, Role.OPERATOR)
+    stmt = _queue_stmt(filters, clock.now()).with_only_columns(func.count(MiniAppVersion.id))
+    return db.scalar(stmt.order_by(None)) or 0
+
+
+def review_queue(
+    db: Session,
+    *,
+    actor: User | None,
+    limit: int = QUEUE_LIMIT,
+    offset: int = 0,
+    filters: QueueFilter = QueueFilter(),
+) -> list[QueueItem]:
+    """Operator: submitted versions matching `filters`, the expedited lane first, then the
+    longest waiting; one page of `limit` from `offset`, paged in SQL."""
+    require_role(actor, Role.OPERATOR)
+    now = clock.now()
     expedited_first = case((MiniAppVersion.lane == ReviewLane.EXPEDITED, 0), else_=1)
     stmt = (
-        select(MiniAppVersion)
-        .where(MiniAppVersion.state == S.SUBMITTED)
+        _queue_stmt(filters, now)
         .order_by(expedited_first, MiniAppVersion.submitted_at, MiniAppVersion.id)
         .limit(max(1, min(limit, QUEUE_LIMIT)))
+        .offset(max(0, offset))
     )
-    now = clock.now()
     items = []
-    for version in db.scalars(stmt):
+    for version in db.scalars(stmt).unique():
         submitted = version.submitted_at or now
         due = version.due_at or now
         items.append(
@@ -262,6 +315,53 @@ def review_queue(db: Session, *, actor: User | None, limit: int = QUEUE_LIMIT) -
             )
         )
     return items
+
+
+BULK_MAX = 100
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    version_id: str
+    done: bool
+    message: str  # translated: the state reached, or why this one was refused
+
+
+def decide_many(
+    db: Session,
+    *,
+    actor: User | None,
+    version_ids: list[str],
+    decision: str,
+    reason: str = "",
+) -> list[BulkOutcome]:
+    """Operator: approve or reject several versions. Each is its own decision, checked
+    (separation of duties, state) and recorded as if decided alone; one refused leaves the
+    others done (each runs in a savepoint)."""
+    require_role(actor, Role.OPERATOR)
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed("Choose approve or reject.")
+    ids = list(dict.fromkeys(v.strip() for v in version_ids if v.strip()))
+    if not ids:
+        raise ValidationFailed("Tick at least one version.")
+    if len(ids) > BULK_MAX:
+        raise ValidationFailed("Decide at most {n} versions at a time.", n=BULK_MAX)
+    if decision == "reject":
+        reason = _reason(reason)  # checked once, before anything is decided
+    outcomes = []
+    for version_id in ids:
+        try:
+            with db.begin_nested():
+                if decision == "approve":
+                    version = approve(db, actor=actor, version_id=version_id)
+                else:
+                    version = reject(db, actor=actor, version_id=version_id, reason=reason)
+            outcomes.append(
+                BulkOutcome(version_id, True, registry.state_label(version.state))
+            )
+        except TownsquareError as exc:
+            outcomes.append(BulkOutcome(version_id, False, exc.render(gettext)))
+    return outcomes
 
 
 def published_version(db: Session, miniapp: MiniApp) -> MiniAppVersion | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,8 +19,18 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
+from townsquare.merchants import categories as merchant_categories
 from townsquare.miniapps import registry
-from townsquare.scoring import charts, config_versions, cycles, disputes, queries, views
+from townsquare.scoring import (
+    TIERS,
+    charts,
+    config_labels,
+    config_versions,
+    cycles,
+    disputes,
+    queries,
+    views,
+)
 from townsquare.scoring.models import DisputeState
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import flashes, rejected, see_other
@@ -85,20 +96,57 @@ def dispute_complaint(
 # --- the operators' page -----------------------------------------------------------------------
 
 
-def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[str, Any]:
+SCORES_PAGE_SIZE = 20
+
+
+def _operator_context(
+    db: Session, *, user: User, settings: Settings, params: Any = None
+) -> dict[str, Any]:
     require_role(user, Role.OPERATOR)
+    params = params or {}
+    locale = i18n.current_locale.get()
     version = config_versions.active_version(db)
     latest = queries.latest_cycle(db, actor=user)
-    scores = queries.cycle_scores(db, actor=user, cycle=latest) if latest else []
-    values = [s.overall for s in scores if s.overall is not None]
+    category = (params.get("category") or "")[:32] or None
+    tier = params.get("tier") or None
+    if tier not in (None, "none", *TIERS):
+        tier = None
+    try:
+        page = max(1, min(int(params.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
+    scores: list[Any] = []
+    total, insufficient = 0, 0
+    tiers: dict[str, int] = {t: 0 for t in TIERS}
+    values: list[float] = []
+    codes: list[str] = []
+    if latest:
+        scores, total = queries.score_page(
+            db, actor=user, cycle=latest, category=category, tier=tier,
+            limit=SCORES_PAGE_SIZE, offset=(page - 1) * SCORES_PAGE_SIZE,
+        )
+        tiers, insufficient, values, codes = queries.cycle_summary(db, actor=user, cycle=latest)
+    names = {c.code: c.name(locale) for c in merchant_categories.list_categories(db)}
+    kept = {k: v for k, v in (("category", category or ""), ("tier", tier or "")) if v}
     return {
         "version": version,
         "numbers": config_versions.editable_numbers(version.config),
+        "config_groups": config_labels.labelled_groups(
+            config_versions.editable_numbers(version.config), locale
+        ),
         "cycles": queries.list_cycles(db, actor=user, limit=12),
         "latest": latest,
-        "scores": scores[:20],
-        "tier_counts": queries.tier_counts(scores),
-        "insufficient": sum(1 for s in scores if s.state != "scored"),
+        "scores": scores,
+        "score_total": total,
+        "score_page": page,
+        "score_pages": max(1, -(-total // SCORES_PAGE_SIZE)),
+        "score_query": urlencode(kept),
+        "score_filter": {"category": category or "", "tier": tier or ""},
+        "category_names": names,
+        "score_categories": [(code, names.get(code, code)) for code in codes],
+        "tiers": TIERS,
+        "tier_counts": tiers,
+        "insufficient": insufficient,
         "histogram": charts.histogram(
             queries.histogram(values), label=gettext("Distribution of overall scores")
         ),
@@ -113,7 +161,7 @@ def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[st
 
 @router.get("/console/operator/scoring", response_class=HTMLResponse)
 def operator_scoring(request: Request, user: CurrentUser, db: DbSession, settings: AppSettings):
-    context = _operator_context(db, user=user, settings=settings)
+    context = _operator_context(db, user=user, settings=settings, params=request.query_params)
     return render(request, OPERATOR_PAGE, flashes=flashes(request, DONE), form={}, **context)
 
 

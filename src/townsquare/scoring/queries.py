@@ -3,7 +3,7 @@ the score distribution (operators)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
@@ -72,6 +72,75 @@ def cycle_scores(db: Session, *, actor: User | None, cycle: ScoreCycle) -> list[
         .order_by(MiniAppScore.overall.desc().nulls_last(), MiniAppScore.id)
     )
     return list(db.scalars(stmt))
+
+
+SCORE_PAGE_MAX = 200
+
+
+def _cycle_filter(cycle: ScoreCycle, category: str | None, tier: str | None):
+    stmt = select(MiniAppScore).where(MiniAppScore.cycle_id == cycle.id)
+    if category:
+        stmt = stmt.where(MiniAppScore.category_code == category)
+    if tier == "none":  # not tiered: not enough data yet
+        stmt = stmt.where(MiniAppScore.tier.is_(None))
+    elif tier:
+        stmt = stmt.where(MiniAppScore.tier == tier)
+    return stmt
+
+
+def score_page(
+    db: Session,
+    *,
+    actor: User | None,
+    cycle: ScoreCycle,
+    category: str | None = None,
+    tier: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[MiniAppScore], int]:
+    """One page of a cycle's scores, best first, by category code and tier ("none": not
+    tiered), with how many match in all (operators). Paged in SQL."""
+    require_role(actor, Role.OPERATOR)
+    stmt = _cycle_filter(cycle, category, tier)
+    total = db.scalar(stmt.with_only_columns(func.count(MiniAppScore.id))) or 0
+    rows = db.scalars(
+        stmt.order_by(MiniAppScore.overall.desc().nulls_last(), MiniAppScore.id)
+        .limit(max(1, min(limit, SCORE_PAGE_MAX)))
+        .offset(max(0, offset))
+    )
+    return list(rows), total
+
+
+def cycle_summary(
+    db: Session, *, actor: User | None, cycle: ScoreCycle
+) -> tuple[dict[str, int], int, list[float], list[str]]:
+    """A cycle's tier counts, how many lack data, its overall scores (numbers only, for the
+    histogram) and the category codes it scored, all read in SQL without loading scores."""
+    require_role(actor, Role.OPERATOR)
+    tiers = {tier: 0 for tier in TIERS}
+    for tier, n in db.execute(
+        select(MiniAppScore.tier, func.count())
+        .where(MiniAppScore.cycle_id == cycle.id, MiniAppScore.tier.is_not(None))
+        .group_by(MiniAppScore.tier)
+    ):
+        tiers[str(tier)] = int(n)
+    insufficient = db.scalar(
+        select(func.count()).select_from(MiniAppScore).where(
+            MiniAppScore.cycle_id == cycle.id, MiniAppScore.state != "scored"
+        )
+    ) or 0
+    values = [
+        float(v or 0) for v in db.scalars(
+            select(MiniAppScore.overall).where(
+                MiniAppScore.cycle_id == cycle.id, MiniAppScore.overall.is_not(None)
+            )
+        )
+    ]
+    codes = list(db.scalars(
+        select(MiniAppScore.category_code).where(MiniAppScore.cycle_id == cycle.id)
+        .distinct().order_by(MiniAppScore.category_code)
+    ))
+    return tiers, insufficient, values, codes
 
 
 def tier_counts(scores: list[MiniAppScore]) -> dict[str, int]:

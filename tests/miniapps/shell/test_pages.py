@@ -70,7 +70,7 @@ def test_operator_curates_through_the_console_forms(client, make_user, database)
     csrf = browser_login(client, make_user(Role.OPERATOR))
     page = client.get(CONSOLE)
     assert page.status_code == 200 and "服务大厅编排" in page.text
-    assert f'<option value="{first.id}">' in page.text  # the picker offers listed mini-apps
+    assert 'name="miniapp_id" list=' not in page.text  # no typing of ma_… ids
 
     created = client.post(
         f"{CONSOLE}/sections",
@@ -135,3 +135,37 @@ def test_console_is_for_operators_only(app, database, make_user, role):
     assert _tiles(browser.get("/").text) == [app_row.id]
     anonymous = TestClient(app).get(CONSOLE, follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_the_hub_console_adds_mini_apps_through_a_search_picker(client, make_user, database):
+    apps = [make_miniapp(database, name=f"鲜果{i:02d}") for i in range(25)]
+    pharmacy = make_miniapp(database, name="大药房", merchant_name="仁心医药")
+    hidden = make_miniapp(database, name="鲜果隐藏", listed=False)
+    section = _hub(database)
+    csrf = browser_login(client, make_user(Role.OPERATOR))
+    page = client.get(CONSOLE).text
+    assert f'hx-get="{CONSOLE}/picker?section={section}"' in page and "ma_…" not in page
+    assert apps[0].id not in page  # nothing is listed until the operator searches
+
+    def choices(html: str) -> list[str]:
+        return re.findall(r'data-choice="(ma_[0-9a-z]+)"', html)
+
+    found = client.get(f"{CONSOLE}/picker", params={"section": section, "q": "鲜果"})
+    assert found.status_code == 200 and "<html" not in found.text  # the fragment alone
+    assert choices(found.text) == [a.id for a in apps[:20]]  # a handful, by name
+    assert hidden.id not in found.text  # only listed mini-apps can be added
+    assert choices(client.get(f"{CONSOLE}/picker",
+                              params={"section": section, "q": "仁心"}).text) == [pharmacy.id]
+    by_category = client.get(f"{CONSOLE}/picker", params={"section": section, "q": "生鲜超市"})
+    assert len(choices(by_category.text)) == 20
+    assert "没有符合" in client.get(f"{CONSOLE}/picker",
+                                    params={"section": section, "q": "%"}).text
+    # without script: the console itself shows the results under the section searched
+    fallback = client.get(CONSOLE, params={"section": section, "q": "大药"}).text
+    assert choices(fallback) == [pharmacy.id]
+    assert f'action="{CONSOLE}/sections/{section}/entries"' in fallback
+    added = client.post(f"{CONSOLE}/sections/{section}/entries",
+                        data={"csrf_token": csrf, "miniapp_id": pharmacy.id},
+                        follow_redirects=False)
+    assert added.status_code == 303 and _tiles(client.get("/").text) == [pharmacy.id]
+    assert "onsubmit" not in client.get(CONSOLE).text  # the CSP forbids inline handlers

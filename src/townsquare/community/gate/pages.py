@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from townsquare.accounts.deps import CurrentUser
@@ -139,6 +140,18 @@ def gate_page(
     )
 
 
+LOG_PAGE_SIZE = 50
+
+
+def _local_time(value: str | None, zone: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        raise ValidationFailed("Pick the start and end as a date and time.") from None
+
+
 def _parse_filters(
     household: str | None,
     person: str | None,
@@ -146,16 +159,22 @@ def _parse_filters(
     day: str | None,
     review: bool,
     zone: str,
+    room: str | None = None,
+    name: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> passages.LogFilter:
-    since = until = None
+    since = _local_time(start, zone)
+    until = _local_time(end, zone)
     if day:
         try:
-            start = datetime.combine(
+            begin = datetime.combine(
                 datetime.strptime(day, "%Y-%m-%d").date(), time(), ZoneInfo(zone)
             )
         except ValueError:
             raise ValidationFailed("Pick a day as YYYY-MM-DD.") from None
-        since, until = start, start + timedelta(days=1)
+        since = max(since, begin) if since else begin
+        until = min(until, begin + timedelta(days=1)) if until else begin + timedelta(days=1)
     return passages.LogFilter(
         household=household or None,
         person=person or None,
@@ -163,6 +182,8 @@ def _parse_filters(
         since=since,
         until=until,
         review_only=review,
+        room=(room or "").strip() or None,
+        name=(name or "").strip() or None,
     )
 
 
@@ -178,23 +199,93 @@ def log_page(
     gate_id: Annotated[str | None, Query(alias="gate", max_length=40)] = None,
     day: Annotated[str | None, Query(max_length=10)] = None,
     review: bool = False,
+    room: Opt = None,
+    name: Opt = None,
+    start: Annotated[str | None, Query(alias="from", max_length=19)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=19)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    filters = _parse_filters(household, person, gate_id, day, review, settings.timezone)
-    found = passages.search(db, actor=user, community_id=com, filters=filters, limit=200)
+    filters = _parse_filters(
+        household, person, gate_id, day, review, settings.timezone, room, name, start, end
+    )
+    found = passages.search(
+        db,
+        actor=user,
+        community_id=com,
+        filters=filters,
+        limit=LOG_PAGE_SIZE + 1,  # one more tells whether a next page exists
+        offset=(page - 1) * LOG_PAGE_SIZE,
+    )
     community = access.get_community(db, community_id=com)
     overdue = passages.overdue(db, actor=user, community_id=com)
-    query = request.url.query
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
     return render(
         request,
         "community/gate_log.html",
         community=community,
-        passages=found,
+        passages=found[:LOG_PAGE_SIZE],
         filters=filters,
         day=day or "",
+        start=start or "",
+        end=end or "",
         overdue=overdue,
-        query=query,
+        query=urlencode(kept),
+        page=page,
+        has_next=len(found) > LOG_PAGE_SIZE,
         reason_text=_reason_text,
         now=clock.now(),
+    )
+
+
+TrendDays = Annotated[int, Query(ge=1, le=passages.TRENDS_MAX_DAYS)]
+
+
+@router.get("/community/{com}/passages/trends", response_class=HTMLResponse)
+def trends_page(
+    request: Request,
+    com: PublicId,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    days: TrendDays = 14,
+) -> HTMLResponse:
+    """Daily passages, exits and denials over the last days: a chart and its table."""
+    figures = passages.daily_figures(
+        db, actor=user, community_id=com, days=days, zone=settings.timezone
+    )
+    community = access.get_community(db, community_id=com)
+    top = max((f.passages for f in figures), default=0)
+    return render(
+        request,
+        "community/gate_trends.html",
+        community=community,
+        figures=figures,
+        days=days,
+        top=max(top, 1),
+        totals=(
+            sum(f.passages for f in figures),
+            sum(f.exits for f in figures),
+            sum(f.denials for f in figures),
+        ),
+    )
+
+
+@router.get("/community/{com}/passages/trends.csv")
+def trends_csv(
+    com: PublicId,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    days: TrendDays = 14,
+) -> Response:
+    """The daily figures as a CSV file."""
+    figures = passages.daily_figures(
+        db, actor=user, community_id=com, days=days, zone=settings.timezone
+    )
+    return Response(
+        "".join(passages.trends_csv(figures)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="passage-trends-{com}.csv"'},
     )
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from townsquare.community.gate.decision import (
     request_digest,
 )
 from townsquare.community.gate.models import Direction, Passage
-from townsquare.community.models import Community, Gate, Household, Person
+from townsquare.community.models import Community, Gate, Household, Person, Room
 from townsquare.core import audit, csvout
 from townsquare.core.clock import clock
 from townsquare.core.database import is_deadlock
@@ -53,6 +54,14 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
     review_only: bool = False
+    room: str | None = None  # part of the room as written: "3栋-2单元-301", "301", "3栋2单元"
+    name: str | None = None  # part of the resident's real name
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _visible_community(db: Session, actor: User | None, community_id: str) -> Community:
@@ -94,6 +103,19 @@ def _filtered(db: Session, community: Community, f: LogFilter):
             else None
         )
         stmt = stmt.where(Passage.gate_id == (gid or -1))
+    if f.room and f.room.strip():
+        wanted = "".join(f.room.split()).replace("-", "")
+        room_ids = select(Household.id).join(Room, Household.room_id == Room.id).where(
+            Household.community_id == community.id,
+            (Room.building + Room.unit + Room.number).like(_like(wanted), escape="\\"),
+        )
+        stmt = stmt.where(Passage.household_id.in_(room_ids))
+    if f.name and f.name.strip():
+        person_ids = select(Person.id).where(
+            Person.community_id == community.id,
+            Person.real_name.like(_like(f.name.strip()), escape="\\"),
+        )
+        stmt = stmt.where(Passage.person_id.in_(person_ids))
     if f.since:
         stmt = stmt.where(Passage.at >= f.since)
     if f.until:
@@ -179,6 +201,77 @@ def export_csv(
                 int(p.overdue),
             )
         )
+
+
+TRENDS_MAX_DAYS = 92
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """One local day of the log: every scan, the exits let out, the scans refused."""
+
+    day: date
+    passages: int
+    exits: int
+    denials: int
+
+
+def daily_figures(
+    db: Session, *, actor: User | None, community_id: str, days: int, zone: str
+) -> list[DayFigures]:
+    """Passages, allowed exits and denials per local day for the last `days` days (today
+    included), oldest first, every day listed even when nothing happened. Counted in SQL: the
+    day boundaries (local midnights, so daylight saving is right) become one CASE bucket."""
+    community = _visible_community(db, actor, community_id)
+    if not 1 <= days <= TRENDS_MAX_DAYS:
+        raise ValidationFailed("Trends cover 1 to {n} days.", n=TRENDS_MAX_DAYS)
+    tz = ZoneInfo(zone)
+    today = clock.now().astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    starts = [
+        datetime.combine(first + timedelta(days=i), time(), tz).astimezone(UTC)
+        for i in range(days + 1)
+    ]
+    bucket = case(
+        *((Passage.at < starts[i + 1], i) for i in range(days)), else_=None
+    ).label("bucket")
+    exits = case((Passage.allowed.is_(True) & (Passage.direction == Direction.EXIT), 1), else_=0)
+    denied = case((Passage.allowed.is_(False), 1), else_=0)
+    inner = (
+        select(bucket, exits.label("exit"), denied.label("denied"))
+        .where(
+            Passage.community_id == community.id,
+            Passage.at >= starts[0],
+            Passage.at < starts[-1],
+        )
+        .subquery()
+    )  # grouped outside, so PostgreSQL sees one column, not the CASE with its parameters
+    stmt = select(
+        inner.c.bucket, func.count(), func.sum(inner.c.exit), func.sum(inner.c.denied)
+    ).group_by(inner.c.bucket)
+    counted = {row[0]: row for row in db.execute(stmt) if row[0] is not None}
+    out = []
+    for i in range(days):
+        row = counted.get(i)
+        out.append(
+            DayFigures(
+                first + timedelta(days=i),
+                int(row[1]) if row else 0,
+                int(row[2] or 0) if row else 0,
+                int(row[3] or 0) if row else 0,
+            )
+        )
+    return out
+
+
+TRENDS_CSV_HEADER = ("day", "passages", "exits", "denials")
+
+
+def trends_csv(figures: Sequence[DayFigures]) -> Iterator[str]:
+    """The daily figures as CSV lines (through the formula-defusing writer, like every export)."""
+    yield "\ufeff" + csvout.line(TRENDS_CSV_HEADER)
+    for f in figures:
+        yield csvout.line((f.day.isoformat(), f.passages, f.exits, f.denials))
 
 
 def trace(

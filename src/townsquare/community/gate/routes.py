@@ -186,6 +186,8 @@ def _filters(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     review: bool = False,
+    room: Annotated[str | None, Query(max_length=40)] = None,
+    name: Annotated[str | None, Query(max_length=40)] = None,
 ) -> passages.LogFilter:
     """The log's query filters, shared by the JSON log and the CSV export."""
     return passages.LogFilter(
@@ -195,6 +197,8 @@ def _filters(
         since=since,
         until=until,
         review_only=review,
+        room=room or None,
+        name=name or None,
     )
 
 

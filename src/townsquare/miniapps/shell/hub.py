@@ -16,7 +16,8 @@ from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
-from townsquare.core.text import well_formed
+from townsquare.core.text import LINE_CONTROL, well_formed
+from townsquare.merchants.models import Category, Merchant
 from townsquare.miniapps.models import HubEntry, HubSection, MiniApp
 
 Direction = Literal["up", "down"]
@@ -103,6 +104,37 @@ def listed_choices(db: Session, *, actor: User | None, limit: int = 1000) -> lis
     require_role(actor, Role.OPERATOR)
     stmt = select(MiniApp).where(MiniApp.listed.is_(True)).order_by(MiniApp.name).limit(limit)
     return list(db.scalars(stmt))
+
+
+PICKER_LIMIT = 20
+
+
+def search_choices(
+    db: Session, *, actor: User | None, query: str, limit: int = PICKER_LIMIT
+) -> list[MiniApp]:
+    """Listed mini-apps whose name, merchant or category (Chinese or English) contains `query`,
+    by name: the hub console's search picker (operators), a handful at a time."""
+    require_role(actor, Role.OPERATOR)
+    text = LINE_CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
+    if not text:
+        return []
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    merchants = select(Merchant.id).where(Merchant.name.ilike(pattern, escape="\\"))
+    cats = select(Category.id).where(
+        Category.name_zh.ilike(pattern, escape="\\") | Category.name_en.ilike(pattern, escape="\\")
+    )
+    stmt = (
+        select(MiniApp)
+        .where(
+            MiniApp.listed.is_(True),
+            MiniApp.name.ilike(pattern, escape="\\")
+            | MiniApp.merchant_id.in_(merchants)
+            | MiniApp.category_id.in_(cats),
+        )
+        .order_by(MiniApp.name, MiniApp.id)
+        .limit(max(1, min(limit, 100)))
+    )
+    return list(db.scalars(stmt).unique())
 
 
 def public_hub(db: Session) -> list[PublicSection]:

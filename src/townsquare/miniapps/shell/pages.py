@@ -132,11 +132,13 @@ def run(
 
 
 # -- operator: hub console ---------------------------------------------------------------------
-def _console(request: Request, db: Session, user: User, exc: TownsquareError | None = None):
+def _console(request: Request, db: Session, user: User, exc: TownsquareError | None = None,
+             q: str = "", section: str = ""):
     if exc is not None:
         db.rollback()  # show the curation as stored, not as the failed attempt left it
     context: dict[str, Any] = {
-        "curation": hub.curation(db, actor=user), "choices": hub.listed_choices(db, actor=user),
+        "curation": hub.curation(db, actor=user), "q": q, "picked_section": section,
+        "found": hub.search_choices(db, actor=user, query=q) if q else [],
     }
     if exc is not None:
         return rejected(request, db, "miniapps/shell_hub_console.html", exc, **context)
@@ -144,8 +146,22 @@ def _console(request: Request, db: Session, user: User, exc: TownsquareError | N
 
 
 @router.get(HUB_CONSOLE, response_class=HTMLResponse)
-def hub_console(request: Request, db: DbSession, user: CurrentUser) -> HTMLResponse:
-    return _console(request, db, user)
+def hub_console(
+    request: Request, db: DbSession, user: CurrentUser, q: str = "", section: str = ""
+) -> HTMLResponse:
+    """The curation; `q` (with the `section` it was typed in) searches listed mini-apps to add,
+    so the picker works without script too."""
+    return _console(request, db, user, q=q[:64], section=section[:40])
+
+
+@router.get(HUB_CONSOLE + "/picker", response_class=HTMLResponse)
+def hub_picker(
+    request: Request, db: DbSession, user: CurrentUser, q: str = "", section: str = ""
+) -> HTMLResponse:
+    """The picker's results alone, swapped in by htmx as the operator types."""
+    found = hub.search_choices(db, actor=user, query=q[:64])
+    return render(request, "miniapps/shell_hub_picker.html", found=found, q=q[:64],
+                  section_id=section[:40])
 
 
 def _apply(request: Request, db: Session, user: User, action, **kwargs) -> Response:
