@@ -65,7 +65,7 @@ def test_merchant_to_operator_to_resident(live_server, browser):
     page.locator(f"a.tile[data-miniapp={miniapp_id}]").click()
     page.wait_for_url(re.compile(rf"/apps/{miniapp_id}"))
     status = page.frame_locator("#miniapp-frame").locator("#launch-status")
-    status.wait_for()
+    status.wait_for(state="attached")
     sub = status.get_attribute("data-sub")
     src = page.locator("#miniapp-frame").get_attribute("src")
     context.close()
