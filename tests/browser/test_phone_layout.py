@@ -1,7 +1,8 @@
-"""Every resident page on a 390×844 phone, in Chromium, on the demo city: no sideways scrolling,
-the bottom tab bar (首页 · 消息 · 我的) visible, the top bar's search box wide enough to type in, the
-user's name on one line; and no developer or platform jargon (codes, raw booleans, launch-ticket
-notes, guarantee wording) in what a resident reads. Screenshots go to var/screenshots/."""
+"""Every resident page on a 390×844 phone, in Chromium, on the demo city: no sideways
+scrolling, the bottom tab bar (首页 · 消息 · 我的) visible, the top bar's search box wide enough
+to type in, the user's name on one line; and no developer or platform jargon (codes, raw
+booleans, launch-ticket notes, guarantee wording) in what a resident reads, in the page or in the
+mini-app it frames. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ CHECK = """() => {
   const lineHeight = me ? parseFloat(getComputedStyle(me).lineHeight) || 24 : 0;
   return {
     scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
-    bar: bar ? getComputedStyle(bar).display !== 'none' && bar.getBoundingClientRect().height > 30 : false,
+    bar: bar ? getComputedStyle(bar).display !== 'none'
+      && bar.getBoundingClientRect().height > 30 : false,
     tabs: bar ? Array.from(bar.querySelectorAll('a .tab-label')).map(a => a.innerText.trim()) : [],
     search: search ? search.getBoundingClientRect().width : 0,
     me: me ? me.getBoundingClientRect().height : null, lineHeight: lineHeight,
@@ -70,6 +72,9 @@ def test_every_resident_page_fits_a_phone(live_server, database, browser):
             assert response is not None and response.ok, (path, response and response.status)
             page.wait_for_load_state("networkidle")
             seen = page.evaluate(CHECK)
+            if page.locator("#miniapp-frame").count():  # what the mini-app itself shows, too
+                frame = page.frame_locator("#miniapp-frame").locator("body")
+                seen["text"] += "\n" + frame.inner_text()
             screenshot(page, f"phone-{name}")
             if seen["scroll"] > seen["inner"]:
                 problems.append(f"{path}: scrolls sideways ({seen['scroll']} > {seen['inner']})")
