@@ -18,6 +18,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
+from townsquare.merchants import categories as merchant_categories
 from townsquare.miniapps import registry
 from townsquare.scoring import charts, config_versions, cycles, disputes, queries, views
 from townsquare.scoring.models import DisputeState
@@ -30,6 +31,17 @@ Text = Annotated[str, Form(max_length=4000)]
 Short = Annotated[str, Form(max_length=100)]
 MERCHANT_PAGE = "scoring/miniapp_score.html"
 OPERATOR_PAGE = "scoring/operator_scoring.html"
+
+# The complaint categories mini-apps report (events.intake: a short code), as consoles show them;
+# a code the platform does not know yet is shown as reported.
+COMPLAINT_LABELS = {
+    "quality": N_("Product quality"), "delivery": N_("Delivery"),
+    "service": N_("Service attitude"), "price": N_("Price"), "hygiene": N_("Hygiene"),
+}
+
+
+def complaint_label(code: str) -> str:
+    return gettext(COMPLAINT_LABELS[code]) if code in COMPLAINT_LABELS else code
 
 DONE = {
     "disputed": N_("Dispute sent; an operator will decide."),
@@ -50,6 +62,7 @@ def _merchant_context(db: Session, *, user: User, miniapp_id: str) -> dict[str, 
         "miniapp": miniapp,
         "is_owner": registry.is_owner(db, user, miniapp),
         "complaints": disputes.complaints_of(db, actor=user, miniapp_id=miniapp_id),
+        "complaint_label": complaint_label,
         **views.merchant_view(db, history, locale),
     }
 
@@ -97,6 +110,8 @@ def _operator_context(db: Session, *, user: User, settings: Settings) -> dict[st
         "cycles": queries.list_cycles(db, actor=user, limit=12),
         "latest": latest,
         "scores": scores[:20],
+        "category_names": {c.code: c.name(i18n.current_locale.get())
+                           for c in merchant_categories.list_categories(db)},
         "tier_counts": queries.tier_counts(scores),
         "insufficient": sum(1 for s in scores if s.state != "scored"),
         "histogram": charts.histogram(

@@ -283,6 +283,8 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
         },
         "channels": topics.channels(db),
         "categories": categories.list_categories(db),
+        "category_names": {c.code: c.name(i18n.current_locale.get())
+                           for c in categories.list_categories(db)},
         "surface_choices": surface_choices(db),
         "surface_names": surface_names(db),
         "stage_choices": [(k.value, v) for k, v in stages.LABELS.items()],
