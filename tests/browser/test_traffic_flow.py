@@ -90,7 +90,7 @@ def _reasons(items) -> list[str]:
         reason = item.get_attribute("data-reason")
         assert reason in REASONS, reason
         label = item.locator("[data-label]")
-        if reason == "organic":
+        if reason in ("organic", "guaranteed"):  # residents see no label for these
             assert label.count() == 0
         else:
             assert label.get_attribute("data-label") == reason
@@ -186,7 +186,8 @@ def test_traffic_surfaces_market_and_plan(live_server, browser, database):
     form.locator("button[type=submit]").click()
     mpage.wait_for_url(re.compile(r"\?ok=bid"))
     assert mpage.locator("p.flash.ok").is_visible()
-    bid = mpage.locator("#bid-list tr[data-bid]", has=mpage.locator("code", has_text=KEYWORD))
+    target = mpage.locator(".bid-target", has_text=KEYWORD)
+    bid = mpage.locator("#bid-list tr[data-bid]", has=target)
     assert bid.count() == 1
     assert _number(bid.locator("td.spent").inner_text()) == 0
 
@@ -198,7 +199,8 @@ def test_traffic_surfaces_market_and_plan(live_server, browser, database):
         ad.locator("a.row").click()
     page.wait_for_url(re.compile(rf"/apps/{app}$"))
     mpage.goto(traffic_url)
-    bid = mpage.locator("#bid-list tr[data-bid]", has=mpage.locator("code", has_text=KEYWORD))
+    target = mpage.locator(".bid-target", has_text=KEYWORD)
+    bid = mpage.locator("#bid-list tr[data-bid]", has=target)
     assert _number(bid.locator("td.spent").inner_text()) > 0
     assert bid.locator("td").nth(5).inner_text().strip() == "1"  # clicks today
 

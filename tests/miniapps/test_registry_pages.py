@@ -28,10 +28,11 @@ def _new_from_template(client, world, csrf, **fields):
     data = {
         "csrf_token": csrf, "template_id": world.template, "name": "城东鲜果", "icon": "🍎",
         "cities": "武汉", "tags": "水果，配送", "cfg_welcome": "欢迎光临",
-        "cfg_opening_hours": "08:00-20:00", "cfg_delivery": "true", "cfg_min_order_fen": "1500",
+        "cfg_opening_hours": "08:00-20:00", "cfg_delivery": "true", "cfg_min_order_fen": "15.00",
         "submit_now": "on", "publish_on_approval": "on", **fields,
     }
-    return client.post(f"/console/merchant/{world.merchant}/miniapps/from-template", data=data)
+    return client.post(f"/console/merchant/{world.merchant}/miniapps/from-template", data=data,
+                       follow_redirects=False)
 
 
 def test_list_page_offers_templates_and_prefills_defaults(client, world):
@@ -48,25 +49,63 @@ def test_list_page_offers_templates_and_prefills_defaults(client, world):
     assert "营业时间" in chosen.text  # the runtime's labels are translated (zh_CN default)
 
 
-def test_create_from_template_shows_the_secret_once_and_submits(client, world, database):
+def test_create_from_template_needs_no_secret_and_submits(client, world, database):
+    """A template mini-app runs on the platform with no backend: no one-time secret page, straight
+    to its page; the minimum order typed in yuan is stored as exact integer fen."""
     csrf = browser_login(client, world.owner)
-    response = _new_from_template(client, world, csrf)
-    assert response.status_code == 200, response.text
-    secret = re.search(r'id="client-secret">([^<]+)<', response.text).group(1)
+    response = _new_from_template(client, world, csrf, cfg_min_order_fen="15.10")
+    assert response.status_code == 303, response.text
     with database.unit_of_work() as db:
         miniapp = db.scalar(select(MiniApp))
         version = db.scalar(select(MiniAppVersion))
-        assert miniapp.client_secret_digest == token_digest(secret)
         assert miniapp.tags == ["水果", "配送"]
         assert version.state == VersionState.SUBMITTED and version.publish_on_approval
-        assert version.config["min_order_fen"] == 1500 and version.config["delivery"] is True
+        assert version.config["min_order_fen"] == 1510 and version.config["delivery"] is True
         assert "store_pickup" in version.config and version.config["store_pickup"] is False
         ma_id = miniapp.public_id
-    detail = client.get(f"/console/miniapps/{ma_id}")
-    assert secret not in detail.text
+    assert response.headers["location"] == f"/console/miniapps/{ma_id}?ok=created"
+    detail = client.get(response.headers["location"])
+    assert 'id="client-secret"' not in detail.text and 'id="secret"' not in detail.text
+    assert 'class="flash ok">创建小程序<' in detail.text
     assert 'data-state="submitted"' in detail.text
     listing = client.get(f"/console/merchant/{world.merchant}/miniapps")
     assert f'href="/console/miniapps/{ma_id}"' in listing.text
+
+
+def test_external_miniapp_shows_its_secret_once(client, world, database):
+    csrf = browser_login(client, world.owner)
+    created = client.post(
+        f"/console/merchant/{world.merchant}/miniapps/external",
+        data={"csrf_token": csrf, "name": "外部小店", "external_url": "https://a.example/app",
+              "cities": "武汉"},
+    )
+    assert created.status_code == 200
+    secret = re.search(r'id="client-secret">([^<]+)<', created.text).group(1)
+    with database.unit_of_work() as db:
+        miniapp = db.scalar(select(MiniApp))
+        assert miniapp.client_secret_digest == token_digest(secret)
+        ma_id = miniapp.public_id
+    detail = client.get(f"/console/miniapps/{ma_id}")
+    assert secret not in detail.text and 'id="secret"' in detail.text
+
+
+@pytest.mark.parametrize("amount", ["1.505", "-1", "abc", "1e3", "10000.01"])
+def test_money_in_yuan_refused_beside_its_field(client, world, database, amount):
+    csrf = browser_login(client, world.owner)
+    response = _new_from_template(client, world, csrf, cfg_min_order_fen=amount)
+    assert response.status_code == 422, response.text
+    assert "field-error" in response.text and "起送金额" in response.text
+    assert f'value="{amount}"' in response.text  # the typed value is kept for correction
+    assert _count(database, MiniApp) == 0
+
+
+def test_money_fields_are_shown_in_yuan(client, world, database):
+    csrf = browser_login(client, world.owner)
+    created = _new_from_template(client, world, csrf, submit_now="", cfg_min_order_fen="15")
+    assert created.status_code == 303
+    page = client.get(created.headers["location"])  # the draft's edit form
+    assert 'name="cfg_min_order_fen" value="15.00"' in page.text
+    assert "起送金额（元）" in page.text and "（分）" not in page.text
 
 
 def test_a_refused_form_keeps_nothing_and_says_why_in_place(client, world, database):

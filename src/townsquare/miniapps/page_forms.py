@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from townsquare.core import i18n
-from townsquare.core.errors import TownsquareError
+from townsquare.core import i18n, money
+from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import split_cities
 from townsquare.merchants.models import Category
 from townsquare.miniapps import registry, review
-from townsquare.miniapps.runtimes import CHOICE_LABELS, RUNTIMES
+from townsquare.miniapps.runtimes import CHOICE_LABELS, RUNTIMES, validate_config
 from townsquare.web.forms import rejected
 
 ACTION_LABELS = {
@@ -52,7 +52,7 @@ def common() -> dict[str, Any]:
     return {
         "state_label": registry.state_label, "lane_label": review.lane_label,
         "choice_labels": CHOICE_LABELS, "runtimes": RUNTIMES, "action_labels": ACTION_LABELS,
-        "field_label": field_label,
+        "field_label": field_label, "config_value": config_value,
     }
 
 
@@ -75,17 +75,53 @@ def field_rows(runtime_key: str, defaults: dict[str, Any], form: dict[str, str] 
             value = form.get(key, "")
         else:
             value = defaults.get(spec.name, False if spec.type == "bool" else "")
+            if spec.type == "money" and isinstance(value, int) and not isinstance(value, bool):
+                value = money.fen_to_yuan(value)  # stored in fen, typed in yuan
         rows.append({"spec": spec, "key": key, "value": value})
     return rows
 
 
 def config_from(runtime_key: str, data: dict[str, str]) -> dict[str, Any]:
-    """The settings typed into a form (an unticked box is a no)."""
+    """The settings typed into a form (an unticked box is a no; money typed in yuan becomes
+    integer fen, exactly). Money that is not an amount refuses the form beside its field."""
     config: dict[str, Any] = {}
+    bad: list[dict[str, str]] = []
     for spec in RUNTIMES[runtime_key].fields:
         key = f"cfg_{spec.name}"
-        config[spec.name] = (key in data) if spec.type == "bool" else data.get(key, "")
+        if spec.type == "bool":
+            config[spec.name] = key in data
+        elif spec.type == "money" and data.get(key, "").strip():
+            try:
+                config[spec.name] = money.yuan_to_fen(data[key], field=spec.name)
+            except ValidationFailed as exc:
+                bad.append({"field": spec.name, "problem": exc.render(i18n.gettext)})
+        else:
+            config[spec.name] = data.get(key, "")
+    if bad:
+        try:  # the other settings' problems too, so the form shows them all at once
+            validate_config(runtime_key, config)
+        except ValidationFailed as exc:
+            if isinstance(exc.details, list):
+                bad += [item for item in exc.details if isinstance(item, dict)]
+        raise ValidationFailed(
+            "Check these settings: {fields}.",
+            fields=", ".join(field_label(runtime_key, item["field"]) for item in bad),
+            details=bad,
+        )
     return config
+
+
+def config_value(runtime_key: str | None, name: str, value: Any) -> str:
+    """A stored setting as a console shows it: yes/no, yuan, a choice's label (never a code)."""
+    runtime = RUNTIMES.get(runtime_key or "")
+    spec = next((f for f in runtime.fields if f.name == name), None) if runtime else None
+    if isinstance(value, bool):
+        return i18n.gettext("Yes") if value else i18n.gettext("No")
+    if spec is not None and spec.type == "money" and isinstance(value, int):
+        return i18n.format_money(value)
+    if spec is not None and spec.type == "choice" and isinstance(value, str):
+        return i18n.gettext(CHOICE_LABELS.get(value, value))
+    return "" if value is None else str(value)
 
 
 def problems(exc: TownsquareError) -> dict[str, str]:

@@ -26,6 +26,7 @@ from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
 from townsquare.miniapps.models import MiniAppKind, ReviewLane, VersionState
 from townsquare.miniapps.page_forms import (
+    ACTION_LABELS,
     FormData,
     categories,
     common,
@@ -37,7 +38,7 @@ from townsquare.miniapps.page_forms import (
 )
 from townsquare.miniapps.runtimes import RUNTIMES, defaults_from_fields
 from townsquare.web.deps import AppSettings, DbSession
-from townsquare.web.forms import see_other
+from townsquare.web.forms import flashes, see_other
 from townsquare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,9 +77,16 @@ def merchant_miniapps(
     return render(request, MERCHANT_PAGE, form={}, **context)
 
 
-def _created_page(request: Request, created: registry.Created) -> HTMLResponse:
+def _created_page(request: Request, created: registry.Created) -> Response:
+    """An external mini-app's backend needs its client secret, shown this once; a mini-app made
+    from a template runs on the platform, has no backend and needs none: on to its page."""
+    if created.miniapp.kind != MiniAppKind.EXTERNAL:
+        return see_other(f"/console/miniapps/{created.miniapp.public_id}?ok=created")
     return render(request, "miniapps/console_secret.html", miniapp=created.miniapp,
                   secret=created.client_secret, new=True, **common())
+
+
+CREATED = {"created": ACTION_LABELS["miniapp.create"]}
 
 
 @router.post("/console/merchant/{merchant_id}/miniapps/from-template")
@@ -154,7 +162,7 @@ def miniapp_page(
     request: Request, miniapp_id: str, user: CurrentUser, db: DbSession, settings: AppSettings
 ) -> HTMLResponse:
     context = _miniapp_context(db, user=user, settings=settings, miniapp_id=miniapp_id)
-    return render(request, MINIAPP_PAGE, form={}, **context)
+    return render(request, MINIAPP_PAGE, form={}, flashes=flashes(request, CREATED), **context)
 
 
 def _version_action(request, db, user, settings, version_id: str, failed: str, action,

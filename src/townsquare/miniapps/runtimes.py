@@ -13,10 +13,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from townsquare.core.errors import ValidationFailed
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_, format_money, gettext
 from townsquare.core.text import CONTROL, LINE_CONTROL
 
-FieldType = Literal["text", "textarea", "url", "phone", "number", "bool", "choice"]
+# "money" is an amount in integer fen: stored and carried by the JSON API as fen, typed into the
+# console forms in yuan (miniapps.page_forms converts exactly, core.money).
+FieldType = Literal["text", "textarea", "url", "phone", "number", "money", "bool", "choice"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("opening_hours", N_("Opening hours"), required=True, max_length=60),
                 FieldSpec("store_pickup", N_("Store pickup"), "bool"),
                 FieldSpec("delivery", N_("Home delivery"), "bool"),
-                FieldSpec("min_order_fen", N_("Minimum order (fen)"), "number", minimum=0,
+                FieldSpec("min_order_fen", N_("Minimum order (yuan)"), "money", minimum=0,
                           maximum=10_000_00),
                 FieldSpec("contact_phone", N_("Contact phone"), "phone"),
             ),
@@ -135,7 +137,7 @@ def _clean_value(spec: FieldSpec, value: Any) -> Any:
         if text in _FALSE:
             return False
         raise _Bad(gettext("Choose yes or no."))
-    if spec.type == "number":
+    if spec.type in ("number", "money"):  # money: integer fen here (the API), yuan on forms
         if isinstance(value, str):
             value = value.strip()
             if value == "":
@@ -147,6 +149,9 @@ def _clean_value(spec: FieldSpec, value: Any) -> Any:
             raise _Bad(gettext("Enter a whole number."))
         low = spec.minimum if spec.minimum is not None else -NUMBER_LIMIT
         high = spec.maximum if spec.maximum is not None else NUMBER_LIMIT
+        if not low <= value <= high and spec.type == "money":
+            raise _Bad(gettext("Enter an amount from {low} to {high}.").format(
+                low=format_money(low), high=format_money(high)))
         if not low <= value <= high:
             raise _Bad(gettext("Enter a number from {low} to {high}.").format(low=low, high=high))
         return value

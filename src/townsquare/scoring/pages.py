@@ -42,6 +42,17 @@ Short = Annotated[str, Form(max_length=100)]
 MERCHANT_PAGE = "scoring/miniapp_score.html"
 OPERATOR_PAGE = "scoring/operator_scoring.html"
 
+# The complaint categories mini-apps report (events.intake: a short code), as consoles show them;
+# a code the platform does not know yet is shown as reported.
+COMPLAINT_LABELS = {
+    "quality": N_("Product quality"), "delivery": N_("Delivery"),
+    "service": N_("Service attitude"), "price": N_("Price"), "hygiene": N_("Hygiene"),
+}
+
+
+def complaint_label(code: str) -> str:
+    return gettext(COMPLAINT_LABELS[code]) if code in COMPLAINT_LABELS else code
+
 DONE = {
     "disputed": N_("Dispute sent; an operator will decide."),
     "ran": N_("Scoring cycle finished."),
@@ -61,6 +72,7 @@ def _merchant_context(db: Session, *, user: User, miniapp_id: str) -> dict[str, 
         "miniapp": miniapp,
         "is_owner": registry.is_owner(db, user, miniapp),
         "complaints": disputes.complaints_of(db, actor=user, miniapp_id=miniapp_id),
+        "complaint_label": complaint_label,
         **views.merchant_view(db, history, locale),
     }
 

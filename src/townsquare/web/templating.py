@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,32 @@ def _code_points(text: str) -> str:
 
 
 templates.env.filters["code_points"] = _code_points
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the residents' phone tab bar (base.html): its label (an English msgid), link,
+    icon and the paths it stands for."""
+
+    label: str
+    href: str
+    icon: str
+    prefixes: tuple[str, ...] = ()
+
+    def is_current(self, path: str) -> bool:
+        if self.href == "/":
+            return path == "/"
+        return any(path == p or path.startswith(p + "/") for p in (self.href, *self.prefixes))
+
+
+# The phone tab bar, in order. Only sections that exist get a tab: when ordering exists, insert
+# Tab(N_("Orders"), "/orders", "🧾") before "Me" (and its translation 订单) — no dead tab before.
+TABS: list[Tab] = [
+    Tab(i18n.N_("Home"), "/", "🏠"),
+    Tab(i18n.N_("Messages"), "/inbox", "💬"),
+    Tab(i18n.N_("Me"), "/me", "👤"),
+]
+templates.env.globals["tabs"] = lambda: TABS
 
 
 def _page_auth(request: Request) -> Any:

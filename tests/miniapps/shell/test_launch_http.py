@@ -109,7 +109,7 @@ def test_run_rejects_missing_altered_expired_and_foreign_tokens(client, make_use
     assert client.get(f"/run/{app.id}", params={"ts_launch": tampered}).status_code == 401
     foreign = client.get(f"/run/{app.id}", params={"ts_launch": other_token})
     assert foreign.status_code == 401
-    assert "启动凭证无效或已过期" in foreign.text and "launch-status" not in foreign.text
+    assert "这个服务的打开链接已失效" in foreign.text and "launch-status" not in foreign.text
     clock.freeze(clock.now() + timedelta(seconds=301))
     expired = client.get(f"/run/{app.id}", params={"ts_launch": token}, headers={})
     assert expired.status_code == 401

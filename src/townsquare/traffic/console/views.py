@@ -10,7 +10,6 @@ import json
 import re
 import secrets
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, overload
 
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
-from townsquare.core import i18n
+from townsquare.core import i18n, money
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_, gettext
@@ -105,20 +104,9 @@ def labels() -> dict[str, Any]:
 
 # --- form values ------------------------------------------------------------------------------
 
-_YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
-
-
 def yuan_to_fen(value: str, *, field: str) -> int:
-    """"1.50" → 150. Bounds are the service's business; this only reads the number."""
-    text = (value or "").strip().replace("¥", "").replace(",", "")
-    try:
-        if not _YUAN.match(text):
-            raise InvalidOperation
-        return int(Decimal(text) * 100)
-    except InvalidOperation as exc:
-        raise ValidationFailed(
-            "Enter an amount in yuan with at most two decimals, such as 1.50.", field=field
-        ) from exc
+    """"1.50" → 150 (core.money.yuan_to_fen: exact, Decimal)."""
+    return money.yuan_to_fen(value, field=field)
 
 
 def parse_day(value: str, *, field: str) -> date:
@@ -295,6 +283,8 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
         },
         "channels": topics.channels(db),
         "categories": categories.list_categories(db),
+        "category_names": {c.code: c.name(i18n.current_locale.get())
+                           for c in categories.list_categories(db)},
         "surface_choices": surface_choices(db),
         "surface_names": surface_names(db),
         "stage_choices": [(k.value, v) for k, v in stages.LABELS.items()],
