@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.loading import rows_loaded
 from tests.miniapps.registry_world import browser_login, build_world, external_app
 from townsquare.core.clock import clock
 from townsquare.miniapps import registry, review
@@ -149,20 +150,10 @@ def _rows(html: str) -> list[str]:
 
 
 def test_queue_filters_search_and_pages_in_sql(client, world, database, settings):
-    from sqlalchemy import event
-
     ids = _many(database, world, settings, 45)  # 15 expedited, 30 standard
     browser_login(client, world.operator)
-    loaded: list[object] = []
-
-    def seen(target, context):
-        loaded.append(target)
-
-    event.listen(MiniAppVersion, "load", seen)
-    try:
+    with rows_loaded(MiniAppVersion) as loaded:
         first = client.get("/console/operator/reviews")
-    finally:
-        event.remove(MiniAppVersion, "load", seen)
     assert len(_rows(first.text)) == 20 and len(loaded) <= 20  # a page, not the queue
     assert _rows(first.text)[:15] == ids[0::3]  # expedited first, oldest first
     assert "45" in first.text and 'rel="next"' in first.text

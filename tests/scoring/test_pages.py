@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.loading import rows_loaded
 from tests.merchants.conftest import csrf, login
 from tests.scoring.cycle_world import AS_OF, Market, build_market
 from townsquare.scoring import cycles
@@ -256,22 +257,12 @@ def _add_scores(database, count: int) -> None:
 def test_the_operator_sees_every_score_filtered_and_paged_with_category_names(
     client, database, scored
 ):
-    from sqlalchemy import event
-
     from townsquare.scoring.models import MiniAppScore
 
     _add_scores(database, 60)  # with the market's 11: 71 scores
     login(client, scored.operator)
-    loaded: list[object] = []
-
-    def seen(target, context):
-        loaded.append(target)
-
-    event.listen(MiniAppScore, "load", seen)
-    try:
+    with rows_loaded(MiniAppScore) as loaded:
         page = client.get("/console/operator/scoring")
-    finally:
-        event.remove(MiniAppScore, "load", seen)
     rows = re.findall(r'<tr data-score="(ma_\w+)">', page.text)
     assert len(rows) == 20 and len(loaded) <= 20  # one page loaded, the rest counted in SQL
     assert "71" in page.text and 'rel="next"' in page.text and "饮品" in page.text

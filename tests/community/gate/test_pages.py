@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.loading import rows_loaded
 from townsquare.community.gate import codes
 from townsquare.core.clock import clock
 
@@ -157,22 +158,12 @@ def _fill_log(database, world, count: int, start: datetime) -> None:
 
 
 def test_the_log_is_searched_by_room_name_and_time_and_paged_in_sql(client, database, world):
-    from sqlalchemy import event
-
     from townsquare.community.gate.models import Passage
 
     _fill_log(database, world, 200, NOON)
     login(client, world.manager)
-    loaded: list[object] = []
-
-    def seen(target, context):
-        loaded.append(target)
-
-    event.listen(Passage, "load", seen)
-    try:
+    with rows_loaded(Passage) as loaded:
         first = client.get(f"/community/{world.com}/passages")
-    finally:
-        event.remove(Passage, "load", seen)
     assert first.status_code == 200
     assert first.text.count("/trace\"") == 50 and len(loaded) <= 51  # a page, not the log
     assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
