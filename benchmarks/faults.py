@@ -33,7 +33,11 @@ import threading
 import time
 from pathlib import Path
 
-from harness import free_port, write_section  # benchmarks/harness.py (this folder is on sys.path)
+from harness import (  # benchmarks/harness.py (this folder is on sys.path)
+    free_port,
+    wait_until_up,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -137,16 +141,7 @@ def run(args: argparse.Namespace) -> dict:
             env=env, stdout=subprocess.DEVNULL, stderr=open(cluster.dir / "server.log", "w"),  # noqa: SIM115
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        wait_until_up(base, seconds=120)
 
         def token(username: str) -> str:
             body = {"username": username, "password": "pw-bench-1"}

@@ -35,7 +35,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import free_port, write_section  # benchmarks/harness.py (this folder is on sys.path)
+from harness import (  # benchmarks/harness.py (this folder is on sys.path)
+    free_port,
+    wait_until_up,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -210,16 +214,7 @@ def http(url: str, requests: int, clients: int, rounds: int) -> dict[str, dict[s
         paths = {"floor": "/api/health", "feed": f"/api/feed?city={CITIES[0]}"}
         results: dict[str, dict[str, Any]] = {}
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.2)
+            wait_until_up(base, seconds=60)
             for path in paths.values():  # warm up: imports, caches, connections
                 _load(base, path, 200, clients)
             # Interleaved rounds (floor, feed, floor, feed, …): a change in the shared machine's

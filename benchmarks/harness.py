@@ -1,11 +1,15 @@
-"""What the benchmark scripts share: a free local port for a server under test, and writing a
-run's figures between a section's markers in a Markdown page (docs/benchmarks.md by default)."""
+"""What the benchmark scripts share: a free local port for a server under test, waiting for that
+server to answer, and writing a run's figures between a section's markers in a Markdown page
+(docs/benchmarks.md by default)."""
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
@@ -15,6 +19,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_up(base: str, *, seconds: float) -> None:
+    """Wait until the server at `base` answers its health check; raise after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.2)
 
 
 def write_section(marker: str, heading: str, text: str, *, page: Path = BENCHMARKS_PAGE,
