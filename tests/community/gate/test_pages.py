@@ -3,6 +3,7 @@ log and tracing pages for the property manager."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -103,6 +104,14 @@ def test_log_and_trace_pages(client, token_for, settings, world):
         == 0
     )
     assert client.get(f"/community/{world.com}/passages?day=nonsense").status_code == 422
+    # The page's CSV link carries its filters in the export's own terms.
+    for day, rows in (("2024-03-05", 0), (clock.now().date().isoformat(), 2)):
+        page = client.get(f"/community/{world.com}/passages?day={day}&room=301").text
+        link = re.search(r'href="(/api/community/com_\w+/passages\.csv[^"]*)"', page)
+        exported = client.get(html.unescape(link.group(1)))
+        assert exported.status_code == 200
+        assert exported.text.count("3栋-2单元-301") >= rows
+        assert rows or "3栋-2单元-301" not in exported.text
     trace_link = re.search(r'href="(/community/com_\w+/passages/pas_\w+/trace)"', log.text)
     traced = client.get(trace_link.group(1))
     assert traced.status_code == 200 and "3栋-2单元-301" in traced.text

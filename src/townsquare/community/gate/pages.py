@@ -230,11 +230,27 @@ def log_page(
         end=end or "",
         overdue=overdue,
         query=urlencode(kept),
+        export_query=_export_query(filters),
         page=page,
         has_next=len(found) > LOG_PAGE_SIZE,
         reason_text=_reason_text,
         now=clock.now(),
     )
+
+
+def _export_query(filters: passages.LogFilter) -> str:
+    """The page's filters as the CSV export reads them (it takes since/until, not day/from/to)."""
+    values = {
+        "household": filters.household,
+        "person": filters.person,
+        "gate": filters.gate,
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+        "review": "true" if filters.review_only else None,
+        "room": filters.room,
+        "name": filters.name,
+    }
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 TrendDays = Annotated[int, Query(ge=1, le=passages.TRENDS_MAX_DAYS)]
