@@ -50,7 +50,8 @@ from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.sample_backend import sample_client_secret_digest
 from townsquare.scoring import cycles
 from townsquare.simulation import city_data as data
-from townsquare.simulation import market
+from townsquare.simulation import city_places as places
+from townsquare.simulation import market, service_content
 
 DEMO_PASSWORD = "townsquare-demo"
 DEMO_LOGINS = (
@@ -209,10 +210,12 @@ class _Builder:
         codes = list(self.category_by_code)
         for i in range(MERCHANTS):
             code = "grocery" if i == 0 else self.rng.choice(codes)
+            cities = (["武汉"] if i == 0
+                      else self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))))
             name = (
                 "城东鲜果店"
                 if i == 0
-                else self.rng.choice(data.PLACES)
+                else self.shop_place(cities)
                 + self.rng.choice(data.TRADE_WORDS[code])
                 + self.rng.choice(data.SHOP_SUFFIX)
             )
@@ -227,16 +230,24 @@ class _Builder:
                 category=self.category_by_code[code],
                 created_at=self.ago(400, 10),
                 description=f"{name}，服务周边社区居民。",
-                cities=self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))),
+                cities=cities,
             )
-            if i == 0:
-                merchant.cities = ["武汉"]
             self.db.add(merchant)
             self.db.flush()
             self.db.add(MerchantStaff(merchant_id=merchant.id, user_id=owner.id, is_owner=True))
             self.owners.append(owner)
             self.merchant_list.append(merchant)
         self.brands()
+
+    def shop_place(self, cities: list[str]) -> str:
+        """The place a shop is named after: a district or street of its one city; a shop serving
+        several cities takes a neutral name (a 海淀 shop has no place in Wuhan's feed)."""
+        if len(cities) != 1:
+            return self.rng.choice(places.NEUTRAL)
+        district = self.rng.choice(places.PLACES[cities[0]])
+        if self.rng.random() < 0.5:
+            return district.short
+        return places.street_short(self.rng.choice(district.streets))
 
     def brands(self) -> None:
         holders = self.rng.sample(self.merchant_list[1:], len(data.BRANDS))
@@ -310,6 +321,8 @@ class _Builder:
             "storefront": "社区小店模板",
             "consultation": "在线问诊台模板",
             "info": "信息公告页模板",
+            "directory": "便民查询模板",
+            "donation": "公益募捐模板",
         }
         for i, (runtime, name) in enumerate(names.items()):
             template = Template(
@@ -318,7 +331,8 @@ class _Builder:
                 name=name,
                 description=f"{RUNTIMES[runtime].label}：几分钟即可上线。",
                 category_id=self.category_by_code[
-                    {"storefront": "grocery", "consultation": "clinic", "info": "info"}[runtime]
+                    {"storefront": "grocery", "consultation": "clinic", "info": "info",
+                     "directory": "info", "donation": "charity"}[runtime]
                 ].id,
                 fields=[
                     {"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields
@@ -344,8 +358,11 @@ class _Builder:
             self.db.add(section)
             for entry_position, (name, code, runtime) in enumerate(services):
                 merchant = self.hub_merchant(code, position * 10 + entry_position)
+                # each service opens a first-party page written for its name and city
+                written = service_content.content(name, merchant.cities[0], today=self.now.date())
+                runtime, config = written if written else (runtime, None)
                 app = self.new_app(merchant, name, code, runtime, icon)
-                self.versions(app, ["published"])
+                self.versions(app, ["published"], config=config)
                 section.entries.append(HubEntry(miniapp=app, position=entry_position))
 
     def hub_merchant(self, code: str, index: int) -> Merchant:
@@ -424,12 +441,17 @@ class _Builder:
             return sample_client_secret_digest(self.settings.effective_secret_key, public_id)
         return token_digest(new_token())
 
-    def versions(self, app: MiniApp, states: list[str]) -> None:
-        """Versions 1..n of `app`, in the given final states, with an audited history."""
+    def versions(self, app: MiniApp, states: list[str], config: dict[str, Any] | None = None
+                 ) -> None:
+        """Versions 1..n of `app`, in the given final states, with an audited history; a template
+        app's settings are `config`, or the runtime's demo defaults."""
         start = self.ago(90, 20)
+        written = config
         for number, final in enumerate(states, start=1):
-            config: dict[str, Any] = {}
-            if app.template is not None:
+            config = {}
+            if written is not None:
+                config = dict(written)
+            elif app.template is not None:
                 config = {f.name: _default(f.name) for f in RUNTIMES[app.template.runtime].fields}
             url = f"{self.settings.base_url}/sample-miniapp/?app={app.public_id}"
             version = MiniAppVersion(
