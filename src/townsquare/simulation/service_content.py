@@ -231,7 +231,7 @@ def _same_flight(c: City) -> tuple[str, dict]:
                                   strict=False)]
     return "directory", _directory(
         "确诊病例同航班查询", "日期|航班|航段|座位", rows,
-        intro=texts.SAME_TRIP, search_hint="输入航班号，如CZ3367",
+        intro=texts.SAME_TRIP.format(what="航班"), search_hint="输入航班号，如CZ3367",
         not_found="没有查到这个航班：目前未公布确诊病例同乘信息。")
 
 
@@ -241,7 +241,7 @@ def _same_train(c: City) -> tuple[str, dict]:
             for kind, dest in zip("GGDDKZ", texts.OTHER_CITIES, strict=False)]
     return "directory", _directory(
         "确诊病例同车次查询", "日期|车次|区间|车厢", rows,
-        intro=texts.SAME_TRIP, search_hint="输入车次，如G1234",
+        intro=texts.SAME_TRIP.format(what="列车"), search_hint="输入车次，如G1234",
         not_found="没有查到这个车次：目前未公布确诊病例同乘信息。")
 
 
@@ -252,7 +252,7 @@ def _same_metro(c: City) -> tuple[str, dict]:
             for a, b in zip(stations[::2], stations[1::2], strict=False)][:6]
     return "directory", _directory(
         "确诊病例同乘地铁查询", "日期|线路|区间|时间", rows,
-        intro=texts.SAME_TRIP, search_hint="输入线路或站名", not_found="没有查到相关乘车信息。")
+        intro=texts.SAME_TRIP.format(what="地铁列车"), search_hint="输入线路或站名", not_found="没有查到相关乘车信息。")
 
 
 def _case_trips(c: City) -> tuple[str, dict]:
