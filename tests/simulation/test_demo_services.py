@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.miniapps.shell_data import browser_login
-from townsquare.merchants.models import Merchant
-from townsquare.miniapps.models import HubSection, MiniApp
+from townsquare.merchants.models import Category, Merchant
+from townsquare.miniapps.models import HubSection, MiniApp, MiniAppVersion
 from townsquare.simulation import city_data, city_places
 from townsquare.simulation.demo_city import _Builder
 
@@ -120,3 +120,10 @@ def test_shops_are_named_after_places_of_their_own_city(database, settings):
         for app in apps:
             named = city_places.cities_named_in(app.name)
             assert named <= set(app.cities), (app.name, app.cities)
+        # the feed's own shops speak of their trade, not of a placeholder or of groceries
+        for version, code in db.execute(
+                select(MiniAppVersion, Category.code).join(MiniApp).join(Category)):
+            said = str(version.config)
+            assert "最新防疫信息" not in said, version.name
+            if code != "grocery":
+                assert GROCERY_GREETING not in said, (version.name, code)

@@ -157,7 +157,8 @@ FORMS: dict[str, FormSpec] = {spec.kind: spec for spec in (
                   ("weekday", N_("Weekday evenings")), ("weekend", N_("Weekend mornings")))),
               NOTE)),
     FormSpec("consult_request", N_("Ask for a consultation"), N_("Send"),
-             N_("Sent. A doctor answers within the consultation hours, in the order requests arrive."),
+             N_("Sent. A doctor answers within the consultation hours, in the order requests "
+                "arrive."),
              (NAME,
               Question("age", N_("Age"), "count", minimum=0, maximum=120),
               Question("complaint", N_("Describe the problem"), "textarea", max_length=500),

@@ -404,7 +404,10 @@ class _Builder:
         for merchant in self.merchant_list[1:]:
             runtime = self.rng.choice(("storefront", "consultation", "info", "external"))
             app = self.new_app(merchant, merchant.name, merchant.category.code, runtime, "🏪")
-            self.versions(app, self.rng.choice(lifecycles))
+            config = service_content.shop_config(
+                runtime, name=merchant.name, category=merchant.category.code,
+                trade=merchant.category.name_zh)
+            self.versions(app, self.rng.choice(lifecycles), config=config)
         # The look-alike's own listed shop (its brand application is pending): a search for the
         # certified brand must still show the brand's official mini-app first.
         lookalike = self.new_app(self.lookalike, data.BRANDS[0] + "优选特卖", "grocery",

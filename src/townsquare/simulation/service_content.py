@@ -252,7 +252,8 @@ def _same_metro(c: City) -> tuple[str, dict]:
             for a, b in zip(stations[::2], stations[1::2], strict=False)][:6]
     return "directory", _directory(
         "确诊病例同乘地铁查询", "日期|线路|区间|时间", rows,
-        intro=texts.SAME_TRIP.format(what="地铁列车"), search_hint="输入线路或站名", not_found="没有查到相关乘车信息。")
+        intro=texts.SAME_TRIP.format(what="地铁列车"), search_hint="输入线路或站名",
+        not_found="没有查到相关乘车信息。")
 
 
 def _case_trips(c: City) -> tuple[str, dict]:
@@ -374,3 +375,31 @@ def content(name: str, city: str, *, today: date) -> tuple[str, dict[str, Any]] 
         return None
     seed = zlib.crc32(f"{name}\x1f{city}".encode())
     return build(City(city, today, random.Random(seed)))
+
+
+# -- the feed's own shops (not in the hub): settings that fit their trade -------------------------
+def shop_config(runtime: str, *, name: str, category: str, trade: str) -> dict[str, Any] | None:
+    """Settings for a merchant's own mini-app of `runtime`, in words of its trade (`category`
+    code, `trade` its Chinese name); None for a runtime without written settings."""
+    rng = random.Random(zlib.crc32(f"{name}\x1f{runtime}".encode()))
+    line = texts.TRADE_LINES.get(category, "用心服务周边居民")
+    if runtime == "storefront":
+        return {"welcome": f"欢迎光临{name}！{line}。", "opening_hours": rng.choice(
+                    ("08:00-20:00", "09:00-21:00", "07:30-19:30", "10:00-22:00")),
+                "store_pickup": rng.random() < 0.7, "delivery": True,
+                "min_order_fen": rng.choice((0, 1500, 2000, 3000)),
+                "contact_phone": f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"}
+    if runtime == "consultation":
+        department = rng.choice(texts.DEPARTMENTS) if category == "clinic" else f"{trade}咨询"
+        config: dict[str, Any] = {
+            "department": department, "hours": rng.choice(("09:00-21:00", "08:00-18:00")),
+            "mode": rng.choice(("text", "video", "phone")),
+            "notice": f"{name}在线解答{trade}方面的问题，{line}。"}
+        if category == "clinic":
+            config["form"] = "consult_request"
+        return config
+    if runtime == "info":
+        return {"headline": f"{name}服务须知",
+                "body": f"{name}：{line}。\n营业时间 {rng.choice(('08:00-20:00', '09:00-18:00'))}，"
+                        "疫情期间进店请佩戴口罩、扫码登记。"}
+    return None

@@ -168,3 +168,14 @@ MIND_COURSES = (
     ("失眠与焦虑的自我缓解", "每周六 10:00"),
     ("一线工作者的压力疏导", "每周日 20:00"),
 )
+
+# A merchant's own shop, by its category: what it says about itself.
+TRADE_LINES = {
+    "info": "及时发布本地便民信息", "clinic": "医生在线接诊，复诊开方更方便",
+    "grocery": "新鲜蔬果肉蛋每日到店", "medicine": "执业药师驻店，常用药品齐全",
+    "health": "协助居民完成健康申报", "travel": "代办车票机票与退改签",
+    "charity": "公开透明，每一笔善款都有去向", "community": "物业、社区事务一站办理",
+    "errands": "同城跑腿，最快30分钟送达", "restaurant": "堂食暂停，外卖与到店自取照常",
+    "housekeeping": "持证阿姨上门，保洁消毒一次办好", "education": "名师线上授课，停课不停学",
+}
+DEPARTMENTS = ("全科", "内科", "皮肤科", "口腔科", "妇科", "耳鼻喉科")
