@@ -35,6 +35,10 @@ PROMISED = {
     "宠物代养": "遛狗", "水电缴费": "电费",
 }
 GROCERY_GREETING = "新鲜直达社区"
+# The demo templates' defaults: a hub page showing one has a setting it was never given.
+TEMPLATE_TEXT = ("最新防疫信息", "如有发热症状请先线上咨询", "Online ordering opens here soon",
+                 "在线下单即将开放", "问诊服务即将开放")
+LANDLINE = re.compile(r"\b(0\d{2,3})-?\d{7,8}\b")
 
 
 def _build(database, settings) -> None:
@@ -95,8 +99,13 @@ def test_every_hub_service_opens_a_page_about_its_name_in_its_city(
         assert "ou_" not in text, f"{name} shows a pseudonymous id"
         if category != "grocery":
             assert GROCERY_GREETING not in text, f"{name} greets with the grocery text"
+        for placeholder in TEMPLATE_TEXT:
+            assert placeholder not in text, f"{name} shows {placeholder!r}"
         named = city_places.cities_named_in(text)
         assert named <= set(cities), f"{name} ({cities}) names places of {named - set(cities)}"
+        codes = {city_places.AREA_CODES[c] for c in cities}
+        for code in LANDLINE.findall(text):
+            assert code in codes, f"{name} ({cities}) shows a {code} phone number"
     # no text shared between services' pages beyond the page chrome and shared form questions
     shared = Counter(line for text in texts.values() for line in _lines(text))
     repeated = {line: n for line, n in shared.items() if n > 1}
@@ -122,7 +131,9 @@ def test_shops_are_named_after_places_of_their_own_city(database, settings):
             assert named <= set(app.cities), (app.name, app.cities)
         # the feed's own shops speak of their trade, not of a placeholder or of groceries
         for version, code in db.execute(
-                select(MiniAppVersion, Category.code).join(MiniApp).join(Category)):
+                select(MiniAppVersion, Category.code)
+                .join(MiniApp, MiniApp.id == MiniAppVersion.miniapp_id)
+                .join(Category, Category.id == MiniApp.category_id)):
             said = str(version.config)
             assert "最新防疫信息" not in said, version.name
             if code != "grocery":

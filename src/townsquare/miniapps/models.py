@@ -232,3 +232,8 @@ class FormSubmission(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     amount_fen: Mapped[int] = mapped_column(default=0)  # a donation pledge's amount, else 0
     created_at: Mapped[datetime]
+
+    @property
+    def reference(self) -> str:
+        """What the resident quotes when they call about it (fs_xqjcm0yd… → XQJCM0YD)."""
+        return self.public_id.removeprefix("fs_")[:8].upper()

@@ -145,6 +145,15 @@ FORMS: dict[str, FormSpec] = {spec.kind: spec for spec in (
                   ("thermometers", N_("Thermometers")))),
               Question("quantity", N_("Quantity"), "count", minimum=1, maximum=1_000_000),
               NOTE)),
+    FormSpec("order_request", N_("Order for delivery"), N_("Send the order"),
+             N_("Order received. The shop calls you to confirm the goods and the price before "
+                "delivering; you pay on delivery."),
+             (Question("items", N_("What you would like (goods and amounts)"), "textarea",
+                       max_length=500),
+              ADDRESS, PHONE,
+              Question("when", N_("Delivery time"), "choice", choices=(
+                  ("morning", N_("Morning")), ("afternoon", N_("Afternoon")),
+                  ("evening", N_("Evening")))))),
     FormSpec("home_service", N_("Book a visit"), N_("Book"),
              N_("Booked. We will call you to confirm the visit."),
              (NAME, PHONE, ADDRESS,

@@ -335,7 +335,8 @@ class _Builder:
                      "directory": "info", "donation": "charity"}[runtime]
                 ].id,
                 fields=[
-                    {"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields
+                    {"name": f.name, "default": _default(runtime, f.name)}
+                    for f in RUNTIMES[runtime].fields
                 ],
                 status=TemplateStatus.PUBLISHED,
                 created_at=self.ago(300, 100),
@@ -455,7 +456,8 @@ class _Builder:
             if written is not None:
                 config = dict(written)
             elif app.template is not None:
-                config = {f.name: _default(f.name) for f in RUNTIMES[app.template.runtime].fields}
+                runtime = app.template.runtime
+                config = {f.name: _default(runtime, f.name) for f in RUNTIMES[runtime].fields}
             url = f"{self.settings.base_url}/sample-miniapp/?app={app.public_id}"
             version = MiniAppVersion(
                 miniapp_id=app.id,
@@ -528,19 +530,16 @@ class _Builder:
             previous = state
 
 
-def _default(field_name: str) -> Any:
-    return {
-        "headline": "最新防疫信息",
-        "body": "请居民朋友做好个人防护，按时完成健康申报。",
-        "contact_phone": "02712345678",
-        "link": "",
-        "welcome": "欢迎光临，新鲜直达社区！",
-        "opening_hours": "08:00-20:00",
-        "store_pickup": True,
-        "delivery": True,
-        "min_order_fen": 2000,
-        "department": "全科",
-        "hours": "09:00-21:00",
-        "mode": "text",
-        "notice": "如有发热症状请先线上咨询。",
-    }.get(field_name, "")
+# A template's defaults, by runtime: only what fits any page of that kind (no phone number: a
+# default would put one city's number on every other city's pages).
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "info": {"headline": "最新防疫信息", "body": "请居民朋友做好个人防护，按时完成健康申报。"},
+    "storefront": {"welcome": "欢迎光临，新鲜直达社区！", "opening_hours": "08:00-20:00",
+                   "store_pickup": True, "delivery": True, "min_order_fen": 2000},
+    "consultation": {"department": "全科", "hours": "09:00-21:00", "mode": "text",
+                     "notice": "如有发热症状请先线上咨询。"},
+}
+
+
+def _default(runtime: str, field_name: str) -> Any:
+    return _DEFAULTS.get(runtime, {}).get(field_name, "")

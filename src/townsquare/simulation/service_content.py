@@ -134,14 +134,13 @@ def _consultation(department: str, hours: str, mode: str, notice: str) -> Callab
 
 # -- storefronts -------------------------------------------------------------------------------
 def _shop(welcome: str, hours: str, highlights: str, *, store_pickup: bool = True,
-          delivery: bool = True, min_order_fen: int = 0, form: str = "") -> Callable:
+          delivery: bool = True, min_order_fen: int = 0, form: str = "order_request"
+          ) -> Callable:
     def build(c: City) -> tuple[str, dict]:
         config: dict[str, Any] = {
             "welcome": welcome.format(city=c.name), "opening_hours": hours,
             "store_pickup": store_pickup, "delivery": delivery, "min_order_fen": min_order_fen,
-            "contact_phone": c.phone(), "highlights": highlights}
-        if form:
-            config["form"] = form
+            "contact_phone": c.phone(), "highlights": highlights, "form": form}
         return "storefront", config
     return build
 
