@@ -89,5 +89,16 @@ def test_a_resident_uses_the_hub_services_on_a_phone(small_server, database, tmp
         frame.locator(".progress").wait_for()
         assert int(frame.locator(".progress").get_attribute("aria-valuenow")) > 0
         screenshot(page, "demo-donation-phone")
+        page.goto(small_server + page.locator("#miniapp-frame").get_attribute("src"))
+        _fits(page)
+        screenshot(page, "demo-donation-page-phone")
+
+        # a shop takes an order for delivery; in English the page's own words are English
+        page.goto(f"{small_server}/apps/{_app_id(database, '药店送药')}?lang=en")
+        page.goto(small_server + page.locator("#miniapp-frame").get_attribute("src"))
+        assert "Order for delivery" in page.locator("#service-form h2").inner_text()
+        assert "药师" in page.locator("#welcome").inner_text()  # the shop's own words stay
+        _fits(page)
+        screenshot(page, "demo-pharmacy-en-phone")
     finally:
         context.close()
