@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tests.miniapps.shell_data import browser_login
 from townsquare.merchants.models import Category, Merchant
 from townsquare.miniapps.models import HubSection, MiniApp, MiniAppVersion
-from townsquare.simulation import city_data, city_places
+from townsquare.simulation import city_data, city_places, demo_city
 from townsquare.simulation.demo_city import _Builder
 
 # Something each service's page must say, because its name promises it.
@@ -94,6 +94,7 @@ def test_every_hub_service_opens_a_page_about_its_name_in_its_city(
         assert src.startswith(f"/run/{public_id}?"), f"{name} opens {src}"  # first-party
         page = client.get(unescape(src))
         assert page.status_code == 200, name
+        assert demo_city.HUB_CITY in cities, (name, cities)  # Wuhan's hub
         text = texts[name] = _text(page.text)
         assert PROMISED[name] in text, f"{name}: {PROMISED[name]!r} not on its page"
         assert "ou_" not in text, f"{name} shows a pseudonymous id"

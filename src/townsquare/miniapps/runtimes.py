@@ -35,8 +35,10 @@ class FieldSpec:
     maximum: int | None = None
 
 
-# An optional form a page carries below its content (service_forms.FORMS).
-FORM = FieldSpec("form", N_("Form on the page"), "choice", choices=tuple(FORMS))
+# An optional form a page carries below its content (service_forms.FORMS; the pledge form
+# belongs to donation drives, which always carry it).
+FORM = FieldSpec("form", N_("Form on the page"), "choice",
+                 choices=tuple(kind for kind in FORMS if kind != "pledge"))
 # Rows of a directory: one entry a line, columns separated by "|" (entries_of() reads them).
 ROW_SEPARATOR = "|"
 

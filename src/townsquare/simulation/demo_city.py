@@ -63,6 +63,9 @@ DEMO_LOGINS = (
     ("committee", "committee", "/community/committee"),
     ("guard", "guard", "/community/staff"),
 )
+# The epidemic-services hub is Wuhan's (the home page's first city): its services are run by
+# merchants serving Wuhan and speak of Wuhan's districts, hospitals and test sites.
+HUB_CITY = "武汉"
 RESIDENTS = 3000
 MERCHANTS = 300
 REGION_CODES = ("420102", "420106", "110101", "310101", "330102", "440303", "440103")
@@ -360,17 +363,20 @@ class _Builder:
             for entry_position, (name, code, runtime) in enumerate(services):
                 merchant = self.hub_merchant(code, position * 10 + entry_position)
                 # each service opens a first-party page written for its name and city
-                written = service_content.content(name, merchant.cities[0], today=self.now.date())
+                city = HUB_CITY if HUB_CITY in merchant.cities else merchant.cities[0]
+                written = service_content.content(name, city, today=self.now.date())
                 runtime, config = written if written else (runtime, None)
                 app = self.new_app(merchant, name, code, runtime, icon)
                 self.versions(app, ["published"], config=config)
                 section.entries.append(HubEntry(miniapp=app, position=entry_position))
 
     def hub_merchant(self, code: str, index: int) -> Merchant:
+        """The merchant running a hub service: one of its trade serving the hub's city."""
         if code == "grocery" and index % 10 == 1:
             return self.merchant_list[0]  # the demo merchant runs 生鲜到家
-        same = [m for m in self.merchant_list[1:] if m.category.code == code]
-        return same[index % len(same)] if same else self.merchant_list[1 + index]
+        local = [m for m in self.merchant_list[1:] if HUB_CITY in m.cities]
+        same = [m for m in local if m.category.code == code] or local
+        return same[index % len(same)]
 
     def communities(self) -> None:
         from townsquare.community import demo as community_demo
