@@ -178,3 +178,36 @@ def test_a_donation_drive_counts_pledges_in_its_progress(client, make_user, data
     assert sent.status_code == 200  # followed to the page
     assert "¥550.50" in sent.text and 'aria-valuenow="55"' in sent.text
     assert re.search(r'id="donors">11<', sent.text)
+
+
+def test_the_merchant_reads_the_submissions_and_the_reading_is_audited(app, database, make_user):
+    from fastapi.testclient import TestClient
+
+    from townsquare.accounts.models import Role
+    from townsquare.core.audit import AuditEntry
+    from townsquare.merchants.models import Merchant, MerchantStaff
+    from townsquare.miniapps.models import MiniApp
+
+    miniapp = make_miniapp(database, name="物业报修", runtime="info", config=REPAIR)
+    staff, outsider = make_user(Role.MERCHANT_STAFF), make_user(Role.MERCHANT_STAFF)
+    with database.unit_of_work() as db:
+        merchant = db.scalar(select(Merchant).where(Merchant.public_id == miniapp.merchant_id))
+        db.add(MerchantStaff(merchant_id=merchant.id, user_id=staff.id, is_owner=True))
+    with TestClient(app) as resident, TestClient(app) as shop, TestClient(app) as other:
+        browser_login(resident, make_user())
+        _src, html = _open(resident, miniapp.id)
+        resident.post(f"/run/{miniapp.id}/form", data={**GOOD_REPAIR, "csrf_token": _csrf(html)})
+        browser_login(shop, staff)
+        assert 'id="submissions-link"' in shop.get(f"/console/miniapps/{miniapp.id}").text
+        page = shop.get(f"/console/miniapps/{miniapp.id}/submissions")
+        assert page.status_code == 200
+        assert "厨房水龙头漏水" in page.text and "水管、水龙头" in page.text  # the choice's label
+        assert "13812345678" in page.text
+        browser_login(other, outsider)
+        assert other.get(f"/console/miniapps/{miniapp.id}/submissions").status_code == 404
+    with database.unit_of_work() as db:
+        app_row = db.scalar(select(MiniApp).where(MiniApp.public_id == miniapp.id))
+        reads = db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "form_submissions.read",
+            AuditEntry.subject_id == app_row.public_id)).all()
+        assert [r.actor_id for r in reads] == [staff.id]

@@ -190,6 +190,17 @@ def run_form(
                                        done=submission.public_id) + "#done")
 
 
+# -- merchants: what residents sent through their pages' forms ----------------------------------
+@router.get("/console/miniapps/{miniapp_id}/submissions", response_class=HTMLResponse)
+def form_submissions(
+    request: Request, miniapp_id: str, user: CurrentUser,
+    db: WritingDbSession,  # reading residents' answers is audited
+) -> HTMLResponse:
+    received = submissions.received(db, actor=user, miniapp_id=miniapp_id)
+    return render(request, "miniapps/console_submissions.html", received=received,
+                  miniapp=received.miniapp)
+
+
 # -- operator: hub console ---------------------------------------------------------------------
 def _console(request: Request, db: Session, user: User, exc: TownsquareError | None = None,
              q: str = "", section: str = ""):

@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
+from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import NotFound, RateLimited, ValidationFailed
+from townsquare.core.i18n import format_money, gettext
 from townsquare.core.settings import Settings
 from townsquare.core.text import well_formed
-from townsquare.miniapps.models import FormSubmission, MiniApp
-from townsquare.miniapps.runtimes import Runtime
+from townsquare.miniapps import registry
+from townsquare.miniapps.models import FormSubmission, MiniApp, MiniAppKind
+from townsquare.miniapps.runtimes import RUNTIMES, Runtime
 from townsquare.miniapps.service_forms import FORMS, FormSpec, clean
 from townsquare.miniapps.shell import launch
 from townsquare.miniapps.shell import service as shell
@@ -117,3 +120,50 @@ def donation_progress(db: Session, *, miniapp: MiniApp, config: dict[str, Any]) 
         goal_fen=goal if isinstance(goal, int) else 0,
         donors=int(count) + (donors if isinstance(donors, int) else 0),
     )
+
+
+@dataclass(frozen=True)
+class Received:
+    """A mini-app's submissions as its merchant reads them: each answer under its question."""
+
+    miniapp: MiniApp
+    form: FormSpec | None
+    rows: list[tuple[FormSubmission, list[tuple[str, str]]]]  # (submission, [(label, answer)])
+
+
+def received(db: Session, *, actor: User, miniapp_id: str, limit: int = 100) -> Received:
+    """The newest submissions of a mini-app, for those who may act for its merchant (staff, an
+    authorized ISV); anyone else gets NotFound. Reading residents' answers is audited."""
+    miniapp = registry.acting_miniapp(db, actor=actor, public_id=miniapp_id)
+    form = None
+    if miniapp.kind == MiniAppKind.TEMPLATE and miniapp.template is not None \
+            and miniapp.template.runtime in RUNTIMES:
+        form = form_of(RUNTIMES[miniapp.template.runtime],
+                       shell.runtime_config(db, miniapp=miniapp)[1]) if miniapp.listed else None
+    stmt = (select(FormSubmission).where(FormSubmission.miniapp_id == miniapp.id)
+            .order_by(FormSubmission.created_at.desc(), FormSubmission.id.desc()).limit(limit))
+    rows = [(item, _answers_of(item)) for item in db.scalars(stmt)]
+    audit.record(db, actor_id=actor.id, action="form_submissions.read", subject_type="miniapp",
+                 subject_id=miniapp.public_id, shown=len(rows))
+    return Received(miniapp=miniapp, form=form, rows=rows)
+
+
+def _answers_of(item: FormSubmission) -> list[tuple[str, str]]:
+    """Each answer with its question's (translated) label; choices and amounts as people read
+    them."""
+    spec = FORMS.get(item.kind)
+    if spec is None:
+        return [(str(k), str(v)) for k, v in item.answers.items()]
+    shown = []
+    for question in spec.questions:
+        value = item.answers.get(question.name)
+        if value is None:
+            continue
+        if question.type == "choice":
+            text = spec.choice_label(question.name, str(value))
+        elif question.type == "money" and isinstance(value, int):
+            text = format_money(value)
+        else:
+            text = str(value)
+        shown.append((gettext(question.label), text))
+    return shown
