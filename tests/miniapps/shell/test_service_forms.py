@@ -211,3 +211,18 @@ def test_the_merchant_reads_the_submissions_and_the_reading_is_audited(app, data
             AuditEntry.action == "form_submissions.read",
             AuditEntry.subject_id == app_row.public_id)).all()
         assert [r.actor_id for r in reads] == [staff.id]
+
+
+def test_a_form_takes_at_most_twenty_a_day_from_one_resident(client, make_user, database):
+    from townsquare.miniapps.shell.submissions import DAILY_LIMIT
+
+    app = make_miniapp(database, name="物业报修", runtime="info", config=REPAIR)
+    browser_login(client, make_user())
+    _src, html = _open(client, app.id)
+    data = {**GOOD_REPAIR, "csrf_token": _csrf(html)}
+    for _ in range(DAILY_LIMIT):
+        assert client.post(f"/run/{app.id}/form", data=data,
+                           follow_redirects=False).status_code == 303
+    refused = client.post(f"/run/{app.id}/form", data=data)
+    assert refused.status_code == 429 and 'id="form-error"' in refused.text
+    assert _stored(database) == DAILY_LIMIT
