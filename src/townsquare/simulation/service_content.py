@@ -35,8 +35,7 @@ class City:
         return [(d, s) for d in self.districts for s in d.streets]
 
     def address(self, district: District, street: str) -> str:
-        road = street_short(street)
-        return f"{district.name}{road}路{self.rng.randrange(1, 400)}号"
+        return f"{district.name}{road(street)}{self.rng.randrange(1, 400)}号"
 
     def phone(self) -> str:
         return f"{AREA_CODES[self.name]}-{self.rng.randrange(8000_0000, 8999_9999)}"
@@ -47,6 +46,12 @@ class City:
     def estate(self, street: str) -> str:
         kinds = ("花园", "新村", "小区", "家园", "公寓", "里")
         return street_short(street) + self.rng.choice(kinds)
+
+
+def road(street: str) -> str:
+    """The road a street (街道) is named after: 唐家墩街道 → 唐家墩路, 中南路街道 → 中南路."""
+    short = street_short(street)
+    return short if short.endswith("路") else short + "路"
 
 
 def _rows(rows: list[list[Any]]) -> str:
@@ -260,7 +265,7 @@ def _case_trips(c: City) -> tuple[str, dict]:
     for d, s in c.rng.sample(c.streets(), 6):
         place = c.rng.choice(("超市", "农贸市场", "药店", "餐馆", "银行网点"))
         rows.append([c.day(c.rng.randrange(2, 10)), f"{c.rng.randrange(8, 19):02d}:00前后",
-                     f"{d.name}{street_short(s)}路某{place}", "请同时段到过的居民主动报告社区"])
+                     f"{d.name}{road(s)}某{place}", "请同时段到过的居民主动报告社区"])
     return "directory", _directory(
         f"{c.name}确诊病例活动轨迹", "日期|时间|地点|提示", rows,
         intro="各区卫生健康部门公布的近14天确诊病例活动地点。", search_hint="输入区名或路名",
