@@ -197,7 +197,8 @@ def test_template_miniapp_drafts_merge_settings(database, world, settings):
 def test_runtimes_are_all_valid_with_their_required_fields():
     for key, runtime in RUNTIMES.items():
         raw = {
-            f.name: (f.choices[0] if f.type == "choice" else "x")
+            f.name: (f.choices[0] if f.type == "choice"
+                     else f.minimum or 0 if f.type in ("number", "money") else "x")
             for f in runtime.fields if f.required
         }
         assert set(validate_config(key, raw)) == set(raw)

@@ -213,3 +213,27 @@ class IssuedSub(Base):
     sub: Mapped[str] = mapped_column(String(35))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     first_at: Mapped[datetime]  # the first launch: the user's first real interaction
+
+
+class FormSubmission(Base):
+    """What a resident sent through the form of a first-party mini-app page (a health check-in,
+    a repair request, a donation pledge…): kept for the mini-app, under the pseudonymous `sub`
+    it was given, and shown back to the resident on that page."""
+
+    __tablename__ = "miniapp_form_submissions"
+    __table_args__ = (Index("ix_form_submissions_app_sub", "miniapp_id", "sub", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=lambda: new_id("fs"))
+    miniapp_id: Mapped[int] = mapped_column(ForeignKey("miniapps.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(35))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # service_forms.FORMS key
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    amount_fen: Mapped[int] = mapped_column(default=0)  # a donation pledge's amount, else 0
+    created_at: Mapped[datetime]
+
+    @property
+    def reference(self) -> str:
+        """What the resident quotes when they call about it (fs_xqjcm0yd… → XQJCM0YD)."""
+        return self.public_id.removeprefix("fs_")[:8].upper()

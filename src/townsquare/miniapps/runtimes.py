@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_, format_money, gettext
 from townsquare.core.text import CONTROL, LINE_CONTROL
+from townsquare.miniapps.service_forms import CHOICE_LABELS as FORM_LABELS
+from townsquare.miniapps.service_forms import FORMS
 
 # "money" is an amount in integer fen: stored and carried by the JSON API as fen, typed into the
 # console forms in yuan (miniapps.page_forms converts exactly, core.money).
@@ -31,6 +33,14 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+
+
+# An optional form a page carries below its content (service_forms.FORMS; the pledge form
+# belongs to donation drives, which always carry it).
+FORM = FieldSpec("form", N_("Form on the page"), "choice",
+                 choices=tuple(kind for kind in FORMS if kind != "pledge"))
+# Rows of a directory: one entry a line, columns separated by "|" (entries_of() reads them).
+ROW_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("body", N_("Body text"), "textarea", required=True, max_length=4000),
                 FieldSpec("contact_phone", N_("Contact phone"), "phone"),
                 FieldSpec("link", N_("More information (URL)"), "url", max_length=500),
+                FORM,
             ),
         ),
         Runtime(
@@ -64,6 +75,9 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("min_order_fen", N_("Minimum order (yuan)"), "money", minimum=0,
                           maximum=10_000_00),
                 FieldSpec("contact_phone", N_("Contact phone"), "phone"),
+                FieldSpec("highlights", N_("Featured goods and services, one per line"),
+                          "textarea", max_length=1000),
+                FORM,
             ),
         ),
         Runtime(
@@ -75,6 +89,44 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("mode", N_("Consultation mode"), "choice", required=True,
                           choices=("text", "video", "phone")),
                 FieldSpec("notice", N_("Notice to patients"), "textarea", max_length=1000),
+                FORM,
+            ),
+        ),
+        Runtime(
+            "directory",
+            N_("Directory with search"),
+            (
+                FieldSpec("headline", N_("Headline"), required=True, max_length=60),
+                FieldSpec("intro", N_("Introduction"), "textarea", max_length=1000),
+                FieldSpec("columns", N_("Column titles, separated by |"), required=True,
+                          max_length=200),
+                FieldSpec("entries", N_("Entries, one per line, columns separated by |"),
+                          "textarea", required=True, max_length=12000),
+                FieldSpec("search_hint", N_("Search box hint"), max_length=40),
+                FieldSpec("not_found", N_("What a search that finds nothing says"),
+                          max_length=200),
+                FieldSpec("notice", N_("Notice"), "textarea", max_length=1000),
+                FieldSpec("contact_phone", N_("Contact phone"), "phone"),
+                FORM,
+            ),
+        ),
+        Runtime(
+            "donation",
+            N_("Donation drive"),
+            (
+                FieldSpec("headline", N_("Headline"), required=True, max_length=60),
+                FieldSpec("story", N_("What the donations are for"), "textarea", required=True,
+                          max_length=2000),
+                FieldSpec("beneficiary", N_("Beneficiary"), required=True, max_length=60),
+                FieldSpec("goal_fen", N_("Goal (yuan)"), "money", required=True, minimum=100_00,
+                          maximum=100_000_000_00),
+                FieldSpec("raised_fen", N_("Raised before this page (yuan)"), "money",
+                          minimum=0, maximum=100_000_000_00),
+                FieldSpec("donors", N_("Donors before this page"), "number", minimum=0,
+                          maximum=10_000_000),
+                FieldSpec("uses", N_("How the money is used, one per line"), "textarea",
+                          max_length=1000),
+                FieldSpec("contact_phone", N_("Contact phone"), "phone"),
             ),
         ),
         Runtime(
@@ -89,7 +141,8 @@ RUNTIMES: dict[str, Runtime] = {
 }
 
 # How choice values are shown (the stored value stays the plain key).
-CHOICE_LABELS = {"text": N_("Text chat"), "video": N_("Video call"), "phone": N_("Phone call")}
+CHOICE_LABELS = {"text": N_("Text chat"), "video": N_("Video call"), "phone": N_("Phone call"),
+                 **FORM_LABELS}
 
 NUMBER_LIMIT = 10**12  # whatever a field allows, numbers stay well inside a JSON/BIGINT range
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,23}$")
@@ -234,3 +287,26 @@ def defaults_from_fields(fields: list[Any]) -> dict[str, Any]:
         for f in fields
         if isinstance(f, dict) and f.get("name") and f.get("default") not in (None, "")
     }
+
+
+def entries_of(config: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """A directory's column titles and its rows (blank lines skipped; each row padded or cut to
+    the columns, so a short line still shows)."""
+    columns = [c.strip() for c in str(config.get("columns") or "").split(ROW_SEPARATOR)]
+    columns = [c for c in columns if c] or [""]
+    rows = []
+    for line in str(config.get("entries") or "").splitlines():
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(ROW_SEPARATOR)][: len(columns)]
+        rows.append(cells + [""] * (len(columns) - len(cells)))
+    return columns, rows
+
+
+def search_rows(rows: list[list[str]], query: str) -> list[list[str]]:
+    """The rows matching every word of `query` (in any column; case and spaces ignored)."""
+    words = [w.casefold() for w in query.split() if w]
+    if not words:
+        return rows
+    return [row for row in rows
+            if all(any(w in cell.casefold() for cell in row) for w in words)]

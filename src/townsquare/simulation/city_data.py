@@ -1,4 +1,5 @@
-"""Static material for the demo city: categories, the epidemic-services hub, name parts."""
+"""Static material for the demo city: categories, the epidemic-services hub, name parts (the
+places shops are named after are per city, in city_places.py)."""
 
 from __future__ import annotations
 
@@ -142,28 +143,6 @@ HUB = (
     ),
 )
 
-PLACES = (
-    "城东",
-    "城西",
-    "江汉",
-    "汉口",
-    "武昌",
-    "光谷",
-    "南湖",
-    "东湖",
-    "西湖",
-    "滨江",
-    "浦东",
-    "徐汇",
-    "海淀",
-    "朝阳",
-    "天河",
-    "南山",
-    "福田",
-    "钱塘",
-    "青山",
-    "洪山",
-)
 TRADE_WORDS = {
     "info": ("资讯", "信息", "数据"),
     "clinic": ("诊所", "医馆", "健康"),

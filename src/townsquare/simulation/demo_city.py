@@ -50,7 +50,8 @@ from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.sample_backend import sample_client_secret_digest
 from townsquare.scoring import cycles
 from townsquare.simulation import city_data as data
-from townsquare.simulation import market
+from townsquare.simulation import city_places as places
+from townsquare.simulation import market, service_content
 
 DEMO_PASSWORD = "townsquare-demo"
 DEMO_LOGINS = (
@@ -62,6 +63,9 @@ DEMO_LOGINS = (
     ("committee", "committee", "/community/committee"),
     ("guard", "guard", "/community/staff"),
 )
+# The epidemic-services hub is Wuhan's (the home page's first city): its services are run by
+# merchants serving Wuhan and speak of Wuhan's districts, hospitals and test sites.
+HUB_CITY = "武汉"
 RESIDENTS = 3000
 MERCHANTS = 300
 REGION_CODES = ("420102", "420106", "110101", "310101", "330102", "440303", "440103")
@@ -209,10 +213,12 @@ class _Builder:
         codes = list(self.category_by_code)
         for i in range(MERCHANTS):
             code = "grocery" if i == 0 else self.rng.choice(codes)
+            cities = (["武汉"] if i == 0
+                      else self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))))
             name = (
                 "城东鲜果店"
                 if i == 0
-                else self.rng.choice(data.PLACES)
+                else self.shop_place(cities)
                 + self.rng.choice(data.TRADE_WORDS[code])
                 + self.rng.choice(data.SHOP_SUFFIX)
             )
@@ -227,16 +233,24 @@ class _Builder:
                 category=self.category_by_code[code],
                 created_at=self.ago(400, 10),
                 description=f"{name}，服务周边社区居民。",
-                cities=self.rng.sample(data.CITIES, self.rng.choice((1, 1, 2))),
+                cities=cities,
             )
-            if i == 0:
-                merchant.cities = ["武汉"]
             self.db.add(merchant)
             self.db.flush()
             self.db.add(MerchantStaff(merchant_id=merchant.id, user_id=owner.id, is_owner=True))
             self.owners.append(owner)
             self.merchant_list.append(merchant)
         self.brands()
+
+    def shop_place(self, cities: list[str]) -> str:
+        """The place a shop is named after: a district or street of its one city; a shop serving
+        several cities takes a neutral name (a 海淀 shop has no place in Wuhan's feed)."""
+        if len(cities) != 1:
+            return self.rng.choice(places.NEUTRAL)
+        district = self.rng.choice(places.PLACES[cities[0]])
+        if self.rng.random() < 0.5:
+            return district.short
+        return places.street_short(self.rng.choice(district.streets))
 
     def brands(self) -> None:
         holders = self.rng.sample(self.merchant_list[1:], len(data.BRANDS))
@@ -310,6 +324,8 @@ class _Builder:
             "storefront": "社区小店模板",
             "consultation": "在线问诊台模板",
             "info": "信息公告页模板",
+            "directory": "便民查询模板",
+            "donation": "公益募捐模板",
         }
         for i, (runtime, name) in enumerate(names.items()):
             template = Template(
@@ -318,10 +334,12 @@ class _Builder:
                 name=name,
                 description=f"{RUNTIMES[runtime].label}：几分钟即可上线。",
                 category_id=self.category_by_code[
-                    {"storefront": "grocery", "consultation": "clinic", "info": "info"}[runtime]
+                    {"storefront": "grocery", "consultation": "clinic", "info": "info",
+                     "directory": "info", "donation": "charity"}[runtime]
                 ].id,
                 fields=[
-                    {"name": f.name, "default": _default(f.name)} for f in RUNTIMES[runtime].fields
+                    {"name": f.name, "default": _default(runtime, f.name)}
+                    for f in RUNTIMES[runtime].fields
                 ],
                 status=TemplateStatus.PUBLISHED,
                 created_at=self.ago(300, 100),
@@ -344,15 +362,21 @@ class _Builder:
             self.db.add(section)
             for entry_position, (name, code, runtime) in enumerate(services):
                 merchant = self.hub_merchant(code, position * 10 + entry_position)
+                # each service opens a first-party page written for its name and city
+                city = HUB_CITY if HUB_CITY in merchant.cities else merchant.cities[0]
+                written = service_content.content(name, city, today=self.now.date())
+                runtime, config = written if written else (runtime, None)
                 app = self.new_app(merchant, name, code, runtime, icon)
-                self.versions(app, ["published"])
+                self.versions(app, ["published"], config=config)
                 section.entries.append(HubEntry(miniapp=app, position=entry_position))
 
     def hub_merchant(self, code: str, index: int) -> Merchant:
+        """The merchant running a hub service: one of its trade serving the hub's city."""
         if code == "grocery" and index % 10 == 1:
             return self.merchant_list[0]  # the demo merchant runs 生鲜到家
-        same = [m for m in self.merchant_list[1:] if m.category.code == code]
-        return same[index % len(same)] if same else self.merchant_list[1 + index]
+        local = [m for m in self.merchant_list[1:] if HUB_CITY in m.cities]
+        same = [m for m in local if m.category.code == code] or local
+        return same[index % len(same)]
 
     def communities(self) -> None:
         from townsquare.community import demo as community_demo
@@ -387,7 +411,10 @@ class _Builder:
         for merchant in self.merchant_list[1:]:
             runtime = self.rng.choice(("storefront", "consultation", "info", "external"))
             app = self.new_app(merchant, merchant.name, merchant.category.code, runtime, "🏪")
-            self.versions(app, self.rng.choice(lifecycles))
+            config = service_content.shop_config(
+                runtime, name=merchant.name, category=merchant.category.code,
+                trade=merchant.category.name_zh)
+            self.versions(app, self.rng.choice(lifecycles), config=config)
         # The look-alike's own listed shop (its brand application is pending): a search for the
         # certified brand must still show the brand's official mini-app first.
         lookalike = self.new_app(self.lookalike, data.BRANDS[0] + "优选特卖", "grocery",
@@ -424,13 +451,19 @@ class _Builder:
             return sample_client_secret_digest(self.settings.effective_secret_key, public_id)
         return token_digest(new_token())
 
-    def versions(self, app: MiniApp, states: list[str]) -> None:
-        """Versions 1..n of `app`, in the given final states, with an audited history."""
+    def versions(self, app: MiniApp, states: list[str], config: dict[str, Any] | None = None
+                 ) -> None:
+        """Versions 1..n of `app`, in the given final states, with an audited history; a template
+        app's settings are `config`, or the runtime's demo defaults."""
         start = self.ago(90, 20)
+        written = config
         for number, final in enumerate(states, start=1):
-            config: dict[str, Any] = {}
-            if app.template is not None:
-                config = {f.name: _default(f.name) for f in RUNTIMES[app.template.runtime].fields}
+            config = {}
+            if written is not None:
+                config = dict(written)
+            elif app.template is not None:
+                runtime = app.template.runtime
+                config = {f.name: _default(runtime, f.name) for f in RUNTIMES[runtime].fields}
             url = f"{self.settings.base_url}/sample-miniapp/?app={app.public_id}"
             version = MiniAppVersion(
                 miniapp_id=app.id,
@@ -503,19 +536,16 @@ class _Builder:
             previous = state
 
 
-def _default(field_name: str) -> Any:
-    return {
-        "headline": "最新防疫信息",
-        "body": "请居民朋友做好个人防护，按时完成健康申报。",
-        "contact_phone": "02712345678",
-        "link": "",
-        "welcome": "欢迎光临，新鲜直达社区！",
-        "opening_hours": "08:00-20:00",
-        "store_pickup": True,
-        "delivery": True,
-        "min_order_fen": 2000,
-        "department": "全科",
-        "hours": "09:00-21:00",
-        "mode": "text",
-        "notice": "如有发热症状请先线上咨询。",
-    }.get(field_name, "")
+# A template's defaults, by runtime: only what fits any page of that kind (no phone number: a
+# default would put one city's number on every other city's pages).
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "info": {"headline": "最新防疫信息", "body": "请居民朋友做好个人防护，按时完成健康申报。"},
+    "storefront": {"welcome": "欢迎光临，新鲜直达社区！", "opening_hours": "08:00-20:00",
+                   "store_pickup": True, "delivery": True, "min_order_fen": 2000},
+    "consultation": {"department": "全科", "hours": "09:00-21:00", "mode": "text",
+                     "notice": "如有发热症状请先线上咨询。"},
+}
+
+
+def _default(runtime: str, field_name: str) -> Any:
+    return _DEFAULTS.get(runtime, {}).get(field_name, "")

@@ -7,17 +7,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from townsquare.accounts.deps import CurrentUser, FormUser
+from townsquare.accounts.deps import CurrentUser, FormUser, OptionalUser
 from townsquare.accounts.identity import mask_phone
 from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.errors import TownsquareError
 from townsquare.core.signing import TokenInvalid
-from townsquare.miniapps.shell import consent, hub
+from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.page_forms import problems as page_problems
+from townsquare.miniapps.runtimes import entries_of, search_rows
+from townsquare.miniapps.shell import consent, hub, launch, submissions
 from townsquare.miniapps.shell import service as shell
 from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import rejected, see_other
@@ -109,26 +112,93 @@ def revoke_consent(request: Request, miniapp_id: str, db: DbSession, user: FormU
 
 
 # -- first-party runtime pages (framed by the container) ----------------------------------------
+def _runtime_page(
+    request: Request, db: Session, *, miniapp: MiniApp, context: launch.LaunchContext,
+    token: str, q: str = "", done: str = "", values: dict[str, str] | None = None,
+    field_errors: dict[str, str] | None = None, error: str = "", status_code: int = 200,
+) -> HTMLResponse:
+    runtime, config = shell.runtime_config(db, miniapp=miniapp)
+    form = submissions.form_of(runtime, config)
+    page: dict[str, Any] = {"form": form, "q": q, "token": token}
+    if runtime.key == "directory":
+        columns, rows = entries_of(config)
+        page.update(columns=columns, rows=search_rows(rows, q), total=len(rows))
+    if runtime.key == "donation":
+        page["progress"] = submissions.donation_progress(db, miniapp=miniapp, config=config)
+    if form is not None:
+        page["mine"] = submissions.mine(db, miniapp=miniapp, sub=context.sub)
+        page["done"] = submissions.find_mine(db, miniapp=miniapp, sub=context.sub,
+                                             public_id=done) if done else None
+    # the page speaks the language the shell launched it in
+    locale = i18n.current_locale.set(i18n.normalise_locale(context.locale) or i18n.DEFAULT_LOCALE)
+    try:
+        return render(
+            request, f"miniapps/runtime_{runtime.key}.html", miniapp=miniapp, config=config,
+            launch=context, values=values or {}, field_errors=field_errors or {}, error=error,
+            status_code=status_code, **page,
+        )
+    finally:
+        i18n.current_locale.reset(locale)
+
+
 @router.get("/run/{miniapp_id}", response_class=HTMLResponse)
 def run(
-    request: Request, miniapp_id: str, db: DbSession, settings: AppSettings, ts_launch: str = ""
+    request: Request, miniapp_id: str, db: DbSession, settings: AppSettings,
+    user: OptionalUser, ts_launch: str = "", q: str = "", done: str = "",
 ) -> HTMLResponse:
+    """A first-party mini-app's page; `q` searches a directory, `done` confirms a submission.
+    Reading only: the form posts to /run/{id}/form. (`user` only loads the CSRF token.)"""
     try:
         context = shell.verify_launch(settings=settings, token=ts_launch, miniapp_id=miniapp_id)
     except TokenInvalid:
         return render(request, "miniapps/shell_launch_invalid.html", status_code=401)
     miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
-    runtime, config = shell.runtime_config(db, miniapp=miniapp)
-    # the page speaks the language the shell launched it in
-    token = i18n.current_locale.set(i18n.normalise_locale(context.locale) or i18n.DEFAULT_LOCALE)
+    return _runtime_page(request, db, miniapp=miniapp, context=context, token=ts_launch,
+                         q=q.strip()[:40], done=done[:40])
+
+
+async def _answers(request: Request) -> dict[str, str]:
+    """The posted form's text fields, less the CSRF token (read once; Starlette caches it)."""
+    return {k: v for k, v in (await request.form()).items()
+            if isinstance(v, str) and k != "csrf_token"}
+
+
+@router.post("/run/{miniapp_id}/form")
+def run_form(
+    request: Request, miniapp_id: str, db: DbSession, settings: AppSettings, user: FormUser,
+    raw: Annotated[dict[str, str], Depends(_answers)],
+) -> Response:
+    """A resident sends the page's form (their login and its CSRF token, like every form); a
+    fresh launch context takes them back to the page, with the confirmation or the problems."""
+    locale = i18n.current_locale.get()
     try:
-        response = render(
-            request, f"miniapps/runtime_{runtime.key}.html", miniapp=miniapp, config=config,
-            launch=context,
+        submission = submissions.submit(db, settings=settings, actor=user, miniapp_id=miniapp_id,
+                                        raw=raw)
+    except TownsquareError as exc:
+        db.rollback()
+        miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
+        token = shell.launch_token(settings=settings, user=user, miniapp=miniapp, locale=locale)
+        context = shell.verify_launch(settings=settings, token=token, miniapp_id=miniapp_id)
+        return _runtime_page(
+            request, db, miniapp=miniapp, context=context, token=token,
+            values={k: v[:500] for k, v in raw.items()}, field_errors=page_problems(exc),
+            error=exc.render(i18n.gettext), status_code=exc.status,
         )
-    finally:
-        i18n.current_locale.reset(token)
-    return response
+    miniapp = shell.listed_miniapp(db, miniapp_id=miniapp_id)
+    token = shell.launch_token(settings=settings, user=user, miniapp=miniapp, locale=locale)
+    return see_other(shell.with_params(f"/run/{miniapp_id}", ts_launch=token,
+                                       done=submission.public_id) + "#done")
+
+
+# -- merchants: what residents sent through their pages' forms ----------------------------------
+@router.get("/console/miniapps/{miniapp_id}/submissions", response_class=HTMLResponse)
+def form_submissions(
+    request: Request, miniapp_id: str, user: CurrentUser,
+    db: WritingDbSession,  # reading residents' answers is audited
+) -> HTMLResponse:
+    received = submissions.received(db, actor=user, miniapp_id=miniapp_id)
+    return render(request, "miniapps/console_submissions.html", received=received,
+                  miniapp=received.miniapp)
 
 
 # -- operator: hub console ---------------------------------------------------------------------
