@@ -15,6 +15,9 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.events import routes as events_routes
+from townsquare.gateway import identity_methods
+from townsquare.gateway import routes as gateway_routes
+from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
 from townsquare.merchants import routes as merchants_routes
@@ -44,7 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
-    events_routes.router,
+    events_routes.router, gateway_routes.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
@@ -54,11 +57,15 @@ ROUTERS: tuple[APIRouter, ...] = (
     traffic_operator_pages.router, traffic_merchant_pages.router,
 )
 
+# Every capability the open gateway offers, from every domain that opens one.
+GATEWAY_METHODS: tuple[Method, ...] = (*identity_methods.METHODS,)
+
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole platform: every package's routes on the shared web platform."""
     app = build_app(settings or get_settings(), database)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.gateway_methods = MethodTable(GATEWAY_METHODS)
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app
