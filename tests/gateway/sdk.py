@@ -51,12 +51,13 @@ def sdk_dir(name: str) -> Path:
     return target
 
 
-def run_sdk(name: str, job: dict[str, Any]) -> list[dict[str, Any]]:
-    """Make the job's calls with one SDK; one result per call."""
+def run_sdk(name: str, job: dict[str, Any], *, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
+    """Make the job's calls with one SDK (its process's local time zone `tz`); one result per
+    call."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(sdk_dir(name)),
-        "TZ": "Asia/Shanghai",  # the SDKs stamp calls with local time, as on an ISV's server
+        "TZ": tz,  # the SDKs stamp calls with local time, as on an ISV's server
         "PYTHONIOENCODING": "utf-8",
     }
     done = subprocess.run(

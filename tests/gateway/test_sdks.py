@@ -78,3 +78,20 @@ def test_refusals_reach_the_isv_as_documented(sdk, database, settings, world, ga
     assert outside["ok"], outside
     assert outside["response"]["sub_code"] in ("isv.invalid-method",
                                                "isv.insufficient-isv-permissions")
+
+
+def test_stale_timestamp_and_braces_in_signed_text(sdk, world, gateway_url):
+    # An ISV server whose clock is set to UTC stamps calls eight hours off Beijing time.
+    call = {"method": "alipay.user.info.share", "auth_token": "x"}
+    job = _job(world, gateway_url, [call])
+    [stale] = run_sdk(sdk, job, tz="UTC")
+    assert stale["ok"], stale
+    assert stale["response"]["sub_code"] == "isv.invalid-timestamp"
+    # A refusal quoting a biz_content full of braces and quotes still verifies in the SDK.
+    stranger = signing.private_key_pkcs1(signing.new_private_key())
+    tricky = {"method": "townsquare.data.service.score.query",
+              "biz": {"note": '}},"sign":"forged', "nested": {"a": "{"}}}
+    [refused] = run_sdk(sdk, _job(world, gateway_url, [tricky], private_key=stranger))
+    assert refused["ok"], refused
+    assert refused["response"]["sub_code"] == "isv.invalid-signature"
+    assert 'biz_content={"nested":{"a":"{"}' in refused["response"]["sub_msg"]
