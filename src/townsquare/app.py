@@ -21,6 +21,7 @@ from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
 from townsquare.merchants import routes as merchants_routes
+from townsquare.messaging import gateway_methods as messaging_methods
 from townsquare.messaging import pages as messaging_pages
 from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
@@ -28,6 +29,7 @@ from townsquare.miniapps import routes as miniapps_routes
 from townsquare.miniapps import sample_backend
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
 from townsquare.traffic import topic_routes
@@ -37,6 +39,7 @@ from townsquare.traffic.market import routes as market_routes
 from townsquare.traffic.planning import routes as planning_routes
 from townsquare.traffic.serving import pages as serving_pages
 from townsquare.traffic.serving import routes as serving_routes
+from townsquare.traffic.support import gateway_methods as points_methods
 from townsquare.traffic.support import routes as support_routes
 from townsquare.web.app import build_app
 
@@ -58,7 +61,10 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
-GATEWAY_METHODS: tuple[Method, ...] = (*identity_methods.METHODS,)
+GATEWAY_METHODS: tuple[Method, ...] = (
+    *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
+    *points_methods.METHODS,
+)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -14,6 +14,7 @@ from townsquare.core.settings import Settings
 from townsquare.gateway import apps, keys
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import signing
+from townsquare.messaging import service as messaging
 from townsquare.merchants.models import Merchant, MerchantStaff
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import consent
@@ -66,6 +67,16 @@ def auth_code(database: Database, settings: Settings, world: World,
     with database.unit_of_work() as db:
         return consent.grant(db, settings=settings, actor=db.get(User, world.resident.id),
                              miniapp_id=world.miniapp_id, scopes=scopes).code
+
+
+def subscribe(database: Database, world: World, key: str = "order_ready") -> None:
+    """The mini-app defines a template; the resident subscribes to it once."""
+    with database.unit_of_work() as db:
+        miniapp = db.scalar(select(MiniApp).where(MiniApp.public_id == world.miniapp_id))
+        messaging.ensure_template(db, miniapp=miniapp, key=key, title="取货提醒",
+                                  body="您的订单 {order} 已备好，金额 {amount} 元")
+        messaging.subscribe(db, actor=db.get(User, world.resident.id),
+                            miniapp_id=world.miniapp_id, keys=[key])
 
 
 def app_row(database: Database, world: World) -> GatewayApp:

@@ -73,7 +73,7 @@ def serve_on_port_80(database: Database, settings: Settings) -> Iterator[str]:
     the gateway URL as an ISV would configure it."""
     app = create_app(settings, database)
     for _ in range(20):
-        host = f"127.{random.randrange(1, 255)}.{random.randrange(0, 255)}.{random.randrange(2, 255)}"
+        host = ".".join(["127", *(str(random.randrange(1, 255)) for _ in range(3))])
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=80, log_level="warning", access_log=False)
         )

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from townsquare.core.clock import clock
+from townsquare.core.errors import PermissionDenied, RateLimited, TownsquareError, ValidationFailed
+from townsquare.core.i18n import catalogue
 from townsquare.core.settings import Settings
 from townsquare.gateway import apps, keys
 from townsquare.gateway.methods import CallContext, MethodTable
@@ -19,6 +21,7 @@ from townsquare.gateway.models import CallRecord, GatewayApp
 from townsquare.gateway.protocol import envelope, signing
 from townsquare.gateway.protocol.errors import (
     GatewayFailure,
+    business,
     insufficient_permissions,
     invalid,
     missing,
@@ -53,9 +56,25 @@ def _answer(
             f"应用未获得「{method.package}」能力包的授权，无权调用 {call.method}"
         )
     context = CallContext(db=db, settings=settings, app=app, call=call, biz=call.biz())
-    with db.begin_nested():  # a failing handler leaves nothing behind; the log row stays
-        body = dict(method.handler(context))
+    try:
+        with db.begin_nested():  # a failing handler leaves nothing behind; the log row stays
+            body = dict(method.handler(context))
+    except TownsquareError as error:  # a domain's own refusal, in the protocol's terms
+        raise refusal(error) from None
     return app, {**SUCCESS, **body}
+
+
+def refusal(error: TownsquareError) -> GatewayFailure:
+    """A domain error as the gateway answers it, its message in Chinese."""
+    zh = catalogue("zh_CN")
+    text = error.render(lambda message: zh.get(message, message))
+    if isinstance(error, ValidationFailed):
+        return invalid("parameter", text)
+    if isinstance(error, PermissionDenied):
+        return insufficient_permissions(text)
+    if isinstance(error, RateLimited):
+        return business("CALL_LIMITED", text)
+    return business(error.code.upper(), text)
 
 
 def handle(

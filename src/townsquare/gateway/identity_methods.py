@@ -51,7 +51,7 @@ def _issue(context: CallContext, user: User, scopes: tuple[str, ...]) -> dict[st
         "expires_in": int(ACCESS_LIFETIME.total_seconds()),
         "refresh_token": refresh,
         "re_expires_in": int(REFRESH_LIFETIME.total_seconds()),
-        "auth_start": now.astimezone(ZoneInfo(context.settings.timezone)).strftime("%Y-%m-%d %H:%M:%S"),
+        "auth_start": f"{now.astimezone(ZoneInfo(context.settings.timezone)):%Y-%m-%d %H:%M:%S}",
     }
 
 
@@ -82,7 +82,8 @@ def oauth_token(context: CallContext) -> dict[str, Any]:
             redeemed = consent.redeem(context.db, miniapp=context.app.miniapp, code=code)
         except consent.InvalidGrant:
             raise GatewayFailure(
-                "40002", "isv.code-invalid", "授权码 code 无效（未知、已使用、已过期或用户已撤销授权）"
+                "40002", "isv.code-invalid",
+                "授权码 code 无效（未知、已使用、已过期或用户已撤销授权）",
             ) from None
         return _issue(context, redeemed.user, redeemed.scopes)
     if grant_type == "refresh_token":
@@ -96,7 +97,9 @@ def oauth_token(context: CallContext) -> dict[str, Any]:
 def user_info_share(context: CallContext) -> dict[str, Any]:
     token = context.call.auth_token
     if not token:
-        raise token_refused("aop.invalid-auth-token", "缺少 auth_token，请先调用 alipay.system.oauth.token")
+        raise token_refused(
+            "aop.invalid-auth-token", "缺少 auth_token，请先调用 alipay.system.oauth.token"
+        )
     db = context.db
     row = db.scalar(select(UserToken).where(UserToken.access_digest == token_digest(token)))
     if row is None or row.app_id != context.app.id or row.revoked_at is not None:

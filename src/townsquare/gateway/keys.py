@@ -108,7 +108,9 @@ def add_public_key(
     try:
         loaded = signing.load_public_key(public_key)
     except signing.KeyUnreadable:
-        raise ValidationFailed("This is not an RSA public key (paste the PEM or its base64 body).")
+        raise ValidationFailed(
+            "This is not an RSA public key (paste the PEM or its base64 body)."
+        ) from None
     if loaded.key_size < 2048:
         raise ValidationFailed("The key is too short: use RSA with 2048 bits or more.")
     print_ = signing.fingerprint(loaded)

@@ -8,7 +8,7 @@ whatever it wrote, while the call itself is still logged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,5 +71,5 @@ class MethodTable:
     def get(self, name: str) -> Method | None:
         return self._methods.get(name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Method]:
         return iter(sorted(self._methods.values(), key=lambda m: m.name))

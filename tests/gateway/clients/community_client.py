@@ -21,7 +21,10 @@ def client_for(job, app_auth_token=None):
         alipay_public_key_string=pem(job["platform_public_key"], "PUBLIC KEY"),
         sign_type=job.get("sign_type", "RSA2"),
     )
-    client = ISVAliPay(app_auth_token=app_auth_token, **options) if app_auth_token else AliPay(**options)
+    if app_auth_token:
+        client = ISVAliPay(app_auth_token=app_auth_token, **options)
+    else:
+        client = AliPay(**options)
     client._gateway = job["server_url"]  # the SDK's gateway address (its sandbox switch sets it)
     return client
 

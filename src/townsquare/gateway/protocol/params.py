@@ -90,7 +90,9 @@ def parse_timestamp(text: str, zone: str) -> datetime:
     try:
         local = datetime.strptime(text, TIMESTAMP_FORMAT)
     except ValueError:
-        raise invalid("timestamp", f"非法的时间戳参数，格式应为 yyyy-MM-dd HH:mm:ss：{text}") from None
+        raise invalid(
+            "timestamp", f"非法的时间戳参数，格式应为 yyyy-MM-dd HH:mm:ss：{text}"
+        ) from None
     return local.replace(tzinfo=ZoneInfo(zone))
 
 
@@ -109,10 +111,12 @@ def read_call(params: Mapping[str, str], *, zone: str, now: datetime, window: ti
         raise invalid("version", "version 只支持 1.0")
     stamp = parse_timestamp(params["timestamp"], zone)
     if abs(stamp - now) > window:
+        minutes = int(window.total_seconds() // 60)
+        local_now = now.astimezone(ZoneInfo(zone)).strftime(TIMESTAMP_FORMAT)
         raise invalid(
             "timestamp",
-            f"时间戳 {params['timestamp']} 与网关时间相差超过 {int(window.total_seconds() // 60)}"
-            f" 分钟（按 {zone} 时区计，网关当前时间 {now.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S}）",
+            f"时间戳 {params['timestamp']} 与网关时间相差超过 {minutes} 分钟"
+            f"（按 {zone} 时区计，网关当前时间 {local_now}）",
         )
     return Call(
         params=dict(params),
@@ -132,6 +136,6 @@ def signature_failure(call: Call, key_fingerprint: str) -> GatewayFailure:
     """Alipay's way of saying why: the gateway's own string-to-sign and the key it used."""
     return invalid(
         "signature",
-        f"验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{call.unsigned()}"
-        f"，使用的应用公钥指纹为：{key_fingerprint}",
+        "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，"
+        f"网关生成的验签字符串为：{call.unsigned()}，使用的应用公钥指纹为：{key_fingerprint}",
     )
