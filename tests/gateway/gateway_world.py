@@ -14,8 +14,8 @@ from townsquare.core.settings import Settings
 from townsquare.gateway import apps, keys
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import signing
-from townsquare.messaging import service as messaging
 from townsquare.merchants.models import Merchant, MerchantStaff
+from townsquare.messaging import service as messaging
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import consent
 
