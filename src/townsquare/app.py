@@ -16,6 +16,7 @@ from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.events import routes as events_routes
 from townsquare.gateway import identity_methods
+from townsquare.gateway import pages as gateway_pages
 from townsquare.gateway import routes as gateway_routes
 from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
@@ -50,7 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
-    events_routes.router, gateway_routes.router,
+    events_routes.router, gateway_routes.router, gateway_pages.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
