@@ -15,7 +15,7 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.events import routes as events_routes
-from townsquare.gateway import identity_methods
+from townsquare.gateway import identity_methods, notifier
 from townsquare.gateway import pages as gateway_pages
 from townsquare.gateway import routes as gateway_routes
 from townsquare.gateway.methods import Method, MethodTable
@@ -74,5 +74,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.state.gateway_methods = MethodTable(GATEWAY_METHODS)
+    app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
+    app.state.shutdown_hooks.append(notifier.stop)
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

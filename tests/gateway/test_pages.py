@@ -47,7 +47,7 @@ def test_enable_key_apply_grant_then_call(client, database, make_user):
     assert signing.load_private_key(private).key_size == 2048
     shown = client.get(page).text
     assert private not in shown  # shown once, never again
-    platform_key = unescape(re.search(r'id="platform-key">([^<]+)<', shown).group(1))
+    platform_key = unescape(re.search(r'id="platform-key"[^>]*>([^<]+)<', shown).group(1))
 
     applied = client.post(page + "/packages", data={"csrf_token": csrf, "package": "identity"},
                           follow_redirects=True)

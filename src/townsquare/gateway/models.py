@@ -118,3 +118,47 @@ class CallRecord(Base):
     sub_code: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime]
     elapsed_ms: Mapped[int]
+
+
+class NotificationState(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    DELIVERED = "delivered"  # the receiver answered exactly `success`
+    GAVE_UP = "gave_up"  # every scheduled attempt failed; the owner may resend
+
+
+class Notification(Timestamped, Base):
+    """An asynchronous notification to an app's `notify_url`, kept until delivered: it is written
+    in the same transaction as the change it reports, so nothing is announced that did not
+    happen and nothing that happened goes unannounced."""
+
+    __tablename__ = "gateway_notifications"
+    __table_args__ = (Index("ix_gateway_notifications_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notify_id: Mapped[str] = mapped_column(String(40), unique=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("gateway_apps.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(512))
+    notify_type: Mapped[str] = mapped_column(String(48))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the business parameters
+    state: Mapped[NotificationState] = mapped_column(
+        str_enum(NotificationState), default=NotificationState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class NotificationAttempt(Base):
+    """One try at delivering a notification: what the receiver answered, or why it failed."""
+
+    __tablename__ = "gateway_notification_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("gateway_notifications.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    status_code: Mapped[int | None]
+    answer: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str] = mapped_column(String(200), default="")
+    elapsed_ms: Mapped[int] = mapped_column(default=0)

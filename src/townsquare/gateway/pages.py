@@ -15,7 +15,7 @@ from townsquare.accounts.models import User
 from townsquare.core.errors import NotFound, TownsquareError
 from townsquare.core.i18n import gettext
 from townsquare.core.settings import Settings
-from townsquare.gateway import apps, console, keys
+from townsquare.gateway import apps, console, keys, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.access import can_act_for
@@ -30,6 +30,7 @@ DONE = {
     "created": "The open platform is enabled for this mini-app.",
     "key": "The new public key is in use; the previous key keeps working during the overlap.",
     "applied": "Applied: an operator will decide.",
+    "resent": "The notification will be sent again now.",
 }
 
 
@@ -49,6 +50,9 @@ def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
             "figures": console.figures(db, app),
             "platform_key": console.platform_key_text(db, secret=settings.effective_secret_key),
         }
+        sent = notify.recent(db, app)
+        context |= {"notifications": sent,
+                    "attempts": notify.attempts_of(db, [n.id for n in sent])}
     return context
 
 
@@ -114,6 +118,12 @@ def apply_package(
     except TownsquareError as exc:
         return _refused(request, db, settings, user, miniapp_id, exc)
     return see_other(f"/console/miniapps/{miniapp_id}/gateway?ok=applied")
+
+
+@router.post("/console/miniapps/{miniapp_id}/gateway/notifications/{notify_id}")
+def resend(miniapp_id: str, notify_id: str, user: FormUser, db: DbSession) -> Response:
+    notify.resend(db, actor=user, notify_id=notify_id)
+    return see_other(f"/console/miniapps/{miniapp_id}/gateway?ok=resent#notifications")
 
 
 @router.get("/console/operator/gateway", response_class=HTMLResponse)

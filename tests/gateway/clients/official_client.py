@@ -55,8 +55,26 @@ def _with(get_params, key, value):
     return wrapped
 
 
+def verify_notification(job):
+    """How an ISV checks a notification with this SDK: the sorted parameters without sign and
+    sign_type, verified with the platform's public key."""
+    from alipay.aop.api.util.SignatureUtils import get_sign_content, verify_with_rsa
+
+    form = dict(job["notification"])
+    sign = form.pop("sign")
+    form.pop("sign_type", None)
+    message = get_sign_content(form)
+    try:
+        ok = verify_with_rsa(job["platform_public_key"], message.encode("utf-8"), sign)
+    except Exception:  # rsa.VerificationError: the SDK raises on a bad signature
+        ok = False
+    print(json.dumps({"ok": True, "verified": bool(ok)}))
+
+
 def main():
     job = json.load(sys.stdin)
+    if "notification" in job:
+        return verify_notification(job)
     config = AlipayClientConfig()
     config.server_url = job["server_url"]
     config.app_id = job["app_id"]
