@@ -93,7 +93,7 @@ def settings(tmp_path: Path, database: Database) -> Settings:
         # serving re-checks its cache and writes exposures within each request, as tests expect
         serving_refresh_ms=0, exposure_flush_ms=0,
         # the outbox is sent by the tests themselves (gateway.notify.deliver_due)
-        gateway_notify_interval_ms=0, gateway_notify_private=True,
+        gateway_notify_interval_ms=0, gateway_notify_private=True, gateway_call_log_flush_ms=0,
     )
 
 

@@ -18,6 +18,7 @@ from townsquare.events import routes as events_routes
 from townsquare.gateway import identity_methods, notifier
 from townsquare.gateway import pages as gateway_pages
 from townsquare.gateway import routes as gateway_routes
+from townsquare.gateway.call_log import CallLog
 from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
@@ -74,7 +75,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.state.gateway_methods = MethodTable(GATEWAY_METHODS)
+    app.state.gateway_call_log = CallLog(
+        app.state.database, app.state.settings.gateway_call_log_flush_ms
+    )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
-    app.state.shutdown_hooks.append(notifier.stop)
+    app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

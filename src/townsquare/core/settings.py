@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # reach private, loopback or link-local addresses (off in production: SSRF).
     gateway_notify_interval_ms: int = 2_000
     gateway_notify_private: bool = False
+    # The gateway's call log is written behind the response every this many ms (0: in the call's
+    # own transaction, as the tests have it).
+    gateway_call_log_flush_ms: int = 500
 
     @property
     def effective_database_url(self) -> str:

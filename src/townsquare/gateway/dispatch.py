@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from townsquare.core.clock import clock
+from townsquare.core.database import Database
 from townsquare.core.errors import PermissionDenied, RateLimited, TownsquareError, ValidationFailed
 from townsquare.core.i18n import catalogue
 from townsquare.core.settings import Settings
 from townsquare.gateway import apps, keys
+from townsquare.gateway.call_log import CallLog
 from townsquare.gateway.methods import CallContext, MethodTable
-from townsquare.gateway.models import CallRecord, GatewayApp
+from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import envelope, signing
 from townsquare.gateway.protocol.errors import (
     GatewayFailure,
@@ -78,33 +80,33 @@ def refusal(error: TownsquareError) -> GatewayFailure:
 
 
 def handle(
-    db: Session, params: Mapping[str, str], *, settings: Settings, table: MethodTable
+    database: Database, params: Mapping[str, str], *, settings: Settings, table: MethodTable,
+    call_log: CallLog,
 ) -> bytes:
-    """The signed response body for one call (always HTTP 200)."""
+    """The signed response body for one call (always HTTP 200). A method that only reads runs
+    in a read-only unit of work when the call log is written behind."""
     started = time.perf_counter()
-    app: GatewayApp | None = None
-    try:
-        app, body = _answer(db, params, settings, table)
-    except GatewayFailure as failure:
-        body = failure.body()
-        app = apps.by_app_id(db, params.get("app_id", "")) if app is None else app
-    method = params.get("method", "")
-    if app is not None:  # calls naming no real app belong to no one's log
-        db.add(
-            CallRecord(
-                app_id=app.id,
-                method=method[:64],
-                code=body["code"],
-                sub_code=body.get("sub_code", "")[:64],
-                at=clock.now(),
-                elapsed_ms=int((time.perf_counter() - started) * 1000),
-            )
-        )
-    key = keys.platform_private_key(db, secret=settings.effective_secret_key)
-    return envelope.render(key, method, body, params.get("sign_type", "RSA2"))
+    method = table.get(params.get("method", ""))
+    reads_only = method is not None and not method.writes and call_log.behind
+    with database.unit_of_work(read_only=reads_only) as db:
+        app: GatewayApp | None = None
+        try:
+            app, body = _answer(db, params, settings, table)
+        except GatewayFailure as failure:
+            body = failure.body()
+            app = apps.by_app_id(db, params.get("app_id", "")) if app is None else app
+        if app is not None:  # calls naming no real app belong to no one's log
+            call_log.record(db, {
+                "app_id": app.id, "method": params.get("method", "")[:64],
+                "code": body["code"], "sub_code": body.get("sub_code", "")[:64],
+                "at": clock.now(), "elapsed_ms": int((time.perf_counter() - started) * 1000),
+            })
+        key = keys.platform_private_key(db, secret=settings.effective_secret_key)
+    return envelope.render(key, params.get("method", ""), body, params.get("sign_type", "RSA2"))
 
 
-def refuse(db: Session, failure: GatewayFailure, *, settings: Settings) -> bytes:
+def refuse(database: Database, failure: GatewayFailure, *, settings: Settings) -> bytes:
     """A signed refusal for a request whose parameters could not even be read."""
-    key = keys.platform_private_key(db, secret=settings.effective_secret_key)
+    with database.unit_of_work(read_only=True) as db:
+        key = keys.platform_private_key(db, secret=settings.effective_secret_key)
     return envelope.render(key, None, failure.body())

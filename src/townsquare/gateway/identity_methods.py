@@ -126,6 +126,6 @@ METHODS = (
     Method(
         "alipay.user.info.share", "identity", user_info_share,
         "读取用户当前授权分享的信息（需公共参数 auth_token）",
-        {"auth_token": "公共参数：alipay.system.oauth.token 返回的 access_token"},
+        {"auth_token": "公共参数：alipay.system.oauth.token 返回的 access_token"}, writes=False,
     ),
 )

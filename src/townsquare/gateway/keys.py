@@ -72,7 +72,7 @@ def ensure_platform_key(db: Session, *, secret: bytes) -> PlatformKey:
 
 
 def platform_private_key(db: Session, *, secret: bytes) -> rsa.RSAPrivateKey:
-    """The current signing key, unsealed once per process (made on first use)."""
+    """The current signing key (made on first use), unsealed once per process."""
     row = ensure_platform_key(db, secret=secret)
     cached = _cache.get((secret, row.fingerprint))
     if cached is None:

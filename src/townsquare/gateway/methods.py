@@ -54,6 +54,7 @@ class Method:
     handler: Handler
     summary: str
     parameters: Mapping[str, str] = field(default_factory=dict)  # name → what it is
+    writes: bool = True  # False: only reads (runs in a read-only unit of work)
 
     def __post_init__(self) -> None:
         if self.package not in PACKAGES:

@@ -9,11 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from townsquare.gateway import dispatch
 from townsquare.gateway.protocol.errors import GatewayFailure, invalid
 from townsquare.gateway.protocol.params import decode_form, merge
-from townsquare.web.deps import AppSettings, WritingDbSession
+from townsquare.web.deps import AppSettings
 
 router = APIRouter(tags=["open gateway"])
 MAX_BODY = 1024 * 1024
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json;charset=utf-8"
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -30,13 +31,18 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 @router.api_route("/gateway.do", methods=["GET", "POST"], response_class=Response)
-async def gateway(request: Request, db: WritingDbSession, settings: AppSettings) -> Response:
-    """Call a capability method the Alipay way (see docs/open-platform.md)."""
-    table = request.app.state.gateway_methods
+async def gateway(request: Request, settings: AppSettings) -> Response:
+    """Call a capability method the Alipay way (see docs/open-platform.md). The unit of work
+    is opened by the dispatch, which knows from the method whether it writes."""
+    state = request.app.state
     try:
         params = await _params(request)
     except GatewayFailure as failure:
-        body = await run_in_threadpool(dispatch.refuse, db, failure, settings=settings)
-        return Response(body, media_type="application/json;charset=utf-8")
-    body = await run_in_threadpool(dispatch.handle, db, params, settings=settings, table=table)
-    return Response(body, media_type="application/json;charset=utf-8")
+        body = await run_in_threadpool(dispatch.refuse, state.database, failure,
+                                       settings=settings)
+        return Response(body, media_type=JSON)
+    body = await run_in_threadpool(
+        dispatch.handle, state.database, params, settings=settings,
+        table=state.gateway_methods, call_log=state.gateway_call_log,
+    )
+    return Response(body, media_type=JSON)

@@ -29,6 +29,6 @@ def score_query(context: CallContext) -> dict[str, Any]:
 METHODS = (
     Method(
         "townsquare.data.service.score.query", "data", score_query,
-        "查询本小程序在最新评分周期的服务分与等级",
+        "查询本小程序在最新评分周期的服务分与等级", writes=False,
     ),
 )

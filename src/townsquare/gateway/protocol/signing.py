@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -50,6 +51,7 @@ def _pem_body(text: str) -> bytes:
         raise KeyUnreadable("not base64") from None
 
 
+@lru_cache(maxsize=4096)  # the gateway checks every call against the app's stored key texts
 def load_public_key(text: str) -> rsa.RSAPublicKey:
     """A public key as PEM (SubjectPublicKeyInfo or PKCS#1) or a bare base64 body."""
     try:

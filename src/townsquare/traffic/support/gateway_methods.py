@@ -42,6 +42,6 @@ METHODS = (
     Method(
         "townsquare.marketing.points.query", "marketing", points_query,
         "查询本小程序所属商家的积分余额与最近的积分流水",
-        {"limit": "返回的流水条数，0 到 50，默认 20"},
+        {"limit": "返回的流水条数，0 到 50，默认 20"}, writes=False,
     ),
 )
