@@ -37,7 +37,7 @@ class GatewayApp(Timestamped, Base):
     )
     status: Mapped[AppStatus] = mapped_column(str_enum(AppStatus), default=AppStatus.ACTIVE)
 
-    miniapp: Mapped[MiniApp] = relationship(lazy="joined")
+    miniapp: Mapped[MiniApp] = relationship()  # loaded when a method needs it
 
 
 class AppKey(Timestamped, Base):
