@@ -92,6 +92,8 @@ def settings(tmp_path: Path, database: Database) -> Settings:
         data_dir=tmp_path, database_url=database.url, secret_key="test-secret-key-for-townsquare",
         # serving re-checks its cache and writes exposures within each request, as tests expect
         serving_refresh_ms=0, exposure_flush_ms=0,
+        # the outbox is sent by the tests themselves (gateway.notify.deliver_due)
+        gateway_notify_interval_ms=0, gateway_notify_private=True, gateway_call_log_flush_ms=0,
     )
 
 

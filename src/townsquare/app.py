@@ -15,9 +15,15 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.events import routes as events_routes
+from townsquare.gateway import identity_methods, notifier
+from townsquare.gateway import pages as gateway_pages
+from townsquare.gateway import routes as gateway_routes
+from townsquare.gateway.call_log import CallLog
+from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
 from townsquare.merchants import routes as merchants_routes
+from townsquare.messaging import gateway_methods as messaging_methods
 from townsquare.messaging import pages as messaging_pages
 from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
@@ -25,6 +31,7 @@ from townsquare.miniapps import routes as miniapps_routes
 from townsquare.miniapps import sample_backend
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
 from townsquare.traffic import topic_routes
@@ -34,6 +41,7 @@ from townsquare.traffic.market import routes as market_routes
 from townsquare.traffic.planning import routes as planning_routes
 from townsquare.traffic.serving import pages as serving_pages
 from townsquare.traffic.serving import routes as serving_routes
+from townsquare.traffic.support import gateway_methods as points_methods
 from townsquare.traffic.support import routes as support_routes
 from townsquare.web.app import build_app
 
@@ -44,7 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
-    events_routes.router,
+    events_routes.router, gateway_routes.router, gateway_pages.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
@@ -54,11 +62,23 @@ ROUTERS: tuple[APIRouter, ...] = (
     traffic_operator_pages.router, traffic_merchant_pages.router,
 )
 
+# Every capability the open gateway offers, from every domain that opens one.
+GATEWAY_METHODS: tuple[Method, ...] = (
+    *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
+    *points_methods.METHODS,
+)
+
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole platform: every package's routes on the shared web platform."""
     app = build_app(settings or get_settings(), database)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.gateway_methods = MethodTable(GATEWAY_METHODS)
+    app.state.gateway_call_log = CallLog(
+        app.state.database, app.state.settings.gateway_call_log_flush_ms
+    )
+    app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
+    app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

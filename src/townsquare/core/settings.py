@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     exposure_flush_rows: int = 2_000
     exposure_buffer_max: int = 200_000  # buffered exposure rows kept while the database is down
 
+    # The open gateway's notifier: how often each serving process sends due notifications
+    # (0 = not in the server; `townsquare gateway notify` then), and whether a notify_url may
+    # reach private, loopback or link-local addresses (off in production: SSRF).
+    gateway_notify_interval_ms: int = 2_000
+    gateway_notify_private: bool = False
+    # The gateway's call log is written behind the response every this many ms (0: in the call's
+    # own transaction, as the tests have it).
+    gateway_call_log_flush_ms: int = 500
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -259,6 +259,16 @@ def send_as_client(
 ) -> Message:
     """A mini-app backend sends a template to a user it knows by `sub` (client credentials)."""
     miniapp = consent.authenticate_client(db, client_id=client_id, client_secret=client_secret)
+    return send_to_sub(db, settings=settings, miniapp=miniapp, sub=sub, key=key, data=data,
+                       link=link)
+
+
+def send_to_sub(
+    db: Session, *, settings: Settings, miniapp: MiniApp, sub: str, key: str,
+    data: Mapping[str, Any], link: str = "",
+) -> Message:
+    """An authenticated mini-app backend sends one of its own templates to a user it knows by
+    `sub` (the JSON API with client credentials, or the gateway with a signed call)."""
     if not miniapp.listed:
         raise NotFound("No such mini-app.")
     if _template(db, miniapp, key).system:

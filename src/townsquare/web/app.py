@@ -205,6 +205,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    for hook in app.state.startup_hooks:  # background work a package runs while serving
+        hook(app)
     yield
     for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)
@@ -219,6 +221,7 @@ def build_app(settings: Settings, database: Database | None = None) -> FastAPI:
         description="Super-app platform for local life services. JSON API under /api.",
         lifespan=lifespan,
     )
+    app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     app.state.settings = settings
     app.state.database = database or Database(

@@ -186,6 +186,22 @@ def exchange(
 ) -> dict[str, Any]:
     """Trade a one-time code for `sub` and the consented fields; the code is then spent."""
     miniapp = authenticate_client(db, client_id=client_id, client_secret=client_secret)
+    redeemed = redeem(db, miniapp=miniapp, code=code)
+    sub = launch.pseudonymous_id(settings.effective_secret_key, redeemed.user.public_id,
+                                 miniapp.public_id)
+    return {"sub": sub, "scopes": list(redeemed.fields), **redeemed.fields}
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    user: User
+    scopes: tuple[str, ...]  # consented now and asked for by the code
+    fields: dict[str, str]  # the values of those the user has
+
+
+def redeem(db: Session, *, miniapp: MiniApp, code: str) -> Redeemed:
+    """Spend a one-time code of this (already authenticated) mini-app: whose code it was and
+    what the user shares now. Raises `InvalidGrant` for any code that cannot be spent."""
     found = None
     if code and len(code) <= MAX_CODE_LENGTH:
         found = db.scalar(select(AuthCode).where(AuthCode.code_digest == token_digest(code)))
@@ -200,7 +216,7 @@ def exchange(
     consent = consent_for(db, actor=user, miniapp=miniapp) if user else None
     if user is None or consent is None:
         raise InvalidGrant("The user has withdrawn consent.")
-    shared = [scope for scope in SCOPES if scope in found.scopes and scope in consent.scopes]
+    shared = tuple(s for s in SCOPES if s in found.scopes and s in consent.scopes)
     # Spend the code with a guarded update, so two concurrent exchanges cannot both succeed.
     spent = db.execute(
         update(AuthCode)
@@ -210,13 +226,17 @@ def exchange(
     )
     if rows_changed(spent) != 1:
         raise InvalidGrant("This code has already been used.")
-    identity = user.identity
-    values = {"phone": identity.phone, "real_name": identity.real_name} if identity else {}
-    fields = {scope: values[scope] for scope in shared if scope in values}
+    fields = profile_fields(user, shared)
     audit.record(
         db, actor_id=None, action="profile.share", subject_type="user",
         subject_id=user.public_id, miniapp=miniapp.public_id, fields=list(fields),
     )
     db.flush()
-    sub = launch.pseudonymous_id(settings.effective_secret_key, user.public_id, miniapp.public_id)
-    return {"sub": sub, "scopes": list(fields), **fields}
+    return Redeemed(user=user, scopes=shared, fields=fields)
+
+
+def profile_fields(user: User, scopes: tuple[str, ...]) -> dict[str, str]:
+    """The user's values for these scopes (a scope whose value the user never gave is left out)."""
+    identity = user.identity
+    values = {"phone": identity.phone, "real_name": identity.real_name} if identity else {}
+    return {scope: values[scope] for scope in scopes if values.get(scope)}

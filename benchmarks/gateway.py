@@ -1,0 +1,220 @@
+"""Open gateway benchmark (not a test): signed calls per second over HTTP against the floor of the
+same server's trivial endpoint, measured in interleaved rounds in the same run.
+
+  floor    GET /api/health on the same uvicorn process (no database, no signature);
+  gateway  POST /gateway.do `townsquare.data.service.score.query`, pre-signed with RSA2 by the
+           client: the server reads the parameters, finds the app and its keys, verifies the
+           signature, checks the package, runs the method, logs the call, signs the answer.
+
+Also reports what RSA costs per call (verify the request + sign the answer, in-process) and its
+share of the server's time at the measured rate. Updates the "Open gateway" section of
+docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/gateway.py                      # SQLite in a temp dir
+    .venv/bin/python benchmarks/gateway.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlencode
+
+from harness import free_port, wait_until_up, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+SECRET = "gateway-benchmark-secret"
+METHOD = "townsquare.data.service.score.query"
+
+
+def seed(url: str) -> dict[str, str]:
+    """One merchant, one mini-app with a gateway app, its key and the data package."""
+    from townsquare.accounts.models import Role, RoleGrant, User
+    from townsquare.core.database import Database
+    from townsquare.gateway import keys
+    from townsquare.gateway.models import AppKey, GatewayApp, GrantStatus, PackageGrant
+    from townsquare.gateway.protocol import signing
+    from townsquare.merchants.models import Category, Merchant
+    from townsquare.miniapps.models import MiniApp, MiniAppKind
+    from townsquare.models import metadata
+
+    database = Database(url)
+    metadata.drop_all(database.engine)
+    metadata.create_all(database.engine)
+    key = signing.new_private_key()
+    with database.unit_of_work() as db:
+        category = Category(code="grocery", name_zh="生鲜超市", name_en="Groceries")
+        merchant = Merchant(name="基准鲜果店", description="", category=category, cities=[])
+        operator = User(username="benchop", display_name="运营", password_hash="x",
+                        roles=[RoleGrant(role=Role.OPERATOR)])
+        db.add_all([category, merchant, operator])
+        db.flush()
+        miniapp = MiniApp(name="基准小程序", merchant=merchant, category=category,
+                          kind=MiniAppKind.EXTERNAL, client_secret_digest="x" * 64)
+        db.add(miniapp)
+        db.flush()
+        app = GatewayApp(miniapp_id=miniapp.id)
+        db.add(app)
+        db.flush()
+        db.add(AppKey(app_id=app.id, public_key=signing.public_key_text(key.public_key()),
+                      fingerprint=signing.fingerprint(key.public_key())))
+        db.add(PackageGrant(app_id=app.id, package="data", status=GrantStatus.GRANTED,
+                            requested_at=app.created_at))
+        keys.ensure_platform_key(db, secret=SECRET.encode())
+        world = {"app_id": app.app_id, "private_key": signing.private_key_pkcs1(key)}
+    database.dispose()
+    return world
+
+
+def signed_bodies(world: dict[str, str], n: int) -> list[bytes]:
+    from townsquare.gateway.protocol import signing
+
+    key = signing.load_private_key(world["private_key"])
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    bodies = []
+    for i in range(n):
+        params = {"app_id": world["app_id"], "method": METHOD, "charset": "utf-8",
+                  "format": "JSON", "sign_type": "RSA2", "version": "1.0",
+                  "timestamp": stamp, "biz_content": f'{{"n":{i}}}'}
+        params["sign"] = signing.sign(key, signing.string_to_sign(params))
+        bodies.append(urlencode(params).encode())
+    return bodies
+
+
+def rsa_cost(world: dict[str, str], n: int = 300) -> float:
+    """Milliseconds of RSA per call: verify one request signature and sign one answer."""
+    from townsquare.gateway.protocol import signing
+
+    key = signing.load_private_key(world["private_key"])
+    text = "app_id=1&biz_content={}&method=m&timestamp=t" * 4
+    signature = signing.sign(key, text)
+    started = time.perf_counter()
+    for _ in range(n):
+        signing.verify(key.public_key(), text, signature, "RSA2")
+        signing.sign(key, text)
+    return (time.perf_counter() - started) / n * 1000
+
+
+def load(base: str, requests: list[tuple[str, bytes | None]], clients: int) -> dict[str, float]:
+    """Send the requests with `clients` concurrent keep-alive clients; rate and latencies."""
+    import httpx
+
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    pending = iter(requests)
+
+    def client() -> None:
+        nonlocal failures
+        headers = {"content-type": "application/x-www-form-urlencoded;charset=utf-8"}
+        with httpx.Client(base_url=base, timeout=60) as session:
+            for path, body in pending:
+                started = time.perf_counter()
+                if body is None:
+                    response = session.get(path)
+                    ok = response.status_code == 200
+                else:
+                    response = session.post(path, content=body, headers=headers)
+                    ok = response.status_code == 200 and '"code":"10000"' in response.text
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    failures += not ok
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {"rate": len(requests) / wall, "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+            "failures": failures}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="per round and kind")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="gateway-bench-")
+    url = args.database_url or f"sqlite:///{tmp}/gateway.db"
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    world = seed(url)
+    port = free_port()
+    env = {**os.environ, "TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
+           "TOWNSQUARE_DATA_DIR": tmp, "TOWNSQUARE_GATEWAY_NOTIFY_INTERVAL_MS": "0",
+           "TZ": "Asia/Shanghai"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    os.environ["TZ"] = "Asia/Shanghai"
+    time.tzset()
+    floors, calls = [], []
+    try:
+        wait_until_up(base, seconds=60)
+        load(base, [("/api/health", None)] * 200, args.clients)  # warm up both paths
+        load(base, [("/gateway.do", b) for b in signed_bodies(world, 100)], args.clients)
+        for _ in range(args.rounds):  # paired rounds: each gateway round beside its own floor
+            floors.append(load(base, [("/api/health", None)] * args.requests, args.clients))
+            bodies = signed_bodies(world, args.requests)
+            calls.append(load(base, [("/gateway.do", b) for b in bodies], args.clients))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    ratios = [c["rate"] / f["rate"] for c, f in zip(calls, floors, strict=True)]
+    ratio = statistics.median(ratios)
+    floor_rate = statistics.median(f["rate"] for f in floors)
+    rate = statistics.median(c["rate"] for c in calls)
+    p50 = statistics.median(c["p50"] for c in calls)
+    p99 = statistics.median(c["p99"] for c in calls)
+    failures = sum(c["failures"] for c in calls)
+    rsa_ms = rsa_cost(world)
+    share = rsa_ms * rate / 1000  # of one worker's time, at the measured rate
+    command = (f"`.venv/bin/python benchmarks/gateway.py --requests {args.requests} "
+               f"--rounds {args.rounds} --clients {args.clients}`")
+    verdict = "met" if ratio >= 0.5 else f"not met: {ratio:.2f}× of the 0.5× goal"
+    text = "\n".join([
+        f"Run on {date.today()}, {os.cpu_count()} CPUs, {backend}, one uvicorn worker, "
+        f"{args.clients} keep-alive clients: {command}",
+        "",
+        "| path | calls/s (median of paired rounds) | p50 ms | p99 ms | vs. floor |",
+        "|---|---:|---:|---:|---:|",
+        f"| `GET /api/health` (floor) | {floor_rate:,.0f} | "
+        f"{statistics.median(f['p50'] for f in floors):.1f} | "
+        f"{statistics.median(f['p99'] for f in floors):.1f} | 1.00× |",
+        f"| `POST /gateway.do` `{METHOD}` (RSA2) | {rate:,.0f} | {p50:.1f} | {p99:.1f} | "
+        f"{ratio:.2f}× |",
+        "",
+        f"Goal ≥ 0.5× the floor: {verdict}. Failed calls: {failures}. RSA per call (verify the "
+        f"request, sign the answer) {rsa_ms:.2f} ms in-process, so about {share:.0%} of the "
+        "worker's time at that rate; the rest is the parameters, the app and key lookups, the "
+        "package check, the call-log insert and the commit. The clients run on the same two "
+        "cores as the server, and other sessions shared the machine: the ratio to the floor "
+        "measured in the same rounds is the figure to compare.",
+    ])
+    print(text)
+    if not args.no_docs:
+        write_section("gateway-benchmark", "Open gateway", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The notification outbox: asynchronous notifications to apps' `notify_url`, signed the Alipay
+way and retried on Alipay's schedule until the receiver answers exactly `success`.
+
+A notification is written in the transaction of the change it reports. Delivery leases a due
+row (moves its next attempt a minute ahead and commits) before it calls out, so no database lock
+is held across the network, two workers never send the same row at once, and a worker that dies
+mid-call leaves the row to be tried again when the lease ends. Receivers may therefore see a
+notification more than once and deduplicate by its stable `notify_id`, as with Alipay.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.database import Database
+from townsquare.core.errors import NotFound, ValidationFailed
+from townsquare.core.settings import Settings
+from townsquare.gateway import keys
+from townsquare.gateway.models import (
+    GatewayApp,
+    Notification,
+    NotificationAttempt,
+    NotificationState,
+)
+from townsquare.gateway.protocol import signing
+from townsquare.merchants import access
+
+# The waits after each failed attempt (Alipay: 4m, 10m, 10m, 1h, 2h, 6h, 15h): 8 tries, ~25 h.
+SCHEDULE = (
+    timedelta(minutes=4), timedelta(minutes=10), timedelta(minutes=10), timedelta(hours=1),
+    timedelta(hours=2), timedelta(hours=6), timedelta(hours=15),
+)
+LEASE = timedelta(seconds=60)
+TIMEOUT_S = 5.0
+BATCH = 20
+
+
+class AddressRefused(Exception):
+    """The notify_url resolves to an address the notifier must not reach."""
+
+
+def check_url(url: str) -> str:
+    """A notify_url the platform will call: http(s), a host, no credentials, bounded length."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 512:
+        raise ValidationFailed("notify_url must be an http or https address.")
+    if parts.username or parts.password:
+        raise ValidationFailed("notify_url must not carry a user name or password.")
+    return url
+
+
+def _guard(url: str, allow_private: bool) -> None:
+    """Refuse internal addresses (SSRF) unless the deployment allows them."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        raise AddressRefused(f"cannot resolve {host}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise AddressRefused(f"{host} resolves to a non-public address {address}")
+
+
+def enqueue(db: Session, *, app: GatewayApp, url: str, notify_type: str,
+            params: Mapping[str, Any]) -> Notification:
+    """Record a notification in the caller's transaction; the notifier sends it."""
+    row = Notification(
+        notify_id=uuid.uuid4().hex,
+        app_id=app.id, url=check_url(url), notify_type=notify_type,
+        params={k: str(v) for k, v in params.items()}, next_attempt_at=clock.now(),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def signed_form(db: Session, row: Notification, app: GatewayApp, *, settings: Settings,
+                at: datetime) -> dict[str, str]:
+    """The form the receiver gets: business parameters plus the notification's own, without
+    empty values, signed over all but `sign` and `sign_type` (Alipay's rule for notifications)."""
+    local = at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    form = {
+        **row.params, "notify_id": row.notify_id, "notify_type": row.notify_type,
+        "notify_time": local, "app_id": app.app_id, "charset": "utf-8", "version": "1.0",
+    }
+    form = {k: v for k, v in form.items() if v != ""}
+    key = keys.platform_private_key(db, secret=settings.effective_secret_key)
+    form["sign"] = signing.sign(key, signing.string_to_sign(form, exclude=("sign", "sign_type")))
+    form["sign_type"] = "RSA2"
+    return form
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status_code: int | None = None
+    answer: str = ""
+    error: str = ""
+
+
+Post = Callable[[str, Mapping[str, str]], tuple[int, str]]
+
+
+def _http_post(url: str, form: Mapping[str, str]) -> tuple[int, str]:
+    response = httpx.post(url, data=dict(form), timeout=TIMEOUT_S, follow_redirects=False)
+    return response.status_code, response.text[:200]
+
+
+def _attempt(url: str, form: Mapping[str, str], *, allow_private: bool, post: Post) -> Outcome:
+    try:
+        _guard(url, allow_private)
+        status, answer = post(url, form)
+    except AddressRefused as exc:
+        return Outcome(False, error=f"refused: {exc}"[:200])
+    except httpx.HTTPError as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:200])
+    return Outcome(status == 200 and answer.strip() == "success", status, answer.strip()[:200])
+
+
+def _lease(database: Database, settings: Settings) -> list[tuple[int, str, dict[str, str]]]:
+    """Take up to BATCH due notifications: push their next attempt a lease ahead, sign them."""
+    now = clock.now()
+    with database.unit_of_work(read_only=True) as db:  # most polls find nothing: no write lock
+        due = db.scalar(
+            select(Notification.id).where(Notification.state == NotificationState.PENDING,
+                                          Notification.next_attempt_at <= now).limit(1)
+        )
+    if due is None:
+        return []
+    with database.unit_of_work() as db:
+        stmt = (
+            select(Notification)
+            .where(Notification.state == NotificationState.PENDING,
+                   Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at).limit(BATCH)
+        )
+        if db.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        taken = []
+        for row in db.scalars(stmt):
+            row.next_attempt_at = now + LEASE
+            app = db.get(GatewayApp, row.app_id)
+            assert app is not None
+            taken.append((row.id, row.url, signed_form(db, row, app, settings=settings, at=now)))
+        return taken
+
+
+def _record(database: Database, notification_id: int, outcome: Outcome, elapsed_ms: int) -> None:
+    now = clock.now()
+    with database.unit_of_work() as db:
+        row = db.get(Notification, notification_id)
+        if row is None or row.state != NotificationState.PENDING:
+            return
+        db.add(NotificationAttempt(
+            notification_id=row.id, at=now, status_code=outcome.status_code,
+            answer=outcome.answer, error=outcome.error, elapsed_ms=elapsed_ms,
+        ))
+        row.attempts += 1
+        if outcome.delivered:
+            row.state, row.delivered_at = NotificationState.DELIVERED, now
+        elif row.attempts > len(SCHEDULE):
+            row.state = NotificationState.GAVE_UP
+        else:
+            row.next_attempt_at = now + SCHEDULE[row.attempts - 1]
+
+
+def deliver_due(database: Database, settings: Settings, *, post: Post = _http_post) -> int:
+    """Send every notification that is due now; answers how many were tried."""
+    taken = _lease(database, settings)
+    for notification_id, url, form in taken:
+        started = time.perf_counter()
+        outcome = _attempt(url, form, allow_private=settings.gateway_notify_private, post=post)
+        _record(database, notification_id, outcome, int((time.perf_counter() - started) * 1000))
+    return len(taken)
+
+
+def resend(db: Session, *, actor: User, notify_id: str) -> Notification:
+    """The app's owner sends a notification again, on a fresh schedule (its history stays)."""
+    row = db.scalar(select(Notification).where(Notification.notify_id == notify_id[:40]))
+    app = db.get(GatewayApp, row.app_id) if row else None
+    if row is None or app is None or not access.can_act_for(db, actor, app.miniapp.merchant):
+        raise NotFound("No such notification.")
+    row.state, row.attempts, row.next_attempt_at = NotificationState.PENDING, 0, clock.now()
+    audit.record(db, actor_id=actor.id, action="gateway.notification.resend",
+                 subject_type="gateway_app", subject_id=app.app_id, notify_id=row.notify_id)
+    db.flush()
+    return row
+
+
+def recent(db: Session, app: GatewayApp, limit: int = 20) -> list[Notification]:
+    return list(db.scalars(
+        select(Notification).where(Notification.app_id == app.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    ))
+
+
+def attempts_of(db: Session, notification_ids: list[int]) -> dict[int, list[NotificationAttempt]]:
+    found: dict[int, list[NotificationAttempt]] = {i: [] for i in notification_ids}
+    for attempt in db.scalars(
+        select(NotificationAttempt)
+        .where(NotificationAttempt.notification_id.in_(notification_ids))
+        .order_by(NotificationAttempt.at)
+    ):
+        found[attempt.notification_id].append(attempt)
+    return found

@@ -1,0 +1,48 @@
+"""`/gateway.do`: the Alipay-protocol entry point (GET or POST, parameters in the query string,
+the form body or both). The answer is always HTTP 200 with a signed JSON body."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from townsquare.gateway import dispatch
+from townsquare.gateway.protocol.errors import GatewayFailure, invalid
+from townsquare.gateway.protocol.params import decode_form, merge
+from townsquare.web.deps import AppSettings
+
+router = APIRouter(tags=["open gateway"])
+MAX_BODY = 1024 * 1024
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json;charset=utf-8"
+
+
+async def _params(request: Request) -> dict[str, str]:
+    query = decode_form(request.scope.get("query_string", b""))
+    if request.method != "POST":
+        return merge(query)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise invalid("parameter", "请求体过大")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind not in (FORM, ""):
+        raise invalid("parameter", f"请求体须为 {FORM}，收到 {kind}")
+    return merge(query, decode_form(body))
+
+
+@router.api_route("/gateway.do", methods=["GET", "POST"], response_class=Response)
+async def gateway(request: Request, settings: AppSettings) -> Response:
+    """Call a capability method the Alipay way (see docs/open-platform.md). The unit of work
+    is opened by the dispatch, which knows from the method whether it writes."""
+    state = request.app.state
+    try:
+        params = await _params(request)
+    except GatewayFailure as failure:
+        body = await run_in_threadpool(dispatch.refuse, state.database, failure,
+                                       settings=settings)
+        return Response(body, media_type=JSON)
+    body = await run_in_threadpool(
+        dispatch.handle, state.database, params, settings=settings,
+        table=state.gateway_methods, call_log=state.gateway_call_log,
+    )
+    return Response(body, media_type=JSON)

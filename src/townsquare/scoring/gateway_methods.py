@@ -1,0 +1,34 @@
+"""Scoring through the open gateway: `townsquare.data.service.score.query` answers the calling
+mini-app's own service score and tier from the newest finished cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from townsquare.gateway.methods import CallContext, Method
+from townsquare.scoring.current_standings import standings
+
+
+def score_query(context: CallContext) -> dict[str, Any]:
+    miniapp = context.app.miniapp
+    found = standings(context.db, miniapp_ids=[miniapp.id])
+    if found is None:
+        return {"scored": False, "reason": "平台尚未完成任何一个评分周期"}
+    standing = found.by_miniapp.get(miniapp.id)
+    answer: dict[str, Any] = {
+        "mini_app_id": miniapp.public_id,
+        "cycle_id": found.cycle,
+        "as_of": found.as_of.isoformat(),
+        "cycle_days": found.cycle_days,
+    }
+    if standing is None or standing.score is None:
+        return {**answer, "scored": False, "reason": "本周期数据不足，暂未评分"}
+    return {**answer, "scored": True, "score": f"{standing.score:.1f}", "tier": standing.tier}
+
+
+METHODS = (
+    Method(
+        "townsquare.data.service.score.query", "data", score_query,
+        "查询本小程序在最新评分周期的服务分与等级", writes=False,
+    ),
+)
