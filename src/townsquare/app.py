@@ -18,6 +18,7 @@ from townsquare.events import routes as events_routes
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
 from townsquare.merchants import routes as merchants_routes
+from townsquare.messaging import notifications
 from townsquare.messaging import pages as messaging_pages
 from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
@@ -25,6 +26,7 @@ from townsquare.miniapps import routes as miniapps_routes
 from townsquare.miniapps import sample_backend
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
 from townsquare.traffic import topic_routes
@@ -55,8 +57,17 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+def connect_hooks() -> None:
+    """Connect what higher floors do when lower ones announce an event (core/hooks.py): the
+    notifications merchants and ISVs get of review decisions, template changes and complaints.
+    Idempotent; the web app, the CLI and the tests call it once at start."""
+    notifications.connect()
+    scoring_notices.connect()
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole platform: every package's routes on the shared web platform."""
+    connect_hooks()
     app = build_app(settings or get_settings(), database)
     for router in ROUTERS:
         app.include_router(router)
