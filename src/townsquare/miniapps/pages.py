@@ -18,13 +18,14 @@ from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.errors import TownsquareError
+from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.merchants import brands, providers
 from townsquare.merchants import categories as merchant_categories
 from townsquare.merchants import service as merchants
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry, review, templates_service
-from townsquare.miniapps.models import MiniAppKind, ReviewLane, VersionState
+from townsquare.miniapps.models import MiniAppKind, ReviewLane, TemplateStatus, VersionState
 from townsquare.miniapps.page_forms import (
     ACTION_LABELS,
     FormData,
@@ -32,6 +33,7 @@ from townsquare.miniapps.page_forms import (
     common,
     config_from,
     field_rows,
+    next_label,
     refuse,
     split_words,
     ticked,
@@ -146,8 +148,15 @@ def _miniapp_context(
     rows = []
     if draft is not None and miniapp.template is not None and miniapp.template.runtime in RUNTIMES:
         rows = field_rows(miniapp.template.runtime, draft.config, form)
+    upgrade_to = templates_service.upgrade_available(db, miniapp=miniapp)
+    live = next((v for v in versions if v.state == VersionState.PUBLISHED), None)
     return {
-        **common(), "miniapp": miniapp, "versions": versions, "draft": draft,
+        **common(), "upgrade_to": upgrade_to,
+        "upgrade_note": templates_service.version_note(db, template=miniapp.template,
+                                                       number=upgrade_to) if upgrade_to else "",
+        "suggested_label": next_label(versions[0].label if versions else "1.0.0"),
+        "live_template_version": live.template_version if live else None,
+        "miniapp": miniapp, "versions": versions, "draft": draft,
         "field_rows": rows, "is_owner": registry.is_owner(db, user, miniapp),
         "open_version": next((v for v in versions if v.state in registry.OPEN_STATES), None),
         "history": registry.history(db, actor=user, miniapp_id=miniapp_id),
@@ -245,11 +254,29 @@ def new_version(
     return see_other(f"/console/miniapps/{miniapp_id}")
 
 
+@router.post("/console/miniapps/{miniapp_id}/template-upgrade")
+def upgrade_to_template(
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    try:
+        templates_service.upgrade_miniapp(db, actor=user, miniapp_id=miniapp_id,
+                                          label=data.get("label", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed="upgrade",
+                      form=data, user=user, settings=settings, miniapp_id=miniapp_id)
+    return see_other(f"/console/miniapps/{miniapp_id}#draft")
+
+
 @router.post("/console/miniapps/{miniapp_id}/secret")
 def rotate_secret(
-    request: Request, miniapp_id: str, user: FormUser, db: DbSession
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession, settings: AppSettings
 ) -> Response:
-    secret = registry.rotate_secret(db, actor=user, miniapp_id=miniapp_id)
+    try:
+        secret = registry.rotate_secret(db, actor=user, miniapp_id=miniapp_id)
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed="secret",
+                      user=user, settings=settings, miniapp_id=miniapp_id)
     miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
     return render(request, "miniapps/console_secret.html", miniapp=miniapp, secret=secret,
                   new=False, **common())
@@ -262,16 +289,23 @@ TEMPLATES_PAGE = "miniapps/console_isv_templates.html"
 
 def _templates_context(
     db: Session, *, user: User, provider_id: str, runtime: str | None = None,
-    form: dict[str, str] | None = None,
+    edit: str | None = None, form: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     provider = templates_service.get_provider(db, actor=user, public_id=provider_id)
     chosen = RUNTIMES.get(runtime or "")
+    templates = templates_service.list_provider_templates(db, actor=user, provider_id=provider_id)
+    editing = next((t for t in templates if t.public_id == edit
+                    and t.status != TemplateStatus.WITHDRAWN and t.runtime in RUNTIMES), None)
     return {
-        **common(), "provider": provider,
-        "templates": templates_service.list_provider_templates(
-            db, actor=user, provider_id=provider_id
-        ),
+        **common(), "provider": provider, "templates": templates,
+        "usage": templates_service.usage_counts(db, template_ids=[t.id for t in templates]),
         "chosen": chosen, "field_rows": field_rows(chosen.key, {}, form) if chosen else [],
+        "editing": editing,
+        "edit_rows": field_rows(editing.runtime, defaults_from_fields(editing.fields), form)
+        if editing else [],
+        "edit_versions": templates_service.template_versions(
+            db, actor=user, template_id=editing.public_id) if editing else [],
+        "can_change": templates_service.works_for(db, user, provider.id),
         "categories": categories(db), "defaults_of": defaults_from_fields,
     }
 
@@ -279,10 +313,53 @@ def _templates_context(
 @router.get("/console/isv/{provider_id}/templates", response_class=HTMLResponse)
 def isv_templates(
     request: Request, provider_id: str, user: CurrentUser, db: DbSession,
-    runtime: str | None = None,
+    runtime: str | None = None, edit: str | None = None,
 ) -> HTMLResponse:
-    context = _templates_context(db, user=user, provider_id=provider_id, runtime=runtime)
-    return render(request, TEMPLATES_PAGE, form={}, **context)
+    context = _templates_context(db, user=user, provider_id=provider_id, runtime=runtime,
+                                 edit=edit)
+    return render(request, TEMPLATES_PAGE, form={}, flashes=flashes(request, TEMPLATE_DONE),
+                  **context)
+
+
+TEMPLATE_DONE = {"edited": N_("Template saved. A published template's change is its new version: "
+                              "new mini-apps use it at once, existing ones when their merchant "
+                              "upgrades."),
+                 "withdrawn": N_("Template withdrawn: it left the gallery; mini-apps made from "
+                                 "it keep working.")}
+
+
+@router.post("/console/templates/{template_id}/edit")
+def edit_template(
+    request: Request, template_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    template = templates_service.get_template(db, actor=user, public_id=template_id)
+    provider_id = template.provider.public_id
+    try:
+        templates_service.edit_template(
+            db, actor=user, template_id=template_id, name=data.get("name", ""),
+            description=data.get("description", ""), category=data.get("category") or None,
+            defaults=config_from(template.runtime, data) if template.runtime in RUNTIMES else {},
+            note=data.get("note", ""),
+        )
+    except TownsquareError as exc:
+        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed="edit",
+                      form=data, user=user, provider_id=provider_id, edit=template_id)
+    return see_other(f"/console/isv/{provider_id}/templates?ok=edited")
+
+
+@router.post("/console/templates/{template_id}/withdraw")
+def withdraw_template(
+    request: Request, template_id: str, user: FormUser, db: DbSession, data: FormData
+) -> Response:
+    template = templates_service.get_template(db, actor=user, public_id=template_id)
+    provider_id = template.provider.public_id
+    try:
+        templates_service.withdraw_template(db, actor=user, template_id=template_id,
+                                            reason=data.get("reason", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed=template_id,
+                      form=data, user=user, provider_id=provider_id)
+    return see_other(f"/console/isv/{provider_id}/templates?ok=withdrawn")
 
 
 @router.post("/console/isv/{provider_id}/templates")

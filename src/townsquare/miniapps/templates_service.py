@@ -40,7 +40,7 @@ from townsquare.miniapps.runtimes import (
 )
 
 
-def _works_for(db: Session, actor: User | None, provider_id: int) -> bool:
+def works_for(db: Session, actor: User | None, provider_id: int) -> bool:
     return actor is None or provider_id in provider_ids_of(db, actor)
 
 
@@ -49,7 +49,7 @@ def get_provider(db: Session, *, actor: User | None, public_id: str) -> ServiceP
     provider = None
     if well_formed(public_id, "isv"):
         provider = db.scalar(select(ServiceProvider).where(ServiceProvider.public_id == public_id))
-    if provider is None or not (is_operator(actor) or _works_for(db, actor, provider.id)):
+    if provider is None or not (is_operator(actor) or works_for(db, actor, provider.id)):
         raise NotFound("No such service provider.")
     return provider
 
@@ -62,7 +62,7 @@ def get_template(db: Session, *, actor: User | None, public_id: str) -> Template
         template = db.scalar(select(Template).where(Template.public_id == public_id))
     if template is None or (
         template.status == TemplateStatus.DRAFT
-        and not (is_operator(actor) or _works_for(db, actor, template.provider_id))
+        and not (is_operator(actor) or works_for(db, actor, template.provider_id))
     ):
         raise NotFound("No such template.")
     return template
@@ -239,6 +239,14 @@ def template_versions(db: Session, *, actor: User | None, template_id: str
     stmt = (select(TemplateVersion).where(TemplateVersion.template_id == template.id)
             .order_by(TemplateVersion.number.desc()))
     return list(db.scalars(stmt))
+
+
+def version_note(db: Session, *, template: Template | None, number: int) -> str:
+    """What the ISV said changed in one version of the template."""
+    if template is None:
+        return ""
+    return db.scalar(select(TemplateVersion.note).where(
+        TemplateVersion.template_id == template.id, TemplateVersion.number == number)) or ""
 
 
 def miniapps_made_from(db: Session, *, template: Template) -> list[MiniApp]:

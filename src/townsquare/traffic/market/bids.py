@@ -536,8 +536,9 @@ def _target_name(db: Session, bid: Bid) -> object:
     if bid.target in fixed:
         return {"msgid": fixed[bid.target]}
     kind, _, slug = bid.target.partition(".")
-    model = Channel if kind == "channel" else Topic
-    found = db.scalar(select(model).where(model.slug == slug))
+    found: Channel | Topic | None = (
+        db.scalar(select(Channel).where(Channel.slug == slug)) if kind == "channel"
+        else db.scalar(select(Topic).where(Topic.slug == slug)))
     return {"zh": found.title("zh_CN"), "en": found.title("en")} if found else bid.target
 
 
