@@ -125,11 +125,9 @@ def clean_changelog(value: str | None) -> str:
 
 
 def pinned_fields(db: Session, *, template: Template, number: int | None) -> list[Any]:
-    """The field dicts (with defaults) of one published version of a template; the template's
-    current ones when the version is not known (rows made before versions were kept)."""
-    if number:
-        fields = db.scalar(select(TemplateVersion.fields).where(
-            TemplateVersion.template_id == template.id, TemplateVersion.number == number))
-        if fields is not None:
-            return list(fields)
-    return list(template.fields or [])
+    """The field dicts (with defaults) of one published version of a template. A mini-app
+    version that does not know its template version (made before versions were kept) was made
+    from the first; a template never versioned has only its current fields."""
+    fields = db.scalar(select(TemplateVersion.fields).where(
+        TemplateVersion.template_id == template.id, TemplateVersion.number == (number or 1)))
+    return list(fields) if fields is not None else list(template.fields or [])

@@ -191,6 +191,9 @@ def edit_template(
     after = (name, description, chosen.id if chosen else None, fields)
     if before == after:
         raise Conflict("Nothing changed: the template already reads like this.")
+    if template.status == TemplateStatus.PUBLISHED and template.version == 0:
+        # published before versions were kept: what its mini-apps were made from is version 1
+        _snapshot(db, actor=None, template=template, note="")
     template.name, template.description, template.category, template.fields = (
         name, description, chosen, fields)
     db.flush()

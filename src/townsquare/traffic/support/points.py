@@ -168,14 +168,12 @@ def earn(
 def _tell(db: Session, entry: PointsEntry, kind: str, **params: object) -> None:
     """The merchant's staff hear of every move of their balance (same transaction)."""
     miniapp = db.get(MiniApp, entry.miniapp_id) if entry.miniapp_id else None
+    merchant = db.get(Merchant, entry.merchant_id)
+    assert merchant is not None  # the ledger entry's foreign key
     notify(db, kind=kind, merchant_id=entry.merchant_id, miniapp=miniapp,
-           params={"miniapp": miniapp.name if miniapp else "—", "balance": entry.balance_after,
-                   **params},
-           link=f"/console/merchant/{_merchant_public_id(db, entry.merchant_id)}/traffic#points")
-
-
-def _merchant_public_id(db: Session, merchant_id: int) -> str:
-    return db.scalar(select(Merchant.public_id).where(Merchant.id == merchant_id)) or ""
+           params={"miniapp": miniapp.name if miniapp else merchant.name,
+                   "balance": entry.balance_after, **params},
+           link=f"/console/merchant/{merchant.public_id}/traffic#points")
 
 
 def award(
