@@ -68,7 +68,7 @@ class SentOut(BaseModel):
 class NotificationOut(BaseModel):
     id: str
     kind: str = Field(description="What happened, e.g. review.rejected, points.earned")
-    title: str = Field(description="In the language asked for (Accept-Language or ?lang=)")
+    title: str = Field(description="In the language asked for (?lang=en, else Chinese)")
     body: str
     link: str = Field(description="The console page it is about")
     merchant_name: str

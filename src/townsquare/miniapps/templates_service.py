@@ -116,7 +116,7 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
         raise Conflict("This template is withdrawn; it can no longer be published.")
     if template.status != TemplateStatus.DRAFT:
         raise Conflict("This template is already published.")
-    _require_complete(template)
+    _require_complete(template.runtime, template.fields)
     template.status = TemplateStatus.PUBLISHED
     _snapshot(db, actor=actor, template=template, note="")
     audit.record(
@@ -128,10 +128,10 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
     return template
 
 
-def _require_complete(template: Template) -> None:
+def _require_complete(runtime: str, fields: list[Any]) -> None:
     """A merchant's mini-app needs nothing but its name: every required setting has a default."""
     try:
-        validate_config(template.runtime, defaults_from_fields(template.fields))
+        validate_config(runtime, defaults_from_fields(fields))
     except ValidationFailed as exc:
         raise ValidationFailed(
             "Fill in every required setting before publishing: {fields}.",
@@ -191,6 +191,8 @@ def edit_template(
     after = (name, description, chosen.id if chosen else None, fields)
     if before == after:
         raise Conflict("Nothing changed: the template already reads like this.")
+    if template.status == TemplateStatus.PUBLISHED:  # checked before anything changes
+        _require_complete(template.runtime, fields)
     if template.status == TemplateStatus.PUBLISHED and template.version == 0:
         # published before versions were kept: what its mini-apps were made from is version 1
         _snapshot(db, actor=None, template=template, note="")
@@ -198,7 +200,6 @@ def edit_template(
         name, description, chosen, fields)
     db.flush()
     if template.status == TemplateStatus.PUBLISHED:
-        _require_complete(template)
         _snapshot(db, actor=actor, template=template, note=note)
     audit.record(
         db, actor_id=actor.id if actor else None, action="template.edited",
