@@ -229,7 +229,7 @@ def create_miniapp(
     version = MiniAppVersion(
         miniapp=miniapp, number=1, label=label, changelog=changelog, external_url=url,
         config=clean_config, state=VersionState.DRAFT,
-        template_version=template.version if template else None, **listing,
+        template_version=max(template.version, 1) if template else None, **listing,
     )
     db.add_all([miniapp, version])
     db.flush()
