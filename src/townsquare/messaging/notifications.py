@@ -112,6 +112,8 @@ def notify(
     if link and not is_local_path(link):
         raise ValueError(f"a notification links to a page of this site, not {link!r}")
     values = {str(key): _value(value) for key, value in (params or {}).items()}
+    if isinstance(values.get("reason"), str):  # the sentence around it ends it
+        values["reason"] = values["reason"].rstrip("。.！!")
     if miniapp is not None:
         values.setdefault("miniapp", miniapp.name)
     needed = set().union(*(_PLACEHOLDER.findall(text) for text in KINDS[kind]))
