@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, or_, select
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -224,7 +225,9 @@ def mark_read(db: Session, *, actor: User, notification_id: str | None = None) -
     ids = list(db.scalars(stmt))
     if ids:
         now = clock.now()
-        db.execute(insert(NotificationRead), [
+        # the same reader in two tabs at once: the second mark is a no-op, not an error
+        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+        db.execute(dialect.insert(NotificationRead).on_conflict_do_nothing(), [
             {"notification_id": nid, "user_id": actor.id, "read_at": now} for nid in ids])
     return len(ids)
 
