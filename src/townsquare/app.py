@@ -24,6 +24,7 @@ from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
 from townsquare.miniapps import routes as miniapps_routes
 from townsquare.miniapps import sample_backend
+from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.scoring import notices as scoring_notices
@@ -44,7 +45,7 @@ from townsquare.web.app import build_app
 ROUTERS: tuple[APIRouter, ...] = (
     accounts_routes.router, accounts_pages.router,
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
-    miniapps_routes.router, miniapps_pages.router,
+    miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
     events_routes.router,
     scoring_routes.router, scoring_pages.router,

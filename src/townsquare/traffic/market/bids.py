@@ -36,20 +36,17 @@ from townsquare.core.text import LINE_CONTROL, well_formed
 from townsquare.merchants import access
 from townsquare.merchants.models import Merchant
 from townsquare.merchants.service import get_merchant
-from townsquare.messaging.notifications import notify
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.registry import acting_miniapp
 from townsquare.traffic import surfaces, topics
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.config import active as active_config
-from townsquare.traffic.market import auction, pacing
+from townsquare.traffic.market import auction, notices, pacing
 from townsquare.traffic.models import (
     AdClick,
     Bid,
     BidSpend,
     BidTarget,
-    Channel,
-    Topic,
     TrafficProfile,
 )
 from townsquare.traffic.search import service as search
@@ -523,41 +520,8 @@ def charge_click(
     click.price_fen = amount
     db.flush()
     if amount > 0:
-        _tell_if_spent(db, bid_id=bid_id, day=day)
+        notices.tell_if_spent(db, bid_id=bid_id, day=day)
     return amount
-
-
-def _target_name(db: Session, bid: Bid) -> object:
-    """What the merchant calls a bid's target: the keyword, or the surface's name in both
-    languages (a msgid for the fixed ones), never its code."""
-    if bid.target_kind == BidTarget.KEYWORD:
-        return f"“{bid.target}”"
-    fixed = {surfaces.FEED: "Home feed", surfaces.SEARCH: "Search"}
-    if bid.target in fixed:
-        return {"msgid": fixed[bid.target]}
-    kind, _, slug = bid.target.partition(".")
-    found: Channel | Topic | None = (
-        db.scalar(select(Channel).where(Channel.slug == slug)) if kind == "channel"
-        else db.scalar(select(Topic).where(Topic.slug == slug)))
-    return {"zh": found.title("zh_CN"), "en": found.title("en")} if found else bid.target
-
-
-def _tell_if_spent(db: Session, *, bid_id: int, day: date) -> None:
-    """The click that spends the last of a day's budget tells the merchant (once: the guarded
-    charge never passes the budget, so exactly one charged click reaches it)."""
-    spent, budget = db.execute(
-        select(BidSpend.spent_fen, BidSpend.budget_fen)
-        .where(BidSpend.bid_id == bid_id, BidSpend.day == day)
-    ).one()
-    if spent < budget:
-        return
-    bid = db.get(Bid, bid_id)
-    if bid is None:
-        return
-    miniapp = bid.miniapp
-    notify(db, kind="bid.budget_spent", merchant_id=miniapp.merchant_id, miniapp=miniapp,
-           params={"target": _target_name(db, bid)},
-           link=f"/console/merchant/{miniapp.merchant.public_id}/traffic#bids")
 
 
 def _recent_clicks(db: Session, *, client: str, now: datetime) -> int:
