@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role, User
-from townsquare.app import create_app
+from townsquare.app import connect_hooks, create_app
 from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.core.security import use_cheap_password_hashing
@@ -27,6 +27,7 @@ PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct-horse-9"
 use_cheap_password_hashing()
+connect_hooks()  # as at every start of the platform: lower floors' events reach messaging
 
 
 @pytest.fixture(autouse=True)

@@ -24,14 +24,17 @@ from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
 from townsquare.merchants import routes as merchants_routes
 from townsquare.messaging import gateway_methods as messaging_methods
+from townsquare.messaging import notifications
 from townsquare.messaging import pages as messaging_pages
 from townsquare.messaging import routes as messaging_routes
 from townsquare.miniapps import pages as miniapps_pages
 from townsquare.miniapps import routes as miniapps_routes
 from townsquare.miniapps import sample_backend
+from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.scoring import gateway_methods as scoring_methods
+from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
 from townsquare.traffic import topic_routes
@@ -50,7 +53,7 @@ from townsquare.web.app import build_app
 ROUTERS: tuple[APIRouter, ...] = (
     accounts_routes.router, accounts_pages.router,
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
-    miniapps_routes.router, miniapps_pages.router,
+    miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
     events_routes.router, gateway_routes.router, gateway_pages.router,
     scoring_routes.router, scoring_pages.router,
@@ -69,8 +72,17 @@ GATEWAY_METHODS: tuple[Method, ...] = (
 )
 
 
+def connect_hooks() -> None:
+    """Connect what higher floors do when lower ones announce an event (core/hooks.py): the
+    notifications merchants and ISVs get of review decisions, template changes and complaints.
+    Idempotent; the web app, the CLI and the tests call it once at start."""
+    notifications.connect()
+    scoring_notices.connect()
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole platform: every package's routes on the shared web platform."""
+    connect_hooks()
     app = build_app(settings or get_settings(), database)
     for router in ROUTERS:
         app.include_router(router)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role
+from townsquare.app import connect_hooks
 from townsquare.community.cli import app as community_app
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
@@ -29,6 +30,7 @@ def _roll_up_day(folder: Path) -> None:
     write_day_activity(folder)
 
 
+connect_hooks()  # the CLI's jobs and the demo notify merchants like the web app does
 app = typer.Typer(
     help="Townsquare: a super-app platform for local life services.", no_args_is_help=True
 )

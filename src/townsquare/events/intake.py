@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, TownsquareError, ValidationFailed
+from townsquare.core.hooks import Hook
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL
 from townsquare.events.models import BehaviourEvent, EventType
@@ -245,6 +246,26 @@ def _insert_new(db: Session, rows: list[dict[str, Any]]) -> set[str]:
     return set(db.scalars(stmt, rows).all())
 
 
+@dataclass(frozen=True)
+class ComplaintsReceived:
+    """New complaints about one mini-app, stored in this transaction."""
+
+    miniapp: MiniApp
+    count: int
+
+
+# messaging tells the merchant (connected by the composition roots; see core/hooks.py)
+complaints_received: Hook[ComplaintsReceived] = Hook("events.complaints_received")
+
+
+def _announce_complaints(db: Session, miniapp: MiniApp, rows: list[dict[str, Any]],
+                         inserted: set[str]) -> None:
+    count = sum(1 for row in rows
+                if row["type"] == EventType.COMPLAINT and row["event_id"] in inserted)
+    if count:
+        complaints_received.fire(db, ComplaintsReceived(miniapp, count))
+
+
 def ingest(db: Session, *, client: MiniApp, events: Sequence[Any]) -> list[Outcome]:
     """Store a batch sent by (authenticated) mini-app `client`; one outcome per event, in order.
 
@@ -273,6 +294,7 @@ def ingest(db: Session, *, client: MiniApp, events: Sequence[Any]) -> list[Outco
         pending[row["event_id"]] = (index, sent_id)
         rows.append(row)
     inserted = _insert_new(db, rows)
+    _announce_complaints(db, client, rows, inserted)
     for key, (index, sent_id) in pending.items():
         outcomes[index] = Outcome(index, sent_id, "accepted" if key in inserted else "duplicate")
     return [outcome for outcome in outcomes if outcome is not None]
@@ -297,7 +319,9 @@ def record(
     raw = {"event_id": event_id, "type": str(type), "sub": sub,
            "occurred_at": occurred_at or now, **fields}
     row = validate(raw, miniapp=miniapp, now=now)
-    return bool(_insert_new(db, [row]))
+    inserted = _insert_new(db, [row])
+    _announce_complaints(db, miniapp, [row], inserted)
+    return bool(inserted)
 
 
 def insert_rows(db: Session, rows: Iterable[dict[str, Any]]) -> int:

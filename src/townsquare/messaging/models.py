@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from townsquare.core.database import Base, Timestamped, utcnow
 from townsquare.core.ids import new_id
+from townsquare.merchants.models import Merchant, ServiceProvider
 from townsquare.miniapps.models import MiniApp
 
 
@@ -71,3 +72,45 @@ class Message(Base):
     read_at: Mapped[datetime | None]
 
     miniapp: Mapped[MiniApp] = relationship(lazy="joined")
+
+
+class Notification(Base):
+    """A platform notice to the people who run a merchant (and the ISV building its mini-app):
+    a review decided, a complaint received, points earned… Stored as a message key and its
+    values, rendered when read in the reader's language (core i18n), never as fixed text.
+    Who sees it is decided when read: whoever works for the merchant or the provider then."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_merchant", "merchant_id", "created_at"),
+        Index("ix_notifications_provider", "provider_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=lambda: new_id("ntf"))
+    merchant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE")
+    )
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_providers.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(48))  # a key of messaging.notifications.KINDS
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    link: Mapped[str] = mapped_column(String(500), default="")  # a console page
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    merchant: Mapped[Merchant | None] = relationship(lazy="joined")
+    provider: Mapped[ServiceProvider | None] = relationship(lazy="joined")
+
+
+class NotificationRead(Base):
+    """One reader has read one notification (each of a merchant's staff reads for themselves)."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)

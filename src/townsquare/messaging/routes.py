@@ -3,14 +3,18 @@ backends send with their client credentials."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from townsquare.accounts.deps import CurrentUser
-from townsquare.messaging import service
+from townsquare.messaging import notifications, service
 from townsquare.messaging.models import Message, MessageTemplate
 from townsquare.messaging.schemas import (
     InboxOut,
     MessageOut,
+    NotificationOut,
+    NotificationsOut,
     SendIn,
     SentOut,
     SubscribeIn,
@@ -100,3 +104,29 @@ def inbox(db: DbSession, user: CurrentUser) -> InboxOut:
 def read(message_id: Id, db: DbSession, user: CurrentUser) -> None:
     """Mark one of your messages as read."""
     service.mark_read(db, actor=user, message_id=message_id)
+
+
+@router.get("/me/notifications", response_model=NotificationsOut,
+            responses={401: error("Not logged in")})
+def my_notifications(db: DbSession, user: CurrentUser,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                     offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> NotificationsOut:
+    """Platform notifications for the merchants and providers you work for, newest first,
+    rendered in your language, and how many you have not read."""
+    return NotificationsOut(
+        unread=notifications.unread_count(db, actor=user),
+        notifications=[NotificationOut(**vars(n)) for n in notifications.for_reader(
+            db, actor=user, limit=limit, offset=offset)])
+
+
+@router.post("/me/notifications/read", status_code=204, responses={401: error("Not logged in")})
+def read_all_notifications(db: DbSession, user: CurrentUser) -> None:
+    """Mark every notification of yours as read (for you; your colleagues keep theirs)."""
+    notifications.mark_read(db, actor=user)
+
+
+@router.post("/me/notifications/{notification_id}/read", status_code=204,
+             responses={401: error("Not logged in"), 404: error("No such notification")})
+def read_notification(notification_id: Id, db: DbSession, user: CurrentUser) -> None:
+    """Mark one notification as read (for you)."""
+    notifications.mark_read(db, actor=user, notification_id=notification_id)

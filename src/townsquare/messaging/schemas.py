@@ -63,3 +63,19 @@ class InboxOut(BaseModel):
 class SentOut(BaseModel):
     id: str
     sent_at: datetime
+
+
+class NotificationOut(BaseModel):
+    id: str
+    kind: str = Field(description="What happened, e.g. review.rejected, points.earned")
+    title: str = Field(description="In the language asked for (?lang=en, else Chinese)")
+    body: str
+    link: str = Field(description="The console page it is about")
+    merchant_name: str
+    created_at: datetime
+    read: bool
+
+
+class NotificationsOut(BaseModel):
+    unread: int
+    notifications: list[NotificationOut]

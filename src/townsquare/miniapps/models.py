@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from townsquare.core.database import Base, Timestamped, str_enum
+from townsquare.core.database import Base, Timestamped, str_enum, utcnow
 from townsquare.core.ids import new_id
 from townsquare.merchants.models import Category, Merchant, ServiceProvider
 
@@ -23,6 +23,7 @@ class MiniAppKind(enum.StrEnum):
 class TemplateStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"  # out of the gallery for good; mini-apps made from it keep running
 
 
 class Template(Timestamped, Base):
@@ -42,9 +43,32 @@ class Template(Timestamped, Base):
     status: Mapped[TemplateStatus] = mapped_column(
         str_enum(TemplateStatus, 16), default=TemplateStatus.DRAFT
     )
+    # The current published version (0 while a draft): name … fields above mirror it.
+    version: Mapped[int] = mapped_column(default=0)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
 
     provider: Mapped[ServiceProvider] = relationship(lazy="joined")
     category: Mapped[Category | None] = relationship(lazy="joined")
+
+
+class TemplateVersion(Base):
+    """One published state of a template, kept so that a mini-app made from it keeps exactly
+    the defaults it was made with, and an upgrade can tell the merchant's own values apart."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")  # what changed, for the merchants
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class MiniApp(Timestamped, Base):
@@ -126,6 +150,8 @@ class MiniAppVersion(Timestamped, Base):
     cities: Mapped[list[Any]] = mapped_column(default=list)
     external_url: Mapped[str] = mapped_column(String(500), default="")
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The template version whose defaults this config was made from (template mini-apps only).
+    template_version: Mapped[int | None]
 
     state: Mapped[VersionState] = mapped_column(
         str_enum(VersionState, 16), default=VersionState.DRAFT

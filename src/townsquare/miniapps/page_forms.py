@@ -22,6 +22,7 @@ from townsquare.web.forms import rejected
 ACTION_LABELS = {
     "miniapp.create": N_("Mini-app created"),
     "miniapp.secret_rotated": N_("Client secret replaced"),
+    "miniapp.template_upgrade": N_("Upgraded to a new template version"),
     "version.draft": N_("Draft started"),
     "version.deleted": N_("Draft deleted"),
     "version.submitted": N_("Submitted for review"),
@@ -145,3 +146,12 @@ def refuse(request, db, page: str, exc: TownsquareError, context_fn, *, failed: 
 
 def ticked(form: dict[str, str], key: str) -> bool:
     return form.get(key) in ("on", "true", "1")
+
+
+def next_label(label: str) -> str:
+    """The version number to suggest after `label`: 1.2.0 → 1.3.0 (a label of another shape is
+    left to the person typing)."""
+    parts = label.split(".")
+    if len(parts) == 3 and all(part.isdigit() for part in parts):
+        return f"{parts[0]}.{int(parts[1]) + 1}.0"
+    return ""

@@ -1,5 +1,6 @@
-"""Registry console pages: a merchant's mini-apps, one mini-app with its versions, an ISV's
-templates, and the operators' console home, review queue and listed mini-apps.
+"""Registry console pages: a merchant's mini-apps, one mini-app with its versions (and its
+template's state and upgrade), and the operators' console home, review queue and listed
+mini-apps. An ISV's templates page is template_pages.py.
 
 Each page is built by one context function, used both to show it and to show it again with the
 message (and the values typed) when a form is refused.
@@ -32,6 +33,7 @@ from townsquare.miniapps.page_forms import (
     common,
     config_from,
     field_rows,
+    next_label,
     refuse,
     split_words,
     ticked,
@@ -146,8 +148,15 @@ def _miniapp_context(
     rows = []
     if draft is not None and miniapp.template is not None and miniapp.template.runtime in RUNTIMES:
         rows = field_rows(miniapp.template.runtime, draft.config, form)
+    upgrade_to = templates_service.upgrade_available(db, miniapp=miniapp)
+    live = next((v for v in versions if v.state == VersionState.PUBLISHED), None)
     return {
-        **common(), "miniapp": miniapp, "versions": versions, "draft": draft,
+        **common(), "upgrade_to": upgrade_to,
+        "upgrade_note": templates_service.version_note(db, template=miniapp.template,
+                                                       number=upgrade_to) if upgrade_to else "",
+        "suggested_label": next_label(versions[0].label if versions else "1.0.0"),
+        "live_template_version": live.template_version if live else None,
+        "miniapp": miniapp, "versions": versions, "draft": draft,
         "field_rows": rows, "is_owner": registry.is_owner(db, user, miniapp),
         "open_version": next((v for v in versions if v.state in registry.OPEN_STATES), None),
         "history": registry.history(db, actor=user, miniapp_id=miniapp_id),
@@ -245,75 +254,32 @@ def new_version(
     return see_other(f"/console/miniapps/{miniapp_id}")
 
 
+@router.post("/console/miniapps/{miniapp_id}/template-upgrade")
+def upgrade_to_template(
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession, settings: AppSettings,
+    data: FormData,
+) -> Response:
+    try:
+        templates_service.upgrade_miniapp(db, actor=user, miniapp_id=miniapp_id,
+                                          label=data.get("label", ""))
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed="upgrade",
+                      form=data, user=user, settings=settings, miniapp_id=miniapp_id)
+    return see_other(f"/console/miniapps/{miniapp_id}#draft")
+
+
 @router.post("/console/miniapps/{miniapp_id}/secret")
 def rotate_secret(
-    request: Request, miniapp_id: str, user: FormUser, db: DbSession
+    request: Request, miniapp_id: str, user: FormUser, db: DbSession, settings: AppSettings
 ) -> Response:
-    secret = registry.rotate_secret(db, actor=user, miniapp_id=miniapp_id)
+    try:
+        secret = registry.rotate_secret(db, actor=user, miniapp_id=miniapp_id)
+    except TownsquareError as exc:
+        return refuse(request, db, MINIAPP_PAGE, exc, _miniapp_context, failed="secret",
+                      user=user, settings=settings, miniapp_id=miniapp_id)
     miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
     return render(request, "miniapps/console_secret.html", miniapp=miniapp, secret=secret,
                   new=False, **common())
-
-
-# --- an ISV's templates ------------------------------------------------------------------------
-
-TEMPLATES_PAGE = "miniapps/console_isv_templates.html"
-
-
-def _templates_context(
-    db: Session, *, user: User, provider_id: str, runtime: str | None = None,
-    form: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    provider = templates_service.get_provider(db, actor=user, public_id=provider_id)
-    chosen = RUNTIMES.get(runtime or "")
-    return {
-        **common(), "provider": provider,
-        "templates": templates_service.list_provider_templates(
-            db, actor=user, provider_id=provider_id
-        ),
-        "chosen": chosen, "field_rows": field_rows(chosen.key, {}, form) if chosen else [],
-        "categories": categories(db), "defaults_of": defaults_from_fields,
-    }
-
-
-@router.get("/console/isv/{provider_id}/templates", response_class=HTMLResponse)
-def isv_templates(
-    request: Request, provider_id: str, user: CurrentUser, db: DbSession,
-    runtime: str | None = None,
-) -> HTMLResponse:
-    context = _templates_context(db, user=user, provider_id=provider_id, runtime=runtime)
-    return render(request, TEMPLATES_PAGE, form={}, **context)
-
-
-@router.post("/console/isv/{provider_id}/templates")
-def create_template(
-    request: Request, provider_id: str, user: FormUser, db: DbSession, data: FormData
-) -> Response:
-    runtime = data.get("runtime", "")
-    try:
-        templates_service.create_template(
-            db, actor=user, provider_id=provider_id, runtime=runtime, name=data.get("name", ""),
-            description=data.get("description", ""), category=data.get("category") or None,
-            defaults=config_from(runtime, data) if runtime in RUNTIMES else {},
-        )
-    except TownsquareError as exc:
-        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed="create",
-                       form=data, user=user, provider_id=provider_id, runtime=runtime)
-    return see_other(f"/console/isv/{provider_id}/templates")
-
-
-@router.post("/console/templates/{template_id}/publish")
-def publish_template(
-    request: Request, template_id: str, user: FormUser, db: DbSession
-) -> Response:
-    template = templates_service.get_template(db, actor=user, public_id=template_id)
-    provider_id = template.provider.public_id
-    try:
-        templates_service.publish_template(db, actor=user, template_id=template_id)
-    except TownsquareError as exc:
-        return refuse(request, db, TEMPLATES_PAGE, exc, _templates_context, failed=template_id,
-                       user=user, provider_id=provider_id)
-    return see_other(f"/console/isv/{provider_id}/templates")
 
 
 # --- operators ---------------------------------------------------------------------------------

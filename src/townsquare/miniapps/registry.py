@@ -228,7 +228,8 @@ def create_miniapp(
     )
     version = MiniAppVersion(
         miniapp=miniapp, number=1, label=label, changelog=changelog, external_url=url,
-        config=clean_config, state=VersionState.DRAFT, **listing,
+        config=clean_config, state=VersionState.DRAFT,
+        template_version=max(template.version, 1) if template else None, **listing,
     )
     db.add_all([miniapp, version])
     db.flush()
@@ -255,6 +256,10 @@ def _mandate_id(db: Session, actor: User | None, merchant: Merchant) -> int | No
 def rotate_secret(db: Session, *, actor: User | None, miniapp_id: str) -> str:
     """A new client secret replaces the old one at once; the plain secret is returned once."""
     miniapp = owned_miniapp(db, actor=actor, public_id=miniapp_id)
+    if miniapp.kind == MiniAppKind.TEMPLATE:
+        # it runs on the platform's own pages: no backend, so no secret to hold or leak
+        raise Conflict("A mini-app made from a template runs on the platform and has no backend, "
+                       "so it has no client secret to replace.", code="no_backend")
     secret = new_token()
     miniapp.client_secret_digest = token_digest(secret)
     # held by whoever rotated it: an ISV's copy dies with that ISV's authorization
@@ -347,7 +352,8 @@ def new_version(
         miniapp=miniapp, number=versions[0].number + 1, label=label, changelog=changelog,
         name=source.name, icon=source.icon, description=source.description,
         tags=list(source.tags), cities=list(source.cities), external_url=source.external_url,
-        config=dict(source.config), state=VersionState.DRAFT,
+        config=dict(source.config), template_version=source.template_version,
+        state=VersionState.DRAFT,
     )
     db.add(version)
     db.flush()

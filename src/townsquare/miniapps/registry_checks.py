@@ -15,7 +15,7 @@ from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL, clean_cities, clean_name, clean_text, well_formed
 from townsquare.merchants.models import Category
-from townsquare.miniapps.models import Template, TemplateStatus
+from townsquare.miniapps.models import Template, TemplateStatus, TemplateVersion
 from townsquare.miniapps.runtimes import is_web_url
 
 ICON_DEFAULT = "🧩"
@@ -122,3 +122,12 @@ def clean_changelog(value: str | None) -> str:
         value or "", field="changelog", max_length=DESCRIPTION_MAX,
         message=N_("The change notes are at most {n} characters."),
     )
+
+
+def pinned_fields(db: Session, *, template: Template, number: int | None) -> list[Any]:
+    """The field dicts (with defaults) of one published version of a template. A mini-app
+    version that does not know its template version (made before versions were kept) was made
+    from the first; a template never versioned has only its current fields."""
+    fields = db.scalar(select(TemplateVersion.fields).where(
+        TemplateVersion.template_id == template.id, TemplateVersion.number == (number or 1)))
+    return list(fields) if fields is not None else list(template.fields or [])

@@ -23,7 +23,7 @@ from townsquare.core.settings import Settings
 from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_text
 from townsquare.merchants.access import require_independent
 from townsquare.merchants.models import Category, Merchant
-from townsquare.miniapps import registry
+from townsquare.miniapps import hooks, registry
 from townsquare.miniapps.models import (
     MiniApp,
     MiniAppKind,
@@ -144,6 +144,7 @@ def approve(db: Session, *, actor: User | None, version_id: str) -> MiniAppVersi
     if version.publish_on_approval:
         _publish(db, actor=actor, version=version)
     db.flush()
+    hooks.review_decided.fire(db, hooks.ReviewDecided(version, version.state.value))
     return version
 
 
@@ -155,6 +156,7 @@ def reject(db: Session, *, actor: User | None, version_id: str, reason: str) -> 
     version.reason = reason
     _move(db, actor=actor, version=version, target=S.REJECTED, reason=reason)
     db.flush()
+    hooks.review_decided.fire(db, hooks.ReviewDecided(version, "rejected"))
     return version
 
 
@@ -214,6 +216,7 @@ def takedown(db: Session, *, actor: User | None, version_id: str, reason: str) -
     version.miniapp.listed = False
     version.miniapp.taken_down_reason = reason
     db.flush()
+    hooks.review_decided.fire(db, hooks.ReviewDecided(version, "taken_down"))
     return version
 
 

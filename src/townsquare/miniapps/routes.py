@@ -27,11 +27,15 @@ from townsquare.miniapps.schemas import (
     RuntimeOut,
     SecretOut,
     SubmitIn,
+    TemplateEditIn,
     TemplateIn,
     TemplateOut,
+    TemplateVersionOut,
+    UpgradeIn,
     VersionIn,
     VersionOut,
     VersionPatch,
+    WithdrawIn,
 )
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.openapi import PublicId, Responses, error
@@ -275,3 +279,43 @@ def create_from_template(
     return CreatedOut(
         miniapp=_detail(db, user, created.miniapp.public_id), client_secret=created.client_secret
     )
+
+
+@router.put("/templates/{template_id}", response_model=TemplateOut, responses=MOVE)
+def edit_template(template_id: Id, body: TemplateEditIn, db: DbSession, user: CurrentUser
+                  ) -> TemplateOut:
+    """Provider staff: change a template. A draft changes in place; a published one gets its
+    next version (new mini-apps use it; existing ones keep theirs until their merchant
+    upgrades, and are told). A withdrawn template cannot change (409)."""
+    return TemplateOut.of(templates_service.edit_template(
+        db, actor=user, template_id=template_id, name=body.name, description=body.description,
+        category=body.category, defaults=body.defaults, note=body.note,
+    ))
+
+
+@router.post("/templates/{template_id}/withdraw", response_model=TemplateOut, responses=MOVE)
+def withdraw_template(template_id: Id, body: WithdrawIn, db: DbSession, user: CurrentUser
+                      ) -> TemplateOut:
+    """Provider staff: take the template out of the gallery for good; mini-apps made from it
+    keep working (their merchants are told)."""
+    return TemplateOut.of(templates_service.withdraw_template(
+        db, actor=user, template_id=template_id, reason=body.reason))
+
+
+@router.get("/templates/{template_id}/versions", response_model=list[TemplateVersionOut],
+            responses=SEE)
+def template_versions(template_id: Id, db: DbSession, user: CurrentUser
+                      ) -> list[TemplateVersionOut]:
+    """The template's published versions, newest first."""
+    return [TemplateVersionOut.of(v) for v in templates_service.template_versions(
+        db, actor=user, template_id=template_id)]
+
+
+@router.post("/miniapps/{miniapp_id}/template-upgrade", status_code=201, response_model=VersionOut,
+             responses=MOVE)
+def upgrade_to_template(miniapp_id: Id, body: UpgradeIn, db: DbSession, user: CurrentUser
+                        ) -> VersionOut:
+    """Owner: a new draft on the template's newest version (your own settings kept, settings
+    left at the old defaults take the new ones); review and publish it like any version."""
+    return VersionOut.of(templates_service.upgrade_miniapp(
+        db, actor=user, miniapp_id=miniapp_id, label=body.label, changelog=body.changelog))

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from townsquare.core.i18n import gettext
-from townsquare.miniapps.models import MiniApp, MiniAppVersion, Template
+from townsquare.miniapps.models import MiniApp, MiniAppVersion, Template, TemplateVersion
 from townsquare.miniapps.registry import HistoryItem, state_label
 from townsquare.miniapps.review import QueueItem
 from townsquare.miniapps.runtimes import RUNTIMES, Runtime, defaults_from_fields
@@ -120,6 +120,8 @@ class VersionOut(BaseModel):
     due_at: datetime | None
     decided_at: datetime | None
     reason: str
+    template_version: int | None = Field(
+        description="The template version its settings were made from (template mini-apps)")
     created_at: datetime
 
     @classmethod
@@ -134,7 +136,7 @@ class VersionOut(BaseModel):
             lane=version.lane.value if version.lane else None,
             publish_on_approval=version.publish_on_approval, submitted_at=version.submitted_at,
             due_at=version.due_at, decided_at=version.decided_at, reason=version.reason,
-            created_at=version.created_at,
+            template_version=version.template_version, created_at=version.created_at,
         )
 
 
@@ -288,6 +290,9 @@ class TemplateOut(BaseModel):
     description: str
     category: str | None
     status: str
+    version: int = Field(description="The current published version (0: never published)")
+    withdrawn_at: datetime | None
+    withdrawn_reason: str
     fields: list[FieldOut]
     created_at: datetime
 
@@ -302,5 +307,42 @@ class TemplateOut(BaseModel):
             provider_name=template.provider.name, runtime=template.runtime, name=template.name,
             description=template.description,
             category=template.category.code if template.category else None,
-            status=template.status.value, fields=fields, created_at=template.created_at,
+            status=template.status.value, version=template.version,
+            withdrawn_at=template.withdrawn_at, withdrawn_reason=template.withdrawn_reason,
+            fields=fields, created_at=template.created_at,
         )
+
+
+class TemplateEditIn(BaseModel):
+    """The whole template as it should read (the runtime stays); a published template's
+    change becomes its next version."""
+
+    name: Name
+    description: Text = ""
+    category: Annotated[str, StringConstraints(max_length=32)] | None = None
+    defaults: Config = Field(default_factory=dict)
+    note: Text = Field("", description="What changed, shown to merchants using the template")
+
+
+class WithdrawIn(BaseModel):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class TemplateVersionOut(BaseModel):
+    number: int
+    name: str
+    description: str
+    note: str
+    created_at: datetime
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, version: TemplateVersion) -> TemplateVersionOut:
+        return cls(number=version.number, name=version.name, description=version.description,
+                   note=version.note, created_at=version.created_at,
+                   defaults=defaults_from_fields(version.fields))
+
+
+class UpgradeIn(BaseModel):
+    label: Label
+    changelog: Text = ""

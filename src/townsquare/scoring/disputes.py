@@ -20,6 +20,7 @@ from townsquare.core.text import REASON_MAX, clean_text, well_formed
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.merchants.access import require_act_for, require_independent
 from townsquare.miniapps import registry
+from townsquare.scoring import notices
 from townsquare.scoring.models import ComplaintDispute, DisputeState
 
 DECISIONS = {"uphold": DisputeState.UPHELD, "dismiss": DisputeState.DISMISSED}
@@ -139,6 +140,7 @@ def decide_dispute(
         event_id=dispute.event.event_id,
         reason=reason,
     )
+    notices.dispute_decided(db, dispute)
     return dispute
 
 

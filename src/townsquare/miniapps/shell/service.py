@@ -29,6 +29,7 @@ from townsquare.miniapps.models import (
     MiniAppVersion,
     VersionState,
 )
+from townsquare.miniapps.registry_checks import pinned_fields
 from townsquare.miniapps.runtimes import RUNTIMES, Runtime
 from townsquare.miniapps.shell import launch
 
@@ -164,7 +165,9 @@ def runtime_config(db: Session, *, miniapp: MiniApp) -> tuple[Runtime, dict[str,
     version = published_version(db, miniapp=miniapp)
     names = {spec.name for spec in runtime.fields}
     config: dict[str, Any] = {}
-    for spec in template.fields or []:
+    # the defaults of the template version this one was made from, never a later edit's:
+    # what residents see changes only through a reviewed version
+    for spec in pinned_fields(db, template=template, number=version.template_version):
         if isinstance(spec, dict) and spec.get("name") in names and "default" in spec:
             config[spec["name"]] = spec["default"]
     config.update({k: v for k, v in (version.config or {}).items() if k in names})

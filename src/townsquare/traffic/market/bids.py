@@ -41,8 +41,14 @@ from townsquare.miniapps.registry import acting_miniapp
 from townsquare.traffic import surfaces, topics
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.config import active as active_config
-from townsquare.traffic.market import auction, pacing
-from townsquare.traffic.models import AdClick, Bid, BidSpend, BidTarget, TrafficProfile
+from townsquare.traffic.market import auction, notices, pacing
+from townsquare.traffic.models import (
+    AdClick,
+    Bid,
+    BidSpend,
+    BidTarget,
+    TrafficProfile,
+)
 from townsquare.traffic.search import service as search
 
 KEYWORD_MAX = 20
@@ -513,6 +519,8 @@ def charge_click(
         _add_click(db, bid_id=bid_id, day=day, amount=0, guarded=False)
     click.price_fen = amount
     db.flush()
+    if amount > 0:
+        notices.tell_if_spent(db, bid_id=bid_id, day=day)
     return amount
 
 

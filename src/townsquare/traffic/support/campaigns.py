@@ -31,7 +31,8 @@ from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import get_settings
 from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.merchants import service as merchants
-from townsquare.merchants.models import Category
+from townsquare.merchants.models import Category, Merchant
+from townsquare.messaging.notifications import notify
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.registry import acting_miniapp
 from townsquare.scoring import TIERS, standings
@@ -201,6 +202,9 @@ def set_state(
         for promise in _promises(db, campaign):
             if promise.state == PromiseState.ACTIVE:
                 promise.state = PromiseState.CANCELLED
+                miniapp = db.get(MiniApp, promise.miniapp_id)
+                if miniapp is not None:
+                    _tell(db, "campaign.cancelled", campaign, miniapp)
     previous, campaign.state = campaign.state, target
     db.flush()
     audit.record(db, actor_id=actor.id if actor else None, action=f"campaign.{target.value}",
@@ -313,7 +317,18 @@ def enrol_once(
         return found, False
     audit.record(db, actor_id=actor_id, action="campaign.enrol", subject_type="campaign",
                  subject_id=campaign.public_id, miniapp=miniapp.public_id)
+    _tell(db, "campaign.enrolled", campaign, miniapp)
     return existing, True
+
+
+def _tell(db: Session, kind: str, campaign: Campaign, miniapp: MiniApp) -> None:
+    """The merchant (and the ISV building the mini-app) hear of it in this transaction."""
+    merchant_public_id = db.scalar(select(Merchant.public_id)
+                                   .where(Merchant.id == miniapp.merchant_id))
+    notify(db, kind=kind, merchant_id=miniapp.merchant_id, miniapp=miniapp,
+           params={"campaign": {"zh": campaign.title_zh, "en": campaign.title_en},
+                   "impressions": campaign.impressions_per_miniapp},
+           link=f"/console/merchant/{merchant_public_id}/traffic#campaigns")
 
 
 def enrol(

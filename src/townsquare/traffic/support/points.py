@@ -46,6 +46,8 @@ from townsquare.core.ids import new_id
 from townsquare.core.settings import get_settings
 from townsquare.core.text import clean_text, well_formed
 from townsquare.merchants import service as merchants
+from townsquare.merchants.models import Merchant
+from townsquare.messaging.notifications import notify
 from townsquare.miniapps.models import MiniApp
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic.config import PointsRule, TrafficConfig
@@ -155,10 +157,23 @@ def earn(
         return None
     try:  # a concurrent award of the same reference: the unique constraint keeps one
         with db.begin_nested():
-            return _post(db, merchant_id=merchant_id, kind=PointsEntryKind.EARN, delta=points,
-                         reference=reference, rule=rule_code, miniapp_id=miniapp_id)
+            entry = _post(db, merchant_id=merchant_id, kind=PointsEntryKind.EARN, delta=points,
+                          reference=reference, rule=rule_code, miniapp_id=miniapp_id)
     except IntegrityError:
         return None
+    _tell(db, entry, "points.earned", points=points)
+    return entry
+
+
+def _tell(db: Session, entry: PointsEntry, kind: str, **params: object) -> None:
+    """The merchant's staff hear of every move of their balance (same transaction)."""
+    miniapp = db.get(MiniApp, entry.miniapp_id) if entry.miniapp_id else None
+    merchant = db.get(Merchant, entry.merchant_id)
+    assert merchant is not None  # the ledger entry's foreign key
+    notify(db, kind=kind, merchant_id=entry.merchant_id, miniapp=miniapp,
+           params={"miniapp": miniapp.name if miniapp else merchant.name,
+                   "balance": entry.balance_after, **params},
+           link=f"/console/merchant/{merchant.public_id}/traffic#points")
 
 
 def award(
@@ -261,9 +276,10 @@ def redeem_once(
         with db.begin_nested():
             db.add(redemption)
             db.flush()  # the (merchant, key) constraint answers a concurrent twin here
-            _post(db, merchant_id=merchant.id, kind=PointsEntryKind.REDEEM, delta=-package.points,
-                  reference=f"redeem:{redemption.public_id}", rule=package.code,
-                  miniapp_id=miniapp.id, actor_id=actor.id if actor else None)
+            spent = _post(db, merchant_id=merchant.id, kind=PointsEntryKind.REDEEM,
+                          delta=-package.points, reference=f"redeem:{redemption.public_id}",
+                          rule=package.code, miniapp_id=miniapp.id,
+                          actor_id=actor.id if actor else None)
             db.add(Promise(
                 kind=PromiseKind.POINTS, source=f"redemption:{redemption.public_id}",
                 miniapp_id=miniapp.id, merchant_id=merchant.id, surfaces=[package.surface],
@@ -280,6 +296,7 @@ def redeem_once(
     audit.record(db, actor_id=actor.id if actor else None, action="points.redeem",
                  subject_type="redemption", subject_id=redemption.public_id,
                  package=package.code, points=package.points)
+    _tell(db, spent, "points.spent", points=package.points, impressions=package.impressions)
     return redemption, True
 
 
@@ -328,10 +345,13 @@ def settle(db: Session, *, now: datetime) -> int:
         if refund:
             try:
                 with db.begin_nested():
-                    _post(db, merchant_id=redemption.merchant_id, kind=PointsEntryKind.REFUND,
-                          delta=refund, reference=f"refund:{redemption.public_id}",
-                          rule=redemption.package_code, miniapp_id=redemption.miniapp_id,
-                          note=f"delivered {delivered} of {redemption.impressions}")
+                    entry = _post(
+                        db, merchant_id=redemption.merchant_id, kind=PointsEntryKind.REFUND,
+                        delta=refund, reference=f"refund:{redemption.public_id}",
+                        rule=redemption.package_code, miniapp_id=redemption.miniapp_id,
+                        note=f"delivered {delivered} of {redemption.impressions}")
+                _tell(db, entry, "points.refunded", points=refund, delivered=delivered,
+                      impressions=redemption.impressions)
             except IntegrityError:
                 pass  # already refunded
         if promise is not None and promise.state != PromiseState.CANCELLED:
@@ -405,4 +425,5 @@ def adjust(
     audit.record(db, actor_id=actor.id if actor else None, action="points.adjust",
                  subject_type="merchant", subject_id=merchant.public_id, delta=delta,
                  reason=reason)
+    _tell(db, entry, "points.adjusted", delta=f"{delta:+d}", reason=reason)
     return entry
