@@ -193,7 +193,8 @@ def svg(name: str, *, label: str = "", cls: str = "icon") -> Markup:
     return Markup(
         f'<svg class="{escape(cls)} ts-icon" data-icon="{name}" {a11y} '
         'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
-        f'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">{title}{_inner(name)}</svg>'
+        'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+        f"{title}{_inner(name)}</svg>"
     )
 
 

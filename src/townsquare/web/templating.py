@@ -62,7 +62,8 @@ class Tab:
 
 
 # The phone tab bar, in order. Only sections that exist get a tab: when ordering exists, insert
-# Tab(N_("Orders"), "/orders", "receipt") before "Me" (and its translation 订单) — no dead tab before.
+# Tab(N_("Orders"), "/orders", "receipt") before "Me" (and its translation 订单) — no dead tab
+# before.
 TABS: list[Tab] = [
     Tab(i18n.N_("Home"), "/", "house"),
     Tab(i18n.N_("Messages"), "/inbox", "message-circle"),
