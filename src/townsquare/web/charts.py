@@ -99,7 +99,8 @@ def _base(label: str, legend: bool) -> dict[str, Any]:
         "title": {"show": False, "text": label},
         "tooltip": {"trigger": "axis", "confine": True},
         "legend": {"show": legend, "top": 0, "type": "scroll"},
-        "grid": {"left": 16, "right": 28, "top": 40 if legend else 24, "bottom": 36,
+        # room above the plot for the legend and the value axis' name
+        "grid": {"left": 12, "right": 32, "top": 64 if legend else 40, "bottom": 34,
                  "containLabel": True},
     }
 
@@ -107,21 +108,27 @@ def _base(label: str, legend: bool) -> dict[str, Any]:
 def _category_axis(labels: Sequence[str], name: str, *, vertical: bool = False) -> dict[str, Any]:
     axis: dict[str, Any] = {
         "type": "category", "data": list(labels), "name": name,
-        "nameLocation": "middle", "nameGap": 28,
+        "nameLocation": "middle", "nameGap": 26,
         "axisTick": {"alignWithLabel": True},
     }
-    if vertical:  # names down the left, first at the top
-        axis.update(inverse=True, nameGap=12, nameLocation="end",
-                    axisLabel={"width": 120, "overflow": "truncate"})
+    if vertical:  # names down the left, first at the top, the axis' name above them
+        axis.update(inverse=True, nameLocation="start", nameGap=14,
+                    nameTextStyle={"align": "right", "fontWeight": "bold"},
+                    axisLabel={"width": 130, "overflow": "truncate"})
     return axis
 
 
 def _value_axis(name: str, *, top: float | None = None, vertical: bool = True) -> dict[str, Any]:
+    """A value axis from 0; its name (with the unit) above it when upright, below when lying."""
     axis: dict[str, Any] = {
         "type": "value", "name": name, "min": 0,
-        "nameLocation": "middle", "nameGap": 40 if vertical else 26,
         "splitLine": {"lineStyle": {"color": "#e5e7eb"}},
     }
+    if vertical:
+        axis.update(nameLocation="end", nameGap=14,
+                    nameTextStyle={"align": "left", "fontWeight": "bold"})
+    else:
+        axis.update(nameLocation="middle", nameGap=26)
     if top is not None:
         axis["max"] = top
     return axis

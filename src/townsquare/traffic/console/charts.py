@@ -22,6 +22,7 @@ def stacked_days(
     sources: Sequence[tuple[str, str]],
     label: str,
     y_name: str = "",
+    chart_id: str = "",
 ) -> Markup:
     """One bar per day, stacked by source. `sources` is (key, shown name), in stacking order;
     `y_name` names what is counted (impressions, clicks)."""
@@ -35,7 +36,7 @@ def stacked_days(
         [Series(name, [series.get(d, {}).get(key, 0) for d in days], colours[key])
          for key, name in shown],
         x_name=gettext("Day"), y_name=axis_name(y_name or gettext("Count"), gettext("times")),
-        label=label, stacked=True, table_labels=[d.isoformat() for d in days],
+        label=label, stacked=True, table_labels=[d.isoformat() for d in days], chart_id=chart_id,
     )
 
 
@@ -71,11 +72,12 @@ def lorenz(points: Sequence[tuple[float, float]], *, gini: float, label: str) ->
                   "textStyle": {"fontSize": 13, "color": "#374151"}},
         "tooltip": {"trigger": "axis", "confine": True},
         "legend": {"top": 0, "left": 0},
-        "grid": {"left": 16, "right": 28, "top": 40, "bottom": 36, "containLabel": True},
+        "grid": {"left": 12, "right": 32, "top": 64, "bottom": 34, "containLabel": True},
         "xAxis": {"type": "value", "min": 0, "max": 100, "name": apps,
                   "nameLocation": "middle", "nameGap": 26},
         "yAxis": {"type": "value", "min": 0, "max": 100, "name": shown,
-                  "nameLocation": "middle", "nameGap": 40},
+                  "nameLocation": "end", "nameGap": 14,
+                  "nameTextStyle": {"align": "left", "fontWeight": "bold"}},
         "series": [
             {"name": equality, "type": "line", "data": [[0, 0], [100, 100]], "symbol": "none",
              "lineStyle": {"color": "#9ca3af", "type": "dashed"},
