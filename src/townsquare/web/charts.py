@@ -176,7 +176,7 @@ def bars(
     value = _value_axis(y_name, top=top, vertical=not horizontal)
     if horizontal:
         option["xAxis"], option["yAxis"] = value, category
-        height = height or 60 + 34 * len(labels)
+        height = height or 110 + 44 * len(labels)
     else:
         option["xAxis"], option["yAxis"] = category, value
     option["series"] = _series(series, stacked=stacked)

@@ -147,16 +147,16 @@ def category_icon(code: str, name: str = "") -> str:
 
 
 def section_icon(title_zh: str, title_en: str = "", field: str = "",
-                 categories: Iterable[str] = ()) -> str:
+                 categories: Iterable[str] = (), *,
+                 taken: MutableSequence[str] | None = None) -> str:
     """A hub section's icon: a bundled name in its icon field, its titles' keywords, or the
-    category of its first service."""
+    category of its services; distinct from the sections' in `taken` when one is left."""
     field = str(field or "").strip()
-    if is_bundled(field):
-        return field
-    found = _matches(title_zh, title_en)
-    if found:
-        return found[0]
-    return next((category_icon(str(code)) for code in categories if code), FALLBACK)
+    choices = [field] if is_bundled(field) else []
+    choices += _matches(str(title_zh or ""), str(title_en or ""))
+    choices += [category_icon(str(code)) for code in categories if code]
+    choices += [*SPARE, FALLBACK]
+    return pick(list(dict.fromkeys(choices)), taken)
 
 
 def pick(choices: list[str], taken: MutableSequence[str] | None) -> str:
