@@ -133,6 +133,11 @@ def test_console_charts_and_hub_icons(live_server, database, browser):
                 last = path.split("?")[0].rsplit("/", 1)[-1]
                 name = SHOT_NAMES.get(last, "") if "operator" not in path else f"operator-{last}"
                 screenshot(page, f"charts-{viewport_name}-{name}")
+            if username == "operator":  # the categories list: one distinct icon per category
+                page.goto(live_server + "/console/operator/categories")
+                shown = page.evaluate("""() => Array.from(document.querySelectorAll(
+                  'tr[data-category] svg.category-icon')).map(i => i.dataset.icon)""")
+                assert len(shown) >= 10 and len(set(shown)) == len(shown), shown
             assert errors == [], (username, errors)
             context.close()
 

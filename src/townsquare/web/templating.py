@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.exc import DetachedInstanceError
@@ -34,6 +35,11 @@ templates.env.globals["service_icon"] = icons.service_svg
 templates.env.globals["category_icon"] = icons.category_icon
 templates.env.globals["section_icon"] = icons.section_icon
 templates.env.globals["charts"] = charts
+templates.env.globals["icon_datalist"] = lambda: Markup(
+    '<datalist id="icon-names">'
+    + "".join(f'<option value="{name}">' for name in sorted(icons.used_icons()))
+    + "</datalist>"
+)
 
 
 def _code_points(text: str) -> str:
