@@ -48,7 +48,9 @@ def main() -> None:
         echarts = unpack(ECHARTS, work)
         out = VENDOR / "echarts"
         shutil.rmtree(out, ignore_errors=True)
-        copy(echarts / "dist" / "echarts.min.js", out / "echarts.min.js")
+        # the "common" build: line, bar, pie and scatter charts, the usual components and both
+        # renderers — all the consoles use, at 0.7 MB instead of the full build's 1.1 MB
+        copy(echarts / "dist" / "echarts.common.min.js", out / "echarts.common.min.js")
         copy(echarts / "LICENSE", out / "LICENSE")
         copy(echarts / "NOTICE", out / "NOTICE")
         copy(echarts / "licenses" / "LICENSE-d3", out / "LICENSE-d3")

@@ -13,7 +13,8 @@ def test_every_named_icon_is_vendored_and_nothing_more():
     files = {p.stem for p in icons.ICON_DIR.glob("*.svg")}
     assert files == icons.used_icons(), "run `make vendor` after changing web/icons.py"
     assert "ISC License" in (icons.ICON_DIR / "LICENSE").read_text()
-    assert (icons.ICON_DIR.parent / "echarts" / "LICENSE").is_file()
+    echarts = icons.ICON_DIR.parent / "echarts"
+    assert (echarts / "LICENSE").is_file() and (echarts / "echarts.common.min.js").is_file()
 
 
 def test_the_demo_categories_have_distinct_icons():

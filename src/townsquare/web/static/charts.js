@@ -1,6 +1,7 @@
 // Console charts (web/charts.py): each .echart div is drawn by the vendored ECharts from the
-// option in the JSON block beside it. ECharts is loaded only on pages that have a chart. Once a
-// chart is drawn its data table is folded (one click opens it); without JavaScript it stays open.
+// option in the JSON block beside it. ECharts is loaded only on pages that have a chart, once the
+// page has loaded. Once a chart is drawn its data table is folded (one click opens it); without
+// JavaScript it stays open.
 (function () {
   "use strict";
 
@@ -26,15 +27,16 @@
     if (!document.querySelector("figure.echart-figure")) return;
     if (window.echarts) { draw(); return; }
     var script = document.createElement("script");
-    script.src = "/static/vendor/echarts/echarts.min.js";
+    script.src = "/static/vendor/echarts/echarts.common.min.js";
     script.onload = draw;
     document.head.appendChild(script);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
+  // after the load event, so the 0.7 MB library never holds up the page's own loading
+  if (document.readyState === "complete") {
     start();
+  } else {
+    window.addEventListener("load", start);
   }
   // htmx swaps (filters, paging) may bring new charts in
   document.addEventListener("htmx:afterSettle", start);
