@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench serve clean
+.PHONY: demo test test-fast lint bench serve vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(VENV)/.test  ## benchmarks; figures land in docs/benchmarks.md
 
 serve: $(VENV)/.app
 	$(BIN)/townsquare serve
+
+vendor: $(VENV)/.app  ## re-vendor ECharts and the used Lucide icons from npm (needs npm; output is committed)
+	$(BIN)/python scripts/vendor.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -205,7 +205,7 @@ def test_traffic_surfaces_market_and_plan(live_server, browser, database):
     assert bid.locator("td").nth(5).inner_text().strip() == "1"  # clicks today
 
     # planned against delivered per promise: the chart and the table
-    assert mpage.locator("#promises svg.chart").is_visible()
+    assert mpage.locator("#promises #promise-chart .echart svg").is_visible()
     rows = mpage.locator("#promises tr[data-promise]")
     assert rows.count() >= 1
     figures = []

@@ -17,6 +17,7 @@ from townsquare.core.text import LINE_CONTROL, clean_cities, clean_name, clean_t
 from townsquare.merchants.models import Category
 from townsquare.miniapps.models import Template, TemplateStatus, TemplateVersion
 from townsquare.miniapps.runtimes import is_web_url
+from townsquare.web import icons
 
 ICON_DEFAULT = "🧩"
 ICON_MAX = 255
@@ -32,10 +33,13 @@ _EMOJI_CATEGORIES = {"So", "Sk", "Mn", "Me", "Cf"}
 
 
 def clean_icon(value: str | None) -> str:
-    """An emoji (a few symbol characters) or an https:// image address; empty means the default."""
+    """A name from the bundled icon set, an https:// image address, or an emoji (kept for the
+    API, but pages draw the bundled icon the name and category suggest); empty: the default."""
     value = (value or "").strip()
     if not value:
         return ICON_DEFAULT
+    if icons.is_bundled(value):
+        return value
     if value.startswith(("https://", "http://")):
         if len(value) <= ICON_MAX and is_web_url(value, max_length=ICON_MAX):
             return value
@@ -44,7 +48,10 @@ def clean_icon(value: str | None) -> str:
         for ch in value
     ) and any(unicodedata.category(ch) == "So" for ch in value):
         return value
-    raise ValidationFailed("The icon is an emoji or an https:// image address.", field="icon")
+    raise ValidationFailed(
+        "The icon is a name from the icon set (such as pill) or an https:// image address.",
+        field="icon",
+    )
 
 
 def clean_tags(values: Iterable[Any] | None) -> list[str]:

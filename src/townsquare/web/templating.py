@@ -10,10 +10,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
+from markupsafe import Markup
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 from townsquare.core import i18n
+from townsquare.web import charts, icons
 
 _ROOT = Path(__file__).resolve().parent.parent
 # Every package's templates/ folder, so `miniapps/queue.html` names a file in miniapps/templates.
@@ -28,6 +30,16 @@ templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.globals["_"] = i18n.gettext
 templates.env.filters["money"] = i18n.format_money
+templates.env.globals["icon_svg"] = icons.svg
+templates.env.globals["service_icon"] = icons.service_svg
+templates.env.globals["category_icon"] = icons.category_icon
+templates.env.globals["section_icon"] = icons.section_icon
+templates.env.globals["charts"] = charts
+templates.env.globals["icon_datalist"] = lambda: Markup(
+    '<datalist id="icon-names">'
+    + "".join(f'<option value="{name}">' for name in sorted(icons.used_icons()))
+    + "</datalist>"
+)
 
 
 def _code_points(text: str) -> str:
@@ -42,7 +54,7 @@ templates.env.filters["code_points"] = _code_points
 @dataclass(frozen=True)
 class Tab:
     """One tab of the residents' phone tab bar (base.html): its label (an English msgid), link,
-    icon and the paths it stands for."""
+    icon (a bundled Lucide name, web/icons.py) and the paths it stands for."""
 
     label: str
     href: str
@@ -56,11 +68,12 @@ class Tab:
 
 
 # The phone tab bar, in order. Only sections that exist get a tab: when ordering exists, insert
-# Tab(N_("Orders"), "/orders", "🧾") before "Me" (and its translation 订单) — no dead tab before.
+# Tab(N_("Orders"), "/orders", "receipt") before "Me" (and its translation 订单) — no dead tab
+# before.
 TABS: list[Tab] = [
-    Tab(i18n.N_("Home"), "/", "🏠"),
-    Tab(i18n.N_("Messages"), "/inbox", "💬"),
-    Tab(i18n.N_("Me"), "/me", "👤"),
+    Tab(i18n.N_("Home"), "/", "house"),
+    Tab(i18n.N_("Messages"), "/inbox", "message-circle"),
+    Tab(i18n.N_("Me"), "/me", "user"),
 ]
 templates.env.globals["tabs"] = lambda: TABS
 

@@ -170,11 +170,13 @@ def _exposure(db: Session, *, user: User, mer_id: str, settings: Settings, now: 
     return {
         "impressions_chart": charts.stacked_days(
             days, reports.daily_series(rows), sources=sources,
-            label=gettext("Impressions by source per day"),
+            label=gettext("Impressions by source per day"), y_name=gettext("Impressions"),
+            chart_id="impressions-chart",
         ),
         "clicks_chart": charts.stacked_days(
             days, reports.daily_series(rows, measure="clicks"), sources=sources,
-            label=gettext("Clicks by source per day"),
+            label=gettext("Clicks by source per day"), y_name=gettext("Clicks"),
+            chart_id="clicks-chart",
         ),
         "source_totals": totals,
     }
