@@ -40,6 +40,8 @@ from townsquare.traffic.models import (
 from townsquare.traffic.support import campaigns, points, stages
 
 EXPOSURE_DAYS = 28
+CAMPAIGNS_SHOWN = 50  # the operator's page lists the newest campaigns
+APPLICATIONS_SHOWN = 100  # and the oldest waiting topic applications
 SOURCES = [
     (SlotReason.ORGANIC.value, N_("Organic")),
     (SlotReason.GUARANTEED.value, N_("Guaranteed")),
@@ -271,11 +273,12 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
             overview.lorenz, gini=overview.gini,
             label=gettext("Share of impressions against share of mini-apps (Lorenz curve)"),
         ),
-        "at_risk": overview.at_risk[:50],
+        "at_risk": overview.at_risk,
         "kinds": [k.value for k in PromiseKind],
         "topics": topics.list_topics(db, active_only=False),
-        "applications": topics.applications(db, actor=user, state=MembershipState.APPLIED),
-        "campaigns": campaigns.list_all(db, actor=user),
+        "applications": topics.applications(db, actor=user, state=MembershipState.APPLIED,
+                                            limit=APPLICATIONS_SHOWN),
+        "campaigns": campaigns.list_all(db, actor=user, limit=CAMPAIGNS_SHOWN),
         "campaign_actions": {
             state.value: [(to.value, name) for to, name in CAMPAIGN_ACTIONS
                           if to in campaigns.MOVES[state]]
