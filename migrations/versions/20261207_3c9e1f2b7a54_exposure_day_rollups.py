@@ -1,5 +1,5 @@
 """exposure day rollups (exposure_days: impressions and clicks per local day, mini-app and slot
-reason), backfilled from the behaviour events
+reason), backfilled from the behaviour events; promises indexed by merchant
 
 Revision ID: 3c9e1f2b7a54
 Revises: 5ec0a11d1e12
@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('miniapp_id', 'day', 'slot_reason', name=op.f('pk_exposure_days'))
     )
     op.create_index('ix_exposure_days_day', 'exposure_days', ['day'], unique=False)
+    op.create_index('ix_promises_merchant', 'promises', ['merchant_id', 'ends_at'], unique=False)
     _backfill(days)
 
 
@@ -72,5 +73,6 @@ def _backfill(days: sa.Table) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_promises_merchant', table_name='promises')
     op.drop_index('ix_exposure_days_day', table_name='exposure_days')
     op.drop_table('exposure_days')
