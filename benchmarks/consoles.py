@@ -68,16 +68,22 @@ def sign_in(base: str, username: str) -> httpx.Cookies:
         return client.cookies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(base: str, path: str, cookies: httpx.Cookies | None, seconds: float,
-         clients: int) -> dict[str, Any]:
-    """Closed loop: `clients` threads request `path` for `seconds`."""
+         clients: int, server: int) -> dict[str, Any]:
+    """Closed loop: `clients` threads request `path` for `seconds`; the server's CPU time."""
     statuses: list[int] = []
     latencies: list[float] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
 
     def client() -> None:
-        with httpx.Client(base_url=base, cookies=cookies, timeout=60) as session:
+        with httpx.Client(base_url=base, cookies=cookies, timeout=180) as session:
             while time.perf_counter() < stop:
                 started = time.perf_counter()
                 status = session.get(path).status_code
@@ -87,6 +93,7 @@ def load(base: str, path: str, cookies: httpx.Cookies | None, seconds: float,
                     latencies.append(elapsed)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    cpu = cpu_seconds(server)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -94,6 +101,7 @@ def load(base: str, path: str, cookies: httpx.Cookies | None, seconds: float,
         thread.join()
     wall = time.perf_counter() - started
     return {"rps": len(statuses) / wall, "latencies": latencies,
+            "cpu_ms": (cpu_seconds(server) - cpu) * 1000 / max(len(statuses), 1),
             "ok": sum(s == 200 for s in statuses), "n": len(statuses)}
 
 
@@ -129,38 +137,48 @@ def run(database: Path, *, seconds: float, rounds: int, clients: int) -> dict[st
             status = httpx.get(base + path, cookies=cookies[role]).status_code
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}")
-            load(base, path, cookies[role], 1, clients)
+            load(base, path, cookies[role], 1, clients, server.pid)
         shares: dict[str, list[float]] = {name: [] for name in pages}
+        cpu_shares: dict[str, list[float]] = {name: [] for name in pages}
+        cpu: dict[str, list[float]] = {name: [] for name in [*pages, "floor"]}
         rates: dict[str, list[float]] = {name: [] for name in [*pages, "floor"]}
         latencies: dict[str, list[float]] = {name: [] for name in pages}
         for _ in range(rounds):
-            floor = load(base, "/api/health", None, seconds, clients)
+            floor = load(base, "/api/health", None, seconds, clients, server.pid)
             rates["floor"].append(floor["rps"])
+            cpu["floor"].append(floor["cpu_ms"])
             for name, (role, path) in pages.items():
-                measured = load(base, path, cookies[role], seconds, clients)
+                measured = load(base, path, cookies[role], seconds, clients, server.pid)
                 if measured["ok"] != measured["n"]:
                     raise RuntimeError(f"{path}: {measured['n'] - measured['ok']} not 200")
                 rates[name].append(measured["rps"])
                 latencies[name] += measured["latencies"]
                 shares[name].append(measured["rps"] / floor["rps"])
+                cpu[name].append(measured["cpu_ms"])
+                cpu_shares[name].append(floor["cpu_ms"] / measured["cpu_ms"])
     finally:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    return {"shares": shares, "rates": rates, "latencies": latencies}
+    return {"shares": shares, "rates": rates, "latencies": latencies, "cpu": cpu,
+            "cpu_shares": cpu_shares}
 
 
 def table(result: dict[str, Any], label: str) -> str:
-    lines = [f"| page ({label}) | requests/s | floor share (median of rounds) | p50 | p99 |",
-             "|---|---|---|---|---|"]
+    lines = [f"| page ({label}) | requests/s | share of the floor's rate | server CPU / request "
+             "| share of the floor's CPU | p50 | p99 |", "|---|---|---|---|---|---|---|"]
     floor = statistics.median(result["rates"]["floor"])
-    lines.append(f"| `/api/health` (floor) | {floor:,.0f} | 1 | | |")
+    floor_cpu = statistics.median(result["cpu"]["floor"])
+    lines.append(f"| `/api/health` (floor) | {floor:,.0f} | 1 | {floor_cpu:.1f} ms | 1 | | |")
     for name, shares in result["shares"].items():
         ordered = sorted(result["latencies"][name])
         p50 = statistics.median(ordered) * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         lines.append(f"| `{name}` | {statistics.median(result['rates'][name]):,.0f} | "
-                     f"{statistics.median(shares):.3f}× | {p50:.0f} ms | {p99:.0f} ms |")
+                     f"{statistics.median(shares):.3f}× | "
+                     f"{statistics.median(result['cpu'][name]):.1f} ms | "
+                     f"{statistics.median(result['cpu_shares'][name]):.3f}× | "
+                     f"{p50:.0f} ms | {p99:.0f} ms |")
     return "\n".join(lines)
 
 
