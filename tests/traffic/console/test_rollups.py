@@ -213,3 +213,49 @@ def test_operator_miniapp_list_is_paged_in_sql(client, database, world):
     found = client.get("/console/operator/miniapps?q=新店06")
     assert found.text.count('data-miniapp="') == 10 and "10 listed" in found.text
     assert client.get("/console/operator/miniapps?page=x").status_code == 200  # page 1
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_concentration_in_sql_equals_the_reference(database, world, seed):
+    """Gini, Lorenz points and the new stage's share computed in SQL equal the Python reference
+    over the same per-mini-app totals (zeros for listed apps never shown, ties, an unlisted app
+    that was shown, days outside the window ignored)."""
+    import random
+
+    from townsquare.traffic.console.concentration import concentration
+    from townsquare.traffic.models import Stage, TrafficProfile
+
+    rng = random.Random(seed)
+    first, last = date(2026, 3, 5), date(2026, 3, 11)
+    totals: dict[int, int] = {}
+    with database.unit_of_work() as db:
+        extra = MiniApp(merchant_id=world.app("brand").merchant_id,
+                        category_id=db.get(MiniApp, world.app("brand").id).category_id,
+                        kind=MiniAppKind.EXTERNAL, client_secret_digest="0" * 64, name="下架店",
+                        listed=False)
+        db.add(extra)
+        db.flush()
+        ids = [app.id for key, app in world.apps.items() if key != "clinic"] + [extra.id]
+        for miniapp_id in ids:
+            totals[miniapp_id] = 0
+            for offset in range(9):  # two days before the window too
+                day = last - timedelta(days=offset)
+                n = rng.choice([0, 0, 3, 3, rng.randint(1, 50)])
+                db.add(ExposureDay(miniapp_id=miniapp_id, day=day, slot_reason="organic",
+                                   impressions=n, clicks=rng.randint(0, 2)))
+                if day >= first:
+                    totals[miniapp_id] += n
+        totals[world.app("clinic").id] = 0  # listed, never shown
+        new = {p for p in db.scalars(select(TrafficProfile.miniapp_id)
+                                     .where(TrafficProfile.stage == Stage.NEW))}
+    if totals[extra.id] == 0:
+        del totals[extra.id]  # an unlisted app counts only when it was shown
+    with database.unit_of_work() as db:
+        found = concentration(db, first=first, last=last, points=4)
+    values = list(totals.values())
+    assert found.impressions == sum(values)
+    assert found.new_impressions == sum(n for m, n in totals.items() if m in new)
+    assert found.gini == pytest.approx(reports.gini(values))
+    reference = reports.lorenz(values, points=4)
+    assert [x for x, _y in found.lorenz] == pytest.approx([x for x, _y in reference])
+    assert [y for _x, y in found.lorenz] == pytest.approx([y for _x, y in reference])
