@@ -6,6 +6,7 @@ from townsquare.community.gate import models as community_gate  # noqa: F401
 from townsquare.core import audit  # noqa: F401
 from townsquare.core.database import Base
 from townsquare.events import models as events  # noqa: F401
+from townsquare.events import rollups as event_rollups  # noqa: F401  (counts ORM-added events)
 from townsquare.gateway import models as gateway  # noqa: F401
 from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.messaging import models as messaging  # noqa: F401

@@ -24,7 +24,13 @@ from townsquare.community.models import (
 from townsquare.core import audit
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.text import CITY_MAX, clean_name, clean_text, well_formed
-from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
+from townsquare.miniapps.models import (
+    MiniApp,
+    MiniAppKind,
+    MiniAppVersion,
+    Template,
+    VersionState,
+)
 
 PASS_RUNTIME = "community_pass"
 _ROOM_PART = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff]{1,16}$")
@@ -312,15 +318,17 @@ def official_pass(db: Session, *, community: Community) -> MiniApp | None:
 
 
 def pass_candidates(db: Session, *, community: Community) -> list[MiniApp]:
-    """Listed community-pass mini-apps whose published version names this community."""
+    """Listed community-pass mini-apps whose published version names this community: one query
+    that asks the version's settings for the community (not every template mini-app in turn)."""
     stmt = (
         select(MiniApp).join(MiniAppVersion, MiniAppVersion.miniapp_id == MiniApp.id)
+        .join(Template, Template.id == MiniApp.template_id)
         .where(MiniApp.kind == MiniAppKind.TEMPLATE, MiniApp.listed.is_(True),
-               MiniAppVersion.state == VersionState.PUBLISHED)
+               Template.runtime == PASS_RUNTIME, MiniAppVersion.state == VersionState.PUBLISHED,
+               MiniAppVersion.config["community"].as_string() == community.public_id)
         .order_by(MiniApp.id)
     )
-    return [app for app in dict.fromkeys(db.scalars(stmt))
-            if is_pass_for(db, miniapp=app, community=community)]
+    return list(dict.fromkeys(db.scalars(stmt)))
 
 
 def choose_pass_miniapp(

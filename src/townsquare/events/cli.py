@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from townsquare.core.database import Database
 from townsquare.core.progress import progress
 from townsquare.core.settings import get_settings
+from townsquare.events import rollups
 from townsquare.events.export import Summarise, export_events
 
 console = Console()
@@ -54,5 +55,29 @@ def events_app(*, summarise: Summarise | None = None) -> typer.Typer:
         database.dispose()
         console.print(f"[green]Exported[/green] {result.rows:,} events in {len(result.days)} "
                       f"days to {out_dir}")
+
+    @app.command("rollup")
+    def rollup_command(
+        since: Annotated[datetime | None, typer.Option(
+            formats=["%Y-%m-%d"], help="First local day; without dates, every day")] = None,
+        until: Annotated[datetime | None, typer.Option(
+            formats=["%Y-%m-%d"], help="Last local day, inclusive")] = None,
+    ) -> None:
+        """Recompute the daily exposure and click rollups from the events (after a change of
+        TOWNSQUARE_TIMEZONE, or events written around the platform's code)."""
+        settings = get_settings()
+        database = Database(settings.effective_database_url)
+        with database.unit_of_work() as db:
+            if since is None and until is None:
+                rows = rollups.rebuild_all(db)
+            else:
+                first = _day(since) or _day(until)
+                last = _day(until) or _day(since)
+                assert first is not None and last is not None
+                if first > last:
+                    raise typer.BadParameter("--since is after --until")
+                rows = rollups.rebuild(db, first=first, last=last)
+        database.dispose()
+        console.print(f"[green]Rolled up[/green] {rows:,} day rows ({settings.timezone} days)")
 
     return app

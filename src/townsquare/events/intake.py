@@ -27,6 +27,7 @@ from townsquare.core.errors import PermissionDenied, TownsquareError, Validation
 from townsquare.core.hooks import Hook
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL
+from townsquare.events import rollups
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell.service import issued_since
@@ -243,7 +244,10 @@ def _insert_new(db: Session, rows: list[dict[str, Any]]) -> set[str]:
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(BehaviourEvent.event_id)
     )
-    return set(db.scalars(stmt, rows).all())
+    inserted = set(db.scalars(stmt, rows).all())
+    rollups.add_rows(db, ((r["type"], r["occurred_at"], r["miniapp_id"], r["slot_reason"])
+                          for r in rows if r["event_id"] in inserted))
+    return inserted
 
 
 @dataclass(frozen=True)
@@ -329,4 +333,6 @@ def insert_rows(db: Session, rows: Iterable[dict[str, Any]]) -> int:
     batch = list(rows)
     if batch:
         db.execute(insert(BehaviourEvent), batch)
+        rollups.add_rows(db, ((r["type"], r["occurred_at"], r["miniapp_id"],
+                               r.get("slot_reason")) for r in batch))
     return len(batch)

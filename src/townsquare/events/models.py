@@ -7,7 +7,7 @@ one row per event, typed columns for everything the metrics read, never updated.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,3 +61,20 @@ class BehaviourEvent(Base):
     resolution: Mapped[str | None] = mapped_column(String(16))
     rating: Mapped[int | None]
     response_seconds: Mapped[int | None]
+
+
+class ExposureDay(Base):
+    """Exposure and click events counted per local day, mini-app and slot reason: what the
+    traffic consoles chart, kept by whoever inserts those events (`events.rollups`), so a page
+    reads a few rows per day instead of grouping every event of its window."""
+
+    __tablename__ = "exposure_days"
+    __table_args__ = (
+        Index("ix_exposure_days_day", "day"),
+    )
+
+    miniapp_id: Mapped[int] = mapped_column(ForeignKey("miniapps.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)  # local day (settings.timezone)
+    slot_reason: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" as recorded
+    impressions: Mapped[int] = mapped_column(default=0)
+    clicks: Mapped[int] = mapped_column(default=0)

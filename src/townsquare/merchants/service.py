@@ -25,6 +25,7 @@ from townsquare.merchants.categories import get_category
 from townsquare.merchants.membership import ensure_role, user_named
 from townsquare.merchants.models import Merchant, MerchantStaff
 
+_MERCHANT_IDS = "townsquare.merchants.ids_by_public_id"  # db.info key: public id → row id
 DESCRIPTION_MESSAGE = N_("A description is at most {n} characters of plain text.")
 
 
@@ -32,7 +33,17 @@ def merchant_by_public_id(db: Session, *, public_id: str) -> Merchant | None:
     """The merchant with this public id, without any permission check (for other services)."""
     if not well_formed(public_id, "mer"):
         return None
-    return db.scalar(select(Merchant).where(Merchant.public_id == public_id))
+    # A console page asks for the same merchant once per service it calls: the row id is
+    # remembered for the session, and the identity map answers again without a query.
+    known: dict[str, int] = db.info.setdefault(_MERCHANT_IDS, {})
+    if public_id in known:
+        merchant = db.get(Merchant, known[public_id])
+        if merchant is not None:
+            return merchant
+    merchant = db.scalar(select(Merchant).where(Merchant.public_id == public_id))
+    if merchant is not None:
+        known[public_id] = merchant.id
+    return merchant
 
 
 def _hidden(actor: User | None) -> Exception:

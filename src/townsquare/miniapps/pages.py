@@ -396,13 +396,25 @@ def reject(
     return see_other("/console/operator/reviews")
 
 
-def _listed_context(db: Session, *, user: User, q: str = "", form: Any = None) -> dict[str, Any]:
-    return {**common(), "rows": review.listed_miniapps(db, actor=user, query=q), "q": q}
+LISTED_PAGE_SIZE = 50
+
+
+def _listed_context(db: Session, *, user: User, q: str = "", page: int = 1, form: Any = None
+                    ) -> dict[str, Any]:
+    page = max(1, min(page, 10_000))
+    rows, total = review.listed_page(db, actor=user, query=q, limit=LISTED_PAGE_SIZE,
+                                     offset=(page - 1) * LISTED_PAGE_SIZE)
+    return {**common(), "rows": rows, "q": q, "page": page, "total": total,
+            "pages": max(1, -(-total // LISTED_PAGE_SIZE)),
+            "query": urlencode({"q": q}) if q else ""}
 
 
 @router.get("/console/operator/miniapps", response_class=HTMLResponse)
-def listed(request: Request, user: CurrentUser, db: DbSession, q: str = "") -> HTMLResponse:
-    return render(request, LISTED_PAGE, form={}, **_listed_context(db, user=user, q=q[:64]))
+def listed(request: Request, user: CurrentUser, db: DbSession, q: str = "", page: str = "1"
+           ) -> HTMLResponse:
+    number = int(page) if page.isdigit() and len(page) < 6 else 1
+    return render(request, LISTED_PAGE, form={},
+                  **_listed_context(db, user=user, q=q[:64], page=number))
 
 
 @router.post("/console/versions/{version_id}/takedown")

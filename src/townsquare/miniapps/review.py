@@ -375,6 +375,55 @@ def published_version(db: Session, miniapp: MiniApp) -> MiniAppVersion | None:
     )
 
 
+@dataclass(frozen=True)
+class ListedRow:
+    """What the operators' list shows of a listed mini-app and its published version."""
+
+    public_id: str
+    icon: str
+    name: str
+    merchant_name: str
+    category_code: str
+    category_zh: str
+    category_en: str
+    version_public_id: str
+    version_label: str
+    decided_at: datetime | None
+
+    def category(self, locale: str) -> str:
+        return self.category_en if locale == "en" else self.category_zh
+
+
+def _name_contains(query: str | None) -> str:
+    query = LINE_CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
+    return query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def listed_page(
+    db: Session, *, actor: User | None, query: str | None = None, limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ListedRow], int]:
+    """Operator: one page of listed mini-apps with their published version, by name, and how
+    many match in all; paged in SQL, the shown columns only (no mini-app objects)."""
+    require_role(actor, Role.OPERATOR)
+    stmt = (
+        select(MiniApp.public_id, MiniApp.icon, MiniApp.name, Merchant.name, Category.code,
+               Category.name_zh, Category.name_en, MiniAppVersion.public_id, MiniAppVersion.label,
+               MiniAppVersion.decided_at)
+        .join(MiniAppVersion, MiniAppVersion.miniapp_id == MiniApp.id)
+        .join(Merchant, Merchant.id == MiniApp.merchant_id)
+        .join(Category, Category.id == MiniApp.category_id)
+        .where(MiniApp.listed.is_(True), MiniAppVersion.state == S.PUBLISHED)
+    )
+    escaped = _name_contains(query)
+    if escaped:
+        stmt = stmt.where(MiniApp.name.ilike(f"%{escaped}%", escape="\\"))
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.execute(stmt.order_by(MiniApp.name, MiniApp.id)
+                      .limit(max(1, min(limit, QUEUE_LIMIT))).offset(max(0, offset)))
+    return [ListedRow(*row) for row in rows], total
+
+
 def listed_miniapps(
     db: Session, *, actor: User | None, query: str | None = None, limit: int = 200
 ) -> list[tuple[MiniApp, MiniAppVersion]]:
@@ -387,8 +436,7 @@ def listed_miniapps(
         .order_by(MiniApp.name, MiniApp.id)
         .limit(max(1, min(limit, QUEUE_LIMIT)))
     )
-    query = LINE_CONTROL.sub("", query or "").strip()[:64]  # PostgreSQL refuses NUL
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = _name_contains(query)
+    if escaped:
         stmt = stmt.where(MiniApp.name.ilike(f"%{escaped}%", escape="\\"))
     return [(miniapp, version) for miniapp, version in db.execute(stmt)]

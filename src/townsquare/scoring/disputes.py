@@ -155,6 +155,18 @@ def list_disputes(
     return list(db.scalars(stmt.limit(max(1, min(limit, 500)))))
 
 
+def recently_decided(db: Session, *, actor: User | None, limit: int = 10
+                     ) -> list[ComplaintDispute]:
+    """The newest `limit` decided disputes (by when they were opened), oldest of them first."""
+    require_role(actor, Role.OPERATOR)
+    stmt = (
+        select(ComplaintDispute).where(ComplaintDispute.state != DisputeState.OPEN)
+        .order_by(ComplaintDispute.created_at.desc(), ComplaintDispute.id.desc())
+        .limit(max(1, min(limit, 500)))
+    )
+    return list(reversed(db.scalars(stmt).all()))
+
+
 def dismissed_event_ids(db: Session) -> list[str]:
     """Sender event ids of dismissed complaints: the next cycle does not count them."""
     stmt = (

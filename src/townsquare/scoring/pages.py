@@ -109,6 +109,7 @@ def dispute_complaint(
 
 
 SCORES_PAGE_SIZE = 20
+OPEN_DISPUTES_SHOWN = 50  # the oldest waiting first; the rest after these are decided
 
 
 def _operator_context(
@@ -130,14 +131,14 @@ def _operator_context(
     scores: list[Any] = []
     total, insufficient = 0, 0
     tiers: dict[str, int] = {t: 0 for t in TIERS}
-    values: list[float] = []
+    bands: list[int] = [0] * 10
     codes: list[str] = []
     if latest:
         scores, total = queries.score_page(
             db, actor=user, cycle=latest, category=category, tier=tier,
             limit=SCORES_PAGE_SIZE, offset=(page - 1) * SCORES_PAGE_SIZE,
         )
-        tiers, insufficient, values, codes = queries.cycle_summary(db, actor=user, cycle=latest)
+        tiers, insufficient, bands, codes = queries.cycle_summary(db, actor=user, cycle=latest)
     names = {c.code: c.name(locale) for c in merchant_categories.list_categories(db)}
     kept = {k: v for k, v in (("category", category or ""), ("tier", tier or "")) if v}
     return {
@@ -160,14 +161,13 @@ def _operator_context(
         "tier_counts": tiers,
         "insufficient": insufficient,
         "histogram": charts.histogram(
-            queries.histogram(values), label=gettext("Distribution of overall scores")
+            bands, label=gettext("Distribution of overall scores")
         ),
         "next_due": cycles.next_due(db),
         "today": clock.now().date(),
-        "open_disputes": disputes.list_disputes(db, actor=user, state=DisputeState.OPEN),
-        "decided_disputes": [
-            d for d in disputes.list_disputes(db, actor=user) if d.state != DisputeState.OPEN
-        ][-10:],
+        "open_disputes": disputes.list_disputes(db, actor=user, state=DisputeState.OPEN,
+                                                limit=OPEN_DISPUTES_SHOWN),
+        "decided_disputes": disputes.recently_decided(db, actor=user, limit=10),
     }
 
 

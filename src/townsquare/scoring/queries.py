@@ -3,8 +3,8 @@ the score distribution (operators)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, defer, lazyload
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
@@ -75,6 +75,11 @@ def cycle_scores(db: Session, *, actor: User | None, cycle: ScoreCycle) -> list[
 
 
 SCORE_PAGE_MAX = 200
+# The list shows figures, not the explanation: its JSON (result, tier detail, suggestions) and
+# the cycle (the page has it) are left unloaded.
+_LIST_ONLY = (defer(MiniAppScore.result, raiseload=True),
+              defer(MiniAppScore.tier_detail, raiseload=True),
+              defer(MiniAppScore.suggestions, raiseload=True), lazyload(MiniAppScore.cycle))
 
 
 def _cycle_filter(cycle: ScoreCycle, category: str | None, tier: str | None):
@@ -104,7 +109,8 @@ def score_page(
     stmt = _cycle_filter(cycle, category, tier)
     total = db.scalar(stmt.with_only_columns(func.count(MiniAppScore.id))) or 0
     rows = db.scalars(
-        stmt.order_by(MiniAppScore.overall.desc().nulls_last(), MiniAppScore.id)
+        stmt.options(*_LIST_ONLY)
+        .order_by(MiniAppScore.overall.desc().nulls_last(), MiniAppScore.id)
         .limit(max(1, min(limit, SCORE_PAGE_MAX)))
         .offset(max(0, offset))
     )
@@ -112,10 +118,11 @@ def score_page(
 
 
 def cycle_summary(
-    db: Session, *, actor: User | None, cycle: ScoreCycle
-) -> tuple[dict[str, int], int, list[float], list[str]]:
-    """A cycle's tier counts, how many lack data, its overall scores (numbers only, for the
-    histogram) and the category codes it scored, all read in SQL without loading scores."""
+    db: Session, *, actor: User | None, cycle: ScoreCycle, bins: int = 10
+) -> tuple[dict[str, int], int, list[int], list[str]]:
+    """A cycle's tier counts, how many lack data, the histogram of its overall scores (counts
+    per band, as `histogram` makes them) and the category codes it scored, all counted in SQL
+    without loading scores."""
     require_role(actor, Role.OPERATOR)
     tiers = {tier: 0 for tier in TIERS}
     for tier, n in db.execute(
@@ -129,18 +136,22 @@ def cycle_summary(
             MiniAppScore.cycle_id == cycle.id, MiniAppScore.state != "scored"
         )
     ) or 0
-    values = [
-        float(v or 0) for v in db.scalars(
-            select(MiniAppScore.overall).where(
-                MiniAppScore.cycle_id == cycle.id, MiniAppScore.overall.is_not(None)
-            )
-        )
-    ]
+    width = 100 / bins
+    band = case(
+        *((MiniAppScore.overall < width * (i + 1), i) for i in range(bins - 1)), else_=bins - 1
+    ).label("band")
+    counts = [0] * bins
+    for index, n in db.execute(
+        select(band, func.count())
+        .where(MiniAppScore.cycle_id == cycle.id, MiniAppScore.overall.is_not(None))
+        .group_by(band)
+    ):
+        counts[int(index)] = int(n)
     codes = list(db.scalars(
         select(MiniAppScore.category_code).where(MiniAppScore.cycle_id == cycle.id)
         .distinct().order_by(MiniAppScore.category_code)
     ))
-    return tiers, insufficient, values, codes
+    return tiers, insufficient, counts, codes
 
 
 def tier_counts(scores: list[MiniAppScore]) -> dict[str, int]:

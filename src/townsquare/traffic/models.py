@@ -367,6 +367,7 @@ class Promise(Base):
     __table_args__ = (
         UniqueConstraint("kind", "source", "miniapp_id"),
         Index("ix_promises_state_period", "state", "ends_at"),
+        Index("ix_promises_merchant", "merchant_id", "ends_at"),  # a merchant's traffic page
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

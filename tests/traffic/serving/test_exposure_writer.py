@@ -108,8 +108,10 @@ def test_a_flush_is_one_transaction_with_one_statement_per_kind(database, buffer
         assert exposure_writer.flush_now(database.engine)
     finally:
         event.remove(database.engine, "before_cursor_execute", seen)
-    # one INSERT of 4 × the items, one UPDATE per counter table (all rows in one executemany)
-    assert [s for s in statements if s in ("INSERT", "UPDATE")] == ["INSERT", "UPDATE", "UPDATE"]
+    # one INSERT of 4 × the items, one upsert of their day rollups, one UPDATE per counter
+    # table (all rows in one executemany)
+    assert [s for s in statements if s in ("INSERT", "UPDATE")] == [
+        "INSERT", "INSERT", "UPDATE", "UPDATE"]
     assert len(exposures(database)) == sum(len(s.items) for s in served)
 
 

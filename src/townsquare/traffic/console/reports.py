@@ -12,10 +12,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
@@ -23,11 +24,13 @@ from townsquare.accounts.permissions import require_role
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import get_settings
-from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.events import rollups
+from townsquare.events.models import BehaviourEvent, EventType, ExposureDay
 from townsquare.merchants.models import Merchant
 from townsquare.merchants.service import get_merchant
 from townsquare.miniapps.models import MiniApp
 from townsquare.traffic import surfaces as surface_names
+from townsquare.traffic.console.concentration import concentration
 from townsquare.traffic.models import (
     Campaign,
     CampaignEnrolment,
@@ -36,20 +39,19 @@ from townsquare.traffic.models import (
     Promise,
     PromiseState,
     ServingPlan,
-    Stage,
     Topic,
     TopicMember,
     TrafficProfile,
 )
 from townsquare.traffic.planning import service as planning
-from townsquare.traffic.serving.ranking import gini
+from townsquare.traffic.serving.ranking import gini  # noqa: F401  (the consoles' Gini, as tested)
 
 MAX_DAYS = 90
 ANY_SURFACE = "*"  # demand of promises that may run on any surface
 OTHER_SOURCE = "other"  # exposure events recorded without a slot reason (e.g. the service hub)
 AT_RISK_PACE = 0.8  # delivered below 80% of what should be delivered by now: behind
 PACE_GRACE = 0.1  # the first tenth of a period is too early to call a promise behind
-CONCENTRATION_DAYS = 7
+CONCENTRATION_DAYS = 7  # local days, today included
 
 
 # --- a merchant's exposure ------------------------------------------------------------------
@@ -92,17 +94,53 @@ def exposure_by_source(
     now: datetime | None = None,
     zone: str | None = None,
 ) -> list[DayExposure]:
-    """Impressions and clicks of the merchant's mini-apps per local day and slot reason."""
+    """Impressions and clicks of the merchant's mini-apps per local day and slot reason.
+
+    Read from the daily rollups (`events.rollups`): a few rows per mini-app and day, whatever
+    the traffic. A zone other than the rollups' groups the events themselves."""
     if not 1 <= days <= MAX_DAYS:
         raise ValidationFailed("Choose 1 to {n} days.", n=MAX_DAYS, field="days")
     merchant = get_merchant(db, actor=actor, public_id=merchant_public_id)
-    bounds = day_bounds(now or clock.now(), days, zone)
+    now = now or clock.now()
+    zone = zone or get_settings().timezone
+    miniapp_ids = select(MiniApp.id).where(MiniApp.merchant_id == merchant.id)
+    if zone != rollups.zone_name():
+        found = _grouped_events(db, miniapp_ids, now=now, days=days, zone=zone)
+    else:
+        found = _rolled_up(db, miniapp_ids, now=now, days=days, zone=zone)
+    merged: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for day, reason, impressions, clicks in found:
+        counts = merged[(day, reason or OTHER_SOURCE)]
+        counts[0] += int(impressions or 0)
+        counts[1] += int(clicks or 0)
+    return [
+        DayExposure(day, source, impressions, clicks)
+        for (day, source), (impressions, clicks) in sorted(merged.items())
+    ]
+
+
+def _rolled_up(db: Session, miniapp_ids: Select[Any], *, now: datetime, days: int, zone: str
+               ) -> list[tuple[date, str, int, int]]:
+    window = local_days(now, days, zone)
+    stmt = (
+        select(ExposureDay.day, ExposureDay.slot_reason, func.sum(ExposureDay.impressions),
+               func.sum(ExposureDay.clicks))
+        .where(ExposureDay.miniapp_id.in_(miniapp_ids), ExposureDay.day >= window[0],
+               ExposureDay.day <= window[-1])
+        .group_by(ExposureDay.day, ExposureDay.slot_reason)
+    )
+    return [(day, reason, n, c) for day, reason, n, c in db.execute(stmt)]
+
+
+def _grouped_events(db: Session, miniapp_ids: Select[Any], *, now: datetime, days: int,
+                    zone: str) -> list[tuple[date, str, int, int]]:
+    """The same figures grouped from the events (a zone the rollups are not kept in)."""
+    bounds = day_bounds(now, days, zone)
     # The local day as a CASE over the day boundaries: the same SQL on SQLite and PostgreSQL,
     # and right across a daylight-saving change (SQLite has no time-zone database).
     day_index = case(
         *((BehaviourEvent.occurred_at < bounds[i + 1], i) for i in range(days)), else_=days - 1
     )
-    miniapp_ids = select(MiniApp.id).where(MiniApp.merchant_id == merchant.id)
     events = (
         select(day_index.label("day_index"), BehaviourEvent.slot_reason, BehaviourEvent.type)
         .where(
@@ -119,15 +157,8 @@ def exposure_by_source(
         events.c.day_index, events.c.slot_reason
     )
     first = bounds[0].astimezone(_zone(zone)).date()
-    merged: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for index, reason, impressions, clicks in db.execute(stmt):
-        counts = merged[(int(index), reason or OTHER_SOURCE)]
-        counts[0] += int(impressions or 0)
-        counts[1] += int(clicks or 0)
-    return [
-        DayExposure(first + timedelta(days=index), source, impressions, clicks)
-        for (index, source), (impressions, clicks) in sorted(merged.items())
-    ]
+    return [(first + timedelta(days=int(index)), reason, n, c)
+            for index, reason, n, c in db.execute(stmt)]
 
 
 def daily_series(
@@ -257,7 +288,8 @@ class SurfaceBalance:
 class Overview:
     plan: ServingPlan | None
     surfaces: list[SurfaceBalance]
-    at_risk: list[PromiseStatus]
+    at_risk: list[PromiseStatus]  # the first AT_RISK_SHOWN, by end
+    at_risk_count: int
     gini: float
     lorenz: list[tuple[float, float]]
     impressions: int  # over the last CONCENTRATION_DAYS days
@@ -300,19 +332,6 @@ def _balances(db: Session, plan: ServingPlan | None, active: list[Promise]) -> l
     return sorted(rows.values(), key=lambda r: (r.surface == ANY_SURFACE, r.surface))
 
 
-def _exposure_per_miniapp(db: Session, since: datetime) -> dict[int, int]:
-    stmt = (
-        select(BehaviourEvent.miniapp_id, func.count())
-        .where(BehaviourEvent.type == EventType.EXPOSURE, BehaviourEvent.occurred_at >= since)
-        .group_by(BehaviourEvent.miniapp_id)
-    )
-    shown = {int(m): int(n) for m, n in db.execute(stmt)}
-    # listed mini-apps nobody saw count too: never being shown is what concentration means
-    for miniapp_id in db.scalars(select(MiniApp.id).where(MiniApp.listed.is_(True))):
-        shown.setdefault(miniapp_id, 0)
-    return shown
-
-
 def _counts(db: Session) -> dict[str, int]:
     by_state = select(Campaign.state, func.count()).group_by(Campaign.state)
     campaigns = {state: int(n) for state, n in db.execute(by_state)}
@@ -327,31 +346,37 @@ def _counts(db: Session) -> dict[str, int]:
     }
 
 
+AT_RISK_SHOWN = 50  # the overview lists the first promises at risk (by end), counts them all
+_FIGURES = (Promise.id, Promise.kind, Promise.state, Promise.surfaces, Promise.requested,
+            Promise.planned, Promise.delivered, Promise.starts_at, Promise.ends_at)
+
+
 def operator_overview(db: Session, *, actor: User | None, now: datetime | None = None) -> Overview:
-    """Supply against demand per surface, promises at risk, concentration, new merchants' share."""
+    """Supply against demand per surface, promises at risk, concentration, new merchants' share.
+
+    Active promises are read as bare figures (no mini-app or merchant rows); only the promises
+    at risk that the page lists are loaded whole."""
     require_role(actor, Role.OPERATOR)
     now = now or clock.now()
     plan = planning.active_plan(db)
-    active = list(
-        db.scalars(
-            select(Promise)
-            .where(Promise.state == PromiseState.ACTIVE)
-            .order_by(Promise.ends_at, Promise.id)
-        )
-    )
-    statuses = [promise_status(p, now) for p in active]
-    shown = _exposure_per_miniapp(db, now - timedelta(days=CONCENTRATION_DAYS))
-    new_ids = set(db.scalars(select(TrafficProfile.miniapp_id)
-                             .where(TrafficProfile.stage == Stage.NEW)))
-    values = list(shown.values())
+    active = [cast(Promise, row) for row in db.execute(
+        select(*_FIGURES).where(Promise.state == PromiseState.ACTIVE)
+        .order_by(Promise.ends_at, Promise.id)
+    )]
+    risky = [p.id for p in active if promise_status(p, now).at_risk]
+    listed = {p.id: p for p in db.scalars(
+        select(Promise).where(Promise.id.in_(risky[:AT_RISK_SHOWN])))} if risky else {}
+    window = local_days(now, CONCENTRATION_DAYS, rollups.zone_name())
+    shown = concentration(db, first=window[0], last=window[-1])
     return Overview(
         plan=plan,
         surfaces=_balances(db, plan, active),
-        at_risk=[s for s in statuses if s.at_risk],
-        gini=gini(values),
-        lorenz=lorenz(values),
-        impressions=sum(values),
-        new_impressions=sum(n for m, n in shown.items() if m in new_ids),
+        at_risk=[promise_status(listed[i], now) for i in risky[:AT_RISK_SHOWN]],
+        at_risk_count=len(risky),
+        gini=shown.gini,
+        lorenz=shown.lorenz,
+        impressions=shown.impressions,
+        new_impressions=shown.new_impressions,
         counts=_counts(db),
     )
 

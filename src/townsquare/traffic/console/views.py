@@ -40,6 +40,8 @@ from townsquare.traffic.models import (
 from townsquare.traffic.support import campaigns, points, stages
 
 EXPOSURE_DAYS = 28
+CAMPAIGNS_SHOWN = 50  # the operator's page lists the newest campaigns
+APPLICATIONS_SHOWN = 100  # and the oldest waiting topic applications
 SOURCES = [
     (SlotReason.ORGANIC.value, N_("Organic")),
     (SlotReason.GUARANTEED.value, N_("Guaranteed")),
@@ -214,6 +216,7 @@ def merchant_context(
             "incentive": active.tier_impressions.get(tier, 0) if tier else 0,
         })
     statuses = reports.promises_for_merchant(db, actor=user, merchant_public_id=mer_id, now=now)
+    choices, names = surfaces_shown(db)
     return {
         "merchant": merchant,
         "can_act": access.can_act_for(db, user, merchant),
@@ -233,31 +236,40 @@ def merchant_context(
                                   timezone=settings.timezone),
         "promises": statuses,
         "promise_chart": _promise_chart(statuses),
-        "surface_choices": surface_choices(db),
-        "surface_names": surface_names(db),
+        "surface_choices": choices,
+        "surface_names": names,
         "labels": labels(),
         "today": now.date(),
         **_exposure(db, user=user, mer_id=mer_id, settings=settings, now=now),
     }
 
 
-def surface_names(db: Session) -> dict[str, str]:
-    """Readable names of the surfaces (the codes stay visible in forms that take them)."""
+def surfaces_shown(db: Session) -> tuple[list[str], dict[str, str]]:
+    """The surfaces a bid or a campaign may name (feed, search, each channel and active topic)
+    and the readable name of every surface (the codes stay visible in forms that take them),
+    from one read of the channels and topics."""
     locale = i18n.current_locale.get()
+    channels = topics.channels(db)
+    every_topic = topics.list_topics(db, active_only=False)
+    choices = [
+        surfaces.FEED, surfaces.SEARCH,
+        *(surfaces.channel(c.slug) for c in channels),
+        *(surfaces.topic(t.slug) for t in every_topic if t.active),
+    ]
     names = {surfaces.FEED: gettext("Home feed"), surfaces.SEARCH: gettext("Search")}
-    names.update({surfaces.channel(c.slug): c.title(locale) for c in topics.channels(db)})
-    names.update({surfaces.topic(t.slug): t.title(locale)
-                  for t in topics.list_topics(db, active_only=False)})
-    return names
+    names.update({surfaces.channel(c.slug): c.title(locale) for c in channels})
+    names.update({surfaces.topic(t.slug): t.title(locale) for t in every_topic})
+    return choices, names
+
+
+def surface_names(db: Session) -> dict[str, str]:
+    """Readable names of the surfaces."""
+    return surfaces_shown(db)[1]
 
 
 def surface_choices(db: Session) -> list[str]:
     """Surfaces a bid or a campaign may name: feed, search, each channel and active topic."""
-    return [
-        surfaces.FEED, surfaces.SEARCH,
-        *(surfaces.channel(c.slug) for c in topics.channels(db)),
-        *(surfaces.topic(t.slug) for t in topics.list_topics(db)),
-    ]
+    return surfaces_shown(db)[0]
 
 
 # --- the operator's page ----------------------------------------------------------------------
@@ -267,28 +279,30 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
     """Everything the operator's traffic page shows."""
     require_role(user, Role.OPERATOR)
     overview = reports.operator_overview(db, actor=user, now=now)
+    choices, names = surfaces_shown(db)
+    every_category = categories.list_categories(db)
     return {
         "overview": overview,
         "lorenz_chart": charts.lorenz(
             overview.lorenz, gini=overview.gini,
             label=gettext("Share of impressions against share of mini-apps (Lorenz curve)"),
         ),
-        "at_risk": overview.at_risk[:50],
+        "at_risk": overview.at_risk,
         "kinds": [k.value for k in PromiseKind],
         "topics": topics.list_topics(db, active_only=False),
-        "applications": topics.applications(db, actor=user, state=MembershipState.APPLIED),
-        "campaigns": campaigns.list_all(db, actor=user),
+        "applications": topics.applications(db, actor=user, state=MembershipState.APPLIED,
+                                            limit=APPLICATIONS_SHOWN),
+        "campaigns": campaigns.list_all(db, actor=user, limit=CAMPAIGNS_SHOWN),
         "campaign_actions": {
             state.value: [(to.value, name) for to, name in CAMPAIGN_ACTIONS
                           if to in campaigns.MOVES[state]]
             for state in CampaignState
         },
         "channels": topics.channels(db),
-        "categories": categories.list_categories(db),
-        "category_names": {c.code: c.name(i18n.current_locale.get())
-                           for c in categories.list_categories(db)},
-        "surface_choices": surface_choices(db),
-        "surface_names": surface_names(db),
+        "categories": every_category,
+        "category_names": {c.code: c.name(i18n.current_locale.get()) for c in every_category},
+        "surface_choices": choices,
+        "surface_names": names,
         "stage_choices": [(k.value, v) for k, v in stages.LABELS.items()],
         "labels": labels(),
         "config_version": config_version(db),

@@ -45,6 +45,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.security import derive_key
 from townsquare.core.settings import Settings
+from townsquare.events import rollups
 from townsquare.events.intake import storage_key
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.merchants.models import Category
@@ -260,6 +261,8 @@ def follow(
         .returning(BehaviourEvent.id)
     )
     new = not invalid and db.scalar(stmt) is not None
+    if new:
+        rollups.add_rows(db, [(EventType.CLICK, now, row.id, click.reason.value)])
     if click.bid_id is not None and click.price_fen and (new or invalid):
         bids.charge_click(db, bid_id=click.bid_id, token_digest=click.digest,
                           price_fen=click.price_fen, now=now, timezone=settings.timezone,

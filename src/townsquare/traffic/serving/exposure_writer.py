@@ -42,6 +42,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
 
 from townsquare.core.database import table_of
+from townsquare.events import rollups
 from townsquare.events.models import BehaviourEvent
 from townsquare.traffic.market import bids
 from townsquare.traffic.models import PlanAllocation, Promise
@@ -103,17 +104,18 @@ def _event_insert(dialect: Dialect) -> tuple[str, tuple[Any, ...]] | None:
     return sql, processors
 
 
-def _insert_events(db: Session, events: list[tuple[Any, ...]]) -> None:
+def _insert_events(db: Session, events: list[tuple[Any, ...]]) -> int:
     """One executemany of the event rows, values converted as SQLAlchemy would (the same stored
-    form): each distinct value of a column that needs converting is converted once."""
+    form): each distinct value of a column that needs converting is converted once. Returns how
+    many rows were new (the others were stored by an earlier try of the same flush)."""
     connection = db.connection()
     found = _event_insert(connection.dialect)
     if found is None:
         rows = [dict(zip(EVENT_COLUMNS, event, strict=True)) for event in events]
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        db.execute(dialect.insert(BehaviourEvent.__table__)
-                   .on_conflict_do_nothing(index_elements=["event_id"]), rows)
-        return
+        result = db.execute(dialect.insert(BehaviourEvent.__table__)
+                            .on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        return int(result.rowcount)  # type: ignore[attr-defined]
     sql, processors = found
     columns = list(zip(*events, strict=True))
     for i, process in enumerate(processors):
@@ -122,13 +124,31 @@ def _insert_events(db: Session, events: list[tuple[Any, ...]]) -> None:
             columns[i] = tuple(
                 memo[v] if v in memo else memo.setdefault(v, process(v)) for v in columns[i]
             )
-    connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    return int(connection.exec_driver_sql(sql, list(zip(*columns, strict=True))).rowcount)
+
+
+_ROLLUP_FIELDS = tuple(EVENT_COLUMNS.index(name)
+                       for name in ("type", "occurred_at", "miniapp_id", "slot_reason"))
+
+
+def _count_days(db: Session, events: list[tuple[Any, ...]], inserted: int) -> None:
+    """Add the flush's events to the daily rollups. If some rows were already stored (a flush
+    retried after a commit whose answer was lost) the days they touch are recomputed from the
+    events instead, so the rollups never count a row twice."""
+    rows = [tuple(event[i] for i in _ROLLUP_FIELDS) for event in events]
+    if inserted == len(events):
+        rollups.add_rows(db, rows)
+        return
+    counts = rollups.count(rows)
+    for day in sorted({day for _app, day, _reason in counts}):
+        rollups.rebuild(db, first=day, last=day,
+                        miniapp_ids={app for app, d, _reason in counts if d == day})
 
 
 def write(db: Session, batch: Batch) -> None:
     """Write a batch in the caller's transaction (the request's, or a flush's own)."""
     if batch.events:
-        _insert_events(db, batch.events)
+        _count_days(db, batch.events, _insert_events(db, batch.events))
     for stmt, counts in ((_ALLOCATIONS, batch.allocations), (_PROMISES, batch.promises)):
         if counts:
             db.execute(stmt, [{"row_id": k, "delta": n} for k, n in sorted(counts.items())])

@@ -397,8 +397,8 @@ def enrolment_counts(db: Session, *, campaign_ids: list[int]) -> dict[int, int]:
     return {c: int(n) for c, n in db.execute(stmt)}
 
 
-def list_all(db: Session, *, actor: User | None) -> list[Campaign]:
-    """Operator: every campaign, newest first."""
+def list_all(db: Session, *, actor: User | None, limit: int | None = None) -> list[Campaign]:
+    """Operator: every campaign (or the newest `limit`), newest first."""
     require_role(actor, Role.OPERATOR)
-    return list(db.scalars(select(Campaign).order_by(Campaign.created_at.desc(),
-                                                     Campaign.id.desc())))
+    stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    return list(db.scalars(stmt if limit is None else stmt.limit(limit)))
