@@ -205,6 +205,7 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
     base = f"http://127.0.0.1:{port}"
     households, members = world["households"], world["members"]
     scan_path = f"/api/community/{world['com']}/gate/scan"
+    run_id = 0
     try:
         wait_until_up(base, seconds=60)
         token = httpx.post(
@@ -222,18 +223,21 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
             code = codes.issue(SECRET.encode(), community=world["com"], subject=households[n],
                                kind=codes.CodeKind.HOUSEHOLD, now=time.time())
             exit_ = i % 2 == 0
-            body = {"gate": world["gate"], "code": code, "direction": "exit" if exit_ else "entry"}
+            body = {"gate": world["gate"], "code": code, "direction": "exit" if exit_ else "entry",
+                    "client_id": f"bench-{run_id}-{i}"}  # as guard devices send (idempotency)
             if exit_:
                 body["member"] = members[n]
             response = session.post(scan_path, json=body, headers=headers)
             return response.status_code == 200 and response.json()["allowed"]
 
-        for send in (floor, scan):  # warm up: imports, caches, connections
-            _drive(base, clients, 100, send)
         chunk = max(1, requests // rounds)
         runs: dict[str, list[dict]] = {"floor": [], "scan": []}
+        for warm_up in (floor, scan):  # imports, caches, connections
+            run_id += 1
+            _drive(base, clients, 100, warm_up)
         for _ in range(rounds):
             for name, send in (("floor", floor), ("scan", scan)):
+                run_id += 1
                 cpu = _cpu_seconds(server.pid)
                 run = _drive(base, clients, chunk, send)
                 run["cpu"] = _cpu_seconds(server.pid) - cpu
