@@ -415,7 +415,8 @@ def reconcile(db: Session, *, community: Community, household: Household, since:
             ),
         )
     )
-    exits, entries = [], []
+    exits: list[Passage] = []
+    entries: list[Passage] = []
     for p in found:
         (entries if p.direction is Direction.ENTRY else exits).append(p)
     limit = timedelta(hours=community.max_hours_outside)

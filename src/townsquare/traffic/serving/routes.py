@@ -87,10 +87,7 @@ def _serve(request: Request, surface: str, city: str | None, query: str | None =
     its user (as `OptionalUser`), the served slots and the JSON."""
     settings = get_settings(request)
     database: Database = request.app.state.database
-    # With write-behind the request itself only reads (what it served goes to the buffer after
-    # the commit): a read-only unit of work, which on SQLite never queues for the write lock —
-    # a signed-in resident's feed took it for the session lookup alone.
-    with database.unit_of_work(read_only=settings.exposure_flush_ms > 0) as db:
+    with database.unit_of_work() as db:
         user = optional_user(request, db)
         where = serving.clean_city(city) or serving.default_city(db)
         served = serving.serve(db, settings=settings, surface=surface, city=where, user=user,
