@@ -290,7 +290,7 @@ def http(url: str, feed_requests: list[tuple[str, dict[str, str]]], requests: in
                     results[name]["server_p99_ms"] = _percentile(times[name], 0.99)
             reasons: set[str] = set()
             for path, headers in feed_requests[:6]:  # what was served, guests and residents
-                items = httpx.get(base + path, headers=headers).json()["items"]
+                items = httpx.get(base + path, headers=headers, timeout=60).json()["items"]
                 reasons |= {item["reason"] for item in items}
                 warm_items += len(items)
             results["feed"]["reasons"] = sorted(reasons)

@@ -209,7 +209,8 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
     try:
         wait_until_up(base, seconds=60)
         token = httpx.post(
-            f"{base}/api/auth/token", json={"username": "benchguard", "password": "pw-bench-1"}
+            f"{base}/api/auth/token", json={"username": "benchguard", "password": "pw-bench-1"},
+            timeout=120,
         ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
