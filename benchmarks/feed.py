@@ -256,7 +256,7 @@ def http(url: str, feed_requests: list[tuple[str, dict[str, str]]], requests: in
         results: dict[str, dict[str, Any]] = {}
         warm_items = 0
         try:
-            wait_until_up(base, seconds=60)
+            wait_until_up(base, seconds=240)
             for name, load in loads.items():  # warm up: imports, caches, connections
                 warm_items += _load(base, load, 200, clients)["items"] if name == "feed" else 0
             # Interleaved rounds (floor, feed, floor, feed, …): a change in the shared machine's

@@ -207,7 +207,7 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
     scan_path = f"/api/community/{world['com']}/gate/scan"
     run_id = 0
     try:
-        wait_until_up(base, seconds=60)
+        wait_until_up(base, seconds=240)
         token = httpx.post(
             f"{base}/api/auth/token", json={"username": "benchguard", "password": "pw-bench-1"},
             timeout=120,
