@@ -18,6 +18,11 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.app $@
 
+# The benchmarks also need the bench extra (highspy: the planner's LP comparison, never skipped).
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(VENV)/.app $(VENV)/.test $@
+
 demo: $(VENV)/.app  ## migrate, seed the demo city once, serve on http://127.0.0.1:8000
 	$(BIN)/townsquare demo
 
@@ -31,7 +36,7 @@ lint: $(VENV)/.test  ## ruff, and mypy (strict on the pure cores; see pyproject.
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(VENV)/.test  ## benchmarks; figures land in docs/benchmarks.md
+bench: $(VENV)/.bench  ## benchmarks; figures land in docs/benchmarks.md
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 serve: $(VENV)/.app

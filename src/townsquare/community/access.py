@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import Role, User
 from townsquare.community.models import Community, CommunityRole, CommunityRoleKind, Person
@@ -23,11 +23,15 @@ GUARD = CommunityRoleKind.GUARD
 HEALTH_ROLES = (PM, COMMITTEE)  # who may see health records
 
 
-def get_community(db: Session, *, community_id: str) -> Community:
-    """The community with this public id (communities are not secret; their data is)."""
+def get_community(db: Session, *, community_id: str, gates: bool = True) -> Community:
+    """The community with this public id (communities are not secret; their data is).
+    `gates=False` leaves its gates to be loaded when asked for (a gate scan never asks)."""
     found = None
     if well_formed(community_id, "com"):
-        found = db.scalar(select(Community).where(Community.public_id == community_id))
+        stmt = select(Community).where(Community.public_id == community_id)
+        if not gates:
+            stmt = stmt.options(lazyload(Community.gates))
+        found = db.scalar(stmt)
     if found is None:
         raise NotFound("No such community.")
     return found

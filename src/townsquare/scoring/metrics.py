@@ -9,12 +9,14 @@ backends return the same Arrow schema.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -177,19 +179,29 @@ def metrics_table(
     return _finish(joined, window_days)
 
 
-def day_activity(events: ibis.Table) -> ibis.Table:
-    """One day's rollup (`partitions.ROLLUP_COLUMNS`): every mini-app with an event that day, its
-    attribution (the greatest, as in the metrics), whether a resident was active (an event other
-    than an exposure) and its distinct known residents `n`."""
-    shown = events.group_by("miniapp_id").aggregate(
-        merchant_id=_.merchant_id.max(), category_code=_.category_code.max()
-    )
-    users = _active_users(events)
-    joined = shown.left_join(users, "miniapp_id")
-    return joined.select(
-        "miniapp_id", "merchant_id", "category_code", n=joined.n.fill_null(0).cast("int64"),
-        active=joined.n.notnull(),
-    )
+# One day's rollup (`partitions.ROLLUP_COLUMNS`): every mini-app with an event that day, its
+# attribution (the greatest, as in the metrics), whether a resident was active (an event other
+# than an exposure; a dismissed complaint too) and its distinct known residents `n` — the same
+# as `_active_users` per day in `metrics_table` (tests/scoring/test_rollups.py holds them
+# equal). Plain SQL on a cursor of one DuckDB per process: the export rolls each day up as it
+# writes it, and building an Ibis expression and a DuckDB instance per day cost more than the
+# aggregation itself at a city's size.
+DAY_ACTIVITY_SQL = """
+WITH ev AS (
+    SELECT miniapp_id, merchant_id, category_code, type, user_sub
+    FROM read_parquet($files, hive_partitioning = false)
+), shown AS (
+    SELECT miniapp_id, max(merchant_id) AS merchant_id, max(category_code) AS category_code
+    FROM ev GROUP BY miniapp_id
+), users AS (
+    SELECT miniapp_id, count(user_sub) FILTER (WHERE user_sub <> '') AS n
+    FROM (SELECT DISTINCT miniapp_id, user_sub FROM ev WHERE type <> 'exposure')
+    GROUP BY miniapp_id
+)
+SELECT shown.miniapp_id, shown.merchant_id, shown.category_code,
+       CAST(coalesce(users.n, 0) AS BIGINT) AS n, users.n IS NOT NULL AS active
+FROM shown LEFT JOIN users ON shown.miniapp_id = users.miniapp_id
+"""
 
 
 def _active_users(events: ibis.Table) -> ibis.Table:
@@ -262,20 +274,37 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
 
 
 def write_day_activity(folder: Path) -> None:
-    """Roll a day partition up into its `day_activity`, written beside its events with the
-    names and row counts of the files it was made from (the export calls this before it swaps
-    the day in; a reader uses the rollup only while those files are unchanged)."""
+    """Roll a day partition up into its activity (`DAY_ACTIVITY_SQL`), written beside its events
+    with the names and row counts of the files it was made from (the export calls this before
+    it swaps the day in; a reader uses the rollup only while those files are unchanged)."""
     files = partitions.event_files(folder)
-    con = _duckdb_connect()
+    cursor = _rollup_database().cursor()
     try:
-        table = con.to_pyarrow(day_activity(con.read_parquet(files, hive_partitioning=False)))
+        table = cursor.sql(DAY_ACTIVITY_SQL, params={"files": files}).to_arrow_table()
     finally:
-        con.disconnect()
+        cursor.close()
     meta = {"townsquare.sources": json.dumps(partitions.sources(files)),
             "townsquare.rollup_version": partitions.ROLLUP_VERSION}
     path = Path(folder) / partitions.ACTIVITY_FILE
     path.parent.mkdir(exist_ok=True)
     pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+@functools.lru_cache(maxsize=1)
+def _rollup_database() -> Any:
+    """The process's DuckDB for rollups (each takes a cursor: its own connection to it)."""
+    import duckdb
+
+    con = duckdb.connect()
+    for setting in (
+        f"SET threads = {os.cpu_count() or 1}",
+        f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'",
+        f"SET temp_directory = '{tempfile.gettempdir()}/townsquare-duckdb'",
+        "SET preserve_insertion_order = false",
+        "SET enable_progress_bar = false",
+    ):
+        con.execute(setting)
+    return con
 
 
 DUCKDB_MEMORY_LIMIT = "4GB"

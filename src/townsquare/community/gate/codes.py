@@ -12,6 +12,7 @@ codes it signed have expired (CODE_TTL_SECONDS later).
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,7 +79,16 @@ def signing_key(secret: bytes, community: str, kid: str = CURRENT_KID) -> Ed2551
 def public_keys(
     secret: bytes, community: str, kids: tuple[str, ...] = ACCEPTED_KIDS
 ) -> dict[str, Ed25519PublicKey]:
-    return {kid: signing_key(secret, community, kid).public_key() for kid in kids}
+    return dict(_public_keys(secret, community, kids))
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_keys(
+    secret: bytes, community: str, kids: tuple[str, ...]
+) -> tuple[tuple[str, Ed25519PublicKey], ...]:
+    # deriving a key pair costs more than checking a signature; the keys never change for a
+    # (secret, community, kid), so each gate scan after the first skips it
+    return tuple((kid, signing_key(secret, community, kid).public_key()) for kid in kids)
 
 
 def published_keys(

@@ -22,15 +22,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import User
 from townsquare.community import access, status
 from townsquare.community.gate import codes
 from townsquare.community.gate.models import Direction, Passage
-from townsquare.community.gate.rules import exits_used, local_day, person_status
+from townsquare.community.gate.rules import exits_used, local_day, people_status
 from townsquare.community.models import (
     Community,
     ExitRule,
@@ -132,17 +132,22 @@ def mask_name(name: str) -> str:
 
 def gate_for_guard(db: Session, *, actor: User | None, community: Community, gate_id: str) -> Gate:
     """The gate, if the actor guards it (guards of other gates or communities are refused)."""
-    gate = None
+    gate, posted = None, None
     if well_formed(gate_id, "gat"):
-        gate = db.scalar(
-            select(Gate).where(Gate.public_id == gate_id, Gate.community_id == community.id)
-        )
+        # the gate and whether the actor is posted there, in one statement
+        post = and_(GuardPost.gate_id == Gate.id,
+                    GuardPost.user_id == (actor.id if actor is not None else None))
+        row = db.execute(
+            select(Gate, GuardPost.id)
+            .outerjoin(GuardPost, post)
+            .where(Gate.public_id == gate_id, Gate.community_id == community.id)
+        ).first()
+        if row is not None:
+            gate, posted = row
     if gate is None:
         raise NotFound("No such gate in this community.")
     access.require(db, actor=actor, community=community, roles=[access.GUARD])
-    if actor is not None and not db.scalar(
-        select(GuardPost.id).where(GuardPost.user_id == actor.id, GuardPost.gate_id == gate.id)
-    ):
+    if actor is not None and posted is None:
         raise PermissionDenied("You are not posted at this gate.")
     return gate
 
@@ -188,7 +193,7 @@ def decide(
 ) -> Decision:
     """Decide a scan at a gate now and record it as a passage (once per `client_id`). A
     household code going out names who is passing: `member_id`, picked by the guard."""
-    community = access.get_community(db, community_id=community_id)
+    community = access.get_community(db, community_id=community_id, gates=False)
     gate = gate_for_guard(db, actor=actor, community=community, gate_id=gate_id)
     direction = Direction(direction)
     digest = (request_digest("scan", gate.public_id, direction.value, code, member_id or "")
@@ -337,8 +342,11 @@ def _member(household: Household, member_id: str | None) -> Person | None:
 
 
 def _lock(db: Session, household: Household) -> None:
-    # Serialises every scan of this household until the transaction ends (no-op on SQLite,
-    # where BEGIN IMMEDIATE has already taken the database's write lock).
+    # Serialises every scan of this household until the transaction ends. Not sent on SQLite,
+    # where BEGIN IMMEDIATE has already taken the database's write lock (and FOR UPDATE is
+    # dropped from the statement anyway).
+    if db.get_bind().dialect.name == "sqlite":
+        return
     db.execute(select(Household.id).where(Household.id == household.id).with_for_update())
 
 
@@ -359,8 +367,8 @@ def _assess(
     decision.name_masked = mask_name(shown.real_name) if shown else ""
     decision.room = household.room.label
     health = status.worst(
-        person_status(db, viewer=actor, community=community, person=p, today=today, purpose="gate")
-        for p in people
+        people_status(db, viewer=actor, community=community, people=people, today=today,
+                      purpose="gate")
     )
     decision.colour = health.colour.value
     reasons = [_STATUS_REASON[text] for text in health.reasons if text in _STATUS_REASON]
@@ -385,26 +393,32 @@ def reconcile(db: Session, *, community: Community, household: Household, since:
 
     Pairings before `since` cannot change, so only exits open at `since` or later and entries
     from `since` on are replayed. The caller holds the household's lock."""
-    exits = list(db.scalars(
+    # One statement for both sides; only the passages' own columns are needed here, so the
+    # gate, household (with its members) and person they eagerly load elsewhere are left out.
+    found = db.scalars(
         select(Passage)
+        .options(lazyload("*"))
         .where(
             Passage.household_id == household.id,
-            Passage.direction == Direction.EXIT,
-            Passage.counted.is_(True),
-            or_(Passage.at >= since, Passage.returned_at.is_(None), Passage.returned_at >= since),
+            or_(
+                and_(
+                    Passage.direction == Direction.EXIT,
+                    Passage.counted.is_(True),
+                    or_(Passage.at >= since, Passage.returned_at.is_(None),
+                        Passage.returned_at >= since),
+                ),
+                and_(
+                    Passage.direction == Direction.ENTRY,
+                    Passage.allowed.is_(True),
+                    Passage.at >= since,
+                ),
+            ),
         )
-        .order_by(Passage.at, Passage.id)
-    ))
-    entries = list(db.scalars(
-        select(Passage)
-        .where(
-            Passage.household_id == household.id,
-            Passage.direction == Direction.ENTRY,
-            Passage.allowed.is_(True),
-            Passage.at >= since,
-        )
-        .order_by(Passage.at, Passage.id)
-    ))
+    )
+    exits: list[Passage] = []
+    entries: list[Passage] = []
+    for p in found:
+        (entries if p.direction is Direction.ENTRY else exits).append(p)
     limit = timedelta(hours=community.max_hours_outside)
     timeline = sorted(
         [(p.at, 0, p.id, p) for p in exits] + [(p.at, 1, p.id, p) for p in entries],

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
 
-from townsquare.accounts.deps import CurrentUser
+from townsquare.accounts.deps import CurrentUser, required_user
 from townsquare.community import access
 from townsquare.community.gate import codes, passages
 from townsquare.community.gate.decision import REASON_TEXT, Decision, decide
@@ -29,7 +30,8 @@ from townsquare.community.gate.schemas import (
     TraceOut,
 )
 from townsquare.core import i18n
-from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
+from townsquare.core.database import Database
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession, get_settings
 from townsquare.web.openapi import PublicId, Responses, error
 
 router = APIRouter(prefix="/api/community", tags=["community gate"])
@@ -128,23 +130,31 @@ def my_code(
     )
 
 
+def _scan(request: Request, com: str, body: ScanIn) -> DecisionOut:
+    """One scan, whole, in one worker thread: its unit of work (committed before the answer
+    leaves, as `DbSession`), its guard (as `CurrentUser`) and the decision. Declared as the
+    usual sync dependencies, each would be a thread hop of its own."""
+    database: Database = request.app.state.database
+    with database.unit_of_work() as db:
+        user = required_user(request, db)
+        decision = decide(
+            db,
+            actor=user,
+            settings=get_settings(request),
+            community_id=com,
+            gate_id=body.gate,
+            code=body.code,
+            direction=body.direction,
+            client_id=body.client_id,
+            member_id=body.member,
+        )
+        return decision_out(decision)
+
+
 @router.post("/{com}/gate/scan", response_model=DecisionOut, responses=GUARD_ERRORS)
-def scan(
-    com: PublicId, body: ScanIn, db: DbSession, settings: AppSettings, user: CurrentUser
-) -> DecisionOut:
+async def scan(com: PublicId, body: ScanIn, request: Request) -> DecisionOut:
     """Decide a scanned code at a gate and record the passage (idempotent by `client_id`)."""
-    decision = decide(
-        db,
-        actor=user,
-        settings=settings,
-        community_id=com,
-        gate_id=body.gate,
-        code=body.code,
-        direction=body.direction,
-        client_id=body.client_id,
-        member_id=body.member,
-    )
-    return decision_out(decision)
+    return await run_in_threadpool(_scan, request, com, body)
 
 
 @router.post("/{com}/passages/sync", response_model=SyncOut, responses=GUARD_ERRORS)
