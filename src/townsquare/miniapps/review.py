@@ -421,7 +421,7 @@ def listed_page(
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.execute(stmt.order_by(MiniApp.name, MiniApp.id)
                       .limit(max(1, min(limit, QUEUE_LIMIT))).offset(max(0, offset)))
-    return [ListedRow(*row) for row in rows], total
+    return [ListedRow(*tuple(row)) for row in rows], total
 
 
 def listed_miniapps(
