@@ -90,7 +90,18 @@ def test_merchant_creates_submits_and_works_traffic(walk, demo_server):
     page.locator("#traffic-link").click()
     page.wait_for_url(re.compile(r"/traffic$"))
     assert page.locator("#source-totals").is_visible()
-    assert page.locator("#campaigns").is_visible()
+    # each open campaign shows each mini-app as enrolled, with an enrol button, or with the
+    # reason it may not join
+    campaign = page.locator("#campaigns div[data-campaign]").first
+    offers = campaign.locator("li")
+    assert offers.count() >= 1
+    for i in range(offers.count()):
+        offer = offers.nth(i)
+        enrolled = offer.locator(".badge.ok").count() == 1
+        can_enrol = offer.locator("button").count() == 1
+        why_not = offer.locator(".badge.bad").count() == 1 and bool(
+            offer.locator(".muted").inner_text().strip())
+        assert enrolled or can_enrol or why_not, offer.inner_text()
     assert page.locator("#promises").is_visible()
     walk.step("traffic")
 
