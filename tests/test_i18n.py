@@ -52,3 +52,16 @@ def test_chinese_is_the_default_and_english_on_request(client):
     assert "登录" in client.get("/login").text
     assert "Log in" in client.get("/login?lang=en").text
     assert "Log in" in client.get("/login").text  # the choice is remembered in a cookie
+
+
+def test_the_language_switch_keeps_the_page_and_its_query(client):
+    page = client.get("/search", params={"q": "买菜"}).text
+    assert 'href="/search?q=%E4%B9%B0%E8%8F%9C&amp;lang=en" class="lang"' in page
+    # a page answering a POST (here a refused login) switches on the page the form was on,
+    # never on the POST's own address with a relative "?lang=…"
+    refused = client.post("/login", data={"username": "nobody", "password": "wrong-password-1"},
+                          headers={"referer": "http://testserver/login?next=%2Fme"})
+    assert 'href="/login?next=%2Fme&amp;lang=en" class="lang"' in refused.text
+    elsewhere = client.post("/login", data={"username": "nobody", "password": "wrong-password-1"},
+                            headers={"referer": "https://elsewhere.example/x"})
+    assert 'href="/?lang=en" class="lang"' in elsewhere.text

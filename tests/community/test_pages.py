@@ -50,6 +50,10 @@ def test_manager_imports_and_sees_records_audited(client, database, settings, ma
     answer = client.post(f"/community/{w.com}/manage/import", data={"csrf_token": csrf},
                          files={"file": ("r.csv", good.encode(), "text/csv")})
     assert answer.status_code == 200 and 'id="import-report"' in answer.text
+    # the answer is at /manage/import (POST only): its tabs must lead to the console's pages
+    tabs = re.findall(r'<nav class="row tabs">(.*?)</nav>', answer.text, re.S)[0]
+    for href in re.findall(r'href="([^"]+)"', tabs):
+        assert href.startswith("/") and client.get(href).status_code == 200, href
     residents = client.get(f"/community/{w.com}/manage?page=residents")
     assert "王五五" in residents.text
     with database.unit_of_work() as db:

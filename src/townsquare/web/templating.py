@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -76,6 +77,23 @@ TABS: list[Tab] = [
     Tab(i18n.N_("Me"), "/me", "user"),
 ]
 templates.env.globals["tabs"] = lambda: TABS
+
+
+def lang_href(request: Request, lang: str) -> str:
+    """The language switch: this page with its query kept and `lang` set. A page that answers
+    a POST (a refused form) switches on the page the form was on: a GET of the POST's address
+    would find nothing."""
+    if request.method == "GET":
+        path, query = request.url.path, request.url.query
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc == request.url.netloc and referer.path.startswith("/")
+        path, query = (referer.path, referer.query) if same_site else ("/", "")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return path + "?" + urlencode([*kept, ("lang", lang)])
+
+
+templates.env.globals["lang_href"] = lang_href
 
 
 def _page_auth(request: Request) -> Any:

@@ -184,6 +184,12 @@ def test_the_log_is_searched_by_room_name_and_time_and_paged_in_sql(client, data
     assert client.get(
         f"/community/{world.com}/passages", params={"room": "3栋-2单元-301", "page": 4}
     ).text.count("/trace\"") == 50
+    # a household picked from the log shows as its room, not as an id to type
+    household = re.search(r'href="\?household=(hh_\w+)"', rooms.text).group(1)
+    picked = client.get(f"/community/{world.com}/passages", params={"household": household})
+    badge = re.search(r'data-filter="household">(.*?)</span>', picked.text, re.S).group(1)
+    assert "9栋-101" in badge and "hh_" not in badge and 'placeholder="hh_' not in picked.text
+    assert picked.text.count("/trace\"") == 1
     named = client.get(f"/community/{world.com}/passages", params={"name": "张"})
     assert named.text.count("/trace\"") == 50 and "9栋-101" not in named.text
     assert client.get(

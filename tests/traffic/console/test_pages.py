@@ -232,7 +232,8 @@ def test_operator_forms(client, world, database):
     planned = client.post(home + "/plan", data={"csrf_token": token}, follow_redirects=False)
     assert planned.status_code == 303, planned.text
     assert count(database, ServingPlan) == 1
-    assert 'id="plan-summary"' in client.get(home).text
+    summary = re.search(r'id="plan-summary".*?</p>', client.get(home).text, re.S).group(0)
+    assert "最优解" in summary and "· exact ·" not in summary  # a label, not the method's code
 
 
 def test_config_form_validates(client, world, database):

@@ -86,6 +86,12 @@ ENTRY_KINDS = {
     PointsEntryKind.ADJUST: N_("Adjusted"),
 }
 BID_TARGETS = {BidTarget.SURFACE: N_("Surface"), BidTarget.KEYWORD: N_("Search keyword")}
+# The earning rules of config.DEFAULT (a rule the operator adds later shows its code).
+RULE_LABELS = {
+    "store_pickup": N_("Offers store pickup"),
+    "on_time_streak": N_("A week of on-time orders"),
+    "quick_replies": N_("Quick replies to customers"),
+}
 
 
 def labels() -> dict[str, Any]:
@@ -100,6 +106,7 @@ def labels() -> dict[str, Any]:
         "stages": {k.value: v for k, v in stages.LABELS.items()},
         "entry_kinds": {k.value: v for k, v in ENTRY_KINDS.items()},
         "bid_targets": {k.value: v for k, v in BID_TARGETS.items()},
+        "rules": RULE_LABELS,
         "any_surface": N_("Any surface"),
     }
 
