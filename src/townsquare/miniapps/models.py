@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.core import generations
 from townsquare.core.database import Base, Timestamped, str_enum
 from townsquare.core.ids import new_id
 from townsquare.merchants.models import Category, Merchant, ServiceProvider
@@ -213,3 +214,9 @@ class IssuedSub(Base):
     sub: Mapped[str] = mapped_column(String(35))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     first_at: Mapped[datetime]  # the first launch: the user's first real interaction
+
+
+# The hub's and the topic pages' cached snapshots are rebuilt when these change (generations).
+generations.watch(MiniApp, "hub", "topics")
+generations.watch(HubSection, "hub")
+generations.watch(HubEntry, "hub")
