@@ -178,12 +178,11 @@ def load(base: str, path: str, seconds: float, connections: int, cookie: str = "
     return run
 
 
-def warm(base: str, url: str, cookie: str) -> None:
-    """A few requests first: the route's caches, templates and connections."""
+def warm(base: str, url: str, cookie: str) -> int:
+    """A few requests first (the route's caches, templates and connections); the last status."""
     with httpx.Client(base_url=base, headers={"cookie": cookie} if cookie else {},
                       timeout=60) as http:
-        for _ in range(3):
-            http.get(url)
+        return [http.get(url).status_code for _ in range(3)][-1]
 
 
 def _share(run: dict[str, Any], floor: dict[str, Any]) -> float:
@@ -361,6 +360,7 @@ def measure(args: argparse.Namespace, base: str, starts: dict[str, str], pids: l
     cookies = {role: "" if role == "guest" else login(base, role, password)
                for role in args.roles.split(",")}
     rows: list[dict[str, Any]] = []
+    refused: list[str] = []
     if not args.no_crawl:
         for role, cookie in cookies.items():
             chosen, ids = crawl(base, starts.get(role, "/"), cookie, table, args.max_pages)
@@ -370,7 +370,10 @@ def measure(args: argparse.Namespace, base: str, starts: dict[str, str], pids: l
                                  if p not in chosen}}
             urls.pop(FLOOR, None)
             for pattern, url in sorted(urls.items()):
-                warm(base, url, cookie)
+                status = warm(base, url, cookie)
+                if status != 200:  # a refusal (401, 403) or a missing id: not this role's read
+                    refused.append(f"{role} `{pattern}` {status}")
+                    continue
                 floor = load(base, FLOOR, args.floor_seconds, args.connections)
                 run = load(base, url, args.seconds, args.connections, cookie, pids)
                 rows.append({"role": role, "route": pattern, "url": url, "floor": floor,
@@ -379,7 +382,7 @@ def measure(args: argparse.Namespace, base: str, starts: dict[str, str], pids: l
                       f"{_share(run, floor):6.3f}× floor  p99 {_fmt(run['p99'])}", flush=True)
     seed = seed_scale(args, base, cookies.get("resident") or login(base, "resident", password),
                       pids)
-    return {"rows": rows, "seed": seed}
+    return {"rows": rows, "seed": seed, "refused": refused}
 
 
 def seed_scale(args: argparse.Namespace, base: str, resident: str,
@@ -429,7 +432,10 @@ def report(args: argparse.Namespace, measured: dict[str, Any], *, kind: str, wor
         lines += ["", f"{len(rows)} route × role pairs; share of the floor: median "
                   f"{statistics.median(shares):.3f}×, lowest "
                   + ", ".join(f"`{r['route']}` as {r['role']} "
-                              f"{_share(r, r['floor']):.3f}×" for r in worst) + "."]
+                              f"{_share(r, r['floor']):.3f}×" for r in worst) + ".",
+                  "", f"Not measured ({len(measured['refused'])} route × role pairs that did not "
+                  "answer 200 to that role: refusals and ids of another kind): "
+                  + ", ".join(measured["refused"]) + "."]
         write_section(f"pages-crawl-{kind}", f"Pages: every route as each role ({kind})",
                       "\n".join(lines))
     seed = measured["seed"]
