@@ -178,11 +178,13 @@ def load(base: str, path: str, seconds: float, connections: int, cookie: str = "
     return run
 
 
-def warm(base: str, url: str, cookie: str) -> int:
-    """A few requests first (the route's caches, templates and connections); the last status."""
-    with httpx.Client(base_url=base, headers={"cookie": cookie} if cookie else {},
-                      timeout=60) as http:
-        return [http.get(url).status_code for _ in range(3)][-1]
+def warm(base: str, url: str, cookie: str, times: int = 8) -> int:
+    """Requests first, each on a new connection so that every worker process gets some (its
+    caches, templates, connections: a cold worker would weigh on a one-second measurement);
+    the last one's status."""
+    headers = {"cookie": cookie} if cookie else {}
+    return [httpx.get(base + url, headers=headers, timeout=60).status_code
+            for _ in range(times)][-1]
 
 
 def _share(run: dict[str, Any], floor: dict[str, Any]) -> float:
@@ -390,7 +392,7 @@ def seed_scale(args: argparse.Namespace, base: str, resident: str,
     """Floor, guest home page and signed-in home page in interleaved rounds."""
     runs: dict[str, list[dict[str, Any]]] = {"floor": [], "guest": [], "resident": []}
     for cookie in ("", resident):
-        warm(base, "/", cookie)
+        warm(base, "/", cookie, times=40)
     for _ in range(args.rounds):
         runs["floor"].append(load(base, FLOOR, args.round_seconds, args.connections, "", pids))
         runs["guest"].append(load(base, "/", args.round_seconds, args.connections, "", pids))
