@@ -49,8 +49,11 @@ from townsquare.traffic.support import routes as support_routes
 from townsquare.web.app import build_app
 
 # In this order: where paths overlap, the fixed path must come before the parameterised one
-# (/community/staff before /community/{community_id}).
+# (/community/staff before /community/{community_id}). The resident surfaces (home, search,
+# channel and topic pages) come first: a request is matched against the routes in turn, and
+# the home page is the most requested page (its paths overlap no other router's).
 ROUTERS: tuple[APIRouter, ...] = (
+    serving_pages.router,
     accounts_routes.router, accounts_pages.router,
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
@@ -61,7 +64,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
-    serving_routes.router, serving_pages.router,
+    serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
 )
 

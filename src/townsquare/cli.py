@@ -89,6 +89,7 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        reload_includes=["*.py", "*.html"] if reload else None,  # templates are read once
         timeout_worker_healthcheck=timeout,
         timeout_graceful_shutdown=graceful_timeout,
         access_log=False,  # our middleware logs one structured line per request

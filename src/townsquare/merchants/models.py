@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.core import generations
 from townsquare.core.database import Base, Timestamped, str_enum
 from townsquare.core.ids import new_id
 
@@ -120,3 +121,8 @@ class Authorization(Base):
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
     provider: Mapped[ServiceProvider] = relationship(lazy="joined")
+
+
+# Cached pages show categories and certified brands (core/generations.py).
+generations.watch(Category, "hub", "topics")
+generations.watch(Brand, "hub")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.core import generations
 from townsquare.core.database import Base, Timestamped, str_enum, utcnow
 from townsquare.core.ids import new_id
 from townsquare.merchants.models import Category, Merchant, ServiceProvider
@@ -263,3 +264,9 @@ class FormSubmission(Base):
     def reference(self) -> str:
         """What the resident quotes when they call about it (fs_xqjcm0yd… → XQJCM0YD)."""
         return self.public_id.removeprefix("fs_")[:8].upper()
+
+
+# The hub's and the topic pages' cached snapshots are rebuilt when these change (generations).
+generations.watch(MiniApp, "hub", "topics")
+generations.watch(HubSection, "hub")
+generations.watch(HubEntry, "hub")

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.core import generations
 from townsquare.core.database import Base, Timestamped, str_enum, utcnow
 from townsquare.core.ids import new_id
 from townsquare.merchants.models import Merchant
@@ -463,3 +464,9 @@ class SearchDocument(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     lengths: Mapped[dict[str, Any]] = mapped_column(default=dict)
     indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Channel and topic pages read a cached snapshot rebuilt when these change (core/generations.py).
+generations.watch(Channel, "topics")
+generations.watch(Topic, "topics")
+generations.watch(TopicMember, "topics")

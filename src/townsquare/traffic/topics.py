@@ -10,6 +10,7 @@ it authorizes, apply with a note.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -162,7 +163,7 @@ def save_channel(
     return channel
 
 
-def _serves(cities: list[Any] | None, city: str | None) -> bool:
+def serves_city(cities: list[Any] | None, city: str | None) -> bool:
     # A mini-app that names no city serves every city.
     return city is None or not cities or city in cities
 
@@ -177,14 +178,21 @@ def _listed(db: Session, *, city: str | None) -> list[tuple[int, str, list[Any],
     return [
         (row.id, row.code, row.tags or [], row.cities or [])
         for row in db.execute(stmt)
-        if _serves(row.cities, city)
+        if serves_city(row.cities, city)
     ]
 
 
 def channel_miniapp_ids(db: Session, *, channel: Channel, city: str | None = None) -> list[int]:
     """Listed mini-apps in the channel's categories serving `city` (all cities if None), by id."""
-    codes = set(channel.category_codes or [])
-    return [mid for mid, code, _tags, _cities in _listed(db, city=city) if code in codes]
+    return channel_members(_listed(db, city=city), codes=set(channel.category_codes or []))
+
+
+Listed = Iterable[tuple[int, str, Iterable[Any], Iterable[Any]]]  # id, category, tags, cities
+
+
+def channel_members(listed: Listed, *, codes: set[str]) -> list[int]:
+    """The ids of `listed` (id, category code, tags, cities) in one of the channel's codes."""
+    return [mid for mid, code, _tags, _cities in listed if code in codes]
 
 
 # -- topics ----------------------------------------------------------------------------------
@@ -290,14 +298,21 @@ def update_topic(
 def topic_miniapp_ids(db: Session, *, topic: Topic, city: str | None = None) -> list[int]:
     """Listed mini-apps matching the topic's categories or tags, plus approved members, minus
     rejected and removed ones, serving `city` (all cities if None); ordered by id."""
-    codes, tags = set(topic.category_codes or []), set(topic.tags or [])
     stmt = select(TopicMember.miniapp_id, TopicMember.state, TopicMember.decided_at).where(
         TopicMember.topic_id == topic.id
     )
     states = {mid: (state, decided) for mid, state, decided in db.execute(stmt)}
+    return topic_members(_listed(db, city=city), codes=set(topic.category_codes or []),
+                         tags=set(topic.tags or []), states=states)
+
+
+def topic_members(listed: Listed, *, codes: set[str], tags: set[str],
+                  states: dict[int, tuple[MembershipState, datetime | None]]) -> list[int]:
+    """The ids of `listed` (id, category code, tags, cities) the topic takes, given its
+    members' (state, decided at) by mini-app id."""
     excluded = (MembershipState.REJECTED, MembershipState.REMOVED)
     found = []
-    for mid, code, app_tags, _cities in _listed(db, city=city):
+    for mid, code, app_tags, _cities in listed:
         state, decided = states.get(mid, (None, None))
         if state in excluded or (state == MembershipState.APPLIED and decided is not None):
             continue  # rejected or removed, or applying again after that: not until approved

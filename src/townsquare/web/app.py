@@ -5,7 +5,6 @@ The routers are included by the composition root, `townsquare.app.create_app`.""
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, MutableMapping
@@ -25,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from townsquare import __version__
-from townsquare.core import i18n
+from townsquare.core import entropy, i18n
 from townsquare.core.database import TRANSIENT_ERRORS, Database, unavailable
 from townsquare.core.errors import AuthenticationRequired, TownsquareError
 from townsquare.core.settings import Settings
@@ -88,7 +87,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(16)
+        nonce = entropy.token_urlsafe(16)  # no system call per request (core/entropy.py)
         scope.setdefault("state", {})["csp_nonce"] = nonce
         path = scope.get("path", "")
         headers = [

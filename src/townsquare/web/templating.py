@@ -27,6 +27,9 @@ _loader = ChoiceLoader(
 
 templates = Jinja2Templates(directory=str(_ROOT / "web" / "templates"))
 templates.env.loader = _loader
+# Templates are read once per process: checking each one's modification time costs a system
+# call per template per request (`townsquare serve --reload` restarts on a changed template).
+templates.env.auto_reload = False
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.globals["_"] = i18n.gettext
@@ -125,3 +128,20 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "fmt_dt": lambda dt, fmt="medium": i18n.format_datetime(dt, settings.timezone, fmt),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+_fragments: dict[tuple[str, str], tuple[object, Markup]] = {}
+
+
+def fragment(name: str, *, source: object, **context: Any) -> Markup:
+    """The template `name` rendered once per `source` and language, then reused: for the part of
+    a page that depends on nothing but a cached snapshot (`source`, compared by identity) and
+    the language, such as the hub's sections on the home page. A new snapshot renders anew."""
+    locale = i18n.current_locale.get()
+    key = (name, locale)
+    found = _fragments.get(key)
+    if found is not None and found[0] is source:
+        return found[1]
+    html = Markup(templates.env.get_template(name).render(locale=locale, **context))
+    _fragments[key] = (source, html)
+    return html

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 
 from townsquare.accounts.deps import CurrentUser
 from townsquare.core import i18n
-from townsquare.miniapps.shell import consent, hub, launch
+from townsquare.miniapps.shell import consent, hub, hub_view, launch
 from townsquare.miniapps.shell import service as shell
 from townsquare.miniapps.shell.schemas import (
     CodeOut,
@@ -45,16 +45,17 @@ def _curated(db, actor, section_id: str) -> CuratedSectionOut:
 
 
 @router.get("/hub", response_model=HubOut)
-def get_hub(db: DbSession) -> HubOut:
+def get_hub(db: DbSession, settings: AppSettings) -> HubOut:
     """The service hub as residents see it: sections in order, listed mini-apps only."""
     locale = i18n.current_locale.get()
     return HubOut(sections=[
         HubSectionOut(
-            id=item.section.public_id, title=item.section.title(locale),
-            title_zh=item.section.title_zh, title_en=item.section.title_en, icon=item.section.icon,
-            entries=[HubMiniAppOut.of(miniapp, locale) for miniapp in item.miniapps],
+            id=section.public_id, title=section.title(locale), title_zh=section.title_zh,
+            title_en=section.title_en, icon=section.icon,
+            entries=[HubMiniAppOut.of_tile(tile, locale) for tile in section.tiles],
         )
-        for item in hub.public_hub(db)
+        for section in hub_view.public_hub(
+            db, refresh_seconds=settings.serving_refresh_ms / 1000)
     ])
 
 

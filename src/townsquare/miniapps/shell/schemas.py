@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from townsquare.miniapps.models import HubEntry, HubSection, MiniApp
+from townsquare.miniapps.shell.hub_view import HubTile
 
 PublicId = Annotated[
     str, Field(min_length=3, max_length=40, pattern=r"^[a-z]{1,8}_[0-9a-z]{1,32}$")
@@ -36,6 +37,14 @@ class HubMiniAppOut(BaseModel):
             description=miniapp.description,
             category=CategoryOut(code=miniapp.category.code, name=miniapp.category.name(locale)),
             certified_brand=brand.name if brand else None,
+        )
+
+    @classmethod
+    def of_tile(cls, tile: HubTile, locale: str) -> HubMiniAppOut:
+        return cls(
+            id=tile.public_id, name=tile.name, icon=tile.icon, description=tile.description,
+            category=CategoryOut(code=tile.category_code, name=tile.category_name(locale)),
+            certified_brand=tile.brand,
         )
 
 

@@ -25,7 +25,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
+from townsquare.core import entropy
 from townsquare.core.clock import clock
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.security import derive_key
@@ -128,7 +128,7 @@ def _seal(aead: AESGCM, miniapp: str, surface: str, reason: SlotReason | str,
     text = _SEP.join(fields)
     if text.count(_SEP) != len(fields) - 1:
         raise ValueError("a click token field holds a unit separator")
-    nonce = os.urandom(12)
+    nonce = entropy.random_bytes(12)  # a CSPRNG draw without a system call each
     sealed = aead.encrypt(nonce, text.encode(), VERSION)
     return base64.urlsafe_b64encode(VERSION + nonce + sealed).rstrip(b"=").decode("ascii")
 

@@ -24,7 +24,7 @@ from townsquare.traffic import surfaces
 from townsquare.traffic.models import SlotReason
 from townsquare.traffic.serving import exposure_writer
 from townsquare.traffic.serving import service as serving
-from townsquare.traffic.serving.pages import visitor_of
+from townsquare.traffic.serving.pages import records_later, visitor_of
 from townsquare.web.deps import get_settings
 from townsquare.web.openapi import Responses
 
@@ -87,7 +87,7 @@ def _serve(request: Request, surface: str, city: str | None, query: str | None =
     its user (as `OptionalUser`), the served slots and the JSON."""
     settings = get_settings(request)
     database: Database = request.app.state.database
-    with database.unit_of_work() as db:
+    with database.unit_of_work(read_only=records_later(settings)) as db:
         user = optional_user(request, db)
         where = serving.clean_city(city) or serving.default_city(db)
         served = serving.serve(db, settings=settings, surface=surface, city=where, user=user,

@@ -32,7 +32,6 @@ guest sends no statement at all (on SQLite it takes no lock).
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,12 +43,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
+from townsquare.core import entropy
 from townsquare.core.clock import clock
+from townsquare.core.database import engine_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.events.models import EventType
 from townsquare.miniapps.shell import launch
-from townsquare.traffic import surfaces, topics
+from townsquare.traffic import surfaces, topic_views
 from townsquare.traffic.config import DAYPARTS
 from townsquare.traffic.market import bids, pacing
 from townsquare.traffic.models import BidTarget, PromiseKind, SlotReason
@@ -141,22 +142,22 @@ class Candidates:
 
 
 def _feed_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
-                     query: str | None) -> Candidates:
+                     query: str | None, refresh: float) -> Candidates:
     organic, allowed, new = snap.feed(city)
     return Candidates(organic, allowed, new)
 
 
 def _channel_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
-                        query: str | None) -> Candidates:
-    slug = surface.partition(".")[2]
-    ids = topics.channel_miniapp_ids(db, channel=topics.get_channel(db, slug=slug), city=city)
-    return _member_candidates(snap, ids)
+                        query: str | None, refresh: float) -> Candidates:
+    found = topic_views.directory(db, refresh_seconds=refresh)
+    return _member_candidates(snap, found.channel_ids(found.channel(surface.partition(".")[2]),
+                                                      city))
 
 
 def _topic_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
-                      query: str | None) -> Candidates:
-    topic = topics.get_topic(db, slug=surface.partition(".")[2], active_only=True)
-    return _member_candidates(snap, topics.topic_miniapp_ids(db, topic=topic, city=city))
+                      query: str | None, refresh: float) -> Candidates:
+    found = topic_views.directory(db, refresh_seconds=refresh)
+    return _member_candidates(snap, found.topic_ids(found.topic(surface.partition(".")[2]), city))
 
 
 def _member_candidates(snap: cache.Snapshot, ids: Iterable[int]) -> Candidates:
@@ -165,7 +166,7 @@ def _member_candidates(snap: cache.Snapshot, ids: Iterable[int]) -> Candidates:
 
 
 def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
-                       query: str | None) -> Candidates | None:
+                       query: str | None, refresh: float) -> Candidates | None:
     """The query's hits (None for an empty query: nothing is served); a certified brand the
     query names is pinned first, reason organic, flagged `official`."""
     text = (query or "").strip()
@@ -314,9 +315,9 @@ def serve(
                       MAX_SIZE))
     part = surfaces.daypart(now, settings.timezone)
     who = surfaces.audience(user is not None)
-    request_id = secrets.token_hex(8)
+    request_id = entropy.token_hex(8)
     found = CANDIDATES[surface.partition(".")[0]](db, snap, surface=surface, city=city,
-                                                  query=query)
+                                                  query=query, refresh=refresh)
     if found is None:  # an empty search
         return Served(request_id, surface, city, part, who, [])
     served = Served(request_id, surface, city, part, who, [], brand=found.brand)
@@ -405,7 +406,7 @@ def _record(db: Session, *, settings: Settings, snap: cache.Snapshot, served: Se
     if settings.exposure_flush_ms <= 0:
         exposure_writer.write(db, batch)
     else:
-        writer = exposure_writer.writer_for(db.get_bind().engine,
+        writer = exposure_writer.writer_for(engine_of(db),
                                             interval_ms=settings.exposure_flush_ms,
                                             max_rows=settings.exposure_buffer_max,
                                             flush_rows=settings.exposure_flush_rows)
