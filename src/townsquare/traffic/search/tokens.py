@@ -137,6 +137,11 @@ def find_name(text_key: str, name: str) -> int:
     return -1
 
 
+def is_cjk(text: str) -> bool:
+    """Whether the text starts with a CJK character."""
+    return bool(text) and re.match(f"[{_CJK}]", text[0]) is not None
+
+
 def _latin(char: str) -> bool:
     """A character that belongs to a Latin/digit word (not CJK, not a separator)."""
     return char.isalnum() and not re.match(f"[{_CJK}]", char)

@@ -72,6 +72,7 @@ class Card:
     stage: Stage | None  # None: no profile yet
     quality: float | None
     tier: str | None
+    tags: tuple[str, ...] = ()  # what search indexes besides the text above
 
     @property
     def is_new(self) -> bool:
@@ -162,7 +163,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
             MiniApp.id, MiniApp.public_id, MiniApp.name, MiniApp.icon, MiniApp.description,
             MiniApp.merchant_id, Merchant.name.label("merchant_name"),
             Category.code.label("category"), MiniApp.cities, TrafficProfile.stage,
-            TrafficProfile.quality, TrafficProfile.tier,
+            TrafficProfile.quality, TrafficProfile.tier, MiniApp.tags,
         )
         .join(Merchant, Merchant.id == MiniApp.merchant_id)
         .join(Category, Category.id == MiniApp.category_id)
@@ -174,7 +175,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
             row.id, row.public_id, row.name, row.icon, row.description, row.merchant_id,
             row.merchant_name, brands.get(row.merchant_id), row.category,
             tuple(c for c in (row.cities or []) if isinstance(c, str)), row.stage, row.quality,
-            row.tier,
+            row.tier, tuple(t for t in (row.tags or []) if isinstance(t, str)),
         )
         for row in db.execute(stmt)
     }
