@@ -86,7 +86,7 @@ def _impacts(parts: dict[str, list[str]]) -> dict[str, tuple[float, int]]:
 class Index:
     """Postings over slots; a slot is one version of one listed mini-app's indexed text."""
 
-    category_names: dict[str, tuple[str, ...]]  # code → names (zh, en) indexed as "category"
+    category_names: Mapping[str, tuple[str, ...]]  # code → names (zh, en) indexed as "category"
     source: object = None  # the cards mapping this index reflects
     ids: list[int] = field(default_factory=list)  # slot → mini-app id
     slot_of: dict[int, int] = field(default_factory=dict)  # mini-app id → live slot
@@ -183,16 +183,16 @@ class Index:
             if slot is not None and self.keys[slot] == text_key(doc):
                 if self.cities[slot] != doc.cities:  # served elsewhere now: no new postings
                     self.cities[slot] = doc.cities
-                    for city, mask in self.city_masks.items():
-                        mask[slot] = not doc.cities or city in doc.cities
+                    for city, served in self.city_masks.items():
+                        served[slot] = not doc.cities or city in doc.cities
                     changed += 1
                 continue
             if slot is not None:
                 self.alive[slot] = False
             new_slot = self._add_slot(doc)
             new_slots.append(new_slot)
-            for term, (impact, mask) in _impacts(self._parts(doc)).items():
-                self.delta.setdefault(term, []).append((new_slot, impact, mask))
+            for term, (impact, bits) in _impacts(self._parts(doc)).items():
+                self.delta.setdefault(term, []).append((new_slot, impact, bits))
                 self.delta_size += 1
             changed += 1
         if new_slots:

@@ -167,7 +167,8 @@ def _topics(db: Session) -> list[_Topic]:
     found = []
     for topic in db.scalars(select(Topic).where(Topic.active.is_(True)).order_by(Topic.id)):
         approved, excluded = members.get(topic.id, (set(), set()))
-        found.append(_Topic(topic.title_zh, topic.title_en, frozenset(_strings(topic.category_codes)),
+        found.append(_Topic(topic.title_zh, topic.title_en,
+                            frozenset(_strings(topic.category_codes)),
                             frozenset(_strings(topic.tags)), frozenset(approved),
                             frozenset(excluded)))
     return found
@@ -293,11 +294,11 @@ def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
         scores[slots] += lookup.terms[term] * index.idf(len(slots)) * impact
         masks[slots] |= fields
     for topic, weight in lookup.topics:
-        slots = index.in_topic(set(topic.codes), set(topic.tags), set(topic.approved),
+        members = index.in_topic(set(topic.codes), set(topic.tags), set(topic.approved),
                                set(topic.excluded))
-        if slots.size:
-            scores[slots] += weight * index.idf(len(slots)) * TOPIC_IMPACT
-            masks[slots] |= TOPIC_BIT
+        if members.size:
+            scores[members] += weight * index.idf(len(members)) * TOPIC_IMPACT
+            masks[members] |= TOPIC_BIT
     shown = index.serving(city)
     pinned = [index.slot_of[i] for i in official if i in index.slot_of]
     pinned = [s for s in pinned if shown[s]]

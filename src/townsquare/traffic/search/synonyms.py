@@ -34,7 +34,6 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "疫苗": ("接种", "防疫"),
     "停车": ("车位", "停车场"),
     "充电": ("充电桩", "充电站"),
-    "groceries": ("生鲜", "蔬菜", "grocery"),
     "doctor": ("clinic", "hospital", "诊所", "医院"),
     "takeaway": ("餐饮", "food", "restaurant"),
 }
