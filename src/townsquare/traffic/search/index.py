@@ -20,6 +20,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -57,6 +58,8 @@ class Doc(Protocol):
     @property
     def brand(self) -> str | None: ...
     @property
+    def merchant_id(self) -> int: ...
+    @property
     def category(self) -> str: ...
     @property
     def cities(self) -> tuple[str, ...]: ...
@@ -69,12 +72,19 @@ def text_key(doc: Doc) -> tuple[object, ...]:
     return (doc.name, doc.description, doc.tags, doc.merchant_name, doc.brand, doc.category)
 
 
+@lru_cache(maxsize=4096)
+def _shared_terms(text: str) -> list[str]:
+    """Tokens of a text many documents share (category names): tokenised once."""
+    return tokens.tokenize(text)
+
+
 def _impacts(parts: dict[str, list[str]]) -> dict[str, tuple[float, int]]:
     """term → (BM25F impact, field mask) for one document's fields."""
     weighted: dict[str, float] = defaultdict(float)
     masks: dict[str, int] = defaultdict(int)
     for name, texts in parts.items():
-        terms = [t for text in texts for t in tokens.tokenize(text)]
+        tokenize = _shared_terms if name == "category" else tokens.tokenize
+        terms = [t for text in texts for t in tokenize(text)]
         norm = 1 - FIELD_B[name] + FIELD_B[name] * max(len(terms), 1) / REFERENCE_LENGTH[name]
         for term in terms:
             weighted[term] += FIELD_WEIGHTS[name] / norm
@@ -106,6 +116,8 @@ class Index:
     city_masks: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
     by_category: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_tag: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_merchant: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _id_array: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     _vocabulary: list[str] | None = None
     _bigrams_of: dict[str, list[str]] = field(default_factory=dict)
 
@@ -131,6 +143,7 @@ class Index:
         self.categories.append(doc.category)
         self.tags.append(doc.tags)
         self.by_category[doc.category].append(slot)
+        self.by_merchant[doc.merchant_id].append(slot)
         for tag in doc.tags:
             self.by_tag[tag].append(slot)
         return slot
@@ -242,6 +255,12 @@ class Index:
             impact = np.concatenate([impact, np.array([e[1] for e in extra], np.float32)])
             masks = np.concatenate([masks, np.array([e[2] for e in extra], np.uint8)])
         return slots, impact, masks
+
+    def id_array(self) -> npt.NDArray[np.int64]:
+        """Slot → mini-app id as an array (re-made only when slots were added)."""
+        if len(self._id_array) != len(self.ids):
+            self._id_array = np.array(self.ids, np.int64)
+        return self._id_array
 
     def idf(self, df: int) -> float:
         return math.log(1 + max(self.live - df + 0.5, 0.5) / (df + 0.5))

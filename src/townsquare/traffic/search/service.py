@@ -26,6 +26,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import select
@@ -118,6 +119,7 @@ class Document:
     category: str
     cities: tuple[str, ...]
     quality: float | None
+    merchant_id: int = 0
 
 
 def clean_query(text: str) -> str:
@@ -143,7 +145,7 @@ def documents(db: Session) -> dict[int, Document]:
     )
     return {
         row[0]: Document(row[0], row[1] or "", row[2] or "", _strings(row[3]), row[4] or "",
-                         brands.get(row[5]), row[6], _strings(row[7]), row[8])
+                         brands.get(row[5]), row[6], _strings(row[7]), row[8], row[5])
         for row in db.execute(stmt)
     }
 
@@ -238,7 +240,7 @@ class _Lookup:
 
     def add_names(self, word: str, weight: float) -> None:
         """Categories and topics the word names (both ways: 买菜 ⊂ 生鲜买菜, 买菜 ⊃ 菜)."""
-        key = tokens.name_key(word)
+        key = _key(word)
         if len(key) < 2:
             return
         for code, (zh, en) in self.state.categories.items():
@@ -250,8 +252,13 @@ class _Lookup:
                 self.topics.append((topic, weight))
 
 
+@lru_cache(maxsize=4096)
+def _key(name: str) -> str:
+    return tokens.name_key(name)
+
+
 def _names(key: str, name: str) -> bool:
-    other = tokens.name_key(name)
+    other = _key(name)
     return len(other) >= 2 and (key in other or other in key)
 
 
@@ -267,8 +274,9 @@ def query(db: Session, *, text: str, city: str | None = None, limit: int = 50,
     city = (city or "").strip() or None
     state = _state(db, documents(db) if cards is None else cards)
     named = _named_brand(text, _certified_brands(db))
-    mine = _listed_of(db, named[1]) if named else []
     with state.lock:
+        mine = [state.index.ids[s] for s in state.index.by_merchant.get(named[1], [])
+                if state.index.alive[s]] if named else []
         lookup = _Lookup(state)
         for word in words:
             lookup.add_text(word, 1.0)
@@ -280,8 +288,11 @@ def query(db: Session, *, text: str, city: str | None = None, limit: int = 50,
         hits = _ranked(state.index, lookup, city, limit, mine)
     pinned = [hit.miniapp_id for hit in hits if hit.official]
     brand = BrandMatch(named[0], named[1], pinned) if named and pinned else None
-    return SearchResult(hits=hits, brand=brand, words=words,
-                        matched=tuple(dict.fromkeys(lookup.matched)))
+    seen: dict[tuple[str, str], Match] = {}  # a category found by a word and a synonym: once
+    for match in lookup.matched:
+        seen.setdefault((match.kind, match.name if match.kind != "synonym"
+                         else f"{match.word}→{match.name}"), match)
+    return SearchResult(hits=hits, brand=brand, words=words, matched=tuple(seen.values()))
 
 
 def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
@@ -308,17 +319,16 @@ def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
     if found.size > limit:  # the limit best, ties at the cut included, then ordered exactly
         cut = np.partition(rounded, found.size - limit)[found.size - limit]
         found, rounded = found[rounded >= cut], rounded[rounded >= cut]
-    order = []
+    order: list[tuple[int, float, bool]] = []
     for group, score, is_official in (
         (np.array(pinned, np.int64), np.round(scores[pinned], 9), True),
         (found, rounded, False),
     ):
         quality = np.nan_to_num(index.quality[group], nan=-1.0)
-        ids = np.array([index.ids[s] for s in group], np.int64)
-        for at in np.lexsort((ids, -quality, -score)):
-            order.append((int(group[at]), float(score[at]), is_official))
+        best = np.lexsort((index.id_array()[group], -quality, -score))[:limit - len(order)]
+        order += [(int(group[at]), float(score[at]), is_official) for at in best]
     return [Hit(index.ids[s], score, is_official, _fields(int(masks[s])))
-            for s, score, is_official in order[:limit]]
+            for s, score, is_official in order]
 
 
 def _fields(mask: int) -> tuple[str, ...]:
