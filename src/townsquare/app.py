@@ -60,5 +60,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app = build_app(settings or get_settings(), database)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

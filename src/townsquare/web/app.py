@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -205,6 +206,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    for hook in app.state.startup_hooks:  # what a package warms before the first request
+        await run_in_threadpool(hook, app)
     yield
     for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)
@@ -219,6 +222,7 @@ def build_app(settings: Settings, database: Database | None = None) -> FastAPI:
         description="Super-app platform for local life services. JSON API under /api.",
         lifespan=lifespan,
     )
+    app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     app.state.settings = settings
     app.state.database = database or Database(

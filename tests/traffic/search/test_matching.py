@@ -158,3 +158,12 @@ def test_the_index_patches_and_merges_without_losing_postings():
     slots = index.postings("推拿")[0]
     assert len(slots) == 402 and all(index.alive[s] for s in slots)
     assert index.postings("店铺")[0].size == 298  # the renamed and the delisted are gone
+
+
+def test_the_index_is_built_when_the_server_starts(app, database, world):
+    from fastapi.testclient import TestClient
+
+    search.forget()
+    assert search.ready(database.engine) is None
+    with TestClient(app):
+        assert search.ready(database.engine) == len(world.apps)

@@ -205,6 +205,13 @@ def warm(db: Session, cards: Mapping[int, Doc] | None = None) -> int:
     return _state(db, documents(db) if cards is None else cards).index.live
 
 
+def ready(engine: Engine) -> int | None:
+    """How many mini-apps this engine's index holds, or None if it is not built yet."""
+    with _states_lock:
+        state = _states.get(engine)
+    return state.index.live if state is not None else None
+
+
 def forget() -> None:
     """Drop every engine's index (tests)."""
     with _states_lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pydantic_core
+import structlog
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -23,12 +24,14 @@ from townsquare.core.database import Database
 from townsquare.traffic import surfaces
 from townsquare.traffic.models import SlotReason
 from townsquare.traffic.search import explain
-from townsquare.traffic.serving import exposure_writer
+from townsquare.traffic.search import service as search_service
+from townsquare.traffic.serving import cache, exposure_writer
 from townsquare.traffic.serving import service as serving
 from townsquare.traffic.serving.pages import visitor_of
 from townsquare.web.deps import get_settings
 from townsquare.web.openapi import Responses
 
+log = structlog.get_logger("townsquare.traffic.serving")
 router = APIRouter(prefix="/api", tags=["traffic: feeds and search"])
 
 City = Annotated[str | None, Query(max_length=32, description="City; default: the first served")]
@@ -133,6 +136,18 @@ async def _answer(request: Request, surface: str, city: str | None,
                                                settings=settings, surface=surface):
         return _serve(request, surface, city, query, cached_only=True)
     return await run_in_threadpool(_serve, request, surface, city, query)
+
+
+def on_startup(app: FastAPI) -> None:
+    """Load the serving snapshot and build the search index (and jieba) before the first
+    request, so no resident waits for them; a database not ready yet is left to the first
+    request (which builds them then), never a failed start."""
+    try:
+        with app.state.database.unit_of_work(read_only=True) as db:
+            snap = cache.snapshot(db)
+            search_service.warm(db, snap.cards)
+    except Exception as exc:  # noqa: BLE001 - e.g. tables not created yet: warm up later
+        log.warning("warm_up_skipped", error=type(exc).__name__)
 
 
 def on_shutdown(app: FastAPI) -> None:
