@@ -246,6 +246,15 @@ def rows_changed(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount or 0
 
 
+def engine_of(db: Session) -> Engine:
+    """The engine behind a session, whatever execution options its bind carries: a read-only
+    session's bind is an option-carrying copy (`OptionEngine`) of the same engine and pool, so
+    per-engine caches must not tell them apart (one cache per database, not two)."""
+    bind = db.get_bind().engine
+    proxied = getattr(bind, "_proxied", None)
+    return proxied if isinstance(proxied, Engine) else bind
+
+
 def table_of(model: type[Base]) -> Table:
     """A mapped class's Table, for Core statements (every model here maps a single Table; the
     declarative `__table__` is typed as any FromClause)."""

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from townsquare.core.database import engine_of
 from townsquare.core.text import LINE_CONTROL
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
 from townsquare.miniapps.models import MiniApp
@@ -178,7 +179,7 @@ def _topics(db: Session) -> list[_Topic]:
 
 def _state(db: Session, cards: Mapping[int, Doc]) -> _State:
     """The engine's index, patched to `cards` if they are not what it reflects."""
-    engine = db.get_bind().engine
+    engine = engine_of(db)
     with _states_lock:
         state = _states.get(engine)
     if state is not None and state.index.source is cards:

@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from townsquare.core.database import engine_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
@@ -205,7 +206,7 @@ def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
     """The cached snapshot of this database: its stamp is re-checked when it was last checked
     `refresh_seconds` ago or more; it is reloaded when the stamp changed or after
     `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot."""
-    engine = db.get_bind().engine
+    engine = engine_of(db)
     now = monotonic()
     current = _snapshots.get(engine)
     if current is not None:
@@ -278,7 +279,7 @@ def fresh(engine: Engine, *, refresh_seconds: float,
 def bid_book(db: Session, *, kind: BidTarget, target: str, day: date,
              max_age: float) -> BidBook:
     """A bid target's active bids with `day`'s spend, read at most `max_age` seconds ago."""
-    engine = db.get_bind().engine
+    engine = engine_of(db)
     key = (kind, target, day)
     now = monotonic()
     with _lock:

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
+from townsquare.core.database import engine_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.events.models import EventType
@@ -413,7 +414,7 @@ def _record(db: Session, *, settings: Settings, snap: cache.Snapshot, served: Se
     if settings.exposure_flush_ms <= 0:
         exposure_writer.write(db, batch)
     else:
-        writer = exposure_writer.writer_for(db.get_bind().engine,
+        writer = exposure_writer.writer_for(engine_of(db),
                                             interval_ms=settings.exposure_flush_ms,
                                             max_rows=settings.exposure_buffer_max,
                                             flush_rows=settings.exposure_flush_rows)
