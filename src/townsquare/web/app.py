@@ -204,10 +204,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, message)
 
 
+def _warm_routes(app: FastAPI) -> None:
+    """Match every route once: FastAPI builds an included router's routes (their dependencies
+    and models, seconds for the whole platform) on the first request that reaches them, which
+    would be some resident's first search or page after every start."""
+    scope: dict[str, Any] = {"type": "http", "path": "/__warm__", "method": "GET",
+                             "root_path": "", "headers": [], "query_string": b""}
+    for route in app.router.routes:
+        route.matches(scope)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for hook in app.state.startup_hooks:  # what a package warms before the first request
         await run_in_threadpool(hook, app)
+    await run_in_threadpool(_warm_routes, app)
     yield
     for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)
