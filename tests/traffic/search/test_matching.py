@@ -4,6 +4,9 @@ in-memory index's patches and merges."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 
 from tests.traffic.world import CITY, build_world
@@ -167,3 +170,27 @@ def test_the_index_is_built_when_the_server_starts(app, database, world):
     assert search.ready(database.engine) is None
     with TestClient(app):
         assert search.ready(database.engine) == len(world.apps)
+
+
+def test_a_large_snapshot_reloads_behind_the_requests(database, world, monkeypatch):
+    """Above INLINE_CARDS, an old snapshot is reloaded (and the index patched to it) in a
+    thread: the request that noticed gets the current one at once."""
+    from townsquare.traffic.serving import cache
+
+    monkeypatch.setattr(cache, "INLINE_CARDS", 0)
+    moment = [1000.0]
+    monkeypatch.setattr(cache, "monotonic", lambda: moment[0])
+    cache.forget_caches()
+    with database.unit_of_work() as db:
+        first = cache.snapshot(db)
+    add_app(database, name="阿福推拿馆")  # the listed count changes: the stamp with it
+    with database.unit_of_work() as db:
+        assert cache.snapshot(db) is first  # served as it is while the new one loads
+    for _ in range(200):
+        with database.unit_of_work() as db:
+            current = cache.snapshot(db, refresh_seconds=math.inf)
+        if current is not first:
+            break
+        time.sleep(0.05)
+    assert current is not first and len(current.cards) == len(first.cards) + 1
+    assert search.ready(database.engine) == len(current.cards)  # patched in the same thread

@@ -92,6 +92,17 @@ def _impacts(parts: dict[str, list[str]]) -> dict[str, tuple[float, int]]:
     return {t: (tf * (K1 + 1) / (tf + K1), masks[t]) for t, tf in weighted.items()}
 
 
+@dataclass(frozen=True)
+class Patch:
+    """The changes from the index to a set of documents (`Index.diff`)."""
+
+    docs: Mapping[int, Doc]
+    gone: list[int]  # mini-app ids no longer listed
+    moved: list[tuple[int, tuple[str, ...]]]  # (slot, cities) where only the cities changed
+    changed: list[tuple[Doc, dict[str, tuple[float, int]]]]  # new or changed, with impacts
+    quality: npt.NDArray[np.float64]  # per document, in `docs` order
+
+
 @dataclass
 class Index:
     """Postings over slots; a slot is one version of one listed mini-app's indexed text."""
@@ -184,31 +195,44 @@ class Index:
         self.ends = dict(zip(names[present].tolist(), ends.tolist(), strict=True))
         self.delta, self.delta_size, self._vocabulary = {}, 0, None
 
-    def patch(self, docs: Mapping[int, Doc]) -> int:
-        """Bring the index to `docs` (the listed mini-apps now); how many slots changed."""
-        changed = 0
-        for miniapp_id in [i for i in self.slot_of if i not in docs]:
-            self.alive[self.slot_of.pop(miniapp_id)] = False
-            changed += 1
-        new_slots: list[int] = []
+    def diff(self, docs: Mapping[int, Doc]) -> Patch:
+        """What `patch` must do to bring the index to `docs`: read-only, so it runs while
+        queries read the index (only `apply` needs them to wait)."""
+        gone = [i for i in self.slot_of if i not in docs]
+        moved: list[tuple[int, tuple[str, ...]]] = []
+        changed: list[tuple[Doc, dict[str, tuple[float, int]]]] = []
         for doc in docs.values():
             slot = self.slot_of.get(doc.id)
             if slot is not None and self.keys[slot] == text_key(doc):
                 if self.cities[slot] != doc.cities:  # served elsewhere now: no new postings
-                    self.cities[slot] = doc.cities
-                    for city, served in self.city_masks.items():
-                        served[slot] = not doc.cities or city in doc.cities
-                    changed += 1
+                    moved.append((slot, doc.cities))
                 continue
-            if slot is not None:
-                self.alive[slot] = False
+            changed.append((doc, _impacts(self._parts(doc))))
+        quality = np.array([d.quality if d.quality is not None else math.nan
+                            for d in docs.values()])
+        return Patch(docs, gone, moved, changed, quality)
+
+    def patch(self, docs: Mapping[int, Doc]) -> int:
+        """Bring the index to `docs` (the listed mini-apps now); how many slots changed."""
+        return self.apply(self.diff(docs))
+
+    def apply(self, patch: Patch) -> int:
+        """Make the changes `diff` found (the index must not have changed since)."""
+        for miniapp_id in patch.gone:
+            self.alive[self.slot_of.pop(miniapp_id)] = False
+        for slot, cities in patch.moved:
+            self.cities[slot] = cities
+            for city, served in self.city_masks.items():
+                served[slot] = not cities or city in cities
+        for doc, impacts in patch.changed:
+            old = self.slot_of.get(doc.id)
+            if old is not None:
+                self.alive[old] = False
             new_slot = self._add_slot(doc)
-            new_slots.append(new_slot)
-            for term, (impact, bits) in _impacts(self._parts(doc)).items():
+            for term, (impact, bits) in impacts.items():
                 self.delta.setdefault(term, []).append((new_slot, impact, bits))
                 self.delta_size += 1
-            changed += 1
-        if new_slots:
+        if patch.changed:
             grow = len(self.ids) - len(self.alive)
             self.alive = np.concatenate([self.alive, np.ones(grow, np.bool_)])
             self.quality = np.concatenate([self.quality, np.full(grow, math.nan)])
@@ -216,12 +240,11 @@ class Index:
                 extra = [not c or city in c for c in self.cities[len(mask):]]
                 self.city_masks[city] = np.concatenate([mask, np.array(extra, np.bool_)])
             self._vocabulary = None
-        self.quality[[self.slot_of[i] for i in docs]] = [
-            d.quality if d.quality is not None else math.nan for d in docs.values()]
+        self.quality[[self.slot_of[i] for i in patch.docs]] = patch.quality
         if self.delta_size > MERGE_SHARE * max(len(self.slots), 1000):
             self._merge()
-        self.source = docs
-        return changed
+        self.source = patch.docs
+        return len(patch.gone) + len(patch.moved) + len(patch.changed)
 
     def _merge(self) -> None:
         """Fold the delta into the flat arrays and drop dead slots' postings (numpy only)."""

@@ -100,7 +100,8 @@ class _State:
     index: Index
     categories: dict[str, tuple[str, str]]  # code → (zh, en)
     topics: list[_Topic]
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held to read or change
+    patching: threading.Lock = field(default_factory=threading.Lock)
 
 
 _states: weakref.WeakKeyDictionary[Engine, _State] = weakref.WeakKeyDictionary()
@@ -194,9 +195,12 @@ def _state(db: Session, cards: Mapping[int, Doc]) -> _State:
         with _states_lock:
             _states[engine] = state
         return state
-    with state.lock:
-        state.index.patch(cards)
-        state.categories, state.topics = categories, topics
+    with state.patching:  # one patcher at a time; queries wait only while it applies
+        if state.index.source is not cards:
+            patch = state.index.diff(cards)
+            with state.lock:
+                state.index.apply(patch)
+                state.categories, state.topics = categories, topics
     return state
 
 

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from townsquare.core.database import engine_of
+from townsquare.core.database import READ_ONLY, engine_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
@@ -48,9 +49,12 @@ from townsquare.traffic.models import (
 )
 from townsquare.traffic.planning import state as plan_state
 from townsquare.traffic.planning.state import PlanState
+from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import exposure_writer, ranking
 
+log = structlog.get_logger("townsquare.traffic.serving")
 CACHE_SECONDS = 30.0
+INLINE_CARDS = 5_000  # a bigger snapshot is reloaded behind the requests, not in one of them
 BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
 NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
 DIVERSITY_DECAY = 0.85
@@ -106,6 +110,7 @@ class Snapshot:
     cities: list[str] = field(default_factory=list)
     checked: float = 0.0  # when the stamp was last compared (monotonic seconds)
     reload_due: bool = False  # a flush committed while the plan was read: reload at next check
+    reloading: bool = False  # a reload behind the requests is under way (`_reload_behind`)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one checker at a time
 
     def __post_init__(self) -> None:
@@ -202,10 +207,35 @@ def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
     return fresh
 
 
+def _reload_behind(engine: Engine, current: Snapshot) -> None:
+    """Load a new snapshot (and patch the search index to its cards) in a thread of its own;
+    requests keep the current one meanwhile. At most one such reload per snapshot at a time."""
+    if current.reloading:
+        return
+    current.reloading = True
+
+    def run() -> None:
+        try:
+            with Session(engine.execution_options(**{READ_ONLY: True})) as db:
+                fresh = _load(db, engine, _stamp(db))
+                search.warm(db, fresh.cards)
+            with _lock:
+                if _snapshots.get(engine) is current:
+                    _snapshots[engine] = fresh
+        except Exception as exc:  # noqa: BLE001 - the next check tries again
+            log.warning("snapshot_reload_failed", error=type(exc).__name__)
+        finally:
+            current.reloading = False
+
+    threading.Thread(target=run, name="serving-snapshot", daemon=True).start()
+
+
 def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
     """The cached snapshot of this database: its stamp is re-checked when it was last checked
     `refresh_seconds` ago or more; it is reloaded when the stamp changed or after
-    `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot."""
+    `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot. A snapshot
+    of more than `INLINE_CARDS` mini-apps is reloaded in a thread of its own (seconds at
+    200,000), the current one served until then: no request pays for the reload."""
     engine = engine_of(db)
     now = monotonic()
     current = _snapshots.get(engine)
@@ -220,6 +250,10 @@ def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
             if (stamp == current.stamp and not current.reload_due
                     and now - current.loaded < CACHE_SECONDS):
                 current.checked = now
+                return current
+            if len(current.cards) > INLINE_CARDS:
+                current.checked = now  # served as it is until the new one is loaded
+                _reload_behind(engine, current)
                 return current
             fresh = _load(db, engine, stamp)
         finally:
