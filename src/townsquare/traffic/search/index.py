@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -131,6 +131,8 @@ class Index:
     _id_array: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     _vocabulary: list[str] | None = None
     _bigrams_of: dict[str, list[str]] = field(default_factory=dict)
+    _topics: dict[tuple[frozenset[Any], ...], npt.NDArray[np.int64]] = field(
+        default_factory=dict)  # a topic's live slots, until the slots change
 
     @property
     def live(self) -> int:
@@ -244,6 +246,7 @@ class Index:
         if self.delta_size > MERGE_SHARE * max(len(self.slots), 1000):
             self._merge()
         self.source = patch.docs
+        self._topics = {}
         return len(patch.gone) + len(patch.moved) + len(patch.changed)
 
     def _merge(self) -> None:
@@ -330,9 +333,17 @@ class Index:
                 self.city_masks[city] = mask
         return mask & self.alive
 
-    def in_topic(self, codes: set[str], tags: set[str], approved: set[int],
-                 excluded: set[int]) -> npt.NDArray[np.int64]:
+    def in_topic(self, codes: frozenset[str], tags: frozenset[str], approved: frozenset[int],
+                 excluded: frozenset[int]) -> npt.NDArray[np.int64]:
         """Live slots of a topic: its categories or tags, plus approved, minus excluded."""
+        key = (codes, tags, approved, excluded)
+        found = self._topics.get(key)
+        if found is None:
+            found = self._topics[key] = self._members(codes, tags, approved, excluded)
+        return found
+
+    def _members(self, codes: frozenset[str], tags: frozenset[str], approved: frozenset[int],
+                 excluded: frozenset[int]) -> npt.NDArray[np.int64]:
         chosen = np.zeros(len(self.ids), np.bool_)
         for code in codes:
             chosen[self.by_category.get(code, [])] = True

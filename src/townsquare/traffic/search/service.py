@@ -317,8 +317,7 @@ def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
         scores[slots] += lookup.terms[term] * index.idf(len(slots)) * impact
         masks[slots] |= fields
     for topic, weight in lookup.topics:
-        members = index.in_topic(set(topic.codes), set(topic.tags), set(topic.approved),
-                               set(topic.excluded))
+        members = index.in_topic(topic.codes, topic.tags, topic.approved, topic.excluded)
         if members.size:
             scores[members] += weight * index.idf(len(members)) * TOPIC_IMPACT
             masks[members] |= TOPIC_BIT
@@ -326,7 +325,8 @@ def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
     pinned = [index.slot_of[i] for i in official if i in index.slot_of]
     pinned = [s for s in pinned if shown[s]]
     found = np.flatnonzero(shown & (scores > 0))
-    found = found[~np.isin(found, pinned)]
+    if pinned:
+        found = found[~np.isin(found, pinned)]
     rounded = np.round(scores[found], 9)
     if found.size > limit:  # the limit best, ties at the cut included, then ordered exactly
         cut = np.partition(rounded, found.size - limit)[found.size - limit]

@@ -5,8 +5,9 @@ feed's organic order per city, and each bid target's bids with today's spend.
 
 Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
 (default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
-version, count of listed mini-apps, count of active promises); a changed stamp, or
-`CACHE_SECONDS`, reloads everything. Between checks a request reads nothing from the database
+version, count of listed mini-apps, count of active promises); a changed stamp, or an age of
+`CACHE_SECONDS` (or ten times what the last load took, if more: at 200,000 mini-apps a load takes
+seconds), reloads everything — above `INLINE_CARDS` mini-apps in a thread of its own. Between checks a request reads nothing from the database
 for the snapshot. So a new plan, configuration, listing or a cancelled promise is served within
 the refresh interval; a profile or listing edited in place without a new plan shows within
 `CACHE_SECONDS`; bids and their spend are at most one refresh interval old (charging a click is
@@ -54,6 +55,8 @@ from townsquare.traffic.serving import exposure_writer, ranking
 
 log = structlog.get_logger("townsquare.traffic.serving")
 CACHE_SECONDS = 30.0
+RELOAD_SHARE = 0.1  # an unchanged snapshot is reloaded for edits in place at most this share
+#                     of the time: after max(CACHE_SECONDS, load time / RELOAD_SHARE)
 INLINE_CARDS = 5_000  # a bigger snapshot is reloaded behind the requests, not in one of them
 BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
 NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
@@ -111,6 +114,12 @@ class Snapshot:
     checked: float = 0.0  # when the stamp was last compared (monotonic seconds)
     reload_due: bool = False  # a flush committed while the plan was read: reload at next check
     reloading: bool = False  # a reload behind the requests is under way (`_reload_behind`)
+    load_seconds: float = 0.0  # how long loading it took
+
+    @property
+    def max_age(self) -> float:
+        """Seconds after which it is reloaded even with an unchanged stamp (edits in place)."""
+        return max(CACHE_SECONDS, self.load_seconds / RELOAD_SHARE)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one checker at a time
 
     def __post_init__(self) -> None:
@@ -188,6 +197,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
 
 
 def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
+    started = monotonic()
     plan, state, due = None, None, False
     if stamp[0] is not None:
         row = db.execute(
@@ -204,6 +214,7 @@ def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
         due = writer is not None and writer.generation != generation
     fresh = Snapshot(stamp, monotonic(), traffic_config.active(db), _load_cards(db), plan, state)
     fresh.reload_due = due
+    fresh.load_seconds = fresh.loaded - started
     return fresh
 
 
@@ -241,14 +252,14 @@ def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
     current = _snapshots.get(engine)
     if current is not None:
         if refresh_seconds == math.inf or (now - current.checked < refresh_seconds
-                                           and now - current.loaded < CACHE_SECONDS):
+                                           and now - current.loaded < current.max_age):
             return current  # (inf: as it is, whatever its age)
         if not current.lock.acquire(blocking=False):
             return current  # another request is checking it right now
         try:
             stamp = _stamp(db)
             if (stamp == current.stamp and not current.reload_due
-                    and now - current.loaded < CACHE_SECONDS):
+                    and now - current.loaded < current.max_age):
                 current.checked = now
                 return current
             if len(current.cards) > INLINE_CARDS:
@@ -300,7 +311,7 @@ def fresh(engine: Engine, *, refresh_seconds: float,
     now = monotonic()
     current = _snapshots.get(engine)
     if current is None or not (now - current.checked < refresh_seconds
-                               and now - current.loaded < CACHE_SECONDS):
+                               and now - current.loaded < current.max_age):
         return None
     if bids_of is not None and current.config.sponsored_positions:
         books = _bids.get(engine)
