@@ -8,9 +8,10 @@ Freshness is time based: a process re-checks its snapshot at most every `serving
 version, count of listed mini-apps, count of active promises); a changed stamp, or an age of
 `CACHE_SECONDS` (or ten times what the last load took, if more: at 200,000 mini-apps a load takes
 seconds), reloads everything — above `INLINE_CARDS` mini-apps in a thread of its own. Between
-checks a request reads nothing from the database for the snapshot. So a new plan, configuration, listing or a cancelled promise is served within
-the refresh interval; a profile or listing edited in place without a new plan shows within
-`CACHE_SECONDS`; bids and their spend are at most one refresh interval old (charging a click is
+checks a request reads nothing from the database for the snapshot. So a new plan, configuration,
+listing or a cancelled promise is served within the refresh interval (plus the load time above
+`INLINE_CARDS`); a profile or listing edited in place without a new plan shows within that age;
+bids and their spend are at most one refresh interval old (charging a click is
 exact and never cached: `bids.charge_click`).
 """
 
