@@ -17,7 +17,6 @@ from .conftest import VIEWPORTS, screenshot
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("size", ["phone", "desktop"])
 def _grocers_in(database, city: str) -> int:
     """Listed 生鲜买菜 mini-apps serving `city` (no cities: every city)."""
     with database.unit_of_work() as db:
@@ -26,6 +25,7 @@ def _grocers_in(database, city: str) -> int:
     return sum(1 for cities in served if not cities or city in cities)
 
 
+@pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_a_need_finds_the_category_and_says_why(live_server, database, browser, size):
     context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[size])
     try:
