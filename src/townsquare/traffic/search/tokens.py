@@ -6,8 +6,10 @@ out of vocabulary for a dictionary segmenter, so it cuts them unpredictably, and
 way misses a name indexed another way. Overlapping bigrams need no dictionary to maintain, treat
 every name alike, and make a query match wherever its characters appear in order: this is the
 CJKAnalyzer approach of Lucene and Elasticsearch (`cjk_bigram`). A one-character run ("茶") is kept
-as a unigram; documents also index every CJK character on its own, so a one-character query finds
-it anywhere ("茶" finds "奶茶铺"), while a longer query matches by bigrams only (precision).
+as a unigram. The in-memory index (`index.py`) posts `tokenize`'s terms only; a one-character
+query and a Latin prefix are expanded over its vocabulary instead (`Index.containing`,
+`Index.with_prefix`). `index_terms` and `query_terms` describe the older table index's scheme
+(unigram and `prefix*` postings) and are no longer used by the service.
 
 Latin letters and digits form words, lower-cased (casefolded). Text is NFKC-normalised first,
 which folds full-width forms ("ＣＬＩＮＩＣ", "１２") to ASCII, and invisible characters are
