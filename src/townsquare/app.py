@@ -95,5 +95,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
+    app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

@@ -50,7 +50,7 @@ def _serve(database: Database, tmp_path, *, demo: bool) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # start-up warms jieba, the snapshot and the index
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")

@@ -267,16 +267,18 @@ def str_enum(enum_cls: type, length: int = 16) -> SAEnum:
     )
 
 
-def engine_of(db: Session) -> Engine:
-    """The engine behind a session, the same for a read-only unit of work (bound to the engine
-    with options, `Database.read_sessions`) as for a writing one: what per-engine caches key on."""
-    bind = db.get_bind()
-    return cast(Engine, getattr(bind, "_proxied", None) or bind.engine)
-
-
 def rows_changed(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched (a conditional update's "did I win?")."""
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def engine_of(db: Session) -> Engine:
+    """The engine behind a session, whatever execution options its bind carries: a read-only
+    session's bind is an option-carrying copy (`OptionEngine`) of the same engine and pool, so
+    per-engine caches must not tell them apart (one cache per database, not two)."""
+    bind = db.get_bind().engine
+    proxied = getattr(bind, "_proxied", None)
+    return proxied if isinstance(proxied, Engine) else bind
 
 
 def table_of(model: type[Base]) -> Table:

@@ -29,7 +29,6 @@ from townsquare.traffic.market import auction, bids
 from townsquare.traffic.models import ServingPlan, Stage, TrafficProfile
 from townsquare.traffic.planning import service as planning
 from townsquare.traffic.planning import supply
-from townsquare.traffic.search import service as search
 from townsquare.traffic.support import campaigns, points
 
 CHANNEL_CATEGORIES = ("community", "housekeeping", "errands", "grocery")
@@ -217,7 +216,6 @@ def seed(db: Session, *, settings: Settings, rng: random.Random) -> ServingPlan:
     _points(db, operator, merchant, config)
     _bids(db, rng, merchant, apps, config, settings.timezone)
     db.flush()
-    search.sync_index(db)  # index now, so the first resident's search does not wait for it
     return planning.run(db, actor=None, now=now, rng=np.random.default_rng(rng.getrandbits(64)),
                         timezone=settings.timezone)
 

@@ -1,5 +1,6 @@
 """Traffic tables: where services are shown, the promises of exposure the platform makes, the
-points ledger, campaigns, paid bids, the stored serving plan and the search index.
+points ledger, campaigns, paid bids and the stored serving plan (the search index is in memory:
+`traffic.search`).
 
 The contract between the traffic modules: `profiles` (stage, quality, tier: what serving reads),
 `promises` (every guaranteed demand, whatever its kind), `serving_plans` + `plan_allocations`
@@ -434,37 +435,6 @@ class PlanAllocation(Base):
     delivered: Mapped[int] = mapped_column(default=0)
 
     promise: Mapped[Promise] = relationship(lazy="joined")
-
-
-# -- search ----------------------------------------------------------------------------------
-class SearchTerm(Base):
-    """Inverted index posting: a token of a mini-app's name, description, tags or merchant name."""
-
-    __tablename__ = "search_terms"
-    __table_args__ = (
-        UniqueConstraint("term", "miniapp_id", "field"),
-        Index("ix_search_terms_miniapp", "miniapp_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    term: Mapped[str] = mapped_column(String(64))
-    miniapp_id: Mapped[int] = mapped_column(ForeignKey("miniapps.id", ondelete="CASCADE"))
-    field: Mapped[str] = mapped_column(String(16))  # name | tags | merchant | description
-    count: Mapped[int] = mapped_column(default=1)
-
-
-class SearchDocument(Base):
-    """Per indexed mini-app: field lengths for BM25 and the fingerprint that tells it is stale."""
-
-    __tablename__ = "search_documents"
-
-    miniapp_id: Mapped[int] = mapped_column(
-        ForeignKey("miniapps.id", ondelete="CASCADE"), primary_key=True
-    )
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    lengths: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
 
 # Channel and topic pages read a cached snapshot rebuilt when these change (core/generations.py).
 generations.watch(Channel, "topics")

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -202,10 +203,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, message)
 
 
+def _warm_routes(app: FastAPI) -> None:
+    """Match every route once: FastAPI builds an included router's routes (their dependencies
+    and models, seconds for the whole platform) on the first request that reaches them, which
+    would be some resident's first search or page after every start."""
+    scope: dict[str, Any] = {"type": "http", "path": "/__warm__", "method": "GET",
+                             "root_path": "", "headers": [], "query_string": b""}
+    for route in app.router.routes:
+        route.matches(scope)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    for hook in app.state.startup_hooks:  # background work a package runs while serving
-        hook(app)
+    for hook in app.state.startup_hooks:  # what a package warms before the first request
+        await run_in_threadpool(hook, app)
+    await run_in_threadpool(_warm_routes, app)
     yield
     for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)

@@ -1,18 +1,14 @@
-"""Search: Chinese and English queries, city filter, brand pinning, and an index kept in sync."""
+"""Search: Chinese and English queries, city filter, brand pinning, and an index kept fresh."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.merchants import brands
 from townsquare.merchants.models import Brand, BrandStatus, Merchant
 from townsquare.miniapps.models import MiniApp, MiniAppKind
-from townsquare.traffic.models import SearchDocument, SearchTerm
 from townsquare.traffic.search import service as search
 
 
@@ -156,27 +152,18 @@ def test_brand_named_in(database, world):
 
 def test_a_revoked_brand_pins_nothing(database, world):
     with database.unit_of_work() as db:
-        search.sync_index(db)
         brand = db.scalar(select(Brand))
         operator = db.merge(world.operator)
         brands.revoke(db, actor=operator, brand_id=brand.public_id, reason="商标争议")
     with database.unit_of_work() as db:
-        assert search.sync_index(db) == 1  # the brand's app: its fingerprint changed
         assert search.brand_named_in(db, text="鲜丰水果") is None
     result = run(database, "鲜丰水果")
     assert result.brand is None and not any(hit.official for hit in result.hits)
 
 
 def test_an_unlisted_app_disappears_from_the_index(database, world):
-    with database.unit_of_work() as db:
-        assert search.sync_index(db) == len(world.apps)
+    assert keys(world, run(database, "clinic")) == ["clinic"]
     edit_app(database, world, "clinic", listed=False)
-    with database.unit_of_work() as db:
-        assert search.sync_index(db) == 1
-        clinic = world.app("clinic").id
-        assert db.get(SearchDocument, clinic) is None
-        count = select(func.count()).select_from(SearchTerm)
-        assert db.scalar(count.where(SearchTerm.miniapp_id == clinic)) == 0
     assert run(database, "clinic").hits == []
     edit_app(database, world, "clinic", listed=True)
     assert keys(world, run(database, "clinic")) == ["clinic"]
@@ -192,15 +179,18 @@ def test_a_renamed_app_is_reindexed(database, world):
 
 
 def test_a_renamed_merchant_is_reindexed(database, world):
+    assert run(database, "米行").hits == []
     with database.unit_of_work() as db:
-        search.sync_index(db)
         db.get(Merchant, world.app("declining").merchant_id).name = "百年米行"
     assert keys(world, run(database, "米行")) == ["declining"]
 
 
-def test_sync_is_cheap_when_nothing_changed(database, world):
+def test_a_query_over_unchanged_cards_reads_no_catalogue(database, world):
+    """Given the serving snapshot's cards, a query reads only the certified brands (a few rows)
+    and writes nothing: the index is in memory and patched only when the cards change."""
     with database.unit_of_work() as db:
-        assert search.sync_index(db) == len(world.apps)
+        cards = search.documents(db)
+        assert keys(world, search.query(db, text="水果", cards=cards))
     statements: list[str] = []
 
     def seen(conn, cursor, statement, *args):
@@ -209,13 +199,13 @@ def test_sync_is_cheap_when_nothing_changed(database, world):
     event.listen(database.engine, "before_cursor_execute", seen)
     try:
         with database.unit_of_work() as db:
-            assert search.sync_index(db) == 0
+            assert keys(world, search.query(db, text="水果", cards=cards))
     finally:
         event.remove(database.engine, "before_cursor_execute", seen)
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE",
                                                                       "DELETE"))]
-    assert len(reads) == 1 and writes == []  # one aggregate query
+    assert len(reads) == 1 and "brands" in reads[0] and writes == []
 
 
 def test_bad_input_gives_an_empty_result(database, world):
@@ -243,44 +233,11 @@ def test_equal_scores_are_ordered_by_id(database, world):
     assert run(database, "同名小店") == result
 
 
-@pytest.mark.postgres_only
-def test_two_syncs_at_once_write_the_index_once(database, world):
-    """The second writer waits for the first and then finds nothing left to do."""
-    first_wrote = threading.Event()
-    outcome: dict[str, object] = {}
-
-    def first():
-        with database.unit_of_work() as db:
-            outcome["first"] = search.sync_index(db)
-            first_wrote.set()
-            time.sleep(0.5)  # keep the transaction open while the second one starts
-
-    def second():
-        first_wrote.wait(10)
-        try:
-            with database.unit_of_work() as db:
-                outcome["second"] = search.sync_index(db)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            outcome["second"] = exc
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert outcome == {"first": len(world.apps), "second": 0}
-    with database.unit_of_work() as db:
-        assert db.scalar(select(func.count()).select_from(SearchDocument)) == len(world.apps)
-
-
 def test_a_brand_named_unlike_its_merchant_is_indexed_and_pinned(database, world):
     clinic = world.app("clinic")
     with database.unit_of_work() as db:
-        search.sync_index(db)
         db.add(Brand(merchant_id=clinic.merchant_id, name="Renxin Health",
                      status=BrandStatus.CERTIFIED))
-    with database.unit_of_work() as db:
-        assert search.sync_index(db) == 1  # certification changed what the clinic indexes
     named = run(database, "RENXIN health 问诊")
     assert keys(world, named)[0] == "clinic" and named.hits[0].official
     partial = run(database, "renxin")  # part of the brand: found through the index, not pinned

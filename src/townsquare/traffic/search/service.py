@@ -1,73 +1,55 @@
-"""Search over listed mini-apps: an inverted index in two tables, BM25F ranking, brand pinning.
+"""Search over listed mini-apps: words, synonyms, categories and topics, BM25F, brand pinning.
 
-`search_terms` holds one posting per (term, mini-app, field) with its count; `search_documents`
-holds each indexed mini-app's field lengths and a fingerprint of what was indexed. Plain tables
-and equality lookups, so SQLite and PostgreSQL behave alike.
+A query is cut into words (`segment`, jieba); each word is looked up as its character bigrams
+(`tokens`), a one-character word as the bigrams that hold it, a Latin word also as the longer
+words it begins. Each word's synonyms (`synonyms`) are looked up too, at a lower weight. The
+index (`index.Index`, in memory, one per database engine and process) covers each mini-app's
+name, tags, merchant (and certified brand), category names and description; a query word that
+names an official topic ("买菜") adds the topic's members. Every result says what it matched:
+the query's words, the synonyms, categories and topics used (`SearchResult.matched`) and each
+hit's fields (`Hit.fields`).
 
-`sync_index` runs at the start of every query, so it must cost little when nothing changed. The
-database computes each listed mini-app's fingerprint itself (an md5 of the tokenizer version,
-name, description, tags, merchant name and certified brand names: PostgreSQL's built-in `md5`
-and `string_agg`, Python functions registered on SQLite connections) and compares it with the
-stored one, so the usual case is ONE aggregate query answering one row — how many are listed,
-how many are stale, how many documents exist, and the average field lengths BM25 needs — with
-no text leaving the database. Only stale mini-apps' text is then read and tokenised.
+The documents are the serving snapshot's cards (`query(..., cards=snapshot.cards)`): when the
+snapshot changes (a listing or delisting within `serving_refresh_ms`, any edit within its
+`CACHE_SECONDS`), the index is patched by diffing the cards' indexed text, so a request never
+re-reads the catalogue. Without `cards` (tests, tools) the listed mini-apps are read here.
 
-Ranking is BM25F (field-weighted term frequencies, saturated once per term): name > tags >
-merchant > description. A query that names a certified brand (the brand's whole name appears in
-it) puts that brand merchant's listed mini-apps first, marked official; everything else follows,
-so an uncertified look-alike can never take that place.
+A query that names a certified brand (the brand's whole name appears in it) puts that brand
+merchant's listed mini-apps first, marked official; an uncertified look-alike never takes that
+place. Ties are broken by quality (the profile's score), then by id: a category query at scale
+matches thousands of mini-apps equally, and serving blends quality into the order anyway.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections import defaultdict
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
 
-from sqlalchemy import (
-    LargeBinary,
-    String,
-    Text,
-    case,
-    cast,
-    delete,
-    exists,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from townsquare.core.clock import clock
-from townsquare.core.database import table_of
+from townsquare.core.database import engine_of
 from townsquare.core.text import LINE_CONTROL
-from townsquare.merchants.models import Brand, BrandStatus, Merchant
+from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
 from townsquare.miniapps.models import MiniApp
-from townsquare.traffic.models import SearchDocument, SearchTerm
-from townsquare.traffic.search import tokens
+from townsquare.traffic.models import MembershipState, Topic, TopicMember, TrafficProfile
+from townsquare.traffic.search import segment, synonyms, tokens
+from townsquare.traffic.search.index import FIELD_BIT, FIELDS, K1, Doc, Index
 
 QUERY_MAX = 64  # characters of a query that are looked at
 LIMIT_MAX = 200
-FIELD_WEIGHTS = {"name": 4.0, "tags": 2.5, "merchant": 2.0, "description": 1.0}
-# Length normalisation per field (BM25F's b), mild everywhere: a name is not less about its
-# words for being long, and a one-line description must not outweigh a name (the field order
-# should hold for ordinary lengths; a full 0.75 lets a short field's boost overturn it).
-FIELD_B = {"name": 0.5, "tags": 0.3, "merchant": 0.3, "description": 0.5}
-K1 = 1.2  # term-frequency saturation
 BRAND_KEY_MIN = 2  # a one-character brand name would be "named" by far too many queries
-_CHUNK = 500  # ids per IN (…)
-_INDEX_LOCK = 0x5EA4C4  # PostgreSQL advisory lock serialising index writers
-_SEP = "\x1f"  # never in a name, tag or description (core.text refuses control characters)
+PREFIX_WEIGHT = 0.5  # a Latin word found as the start of a longer word counts half
+TOPIC_BIT = 1 << len(FIELDS)
+TOPIC_WEIGHT = 2.0  # a topic named by the query counts like a category field match
+TOPIC_IMPACT = TOPIC_WEIGHT * (K1 + 1) / (TOPIC_WEIGHT + K1)
 
 Brands = list[tuple[int, str, int]]  # certified (brand id, name, merchant id)
-Postings = dict[str, dict[int, dict[str, int]]]  # term → mini-app id → field → count
-Stats = tuple[int, dict[str, float]]  # (documents, average length per field)
 
 
 @dataclass(frozen=True)
@@ -75,6 +57,7 @@ class Hit:
     miniapp_id: int
     score: float
     official: bool
+    fields: tuple[str, ...] = ()  # what matched: name, tags, merchant, category, description, topic
 
 
 @dataclass(frozen=True)
@@ -85,9 +68,60 @@ class BrandMatch:
 
 
 @dataclass(frozen=True)
+class Match:
+    """Something the query matched beyond its own words: `kind` synonym, category or topic."""
+
+    kind: str
+    word: str  # the query word
+    name: str  # the synonym, the category's name or the topic's title (zh)
+    name_en: str = ""
+
+
+@dataclass(frozen=True)
 class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     brand: BrandMatch | None = None  # set when the query named a certified brand shown here
+    words: tuple[str, ...] = ()  # the query as segmented
+    matched: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Topic:
+    title_zh: str
+    title_en: str
+    codes: frozenset[str]
+    tags: frozenset[str]
+    approved: frozenset[int]
+    excluded: frozenset[int]
+
+
+@dataclass
+class _State:
+    index: Index
+    categories: dict[str, tuple[str, str]]  # code → (zh, en)
+    topics: list[_Topic]
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held to read or change
+    patching: threading.Lock = field(default_factory=threading.Lock)
+
+
+_states: weakref.WeakKeyDictionary[Engine, _State] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A listed mini-app as the index reads it (when no serving cards are given)."""
+
+    id: int
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    merchant_name: str
+    brand: str | None
+    category: str
+    cities: tuple[str, ...]
+    quality: float | None
+    merchant_id: int = 0
 
 
 def clean_query(text: str) -> str:
@@ -95,39 +129,223 @@ def clean_query(text: str) -> str:
     return LINE_CONTROL.sub("", text or "").strip()[:QUERY_MAX].strip()
 
 
-def sync_index(db: Session) -> int:
-    """Re-index listed mini-apps whose indexed text changed, drop unlisted ones; how many."""
-    return _sync(db)[0]
+def _strings(values: object) -> tuple[str, ...]:
+    return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
 
 
-def query(db: Session, *, text: str, city: str | None = None, limit: int = 50) -> SearchResult:
-    """Listed mini-apps matching `text` (serving `city`), a named certified brand's first."""
+def documents(db: Session) -> dict[int, Document]:
+    """Every listed mini-app's indexed text (what the serving snapshot's cards hold)."""
+    certified = select(Brand.merchant_id, Brand.name).where(Brand.status == BrandStatus.CERTIFIED)
+    brands = {merchant_id: name for merchant_id, name in db.execute(certified.order_by(Brand.id))}
+    stmt = (
+        select(MiniApp.id, MiniApp.name, MiniApp.description, MiniApp.tags, Merchant.name,
+               MiniApp.merchant_id, Category.code, MiniApp.cities, TrafficProfile.quality)
+        .join(Merchant, Merchant.id == MiniApp.merchant_id)
+        .join(Category, Category.id == MiniApp.category_id)
+        .outerjoin(TrafficProfile, TrafficProfile.miniapp_id == MiniApp.id)
+        .where(MiniApp.listed.is_(True)).order_by(MiniApp.id)
+    )
+    return {
+        row[0]: Document(row[0], row[1] or "", row[2] or "", _strings(row[3]), row[4] or "",
+                         brands.get(row[5]), row[6], _strings(row[7]), row[8], row[5])
+        for row in db.execute(stmt)
+    }
+
+
+def _categories(db: Session) -> dict[str, tuple[str, str]]:
+    return {code: (zh, en) for code, zh, en in
+            db.execute(select(Category.code, Category.name_zh, Category.name_en))}
+
+
+def _topics(db: Session) -> list[_Topic]:
+    members: dict[int, tuple[set[int], set[int]]] = {}
+    for topic_id, miniapp_id, state, decided in db.execute(
+        select(TopicMember.topic_id, TopicMember.miniapp_id, TopicMember.state,
+               TopicMember.decided_at)
+    ):
+        approved, excluded = members.setdefault(topic_id, (set(), set()))
+        if state == MembershipState.APPROVED:
+            approved.add(miniapp_id)
+        elif state != MembershipState.APPLIED or decided is not None:
+            excluded.add(miniapp_id)  # rejected, removed, or applying again after that
+    found = []
+    for topic in db.scalars(select(Topic).where(Topic.active.is_(True)).order_by(Topic.id)):
+        approved, excluded = members.get(topic.id, (set(), set()))
+        found.append(_Topic(topic.title_zh, topic.title_en,
+                            frozenset(_strings(topic.category_codes)),
+                            frozenset(_strings(topic.tags)), frozenset(approved),
+                            frozenset(excluded)))
+    return found
+
+
+def _state(db: Session, cards: Mapping[int, Doc]) -> _State:
+    """The engine's index, patched to `cards` if they are not what it reflects."""
+    engine = engine_of(db)
+    with _states_lock:
+        state = _states.get(engine)
+    if state is not None and state.index.source is cards:
+        return state
+    categories, topics = _categories(db), _topics(db)
+    names = {code: (zh, en) for code, (zh, en) in categories.items()}
+    if state is None or {c: state.index.category_names.get(c) for c in names} != names:
+        index = Index(category_names=names)
+        index.build(cards.values())
+        index.source = cards
+        state = _State(index, categories, topics)
+        with _states_lock:
+            _states[engine] = state
+        return state
+    with state.patching:  # one patcher at a time; queries wait only while it applies
+        if state.index.source is not cards:
+            patch = state.index.diff(cards)
+            with state.lock:
+                state.index.apply(patch)
+                state.categories, state.topics = categories, topics
+    return state
+
+
+def warm(db: Session, cards: Mapping[int, Doc] | None = None) -> int:
+    """Load jieba and build this engine's index now (at start); how many mini-apps it holds."""
+    segment.warm()
+    return _state(db, documents(db) if cards is None else cards).index.live
+
+
+def ready(engine: Engine) -> int | None:
+    """How many mini-apps this engine's index holds, or None if it is not built yet."""
+    with _states_lock:
+        state = _states.get(engine)
+    return state.index.live if state is not None else None
+
+
+def forget() -> None:
+    """Drop every engine's index (tests)."""
+    with _states_lock:
+        _states.clear()
+
+
+# -- the query --------------------------------------------------------------------------------
+class _Lookup:
+    """The terms one query looks up, with weights, and what it matched beyond its words."""
+
+    def __init__(self, state: _State) -> None:
+        self.state, self.index = state, state.index
+        self.terms: dict[str, float] = {}
+        self.matched: list[Match] = []
+        self.topics: list[tuple[_Topic, float]] = []
+
+    def add_text(self, text: str, weight: float) -> bool:
+        """Look `text` up at `weight`; whether any of its terms is in the index."""
+        found = False
+        for is_cjk, run in tokens.runs(text):
+            if is_cjk and len(run) == 1:
+                exact, near = [run], self.index.containing(run)
+            elif is_cjk:
+                exact, near = [run[i:i + 2] for i in range(len(run) - 1)], []
+            else:
+                exact, near = [run], self.index.with_prefix(run) if len(run) >= 2 else []
+            for term, w in [(t, weight) for t in exact] + [(t, weight * PREFIX_WEIGHT)
+                                                            for t in near]:
+                if self.index.postings(term)[0].size:
+                    found = True
+                    self.terms[term] = max(self.terms.get(term, 0.0), w)
+        return found
+
+    def add_names(self, word: str, weight: float) -> None:
+        """Categories and topics the word names (both ways: 买菜 ⊂ 生鲜买菜, 买菜 ⊃ 菜)."""
+        key = _key(word)
+        if len(key) < 2:
+            return
+        for code, (zh, en) in self.state.categories.items():
+            if any(_names(key, n) for n in (zh, en)) and self.index.by_category.get(code):
+                self.matched.append(Match("category", word, zh, en))
+        for topic in self.state.topics:
+            if any(_names(key, n) for n in (topic.title_zh, topic.title_en)):
+                self.matched.append(Match("topic", word, topic.title_zh, topic.title_en))
+                self.topics.append((topic, weight))
+
+
+@lru_cache(maxsize=4096)
+def _key(name: str) -> str:
+    return tokens.name_key(name)
+
+
+def _names(key: str, name: str) -> bool:
+    other = _key(name)
+    return len(other) >= 2 and (key in other or other in key)
+
+
+def query(db: Session, *, text: str, city: str | None = None, limit: int = 50,
+          cards: Mapping[int, Doc] | None = None) -> SearchResult:
+    """Listed mini-apps matching `text` (serving `city`), a named certified brand's first.
+    `cards`: the serving snapshot's cards (else the listed mini-apps are read now)."""
     text = clean_query(text)
-    weights = tokens.query_terms(text)
-    if not weights:
+    words = segment.words(text) if text else ()
+    if not words:
         return SearchResult()
     limit = max(1, min(limit, LIMIT_MAX))
     city = (city or "").strip() or None
-    _, stats = _sync(db)
-    postings = _postings(db, weights)
+    state = _state(db, documents(db) if cards is None else cards)
     named = _named_brand(text, _certified_brands(db))
-    mine = set(_listed_of(db, named[1])) if named else set()
-    lengths, cities = _details(db, set().union(*postings.values(), mine))
-    scores = _bm25(postings, weights, lengths, stats)
-
-    def shown(miniapp_id: int) -> bool:
-        served = cities.get(miniapp_id)
-        return served is not None and (city is None or not served or city in served)
-
-    official = _ranked(((i, scores.get(i, 0.0)) for i in mine if shown(i)), official=True)
-    others = _ranked(
-        ((i, s) for i, s in scores.items() if i not in mine and s > 0 and shown(i)),
-        official=False,
-    )
-    hits = (official + others)[:limit]
+    with state.lock:
+        mine = [state.index.ids[s] for s in state.index.by_merchant.get(named[1], [])
+                if state.index.alive[s]] if named else []
+        lookup = _Lookup(state)
+        for word in words:
+            lookup.add_text(word, 1.0)
+            lookup.add_names(word, 1.0)
+            for other in synonyms.of(word):
+                if lookup.add_text(other, synonyms.WEIGHT):
+                    lookup.matched.append(Match("synonym", word, other))
+                lookup.add_names(other, synonyms.WEIGHT)
+        hits = _ranked(state.index, lookup, city, limit, mine)
     pinned = [hit.miniapp_id for hit in hits if hit.official]
     brand = BrandMatch(named[0], named[1], pinned) if named and pinned else None
-    return SearchResult(hits=hits, brand=brand)
+    seen: dict[tuple[str, str], Match] = {}  # a category found by a word and a synonym: once
+    for match in lookup.matched:
+        seen.setdefault((match.kind, match.name if match.kind != "synonym"
+                         else f"{match.word}→{match.name}"), match)
+    return SearchResult(hits=hits, brand=brand, words=words, matched=tuple(seen.values()))
+
+
+def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
+            official: list[int]) -> list[Hit]:
+    """The best `limit` hits: the named brand's first, then by score, quality and id."""
+    scores = np.zeros(len(index.ids))
+    masks = np.zeros(len(index.ids), np.uint8)
+    for term in sorted(lookup.terms):  # a fixed order, so equal inputs sum to equal floats
+        slots, impact, fields = index.postings(term)
+        scores[slots] += lookup.terms[term] * index.idf(len(slots)) * impact
+        masks[slots] |= fields
+    for topic, weight in lookup.topics:
+        members = index.in_topic(topic.codes, topic.tags, topic.approved, topic.excluded)
+        if members.size:
+            scores[members] += weight * index.idf(len(members)) * TOPIC_IMPACT
+            masks[members] |= TOPIC_BIT
+    shown = index.serving(city)
+    pinned = [index.slot_of[i] for i in official if i in index.slot_of]
+    pinned = [s for s in pinned if shown[s]]
+    found = np.flatnonzero(shown & (scores > 0))
+    if pinned:
+        found = found[~np.isin(found, pinned)]
+    rounded = np.round(scores[found], 9)
+    if found.size > limit:  # the limit best, ties at the cut included, then ordered exactly
+        cut = np.partition(rounded, found.size - limit)[found.size - limit]
+        found, rounded = found[rounded >= cut], rounded[rounded >= cut]
+    order: list[tuple[int, float, bool]] = []
+    for group, score, is_official in (
+        (np.array(pinned, np.int64), np.round(scores[pinned], 9), True),
+        (found, rounded, False),
+    ):
+        quality = np.nan_to_num(index.quality[group], nan=-1.0)
+        best = np.lexsort((index.id_array()[group], -quality, -score))[:limit - len(order)]
+        order += [(int(group[at]), float(score[at]), is_official) for at in best]
+    return [Hit(index.ids[s], score, is_official, _fields(int(masks[s])))
+            for s, score, is_official in order]
+
+
+def _fields(mask: int) -> tuple[str, ...]:
+    named = [name for name in FIELDS if mask & FIELD_BIT[name]]
+    return (*named, "topic") if mask & TOPIC_BIT else tuple(named)
 
 
 def brand_named_in(db: Session, *, text: str) -> BrandMatch | None:
@@ -160,216 +378,3 @@ def _named_brand(text: str, brands: Brands) -> tuple[str, int] | None:
 def _listed_of(db: Session, merchant_id: int) -> list[int]:
     stmt = select(MiniApp.id).where(MiniApp.merchant_id == merchant_id, MiniApp.listed.is_(True))
     return list(db.scalars(stmt.order_by(MiniApp.id)))
-
-
-# -- ranking ----------------------------------------------------------------------------------
-def _postings(db: Session, weights: dict[str, float]) -> Postings:
-    found: Postings = defaultdict(lambda: defaultdict(dict))
-    stmt = select(SearchTerm.term, SearchTerm.miniapp_id, SearchTerm.field, SearchTerm.count)
-    for term, miniapp_id, field_name, count in db.execute(
-        stmt.where(SearchTerm.term.in_(sorted(weights)))
-    ):
-        if field_name in FIELD_WEIGHTS:
-            found[term][miniapp_id][field_name] = count
-    return found
-
-
-def _details(
-    db: Session, ids: set[int]
-) -> tuple[dict[int, dict[str, Any]], dict[int, tuple[str, ...]]]:
-    """Field lengths and cities of those of `ids` that are listed and indexed."""
-    lengths: dict[int, dict[str, Any]] = {}
-    cities: dict[int, tuple[str, ...]] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _CHUNK):
-        stmt = (
-            select(SearchDocument.miniapp_id, SearchDocument.lengths, MiniApp.cities)
-            .join(MiniApp, MiniApp.id == SearchDocument.miniapp_id)
-            .where(SearchDocument.miniapp_id.in_(ordered[start : start + _CHUNK]),
-                   MiniApp.listed.is_(True))
-        )
-        for miniapp_id, doc_lengths, served in db.execute(stmt):
-            lengths[miniapp_id] = doc_lengths if isinstance(doc_lengths, dict) else {}
-            cities[miniapp_id] = _strings(served)
-    return lengths, cities
-
-
-def _bm25(postings: Postings, weights: dict[str, float], lengths: dict[int, dict[str, Any]],
-          stats: Stats) -> dict[int, float]:
-    """BM25F score of every listed mini-app holding at least one query term."""
-    total, average = stats
-    scores: dict[int, float] = defaultdict(float)
-    for term in sorted(postings):  # a fixed order, so equal inputs sum to equal floats
-        matched = {i: f for i, f in postings[term].items() if i in lengths}
-        df = len(matched)
-        idf = math.log(1 + max(total - df + 0.5, 0.5) / (df + 0.5))
-        for miniapp_id in sorted(matched):
-            own = lengths[miniapp_id]
-            tf = sum(
-                FIELD_WEIGHTS[f] * matched[miniapp_id][f]
-                / (1 - FIELD_B[f] + FIELD_B[f] * max(int(own.get(f) or 0), 1) / average[f])
-                for f in FIELD_WEIGHTS if f in matched[miniapp_id]
-            )
-            scores[miniapp_id] += weights[term] * idf * tf * (K1 + 1) / (tf + K1)
-    return dict(scores)
-
-
-def _ranked(scored: Iterable[tuple[int, float]], *, official: bool) -> list[Hit]:
-    """Best first; equal scores by mini-app id (rounded, so float noise never reorders)."""
-    rows = sorted(((round(s, 9), i) for i, s in scored), key=lambda r: (-r[0], r[1]))
-    return [Hit(miniapp_id=i, score=s, official=official) for s, i in rows]
-
-
-# -- indexing ---------------------------------------------------------------------------------
-def _strings(values: object) -> tuple[str, ...]:
-    """The strings of a JSON list column (anything else in it is ignored)."""
-    return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
-
-
-class _SortedNames:
-    """SQLite aggregate: names sorted and joined (PostgreSQL: string_agg … ORDER BY)."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def step(self, name: str | None) -> None:
-        if name is not None:
-            self.names.append(name)
-
-    def finalize(self) -> str | None:
-        return _SEP.join(sorted(self.names)) if self.names else None
-
-
-def _md5(value: bytes | None) -> str | None:
-    return None if value is None else hashlib.md5(value, usedforsecurity=False).hexdigest()
-
-
-def _prepare(db: Session) -> bool:
-    """Give SQLite the two functions PostgreSQL has built in; True on PostgreSQL."""
-    if db.get_bind().dialect.name == "postgresql":
-        return True
-    raw = db.connection().connection.driver_connection
-    raw.create_function("md5", 1, _md5, deterministic=True)  # type: ignore[union-attr]
-    raw.create_aggregate("ts_sorted_names", 1, _SortedNames)  # type: ignore[union-attr]
-    return False
-
-
-def _brand_names(postgresql: bool) -> Any:
-    """SQL: the mini-app's merchant's certified brand names, sorted and joined (or NULL)."""
-    if postgresql:
-        joined = func.string_agg(Brand.name, aggregate_order_by(literal(_SEP, String), Brand.name))
-    else:
-        joined = func.ts_sorted_names(Brand.name)
-    stmt = select(joined).where(Brand.merchant_id == Merchant.id,
-                                Brand.status == BrandStatus.CERTIFIED)
-    return stmt.scalar_subquery()
-
-
-def _fingerprint(postgresql: bool) -> Any:
-    """SQL: the fingerprint of what a listed mini-app (joined with its merchant) would index."""
-    sep = literal(_SEP, String)
-    indexed = (
-        literal(str(tokens.VERSION), String) + sep + MiniApp.name + sep + MiniApp.description
-        + sep + cast(MiniApp.tags, Text) + sep + Merchant.name + sep
-        + func.coalesce(_brand_names(postgresql), "")
-    )
-    # SQLite hands the Python md5 the UTF-8 bytes as they are, saving a decode and an encode
-    return func.md5(indexed if postgresql else cast(indexed, LargeBinary))
-
-
-def _check(db: Session, postgresql: bool) -> tuple[int, int, int, Stats]:
-    """(listed, stale, documents, stats) in one aggregate query; stats hold when nothing is."""
-    docs = SearchDocument.__table__.alias("all_docs")
-    stale = case((SearchDocument.fingerprint == _fingerprint(postgresql), 0), else_=1)
-    averages = [func.avg(SearchDocument.lengths[f].as_float()) for f in FIELD_WEIGHTS]
-    stmt = (
-        select(func.count(), func.coalesce(func.sum(stale), 0),
-               select(func.count()).select_from(docs).scalar_subquery(), *averages)
-        .select_from(MiniApp)
-        .join(Merchant, Merchant.id == MiniApp.merchant_id)
-        .outerjoin(SearchDocument, SearchDocument.miniapp_id == MiniApp.id)
-        .where(MiniApp.listed.is_(True))
-    )
-    listed, stale_count, documents, *means = db.execute(stmt).one()
-    stats = (listed, {f: max(1.0, float(m or 0)) for f, m in zip(FIELD_WEIGHTS, means,
-                                                                  strict=True)})
-    return listed, int(stale_count), documents, stats
-
-
-def _sync(db: Session) -> tuple[int, Stats]:
-    """(mini-apps re-indexed or dropped, stats for ranking)."""
-    postgresql = _prepare(db)
-    listed, stale, documents, stats = _check(db, postgresql)
-    if not stale and documents == listed:
-        return 0, stats
-    if postgresql:
-        # One writer at a time; whoever waited re-reads, and usually finds the work done.
-        # (SQLite transactions already hold the write lock from BEGIN IMMEDIATE.)
-        db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _INDEX_LOCK})
-    fingerprint = _fingerprint(postgresql)
-    stale_ids = list(db.scalars(
-        select(MiniApp.id)
-        .join(Merchant, Merchant.id == MiniApp.merchant_id)
-        .outerjoin(SearchDocument, SearchDocument.miniapp_id == MiniApp.id)
-        .where(MiniApp.listed.is_(True),
-               (SearchDocument.fingerprint.is_(None)) | (SearchDocument.fingerprint != fingerprint))
-    ))
-    listed_doc = select(MiniApp.id).where(
-        MiniApp.id == SearchDocument.miniapp_id, MiniApp.listed.is_(True)
-    )
-    dropped = list(db.scalars(select(SearchDocument.miniapp_id).where(~exists(listed_doc))))
-    if not stale_ids and not dropped:  # another writer did it while we waited for the lock
-        return 0, _check(db, postgresql)[3]
-    _write(db, stale_ids, dropped, postgresql)
-    return len(stale_ids) + len(dropped), _check(db, postgresql)[3]
-
-
-def _fields(name: str, description: str, tags: object, merchant: str,
-            brands: Iterable[str]) -> dict[str, list[str]]:
-    """The indexed text of one mini-app, per field (each tag and name tokenised on its own)."""
-    merchant_key = tokens.name_key(merchant)
-    extra = sorted({b for b in brands if b and tokens.name_key(b) != merchant_key})
-    return {
-        "name": [name or ""],
-        "tags": list(_strings(tags)),
-        "merchant": [merchant or "", *extra],  # a certified brand named otherwise is findable
-        "description": [description or ""],
-    }
-
-
-def _write(db: Session, stale: list[int], dropped: list[int], postgresql: bool) -> None:
-    ids = stale + dropped
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        db.execute(delete(SearchTerm).where(SearchTerm.miniapp_id.in_(chunk)))
-        db.execute(delete(SearchDocument).where(SearchDocument.miniapp_id.in_(chunk)))
-    now = clock.now()
-    for start in range(0, len(stale), _CHUNK):
-        # text, brand names and fingerprint read by one statement, so they always agree
-        stmt = (
-            select(MiniApp.id, MiniApp.name, MiniApp.description, MiniApp.tags, Merchant.name,
-                   _brand_names(postgresql), _fingerprint(postgresql))
-            .join(Merchant, Merchant.id == MiniApp.merchant_id)
-            .where(MiniApp.id.in_(stale[start : start + _CHUNK]))
-        )
-        postings: list[dict[str, Any]] = []
-        documents: list[dict[str, Any]] = []
-        for miniapp_id, name, description, tags, merchant, brands, fingerprint in db.execute(stmt):
-            fields = _fields(name, description, tags, merchant, (brands or "").split(_SEP))
-            for field_name, parts in fields.items():
-                counts: dict[str, int] = defaultdict(int)
-                for part in parts:
-                    for term in tokens.index_terms(part):
-                        counts[term] += 1
-                postings.extend(
-                    {"term": t, "miniapp_id": miniapp_id, "field": field_name, "count": c}
-                    for t, c in sorted(counts.items())
-                )
-            lengths = {f: sum(len(tokens.tokenize(p)) for p in ps) for f, ps in fields.items()}
-            documents.append({"miniapp_id": miniapp_id, "lengths": lengths, "indexed_at": now,
-                              "fingerprint": fingerprint})
-        # Core inserts (executemany): no ORM bookkeeping for what may be many thousand rows
-        if documents:
-            db.execute(insert(table_of(SearchDocument)), documents)
-        if postings:
-            db.execute(insert(table_of(SearchTerm)), postings)

@@ -6,8 +6,10 @@ out of vocabulary for a dictionary segmenter, so it cuts them unpredictably, and
 way misses a name indexed another way. Overlapping bigrams need no dictionary to maintain, treat
 every name alike, and make a query match wherever its characters appear in order: this is the
 CJKAnalyzer approach of Lucene and Elasticsearch (`cjk_bigram`). A one-character run ("茶") is kept
-as a unigram; documents also index every CJK character on its own, so a one-character query finds
-it anywhere ("茶" finds "奶茶铺"), while a longer query matches by bigrams only (precision).
+as a unigram. The in-memory index (`index.py`) posts `tokenize`'s terms only; a one-character
+query and a Latin prefix are expanded over its vocabulary instead (`Index.containing`,
+`Index.with_prefix`). `index_terms` and `query_terms` describe the older table index's scheme
+(unigram and `prefix*` postings) and are no longer used by the service.
 
 Latin letters and digits form words, lower-cased (casefolded). Text is NFKC-normalised first,
 which folds full-width forms ("ＣＬＩＮＩＣ", "１２") to ASCII, and invisible characters are
@@ -45,11 +47,23 @@ _CJK = (
 _RUN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>(?:(?![{_CJK}])[^\W_])+)")
 
 
+class _Visible(dict[int, int | None]):
+    """A `str.translate` table dropping invisible characters, filled as characters are met
+    (indexing 200,000 mini-apps asks about each character once, not once per occurrence)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if invisible(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_VISIBLE = _Visible()
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width folded), invisible characters (zero-width, soft hyphen, BOM, bidi
     controls) dropped, casefolded, runs of whitespace/control characters as one space."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    folded = "".join(ch for ch in folded if not invisible(ch)).casefold()
+    folded = unicodedata.normalize("NFKC", text or "").translate(_VISIBLE).casefold()
     return " ".join(folded.split())
 
 
@@ -135,6 +149,11 @@ def find_name(text_key: str, name: str) -> int:
             return start
         start = text_key.find(needle, start + 1)
     return -1
+
+
+def is_cjk(text: str) -> bool:
+    """Whether the text starts with a CJK character."""
+    return bool(text) and re.match(f"[{_CJK}]", text[0]) is not None
 
 
 def _latin(char: str) -> bool:

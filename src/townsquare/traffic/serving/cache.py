@@ -5,11 +5,13 @@ feed's organic order per city, and each bid target's bids with today's spend.
 
 Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
 (default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
-version, count of listed mini-apps, count of active promises); a changed stamp, or
-`CACHE_SECONDS`, reloads everything. Between checks a request reads nothing from the database
-for the snapshot. So a new plan, configuration, listing or a cancelled promise is served within
-the refresh interval; a profile or listing edited in place without a new plan shows within
-`CACHE_SECONDS`; bids and their spend are at most one refresh interval old (charging a click is
+version, count of listed mini-apps, count of active promises); a changed stamp, or an age of
+`CACHE_SECONDS` (or ten times what the last load took, if more: at 200,000 mini-apps a load takes
+seconds), reloads everything — above `INLINE_CARDS` mini-apps in a thread of its own. Between
+checks a request reads nothing from the database for the snapshot. So a new plan, configuration,
+listing or a cancelled promise is served within the refresh interval (plus the load time above
+`INLINE_CARDS`); a profile or listing edited in place without a new plan shows within that age;
+bids and their spend are at most one refresh interval old (charging a click is
 exact and never cached: `bids.charge_click`).
 """
 
@@ -25,11 +27,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from townsquare.core.database import engine_of
+from townsquare.core.database import READ_ONLY, engine_of
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
@@ -48,9 +51,14 @@ from townsquare.traffic.models import (
 )
 from townsquare.traffic.planning import state as plan_state
 from townsquare.traffic.planning.state import PlanState
+from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import exposure_writer, ranking
 
+log = structlog.get_logger("townsquare.traffic.serving")
 CACHE_SECONDS = 30.0
+RELOAD_SHARE = 0.1  # an unchanged snapshot is reloaded for edits in place at most this share
+#                     of the time: after max(CACHE_SECONDS, load time / RELOAD_SHARE)
+INLINE_CARDS = 5_000  # a bigger snapshot is reloaded behind the requests, not in one of them
 BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
 NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
 DIVERSITY_DECAY = 0.85
@@ -73,6 +81,7 @@ class Card:
     stage: Stage | None  # None: no profile yet
     quality: float | None
     tier: str | None
+    tags: tuple[str, ...] = ()  # what search indexes besides the text above
 
     @property
     def is_new(self) -> bool:
@@ -105,6 +114,13 @@ class Snapshot:
     cities: list[str] = field(default_factory=list)
     checked: float = 0.0  # when the stamp was last compared (monotonic seconds)
     reload_due: bool = False  # a flush committed while the plan was read: reload at next check
+    reloading: bool = False  # a reload behind the requests is under way (`_reload_behind`)
+    load_seconds: float = 0.0  # how long loading it took
+
+    @property
+    def max_age(self) -> float:
+        """Seconds after which it is reloaded even with an unchanged stamp (edits in place)."""
+        return max(CACHE_SECONDS, self.load_seconds / RELOAD_SHARE)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one checker at a time
 
     def __post_init__(self) -> None:
@@ -163,7 +179,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
             MiniApp.id, MiniApp.public_id, MiniApp.name, MiniApp.icon, MiniApp.description,
             MiniApp.merchant_id, Merchant.name.label("merchant_name"),
             Category.code.label("category"), MiniApp.cities, TrafficProfile.stage,
-            TrafficProfile.quality, TrafficProfile.tier,
+            TrafficProfile.quality, TrafficProfile.tier, MiniApp.tags,
         )
         .join(Merchant, Merchant.id == MiniApp.merchant_id)
         .join(Category, Category.id == MiniApp.category_id)
@@ -175,13 +191,14 @@ def _load_cards(db: Session) -> dict[int, Card]:
             row.id, row.public_id, row.name, row.icon, row.description, row.merchant_id,
             row.merchant_name, brands.get(row.merchant_id), row.category,
             tuple(c for c in (row.cities or []) if isinstance(c, str)), row.stage, row.quality,
-            row.tier,
+            row.tier, tuple(t for t in (row.tags or []) if isinstance(t, str)),
         )
         for row in db.execute(stmt)
     }
 
 
 def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
+    started = monotonic()
     plan, state, due = None, None, False
     if stamp[0] is not None:
         row = db.execute(
@@ -198,27 +215,57 @@ def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
         due = writer is not None and writer.generation != generation
     fresh = Snapshot(stamp, monotonic(), traffic_config.active(db), _load_cards(db), plan, state)
     fresh.reload_due = due
+    fresh.load_seconds = fresh.loaded - started
     return fresh
+
+
+def _reload_behind(engine: Engine, current: Snapshot) -> None:
+    """Load a new snapshot (and patch the search index to its cards) in a thread of its own;
+    requests keep the current one meanwhile. At most one such reload per snapshot at a time."""
+    if current.reloading:
+        return
+    current.reloading = True
+
+    def run() -> None:
+        try:
+            with Session(engine.execution_options(**{READ_ONLY: True})) as db:
+                fresh = _load(db, engine, _stamp(db))
+                search.warm(db, fresh.cards)
+            with _lock:
+                if _snapshots.get(engine) is current:
+                    _snapshots[engine] = fresh
+        except Exception as exc:  # noqa: BLE001 - the next check tries again
+            log.warning("snapshot_reload_failed", error=type(exc).__name__)
+        finally:
+            current.reloading = False
+
+    threading.Thread(target=run, name="serving-snapshot", daemon=True).start()
 
 
 def snapshot(db: Session, *, refresh_seconds: float = 0.0) -> Snapshot:
     """The cached snapshot of this database: its stamp is re-checked when it was last checked
     `refresh_seconds` ago or more; it is reloaded when the stamp changed or after
-    `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot."""
+    `CACHE_SECONDS`. While one thread checks, the others serve the current snapshot. A snapshot
+    of more than `INLINE_CARDS` mini-apps is reloaded in a thread of its own (seconds at
+    200,000), the current one served until then: no request pays for the reload."""
     engine = engine_of(db)
     now = monotonic()
     current = _snapshots.get(engine)
     if current is not None:
         if refresh_seconds == math.inf or (now - current.checked < refresh_seconds
-                                           and now - current.loaded < CACHE_SECONDS):
+                                           and now - current.loaded < current.max_age):
             return current  # (inf: as it is, whatever its age)
         if not current.lock.acquire(blocking=False):
             return current  # another request is checking it right now
         try:
             stamp = _stamp(db)
             if (stamp == current.stamp and not current.reload_due
-                    and now - current.loaded < CACHE_SECONDS):
+                    and now - current.loaded < current.max_age):
                 current.checked = now
+                return current
+            if len(current.cards) > INLINE_CARDS:
+                current.checked = now  # served as it is until the new one is loaded
+                _reload_behind(engine, current)
                 return current
             fresh = _load(db, engine, stamp)
         finally:
@@ -265,7 +312,7 @@ def fresh(engine: Engine, *, refresh_seconds: float,
     now = monotonic()
     current = _snapshots.get(engine)
     if current is None or not (now - current.checked < refresh_seconds
-                               and now - current.loaded < CACHE_SECONDS):
+                               and now - current.loaded < current.max_age):
         return None
     if bids_of is not None and current.config.sponsored_positions:
         books = _bids.get(engine)

@@ -22,6 +22,7 @@ from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.miniapps.shell import hub_view
 from townsquare.traffic import surfaces, topic_views
+from townsquare.traffic.search import explain
 from townsquare.traffic.search import service as search
 from townsquare.traffic.serving import clicks
 from townsquare.traffic.serving import service as serving
@@ -137,7 +138,9 @@ def search_page(
         db, settings=settings, user=user, surface="search", city=city, query=q,
         visitor=visitor_of(request, settings, user, issue=True),
     )
-    return with_visitor_cookie(request, render(request, "traffic/search.html", q=q, **context))
+    return with_visitor_cookie(request, render(request, "traffic/search.html", q=q,
+                                               match_label=explain.label,
+                                               field_labels=explain.fields, **context))
 
 
 @router.get("/channels/{slug}", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pydantic_core
+import structlog
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -22,12 +23,15 @@ from townsquare.accounts.deps import SESSION_COOKIE, optional_user
 from townsquare.core.database import Database
 from townsquare.traffic import surfaces
 from townsquare.traffic.models import SlotReason
-from townsquare.traffic.serving import exposure_writer
+from townsquare.traffic.search import explain
+from townsquare.traffic.search import service as search_service
+from townsquare.traffic.serving import cache, exposure_writer
 from townsquare.traffic.serving import service as serving
 from townsquare.traffic.serving.pages import records_later, visitor_of
 from townsquare.web.deps import get_settings
 from townsquare.web.openapi import Responses
 
+log = structlog.get_logger("townsquare.traffic.serving")
 router = APIRouter(prefix="/api", tags=["traffic: feeds and search"])
 
 City = Annotated[str | None, Query(max_length=32, description="City; default: the first served")]
@@ -50,6 +54,16 @@ class FeedItemOut(BaseModel):
     sponsored: bool = Field(description="A paid slot: show it labelled")
     new_merchant: bool
     click_url: str = Field(description="Open the mini-app through this URL (records the click)")
+    matched_fields: list[str] = Field(
+        default_factory=list, description="Search: where the query matched this item (name, "
+        "tags, merchant, category, description, topic)")
+
+
+class MatchOut(BaseModel):
+    kind: str = Field(description="synonym, category or topic")
+    word: str = Field(description="The query word that led to it")
+    name: str = Field(description="The synonym, the category's name or the topic's title")
+    label: str = Field(description="Said for a reader: 按分类「生鲜买菜」匹配, 同义词：买菜 → 生鲜")
 
 
 class FeedOut(BaseModel):
@@ -58,6 +72,9 @@ class FeedOut(BaseModel):
     daypart: str
     audience: str
     brand: str | None = Field(None, description="Search: the certified brand the query named")
+    words: list[str] = Field(default_factory=list, description="Search: the query's words")
+    matched: list[MatchOut] = Field(
+        default_factory=list, description="Search: synonyms, categories and topics it matched")
     items: list[FeedItemOut]
 
 
@@ -67,6 +84,9 @@ def feed_json(served: serving.Served) -> bytes:
     body = {
         "surface": served.surface, "city": served.city, "daypart": served.daypart,
         "audience": served.audience, "brand": served.brand.name if served.brand else None,
+        "words": list(served.words),
+        "matched": [{"kind": m.kind, "word": m.word, "name": m.name, "label": explain.label(m)}
+                    for m in served.matched],
         "items": [
             {"position": item.position, "miniapp_id": item.card.public_id,
              "name": item.card.name, "icon": item.card.icon,
@@ -74,7 +94,8 @@ def feed_json(served: serving.Served) -> bytes:
              "certified_brand": item.card.brand, "official": item.official,
              "reason": item.reason.value, "promise_id": item.promise_id,
              "sponsored": item.sponsored, "new_merchant": item.is_new,
-             "click_url": item.click_url}
+             "click_url": item.click_url,
+             "matched_fields": list(served.fields.get(item.card.id, ()))}
             for item in served.items
         ],
     }
@@ -115,6 +136,18 @@ async def _answer(request: Request, surface: str, city: str | None,
                                                settings=settings, surface=surface):
         return _serve(request, surface, city, query, cached_only=True)
     return await run_in_threadpool(_serve, request, surface, city, query)
+
+
+def on_startup(app: FastAPI) -> None:
+    """Load the serving snapshot and build the search index (and jieba) before the first
+    request, so no resident waits for them; a database not ready yet is left to the first
+    request (which builds them then), never a failed start."""
+    try:
+        with app.state.database.unit_of_work(read_only=True) as db:
+            snap = cache.snapshot(db)
+            search_service.warm(db, snap.cards)
+    except Exception as exc:  # noqa: BLE001 - e.g. tables not created yet: warm up later
+        log.warning("warm_up_skipped", error=type(exc).__name__)
 
 
 def on_shutdown(app: FastAPI) -> None:

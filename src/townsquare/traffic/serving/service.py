@@ -105,6 +105,9 @@ class Served:
     audience: str
     items: list[Item]
     brand: search.BrandMatch | None = None  # search: the certified brand the query named
+    words: tuple[str, ...] = ()  # search: the query as segmented
+    matched: tuple[search.Match, ...] = ()  # search: synonyms, categories and topics used
+    fields: dict[int, tuple[str, ...]] = field(default_factory=dict)  # search: id → matched
 
 
 def _shortlist(ranked: list[ranking.Candidate], exclude: set[int], size: int,
@@ -139,6 +142,7 @@ class Candidates:
     keyword: str | None = None  # search: the bid target
     relevance: dict[int, float] | None = None  # search: BM25 score / best score
     brand: search.BrandMatch | None = None
+    found: search.SearchResult | None = None
 
 
 def _feed_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
@@ -172,7 +176,7 @@ def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city:
     text = (query or "").strip()
     if not text:
         return None
-    result = search.query(db, text=text, city=city, limit=50)
+    result = search.query(db, text=text, city=city, limit=50, cards=snap.cards)
     hits = [h for h in result.hits if h.miniapp_id in snap.cards]
     allowed = {h.miniapp_id: snap.cards[h.miniapp_id] for h in hits}
     pinned: list[ranking.Fixed] = []
@@ -193,7 +197,7 @@ def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city:
     )
     relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
     return Candidates(organic, allowed, pinned=pinned, official=official, keyword=text,
-                      relevance=relevance, brand=result.brand)
+                      relevance=relevance, brand=result.brand, found=result)
 
 
 # the kind of surface (`feed`, `search`, `channel`, `topic`: before the dot) -> its candidates
@@ -320,7 +324,11 @@ def serve(
                                                   query=query, refresh=refresh)
     if found is None:  # an empty search
         return Served(request_id, surface, city, part, who, [])
-    served = Served(request_id, surface, city, part, who, [], brand=found.brand)
+    result = found.found
+    served = Served(request_id, surface, city, part, who, [], brand=found.brand,
+                    words=result.words if result else (),
+                    matched=result.matched if result else (),
+                    fields={h.miniapp_id: h.fields for h in result.hits} if result else {})
     pinned, official, allowed = found.pinned, found.official, found.allowed
 
     taken = {f.miniapp_id for f in pinned}
