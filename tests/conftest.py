@@ -95,6 +95,7 @@ def settings(tmp_path: Path, database: Database) -> Settings:
         serving_refresh_ms=0, exposure_flush_ms=0,
         # the outbox is sent by the tests themselves (gateway.notify.deliver_due)
         gateway_notify_interval_ms=0, gateway_notify_private=True, gateway_call_log_flush_ms=0,
+        warm_up_at_start=False,  # the tests that need the warm-up turn it on
     )
 
 

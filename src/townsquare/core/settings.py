@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     exposure_flush_rows: int = 2_000
     exposure_buffer_max: int = 200_000  # buffered exposure rows kept while the database is down
 
+    # At start, warm what the first requests would otherwise pay for (every route, the serving
+    # snapshot, the search index, jieba). Off in the tests, whose thousand short-lived apps
+    # would each pay for it.
+    warm_up_at_start: bool = True
+
     # The open gateway's notifier: how often each serving process sends due notifications
     # (0 = not in the server; `townsquare gateway notify` then), and whether a notify_url may
     # reach private, loopback or link-local addresses (off in production: SSRF).

@@ -217,7 +217,8 @@ def _warm_routes(app: FastAPI) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for hook in app.state.startup_hooks:  # what a package warms before the first request
         await run_in_threadpool(hook, app)
-    await run_in_threadpool(_warm_routes, app)
+    if app.state.settings.warm_up_at_start:
+        await run_in_threadpool(_warm_routes, app)
     yield
     for hook in app.state.shutdown_hooks:  # what a package flushes when the server stops
         hook(app)

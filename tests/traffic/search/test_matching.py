@@ -166,6 +166,7 @@ def test_the_index_patches_and_merges_without_losing_postings():
 def test_the_index_is_built_when_the_server_starts(app, database, world):
     from fastapi.testclient import TestClient
 
+    app.state.settings = app.state.settings.model_copy(update={"warm_up_at_start": True})
     search.forget()
     assert search.ready(database.engine) is None
     with TestClient(app):

@@ -142,6 +142,8 @@ def on_startup(app: FastAPI) -> None:
     """Load the serving snapshot and build the search index (and jieba) before the first
     request, so no resident waits for them; a database not ready yet is left to the first
     request (which builds them then), never a failed start."""
+    if not app.state.settings.warm_up_at_start:
+        return
     try:
         with app.state.database.unit_of_work(read_only=True) as db:
             snap = cache.snapshot(db)
