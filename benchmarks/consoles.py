@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import free_port, wait_until_up, write_section  # benchmarks/harness.py
+from harness import cpu_seconds, free_port, wait_until_up, write_section  # benchmarks/
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "townsquare-demo"  # simulation.demo_city.DEMO_PASSWORD
@@ -66,12 +66,6 @@ def sign_in(base: str, username: str) -> httpx.Cookies:
         if answer.status_code >= 400 or "/login" in answer.headers.get("location", "/login"):
             raise RuntimeError(f"could not sign in as {username}: {answer.status_code}")
         return client.cookies
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load(base: str, path: str, cookies: httpx.Cookies | None, seconds: float,

@@ -39,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import (  # benchmarks/harness.py (this folder is on sys.path)
+    cpu_seconds,
     free_port,
+    percentile,
     wait_until_up,
     write_section,
 )
@@ -156,11 +158,6 @@ def seed(url: str, miniapps: int, promises: int, bidders: int, residents: int,
     return tokens
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
-
-
 def _load(base: str, requests: list[tuple[str, dict[str, str]]], count: int,
           clients: int) -> dict[str, Any]:
     """`count` requests over `clients` threads, taking `requests` (path, headers) in turn."""
@@ -194,15 +191,6 @@ def _load(base: str, requests: list[tuple[str, dict[str, str]]], count: int,
         thread.join()
     return {"wall": time.perf_counter() - started, "statuses": statuses,
             "latencies": latencies, "items": items}
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _server_ms(log: Path, path: str) -> list[float]:
@@ -267,9 +255,9 @@ def http(url: str, feed_requests: list[tuple[str, dict[str, str]]], requests: in
             for _ in range(rounds):
                 for name, load in loads.items():
                     mark = len(_server_ms(log, logged[name]))
-                    cpu = _cpu_seconds(server.pid)
+                    cpu = cpu_seconds(server.pid)
                     run = _load(base, load, chunk, clients)
-                    run["cpu"] = _cpu_seconds(server.pid) - cpu
+                    run["cpu"] = cpu_seconds(server.pid) - cpu
                     runs[name].append(run)
                     times[name] += _server_ms(log, logged[name])[mark:mark + chunk]
             for name, done in runs.items():
@@ -281,13 +269,13 @@ def http(url: str, feed_requests: list[tuple[str, dict[str, str]]], requests: in
                     "requests": total,
                     "items": sum(run["items"] for run in done),
                     "client_p50_ms": statistics.median(latencies) * 1000,
-                    "client_p99_ms": _percentile(latencies, 0.99) * 1000,
+                    "client_p99_ms": percentile(latencies, 0.99) * 1000,
                     "cpu_us": sum(run["cpu"] for run in done) / total * 1e6,
                     "round_rps": [len(run["latencies"]) / run["wall"] for run in done],
                 }
                 if times[name]:
                     results[name]["server_p50_ms"] = statistics.median(times[name])
-                    results[name]["server_p99_ms"] = _percentile(times[name], 0.99)
+                    results[name]["server_p99_ms"] = percentile(times[name], 0.99)
             reasons: set[str] = set()
             for path, headers in feed_requests[:6]:  # what was served, guests and residents
                 items = httpx.get(base + path, headers=headers, timeout=60).json()["items"]

@@ -18,17 +18,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
 from harness import (  # benchmarks/harness.py (this folder is on sys.path)
-    free_port,
-    wait_until_up,
+    cpu_seconds,
+    drive,
+    percentile,
+    uvicorn_server,
     write_section,
 )
 
@@ -137,50 +137,6 @@ def seed(url: str, households: int) -> dict[str, str]:
     return {**result, "households": ids, "members": heads}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
-
-
-def _drive(base: str, clients: int, count: int, send) -> dict:
-    """`count` requests over `clients` threads; `send(session, i)` makes one and says if it did
-    what was expected."""
-    import httpx
-
-    latencies: list[float] = []
-    good = 0
-    lock = threading.Lock()
-    counter = iter(range(count))
-
-    def client() -> None:
-        nonlocal good
-        with httpx.Client(base_url=base, timeout=60) as session:
-            for i in counter:
-                started = time.perf_counter()
-                ok = send(session, i)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    good += ok
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {"wall": time.perf_counter() - started, "latencies": latencies, "good": good}
-
-
 def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dict[str, dict]:
     """The floor (`/api/health`) and scans through one live server in its own process, in
     interleaved rounds (floor, scans, floor, scans, …) so the shared machine's load weighs on
@@ -189,25 +145,12 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
 
     from townsquare.community.gate import codes
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "TOWNSQUARE_DATABASE_URL": url,
-        "TOWNSQUARE_SECRET_KEY": SECRET,
-        "TOWNSQUARE_DATA_DIR": tempfile.mkdtemp(),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env = {"TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
+           "TOWNSQUARE_DATA_DIR": tempfile.mkdtemp()}
     households, members = world["households"], world["members"]
     scan_path = f"/api/community/{world['com']}/gate/scan"
     run_id = 0
-    try:
-        wait_until_up(base, seconds=240)
+    with uvicorn_server(env) as (base, server):
         token = httpx.post(
             f"{base}/api/auth/token", json={"username": "benchguard", "password": "pw-bench-1"},
             timeout=120,
@@ -235,17 +178,14 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
         runs: dict[str, list[dict]] = {"floor": [], "scan": []}
         for warm_up in (floor, scan):  # imports, caches, connections
             run_id += 1
-            _drive(base, clients, 100, warm_up)
+            drive(base, clients, 100, warm_up)
         for _ in range(rounds):
             for name, send in (("floor", floor), ("scan", scan)):
                 run_id += 1
-                cpu = _cpu_seconds(server.pid)
-                run = _drive(base, clients, chunk, send)
-                run["cpu"] = _cpu_seconds(server.pid) - cpu
+                cpu = cpu_seconds(server.pid)
+                run = drive(base, clients, chunk, send)
+                run["cpu"] = cpu_seconds(server.pid) - cpu
                 runs[name].append(run)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     results = {}
     for name, done in runs.items():
         latencies = [x for run in done for x in run["latencies"]]
@@ -254,7 +194,7 @@ def http(url: str, world: dict, requests: int, clients: int, rounds: int) -> dic
             "per_s": len(latencies) / sum(run["wall"] for run in done),
             "good": sum(run["good"] for run in done),
             "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": _percentile(latencies, 0.99) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
             "cpu_ms": sum(run["cpu"] for run in done) / len(latencies) * 1000,
             "round_per_s": [len(run["latencies"]) / run["wall"] for run in done],
         }

@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
-from harness import free_port, wait_until_up, write_section
+from harness import drive, percentile, uvicorn_server, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -106,41 +104,19 @@ def rsa_cost(world: dict[str, str], n: int = 300) -> float:
 
 def load(base: str, requests: list[tuple[str, bytes | None]], clients: int) -> dict[str, float]:
     """Send the requests with `clients` concurrent keep-alive clients; rate and latencies."""
-    import httpx
+    headers = {"content-type": "application/x-www-form-urlencoded;charset=utf-8"}
 
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    pending = iter(requests)
+    def send(session, i: int) -> bool:
+        path, body = requests[i]
+        if body is None:
+            return session.get(path).status_code == 200
+        response = session.post(path, content=body, headers=headers)
+        return response.status_code == 200 and '"code":"10000"' in response.text
 
-    def client() -> None:
-        nonlocal failures
-        headers = {"content-type": "application/x-www-form-urlencoded;charset=utf-8"}
-        with httpx.Client(base_url=base, timeout=60) as session:
-            for path, body in pending:
-                started = time.perf_counter()
-                if body is None:
-                    response = session.get(path)
-                    ok = response.status_code == 200
-                else:
-                    response = session.post(path, content=body, headers=headers)
-                    ok = response.status_code == 200 and '"code":"10000"' in response.text
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    failures += not ok
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    latencies.sort()
-    return {"rate": len(requests) / wall, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-            "failures": failures}
+    run = drive(base, clients, len(requests), send)
+    latencies = run["latencies"]
+    return {"rate": len(latencies) / run["wall"], "p50": statistics.median(latencies) * 1000,
+            "p99": percentile(latencies, 0.99) * 1000, "failures": len(latencies) - run["good"]}
 
 
 def main() -> None:
@@ -155,31 +131,19 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{tmp}/gateway.db"
     backend = url.split(":", 1)[0].split("+", 1)[0]
     world = seed(url)
-    port = free_port()
-    env = {**os.environ, "TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
+    env = {"TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
            "TOWNSQUARE_DATA_DIR": tmp, "TOWNSQUARE_GATEWAY_NOTIFY_INTERVAL_MS": "0",
            "TZ": "Asia/Shanghai"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    os.environ["TZ"] = "Asia/Shanghai"
+    os.environ["TZ"] = "Asia/Shanghai"  # the client stamps calls in Beijing time, as ISVs do
     time.tzset()
     floors, calls = [], []
-    try:
-        wait_until_up(base, seconds=60)
+    with uvicorn_server(env, seconds=120) as (base, _server):
         load(base, [("/api/health", None)] * 200, args.clients)  # warm up both paths
         load(base, [("/gateway.do", b) for b in signed_bodies(world, 100)], args.clients)
         for _ in range(args.rounds):  # paired rounds: each gateway round beside its own floor
             floors.append(load(base, [("/api/health", None)] * args.requests, args.clients))
             bodies = signed_bodies(world, args.requests)
             calls.append(load(base, [("/gateway.do", b) for b in bodies], args.clients))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     ratios = [c["rate"] / f["rate"] for c, f in zip(calls, floors, strict=True)]
     ratio = statistics.median(ratios)
     floor_rate = statistics.median(f["rate"] for f in floors)

@@ -1,13 +1,21 @@
-"""What the benchmark scripts share: a free local port for a server under test, waiting for that
-server to answer, and writing a run's figures between a section's markers in a Markdown page
+"""What the benchmark scripts share: a free local port and a uvicorn process for a server under
+test, waiting for it to answer, driving it with keep-alive clients, CPU time and percentiles, and
+writing a run's figures between a section's markers in a Markdown page
 (docs/benchmarks.md by default)."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -50,3 +58,75 @@ def write_section(marker: str, heading: str, text: str, *, page: Path = BENCHMAR
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(doc, encoding="utf-8")
     return page
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU time of these processes so far (Linux /proc; NaN when none is read)."""
+    total, read = 0.0, False
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        read = True
+    return total if read else float("nan")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def drive(base: str, clients: int, count: int,
+          send: Callable[[httpx.Client, int], bool | int]) -> dict[str, Any]:
+    """`count` requests over `clients` keep-alive threads; `send(session, i)` makes one and
+    answers whether it did what was expected (or how many items it served)."""
+    latencies: list[float] = []
+    good = 0
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def client() -> None:
+        nonlocal good
+        with httpx.Client(base_url=base, timeout=120) as session:
+            for i in counter:
+                started = time.perf_counter()
+                ok = send(session, i)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    good += int(ok)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"wall": time.perf_counter() - started, "latencies": latencies, "good": good}
+
+
+@contextmanager
+def uvicorn_server(env: Mapping[str, str], *, log: Path | None = None,
+                   seconds: float = 240) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`townsquare.app:create_app` in a uvicorn process of its own on a free local port, with
+    these TOWNSQUARE_* settings; yields its base URL and process once it answers."""
+    port = free_port()
+    sink = log.open("w") if log else None
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+        stderr=sink or subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, seconds=seconds)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if sink:
+            sink.close()

@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from harness import free_port, wait_until_up, write_section
+from harness import cpu_seconds, free_port, wait_until_up, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -83,18 +83,6 @@ def throwaway_database(url: str):
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _family(pid: int) -> list[int]:
@@ -171,10 +159,10 @@ def _threads(url: str, seconds: float, connections: int, cookie: str) -> dict[st
 
 def load(base: str, path: str, seconds: float, connections: int, cookie: str = "",
          pids: list[int] | None = None) -> dict[str, Any]:
-    cpu = _cpu_seconds(pids or [])
+    cpu = cpu_seconds(*(pids or []))
     run = (_wrk if shutil.which("wrk") else _threads)(base + path, seconds, connections, cookie)
     if pids:
-        run["cpu_ms"] = (_cpu_seconds(pids) - cpu) * 1000 / max(1, run["count"])
+        run["cpu_ms"] = (cpu_seconds(*pids) - cpu) * 1000 / max(1, run["count"])
     return run
 
 
