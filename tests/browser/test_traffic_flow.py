@@ -245,7 +245,8 @@ def test_traffic_surfaces_market_and_plan(live_server, browser, database):
         f"({truth.package}, {truth.package_points} points): it cannot redeem anything"
     )
     redemptions = mpage.locator("#redemptions tr[data-redemption]")
-    of_package = redemptions.filter(has_text=truth.package)
+    # the row shows the package's label (never its code); the code is the row's data-package
+    of_package = mpage.locator(f"#redemptions tr[data-redemption][data-package={truth.package}]")
     before, before_package = redemptions.count(), of_package.count()
     form = mpage.locator("#points form[action$='/redeem']")
     form.locator("select[name=package]").select_option(truth.package)
