@@ -25,7 +25,6 @@ Updates the "Feed" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -42,6 +41,7 @@ from harness import (  # benchmarks/harness.py (this folder is on sys.path)
     cpu_seconds,
     free_port,
     percentile,
+    server_ms,
     wait_until_up,
     write_section,
 )
@@ -193,20 +193,6 @@ def _load(base: str, requests: list[tuple[str, dict[str, str]]], count: int,
             "latencies": latencies, "items": items}
 
 
-def _server_ms(log: Path, path: str) -> list[float]:
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        if '"request"' not in line:
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == "request" and entry.get("path") == path:
-            found.append(float(entry["ms"]))
-    return found
-
-
 def feed_mix(tokens: list[str], resident_share: float) -> list[tuple[str, dict[str, str]]]:
     """The feed requests taken in turn: every city, guests and signed-in residents (each
     resident with their own bearer token) in the given proportion."""
@@ -254,12 +240,12 @@ def http(url: str, feed_requests: list[tuple[str, dict[str, str]]], requests: in
             chunk = max(1, requests // rounds)
             for _ in range(rounds):
                 for name, load in loads.items():
-                    mark = len(_server_ms(log, logged[name]))
+                    mark = len(server_ms(log, logged[name]))
                     cpu = cpu_seconds(server.pid)
                     run = _load(base, load, chunk, clients)
                     run["cpu"] = cpu_seconds(server.pid) - cpu
                     runs[name].append(run)
-                    times[name] += _server_ms(log, logged[name])[mark:mark + chunk]
+                    times[name] += server_ms(log, logged[name])[mark:mark + chunk]
             for name, done in runs.items():
                 latencies = [x for run in done for x in run["latencies"]]
                 total = len(latencies)

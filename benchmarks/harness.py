@@ -5,6 +5,7 @@ writing a run's figures between a section's markers in a Markdown page
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -71,6 +72,21 @@ def cpu_seconds(*pids: int) -> float:
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         read = True
     return total if read else float("nan")
+
+
+def server_ms(log: Path, path: str) -> list[float]:
+    """The server's own time (ms) of each request to `path`, from its structured request log."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"request"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == "request" and entry.get("path") == path:
+            found.append(float(entry["ms"]))
+    return found
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from harness import free_port, wait_until_up, write_section
+from harness import free_port, server_ms, wait_until_up, write_section
 from search_world import CITIES, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,19 +101,6 @@ def in_process(url: str, rounds: int, rng: random.Random) -> dict[str, Any]:
             "index_mb": index_mb, "floor": floor, "search": found, "hits": min(hits)}
 
 
-def _server_ms(log: Path, path: str) -> list[float]:
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        if '"request"' in line:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == "request" and entry.get("path") == path:
-                found.append(float(entry["ms"]))
-    return found
-
-
 def over_http(url: str, rounds: int) -> dict[str, Any]:
     """Start a server (time until it answers), the first search, then interleaved requests."""
     import httpx
@@ -154,8 +141,8 @@ def over_http(url: str, rounds: int) -> dict[str, Any]:
             server.terminate()
             server.wait(timeout=30)
     return {"startup_s": startup_s, "first_s": first_s, "floor": floor, "search": found,
-            "server_search_ms": _server_ms(log, "/api/search")[1:],
-            "server_floor_ms": _server_ms(log, "/api/health")}
+            "server_search_ms": server_ms(log, "/api/search")[1:],
+            "server_floor_ms": server_ms(log, "/api/health")}
 
 
 def _slope(sizes: list[int], values: list[float]) -> float:
