@@ -35,10 +35,10 @@ SUCCESS = {"code": "10000", "msg": "Success"}
 
 
 def _answer(
-    db: Session, params: Mapping[str, str], settings: Settings, table: MethodTable
-) -> tuple[GatewayApp | None, dict[str, Any]]:
+    db: Session, params: Mapping[str, str], app: GatewayApp | None, settings: Settings,
+    table: MethodTable,
+) -> dict[str, Any]:
     call = read_call(params, zone=settings.timezone, now=clock.now(), window=TIMESTAMP_WINDOW)
-    app = apps.by_app_id(db, call.app_id)
     if app is None:
         raise invalid("app-id", f"无效的AppID参数：{call.app_id}")
     candidates = keys.active_keys(db, app)
@@ -63,7 +63,7 @@ def _answer(
             body = dict(method.handler(context))
     except TownsquareError as error:  # a domain's own refusal, in the protocol's terms
         raise refusal(error) from None
-    return app, {**SUCCESS, **body}
+    return {**SUCCESS, **body}
 
 
 def refusal(error: TownsquareError) -> GatewayFailure:
@@ -89,12 +89,12 @@ def handle(
     method = table.get(params.get("method", ""))
     reads_only = method is not None and not method.writes and call_log.behind
     with database.unit_of_work(read_only=reads_only) as db:
-        app: GatewayApp | None = None
+        # looked up once: the call and, whatever its outcome, the log row are the app's
+        app = apps.by_app_id(db, params.get("app_id", ""))
         try:
-            app, body = _answer(db, params, settings, table)
+            body = _answer(db, params, app, settings, table)
         except GatewayFailure as failure:
             body = failure.body()
-            app = apps.by_app_id(db, params.get("app_id", "")) if app is None else app
         if app is not None:  # calls naming no real app belong to no one's log
             call_log.record(db, {
                 "app_id": app.id, "method": params.get("method", "")[:64],
