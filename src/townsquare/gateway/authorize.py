@@ -1,0 +1,138 @@
+"""The authorization request an ISV sends its merchants (a link or QR code shaped like Alipay's
+`appToAppAuth.htm`), the merchant's confirmation, and where the resulting `app_auth_code` may
+go: only to the redirect address registered on the ISV's app (no open redirect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from townsquare.accounts.models import User
+from townsquare.core import audit
+from townsquare.core.clock import clock
+from townsquare.core.errors import NotFound, ValidationFailed
+from townsquare.core.i18n import N_
+from townsquare.core.security import new_token, token_digest
+from townsquare.gateway import apps
+from townsquare.gateway.app_auth import CODE_LIFETIME
+from townsquare.gateway.models import AppAuthCode, AppAuthToken, GatewayApp
+from townsquare.merchants import access, authorizations
+from townsquare.merchants.models import Authorization, Merchant
+from townsquare.merchants.service import staffed_merchant
+from townsquare.miniapps.runtimes import is_web_url
+
+BAD_REDIRECT = N_("The redirect address must start with https:// (http:// only for 127.0.0.1 "
+                  "or localhost) and carry no #fragment.")
+
+
+# ---- the ISV's side: its app's redirect address ------------------------------------------------
+
+
+def clean_redirect_uri(value: str) -> str:
+    value = (value or "").strip()
+    if not is_web_url(value, max_length=500) or urlsplit(value).fragment or "#" in value:
+        raise ValidationFailed(BAD_REDIRECT, field="redirect_uri")
+    return value
+
+
+def set_redirect_uri(db: Session, *, actor: User, app: GatewayApp, redirect_uri: str) -> None:
+    """The provider's staff register where app_auth_codes go (audited: it decides who gets
+    a merchant's authorization)."""
+    apps.require_owner(db, actor, app)
+    if not app.is_isv:
+        raise ValidationFailed("Only a service provider's app takes a redirect address.")
+    app.redirect_uri = clean_redirect_uri(redirect_uri)
+    audit.record(db, actor_id=actor.id, action="gateway.app.redirect_uri", subject_type=
+                 "gateway_app", subject_id=app.app_id, redirect_uri=app.redirect_uri)
+    db.flush()
+
+
+def authorize_link(base_url: str, app: GatewayApp) -> str:
+    """The link (or QR code) an ISV sends its merchants, shaped like Alipay's appToAppAuth."""
+    query = urlencode({"app_id": app.app_id, "redirect_uri": app.redirect_uri})
+    return f"{base_url.rstrip('/')}/oauth2/appToAppAuth.htm?{query}"
+
+
+# ---- the merchant's side: the authorization request and its confirmation ------------------------
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    app: GatewayApp
+    packages: tuple[str, ...]  # what the app asks for: the packages granted to it
+    redirect_uri: str
+    state: str
+
+
+def authorize_request(db: Session, *, app_id: str, redirect_uri: str = "",
+                      state: str = "") -> AuthorizeRequest:
+    """Read an authorization link. The code goes only to the address registered on the app:
+    a link naming any other address is refused (no open redirect)."""
+    app = apps.by_app_id(db, app_id or "")
+    if app is None or not app.is_isv:
+        raise NotFound("No such third-party app.")
+    if not app.redirect_uri:
+        raise ValidationFailed("This app has not registered a redirect address yet.")
+    if redirect_uri and redirect_uri != app.redirect_uri:
+        raise ValidationFailed("The redirect address is not the one registered for this app.")
+    packages = tuple(sorted(apps.granted_packages(db, app)))
+    return AuthorizeRequest(app=app, packages=packages, redirect_uri=app.redirect_uri,
+                            state=(state or "")[:200])
+
+
+def merchants_to_choose(db: Session, *, actor: User) -> list[Merchant]:
+    """The merchants the actor may authorize for (its own staff only, as for any grant)."""
+    ids = access.merchant_ids_of(db, actor)
+    if not ids:
+        return []
+    return list(db.scalars(select(Merchant).where(Merchant.id.in_(ids)).order_by(Merchant.name)))
+
+
+def confirm(db: Session, *, actor: User, request: AuthorizeRequest, merchant_id: str) -> str:
+    """The merchant's staff confirm: the provider is authorized (the active authorization is
+    used, or one is granted) and a code is made. Answers the redirect to the ISV app."""
+    merchant = staffed_merchant(db, actor=actor, public_id=merchant_id)
+    app = request.app
+    assert app.provider is not None
+    found = access.active_authorization(db, merchant_id=merchant.id, provider_id=app.provider.id)
+    if found is None:
+        found = authorizations.grant(db, actor=actor, merchant_id=merchant.public_id,
+                                     provider_id=app.provider.public_id)
+    code, now = new_token(), clock.now()
+    db.add(AppAuthCode(app_id=app.id, authorization_id=found.id, code_digest=token_digest(code),
+                       packages=list(request.packages), created_at=now,
+                       expires_at=now + CODE_LIFETIME))
+    audit.record(db, actor_id=actor.id, action="gateway.app_auth.confirm",
+                 subject_type="merchant", subject_id=merchant.public_id, app=app.app_id,
+                 authorization=found.public_id, packages=",".join(request.packages))
+    db.flush()
+    params = {"app_id": app.app_id, "app_auth_code": code}
+    if request.state:
+        params["state"] = request.state
+    parts = urlsplit(request.redirect_uri)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def app_tokens_of(db: Session, *, actor: User, merchant_id: str) -> list[tuple[AppAuthToken,
+                                                                               GatewayApp]]:
+    """The merchant's live app authorizations (one line per app and authorization), for its
+    console."""
+    merchant = staffed_merchant(db, actor=actor, public_id=merchant_id)
+    rows = db.execute(
+        select(AppAuthToken, GatewayApp).join(GatewayApp, GatewayApp.id == AppAuthToken.app_id)
+        .join(Authorization, Authorization.id == AppAuthToken.authorization_id)
+        .where(Authorization.merchant_id == merchant.id, Authorization.revoked_at.is_(None),
+               AppAuthToken.retired_at.is_(None), AppAuthToken.expires_at > clock.now())
+        .order_by(AppAuthToken.auth_start.desc())
+    )
+    seen: set[tuple[int, int]] = set()
+    found = []
+    for token, app in rows:
+        if (app.id, token.authorization_id) not in seen:
+            seen.add((app.id, token.authorization_id))
+            found.append((token, app))
+    return found
