@@ -42,7 +42,7 @@ def _answer(context: CallContext, issued: app_auth.Issued) -> dict[str, Any]:
         "expires_in": int((row.expires_at - row.created_at).total_seconds()),
         "re_expires_in": int((row.refresh_expires_at - row.created_at).total_seconds()),
     }
-    return {**fields, "tokens": [fields]}  # Alipay answers both ways (batch-era clients read tokens)
+    return {**fields, "tokens": [fields]}  # Alipay answers both ways; older clients read tokens
 
 
 def token_app(context: CallContext) -> dict[str, Any]:
@@ -103,7 +103,8 @@ METHODS = (
         "alipay.open.auth.token.app", "authorization", token_app,
         "用商户授权的 app_auth_code 换取 app_auth_token，或用 app_refresh_token 刷新",
         {"grant_type": "authorization_code 或 refresh_token",
-         "code": "app_auth_code（一次有效，10 分钟内）", "refresh_token": "app_refresh_token（一次有效）"},
+         "code": "app_auth_code（一次有效，10 分钟内）",
+         "refresh_token": "app_refresh_token（一次有效）"},
     ),
     Method(
         "alipay.open.auth.token.app.query", "authorization", token_app_query,

@@ -18,7 +18,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.security import new_token, token_digest
 from townsquare.gateway import apps
 from townsquare.gateway.app_auth import CODE_LIFETIME
-from townsquare.gateway.models import AppAuthCode, AppAuthToken, GatewayApp
+from townsquare.gateway.models import AppAuthCode, AppAuthToken, AppStatus, GatewayApp
 from townsquare.merchants import access, authorizations
 from townsquare.merchants.models import Authorization, Merchant
 from townsquare.merchants.service import staffed_merchant
@@ -136,3 +136,13 @@ def app_tokens_of(db: Session, *, actor: User, merchant_id: str) -> list[tuple[A
             seen.add((app.id, token.authorization_id))
             found.append((token, app))
     return found
+
+
+def third_party_apps(db: Session) -> list[GatewayApp]:
+    """Providers' apps a merchant can authorize (active, with a redirect address)."""
+    return list(db.scalars(
+        select(GatewayApp).where(GatewayApp.provider_id.is_not(None),
+                                 GatewayApp.redirect_uri != "",
+                                 GatewayApp.status == AppStatus.ACTIVE)
+        .order_by(GatewayApp.created_at)
+    ))

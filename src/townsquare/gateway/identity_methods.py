@@ -108,7 +108,8 @@ def user_info_share(context: CallContext) -> dict[str, Any]:
     if row.expires_at <= clock.now():
         raise token_refused("aop.auth-token-time-out", "访问令牌已过期，请用 refresh_token 刷新")
     user = db.get(User, row.user_id)
-    granted = consent.consent_for(db, actor=user, miniapp=own_miniapp(context.app)) if user else None
+    miniapp = own_miniapp(context.app)
+    granted = consent.consent_for(db, actor=user, miniapp=miniapp) if user else None
     if user is None or granted is None:
         raise token_refused("aop.invalid-auth-token", "用户已撤销授权")
     scopes = tuple(s for s in row.scopes if s in granted.scopes)
