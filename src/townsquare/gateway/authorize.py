@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -117,24 +117,37 @@ def confirm(db: Session, *, actor: User, request: AuthorizeRequest, merchant_id:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def app_tokens_of(db: Session, *, actor: User, merchant_id: str) -> list[tuple[AppAuthToken,
-                                                                               GatewayApp]]:
-    """The merchant's live app authorizations (one line per app and authorization), for its
-    console."""
+@dataclass(frozen=True)
+class AuthorizedApp:
+    authorization: Authorization
+    app: GatewayApp
+    packages: tuple[str, ...]  # what the merchant last confirmed for this app
+    tokens: int  # live app_auth_tokens under this authorization
+
+
+def authorized_apps(db: Session, *, actor: User, merchant_id: str) -> list[AuthorizedApp]:
+    """Third-party apps of the providers the merchant authorizes now, for its console."""
     merchant = staffed_merchant(db, actor=actor, public_id=merchant_id)
     rows = db.execute(
-        select(AppAuthToken, GatewayApp).join(GatewayApp, GatewayApp.id == AppAuthToken.app_id)
-        .join(Authorization, Authorization.id == AppAuthToken.authorization_id)
-        .where(Authorization.merchant_id == merchant.id, Authorization.revoked_at.is_(None),
-               AppAuthToken.retired_at.is_(None), AppAuthToken.expires_at > clock.now())
-        .order_by(AppAuthToken.auth_start.desc())
-    )
-    seen: set[tuple[int, int]] = set()
+        select(Authorization, GatewayApp)
+        .join(GatewayApp, GatewayApp.provider_id == Authorization.provider_id)
+        .where(Authorization.merchant_id == merchant.id, Authorization.revoked_at.is_(None))
+        .order_by(Authorization.granted_at.desc())
+    ).all()
     found = []
-    for token, app in rows:
-        if (app.id, token.authorization_id) not in seen:
-            seen.add((app.id, token.authorization_id))
-            found.append((token, app))
+    for authorization, app in rows:
+        confirmed = db.scalar(
+            select(AppAuthCode.packages).where(AppAuthCode.authorization_id == authorization.id,
+                                               AppAuthCode.app_id == app.id)
+            .order_by(AppAuthCode.created_at.desc(), AppAuthCode.id.desc()).limit(1)
+        )
+        live = db.scalar(
+            select(func.count()).select_from(AppAuthToken)
+            .where(AppAuthToken.authorization_id == authorization.id,
+                   AppAuthToken.app_id == app.id, AppAuthToken.retired_at.is_(None),
+                   AppAuthToken.expires_at > clock.now())
+        )
+        found.append(AuthorizedApp(authorization, app, tuple(confirmed or ()), live or 0))
     return found
 
 

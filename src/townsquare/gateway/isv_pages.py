@@ -194,5 +194,5 @@ def merchant_apps(request: Request, mer_id: str, user: CurrentUser,
                   db: DbSession) -> HTMLResponse:
     merchant = staffed_merchant(db, actor=user, public_id=mer_id)
     return render(request, "gateway/merchant_apps.html", merchant=merchant, packages=PACKAGES,
-                  authorized=authorize.app_tokens_of(db, actor=user, merchant_id=mer_id),
+                  authorized=authorize.authorized_apps(db, actor=user, merchant_id=mer_id),
                   available=authorize.third_party_apps(db))
