@@ -53,8 +53,9 @@ def _calls(sdk, kind, **values):
     if kind == "refresh":
         biz = {"grant_type": "refresh_token", "refresh_token": values["refresh_token"]}
         return {"method": "alipay.open.auth.token.app", "biz": biz}
-    return {"method": "alipay.open.auth.token.app.query",
-            "biz": {"app_auth_token": values["app_auth_token"]}}
+    return {"method": "alipay.open.auth.token.app.query",  # the token as a common one too
+            "biz": {"app_auth_token": values["app_auth_token"]},
+            "app_auth_token": values["app_auth_token"]}
 
 
 def test_isv_token_lifecycle(sdk, database, world, gateway_url):
@@ -97,5 +98,5 @@ def test_isv_token_lifecycle(sdk, database, world, gateway_url):
     assert refused["response"]["code"] == "20001"
     assert refused["response"]["msg"] == "Insufficient Token Permissions"
     assert refused["response"]["sub_code"] == "aop.invalid-app-auth-token"
-    # (ISVAliPay also sends the revoked token as the common parameter: the query still reads)
+    # (both SDKs also send the revoked token as the common parameter: the query still reads)
     assert after["ok"] and after["response"]["status"] == "invalid", after
