@@ -16,8 +16,6 @@ from tests.gateway import gateway_world, isv_world
 from tests.gateway.test_gateway_http import answer, signed
 from tests.miniapps.shell_data import browser_login
 from townsquare.accounts.models import Role, User
-from townsquare.gateway import apps
-from townsquare.gateway.models import GatewayApp
 from townsquare.merchants import providers
 from townsquare.miniapps.models import MiniApp
 
@@ -49,11 +47,15 @@ def test_provider_app_link_confirm_then_revoke(client, database, settings, make_
     link = unescape(re.search(r'id="authorize-link">([^<]+)<', saved.text).group(1))
     assert link.startswith("http://testserver/oauth2/appToAppAuth.htm?app_id=" + app_id)
     assert '<svg class="qr"' in saved.text
-    with database.unit_of_work() as db:  # the app's packages: the marketing one, granted
-        app = db.scalar(select(GatewayApp).where(GatewayApp.app_id == app_id))
-        apps.apply(db, actor=db.get(User, staff.id), app=app, package="marketing")
-        apps.decide(db, actor=db.get(User, base.operator.id), app=app, package="marketing",
-                    grant=True)
+    applied = client.post(page + "/packages", data={"csrf_token": csrf, "package": "marketing"},
+                          follow_redirects=True)
+    assert "待平台审核" in applied.text
+    client.cookies.clear()
+    operator_csrf = browser_login(client, base.operator)
+    queue = client.get("/console/operator/gateway").text
+    assert app_id in queue and "云帆科技" in queue and "服务商的第三方应用" in queue
+    client.post(f"/console/operator/gateway/{app_id}/marketing",
+                data={"csrf_token": operator_csrf, "decision": "grant"})
 
     client.cookies.clear()
     path = link.removeprefix("http://testserver") + "&state=abc"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.errors import NotFound, ValidationFailed
+from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.security import new_token, token_digest
 from townsquare.gateway import apps
@@ -99,8 +99,14 @@ def confirm(db: Session, *, actor: User, request: AuthorizeRequest, merchant_id:
     assert app.provider is not None
     found = access.active_authorization(db, merchant_id=merchant.id, provider_id=app.provider.id)
     if found is None:
-        found = authorizations.grant(db, actor=actor, merchant_id=merchant.public_id,
-                                     provider_id=app.provider.public_id)
+        try:
+            with db.begin_nested():
+                found = authorizations.grant(db, actor=actor, merchant_id=merchant.public_id,
+                                             provider_id=app.provider.public_id)
+        except Conflict:  # a simultaneous confirmation granted it first: use that one
+            found = access.active_authorization(db, merchant_id=merchant.id,
+                                                provider_id=app.provider.id)
+            assert found is not None
     code, now = new_token(), clock.now()
     db.add(AppAuthCode(app_id=app.id, authorization_id=found.id, code_digest=token_digest(code),
                        packages=list(request.packages), created_at=now,
