@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.gateway import isv_world
+from tests.gateway import gateway_world, isv_world
 from tests.gateway.test_gateway_http import answer, signed
 from tests.miniapps.shell_data import make_miniapp
 from townsquare.accounts.models import User
@@ -22,6 +22,7 @@ from townsquare.core.security import token_digest
 from townsquare.gateway import apps, authorize
 from townsquare.gateway.models import AppAuthCode, AppAuthToken, GatewayApp
 from townsquare.merchants.models import Merchant
+from townsquare.miniapps.shell import launch
 from townsquare.traffic.support import points
 
 TOKEN = "alipay_open_auth_token_app_response"
@@ -218,3 +219,21 @@ def _confirm_url(database, world, state):
         ask = authorize.authorize_request(db, app_id=world.app_id, state=state)
         return authorize.confirm(db, actor=db.get(User, world.owner.id), request=ask,
                                  merchant_id=world.merchant_id)
+
+
+def test_an_isv_sends_a_message_for_one_of_its_merchants_mini_apps(client, database, settings,
+                                                                    make_user):
+    world = isv_world.build(database, settings, make_user,
+                            packages=("authorization", "messaging"))
+    gateway_world.subscribe(database, world.base)
+    token = exchange(client, world, isv_world.authorize_code(database, world))["app_auth_token"]
+    to_user = launch.pseudonymous_id(settings.effective_secret_key,
+                                     world.base.resident.public_id, world.miniapp_id)
+    message = {"to_user_id": to_user, "user_template_id": "order_ready",
+               "data": {"order": {"value": "A-1"}, "amount": {"value": "1.00"}}}
+    without = call(client, world, "alipay.open.app.mini.templatemessage.send", message,
+                   app_auth_token=token)
+    assert without["sub_code"] == "isv.invalid-parameter"  # which mini-app: not guessed
+    sent = call(client, world, "alipay.open.app.mini.templatemessage.send",
+                {**message, "mini_app_id": world.miniapp_id}, app_auth_token=token)
+    assert sent["code"] == "10000" and sent["msg_id"].startswith("msg_")
