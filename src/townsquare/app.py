@@ -15,7 +15,8 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.events import routes as events_routes
-from townsquare.gateway import identity_methods, notifier
+from townsquare.gateway import app_auth_methods, identity_methods, notifier
+from townsquare.gateway import isv_pages as gateway_isv_pages
 from townsquare.gateway import pages as gateway_pages
 from townsquare.gateway import routes as gateway_routes
 from townsquare.gateway.call_log import CallLog
@@ -59,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
     events_routes.router, gateway_routes.router, gateway_pages.router,
+    gateway_isv_pages.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
@@ -71,7 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
-    *points_methods.METHODS,
+    *points_methods.METHODS, *app_auth_methods.METHODS,
 )
 
 

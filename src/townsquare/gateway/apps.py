@@ -1,5 +1,6 @@
-"""Gateway apps: a mini-app's backend gets an app id, its keys and the capability packages an
-operator granted it. Who may manage an app is who may act for the mini-app's merchant."""
+"""Gateway apps: a mini-app's backend, or a service provider's third-party app, gets an app id,
+its keys and the capability packages an operator granted it. Who may manage a mini-app's app is
+who may act for the mini-app's merchant; a provider's app, the provider's staff."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import AppStatus, GatewayApp, GrantStatus, PackageGrant
 from townsquare.merchants import access
+from townsquare.merchants.models import ServiceProvider
 from townsquare.miniapps.models import MiniApp
 
 
@@ -32,6 +34,40 @@ def app_for_miniapp(db: Session, *, actor: User, miniapp: MiniApp) -> GatewayApp
     return app
 
 
+def app_for_provider(db: Session, *, actor: User, provider: ServiceProvider) -> GatewayApp:
+    """The provider's third-party app (one per provider), made on first ask by its staff."""
+    access.require_provider_staff(db, actor, provider)
+    app = db.scalar(select(GatewayApp).where(GatewayApp.provider_id == provider.id))
+    if app is None:
+        app = GatewayApp(provider_id=provider.id, provider=provider)
+        db.add(app)
+        db.flush()
+        audit.record(
+            db, actor_id=actor.id, action="gateway.app.create", subject_type="gateway_app",
+            subject_id=app.app_id, provider=provider.public_id,
+        )
+    return app
+
+
+def can_manage(db: Session, actor: User | None, app: GatewayApp) -> bool:
+    if app.provider is not None:
+        if actor is None:
+            return True
+        return actor.has_role(Role.ISV_STAFF) and app.provider.id in access.provider_ids_of(
+            db, actor)
+    assert app.miniapp is not None
+    return access.can_act_for(db, actor, app.miniapp.merchant)
+
+
+def require_owner(db: Session, actor: User | None, app: GatewayApp) -> None:
+    """The app's owner side: its provider's staff, or whoever may act for its mini-app."""
+    if app.provider is not None:
+        access.require_provider_staff(db, actor, app.provider)
+    else:
+        assert app.miniapp is not None
+        access.require_act_for(db, actor, app.miniapp.merchant)
+
+
 def by_app_id(db: Session, app_id: str) -> GatewayApp | None:
     """An active app by its app id (None for unknown or suspended: the gateway says the same)."""
     if not app_id.isdigit() or len(app_id) != 16:
@@ -48,7 +84,7 @@ def _grant_row(db: Session, app: GatewayApp, package: str) -> PackageGrant | Non
 
 def apply(db: Session, *, actor: User, app: GatewayApp, package: str) -> PackageGrant:
     """The app's owner applies for a package; an operator decides."""
-    access.require_act_for(db, actor, app.miniapp.merchant)
+    require_owner(db, actor, app)
     if package not in PACKAGES:
         raise ValidationFailed("No such capability package: {package}.", package=package)
     row = _grant_row(db, app, package)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.clock import clock
-from townsquare.gateway import keys
+from townsquare.gateway import keys, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import AppKey, CallRecord, GatewayApp, GrantStatus, PackageGrant
 
@@ -72,6 +73,19 @@ def figures(db: Session, app: GatewayApp) -> list[MethodFigures]:
     )
     return [MethodFigures(m, n, int(f or 0), int(avg or 0), int(mx or 0))
             for m, n, f, avg, mx in rows]
+
+
+def page_context(db: Session, app: GatewayApp, *, secret: bytes, method: str = "",
+                 failed: bool = False, page: int = 1) -> dict[str, Any]:
+    """What an app's console page shows, whoever owns the app (a mini-app or a provider)."""
+    found = calls(db, app, method=method, failed_only=failed, page=page)
+    sent = notify.recent(db, app)
+    return {
+        "keys": key_rows(db, app), "grants": package_rows(db, app),
+        "calls": found[:LOG_PAGE], "has_next": len(found) > LOG_PAGE,
+        "figures": figures(db, app), "platform_key": platform_key_text(db, secret=secret),
+        "notifications": sent, "attempts": notify.attempts_of(db, [n.id for n in sent]),
+    }
 
 
 def platform_key_text(db: Session, *, secret: bytes) -> str:

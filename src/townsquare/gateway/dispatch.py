@@ -16,7 +16,7 @@ from townsquare.core.database import Database
 from townsquare.core.errors import PermissionDenied, RateLimited, TownsquareError, ValidationFailed
 from townsquare.core.i18n import catalogue
 from townsquare.core.settings import Settings
-from townsquare.gateway import apps, keys
+from townsquare.gateway import app_auth, apps, keys
 from townsquare.gateway.call_log import CallLog
 from townsquare.gateway.methods import CallContext, MethodTable
 from townsquare.gateway.models import GatewayApp
@@ -57,7 +57,11 @@ def _answer(
         raise insufficient_permissions(
             f"应用未获得「{method.package}」能力包的授权，无权调用 {call.method}"
         )
-    context = CallContext(db=db, settings=settings, app=app, call=call, biz=call.biz())
+    # an ISV app's app_auth_token: for which merchant the call acts (20001 if not valid)
+    acting = app_auth.acting_merchant(db, app, token=call.app_auth_token, method=call.method,
+                                      package=method.package)
+    context = CallContext(db=db, settings=settings, app=app, call=call, biz=call.biz(),
+                          acting=acting)
     try:
         with db.begin_nested():  # a failing handler leaves nothing behind; the log row stays
             body = dict(method.handler(context))

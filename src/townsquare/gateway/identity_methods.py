@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.core.security import new_token, token_digest
+from townsquare.gateway.app_auth import own_miniapp
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.models import UserToken
 from townsquare.gateway.protocol.errors import GatewayFailure, invalid, missing, token_refused
@@ -28,7 +29,7 @@ ANSWER_FIELDS = {"phone": "mobile", "real_name": "user_name"}
 def _user_id(context: CallContext, user: User) -> str:
     """The pseudonymous id this mini-app knows the user by (the launch context's `sub`)."""
     return launch.pseudonymous_id(
-        context.settings.effective_secret_key, user.public_id, context.app.miniapp.public_id
+        context.settings.effective_secret_key, user.public_id, own_miniapp(context.app).public_id
     )
 
 
@@ -65,7 +66,7 @@ def _refreshed(context: CallContext, refresh: str) -> dict[str, Any]:
     row.revoked_at = clock.now()  # a refresh token is spent once
     user = db.get(User, row.user_id)
     assert user is not None
-    granted = consent.consent_for(db, actor=user, miniapp=context.app.miniapp)
+    granted = consent.consent_for(db, actor=user, miniapp=own_miniapp(context.app))
     if granted is None:
         raise invalid("refresh-token", "用户已撤销授权")
     scopes = tuple(s for s in row.scopes if s in granted.scopes)
@@ -79,7 +80,7 @@ def oauth_token(context: CallContext) -> dict[str, Any]:
         if not code:
             raise missing("code", "缺少参数 code")
         try:
-            redeemed = consent.redeem(context.db, miniapp=context.app.miniapp, code=code)
+            redeemed = consent.redeem(context.db, miniapp=own_miniapp(context.app), code=code)
         except consent.InvalidGrant:
             raise GatewayFailure(
                 "40002", "isv.code-invalid",
@@ -107,7 +108,8 @@ def user_info_share(context: CallContext) -> dict[str, Any]:
     if row.expires_at <= clock.now():
         raise token_refused("aop.auth-token-time-out", "访问令牌已过期，请用 refresh_token 刷新")
     user = db.get(User, row.user_id)
-    granted = consent.consent_for(db, actor=user, miniapp=context.app.miniapp) if user else None
+    miniapp = own_miniapp(context.app)
+    granted = consent.consent_for(db, actor=user, miniapp=miniapp) if user else None
     if user is None or granted is None:
         raise token_refused("aop.invalid-auth-token", "用户已撤销授权")
     scopes = tuple(s for s in row.scopes if s in granted.scopes)

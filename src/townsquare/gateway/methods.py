@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from townsquare.core.settings import Settings
+from townsquare.gateway import app_auth
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol.params import Call
+from townsquare.merchants.models import Merchant
+from townsquare.miniapps.models import MiniApp
 
 # Capability packages an app applies for; an operator grants them (`docs/open-platform.md`).
 PACKAGES = {
@@ -27,6 +30,7 @@ PACKAGES = {
     "marketing": "营销：积分",
     "data": "数据：服务分、行为数据回传",
     "community": "社区：通行、物业服务",
+    "authorization": "应用授权：第三方应用换取、刷新、查询商户授权令牌（app_auth_token）",
 }
 
 
@@ -37,6 +41,20 @@ class CallContext:
     app: GatewayApp
     call: Call
     biz: dict[str, Any]
+
+    # the merchant whose `app_auth_token` an ISV app presented (app_auth.py); None otherwise
+    acting: Merchant | None = None
+
+    @property
+    def merchant(self) -> Merchant:
+        """Who the call acts for: a mini-app app's merchant, or the merchant that authorized
+        the calling ISV app (an ISV app without a token is refused with 20001)."""
+        return app_auth.require_merchant(self.app, self.acting)
+
+    def miniapp(self) -> MiniApp:
+        """The mini-app the call is about: a mini-app app's own; for an ISV app, biz
+        `mini_app_id`, which must belong to the merchant that authorized it."""
+        return app_auth.call_miniapp(self.db, self.app, self.acting, self.biz.get("mini_app_id"))
 
     def param(self, name: str) -> str:
         """A business parameter given outside `biz_content` (as `alipay.system.oauth.token`

@@ -1,5 +1,6 @@
 """Gateway data: apps and their RSA keys, the platform's own signing key, capability packages
-granted to apps, user access tokens from `alipay.system.oauth.token`, and the call log."""
+granted to apps, user access tokens from `alipay.system.oauth.token`, merchants' app
+authorization codes and tokens for ISV apps (`alipay.open.auth.token.app`), and the call log."""
 
 from __future__ import annotations
 
@@ -8,10 +9,19 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from townsquare.core.database import Base, Timestamped, str_enum
+from townsquare.merchants.models import Authorization, ServiceProvider
 from townsquare.miniapps.models import MiniApp
 
 
@@ -26,18 +36,33 @@ class AppStatus(enum.StrEnum):
 
 
 class GatewayApp(Timestamped, Base):
-    """An app that calls the gateway: today a mini-app's backend (ISV third-party apps next)."""
+    """An app that calls the gateway: a mini-app's backend (`miniapp_id`), or a service
+    provider's third-party app (`provider_id`) that acts for the merchants who authorize it
+    with an `app_auth_token`. Exactly one owner is set."""
 
     __tablename__ = "gateway_apps"
+    __table_args__ = (
+        CheckConstraint("(miniapp_id IS NULL) <> (provider_id IS NULL)", name="one_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[str] = mapped_column(String(16), unique=True, default=new_app_id)
-    miniapp_id: Mapped[int] = mapped_column(
+    miniapp_id: Mapped[int | None] = mapped_column(
         ForeignKey("miniapps.id", ondelete="CASCADE"), unique=True
     )
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_providers.id", ondelete="CASCADE"), unique=True
+    )
+    # an ISV app's registered authorization callback (app_auth_code goes only there)
+    redirect_uri: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[AppStatus] = mapped_column(str_enum(AppStatus), default=AppStatus.ACTIVE)
 
-    miniapp: Mapped[MiniApp] = relationship()  # loaded when a method needs it
+    miniapp: Mapped[MiniApp | None] = relationship()  # loaded when a method needs it
+    provider: Mapped[ServiceProvider | None] = relationship()
+
+    @property
+    def is_isv(self) -> bool:
+        return self.provider_id is not None
 
 
 class AppKey(Timestamped, Base):
@@ -103,6 +128,48 @@ class UserToken(Base):
     expires_at: Mapped[datetime]
     refresh_expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class AppAuthCode(Base):
+    """An `app_auth_code`: a merchant's confirmation handed to the ISV app's redirect URI, spent
+    once (`used_at`) within minutes for a token. Only its digest is stored."""
+
+    __tablename__ = "gateway_app_auth_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("gateway_apps.id", ondelete="CASCADE"))
+    authorization_id: Mapped[int] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="CASCADE")
+    )
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    packages: Mapped[list[Any]] = mapped_column(default=list)  # what the merchant confirmed
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AppAuthToken(Base):
+    """An `app_auth_token` and its refresh token (digests only): an ISV app acting for one
+    merchant. It holds while its merchant → provider authorization does; a refresh retires the
+    pair (`retired_at`) and issues the next one."""
+
+    __tablename__ = "gateway_app_auth_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("gateway_apps.id", ondelete="CASCADE"))
+    authorization_id: Mapped[int] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="CASCADE"), index=True
+    )
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    packages: Mapped[list[Any]] = mapped_column(default=list)
+    auth_start: Mapped[datetime]  # when the merchant confirmed (kept across refreshes)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    refresh_expires_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+    authorization: Mapped[Authorization] = relationship(lazy="joined")
 
 
 class CallRecord(Base):

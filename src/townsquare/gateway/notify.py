@@ -31,7 +31,7 @@ from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.settings import Settings
-from townsquare.gateway import keys
+from townsquare.gateway import apps, keys
 from townsquare.gateway.models import (
     GatewayApp,
     Notification,
@@ -39,7 +39,6 @@ from townsquare.gateway.models import (
     NotificationState,
 )
 from townsquare.gateway.protocol import signing
-from townsquare.merchants import access
 
 # The waits after each failed attempt (Alipay: 4m, 10m, 10m, 1h, 2h, 6h, 15h): 8 tries, ~25 h.
 SCHEDULE = (
@@ -197,7 +196,7 @@ def resend(db: Session, *, actor: User, notify_id: str) -> Notification:
     """The app's owner sends a notification again, on a fresh schedule (its history stays)."""
     row = db.scalar(select(Notification).where(Notification.notify_id == notify_id[:40]))
     app = db.get(GatewayApp, row.app_id) if row else None
-    if row is None or app is None or not access.can_act_for(db, actor, app.miniapp.merchant):
+    if row is None or app is None or not apps.can_manage(db, actor, app):
         raise NotFound("No such notification.")
     row.state, row.attempts, row.next_attempt_at = NotificationState.PENDING, 0, clock.now()
     audit.record(db, actor_id=actor.id, action="gateway.notification.resend",

@@ -41,18 +41,12 @@ def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
     context: dict[str, Any] = {
         "miniapp": miniapp, "app": app, "can_act": can_act_for(db, user, miniapp.merchant),
         "packages": PACKAGES, "method": method, "failed": failed, "page": page,
+        "base": f"/console/miniapps/{miniapp_id}/gateway", "owner_name": miniapp.name,
+        "owner_link": f"/console/miniapps/{miniapp_id}",
     }
     if app is not None:
-        found = console.calls(db, app, method=method, failed_only=failed, page=page)
-        context |= {
-            "keys": console.key_rows(db, app), "grants": console.package_rows(db, app),
-            "calls": found[:console.LOG_PAGE], "has_next": len(found) > console.LOG_PAGE,
-            "figures": console.figures(db, app),
-            "platform_key": console.platform_key_text(db, secret=settings.effective_secret_key),
-        }
-        sent = notify.recent(db, app)
-        context |= {"notifications": sent,
-                    "attempts": notify.attempts_of(db, [n.id for n in sent])}
+        context |= console.page_context(db, app, secret=settings.effective_secret_key,
+                                        method=method, failed=failed, page=page)
     return context
 
 
@@ -101,8 +95,8 @@ def upload_key(
 def generate_key(request: Request, miniapp_id: str, user: FormUser, db: DbSession) -> Response:
     app = _acting(db, user, miniapp_id)
     private = keys.generate_key_pair(db, actor=user, app=app)
-    page = render(request, "gateway/console_private_key.html", app=app, miniapp=app.miniapp,
-                  private_key=private)
+    page = render(request, "gateway/console_private_key.html", app=app,
+                  base=f"/console/miniapps/{miniapp_id}/gateway", private_key=private)
     page.headers["Cache-Control"] = "no-store"  # shown once: no copy in any cache
     return page
 

@@ -34,7 +34,7 @@ def send(context: CallContext) -> dict[str, Any]:
         raise missing("parameter", "缺少 user_template_id")
     try:
         message = service.send_to_sub(
-            context.db, settings=context.settings, miniapp=context.app.miniapp, sub=to_user,
+            context.db, settings=context.settings, miniapp=context.miniapp(), sub=to_user,
             key=template, data=_data(biz.get("data", {})), link=str(biz.get("page", "")),
         )
     except Conflict as refused:

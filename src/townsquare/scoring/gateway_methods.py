@@ -10,7 +10,7 @@ from townsquare.scoring.current_standings import standings
 
 
 def score_query(context: CallContext) -> dict[str, Any]:
-    miniapp = context.app.miniapp
+    miniapp = context.miniapp()  # an ISV app names one of its merchant's: biz mini_app_id
     found = standings(context.db, miniapp_ids=[miniapp.id])
     if found is None:
         return {"scored": False, "reason": "平台尚未完成任何一个评分周期"}

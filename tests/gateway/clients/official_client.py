@@ -42,7 +42,9 @@ def request_for(call):
         if call.get("biz"):
             request.biz_content = call["biz"]
     for key in ("auth_token", "app_auth_token"):
-        if call.get(key):
+        if call.get(key) and hasattr(request, "add_other_text_param"):
+            request.add_other_text_param(key, call[key])  # the SDK's way to add a common one
+        elif call.get(key):
             request.get_params = _with(request.get_params, key, call[key])
     return request
 

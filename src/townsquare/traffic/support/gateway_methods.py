@@ -16,7 +16,7 @@ MAX_ENTRIES = 50
 
 
 def points_query(context: CallContext) -> dict[str, Any]:
-    merchant_id = context.app.miniapp.merchant_id
+    merchant_id = context.merchant.id  # an ISV app: the merchant its app_auth_token names
     raw_limit = context.biz.get("limit", 20)
     if isinstance(raw_limit, bool) or not str(raw_limit).isdigit():
         raise invalid("parameter", f"limit 须为 0 到 {MAX_ENTRIES} 的整数")
