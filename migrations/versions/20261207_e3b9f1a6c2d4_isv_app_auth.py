@@ -2,7 +2,7 @@
 owner of two: a mini-app or a provider), app_auth_code and app_auth_token.
 
 Revision ID: e3b9f1a6c2d4
-Revises: a7c3e9d2b815
+Revises: e1a5c3b7d902
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import townsquare.core.database
 
 revision = 'e3b9f1a6c2d4'
-down_revision = 'a7c3e9d2b815'
+down_revision = 'e1a5c3b7d902'
 branch_labels = None
 depends_on = None
 
