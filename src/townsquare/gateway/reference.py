@@ -133,7 +133,7 @@ def context(method: Method) -> dict[str, Any]:
     return {
         "method": method, "summary": gettext(method.summary),
         "package_name": gettext(PACKAGE_NAMES[method.package]), "rows": rows(method),
-        "request": example_request(method), "biz_content": example_biz_content(method),
+        "example": example_request(method), "biz_content": example_biz_content(method),
         "response": example_response(method),
         "response_readable": example_response_readable(method), "errors": errors(method),
     }
