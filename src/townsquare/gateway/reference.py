@@ -52,13 +52,16 @@ class Row:
 
 def _constraints(field: Field) -> str:
     parts = []
-    if field.max_length is not None:
-        unit = gettext("items") if field.kind == "array" else gettext("characters")
-        parts.append(f"≤ {field.max_length} {unit}")
-    if field.minimum is not None or field.maximum is not None:
-        low = "" if field.minimum is None else field.minimum
-        high = "" if field.maximum is None else field.maximum
-        parts.append(f"{low}–{high}")
+    if field.kind == "array":
+        high = field.max_length if field.max_length is not None else "∞"
+        parts.append(f"{field.minimum or 0}–{high} " + gettext("items"))
+    else:
+        if field.max_length is not None:
+            parts.append(f"≤ {field.max_length} " + gettext("characters"))
+        if field.minimum is not None or field.maximum is not None:
+            low = "" if field.minimum is None else field.minimum
+            high = "" if field.maximum is None else field.maximum
+            parts.append(f"{low}–{high}")
     if field.choices:
         parts.append(" | ".join(field.choices))
     if field.default not in (None, "", {}, []):
