@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.gateway import gateway_world
+from tests.gateway.sdk import run_sdk, sdk_dir, serve_on_port_80
 from tests.gateway.test_gateway_http import answer, signed
 from townsquare.app import create_app
 from townsquare.core.clock import clock
@@ -113,3 +114,24 @@ def test_concurrent_callers_share_one_bucket_exactly():
     for thread in threads:
         thread.join()
     assert sum(allowed) == 25
+
+
+@pytest.mark.parametrize("sdk", ["official", "community"])
+def test_an_unmodified_sdk_verifies_and_surfaces_the_limit(sdk, database, settings, make_user):
+    settings = settings.model_copy(update={"gateway_rate_limits": "identity=0.001:1"})
+    world = gateway_world.build(database, settings, make_user)
+    sdk_dir(sdk)
+    url_iter = serve_on_port_80(database, settings)
+    url = next(url_iter)
+    call = {"method": "alipay.user.info.share", "auth_token": "nonsense"}
+    try:
+        first, second = run_sdk(sdk, {
+            "server_url": url, "app_id": world.app_id, "private_key": world.private_key,
+            "platform_public_key": world.platform_public_key, "calls": [call, call],
+        })
+    finally:
+        url_iter.close()
+    assert first["ok"] and first["response"]["code"] == "20001", first
+    assert second["ok"], second  # the SDK verified the signed refusal
+    assert (second["response"]["code"], second["response"]["sub_code"]) == (
+        "40005", "isv.app-call-limited")
