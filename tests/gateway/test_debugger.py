@@ -84,7 +84,7 @@ def test_signing_here_with_a_pasted_private_key(database, world):
     params = signed(world, METHOD, biz_content=BIZ)
     del params["sign"]
     mine = _diagnose(database, world, url=urlencode(params), private_key=world.private_key)
-    assert mine.private_matches is True and mine.verified is True
+    assert mine.private_matches is True and mine.verified is True and mine.refusals == []
     assert mine.sign == mine.produced_sign
     stranger = signing.private_key_pkcs1(signing.new_private_key())
     other = _diagnose(database, world, url=urlencode(params), private_key=stranger)

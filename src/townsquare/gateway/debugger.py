@@ -141,10 +141,6 @@ def diagnose(
     found.string_to_sign = signing.string_to_sign(params)
     if not params:
         return found
-    try:
-        read_call(params, zone=zone, now=now, window=TIMESTAMP_WINDOW)
-    except GatewayFailure as failure:
-        found.refusals.append((failure.code, failure.sub_code, failure.sub_msg))
     if params.get("app_id") and params["app_id"] != app.app_id:
         found.notes.append(N_("The request's app_id is not this app's: the gateway checks it "
                               "against that app's keys, not these."))
@@ -159,6 +155,10 @@ def diagnose(
         _sign_with(found, private_key, candidates)
         if not found.sign:
             found.sign = found.produced_sign
+    try:  # the common parameters, as the gateway checks them before the signature
+        read_call({**params, "sign": found.sign}, zone=zone, now=now, window=TIMESTAMP_WINDOW)
+    except GatewayFailure as failure:
+        found.refusals.append((failure.code, failure.sub_code, failure.sub_msg))
     found.tried = [
         Tried(k.fingerprint, k.retires_at,
               bool(found.sign) and signing.verify(signing.load_public_key(k.public_key),
