@@ -3,6 +3,7 @@ configuration, and a call over the limit answered in the protocol (signed, HTTP 
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.gateway import gateway_world
 from tests.gateway.sdk import run_sdk, sdk_dir, serve_on_port_80
 from tests.gateway.test_gateway_http import answer, signed
+from tests.miniapps.shell_data import browser_login
 from townsquare.app import create_app
 from townsquare.core.clock import clock
 from townsquare.gateway import limits
@@ -135,3 +137,17 @@ def test_an_unmodified_sdk_verifies_and_surfaces_the_limit(sdk, database, settin
     assert second["ok"], second  # the SDK verified the signed refusal
     assert (second["response"]["code"], second["response"]["sub_code"]) == (
         "40005", "isv.app-call-limited")
+
+
+def test_the_console_shows_the_apps_limits(database, settings, make_user):
+    world = gateway_world.build(database, settings, make_user)
+    settings = settings.model_copy(update={
+        "gateway_rate_limits": f"messaging=3,{world.app_id}/data=5:10,{world.app_id}/payment=0"})
+    with TestClient(create_app(settings, database)) as client:
+        browser_login(client, world.owner)
+        page = client.get(f"/console/miniapps/{world.miniapp_id}/gateway").text
+    shown = dict(re.findall(r'data-limit="(\w+)">([^<]+)<', page))
+    assert shown["data"] == "每秒 5 次，突发 10 次"  # the operator's override for this app
+    assert shown["messaging"] == "每秒 3 次，突发 6 次"
+    assert shown["identity"] == "每秒 20 次，突发 40 次"
+    assert shown["payment"] == "已关闭"

@@ -94,6 +94,10 @@ class RateLimiter:
     def limit_for(self, app_id: str, package: str) -> Limit:
         return self.overrides.get((app_id, package)) or self.packages[package]
 
+    def limits_of(self, app_id: str) -> dict[str, Limit]:
+        """Every package's limit for one app (what its console shows)."""
+        return {package: self.limit_for(app_id, package) for package in PACKAGES}
+
     def take(self, app_id: str, package: str, now: datetime) -> float:
         """Spend one call; 0.0 if allowed, else the seconds until the next call would be."""
         limit = self.limit_for(app_id, package)

@@ -15,7 +15,7 @@ from townsquare.accounts.models import User
 from townsquare.core.errors import NotFound, TownsquareError
 from townsquare.core.i18n import gettext
 from townsquare.core.settings import Settings
-from townsquare.gateway import apps, console, keys, notify
+from townsquare.gateway import apps, console, keys, limits, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.access import can_act_for
@@ -46,6 +46,7 @@ def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
         found = console.calls(db, app, method=method, failed_only=failed, page=page)
         context |= {
             "keys": console.key_rows(db, app), "grants": console.package_rows(db, app),
+            "limits": limits.RateLimiter(settings.gateway_rate_limits).limits_of(app.app_id),
             "calls": found[:console.LOG_PAGE], "has_next": len(found) > console.LOG_PAGE,
             "figures": console.figures(db, app),
             "platform_key": console.platform_key_text(db, secret=settings.effective_secret_key),
