@@ -115,3 +115,8 @@ def test_a_parameter_declared_twice_is_a_mistake():
     with pytest.raises(ValueError):
         Method("x.y", "data", lambda c: {}, "s", (Field("a", "string", "d"),
                                                   Field("a", "integer", "d")))
+
+
+def test_a_description_map_is_not_a_schema():
+    with pytest.raises(TypeError, match="schema.Field"):
+        Method("x.y", "data", lambda c: {}, "s", {"limit": "how many"})  # type: ignore[arg-type]

@@ -61,6 +61,9 @@ class Method:
     def __post_init__(self) -> None:
         if self.package not in PACKAGES:
             raise ValueError(f"{self.name}: unknown package {self.package}")
+        if not all(isinstance(f, Field) for f in self.fields):
+            raise TypeError(f"{self.name}: declare parameters as schema.Field "
+                            "(docs/open-platform.md, 'Adding a method')")
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: a parameter is declared twice")
