@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from townsquare.app import GATEWAY_METHODS
 from townsquare.gateway.methods import Method
@@ -72,6 +75,8 @@ def test_a_missing_required_parameter_answers_40001_naming_it(biz):
     ({"to_user_id": "x", "total_amount": "12.345"}, "应为金额"),
     ({"to_user_id": "x", "total_amount": "-1"}, "金额超出范围"),
     ({"to_user_id": "x", "total_amount": "NaN"}, "应为金额"),
+    ({"to_user_id": "x", "total_amount": "1e999999"}, "应为金额"),
+    ({"to_user_id": "x", "total_amount": 1e300}, "应为金额"),
     ({"to_user_id": "x", "paid": 1}, "应为 true 或 false"),
     ({"to_user_id": "x", "data": "[1]"}, "应为 JSON 对象"),
     ({"to_user_id": "x", "data": "{"}, "不是合法的 JSON"),
@@ -120,3 +125,21 @@ def test_a_parameter_declared_twice_is_a_mistake():
 def test_a_description_map_is_not_a_schema():
     with pytest.raises(TypeError, match="schema.Field"):
         Method("x.y", "data", lambda c: {}, "s", {"limit": "how many"})  # type: ignore[arg-type]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from([f.name for f in FIELDS]), JSON | st.text(), max_size=8))
+@hyp_settings(max_examples=150, deadline=None)
+def test_whatever_a_client_sends_the_answer_is_a_value_or_a_gateway_failure(biz):
+    try:
+        values = validate(FIELDS, _call(biz))
+    except GatewayFailure as failure:
+        assert failure.code in ("40001", "40002")
+    else:
+        assert set(values) == {f.name for f in FIELDS}

@@ -122,11 +122,15 @@ def _amount(field: Field, value: Any) -> int:
     """Yuan as Alipay sends it ("12.50" or 12.5) → integer fen, exactly or refused."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _wrong(field, "应为金额（元，最多两位小数）")
+    text = str(value).strip()
     try:
-        yuan = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _wrong(field, "应为金额（元，最多两位小数）") from None
-    if not yuan.is_finite() or yuan != yuan.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
+        if len(text) > 24:
+            raise InvalidOperation
+        yuan = Decimal(text)
+        exact = yuan.is_finite() and yuan == yuan.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    except InvalidOperation:  # also a huge exponent, which cannot be quantized
+        exact = False
+    if not exact:
         raise _wrong(field, "应为金额（元，最多两位小数）")
     fen = int(yuan * 100)
     if not 0 <= fen <= MAX_AMOUNT_FEN:
