@@ -43,6 +43,10 @@ class CallContext:
     # the method's declared parameters, validated and typed (absent optional ones: default)
     values: Mapping[str, Any] = field(default_factory=dict)
 
+    def param(self, name: str) -> str:
+        """A raw request parameter as received (prefer the validated `values`)."""
+        return self.call.params.get(name, "")
+
 
 Handler = Callable[[CallContext], Mapping[str, Any]]
 
