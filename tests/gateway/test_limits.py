@@ -147,7 +147,7 @@ def test_the_console_shows_the_apps_limits(database, settings, make_user):
         browser_login(client, world.owner)
         page = client.get(f"/console/miniapps/{world.miniapp_id}/gateway").text
     shown = dict(re.findall(r'data-limit="(\w+)">([^<]+)<', page))
-    assert shown["data"] == "每秒 5 次，突发 10 次"  # the operator's override for this app
-    assert shown["messaging"] == "每秒 3 次，突发 6 次"
-    assert shown["identity"] == "每秒 20 次，突发 40 次"
+    assert shown["data"] == "5 次/秒，突发 10"  # the operator's override for this app
+    assert shown["messaging"] == "3 次/秒，突发 6"
+    assert shown["identity"] == "20 次/秒，突发 40"
     assert shown["payment"] == "已关闭"
