@@ -14,12 +14,16 @@ from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
+from townsquare.events import gateway_methods as events_methods
 from townsquare.events import routes as events_routes
 from townsquare.gateway import app_auth_methods, identity_methods, notifier
+from townsquare.gateway import debug_pages as gateway_debug_pages
 from townsquare.gateway import isv_pages as gateway_isv_pages
 from townsquare.gateway import pages as gateway_pages
+from townsquare.gateway import reference_pages as gateway_reference_pages
 from townsquare.gateway import routes as gateway_routes
 from townsquare.gateway.call_log import CallLog
+from townsquare.gateway.limits import RateLimiter
 from townsquare.gateway.methods import Method, MethodTable
 from townsquare.merchants import operator_pages as merchant_operator_pages
 from townsquare.merchants import pages as merchants_pages
@@ -60,7 +64,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
     events_routes.router, gateway_routes.router, gateway_pages.router,
-    gateway_isv_pages.router,
+    gateway_isv_pages.router, gateway_reference_pages.router, gateway_debug_pages.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
@@ -73,7 +77,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
-    *points_methods.METHODS, *app_auth_methods.METHODS,
+    *points_methods.METHODS, *events_methods.METHODS, *app_auth_methods.METHODS,
 )
 
 
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in ROUTERS:
         app.include_router(router)
     app.state.gateway_methods = MethodTable(GATEWAY_METHODS)
+    app.state.gateway_limiter = RateLimiter(app.state.settings.gateway_rate_limits)
     app.state.gateway_call_log = CallLog(
         app.state.database, app.state.settings.gateway_call_log_flush_ms
     )

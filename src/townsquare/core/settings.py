@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # The gateway's call log is written behind the response every this many ms (0: in the call's
     # own transaction, as the tests have it).
     gateway_call_log_flush_ms: int = 500
+    # Per-app call limits of the gateway, over the defaults in gateway/limits.py: e.g.
+    # "data=50:100,messaging=5" (calls a second[:burst] per package), "2026…/data=200:400" for
+    # one app (an operator's override), "*=10" for every package.
+    gateway_rate_limits: str = ""
 
     @property
     def effective_database_url(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from townsquare.core.clock import clock
+from townsquare.core.i18n import N_
 from townsquare.gateway import app_auth
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.protocol.errors import (
@@ -18,6 +19,7 @@ from townsquare.gateway.protocol.errors import (
     invalid,
     missing,
 )
+from townsquare.gateway.schema import Example, Field, MethodError
 
 
 def _value(context: CallContext, name: str) -> str:
@@ -98,17 +100,56 @@ def token_app_query(context: CallContext) -> dict[str, Any]:
     }
 
 
+_TOKENS = {"user_id": "2088102174693120", "auth_app_id": "2026120712345678",
+           "app_auth_token": "202612BB1c2e3d4f5a6b7c8d9e0f1a2b3c4d5e6f",
+           "app_refresh_token": "202612BBr7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2",
+           "expires_in": 31536000, "re_expires_in": 32140800}
+
 METHODS = (
     Method(
         "alipay.open.auth.token.app", "authorization", token_app,
-        "用商户授权的 app_auth_code 换取 app_auth_token，或用 app_refresh_token 刷新",
-        {"grant_type": "authorization_code 或 refresh_token",
-         "code": "app_auth_code（一次有效，10 分钟内）",
-         "refresh_token": "app_refresh_token（一次有效）"},
+        N_("Exchange a merchant's app_auth_code for an app_auth_token, or renew one with "
+           "app_refresh_token (ISV apps)."),
+        (
+            Field("grant_type", "string", N_("authorization_code, or refresh_token to renew."),
+                  required=True, choices=("authorization_code", "refresh_token")),
+            Field("code", "string", N_("The app_auth_code the merchant's authorization sent to "
+                                       "your redirect address (single use, 10 minutes)."),
+                  max_length=128, default=""),
+            Field("refresh_token", "string", N_("The app_refresh_token of an earlier answer "
+                                                "(single use)."),
+                  max_length=128, default=""),
+        ),
+        Example({"grant_type": "authorization_code", "code": "P7b2c9e4d1a8f3b6c5e0d9a2f4b7c1e8"},
+                {**_TOKENS, "tokens": [_TOKENS]}),
+        (
+            MethodError("40002", "isv.code-invalid",
+                        N_("The app_auth_code is unknown, spent, expired, another app's, or "
+                           "the merchant revoked the authorization.")),
+            MethodError("40002", "isv.invalid-refresh-token",
+                        N_("The app_refresh_token is unknown, spent, expired or revoked.")),
+            MethodError("40006", "isv.insufficient-isv-permissions",
+                        N_("Only a service provider's third-party app may call it.")),
+        ),
     ),
     Method(
         "alipay.open.auth.token.app.query", "authorization", token_app_query,
-        "查询 app_auth_token 的授权商户、能力包、有效期与状态",
-        {"app_auth_token": "要查询的应用授权令牌"}, writes=False,
+        N_("Which merchant an app_auth_token acts for, what it covers, until when, and whether "
+           "it still holds."),
+        (
+            Field("app_auth_token", "string", N_("The token to look up (or the common "
+                                                 "parameter app_auth_token)."),
+                  max_length=128, default=""),
+        ),
+        Example({"app_auth_token": _TOKENS["app_auth_token"]},
+                {"user_id": _TOKENS["user_id"], "auth_app_id": _TOKENS["auth_app_id"],
+                 "expires_in": 31535000, "auth_methods": ["data", "marketing"],
+                 "auth_start": "2026-12-07 10:00:00", "auth_end": "2027-12-07 10:00:00",
+                 "status": "valid", "is_by_app_auth": True}),
+        (
+            MethodError("20001", "aop.invalid-app-auth-token",
+                        N_("The token is unknown or not this app's.")),
+        ),
+        writes=False,
     ),
 )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.clock import clock
-from townsquare.gateway import keys, notify
+from townsquare.gateway import keys, limits, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import AppKey, CallRecord, GatewayApp, GrantStatus, PackageGrant
 
@@ -75,13 +75,14 @@ def figures(db: Session, app: GatewayApp) -> list[MethodFigures]:
             for m, n, f, avg, mx in rows]
 
 
-def page_context(db: Session, app: GatewayApp, *, secret: bytes, method: str = "",
-                 failed: bool = False, page: int = 1) -> dict[str, Any]:
+def page_context(db: Session, app: GatewayApp, *, secret: bytes, rate_limits: str,
+                 method: str = "", failed: bool = False, page: int = 1) -> dict[str, Any]:
     """What an app's console page shows, whoever owns the app (a mini-app or a provider)."""
     found = calls(db, app, method=method, failed_only=failed, page=page)
     sent = notify.recent(db, app)
     return {
         "keys": key_rows(db, app), "grants": package_rows(db, app),
+        "limits": limits.RateLimiter(rate_limits).limits_of(app.app_id),
         "calls": found[:LOG_PAGE], "has_next": len(found) > LOG_PAGE,
         "figures": figures(db, app), "platform_key": platform_key_text(db, secret=secret),
         "notifications": sent, "attempts": notify.attempts_of(db, [n.id for n in sent]),

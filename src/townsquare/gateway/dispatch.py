@@ -1,6 +1,7 @@
 """One gateway call, start to end: read the common parameters, find the app, verify the
-signature against its keys, check the method and the app's packages, run the handler, log the
-call, and sign the answer. Every outcome is a signed HTTP 200 body."""
+signature against its keys, check the method and the app's packages, its call limit
+(limits.py) and the parameters against the method's schema (schema.py), run the handler, log
+the call, and sign the answer. Every outcome is a signed HTTP 200 body."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from townsquare.core.database import Database
 from townsquare.core.errors import PermissionDenied, RateLimited, TownsquareError, ValidationFailed
 from townsquare.core.i18n import catalogue
 from townsquare.core.settings import Settings
-from townsquare.gateway import app_auth, apps, keys
+from townsquare.gateway import app_auth, apps, keys, schema
 from townsquare.gateway.call_log import CallLog
+from townsquare.gateway.limits import RateLimiter
 from townsquare.gateway.methods import CallContext, MethodTable
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import envelope, signing
@@ -36,7 +38,7 @@ SUCCESS = {"code": "10000", "msg": "Success"}
 
 def _answer(
     db: Session, params: Mapping[str, str], app: GatewayApp | None, settings: Settings,
-    table: MethodTable,
+    table: MethodTable, limiter: RateLimiter | None,
 ) -> dict[str, Any]:
     call = read_call(params, zone=settings.timezone, now=clock.now(), window=TIMESTAMP_WINDOW)
     if app is None:
@@ -57,11 +59,14 @@ def _answer(
         raise insufficient_permissions(
             f"应用未获得「{method.package}」能力包的授权，无权调用 {call.method}"
         )
+    if limiter is not None:  # after the signature: no one else can spend an app's calls
+        limiter.check(app.app_id, method.package, clock.now())
     # an ISV app's app_auth_token: for which merchant the call acts (20001 if not valid)
     acting = app_auth.acting_merchant(db, app, token=call.app_auth_token, method=call.method,
                                       package=method.package)
+    values = schema.validate(method.fields, call)
     context = CallContext(db=db, settings=settings, app=app, call=call, biz=call.biz(),
-                          acting=acting)
+                          values=values, acting=acting)
     try:
         with db.begin_nested():  # a failing handler leaves nothing behind; the log row stays
             body = dict(method.handler(context))
@@ -85,7 +90,7 @@ def refusal(error: TownsquareError) -> GatewayFailure:
 
 def handle(
     database: Database, params: Mapping[str, str], *, settings: Settings, table: MethodTable,
-    call_log: CallLog,
+    call_log: CallLog, limiter: RateLimiter | None = None,
 ) -> bytes:
     """The signed response body for one call (always HTTP 200). A method that only reads runs
     in a read-only unit of work when the call log is written behind."""
@@ -96,7 +101,7 @@ def handle(
         # looked up once: the call and, whatever its outcome, the log row are the app's
         app = apps.by_app_id(db, params.get("app_id", ""))
         try:
-            body = _answer(db, params, app, settings, table)
+            body = _answer(db, params, app, settings, table, limiter)
         except GatewayFailure as failure:
             body = failure.body()
         if app is not None:  # calls naming no real app belong to no one's log

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
+from townsquare.core.i18n import N_
 from townsquare.core.security import new_token, token_digest
 from townsquare.gateway.app_auth import own_miniapp
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.models import UserToken
 from townsquare.gateway.protocol.errors import GatewayFailure, invalid, missing, token_refused
+from townsquare.gateway.schema import Example, Field, MethodError
 from townsquare.miniapps.shell import consent, launch
 
 ACCESS_LIFETIME = timedelta(days=1)
@@ -74,33 +76,26 @@ def _refreshed(context: CallContext, refresh: str) -> dict[str, Any]:
 
 
 def oauth_token(context: CallContext) -> dict[str, Any]:
-    grant_type = context.param("grant_type") or str(context.biz.get("grant_type", ""))
-    if grant_type == "authorization_code":
-        code = context.param("code") or str(context.biz.get("code", ""))
-        if not code:
+    values = context.values
+    if values["grant_type"] == "authorization_code":
+        if not values["code"]:
             raise missing("code", "缺少参数 code")
         try:
-            redeemed = consent.redeem(context.db, miniapp=own_miniapp(context.app), code=code)
+            redeemed = consent.redeem(context.db, miniapp=own_miniapp(context.app),
+                                      code=values["code"])
         except consent.InvalidGrant:
             raise GatewayFailure(
                 "40002", "isv.code-invalid",
                 "授权码 code 无效（未知、已使用、已过期或用户已撤销授权）",
             ) from None
         return _issue(context, redeemed.user, redeemed.scopes)
-    if grant_type == "refresh_token":
-        refresh = context.param("refresh_token") or str(context.biz.get("refresh_token", ""))
-        if not refresh:
-            raise missing("refresh-token", "缺少参数 refresh_token")
-        return _refreshed(context, refresh)
-    raise invalid("grant-type", "grant_type 只能是 authorization_code 或 refresh_token")
+    if not values["refresh_token"]:
+        raise missing("refresh-token", "缺少参数 refresh_token")
+    return _refreshed(context, values["refresh_token"])
 
 
 def user_info_share(context: CallContext) -> dict[str, Any]:
-    token = context.call.auth_token
-    if not token:
-        raise token_refused(
-            "aop.invalid-auth-token", "缺少 auth_token，请先调用 alipay.system.oauth.token"
-        )
+    token = context.values["auth_token"]  # present: the schema answers 20001 without it
     db = context.db
     row = db.scalar(select(UserToken).where(UserToken.access_digest == token_digest(token)))
     if row is None or row.app_id != context.app.id or row.revoked_at is not None:
@@ -118,16 +113,65 @@ def user_info_share(context: CallContext) -> dict[str, Any]:
             **{ANSWER_FIELDS[k]: v for k, v in fields.items()}}
 
 
+_USER_ID = "ou_0f3c2a9d8b7e6f5a4c3b2a1908f7e6d5"
+_TOKEN_ERRORS = (
+    MethodError("40002", "isv.code-invalid",
+                N_("The auth code is unknown, spent, expired, or its consent was withdrawn.")),
+    MethodError("40002", "isv.invalid-refresh-token",
+                N_("The refresh token is unknown, spent, expired, or its consent was withdrawn.")),
+)
+
 METHODS = (
     Method(
         "alipay.system.oauth.token", "identity", oauth_token,
-        "用授权码换取访问令牌（或用 refresh_token 刷新）",
-        {"grant_type": "authorization_code 或 refresh_token", "code": "授权码（一次有效）",
-         "refresh_token": "刷新令牌"},
+        N_("Exchange a user's one-time auth code for an access token (or renew one with a "
+           "refresh token)."),
+        (
+            Field("grant_type", "string", N_("authorization_code, or refresh_token to renew."),
+                  required=True, choices=("authorization_code", "refresh_token"),
+                  source="request"),
+            Field("code", "string", N_("The one-time auth code the user's consent gave the "
+                                       "mini-app (with authorization_code)."),
+                  max_length=128, default="", source="request"),
+            Field("refresh_token", "string", N_("The refresh token of an earlier answer (with "
+                                                "refresh_token; each is spent once)."),
+                  max_length=128, default="", source="request"),
+        ),
+        Example(
+            {"grant_type": "authorization_code", "code": "4b203fe6c11548bcabd8da5bb087a83b"},
+            {"user_id": _USER_ID, "open_id": _USER_ID,
+             "access_token": "authusrB6b3a4c8e2f1d4e0a9c7b5d3f1e2a4c6b8", "expires_in": 86400,
+             "refresh_token": "authusrR2c4e6a8b0d2f4a6c8e0b2d4f6a8c0e2d4",
+             "re_expires_in": 2592000, "auth_start": "2026-12-07 14:03:21"},
+        ),
+        _TOKEN_ERRORS + (
+            MethodError("40001", "isv.missing-code",
+                        N_("grant_type is authorization_code but code is missing.")),
+            MethodError("40001", "isv.missing-refresh-token",
+                        N_("grant_type is refresh_token but refresh_token is missing.")),
+        ),
     ),
     Method(
         "alipay.user.info.share", "identity", user_info_share,
-        "读取用户当前授权分享的信息（需公共参数 auth_token）",
-        {"auth_token": "公共参数：alipay.system.oauth.token 返回的 access_token"}, writes=False,
+        N_("Read what the user shares with the mini-app now (needs the common parameter "
+           "auth_token)."),
+        (
+            Field("auth_token", "string", N_("Common parameter: the access_token "
+                                             "alipay.system.oauth.token answered."),
+                  required=True, max_length=128, source="common",
+                  when_missing=("20001", "aop.invalid-auth-token")),
+        ),
+        Example(
+            {"auth_token": "authusrB6b3a4c8e2f1d4e0a9c7b5d3f1e2a4c6b8"},
+            {"user_id": _USER_ID, "mobile": "13812345678", "user_name": "张小民"},
+        ),
+        (
+            MethodError("20001", "aop.invalid-auth-token",
+                        N_("The access token is unknown or revoked, or the user withdrew "
+                           "consent.")),
+            MethodError("20001", "aop.auth-token-time-out",
+                        N_("The access token expired: renew it with the refresh token.")),
+        ),
+        writes=False,
     ),
 )

@@ -56,6 +56,7 @@ def _context(request: Request, db: Session, settings: Settings, user: User, isv_
     }
     if app is not None:
         context |= console.page_context(db, app, secret=settings.effective_secret_key,
+                                        rate_limits=settings.gateway_rate_limits,
                                         method=method, failed=failed, page=page)
         if app.redirect_uri:
             link = authorize.authorize_link(str(request.base_url), app)

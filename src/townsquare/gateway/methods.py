@@ -1,7 +1,9 @@
 """The gateway's method table: each domain that opens a capability lists its methods (name,
-package, handler) in its own `gateway_methods.py`; the application factory collects them.
+package, handler, parameter schema, example) in its own `gateway_methods.py`; the application
+factory collects them.
 
-A handler gets the verified call and answers the method's business fields, or raises a
+A handler gets the verified call with its parameters already validated against the method's
+schema (`context.values`, see schema.py) and answers the method's business fields, or raises a
 `GatewayFailure`. It runs in the request's transaction, inside a savepoint: a failure undoes
 whatever it wrote, while the call itself is still logged.
 """
@@ -18,6 +20,7 @@ from townsquare.core.settings import Settings
 from townsquare.gateway import app_auth
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol.params import Call
+from townsquare.gateway.schema import Example, Field, MethodError
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps.models import MiniApp
 
@@ -41,6 +44,8 @@ class CallContext:
     app: GatewayApp
     call: Call
     biz: dict[str, Any]
+    # the method's declared parameters, validated and typed (absent optional ones: default)
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     # the merchant whose `app_auth_token` an ISV app presented (app_auth.py); None otherwise
     acting: Merchant | None = None
@@ -57,8 +62,7 @@ class CallContext:
         return app_auth.call_miniapp(self.db, self.app, self.acting, self.biz.get("mini_app_id"))
 
     def param(self, name: str) -> str:
-        """A business parameter given outside `biz_content` (as `alipay.system.oauth.token`
-        takes `grant_type` and `code`)."""
+        """A raw request parameter as received (prefer the validated `values`)."""
         return self.call.params.get(name, "")
 
 
@@ -70,13 +74,21 @@ class Method:
     name: str
     package: str
     handler: Handler
-    summary: str
-    parameters: Mapping[str, str] = field(default_factory=dict)  # name → what it is
+    summary: str  # English msgid (zh-CN in the catalogues)
+    fields: tuple[Field, ...] = ()  # the parameter schema the dispatcher validates with
+    example: Example = Example({}, {})
+    errors: tuple[MethodError, ...] = ()  # the method's own refusals, for its reference page
     writes: bool = True  # False: only reads (runs in a read-only unit of work)
 
     def __post_init__(self) -> None:
         if self.package not in PACKAGES:
             raise ValueError(f"{self.name}: unknown package {self.package}")
+        if not all(isinstance(f, Field) for f in self.fields):
+            raise TypeError(f"{self.name}: declare parameters as schema.Field "
+                            "(docs/open-platform.md, 'Adding a method')")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a parameter is declared twice")
 
 
 class MethodTable:

@@ -44,5 +44,6 @@ async def gateway(request: Request, settings: AppSettings) -> Response:
     body = await run_in_threadpool(
         dispatch.handle, state.database, params, settings=settings,
         table=state.gateway_methods, call_log=state.gateway_call_log,
+        limiter=state.gateway_limiter,
     )
     return Response(body, media_type=JSON)

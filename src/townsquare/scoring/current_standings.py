@@ -55,3 +55,41 @@ def standings(db: Session, *, miniapp_ids: Collection[int] | None = None) -> Sta
         cycle_days=config_versions.active_version(db).cycle_days,
         by_miniapp=MappingProxyType(found),
     )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Where a mini-app falls behind its peers' median and what catching up is worth."""
+
+    metric: str
+    label_zh: str
+    label_en: str
+    text_zh: str
+    text_en: str
+    points: float  # overall points gained by reaching the median
+    current: float | None
+    median: float | None
+
+
+def suggestions(db: Session, *, cycle: str, miniapp_id: int) -> list[Suggestion]:
+    """The suggestions the cycle `cycle` (public id, as `standings` answers it) made for one
+    mini-app, largest gain first ([] when none or not scored)."""
+    stored = db.scalar(
+        select(MiniAppScore.suggestions)
+        .join(ScoreCycle, ScoreCycle.id == MiniAppScore.cycle_id)
+        .where(ScoreCycle.public_id == cycle, MiniAppScore.miniapp_id == miniapp_id)
+    )
+    found = [
+        Suggestion(
+            metric=str(s.get("metric", "")), label_zh=str(s.get("label_zh", "")),
+            label_en=str(s.get("label_en", "")), text_zh=str(s.get("text_zh", "")),
+            text_en=str(s.get("text_en", "")), points=float(s.get("points") or 0.0),
+            current=_number(s.get("current")), median=_number(s.get("median")),
+        )
+        for s in stored or [] if isinstance(s, dict)
+    ]
+    return sorted(found, key=lambda s: -s.points)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -16,6 +16,7 @@ CATEGORIES = {
     "40001": "Missing Required Arguments",
     "40002": "Invalid Arguments",
     "40004": "Business Failed",
+    "40005": "Call Limited",
     "40006": "Insufficient Permissions",
 }
 

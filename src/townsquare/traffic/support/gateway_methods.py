@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from townsquare.core.i18n import N_
 from townsquare.gateway.methods import CallContext, Method
-from townsquare.gateway.protocol.errors import invalid
+from townsquare.gateway.schema import Example, Field
 from townsquare.traffic.models import PointsEntry
 from townsquare.traffic.support import points
 
@@ -17,12 +18,7 @@ MAX_ENTRIES = 50
 
 def points_query(context: CallContext) -> dict[str, Any]:
     merchant_id = context.merchant.id  # an ISV app: the merchant its app_auth_token names
-    raw_limit = context.biz.get("limit", 20)
-    if isinstance(raw_limit, bool) or not str(raw_limit).isdigit():
-        raise invalid("parameter", f"limit 须为 0 到 {MAX_ENTRIES} 的整数")
-    limit = int(raw_limit)
-    if limit > MAX_ENTRIES:
-        raise invalid("parameter", f"limit 须为 0 到 {MAX_ENTRIES} 的整数")
+    limit = context.values["limit"]
     entries = context.db.scalars(
         select(PointsEntry).where(PointsEntry.merchant_id == merchant_id)
         .order_by(PointsEntry.created_at.desc(), PointsEntry.id.desc()).limit(limit)
@@ -41,7 +37,22 @@ def points_query(context: CallContext) -> dict[str, Any]:
 METHODS = (
     Method(
         "townsquare.marketing.points.query", "marketing", points_query,
-        "查询本小程序所属商家的积分余额与最近的积分流水",
-        {"limit": "返回的流水条数，0 到 50，默认 20"}, writes=False,
+        N_("The points balance of the mini-app's merchant and its newest ledger lines."),
+        (
+            Field("limit", "integer", N_("How many ledger lines to answer, newest first."),
+                  minimum=0, maximum=MAX_ENTRIES, default=20),
+        ),
+        Example({"limit": 2}, {
+            "balance": 1250,
+            "entries": [
+                {"entry_id": "pts_7Hx2Mc9Qw4Ra", "kind": "earn", "delta": 50,
+                 "balance_after": 1250, "rule": "complete_profile",
+                 "created_at": "2026-12-07T06:03:21+00:00"},
+                {"entry_id": "pts_2Lb8Vn5Kt1Ze", "kind": "redeem", "delta": -300,
+                 "balance_after": 1200, "rule": "exposure_pack",
+                 "created_at": "2026-12-06T09:41:07+00:00"},
+            ],
+        }),
+        writes=False,
     ),
 )
