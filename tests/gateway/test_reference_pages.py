@@ -73,3 +73,10 @@ def test_every_reference_string_has_its_chinese(client):
         strings |= {method.summary, *(f.description for f in method.fields),
                     *(e.description for e in (*method.errors, *derived_errors(method.fields)))}
     assert sorted(s for s in strings if s not in zh) == []
+
+
+def test_every_package_has_its_reference_name():
+    from townsquare.gateway.methods import PACKAGES
+    from townsquare.gateway.reference import PACKAGE_NAMES
+
+    assert set(PACKAGE_NAMES) == set(PACKAGES)

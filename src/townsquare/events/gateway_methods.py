@@ -9,12 +9,13 @@ from typing import Any
 
 from townsquare.core.i18n import N_
 from townsquare.events import intake
+from townsquare.gateway.app_auth import MINI_APP_FIELD
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.schema import Example, Field
 
 
 def batch_upload(context: CallContext) -> dict[str, Any]:
-    outcomes = intake.ingest(context.db, client=context.app.miniapp,
+    outcomes = intake.ingest(context.db, client=context.miniapp(),
                              events=context.values["events"])
     count = {status: sum(o.status == status for o in outcomes)
              for status in ("accepted", "duplicate", "rejected")}
@@ -40,6 +41,7 @@ METHODS = (
                                         "event (event_id, type, occurred_at, sub and the "
                                         "type's measures). biz_content is at most 64 KB."),
                   required=True, minimum=1, max_length=intake.MAX_BATCH),
+            MINI_APP_FIELD,
         ),
         Example(
             {"events": [

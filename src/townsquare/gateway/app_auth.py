@@ -19,9 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from townsquare.core.clock import clock
+from townsquare.core.i18n import N_
 from townsquare.core.security import keyed_digest, new_token, token_digest
 from townsquare.gateway.models import AppAuthCode, AppAuthToken, GatewayApp
 from townsquare.gateway.protocol.errors import GatewayFailure, insufficient_permissions
+from townsquare.gateway.schema import Field
 from townsquare.merchants.models import Authorization, Merchant
 from townsquare.miniapps.models import MiniApp
 
@@ -31,6 +33,14 @@ REFRESH_LIFETIME = timedelta(days=372)
 # Methods about tokens themselves: they read the token from biz_content, never act with one (a
 # client may still send its old, even expired, token as the common parameter when refreshing).
 TOKEN_METHODS = frozenset({"alipay.open.auth.token.app", "alipay.open.auth.token.app.query"})
+
+# Methods about one mini-app declare it: an ISV app names which of its merchant's it means.
+MINI_APP_FIELD = Field(
+    "mini_app_id", "string",
+    N_("ISV apps only: which of the authorizing merchant's mini-apps (ma_…); a mini-app's own "
+       "app leaves it out."),
+    max_length=24, default="",
+)
 
 
 def refused(sub_code: str, sub_msg: str) -> GatewayFailure:

@@ -46,6 +46,7 @@ DEFAULT_LIMITS: Mapping[str, Limit] = {
     "marketing": Limit(20, 40),
     "data": Limit(20, 40),
     "community": Limit(20, 40),
+    "authorization": Limit(10, 20),
 }
 
 
@@ -92,7 +93,9 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def limit_for(self, app_id: str, package: str) -> Limit:
-        return self.overrides.get((app_id, package)) or self.packages[package]
+        # a package without a default of its own (a new one) gets the strictest default
+        return (self.overrides.get((app_id, package)) or self.packages.get(package)
+                or Limit(10, 20))
 
     def limits_of(self, app_id: str) -> dict[str, Limit]:
         """Every package's limit for one app (what its console shows)."""

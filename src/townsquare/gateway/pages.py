@@ -15,7 +15,7 @@ from townsquare.accounts.models import User
 from townsquare.core.errors import NotFound, TownsquareError
 from townsquare.core.i18n import gettext
 from townsquare.core.settings import Settings
-from townsquare.gateway import apps, console, keys, limits, notify
+from townsquare.gateway import apps, console, keys, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.access import can_act_for

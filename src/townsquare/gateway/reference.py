@@ -27,6 +27,8 @@ PACKAGE_NAMES = {
     "marketing": N_("Marketing: points"),
     "data": N_("Data: service score, behaviour events"),
     "community": N_("Community: gate access, property services"),
+    "authorization": N_("Authorization: third-party apps exchange, refresh and query "
+                        "merchants' app_auth_token"),
 }
 # What the gateway itself may answer to any method (the protocol's own errors are in the
 # developer guide's table).

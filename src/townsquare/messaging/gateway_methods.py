@@ -7,6 +7,7 @@ from typing import Any
 
 from townsquare.core.errors import Conflict
 from townsquare.core.i18n import N_
+from townsquare.gateway.app_auth import MINI_APP_FIELD
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.protocol.errors import business
 from townsquare.gateway.schema import Example, Field, MethodError
@@ -51,6 +52,7 @@ METHODS = (
             Field("data", "object", N_('The template\'s variables, as {"name": {"value": '
                                        '"…"}} (an object or a JSON string of one).'),
                   default={}),
+            MINI_APP_FIELD,
         ),
         Example(
             {"to_user_id": "ou_0f3c2a9d8b7e6f5a4c3b2a1908f7e6d5",

@@ -7,18 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from townsquare.core.i18n import N_
+from townsquare.gateway.app_auth import MINI_APP_FIELD
 from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.schema import Example
 from townsquare.scoring.current_standings import standings, suggestions
 
 
-def _suggestions(context: CallContext, cycle: str) -> list[dict[str, Any]]:
+def _suggestions(context: CallContext, cycle: str, miniapp_id: int) -> list[dict[str, Any]]:
     return [
         {"metric": s.metric, "label": s.label_zh, "label_en": s.label_en, "text": s.text_zh,
          "text_en": s.text_en, "points_gained": f"{s.points:.1f}",
          **({"current": s.current} if s.current is not None else {}),
          **({"median": s.median} if s.median is not None else {})}
-        for s in suggestions(context.db, cycle=cycle, miniapp_id=context.app.miniapp.id)
+        for s in suggestions(context.db, cycle=cycle, miniapp_id=miniapp_id)
     ]
 
 
@@ -37,7 +38,7 @@ def score_query(context: CallContext) -> dict[str, Any]:
     if standing is None or standing.score is None:
         return {**answer, "scored": False, "reason": "本周期数据不足，暂未评分"}
     return {**answer, "scored": True, "score": f"{standing.score:.1f}", "tier": standing.tier,
-            "suggestions": _suggestions(context, found.cycle)}
+            "suggestions": _suggestions(context, found.cycle, miniapp.id)}
 
 
 METHODS = (
@@ -45,7 +46,7 @@ METHODS = (
         "townsquare.data.service.score.query", "data", score_query,
         N_("The mini-app's service score and tier in the newest finished scoring cycle, with "
            "that cycle's suggestions."),
-        (),
+        (MINI_APP_FIELD,),
         Example({}, {
             "mini_app_id": "mp_5Tq9Lw2Hc8Xv", "cycle_id": "cyc_3Nf7Qa1Zr6Bk",
             "as_of": "2026-11-30", "cycle_days": 28, "scored": True, "score": "78.4",
