@@ -1,0 +1,131 @@
+"""Holds: a slot place and stock taken together or not at all, confirmed once, given back on
+release and on expiry, refused for closed, past, full and sold-out choices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.ordering.conftest import NOON, NOW
+from townsquare.core.errors import ValidationFailed
+from townsquare import ordering
+from townsquare.ordering.catalog import service as catalog
+from townsquare.ordering.catalog.models import Stock
+from townsquare.ordering.slots import rules
+from townsquare.ordering.slots.models import HoldStatus, SlotLoad
+
+LATER = NOW + timedelta(minutes=15)
+
+
+def _hold(db, shop, key="k1", quantity=1, start=NOON, kind="pickup"):
+    store = ordering.store_by_public_id(db, shop.store)
+    return ordering.hold(db, store=store, kind=kind, slot_start=start,
+                         sku_quantities={shop.sku_row: quantity}, hold_key=key,
+                         expires_at=LATER)
+
+
+def _stock(db, shop):
+    row = db.scalar(select(Stock).where(Stock.sku_id == shop.sku_row))
+    return row.quantity, row.held
+
+
+def _load(db):
+    row = db.scalar(select(SlotLoad))
+    return (row.orders, row.confirmed) if row else (0, 0)
+
+
+def test_a_hold_takes_a_place_and_stock_and_confirm_keeps_them(database, shop):
+    with database.unit_of_work() as db:
+        held = _hold(db, shop, quantity=3)
+        assert held.status is HoldStatus.HELD
+        assert _stock(db, shop) == (7, 3) and _load(db) == (1, 0)
+    with database.unit_of_work() as db:
+        held = ordering.confirm(db, held)
+        ordering.confirm(db, held)  # twice is once
+        assert _stock(db, shop) == (7, 0) and _load(db) == (1, 1)
+        assert ordering.expire_due(db, now=LATER + timedelta(hours=1)) == 0  # paid: kept
+
+
+def test_the_same_key_replays_and_a_different_content_is_refused(database, shop):
+    with database.unit_of_work() as db:
+        first = _hold(db, shop, quantity=2)
+        assert _hold(db, shop, quantity=2).id == first.id
+        with pytest.raises(ordering.HoldMismatch):
+            _hold(db, shop, quantity=3)
+        assert _stock(db, shop) == (8, 2)
+
+
+def test_release_and_expiry_give_everything_back_once(database, shop):
+    with database.unit_of_work() as db:
+        a, b = _hold(db, shop, "a", 4), _hold(db, shop, "b", 5)
+        assert ordering.release(db, a) is True
+        assert ordering.release(db, a) is False
+        assert _stock(db, shop) == (5, 5) and _load(db) == (1, 0)
+        assert ordering.expire_due(db, now=LATER - timedelta(seconds=1)) == 0
+        assert ordering.expire_due(db, now=LATER) == 1
+        assert b.status is HoldStatus.EXPIRED
+        assert _stock(db, shop) == (10, 0) and _load(db) == (0, 0)
+        with pytest.raises(ordering.HoldGone):
+            ordering.confirm(db, b)  # paid too late: checkout must refund
+
+
+def test_cancelling_a_paid_hold_gives_the_stock_back(database, shop):
+    with database.unit_of_work() as db:
+        held = ordering.confirm(db, _hold(db, shop, quantity=2))
+        assert ordering.release(db, held) is True
+        assert _stock(db, shop) == (10, 0) and _load(db) == (0, 0)
+
+
+def test_refusals_change_nothing(database, shop):
+    with database.unit_of_work() as db:
+        with pytest.raises(ordering.OutOfStock):
+            _hold(db, shop, "big", quantity=11)
+        with pytest.raises(ordering.SlotNotOffered):  # past
+            _hold(db, shop, "past", start=NOW - timedelta(minutes=15))
+        with pytest.raises(ordering.SlotNotOffered):  # inside the 30-minute lead time
+            _hold(db, shop, "soon", start=NOW + timedelta(minutes=15))
+        with pytest.raises(ordering.SlotNotOffered):  # not on the 15-minute grid
+            _hold(db, shop, "odd", start=NOON + timedelta(minutes=7))
+        with pytest.raises(ordering.SlotNotOffered):  # the store opens at 08:00
+            _hold(db, shop, "night", start=NOON + timedelta(hours=12))
+        with pytest.raises(ordering.SlotNotOffered):  # no delivery rule
+            _hold(db, shop, "delivery", kind="delivery")
+        with pytest.raises(ValidationFailed):
+            ordering.hold(db, store=ordering.store_by_public_id(db, shop.store), kind="pickup",
+                          slot_start=NOON, sku_quantities={}, hold_key="empty",
+                          expires_at=LATER)
+        catalog.set_product_sold_out(db, actor=None, product_id=shop.product, sold_out=True)
+        with pytest.raises(ordering.SoldOut):
+            _hold(db, shop, "sold-out")
+        assert _stock(db, shop) == (10, 0) and _load(db) == (0, 0)
+        assert db.scalar(select(ordering.Hold)) is None
+
+
+def test_a_full_slot_is_refused_and_not_offered(database, shop):
+    with database.unit_of_work() as db:
+        store = ordering.store_by_public_id(db, shop.store)
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="pickup", capacity_orders=2)
+        _hold(db, shop, "a"), _hold(db, shop, "b")
+        with pytest.raises(ordering.SlotFull):
+            _hold(db, shop, "c")
+        starts = [slot.start for slot in ordering.offered(db, store=store, kind="pickup")]
+        assert NOON not in starts and NOON + timedelta(minutes=15) in starts
+        assert starts[0] == NOW + timedelta(minutes=30)  # the lead time
+        assert _stock(db, shop) == (8, 2)
+
+
+def test_preparation_minutes_limit_a_slot(database, shop):
+    with database.unit_of_work() as db:
+        store = ordering.store_by_public_id(db, shop.store)
+        product = catalog.get_product(db, actor=None, product_id=shop.product)
+        product.prep_minutes = 4
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="pickup", capacity_prep=10)
+        _hold(db, shop, "a", quantity=2)  # 8 of 10 minutes
+        with pytest.raises(ordering.SlotFull):
+            _hold(db, shop, "b", quantity=1)
+        slots = ordering.offered(db, store=store, kind="pickup", prep=4)
+        assert NOON not in [s.start for s in slots]
+        assert NOON in [s.start for s in ordering.offered(db, store=store, kind="pickup",
+                                                          prep=2)]
