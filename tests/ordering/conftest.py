@@ -57,4 +57,6 @@ def shop(database: Database, make_user) -> Shop:
         rules.set_rule(db, actor=None, store_id=store.public_id, kind="pickup",
                        capacity_orders=10, lead_minutes=30)
         ids = (merchant.public_id, store.public_id, product.public_id, sku.public_id, sku.id)
+    with database.unit_of_work() as db:  # the owner as it is now: merchant staff
+        owner = db.get_one(User, owner.id)
     return Shop(owner, outsider, *ids)
