@@ -33,6 +33,9 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.slots import pages as ordering_slot_pages
+from townsquare.ordering.stores import pages as ordering_store_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -66,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.

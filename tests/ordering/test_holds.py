@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.ordering.conftest import NOON, NOW
-from townsquare.core.errors import ValidationFailed
 from townsquare import ordering
+from townsquare.core.errors import ValidationFailed
 from townsquare.ordering.catalog import service as catalog
 from townsquare.ordering.catalog.models import Stock
 from townsquare.ordering.slots import rules

@@ -70,7 +70,7 @@ def available_text(start: int | None, end: int | None) -> str:
     return "" if start is None or end is None else f"{clock_text(start)}-{clock_text(end)}"
 
 
-def whole(value: str | int | None, *, field: str, low: int = 0, high: int = 1_000_000,
+def whole(value: str | int | float | None, *, field: str, low: int = 0, high: int = 1_000_000,
           empty: int | None = None) -> int | None:
     """A whole number from a form or a sheet cell ("12", 12, 12.0); empty gives `empty`."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -39,15 +39,19 @@ def _address(value: str) -> str:
                       message="An address is 1 to {n} characters.")
 
 
+def _phone(value: str) -> str:
+    return clean_text(value, field="phone", max_length=32,
+                      message="A phone number is at most {n} characters.")
+
+
 def create_store(db: Session, *, actor: User | None, merchant_id: str, name: str, address: str,
                  lat: float, lng: float, phone: str = "", pickup: bool = True,
                  delivery: bool = False) -> Store:
     merchant = access.merchant(db, actor=actor, merchant_id=merchant_id)
     lat, lng = _coordinates(lat, lng)
     store = Store(merchant_id=merchant.id, name=clean_name(name), address=_address(address),
-                  lat=lat, lng=lng, phone=clean_text(phone, field="phone", max_length=32,
-                                                    message="A phone number is at most {n} characters."),
-                  pickup=pickup, delivery=delivery, hours={}, closed_days=[])
+                  lat=lat, lng=lng, phone=_phone(phone), pickup=pickup, delivery=delivery,
+                  hours={}, closed_days=[])
     db.add(store)
     db.flush()
     return store
@@ -80,8 +84,7 @@ def update_store(db: Session, *, actor: User | None, store_id: str, name: str, a
     store = get_store(db, actor=actor, store_id=store_id)
     store.name, store.address = clean_name(name), _address(address)
     store.lat, store.lng = _coordinates(lat, lng)
-    store.phone = clean_text(phone, field="phone", max_length=32,
-                             message="A phone number is at most {n} characters.")
+    store.phone = _phone(phone)
     store.pickup, store.delivery, store.active = pickup, delivery, active
     db.flush()
     return store
