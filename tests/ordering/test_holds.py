@@ -129,3 +129,39 @@ def test_preparation_minutes_limit_a_slot(database, shop):
         assert NOON not in [s.start for s in slots]
         assert NOON in [s.start for s in ordering.offered(db, store=store, kind="pickup",
                                                           prep=2)]
+
+
+def test_the_expiry_job_releases_in_batches_until_none_are_due(database, shop):
+    from townsquare.core.clock import clock
+    from townsquare.ordering.slots import jobs
+
+    with database.unit_of_work() as db:
+        for i in range(5):
+            _hold(db, shop, f"k{i}")
+    clock.freeze(LATER)
+    assert jobs.expire_holds(database, batch=2) == 5
+    assert jobs.expire_holds(database, batch=2) == 0
+    with database.unit_of_work() as db:
+        assert _stock(db, shop) == (10, 0) and _load(db) == (0, 0)
+
+
+def test_community_pickup_slots_belong_to_a_point(database, shop):
+    from townsquare.ordering.stores import service as stores
+
+    with database.unit_of_work() as db:
+        point = stores.add_point(db, actor=shop.owner, store_id=shop.store, name="幸福小区东门",
+                                 address="幸福路 9 号", lat=30.51, lng=114.41)
+        with pytest.raises(ValidationFailed):
+            rules.set_rule(db, actor=shop.owner, store_id=shop.store, kind="community")
+        rules.set_rule(db, actor=shop.owner, store_id=shop.store, kind="community",
+                       point_id=point.public_id, slot_minutes=120, cutoff_time=22 * 60,
+                       cutoff_days=1, days_ahead=1, window_start=16 * 60, window_end=20 * 60)
+        store = ordering.store_by_public_id(db, shop.store)
+        slots = ordering.offered(db, store=store, kind="community", point=point)
+        tomorrow_4pm = NOW + timedelta(days=1, hours=6)  # Tuesday 16:00 in Shanghai
+        assert [s.start for s in slots] == [tomorrow_4pm, tomorrow_4pm + timedelta(hours=2)]
+        assert ordering.offered(db, store=store, kind="community") == []  # no point: none
+        held = ordering.hold(db, store=store, kind="community", point=point,
+                             slot_start=tomorrow_4pm, sku_quantities={shop.sku_row: 1},
+                             hold_key="group-buy", expires_at=LATER)
+        assert held.slot_start == tomorrow_4pm

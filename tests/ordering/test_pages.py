@@ -11,11 +11,11 @@ from sqlalchemy import select
 from tests.merchants.conftest import csrf, login
 from townsquare.ordering.catalog.models import Product, Sku
 from townsquare.ordering.slots.models import SlotRule
-from townsquare.ordering.stores.models import DeliveryZone, Store
+from townsquare.ordering.stores.models import DeliveryZone, PickupPoint, Store
 
 
 def _post(client, path, data=None, files=None):
-    token = csrf(client, path.rsplit("/", 1)[0] if path.endswith(("/zones", "/slots", "/hours",
+    token = csrf(client, path.rsplit("/", 1)[0] if path.endswith(("/zones", "/slots", "/hours", "/points",
                                                                   "/skus", "/pictures",
                                                                   "/import")) else "/me")
     return client.post(path, data={"csrf_token": token, **(data or {})}, files=files,
@@ -43,6 +43,15 @@ def test_a_store_with_hours_zones_and_slots(client, database, shop):
             "lead_minutes": "20", "days_ahead": "2", "enabled": "1"}
     assert _post(client, page + "/slots", rule).status_code == 303
     assert _post(client, page + "/slots", rule | {"slot_minutes": "1"}).status_code == 422
+    assert _post(client, page + "/points", {"name": "幸福小区东门", "address": "幸福路 9 号",
+                                            "lat": "30.56", "lng": "114.34"}).status_code == 303
+    with database.unit_of_work() as db:
+        point = db.scalar(select(PickupPoint)).public_id
+    community = {"kind": "community", "point": point, "slot_minutes": "120",
+                 "cutoff_time": "22:00", "cutoff_days": "1", "window": "16:00-20:00",
+                 "enabled": "1"}
+    assert _post(client, page + "/slots", community).status_code == 303
+    assert "社区自提点 · 幸福小区东门" in client.get(page).text
     with database.unit_of_work() as db:
         store = db.scalar(select(Store).where(Store.name == "汉街店"))
         assert store.hours["0"] == [[540, 1260]] and store.closed_days == ["2027-02-06"]

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # own transaction, as the tests have it).
     gateway_call_log_flush_ms: int = 500
 
+    # Ordering: how often each serving process releases the slot places and stock of checkouts
+    # whose hold expired unpaid (0 = not in the server; `townsquare ordering expire-holds` then).
+    ordering_hold_expiry_interval_ms: int = 15_000
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
