@@ -14,10 +14,11 @@ from townsquare.ordering.slots.models import SlotRule
 from townsquare.ordering.stores.models import DeliveryZone, PickupPoint, Store
 
 
+SUB_FORMS = ("/zones", "/slots", "/hours", "/points", "/skus", "/pictures", "/import")
+
+
 def _post(client, path, data=None, files=None):
-    token = csrf(client, path.rsplit("/", 1)[0] if path.endswith(("/zones", "/slots", "/hours", "/points",
-                                                                  "/skus", "/pictures",
-                                                                  "/import")) else "/me")
+    token = csrf(client, path.rsplit("/", 1)[0] if path.endswith(SUB_FORMS) else "/me")
     return client.post(path, data={"csrf_token": token, **(data or {})}, files=files,
                        follow_redirects=False)
 
