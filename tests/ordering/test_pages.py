@@ -13,7 +13,6 @@ from townsquare.ordering.catalog.models import Product, Sku
 from townsquare.ordering.slots.models import SlotRule
 from townsquare.ordering.stores.models import DeliveryZone, PickupPoint, Store
 
-
 SUB_FORMS = ("/zones", "/slots", "/hours", "/points", "/skus", "/pictures", "/import")
 
 
