@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from townsquare.core.database import Base, Timestamped
 from townsquare.core.ids import new_id
 
-UNITS = ("份", "个", "斤", "kg", "g", "盒", "袋", "瓶", "杯", "把", "只", "箱")
+UNITS = ("份", "个", "斤", "kg", "g", "盒", "袋", "瓶", "杯", "把", "只", "条", "箱")
 
 
 class CatalogCategory(Timestamped, Base):
