@@ -109,3 +109,43 @@ def test_import_is_for_the_merchants_own_people(database, shop):
     with database.unit_of_work() as db, pytest.raises(PermissionDenied):
         transfer.import_catalog(db, actor=shop.outsider, merchant_id=shop.merchant,
                                 data=_csv("蔬菜,西红柿,斤,,0,,VEG-002,约1斤,5.80,否,"))
+
+
+def test_the_menu_says_what_can_be_ordered_for_a_time(database, shop):
+    from datetime import timedelta
+
+    from tests.ordering.conftest import NOON
+    from townsquare import ordering
+
+    with database.unit_of_work() as db:
+        noodles = catalog.create_product(db, actor=shop.owner, merchant_id=shop.merchant,
+                                         name="热干面", category="早餐", available="06:30-10:30")
+        catalog.add_sku(db, actor=shop.owner, product_id=noodles.public_id, code="RGM",
+                        spec="一碗", price_fen=800)
+        store = ordering.store_by_public_id(db, shop.store)
+        at_noon = {item.name: item for item in ordering.menu(db, store=store, at=NOON)}
+        assert at_noon["热干面"].unavailable == "not_now"
+        assert at_noon["本地小白菜"].unavailable is None and at_noon["本地小白菜"].left == 10
+        morning = ordering.menu(db, store=store, at=NOON - timedelta(hours=3))  # 09:00
+        assert {item.name: item.unavailable for item in morning}["热干面"] is None
+        catalog.set_stock(db, actor=shop.owner, sku_id=shop.sku, store_id=shop.store,
+                          quantity=0)
+        gone = {item.name: item for item in ordering.menu(db, store=store, at=NOON)}
+        assert gone["本地小白菜"].unavailable == "sold_out"
+
+
+def test_an_authorized_providers_staff_may_manage_the_catalog(database, shop, make_user):
+    from townsquare.accounts.models import Role, User
+    from townsquare.merchants import authorizations, providers
+
+    make_user(Role.ISV_STAFF, username="isvpat")
+    with database.unit_of_work() as db:
+        provider = providers.create_provider(db, actor=None, name="松果科技",
+                                             staff_username="isvpat")
+        isv = db.scalar(select(User).where(User.username == "isvpat"))
+        with pytest.raises(PermissionDenied):
+            catalog.create_product(db, actor=isv, merchant_id=shop.merchant, name="未授权")
+        authorizations.grant(db, actor=None, merchant_id=shop.merchant,
+                             provider_id=provider.public_id)
+        assert catalog.create_product(db, actor=isv, merchant_id=shop.merchant,
+                                      name="授权后").name == "授权后"
