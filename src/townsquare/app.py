@@ -33,6 +33,7 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.slots import jobs as ordering_jobs
 from townsquare.ordering.slots import pages as ordering_slot_pages
@@ -70,6 +71,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    ordering_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
 )
 
