@@ -96,6 +96,12 @@ def test_refusals_change_nothing(database, shop):
             ordering.hold(db, store=ordering.store_by_public_id(db, shop.store), kind="pickup",
                           slot_start=NOON, sku_quantities={}, hold_key="empty",
                           expires_at=LATER)
+        store = ordering.store_by_public_id(db, shop.store)
+        store.pickup = False  # the store's pickup switch turns its pickup slots off
+        with pytest.raises(ordering.SlotNotOffered):
+            _hold(db, shop, "no-pickup")
+        assert ordering.offered(db, store=store, kind="pickup") == []
+        store.pickup = True
         catalog.set_product_sold_out(db, actor=None, product_id=shop.product, sold_out=True)
         with pytest.raises(ordering.SoldOut):
             _hold(db, shop, "sold-out")

@@ -9,15 +9,13 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.merchants.conftest import csrf, login
-from townsquare.ordering.catalog.models import Product, Sku
+from townsquare.ordering.catalog.models import Product, Sku, Stock
 from townsquare.ordering.slots.models import SlotRule
 from townsquare.ordering.stores.models import DeliveryZone, PickupPoint, Store
 
-SUB_FORMS = ("/zones", "/slots", "/hours", "/points", "/skus", "/pictures", "/import")
-
 
 def _post(client, path, data=None, files=None):
-    token = csrf(client, path.rsplit("/", 1)[0] if path.endswith(SUB_FORMS) else "/me")
+    token = csrf(client, "/me")
     return client.post(path, data={"csrf_token": token, **(data or {})}, files=files,
                        follow_redirects=False)
 
@@ -73,6 +71,17 @@ def test_products_skus_pictures_and_export(client, database, shop):
                                           "price": "32.80"}).status_code == 303
     assert _post(client, page + "/skus", {"code": "KB-X", "spec": "x",
                                           "price": "abc"}).status_code == 422
+    with database.unit_of_work() as db:
+        sku = db.scalar(select(Sku).where(Sku.code == "KB-L")).public_id
+    edited = _post(client, f"{page}/skus/{sku}", {"spec": "大份", "price": "33",
+                                                  "sold_out": "1", f"stock_{shop.store}": "12"})
+    assert edited.status_code == 303
+    assert _post(client, f"{page}/skus/{sku}", {"spec": "大份", "price": "33",
+                                                f"stock_{shop.store}": "-3"}).status_code == 422
+    with database.unit_of_work() as db:
+        row = db.scalar(select(Sku).where(Sku.code == "KB-L"))
+        assert (row.price_fen, row.sold_out) == (3300, True)
+        assert db.scalar(select(Stock.quantity).where(Stock.sku_id == row.id)) == 12
     image = io.BytesIO()
     Image.new("RGB", (400, 300), "orange").save(image, "PNG")
     uploaded = _post(client, page + "/pictures",
@@ -83,7 +92,7 @@ def test_products_skus_pictures_and_export(client, database, shop):
     assert refused.status_code == 422
     with database.unit_of_work() as db:
         product = db.scalar(select(Product).where(Product.name == "宫保鸡丁"))
-        assert db.scalar(select(Sku.price_fen).where(Sku.code == "KB-L")) == 3280
+        assert db.scalar(select(Sku.price_fen).where(Sku.code == "KB-L")) == 3300
         picture = product.pictures[0].public_id
     assert client.get(f"/ordering/pictures/{picture}.thumb.jpg").headers[
         "content-type"] == "image/jpeg"

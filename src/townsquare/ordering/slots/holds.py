@@ -33,7 +33,7 @@ from townsquare.ordering.slots.models import (
     SlotLoad,
     SlotRule,
 )
-from townsquare.ordering.slots.rules import as_calendar_rule, rule_for
+from townsquare.ordering.slots.rules import as_calendar_rule, usable_rule
 from townsquare.ordering.stores.models import PickupPoint, Store
 
 MAX_QUANTITY = 999
@@ -151,8 +151,8 @@ def hold(db: Session, *, store: Store, kind: Kind | str, slot_start: datetime,
     whole and change nothing: SlotNotOffered (closed, past, cut off), SlotFull, SoldOut,
     OutOfStock. The same `hold_key` with the same content returns the first hold."""
     now = now or clock.now()
-    rule = rule_for(db, store=store, kind=Kind(kind), point=point)
-    if rule is None or not rule.enabled or not store.active:
+    rule = usable_rule(db, store=store, kind=Kind(kind), point=point)
+    if rule is None:
         raise SlotNotOffered("This store does not offer this kind of order.")
     if not hold_key or len(hold_key) > 160:
         raise ValidationFailed("A checkout needs a request id of 1 to 160 characters.",

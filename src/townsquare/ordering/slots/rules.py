@@ -37,6 +37,19 @@ def rule_for(db: Session, *, store: Store, kind: Kind,
     return db.scalar(found)
 
 
+def usable_rule(db: Session, *, store: Store, kind: Kind,
+                point: PickupPoint | None = None) -> SlotRule | None:
+    """The rule to offer and hold slots by: enabled, the store taking orders, and its pickup
+    or delivery switch on for those kinds (a paused pickup point offers nothing)."""
+    rule = rule_for(db, store=store, kind=kind, point=point)
+    switched_off = ((kind is Kind.PICKUP and not store.pickup)
+                    or (kind is Kind.DELIVERY and not store.delivery)
+                    or (point is not None and not point.active))
+    if rule is None or not rule.enabled or not store.active or switched_off:
+        return None
+    return rule
+
+
 def rules_of(db: Session, *, store: Store) -> list[SlotRule]:
     return list(db.scalars(select(SlotRule).where(SlotRule.store_id == store.id)
                            .order_by(SlotRule.kind, SlotRule.id)))
@@ -101,8 +114,8 @@ def offered(db: Session, *, store: Store, kind: Kind | str, point: PickupPoint |
     """The slots a resident may choose now, with room for one more order needing `prep`
     kitchen minutes; full, closed, past and cut-off slots are left out."""
     now = now or clock.now()
-    rule = rule_for(db, store=store, kind=Kind(kind), point=point)
-    if rule is None or not rule.enabled or not store.active:
+    rule = usable_rule(db, store=store, kind=Kind(kind), point=point)
+    if rule is None:
         return []
     starts = calendar.offered(hours=store.hours, store_closed=store.closed_days,
                               rule=as_calendar_rule(rule), zone=ZoneInfo(store.timezone),
