@@ -149,7 +149,8 @@ def hold(db: Session, *, store: Store, kind: Kind | str, slot_start: datetime,
          point: PickupPoint | None = None, now: datetime | None = None) -> Hold:
     """Hold one place in the slot and the stock of each SKU (row id → quantity), or refuse it
     whole and change nothing: SlotNotOffered (closed, past, cut off), SlotFull, SoldOut,
-    OutOfStock. The same `hold_key` with the same content returns the first hold."""
+    OutOfStock. The same `hold_key` with the same content returns the first hold, whatever its
+    status now (a released or expired one is not taken again: the caller checks `status`)."""
     now = now or clock.now()
     rule = usable_rule(db, store=store, kind=Kind(kind), point=point)
     if rule is None:
