@@ -9,6 +9,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.merchants.conftest import csrf, login
+from townsquare import ordering
 from townsquare.ordering.catalog.models import Product, Sku, Stock
 from townsquare.ordering.slots.models import SlotRule
 from townsquare.ordering.stores.models import DeliveryZone, PickupPoint, Store
@@ -50,6 +51,11 @@ def test_a_store_with_hours_zones_and_slots(client, database, shop):
                  "enabled": "1"}
     assert _post(client, page + "/slots", community).status_code == 303
     assert "社区自提点 · 幸福小区东门" in client.get(page).text
+    assert _post(client, f"{page}/points/{point}/pause").status_code == 303
+    with database.unit_of_work() as db:
+        paused = db.scalar(select(PickupPoint))
+        assert not paused.active
+        assert ordering.offered(db, store=paused.store, kind="community", point=paused) == []
     with database.unit_of_work() as db:
         store = db.scalar(select(Store).where(Store.name == "汉街店"))
         assert store.hours["0"] == [[540, 1260]] and store.closed_days == ["2027-02-06"]

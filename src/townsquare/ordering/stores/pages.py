@@ -163,3 +163,13 @@ def add_point(request: Request, mer_id: str, sto_id: str, user: FormUser, db: Db
         db, actor=user, store_id=sto_id, name=name, address=address,
         lat=number(lat, field="lat"), lng=number(lng, field="lng")), "point",
         point={"name": name, "address": address, "lat": lat, "lng": lng})
+
+
+@router.post("/console/merchant/{mer_id}/stores/{sto_id}/points/{point_id}/{action}")
+def pause_point(request: Request, mer_id: str, sto_id: str, point_id: str, action: str,
+                user: FormUser, db: DbSession) -> Response:
+    """Pause a pickup point (its slots are no longer offered) or resume it."""
+    if action not in ("pause", "resume"):
+        raise NotFound("No such pickup point.")
+    return store_form(request, db, user, mer_id, sto_id, lambda: stores.set_point_active(
+        db, actor=user, store_id=sto_id, point_id=point_id, active=action == "resume"), "saved")
