@@ -4,6 +4,7 @@ holds once; expired holds give their places and stock back to the next buyers.""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,9 +14,10 @@ from sqlalchemy import func, select
 
 from tests.ordering.conftest import NOON, NOW
 from townsquare import ordering
+from townsquare.core.clock import clock
 from townsquare.ordering.catalog import service as catalog
 from townsquare.ordering.catalog.models import Stock
-from townsquare.ordering.slots import rules
+from townsquare.ordering.slots import jobs, rules
 from townsquare.ordering.slots.models import Hold, HoldStatus, SlotLoad
 
 pytestmark = pytest.mark.postgres_only
@@ -92,3 +94,39 @@ def test_expired_holds_come_back_to_the_next_buyers(database, shop):
         assert ordering.expire_due(db, now=EXPIRES) == 10
     assert _totals(database, shop) == (10, 0, 0, 0)
     assert _race(database, shop, key=lambda i: f"again-{i}").count(True) == 10
+
+
+def test_confirm_racing_expiry_settles_each_hold_once(database, shop):
+    """Payments arriving while expiry jobs run (each hold its own transaction): each hold ends
+    confirmed or expired, never both, no deadlock, and the counters agree with the outcome."""
+    _set(database, shop, places=10, stock=10)
+    assert _race(database, shop).count(True) == 10
+    with database.unit_of_work() as db:
+        keys = list(db.scalars(select(Hold.hold_key)))
+    clock.freeze(EXPIRES)
+    barrier = threading.Barrier(THREADS)
+
+    def pay(key: str) -> None:
+        with database.unit_of_work() as db:
+            found = db.scalar(select(Hold).where(Hold.hold_key == key))
+            with contextlib.suppress(ordering.HoldGone):
+                ordering.confirm(db, found)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        if i % 2:  # several expiry jobs at once
+            jobs.expire_holds(database, batch=3)
+        else:
+            for key in keys[i // 2::THREADS // 2]:
+                pay(key)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(one, range(THREADS)))
+    with database.unit_of_work() as db:
+        statuses = list(db.scalars(select(Hold.status)))
+        confirmed = statuses.count(HoldStatus.CONFIRMED)
+        assert confirmed + statuses.count(HoldStatus.EXPIRED) == 10
+        load = db.scalar(select(SlotLoad))
+        stock = db.scalar(select(Stock).where(Stock.sku_id == shop.sku_row))
+        assert (load.orders, load.confirmed) == (confirmed, confirmed)
+        assert (stock.quantity, stock.held) == (10 - confirmed, 0)

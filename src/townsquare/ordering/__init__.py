@@ -12,6 +12,8 @@ from townsquare.ordering.slots.holds import (
     SlotNotOffered,
     SoldOut,
     confirm,
+    due,
+    expire,
     expire_due,
     hold,
     release,
@@ -22,6 +24,7 @@ from townsquare.ordering.stores.service import OutsideZones, store_by_public_id,
 
 __all__ = [
     "Hold", "HoldGone", "HoldMismatch", "HoldStatus", "Kind", "MenuItem", "OutOfStock",
-    "OutsideZones", "Slot", "SlotFull", "SlotNotOffered", "SoldOut", "confirm", "expire_due",
-    "hold", "menu", "offered", "release", "store_by_public_id", "zone_for",
+    "OutsideZones", "Slot", "SlotFull", "SlotNotOffered", "SoldOut", "confirm", "due",
+    "expire", "expire_due", "hold", "menu", "offered", "release", "store_by_public_id",
+    "zone_for",
 ]

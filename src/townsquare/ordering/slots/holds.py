@@ -5,9 +5,10 @@ Never oversold: every take is one conditional UPDATE (`… SET orders = orders +
 it won. PostgreSQL re-checks the WHERE of an UPDATE that waited for a concurrent one against the
 row that one committed, so of N racing checkouts exactly the capacity's number win; SQLite runs
 writing transactions one at a time (BEGIN IMMEDIATE). A hold's takes run in one savepoint: the
-first refusal undoes the others. Rows are taken in one order (the slot, then stock by SKU id), so
-concurrent holds never deadlock. Every status change is conditional on the status it leaves, so
-confirm, release and expiry each happen at most once, whoever races."""
+first refusal undoes the others. Rows are taken in one order (the hold, its slot, then stock by
+SKU id), so transactions never deadlock as long as each touches one hold (a checkout, a
+payment, a cancellation, one expiry each). Every status change is conditional on the status it
+leaves, so confirm, release and expiry each happen at most once, whoever races."""
 
 from __future__ import annotations
 
@@ -254,9 +255,23 @@ def release(db: Session, hold: Hold, *, now: datetime | None = None,
     return True
 
 
+def due(db: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The ids of holds whose time ran out unpaid, oldest first."""
+    return list(db.scalars(select(Hold.id).where(Hold.status == HoldStatus.HELD,
+                                                 Hold.expires_at <= (now or clock.now()))
+                           .order_by(Hold.expires_at, Hold.id).limit(limit)))
+
+
+def expire(db: Session, hold_id: int, *, now: datetime | None = None) -> bool:
+    """Release one hold that ran out unpaid; False if it was paid or released meanwhile."""
+    found = db.get(Hold, hold_id)
+    if found is None or found.expires_at > (now or clock.now()):
+        return False
+    return release(db, found, now=now, status=HoldStatus.EXPIRED)
+
+
 def expire_due(db: Session, *, now: datetime | None = None, limit: int = 500) -> int:
-    """Release the holds whose time ran out unpaid (oldest first); how many this call did."""
-    now = now or clock.now()
-    due = db.scalars(select(Hold).where(Hold.status == HoldStatus.HELD, Hold.expires_at <= now)
-                     .order_by(Hold.expires_at, Hold.id).limit(limit))
-    return sum(release(db, found, now=now, status=HoldStatus.EXPIRED) for found in list(due))
+    """Release the due holds in this one transaction (tests, a quiet maintenance run). Beside
+    live checkouts use `slots.jobs.expire_holds`, one transaction per hold: a transaction that
+    touches several holds takes their slot and stock rows out of order and can deadlock."""
+    return sum(expire(db, hold_id, now=now) for hold_id in due(db, now=now, limit=limit))

@@ -1,5 +1,6 @@
-"""Periodic work of slots: give back the places and stock of holds that expired unpaid, in
-batches of one unit of work each, and the serving process's thread that does it every few
+"""Periodic work of slots: give back the places and stock of holds that expired unpaid, each in
+its own unit of work (one hold per transaction keeps the lock order that rules out deadlocks
+with live checkouts and payments), and the serving process's thread that does it every few
 seconds (several processes may run one: every release is conditional, so none is done twice)."""
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ import structlog
 from fastapi import FastAPI
 
 from townsquare.core.database import Database
-from townsquare.ordering.slots.holds import expire_due
+from townsquare.ordering.slots.holds import due, expire
 
 log = structlog.get_logger(__name__)
 BATCH = 200
 
 
 def expire_holds(database: Database, *, batch: int = BATCH) -> int:
-    """Release every hold due now; how many were released."""
+    """Release every hold due now, one transaction each; how many this call released."""
     total = 0
     while True:
-        with database.unit_of_work() as db:
-            done = expire_due(db, limit=batch)
-        total += done
-        if done < batch:
+        with database.unit_of_work(read_only=True) as db:
+            found = due(db, limit=batch)
+        for hold_id in found:
+            with database.unit_of_work() as db:
+                total += expire(db, hold_id)
+        if len(found) < batch:
             return total
 
 
