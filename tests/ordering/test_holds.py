@@ -171,3 +171,28 @@ def test_community_pickup_slots_belong_to_a_point(database, shop):
                              slot_start=tomorrow_4pm, sku_quantities={shop.sku_row: 1},
                              hold_key="group-buy", expires_at=LATER)
         assert held.slot_start == tomorrow_4pm
+
+
+def test_racing_holds_on_either_database_take_exactly_the_places(database, shop):
+    """Threads on SQLite (writers one at a time) and PostgreSQL alike: 30 buyers, 5 places."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    with database.unit_of_work() as db:
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="pickup", capacity_orders=5)
+    barrier = threading.Barrier(6)
+
+    def one(i: int) -> bool:
+        if i < 6:
+            barrier.wait()
+        try:
+            with database.unit_of_work() as db:
+                _hold(db, shop, f"buyer-{i}")
+            return True
+        except ordering.SlotFull:
+            return False
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(one, range(30))).count(True) == 5
+    with database.unit_of_work() as db:
+        assert _stock(db, shop) == (5, 5) and _load(db) == (5, 0)
