@@ -149,3 +149,12 @@ def test_an_authorized_providers_staff_may_manage_the_catalog(database, shop, ma
                              provider_id=provider.public_id)
         assert catalog.create_product(db, actor=isv, merchant_id=shop.merchant,
                                       name="授权后").name == "授权后"
+
+
+def test_a_csv_saved_by_chinese_excel_is_read(database, shop):
+    data = "商品,编码,价格(元)\n西红柿,VEG-2,5.8\n".encode("gb18030")
+    with database.unit_of_work() as db:
+        done = transfer.import_catalog(db, actor=shop.owner, merchant_id=shop.merchant,
+                                       data=data)
+        assert done.skus_created == 1
+        assert db.scalar(select(Product.name).join(Sku).where(Sku.code == "VEG-2")) == "西红柿"
