@@ -1,4 +1,4 @@
-"""ordering stores catalog slots
+"""ordering: stores, delivery zones, pickup points; catalog (categories, products, SKUs, stock per store, pictures); slot rules, slot loads and holds
 
 Revision ID: 4813915c0953
 Revises: e1a5c3b7d902
