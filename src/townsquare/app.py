@@ -38,6 +38,11 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.ordering import routes as ordering_routes
+from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.slots import jobs as ordering_jobs
+from townsquare.ordering.slots import pages as ordering_slot_pages
+from townsquare.ordering.stores import pages as ordering_store_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -72,6 +77,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    ordering_routes.router,
+    ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
@@ -102,6 +109,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
+    app.state.startup_hooks.append(ordering_jobs.start)  # expired holds give their places back
+    app.state.shutdown_hooks.append(ordering_jobs.stop)
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

@@ -11,6 +11,9 @@ from townsquare.gateway import models as gateway  # noqa: F401
 from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.messaging import models as messaging  # noqa: F401
 from townsquare.miniapps import models as miniapps  # noqa: F401
+from townsquare.ordering.catalog import models as ordering_catalog  # noqa: F401
+from townsquare.ordering.slots import models as ordering_slots  # noqa: F401
+from townsquare.ordering.stores import models as ordering_stores  # noqa: F401
 from townsquare.payments.ledger import models as payments_ledger  # noqa: F401
 from townsquare.scoring import models as scoring  # noqa: F401
 from townsquare.traffic import models as traffic  # noqa: F401

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # one app (an operator's override), "*=10" for every package.
     gateway_rate_limits: str = ""
 
+    # Ordering: how often each serving process releases the slot places and stock of checkouts
+    # whose hold expired unpaid (0 = not in the server; `townsquare ordering expire-holds` then).
+    ordering_hold_expiry_interval_ms: int = 15_000
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -48,6 +48,7 @@ from townsquare.miniapps.models import (
 )
 from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.sample_backend import sample_client_secret_digest
+from townsquare.ordering import demo as ordering_demo
 from townsquare.scoring import cycles
 from townsquare.simulation import city_data as data
 from townsquare.simulation import city_places as places
@@ -84,6 +85,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("templates", city.templates),
         ("hub", city.hub),
         ("mini-apps", city.miniapps),
+        ("shops", lambda: ordering_demo.seed(db, merchants=city.merchant_list,
+                                             data_dir=settings.data_dir)),
         ("communities", city.communities),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})

@@ -1,0 +1,1 @@
+"""Stores: addresses, hours, closed days, delivery zones and community pickup points."""
