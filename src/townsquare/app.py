@@ -33,6 +33,7 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.payments.ledger import pages as ledger_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -66,6 +67,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    ledger_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.payments import ledger_world
+from tests.payments.ledger_world import Shop, pay
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts, settlement, withdrawals
 from townsquare.payments.ledger.records import Withdrawal
-from tests.payments import ledger_world
-from tests.payments.ledger_world import Shop, pay
 
 pytestmark = pytest.mark.postgres_only
 shop = ledger_world.shop  # the fixture
