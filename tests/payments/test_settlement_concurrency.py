@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.payments import ledger_world
-from tests.payments.ledger_world import Shop, pay
+from tests.payments.ledger_world import Shop, pay, refund
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.payments import ledger
@@ -62,6 +62,32 @@ def test_settlement_run_twice_at_once_settles_once(database, settings, shop: Sho
         assert ledger.balance(db, accounts.merchant_available(shop.merchant_id)) == 9_940
         assert ledger.balance(db, accounts.merchant_pending(shop.merchant_id)) == 0
         assert len(ledger.entries_for(db, f"settlement:{shop.merchant_id}:2026-12-08")) == 1
+        assert ledger.reconcile(db).sound
+
+
+def test_refunds_while_settling_neither_deadlock_nor_lose_money(database, settings,
+                                                               shop: Shop):
+    """Refunds of yesterday's trades (from pending, or from available once settled) race the
+    settlement of those same trades: every one succeeds and the ledger holds together."""
+    clock.freeze(datetime(2026, 12, 7, 12, tzinfo=SHANGHAI))
+    with database.unit_of_work() as db:
+        splits = [pay(db, shop, 1_000, f"T{i}", payer=i) for i in range(THREADS)]
+    clock.freeze(datetime(2026, 12, 8, 9, tzinfo=SHANGHAI))
+
+    def work(i: int) -> object:
+        if i == 0:
+            return list(settlement.run(database, settings=settings))
+        with database.unit_of_work() as db:
+            refund(db, shop, splits[i], 1_000, 0, f"T{i}", payer=i)
+        return "refunded"
+
+    results = _at_once(work)
+    assert results.count("refunded") == THREADS - 1
+    with database.unit_of_work() as db:
+        pending = ledger.balance(db, accounts.merchant_pending(shop.merchant_id))
+        available = ledger.balance(db, accounts.merchant_available(shop.merchant_id))
+        assert pending + available == splits[0].merchant_fen  # only T0 was not refunded
+        assert all(ledger.balance(db, accounts.wallet(i)) == 1_000 for i in range(1, THREADS))
         assert ledger.reconcile(db).sound
 
 
