@@ -96,7 +96,8 @@ def run_case(threads: int, ops: int, one: Callable[[int, int], None]) -> dict[st
         list(pool.map(worker, range(threads)))
     elapsed = time.perf_counter() - began
     flat = sorted(ms for part in latencies for ms in part)
-    return {"rate": len(flat) / elapsed, "p50": percentile(flat, 0.5), "p99": percentile(flat, 0.99)}
+    return {"rate": len(flat) / elapsed, "p50": percentile(flat, 0.5),
+            "p99": percentile(flat, 0.99)}
 
 
 def main() -> None:
@@ -143,7 +144,7 @@ def main() -> None:
             "floor": floor, "spread": pay(lambda t: 1_000 + t), "hot": pay(lambda t: 1),
         }
         results: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
-        for name, one in cases.items():  # warm up: connections, statement caches, accounts
+        for one in cases.values():  # warm up: connections, statement caches, accounts
             run_case(args.threads, args.threads * 10, one)
         for _ in range(args.rounds):
             for name, one in cases.items():
