@@ -64,6 +64,8 @@ def record(db: Session, *, settings: Settings, user: User, trade_no: str, amount
            fund_channel: str, card_id: int | None = None, funding_reference: str = "") -> Spend:
     """Check the limits and count the payment (one per trade), under the resident's lock."""
     lock(db, user=user)
+    if db.scalar(select(Spend.id).where(Spend.trade_no == trade_no)) is not None:
+        raise AlreadyPaid("This trade has already been paid.")
     check(db, settings=settings, user=user, amount_fen=amount_fen)
     row = Spend(user_id=user.id, trade_no=trade_no, amount_fen=amount_fen,
                 fund_channel=fund_channel, card_id=card_id, funding_reference=funding_reference,
