@@ -33,6 +33,7 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.payments import gateway_methods as payments_methods
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -71,7 +72,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
-    *points_methods.METHODS,
+    *points_methods.METHODS, *payments_methods.METHODS,
 )
 
 
