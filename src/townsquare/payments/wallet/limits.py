@@ -50,14 +50,15 @@ def check(db: Session, *, settings: Settings, user: User, amount_fen: int) -> No
     """Refuse clearly a payment over either limit (call under `lock`)."""
     if amount_fen > settings.payment_limit_per_payment_fen:
         raise LimitExceeded("This payment is over your limit of {limit} per payment.",
-                            limit=format_money(settings.payment_limit_per_payment_fen))
+                            limit=format_money(settings.payment_limit_per_payment_fen),
+                            per="payment")
     spent = spent_today(db, settings=settings, user=user)
     if spent + amount_fen > settings.payment_limit_per_day_fen:
         raise LimitExceeded(
             "This payment would take today's payments over your daily limit of {limit} "
             "(left today: {left}).",
             limit=format_money(settings.payment_limit_per_day_fen),
-            left=format_money(max(0, settings.payment_limit_per_day_fen - spent)))
+            left=format_money(max(0, settings.payment_limit_per_day_fen - spent)), per="day")
 
 
 def record(db: Session, *, settings: Settings, user: User, trade_no: str, amount_fen: int,
