@@ -49,6 +49,7 @@ from townsquare.payments.trades.models import Refund, Trade, TradeStatus
 REFUND_PERIOD = timedelta(days=90)  # after it a paid trade is TRADE_FINISHED (Alipay: 3 months)
 CANCEL_WINDOW = timedelta(hours=24)  # alipay.trade.cancel refunds a paid trade only this long
 DEFAULT_TIMEOUT_MINUTES = 120
+BATCH = 500  # trades a job changes in one unit of work
 MAX_TIMEOUT_MINUTES = 15 * 24 * 60
 ZONE = ZoneInfo("Asia/Shanghai")  # trade numbers carry the day in Beijing time, as Alipay's
 
@@ -336,7 +337,7 @@ def freeze(db: Session, *, actor: User, trade: Trade, frozen: bool, note: str = 
     return trade
 
 
-def close_expired(db: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+def close_expired(db: Session, *, now: datetime | None = None, limit: int = BATCH) -> int:
     """Close unpaid trades past their timeout (each with its TRADE_CLOSED notification)."""
     now = now or clock.now()
     due = list(db.scalars(select(Trade).where(Trade.status == TradeStatus.WAIT_BUYER_PAY,
@@ -353,7 +354,7 @@ def close_expired(db: Session, *, now: datetime | None = None, limit: int = 500)
 
 
 def finish_due(db: Session, *, now: datetime | None = None, period: timedelta = REFUND_PERIOD,
-               limit: int = 500) -> int:
+               limit: int = BATCH) -> int:
     """Paid trades whose refund period has ended become TRADE_FINISHED."""
     now = now or clock.now()
     due = list(db.scalars(select(Trade).where(Trade.status == TradeStatus.TRADE_SUCCESS,
