@@ -35,6 +35,7 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.payments import gateway_methods as payments_methods
 from townsquare.payments.trades import jobs as trade_jobs
+from townsquare.payments.trades import pages as trade_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -68,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    trade_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
