@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from tests.miniapps.shell_data import browser_login
 from tests.payments.trades import trade_world
 from townsquare.merchants.models import Merchant

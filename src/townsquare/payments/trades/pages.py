@@ -6,8 +6,8 @@ shown again with its message and changes nothing."""
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
