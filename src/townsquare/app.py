@@ -34,8 +34,10 @@ from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.payments import gateway_methods as payments_methods
+from townsquare.payments.cashier import pages as cashier_pages
 from townsquare.payments.trades import jobs as trade_jobs
 from townsquare.payments.trades import pages as trade_pages
+from townsquare.payments.wallet import pages as wallet_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -66,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
+    cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
