@@ -158,3 +158,46 @@ def test_close_cancel_timeout_and_finish(database, world):
             service.refund(db, trade=finished, refund_fen=1, out_request_no="R")
         statuses = [s for s, _ in _notifications(db)]
         assert statuses == ["TRADE_CLOSED", "TRADE_CLOSED"]  # closed by the app, timed out
+
+
+def test_a_card_payment_is_refunded_to_the_card(database, settings, make_user):
+    from tests.payments.wallet import pay_world
+    from townsquare.accounts.models import User
+    from townsquare.payments.funding.models import SimCard
+    from townsquare.payments.wallet import paying
+
+    world, card = pay_world.build(database, settings, make_user, wallet_fen=0)
+
+    def card_balance(db) -> int:
+        return db.scalar(select(SimCard.balance_fen))
+
+    with database.unit_of_work() as db:
+        before = card_balance(db)
+        trade = pay_world.create(db, world, total_fen=3_000)
+        paying.pay_trade(db, settings=settings, actor=db.get(User, world.resident.id),
+                         trade_no=trade.trade_no, method=card, payment_pin=pay_world.PIN)
+        assert card_balance(db) == before - 3_000
+        clearing = ledger.balance(db, accounts.BANK_CLEARING)
+        _, moved = service.refund(db, trade=trade, refund_fen=1_000, out_request_no="R1")
+        assert moved and card_balance(db) == before - 2_000
+        assert ledger.balance(db, accounts.BANK_CLEARING) == clearing + 1_000
+        assert not service.refund(db, trade=trade, refund_fen=1_000, out_request_no="R1")[1]
+        assert card_balance(db) == before - 2_000  # the repeat moved nothing at the bank
+        assert ledger.balance(db, accounts.wallet(world.resident.id)) == 0
+        assert ledger.reconcile(db).sound
+
+
+def test_a_crash_after_the_charge_loses_neither_charge_nor_notification(database, world):
+    with database.unit_of_work() as db:
+        trade_no = trade_world.create(db, world, notify_url=NOTIFY).trade_no
+    with pytest.raises(RuntimeError), database.unit_of_work() as db:
+        trade_world.pay(db, trade_no, world.resident.id)
+        raise RuntimeError("the process dies before the commit")
+    with database.unit_of_work() as db:  # nothing half-done: no charge, no notification
+        assert service.get(db, trade_no).status == TradeStatus.WAIT_BUYER_PAY
+        assert ledger.balance(db, accounts.wallet(world.resident.id)) == 100_000
+        assert _notifications(db) == []
+        trade_world.pay(db, trade_no, world.resident.id)
+    with database.unit_of_work() as db:  # committed: both, together
+        assert ledger.balance(db, accounts.wallet(world.resident.id)) == 100_000 - 1_250
+        assert _notifications(db) == [("TRADE_SUCCESS", "")]

@@ -26,7 +26,7 @@ from townsquare.core.database import rows_changed
 from townsquare.core.errors import PermissionDenied
 from townsquare.gateway.models import GatewayApp
 from townsquare.miniapps.models import MiniApp
-from townsquare.payments import fees, ledger
+from townsquare.payments import fees, funding, ledger
 from townsquare.payments.ledger import accounts
 from townsquare.payments.trades import notices
 from townsquare.payments.trades.errors import (
@@ -34,6 +34,7 @@ from townsquare.payments.trades.errors import (
     CancelTimeOut,
     ContextInconsistent,
     InvalidParameter,
+    RefundBankFailed,
     RefundExceedsPaid,
     RefundFeeError,
     SellerBalanceNotEnough,
@@ -248,8 +249,6 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise TradeClosed("The trade has been closed.", trade_no=trade.trade_no)
     if refund_fen > trade.total_fen - trade.refunded_fen:
         raise RefundExceedsPaid("The refund is more than what is left of the payment.")
-    if trade.payment_source == accounts.BANK_CLEARING:
-        raise TradeStatusError("Refunds of card payments are not available yet.")
     legs = _refund_legs(db, trade, refund_fen)
     try:
         entry = ledger.post(db, kind="refund", reference=trade.trade_no, legs=legs,
@@ -259,6 +258,13 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise SellerBalanceNotEnough(
             "The merchant's balance is not enough for this refund."
         ) from None
+    if trade.payment_source == accounts.BANK_CLEARING:  # a card payment: back to the card
+        try:
+            funding.refund_to_card(db, trade=trade, amount_fen=refund_fen,
+                                   idempotency_key=f"trade:{trade.trade_no}:refund:"
+                                                   f"{out_request_no}")
+        except funding.FundingError:  # nothing committed; a retry reuses the bank's key
+            raise RefundBankFailed("The bank could not take the refund now; try again.") from None
     now = clock.now()
     full = trade.refunded_fen + refund_fen == trade.total_fen
     moved = db.execute(
