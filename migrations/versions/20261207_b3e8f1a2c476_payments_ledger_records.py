@@ -1,4 +1,4 @@
-"""payments fee rules, royalty rates, withdrawals, reconciliation runs
+"""payments fee rules, royalty rates, withdrawals, reconciliation runs, payout cards
 
 Revision ID: b3e8f1a2c476
 Revises: e1a5c3b7d902
@@ -40,6 +40,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_payment_fee_rules_updated_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_fee_rules')),
     sa.UniqueConstraint('category_id', name=op.f('uq_payment_fee_rules_category_id'))
+    )
+    op.create_table('payment_payout_cards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('bank_name', sa.String(length=32), nullable=False),
+    sa.Column('number_masked', sa.String(length=32), nullable=False),
+    sa.Column('bound_at', townsquare.core.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bound_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['bound_by_id'], ['users.id'], name=op.f('fk_payment_payout_cards_bound_by_id_users')),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_payment_payout_cards_merchant_id_merchants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_payout_cards')),
+    sa.UniqueConstraint('merchant_id', name=op.f('uq_payment_payout_cards_merchant_id'))
     )
     op.create_table('payment_withdrawals',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -84,5 +97,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_payment_withdrawals_merchant_created')
 
     op.drop_table('payment_withdrawals')
+    op.drop_table('payment_payout_cards')
     op.drop_table('payment_fee_rules')
     op.drop_table('payment_reconciliation_runs')

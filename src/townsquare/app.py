@@ -35,6 +35,8 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.payments import gateway_methods as payments_methods
 from townsquare.payments.cashier import pages as cashier_pages
+from townsquare.payments.trades import jobs as trade_jobs
+from townsquare.payments.trades import pages as trade_pages
 from townsquare.payments.wallet import pages as wallet_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
@@ -70,6 +72,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    trade_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
@@ -87,6 +90,16 @@ def connect_hooks() -> None:
     scoring_notices.connect()
 
 
+def _start_trade_jobs(app: FastAPI) -> None:
+    app.state.trade_jobs = trade_jobs.start(app.state.database, app.state.settings)
+
+
+def _stop_trade_jobs(app: FastAPI) -> None:
+    scheduler = getattr(app.state, "trade_jobs", None)
+    if scheduler is not None:
+        scheduler.stop()
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole platform: every package's routes on the shared web platform."""
     connect_hooks()
@@ -98,6 +111,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.database, app.state.settings.gateway_call_log_flush_ms
     )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
+    app.state.startup_hooks.append(_start_trade_jobs)  # trades' timeouts and refund periods
+    app.state.shutdown_hooks.append(_stop_trade_jobs)
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures

@@ -10,6 +10,8 @@ import pytest
 from townsquare.accounts.models import Role, User
 from townsquare.merchants import authorizations, categories, providers, service
 from townsquare.merchants.models import Merchant, ServiceProvider
+from townsquare.payments import fees, ledger
+from townsquare.payments.ledger import accounts
 
 
 @dataclass
@@ -49,3 +51,23 @@ def shop(database, make_user) -> Shop:
         owner, other = db.get_one(User, owner.id), db.get_one(User, other.id)
         owner.role_names, other.role_names  # noqa: B018  (loaded before the session closes)
     return Shop(operator, owner, other, *ids)
+
+
+def pay(db, shop: Shop, fen: int, reference: str, *, payer: int = 1) -> fees.Split:
+    """A resident pays the shop `fen` from a wallet topped up for it (the ledger side of a trade,
+    as payments/trades posts it)."""
+    ledger.post(db, kind="top_up", reference=f"top-up-{reference}",
+                legs={accounts.BANK_CLEARING: -fen, accounts.wallet(payer): fen})
+    split = fees.split_for(db, merchant_id=shop.merchant_id, category_id=shop.category_id,
+                           total_fen=fen)
+    ledger.post(db, kind="payment", reference=reference,
+                legs=split.legs(accounts.wallet(payer), shop.merchant_id))
+    return split
+
+
+def refund(db, shop: Shop, original: fees.Split, fen: int, before: int, reference: str,
+           *, payer: int = 1) -> None:
+    part = fees.split_refund(original, fen, before)
+    ledger.post(db, kind="refund", reference=reference,
+                legs=fees.refund_legs(db, part, destination=accounts.wallet(payer),
+                                      merchant_id=shop.merchant_id))

@@ -81,6 +81,19 @@ class Settings(BaseSettings):
     # own transaction, as the tests have it).
     gateway_call_log_flush_ms: int = 500
 
+    # Payments' ledger: a merchant's pending money becomes available this many days after the
+    # local day it was paid (T+1); withdrawals to a bank card are limited per withdrawal and per
+    # merchant and local day (fen).
+    settlement_delay_days: int = 1
+    withdrawal_max_fen: int = 5_000_000
+    withdrawal_daily_max_fen: int = 20_000_000
+
+    # Payments' trades: each serving process closes unpaid trades past their timeout and finishes
+    # paid ones whose refund period (days) is over every this many ms (0 = not in the server;
+    # `townsquare trades due` from cron then).
+    trade_jobs_interval_ms: int = 60_000
+    trade_refund_days: int = 90
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

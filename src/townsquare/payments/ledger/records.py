@@ -47,6 +47,22 @@ class RoyaltyRate(Base):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class PayoutCard(Base):
+    """The bank card a merchant's withdrawals are paid to: the funding adapter's token and what
+    may be shown of the card (never its number)."""
+
+    __tablename__ = "payment_payout_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"),
+                                             unique=True)
+    token: Mapped[str] = mapped_column(String(64))
+    bank_name: Mapped[str] = mapped_column(String(32))
+    number_masked: Mapped[str] = mapped_column(String(32))
+    bound_at: Mapped[datetime]
+    bound_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class WithdrawalStatus(enum.StrEnum):
     PROCESSING = "processing"  # the ledger has moved the money; the bank payout is under way
     SUCCEEDED = "succeeded"  # the bank paid the card

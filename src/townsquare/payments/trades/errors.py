@@ -76,3 +76,11 @@ class TradeFrozen(TradeError, Conflict):
 class CancelTimeOut(TradeError, Conflict):
     code = "cancel_time_out"
     sub_code = "ACQ.TRADE_CANCEL_TIME_OUT"
+
+
+class RefundBankFailed(TradeError, Conflict):
+    """The card's bank refused or did not answer the refund: nothing moved; retry the same
+    out_request_no (Alipay answers ACQ.SYSTEM_ERROR and asks for a retry with the same one)."""
+
+    code = "refund_bank_failed"
+    sub_code = "ACQ.SYSTEM_ERROR"

@@ -52,7 +52,8 @@ def cashier_path(trade_no: str) -> str:
 # --- parsing ------------------------------------------------------------------------------
 
 def _bad(text: str) -> InvalidParameter:
-    return InvalidParameter(text)
+    """A refusal whose text (Chinese, as Alipay's sub_msg) may quote what the caller sent."""
+    return InvalidParameter(text.replace("{", "{{").replace("}", "}}"))
 
 
 def amount_fen(value: Any, name: str) -> int:

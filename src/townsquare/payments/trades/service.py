@@ -26,7 +26,7 @@ from townsquare.core.database import rows_changed
 from townsquare.core.errors import PermissionDenied
 from townsquare.gateway.models import GatewayApp
 from townsquare.miniapps.models import MiniApp
-from townsquare.payments import fees, ledger
+from townsquare.payments import fees, funding, ledger
 from townsquare.payments.ledger import accounts
 from townsquare.payments.trades import notices
 from townsquare.payments.trades.errors import (
@@ -34,6 +34,7 @@ from townsquare.payments.trades.errors import (
     CancelTimeOut,
     ContextInconsistent,
     InvalidParameter,
+    RefundBankFailed,
     RefundExceedsPaid,
     RefundFeeError,
     SellerBalanceNotEnough,
@@ -49,6 +50,7 @@ from townsquare.payments.trades.models import Refund, Trade, TradeStatus
 REFUND_PERIOD = timedelta(days=90)  # after it a paid trade is TRADE_FINISHED (Alipay: 3 months)
 CANCEL_WINDOW = timedelta(hours=24)  # alipay.trade.cancel refunds a paid trade only this long
 DEFAULT_TIMEOUT_MINUTES = 120
+BATCH = 500  # trades a job changes in one unit of work
 MAX_TIMEOUT_MINUTES = 15 * 24 * 60
 ZONE = ZoneInfo("Asia/Shanghai")  # trade numbers carry the day in Beijing time, as Alipay's
 
@@ -247,8 +249,6 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise TradeClosed("The trade has been closed.", trade_no=trade.trade_no)
     if refund_fen > trade.total_fen - trade.refunded_fen:
         raise RefundExceedsPaid("The refund is more than what is left of the payment.")
-    if trade.payment_source == accounts.BANK_CLEARING:
-        raise TradeStatusError("Refunds of card payments are not available yet.")
     legs = _refund_legs(db, trade, refund_fen)
     try:
         entry = ledger.post(db, kind="refund", reference=trade.trade_no, legs=legs,
@@ -258,6 +258,13 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise SellerBalanceNotEnough(
             "The merchant's balance is not enough for this refund."
         ) from None
+    if trade.payment_source == accounts.BANK_CLEARING:  # a card payment: back to the card
+        try:
+            funding.refund_to_card(db, trade=trade, amount_fen=refund_fen,
+                                   idempotency_key=f"trade:{trade.trade_no}:refund:"
+                                                   f"{out_request_no}")
+        except funding.FundingError:  # nothing committed; a retry reuses the bank's key
+            raise RefundBankFailed("The bank could not take the refund now; try again.") from None
     now = clock.now()
     full = trade.refunded_fen + refund_fen == trade.total_fen
     moved = db.execute(
@@ -336,7 +343,7 @@ def freeze(db: Session, *, actor: User, trade: Trade, frozen: bool, note: str = 
     return trade
 
 
-def close_expired(db: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+def close_expired(db: Session, *, now: datetime | None = None, limit: int = BATCH) -> int:
     """Close unpaid trades past their timeout (each with its TRADE_CLOSED notification)."""
     now = now or clock.now()
     due = list(db.scalars(select(Trade).where(Trade.status == TradeStatus.WAIT_BUYER_PAY,
@@ -353,7 +360,7 @@ def close_expired(db: Session, *, now: datetime | None = None, limit: int = 500)
 
 
 def finish_due(db: Session, *, now: datetime | None = None, period: timedelta = REFUND_PERIOD,
-               limit: int = 500) -> int:
+               limit: int = BATCH) -> int:
     """Paid trades whose refund period has ended become TRADE_FINISHED."""
     now = now or clock.now()
     due = list(db.scalars(select(Trade).where(Trade.status == TradeStatus.TRADE_SUCCESS,
