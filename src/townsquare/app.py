@@ -33,7 +33,12 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.payments import gateway_methods as payments_methods
+from townsquare.payments.cashier import pages as cashier_pages
 from townsquare.payments.ledger import pages as ledger_pages
+from townsquare.payments.trades import jobs as trade_jobs
+from townsquare.payments.trades import pages as trade_pages
+from townsquare.payments.wallet import pages as wallet_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -64,16 +69,18 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
+    cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
     ledger_pages.router,
+    trade_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
-    *points_methods.METHODS,
+    *points_methods.METHODS, *payments_methods.METHODS,
 )
 
 
@@ -83,6 +90,16 @@ def connect_hooks() -> None:
     Idempotent; the web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
+
+
+def _start_trade_jobs(app: FastAPI) -> None:
+    app.state.trade_jobs = trade_jobs.start(app.state.database, app.state.settings)
+
+
+def _stop_trade_jobs(app: FastAPI) -> None:
+    scheduler = getattr(app.state, "trade_jobs", None)
+    if scheduler is not None:
+        scheduler.stop()
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -96,6 +113,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.database, app.state.settings.gateway_call_log_flush_ms
     )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
+    app.state.startup_hooks.append(_start_trade_jobs)  # trades' timeouts and refund periods
+    app.state.shutdown_hooks.append(_stop_trade_jobs)
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures

@@ -11,8 +11,11 @@ from townsquare.gateway import models as gateway  # noqa: F401
 from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.messaging import models as messaging  # noqa: F401
 from townsquare.miniapps import models as miniapps  # noqa: F401
+from townsquare.payments.funding import models as payments_funding  # noqa: F401
 from townsquare.payments.ledger import models as payments_ledger  # noqa: F401
 from townsquare.payments.ledger import records as payments_records  # noqa: F401
+from townsquare.payments.trades import models as payments_trades  # noqa: F401
+from townsquare.payments.wallet import models as payments_wallet  # noqa: F401
 from townsquare.scoring import models as scoring  # noqa: F401
 from townsquare.traffic import models as traffic  # noqa: F401
 

@@ -55,6 +55,8 @@ class Method:
     summary: str
     parameters: Mapping[str, str] = field(default_factory=dict)  # name → what it is
     writes: bool = True  # False: only reads (runs in a read-only unit of work)
+    # True: opened by a resident's browser (page/wap pay), answered with a redirect, not JSON
+    browser: bool = False
 
     def __post_init__(self) -> None:
         if self.package not in PACKAGES:
