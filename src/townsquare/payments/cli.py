@@ -1,6 +1,7 @@
 """`townsquare payments …`: the ledger's periodic jobs, for cron — `settle` (daily, or more
-often: each merchant is settled at most once a day) and `reconcile` (exit code 1 and a loud
-report when the ledger does not hold together)."""
+often: each merchant is settled at most once a day), `payouts` (withdrawals still waiting for
+the bank) and `reconcile` (exit code 1 and a loud report when the ledger does not hold
+together)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from townsquare.core.database import Database
 from townsquare.core.i18n import format_money
 from townsquare.core.settings import get_settings
 
-app = typer.Typer(help="Payments: settlement, reconciliation.", no_args_is_help=True)
+app = typer.Typer(help="Payments: settlement, payouts, reconciliation.", no_args_is_help=True)
 console = Console()
 
 
@@ -70,3 +71,17 @@ def reconcile() -> None:
         table.add_row("negative balance", account, "", "")
     console.print(table)
     raise typer.Exit(1)
+
+
+@app.command()
+def payouts() -> None:
+    """Ask the bank again for withdrawals still waiting (a timeout, or a crash between the
+    ledger and the bank)."""
+    from townsquare.payments.ledger import withdrawals
+
+    done = withdrawals.retry_payouts(_database())
+    counts: dict[str, int] = {}
+    for withdrawal in done:
+        counts[withdrawal.status.value] = counts.get(withdrawal.status.value, 0) + 1
+    console.print(f"Withdrawals retried: {len(done)} "
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
