@@ -97,3 +97,42 @@ def test_the_cli_settles_and_reconciles(database, shop: Shop, monkeypatch, tmp_p
         assert f"merchant:{shop.merchant_id}:available" in broken.output
     finally:
         get_settings.cache_clear()
+
+
+def test_the_owner_binds_a_card_and_withdraws_from_the_funds_page(client, database, settings,
+                                                                  shop: Shop):
+    clock.freeze(datetime(2026, 12, 7, 12, tzinfo=ZoneInfo("Asia/Shanghai")))
+    with database.unit_of_work() as db:
+        pay(db, shop, 10_000, "T-FUNDS")
+    clock.advance(timedelta(days=1))
+    from townsquare.payments.ledger import settlement
+
+    list(settlement.run(database, settings=settings))
+    url = f"/console/merchant/{shop.merchant}/funds"
+    login(client, shop.owner)
+    page = client.get(url)
+    assert page.status_code == 200 and "资金与提现" in page.text
+    assert 'data-available="9940"' in page.text and "60 bp" in page.text
+    token = csrf(client, url)
+    no_card = client.post(f"{url}/withdraw", data={"csrf_token": token, "amount": "10.00",
+                                                   "request_key": "k1"})
+    assert no_card.status_code == 409 and "请先添加提现银行卡" in no_card.text
+    bound = client.post(f"{url}/card", data={"csrf_token": token,
+                                             "card_number": "6222020000000007"})
+    assert bound.status_code == 200 and "提现银行卡已保存" in bound.text
+    assert "6222020000000007" not in bound.text
+    too_much = client.post(f"{url}/withdraw", data={"csrf_token": token, "amount": "99.41",
+                                                    "request_key": "k2"})
+    assert too_much.status_code == 409 and 'value="99.41"' in too_much.text
+    paid = client.post(f"{url}/withdraw", data={"csrf_token": token, "amount": "40.00",
+                                                "request_key": "k3"})
+    assert paid.status_code == 200 and "提现已打入您的银行卡" in paid.text
+    again = client.post(f"{url}/withdraw", data={"csrf_token": token, "amount": "40.00",
+                                                 "request_key": "k3"})  # sent twice
+    assert 'data-available="5940"' in again.text
+    assert again.text.count('data-status="succeeded"') == 1
+    royalty = client.post(f"{url}/royalties/{shop.authorization}",
+                          data={"csrf_token": token, "rate_bp": "100"})
+    assert royalty.status_code == 200 and "分账比例已保存" in royalty.text
+    login(client, shop.other_owner)  # another merchant's owner sees nothing of it
+    assert client.get(url).status_code in (403, 404)
