@@ -187,14 +187,15 @@ def main() -> None:
         "",
         f"After the run the ledger reconciled: {'sound' if report.sound else 'NOT SOUND'} "
         f"({report.entries:,} entries, sum of all postings {report.total_fen} fen). "
-        "A payment with a fee is 9 statements — the idempotency replay check, the accounts' "
+        "A payment with a fee is 9 statements (the idempotency replay check, the accounts' "
         "ids, a savepoint, the entry, its postings, one conditional balance `UPDATE` per "
-        "account in lock order, the savepoint's release — and the commit, against an "
-        "`INSERT` and the commit for the floor; plus the ORM's Python work, on the same cores. Every payment with a fee also "
-        "updates the one `platform:fees` row, locked from that `UPDATE` to the commit, so "
-        "payments between different residents and merchants queue there as payments to one "
-        f"merchant queue on its row (`spread` is {shared:.2f}× `alone`). Other sessions shared "
-        "the machine: compare the ratios to the floor measured in the same rounds.",
+        "account in lock order, the savepoint's release) and the commit, against an "
+        "`INSERT` and the commit for the floor, plus the ORM's Python work on the same cores. "
+        "Every payment with a fee also updates the one `platform:fees` row, locked from that "
+        "`UPDATE` to the commit, so payments between different residents and merchants queue "
+        "there as payments to one merchant queue on its row "
+        f"(`spread` is {shared:.2f}× `alone`). Other sessions shared the machine: compare "
+        "the ratios to the floor measured in the same rounds.",
     ]
     text_out = "\n".join(lines)
     print(text_out)
