@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from townsquare.payments.funding import simbank
 from townsquare.payments.funding.adapter import (
     BankBalanceInsufficient,
     BankTimeout,
@@ -18,7 +19,6 @@ from townsquare.payments.funding.adapter import (
     FundingError,
     FundingMismatch,
 )
-from townsquare.payments.funding import simbank
 from townsquare.payments.funding.simbank import SimulatedBank
 
 
@@ -57,7 +57,7 @@ def payout_to_card(db: Session, *, card: str, amount_fen: int, idempotency_key: 
 
 
 __all__ = [
-    "BankBalanceInsufficient", "BoundCard", "bind_card", "BankTimeout", "CardDeclined", "Charge", "FundingAdapter",
-    "FundingError", "FundingMismatch", "SimulatedBank", "adapter_for", "payout_to_card",
-    "refund_to_card",
+    "BankBalanceInsufficient", "BankTimeout", "BoundCard", "CardDeclined", "Charge",
+    "FundingAdapter", "FundingError", "FundingMismatch", "SimulatedBank", "adapter_for",
+    "bind_card", "payout_to_card", "refund_to_card",
 ]
