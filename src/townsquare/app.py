@@ -43,6 +43,13 @@ from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.slots import jobs as ordering_jobs
 from townsquare.ordering.slots import pages as ordering_slot_pages
 from townsquare.ordering.stores import pages as ordering_store_pages
+from townsquare.payments import gateway_methods as payments_methods
+from townsquare.payments.cashier import pages as cashier_pages
+from townsquare.payments.ledger import merchant_pages as ledger_merchant_pages
+from townsquare.payments.ledger import pages as ledger_pages
+from townsquare.payments.trades import jobs as trade_jobs
+from townsquare.payments.trades import pages as trade_pages
+from townsquare.payments.wallet import pages as wallet_pages
 from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
@@ -74,17 +81,21 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
+    cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
     ordering_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
+    ledger_pages.router, ledger_merchant_pages.router,
+    trade_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
     *points_methods.METHODS, *events_methods.METHODS, *app_auth_methods.METHODS,
+    *payments_methods.METHODS,
 )
 
 
@@ -94,6 +105,16 @@ def connect_hooks() -> None:
     Idempotent; the web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
+
+
+def _start_trade_jobs(app: FastAPI) -> None:
+    app.state.trade_jobs = trade_jobs.start(app.state.database, app.state.settings)
+
+
+def _stop_trade_jobs(app: FastAPI) -> None:
+    scheduler = getattr(app.state, "trade_jobs", None)
+    if scheduler is not None:
+        scheduler.stop()
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -108,6 +129,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.database, app.state.settings.gateway_call_log_flush_ms
     )
     app.state.startup_hooks.append(notifier.start)  # the gateway's notification outbox
+    app.state.startup_hooks.append(_start_trade_jobs)  # trades' timeouts and refund periods
+    app.state.shutdown_hooks.append(_stop_trade_jobs)
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.startup_hooks.append(ordering_jobs.start)  # expired holds give their places back
     app.state.shutdown_hooks.append(ordering_jobs.stop)

@@ -20,6 +20,8 @@ from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
 from townsquare.events import cli as events_cli
 from townsquare.ordering.cli import app as ordering_app
+from townsquare.payments.cli import app as payments_app
+from townsquare.payments.trades.cli import app as trades_app
 from townsquare.scoring.cli import app as score_app
 from townsquare.traffic.cli import app as plan_app
 
@@ -42,6 +44,8 @@ app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
 app.add_typer(plan_app, name="plan")
 app.add_typer(ordering_app, name="ordering")
+app.add_typer(payments_app, name="payments")
+app.add_typer(trades_app, name="trades")
 console = Console()
 
 

@@ -14,7 +14,11 @@ from townsquare.miniapps import models as miniapps  # noqa: F401
 from townsquare.ordering.catalog import models as ordering_catalog  # noqa: F401
 from townsquare.ordering.slots import models as ordering_slots  # noqa: F401
 from townsquare.ordering.stores import models as ordering_stores  # noqa: F401
+from townsquare.payments.funding import models as payments_funding  # noqa: F401
 from townsquare.payments.ledger import models as payments_ledger  # noqa: F401
+from townsquare.payments.ledger import records as payments_records  # noqa: F401
+from townsquare.payments.trades import models as payments_trades  # noqa: F401
+from townsquare.payments.wallet import models as payments_wallet  # noqa: F401
 from townsquare.scoring import models as scoring  # noqa: F401
 from townsquare.traffic import models as traffic  # noqa: F401
 

@@ -51,9 +51,10 @@ def sdk_dir(name: str) -> Path:
     return target
 
 
-def run_sdk(name: str, job: dict[str, Any], *, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
-    """Make the job's calls with one SDK (its process's local time zone `tz`); one result per
-    call."""
+def run_sdk(name: str, job: dict[str, Any], *, tz: str = "Asia/Shanghai",
+            script: str = "client") -> list[dict[str, Any]]:
+    """Make the job's calls with one SDK (its process's local time zone `tz`) through its
+    `clients/{name}_{script}.py`; one result per call."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(sdk_dir(name)),
@@ -61,7 +62,7 @@ def run_sdk(name: str, job: dict[str, Any], *, tz: str = "Asia/Shanghai") -> lis
         "PYTHONIOENCODING": "utf-8",
     }
     done = subprocess.run(
-        [sys.executable, str(CLIENTS / f"{name}_client.py")],
+        [sys.executable, str(CLIENTS / f"{name}_{script}.py")],
         input=json.dumps(job), capture_output=True, text=True, env=env, timeout=120,
     )
     assert done.returncode == 0, done.stderr

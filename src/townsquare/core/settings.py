@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     launch_context_ttl_seconds: int = 300
     auth_code_ttl_seconds: int = 120
 
+    # Payments, resident side (payments/wallet/): limits per payment and per local day (fen,
+    # what a resident may pay from the wallet and cards together), the largest single top-up,
+    # the payment PIN's lockout and how long a payment code (付款码) may be scanned.
+    payment_limit_per_payment_fen: int = 5_000_00
+    payment_limit_per_day_fen: int = 20_000_00
+    wallet_top_up_max_fen: int = 50_000_00
+    payment_pin_max_failures: int = 5
+    payment_pin_lock_minutes: int = 180
+    payment_code_ttl_seconds: int = 90
+
     health_retention_days: int = 30  # health declarations older than this are deleted
     messages_per_app_user_day: int = 5  # rate limit: one mini-app to one user per day
 
@@ -78,6 +88,19 @@ class Settings(BaseSettings):
     # Ordering: how often each serving process releases the slot places and stock of checkouts
     # whose hold expired unpaid (0 = not in the server; `townsquare ordering expire-holds` then).
     ordering_hold_expiry_interval_ms: int = 15_000
+
+    # Payments' ledger: a merchant's pending money becomes available this many days after the
+    # local day it was paid (T+1); withdrawals to a bank card are limited per withdrawal and per
+    # merchant and local day (fen).
+    settlement_delay_days: int = 1
+    withdrawal_max_fen: int = 5_000_000
+    withdrawal_daily_max_fen: int = 20_000_000
+
+    # Payments' trades: each serving process closes unpaid trades past their timeout and finishes
+    # paid ones whose refund period (days) is over every this many ms (0 = not in the server;
+    # `townsquare trades due` from cron then).
+    trade_jobs_interval_ms: int = 60_000
+    trade_refund_days: int = 90
 
     @property
     def effective_database_url(self) -> str:

@@ -114,6 +114,28 @@ def handle(
     return envelope.render(key, params.get("method", ""), body, params.get("sign_type", "RSA2"))
 
 
+def handle_browser(
+    database: Database, params: Mapping[str, str], *, settings: Settings, table: MethodTable,
+    call_log: CallLog,
+) -> dict[str, Any]:
+    """A call a browser opens (the SDK's signed page/wap pay URL or form): verified and run like
+    any call, answered unsigned, for the route to redirect (`redirect`) or show the refusal."""
+    started = time.perf_counter()
+    with database.unit_of_work() as db:
+        app = apps.by_app_id(db, params.get("app_id", ""))
+        try:
+            body = _answer(db, params, app, settings, table)
+        except GatewayFailure as failure:
+            body = failure.body()
+        if app is not None:
+            call_log.record(db, {
+                "app_id": app.id, "method": params.get("method", "")[:64],
+                "code": body["code"], "sub_code": body.get("sub_code", "")[:64],
+                "at": clock.now(), "elapsed_ms": int((time.perf_counter() - started) * 1000),
+            })
+    return body
+
+
 def refuse(database: Database, failure: GatewayFailure, *, settings: Settings) -> bytes:
     """A signed refusal for a request whose parameters could not even be read."""
     with database.unit_of_work(read_only=True) as db:

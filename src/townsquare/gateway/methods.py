@@ -79,6 +79,8 @@ class Method:
     example: Example = Example({}, {})
     errors: tuple[MethodError, ...] = ()  # the method's own refusals, for its reference page
     writes: bool = True  # False: only reads (runs in a read-only unit of work)
+    # True: opened by a resident's browser (page/wap pay), answered with a redirect, not JSON
+    browser: bool = False
 
     def __post_init__(self) -> None:
         if self.package not in PACKAGES:

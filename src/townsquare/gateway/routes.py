@@ -3,7 +3,10 @@ the form body or both). The answer is always HTTP 200 with a signed JSON body.""
 
 from __future__ import annotations
 
+from html import escape
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from townsquare.gateway import dispatch
@@ -41,9 +44,29 @@ async def gateway(request: Request, settings: AppSettings) -> Response:
         body = await run_in_threadpool(dispatch.refuse, state.database, failure,
                                        settings=settings)
         return Response(body, media_type=JSON)
+    method = state.gateway_methods.get(params.get("method", ""))
+    if method is not None and method.browser:
+        answer = await run_in_threadpool(
+            dispatch.handle_browser, state.database, params, settings=settings,
+            table=state.gateway_methods, call_log=state.gateway_call_log,
+        )
+        if answer["code"] == "10000":
+            return RedirectResponse(answer["redirect"], status_code=302)
+        return HTMLResponse(_refusal_page(answer), status_code=400)
     body = await run_in_threadpool(
         dispatch.handle, state.database, params, settings=settings,
         table=state.gateway_methods, call_log=state.gateway_call_log,
         limiter=state.gateway_limiter,
     )
     return Response(body, media_type=JSON)
+
+
+def _refusal_page(answer: dict[str, str]) -> str:
+    """What a resident's browser shows when a page/wap pay link does not verify (as Alipay
+    shows its error page): the codes, for the merchant's developer."""
+    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(answer.get(k, '')))}</dd>"
+                   for k in ("code", "msg", "sub_code", "sub_msg"))
+    return ('<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>支付请求有误</title><h1>支付请求有误 · Payment request refused</h1>"
+            f"<dl>{rows}</dl></html>")

@@ -1,0 +1,1 @@
+"""The cashier: the page where a resident pays a trade (`/cashier/{trade_no}`)."""
