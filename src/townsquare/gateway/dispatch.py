@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +17,9 @@ from townsquare.core.database import Database
 from townsquare.core.errors import PermissionDenied, RateLimited, TownsquareError, ValidationFailed
 from townsquare.core.i18n import catalogue
 from townsquare.core.settings import Settings
-from townsquare.gateway import apps, keys
+from townsquare.gateway import directory
 from townsquare.gateway.call_log import CallLog
 from townsquare.gateway.methods import CallContext, MethodTable
-from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import envelope, signing
 from townsquare.gateway.protocol.errors import (
     GatewayFailure,
@@ -35,13 +35,13 @@ SUCCESS = {"code": "10000", "msg": "Success"}
 
 
 def _answer(
-    db: Session, params: Mapping[str, str], app: GatewayApp | None, settings: Settings,
+    db: Session, params: Mapping[str, str], app: directory.AppEntry | None, settings: Settings,
     table: MethodTable,
 ) -> dict[str, Any]:
     call = read_call(params, zone=settings.timezone, now=clock.now(), window=TIMESTAMP_WINDOW)
     if app is None:
         raise invalid("app-id", f"无效的AppID参数：{call.app_id}")
-    candidates = keys.active_keys(db, app)
+    candidates = app.keys_at(clock.now())
     if not candidates:
         raise missing("signature-key", "未上传应用公钥，请先在开放平台控制台设置应用公钥")
     unsigned = call.unsigned()
@@ -53,13 +53,14 @@ def _answer(
     method = table.get(call.method)
     if method is None:
         raise invalid("method", f"不存在的方法名：{call.method}")
-    if method.package not in apps.granted_packages(db, app):
+    if method.package not in app.packages:
         raise insufficient_permissions(
             f"应用未获得「{method.package}」能力包的授权，无权调用 {call.method}"
         )
-    context = CallContext(db=db, settings=settings, app=app, call=call, biz=call.biz())
-    try:
-        with db.begin_nested():  # a failing handler leaves nothing behind; the log row stays
+    context = CallContext(db=db, settings=settings, app=app.attach(db), call=call,
+                          biz=call.biz())
+    try:  # a failing handler leaves nothing behind (one that only reads has nothing to undo)
+        with db.begin_nested() if method.writes else nullcontext():  # the log row stays
             body = dict(method.handler(context))
     except TownsquareError as error:  # a domain's own refusal, in the protocol's terms
         raise refusal(error) from None
@@ -89,8 +90,8 @@ def handle(
     method = table.get(params.get("method", ""))
     reads_only = method is not None and not method.writes and call_log.behind
     with database.unit_of_work(read_only=reads_only) as db:
-        # looked up once: the call and, whatever its outcome, the log row are the app's
-        app = apps.by_app_id(db, params.get("app_id", ""))
+        # looked up once (in this process's directory): the call and its log row are the app's
+        app = directory.find(db, params.get("app_id", ""))
         try:
             body = _answer(db, params, app, settings, table)
         except GatewayFailure as failure:
@@ -101,12 +102,12 @@ def handle(
                 "code": body["code"], "sub_code": body.get("sub_code", "")[:64],
                 "at": clock.now(), "elapsed_ms": int((time.perf_counter() - started) * 1000),
             })
-        key = keys.platform_private_key(db, secret=settings.effective_secret_key)
+        key = directory.platform_key(db, secret=settings.effective_secret_key)
     return envelope.render(key, params.get("method", ""), body, params.get("sign_type", "RSA2"))
 
 
 def refuse(database: Database, failure: GatewayFailure, *, settings: Settings) -> bytes:
     """A signed refusal for a request whose parameters could not even be read."""
     with database.unit_of_work(read_only=True) as db:
-        key = keys.platform_private_key(db, secret=settings.effective_secret_key)
+        key = directory.platform_key(db, secret=settings.effective_secret_key)
     return envelope.render(key, None, failure.body())

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from townsquare.gateway.methods import CallContext, Method
+from townsquare.miniapps.models import MiniApp
 from townsquare.scoring.current_standings import standings
 
 
 def score_query(context: CallContext) -> dict[str, Any]:
-    miniapp = context.app.miniapp
-    found = standings(context.db, miniapp_ids=[miniapp.id])
+    miniapp_id = context.app.miniapp_id  # (loading the mini-app row would join four tables)
+    found = standings(context.db, miniapp_ids=[miniapp_id])
     if found is None:
         return {"scored": False, "reason": "平台尚未完成任何一个评分周期"}
-    standing = found.by_miniapp.get(miniapp.id)
+    standing = found.by_miniapp.get(miniapp_id)
+    public_id = context.db.scalar(select(MiniApp.public_id).where(MiniApp.id == miniapp_id))
     answer: dict[str, Any] = {
-        "mini_app_id": miniapp.public_id,
+        "mini_app_id": public_id,
         "cycle_id": found.cycle,
         "as_of": found.as_of.isoformat(),
         "cycle_days": found.cycle_days,
