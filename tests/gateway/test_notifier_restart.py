@@ -31,8 +31,9 @@ from townsquare.gateway.models import (
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 COUNT = 6
-LEASE_S = 5.0
-WAIT_S = 60.0  # for a process to start or to finish, on a loaded machine
+SCHEDULE_S = 1.0  # every wait between tries (Alipay's are minutes to hours)
+LEASE_S = 15.0  # longer than anything this test does between the kill and the next poll
+WAIT_S = 120.0  # for a process to start or to finish, on a loaded machine
 
 
 class Receiver:
@@ -89,7 +90,7 @@ def _notifier(database, settings) -> subprocess.Popen[str]:
         **os.environ, "PYTHONPATH": str(SRC), "TOWNSQUARE_DATABASE_URL": database.url,
         "TOWNSQUARE_SECRET_KEY": settings.secret_key, "TOWNSQUARE_DATA_DIR": str(settings.data_dir),
         "TOWNSQUARE_GATEWAY_NOTIFY_PRIVATE": "true",  # the receiver is on loopback
-        "TOWNSQUARE_GATEWAY_NOTIFY_SCHEDULE_S": "[1, 1, 1, 1, 1, 1, 1]",
+        "TOWNSQUARE_GATEWAY_NOTIFY_SCHEDULE_S": str([SCHEDULE_S] * 7),
         "TOWNSQUARE_GATEWAY_NOTIFY_LEASE_S": str(LEASE_S),
     }
     return subprocess.Popen(
@@ -143,15 +144,16 @@ def test_a_notifier_killed_mid_schedule_loses_nothing(database, settings, make_u
     assert first.returncode == -signal.SIGKILL
     receiver.release.set()
     killed_at = datetime.now(UTC)
-    rows = _rows(database)
+    rows, tried = _rows(database), _attempts(database)
     assert all(row.state == NotificationState.PENDING for row in rows.values())
-    # leased: due a lease (5 s) after it was taken; merely scheduled: a second after its try
+    # leased: taken by the dead notifier, not due when its last try says (that plus the wait)
     in_lease = {n for n, row in rows.items()
-                if row.next_attempt_at > killed_at + timedelta(seconds=LEASE_S / 2)}
+                if row.next_attempt_at != tried[n][-1].at + timedelta(seconds=SCHEDULE_S)}
+    assert all(rows[n].next_attempt_at > killed_at for n in in_lease)
     assert target in in_lease
     lease_ends = {n: rows[n].next_attempt_at for n in in_lease}
     # another notifier polling now (this process) does not touch what the dead one leased
-    fast = settings.model_copy(update={"gateway_notify_schedule_s": (1.0,) * 7,
+    fast = settings.model_copy(update={"gateway_notify_schedule_s": (SCHEDULE_S,) * 7,
                                        "gateway_notify_lease_s": LEASE_S})
     with receiver.lock:
         before = {n: len(t) for n, t in receiver.seen.items()}
