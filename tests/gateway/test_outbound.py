@@ -215,3 +215,46 @@ def test_the_notifier_refuses_a_name_that_rebinds_to_an_internal_address(
         [attempt] = notify.attempts_of(db, [row.id])[row.id]
         assert row.state == NotificationState.PENDING and row.attempts == 1
         assert attempt.error.startswith("refused:") and "10.0.0.5" in attempt.error
+
+
+class _Talker(BaseHTTPRequestHandler):
+    """Answers with a body far too long (`/huge`) or one byte at a time forever (`/slow`)."""
+
+    stop: threading.Event
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.end_headers()
+        try:
+            if self.path == "/huge":
+                self.wfile.write(b"success" + b"x" * 10_000_000)
+            else:
+                while not self.stop.wait(0.05):
+                    self.wfile.write(b"s")
+                    self.wfile.flush()
+        except OSError:  # the notifier hung up: what it should do
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("path", ["/huge", "/slow"])
+def test_a_receiver_cannot_hold_the_notifier_with_its_answer(path):
+    stop = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Talker,), {"stop": stop}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    got: list[tuple[int, str]] = []
+    caller = threading.Thread(target=lambda: got.append(outbound.post_form(
+        f"http://127.0.0.1:{server.server_port}{path}", {}, allow_private=True, timeout=1)))
+    try:
+        caller.start()
+        caller.join(60)
+        assert not caller.is_alive()  # the slow one would never end by itself
+    finally:
+        stop.set()
+        server.shutdown()
+    [(status, answer)] = got
+    assert status == 200 and 0 < len(answer) <= 200
+    assert answer.startswith("success" if path == "/huge" else "s")

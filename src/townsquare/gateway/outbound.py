@@ -15,12 +15,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 
 import httpx
 
 Resolver = Callable[[str, int], list[str]]  # (host, port) → its addresses, in preference order
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+ANSWER_BYTES = 800  # read of a receiver's answer (the attempt keeps 200 characters of it)
 
 
 class AddressRefused(Exception):
@@ -96,8 +98,18 @@ def post_form(
     if ":" in host and not host.startswith("["):  # an IPv6 literal in the Host header
         host_header = f"[{host}]" if target.port is None else f"[{host}]:{target.port}"
     extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+    deadline = time.monotonic() + timeout
     with httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout, verify=verify,
-                      transport=transport) as client:
-        response = client.post(target.copy_with(host=address), data=dict(form),
-                               headers={"Host": host_header}, extensions=extensions)
-    return response.status_code, response.text[:200]
+                      transport=transport) as client, client.stream(
+            "POST", target.copy_with(host=address), data=dict(form),
+            headers={"Host": host_header, "Accept-Encoding": "identity"},
+            extensions=extensions) as response:
+        # only the start of the answer matters ("success"): a receiver that sends a huge body,
+        # or sends it a byte at a time, holds the notifier no longer than `timeout` per read
+        # and one `timeout` in all for the body
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) >= ANSWER_BYTES or time.monotonic() > deadline:
+                break
+    return response.status_code, body[:ANSWER_BYTES].decode("utf-8", "replace")[:200]
