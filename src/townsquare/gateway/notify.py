@@ -4,7 +4,9 @@ way and retried on Alipay's schedule until the receiver answers exactly `success
 A notification is written in the transaction of the change it reports. Delivery leases a due
 row (moves its next attempt a minute ahead and commits) before it calls out, so no database lock
 is held across the network, two workers never send the same row at once, and a worker that dies
-mid-call leaves the row to be tried again when the lease ends. Receivers may therefore see a
+mid-call leaves the row to be tried again when the lease ends; one that is still sending its
+batch when half the lease is gone renews each row's lease before sending it, and skips a row
+whose lease another notifier has taken since. Receivers may therefore see a
 notification more than once and deduplicate by its stable `notify_id`, as with Alipay. The call
 itself goes through `outbound`: only to the public address its name resolved to when checked.
 """
@@ -22,13 +24,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.database import Database
+from townsquare.core.database import Database, rows_changed
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.gateway import keys, outbound
@@ -113,16 +115,21 @@ def _attempt(url: str, form: Mapping[str, str], *, settings: Settings,
     return Outcome(status == 200 and answer.strip() == "success", status, answer.strip()[:200])
 
 
-def _lease(database: Database, settings: Settings) -> list[tuple[int, str, dict[str, str]]]:
-    """Take up to BATCH due notifications: push their next attempt a lease ahead, sign them."""
+Taken = list[tuple[int, str, dict[str, str]]]
+
+
+def _lease(database: Database, settings: Settings) -> tuple[Taken, datetime]:
+    """Take up to BATCH due notifications: push their next attempt a lease ahead, sign them;
+    answers them and when the lease ends."""
     now = clock.now()
+    until = now + timedelta(seconds=settings.gateway_notify_lease_s)
     with database.unit_of_work(read_only=True) as db:  # most polls find nothing: no write lock
         due = db.scalar(
             select(Notification.id).where(Notification.state == NotificationState.PENDING,
                                           Notification.next_attempt_at <= now).limit(1)
         )
     if due is None:
-        return []
+        return [], until
     with database.unit_of_work() as db:
         stmt = (
             select(Notification)
@@ -134,11 +141,26 @@ def _lease(database: Database, settings: Settings) -> list[tuple[int, str, dict[
             stmt = stmt.with_for_update(skip_locked=True)
         taken = []
         for row in db.scalars(stmt):
-            row.next_attempt_at = now + timedelta(seconds=settings.gateway_notify_lease_s)
+            row.next_attempt_at = until
             app = db.get(GatewayApp, row.app_id)
             assert app is not None
             taken.append((row.id, row.url, signed_form(db, row, app, settings=settings, at=now)))
-        return taken
+        return taken, until
+
+
+def _renew(database: Database, settings: Settings, notification_id: int,
+           held_until: datetime) -> bool:
+    """Extend the lease on a notification about to be sent late in its batch, if it is still
+    this notifier's (another may have taken it when the lease ran out, and even sent it)."""
+    with database.unit_of_work() as db:
+        return rows_changed(db.execute(
+            update(Notification)
+            .where(Notification.id == notification_id,
+                   Notification.state == NotificationState.PENDING,
+                   Notification.next_attempt_at == held_until)
+            .values(next_attempt_at=clock.now()
+                    + timedelta(seconds=settings.gateway_notify_lease_s))
+        )) == 1
 
 
 def _record(database: Database, settings: Settings, notification_id: int, outcome: Outcome,
@@ -165,9 +187,13 @@ def _record(database: Database, settings: Settings, notification_id: int, outcom
 def deliver_due(database: Database, settings: Settings, *,
                 resolve: outbound.Resolver = outbound.system_resolver) -> int:
     """Send every notification that is due now; answers how many were tried."""
-    taken = _lease(database, settings)
+    round_started = time.monotonic()
+    taken, held_until = _lease(database, settings)
     attempt = partial(_attempt, settings=settings, resolve=resolve)
     for notification_id, url, form in taken:
+        late = time.monotonic() - round_started > settings.gateway_notify_lease_s / 2
+        if late and not _renew(database, settings, notification_id, held_until):
+            continue  # the lease ran out while earlier ones were sent, and it is not ours now
         started = time.perf_counter()
         outcome = attempt(url, form)
         _record(database, settings, notification_id, outcome,
