@@ -19,6 +19,7 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
 from townsquare.events import cli as events_cli
+from townsquare.gateway import cli as gateway_cli
 from townsquare.ordering.cli import app as ordering_app
 from townsquare.payments.cli import app as payments_app
 from townsquare.payments.trades.cli import app as trades_app
@@ -46,6 +47,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(ordering_app, name="ordering")
 app.add_typer(payments_app, name="payments")
 app.add_typer(trades_app, name="trades")
+app.add_typer(gateway_cli.app, name="gateway")
 console = Console()
 
 
@@ -55,10 +57,19 @@ def _database() -> Database:
 
 @app.command()
 def migrate() -> None:
-    """Bring the database schema up to date (Alembic)."""
-    url = get_settings().effective_database_url
+    """Bring the database schema up to date (Alembic) and make what every process needs from
+    its first request: the gateway's signing key (no call pays for generating it, and two
+    workers starting at once cannot make two)."""
+    settings = get_settings()
+    url = settings.effective_database_url
     upgrade(url)
-    console.print(f"[green]Database is up to date[/green] ({url.split('@')[-1]})")
+    database = Database(url)
+    try:
+        fingerprint = gateway_cli.ensure_platform_key(database, settings)
+    finally:
+        database.dispose()
+    console.print(f"[green]Database is up to date[/green] ({url.split('@')[-1]}); "
+                  f"gateway platform key {fingerprint}")
 
 
 @app.command()

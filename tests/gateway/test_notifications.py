@@ -164,3 +164,48 @@ def test_kept_across_a_restart(database, settings, world, receiver):
         assert _state(again, notify_id)[0] == NotificationState.DELIVERED
     finally:
         again.dispose()
+
+
+def test_a_lease_that_ran_out_during_a_slow_batch_is_not_sent_twice(database, settings, world):
+    """A notifier stuck on one receiver past its lease must not then send the rest of its
+    batch: another notifier has taken them meanwhile (and may have delivered them)."""
+    short = settings.model_copy(update={"gateway_notify_lease_s": 1.0})
+    hanging, release = threading.Event(), threading.Event()
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            form = dict(parse_qsl(self.rfile.read(int(self.headers["content-length"])).decode()))
+            received.append(form["out_trade_no"])
+            if received.count("T-A") == 1 and form["out_trade_no"] == "T-A":
+                hanging.set()
+                release.wait(30)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"success")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/notify"
+    try:
+        first = _enqueue(database, world, url, out_trade_no="T-A")
+        second = _enqueue(database, world, url, out_trade_no="T-B")
+        stuck = threading.Thread(target=notify.deliver_due, args=(database, short))
+        stuck.start()  # takes both, sends T-A, hangs there
+        assert hanging.wait(30)
+        while _state(database, second)[2] > clock.now():  # until its lease has run out
+            threading.Event().wait(0.05)
+        assert notify.deliver_due(database, short) == 2  # another notifier takes both
+        release.set()
+        stuck.join(30)
+        assert not stuck.is_alive()
+    finally:
+        release.set()
+        server.shutdown()
+    assert received.count("T-B") == 1  # not sent again by the stuck notifier
+    assert received.count("T-A") == 2  # (the stuck call was in flight: at least once)
+    assert _state(database, first)[:2] == (NotificationState.DELIVERED, 1)
+    assert _state(database, second)[:2] == (NotificationState.DELIVERED, 1)

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # reach private, loopback or link-local addresses (off in production: SSRF).
     gateway_notify_interval_ms: int = 2_000
     gateway_notify_private: bool = False
+    # Alipay's retry schedule: the wait after each failed attempt in seconds (4m, 10m, 10m, 1h,
+    # 2h, 6h, 15h: 8 tries over about 25 hours), and how long a notifier holds the notifications
+    # it took before another may take them (one killed mid-send leaves them for that long).
+    # Shortened only by tests.
+    gateway_notify_schedule_s: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+    gateway_notify_lease_s: float = 60.0
     # The gateway's call log is written behind the response every this many ms (0: in the call's
     # own transaction, as the tests have it).
     gateway_call_log_flush_ms: int = 500

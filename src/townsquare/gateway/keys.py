@@ -71,13 +71,18 @@ def ensure_platform_key(db: Session, *, secret: bytes) -> PlatformKey:
     return row
 
 
+def unsealed(secret: bytes, fingerprint: str, sealed: bytes) -> rsa.RSAPrivateKey:
+    """A platform key's private half, unsealed once per process."""
+    cached = _cache.get((secret, fingerprint))
+    if cached is None:
+        cached = _cache[(secret, fingerprint)] = _unseal(secret, sealed)
+    return cached
+
+
 def platform_private_key(db: Session, *, secret: bytes) -> rsa.RSAPrivateKey:
     """The current signing key (made on first use), unsealed once per process."""
     row = ensure_platform_key(db, secret=secret)
-    cached = _cache.get((secret, row.fingerprint))
-    if cached is None:
-        cached = _cache[(secret, row.fingerprint)] = _unseal(secret, row.sealed_private_key)
-    return cached
+    return unsealed(secret, row.fingerprint, row.sealed_private_key)
 
 
 def platform_public_key(db: Session) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from townsquare.core import generations
 from townsquare.core.database import Base, Timestamped, str_enum
 from townsquare.merchants.models import Authorization, ServiceProvider
 from townsquare.miniapps.models import MiniApp
@@ -229,3 +230,10 @@ class NotificationAttempt(Base):
     answer: Mapped[str] = mapped_column(String(200), default="")
     error: Mapped[str] = mapped_column(String(200), default="")
     elapsed_ms: Mapped[int] = mapped_column(default=0)
+
+
+# What a gateway call knows of its app and of the platform's key is cached per process
+# (`gateway/directory.py`) and reloaded when a change to one of these moves this generation.
+GENERATION = "gateway"
+for _model in (GatewayApp, AppKey, PackageGrant, PlatformKey):
+    generations.watch(_model, GENERATION)

@@ -49,6 +49,7 @@ async def gateway(request: Request, settings: AppSettings) -> Response:
         answer = await run_in_threadpool(
             dispatch.handle_browser, state.database, params, settings=settings,
             table=state.gateway_methods, call_log=state.gateway_call_log,
+            limiter=state.gateway_limiter,
         )
         if answer["code"] == "10000":
             return RedirectResponse(answer["redirect"], status_code=302)

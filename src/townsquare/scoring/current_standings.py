@@ -35,12 +35,12 @@ class Standings:
 
 def standings(db: Session, *, miniapp_ids: Collection[int] | None = None) -> Standings | None:
     """The newest finished cycle's score and tier of each mini-app (None: no finished cycle)."""
-    cycle = db.scalar(
-        select(ScoreCycle)
+    cycle = db.execute(  # the columns only: read on every gateway score query
+        select(ScoreCycle.id, ScoreCycle.public_id, ScoreCycle.as_of)
         .where(ScoreCycle.state == CycleState.DONE)
         .order_by(ScoreCycle.as_of.desc())
         .limit(1)
-    )
+    ).one_or_none()
     if cycle is None:
         return None
     stmt = select(MiniAppScore.miniapp_id, MiniAppScore.overall, MiniAppScore.tier).where(
