@@ -7,8 +7,10 @@ macros wrote (traffic/feed_macros.html keeps `feed_grid` as the name pages call)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -55,3 +57,22 @@ def grid(items: Iterable[Any]) -> Markup:
         parts.append("</a>")
     parts.append("</div>")
     return Markup("".join(parts))
+
+
+def city_switch(cities: Sequence[str], city: str, base: str) -> Markup:
+    """The links to the same page in each other city (nothing when there is one city)."""
+    if len(cities) <= 1:
+        return Markup("")
+    return _city_switch(tuple(cities), city, base, i18n.current_locale.get())
+
+
+@lru_cache(maxsize=1024)
+def _city_switch(cities: tuple[str, ...], city: str, base: str, locale: str) -> Markup:
+    """Memoised: the same few strings on every page view, and URL-quoting every city name
+    was a twentieth of the home page's time. `locale` is part of the key for the label."""
+    join = "&" if "?" in base else "?"
+    links = " · ".join(
+        f'<a href="{escape(base)}{join}city={escape(quote(name, safe="/"))}"'
+        + (' class="current" aria-current="true"' if name == city else "")
+        + f">{escape(name)}</a>" for name in cities)
+    return Markup(f'<p class="city-switch muted">{escape(i18n.gettext("City"))}:\n    {links}\n  </p>')

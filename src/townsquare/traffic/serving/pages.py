@@ -32,6 +32,7 @@ from townsquare.web.templating import fragment, render, templates
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals["feed_grid_html"] = feed_html.grid
+templates.env.globals["city_switch_html"] = feed_html.city_switch
 
 
 def page_city(db: Session, city: str | None) -> str:
