@@ -141,7 +141,8 @@ def run(database: Path, *, seconds: float, rounds: int, clients: int,
             cookies[label] = {role: sign_in(base, role)
                               for role in {r for r, _p in pages.values()}}
             for role, path in pages.values():  # warm up; and every page must answer 200
-                status = httpx.get(base + path, cookies=cookies[label][role]).status_code
+                status = httpx.get(base + path, cookies=cookies[label][role],
+                                   timeout=180).status_code
                 if status != 200:
                     raise RuntimeError(f"{path} answered {status}")
                 load(base, path, cookies[label][role], 1, clients, server.pid)
