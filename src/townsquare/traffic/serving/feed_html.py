@@ -48,7 +48,8 @@ def grid(items: Iterable[Any]) -> Markup:
             + _icon(card.icon, name=card.name, category=card.category, taken=taken)
             + f'<span class="name">{escape(card.name)}</span>')
         if card.brand:
-            parts.append(f'<span class="badge certified" title="{escape(i18n.gettext("Certified brand"))}">'
+            title = escape(i18n.gettext("Certified brand"))
+            parts.append(f'<span class="badge certified" title="{title}">'
                          f"✔ {escape(card.brand)}</span>")
         label = _LABELS.get(reason)
         if label is not None:
@@ -75,4 +76,5 @@ def _city_switch(cities: tuple[str, ...], city: str, base: str, locale: str) -> 
         f'<a href="{escape(base)}{join}city={escape(quote(name, safe="/"))}"'
         + (' class="current" aria-current="true"' if name == city else "")
         + f">{escape(name)}</a>" for name in cities)
-    return Markup(f'<p class="city-switch muted">{escape(i18n.gettext("City"))}:\n    {links}\n  </p>')
+    label = escape(i18n.gettext("City"))
+    return Markup(f'<p class="city-switch muted">{label}:\n    {links}\n  </p>')
