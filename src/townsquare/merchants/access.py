@@ -34,7 +34,7 @@ def _memo(db: Session) -> dict[tuple[Any, ...], Any]:
     if db.new or db.deleted or db.identity_map.check_modified():
         db.info.pop(_MEMO, None)
         return {}
-    return db.info.setdefault(_MEMO, {})  # type: ignore[no-any-return]
+    return db.info.setdefault(_MEMO, {})
 
 
 @event.listens_for(Session, "after_flush")
@@ -73,7 +73,7 @@ def active_authorization(
             Authorization.revoked_at.is_(None),
         )
         memo[key] = db.scalar(stmt)
-    return memo[key]  # type: ignore[no-any-return]
+    return memo[key]
 
 
 def is_merchant_staff(db: Session, actor: User, merchant: Merchant) -> bool:
