@@ -73,7 +73,7 @@ def _city_switch(cities: tuple[str, ...], city: str, base: str, locale: str) -> 
     was a twentieth of the home page's time. `locale` is part of the key for the label."""
     join = "&" if "?" in base else "?"
     links = " · ".join(
-        f'<a href="{escape(base)}{join}city={escape(quote(name, safe="/"))}"'
+        f'<a href="{escape(base)}{escape(join)}city={escape(quote(name, safe="/"))}"'
         + (' class="current" aria-current="true"' if name == city else "")
         + f">{escape(name)}</a>" for name in cities)
     label = escape(i18n.gettext("City"))
