@@ -2,8 +2,9 @@
 share of the same server's `/api/health` (the floor), in interleaved rounds, on a copy of a
 demo-city database.
 
-  operator  /console/operator/traffic, /console/operator/scoring, /console/operator/miniapps
-  merchant  /console/merchant/{id}/traffic (the demo merchant's own)
+  operator  /console/operator/traffic, /console/operator/scoring, /console/operator/miniapps,
+            /console/operator/hub
+  merchant  /console/merchant/{id} and /console/merchant/{id}/traffic (the demo merchant's)
   resident  /community/{id} (the demo resident's community)
 
 One uvicorn worker on SQLite (the demo's database, copied so the run changes nothing); the load is
@@ -16,6 +17,7 @@ Build a demo city first (`townsquare demo --no-serve` with TOWNSQUARE_DATABASE_U
 
     .venv/bin/python benchmarks/consoles.py --database /tmp/demo/townsquare.db
     .venv/bin/python benchmarks/consoles.py --database … --label before --no-write
+    .venv/bin/python benchmarks/consoles.py --database … --compare-src ../main/src  # same rounds
 
 Updates the "Consoles" section of docs/benchmarks.md (unless --no-write).
 """

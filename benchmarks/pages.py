@@ -22,6 +22,9 @@ Updates the "Pages" sections of docs/benchmarks.md.
     .venv/bin/python benchmarks/pages.py                                   # SQLite, 1 worker
     .venv/bin/python benchmarks/pages.py --workers 2 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    # before/after in one run: main's server beside this one, rounds alternating between them
+    .venv/bin/python benchmarks/pages.py --workers 2 --no-crawl --compare-src ../main/src \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
