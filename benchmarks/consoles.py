@@ -2,8 +2,9 @@
 share of the same server's `/api/health` (the floor), in interleaved rounds, on a copy of a
 demo-city database.
 
-  operator  /console/operator/traffic, /console/operator/scoring, /console/operator/miniapps
-  merchant  /console/merchant/{id}/traffic (the demo merchant's own)
+  operator  /console/operator/traffic, /console/operator/scoring, /console/operator/miniapps,
+            /console/operator/hub
+  merchant  /console/merchant/{id} and /console/merchant/{id}/traffic (the demo merchant's)
   resident  /community/{id} (the demo resident's community)
 
 One uvicorn worker on SQLite (the demo's database, copied so the run changes nothing); the load is
@@ -16,6 +17,7 @@ Build a demo city first (`townsquare demo --no-serve` with TOWNSQUARE_DATABASE_U
 
     .venv/bin/python benchmarks/consoles.py --database /tmp/demo/townsquare.db
     .venv/bin/python benchmarks/consoles.py --database … --label before --no-write
+    .venv/bin/python benchmarks/consoles.py --database … --compare-src ../main/src  # same rounds
 
 Updates the "Consoles" section of docs/benchmarks.md (unless --no-write).
 """
@@ -99,63 +101,81 @@ def load(base: str, path: str, cookies: httpx.Cookies | None, seconds: float,
             "ok": sum(s == 200 for s in statuses), "n": len(statuses)}
 
 
-def run(database: Path, *, seconds: float, rounds: int, clients: int) -> dict[str, Any]:
+def run(database: Path, *, seconds: float, rounds: int, clients: int,
+        sources: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each source's server on its own copy of the database; every round measures the floor
+    and each page on each server in turn (the same moment's load for each)."""
     work = Path(tempfile.mkdtemp(prefix="consoles-bench-"))
-    copy = work / "townsquare.db"
-    shutil.copy(database, copy)
-    ids = demo_ids(copy)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TOWNSQUARE_DATABASE_URL": f"sqlite:///{copy}",
-           "TOWNSQUARE_SECRET_KEY": "consoles-benchmark-secret", "TOWNSQUARE_DATA_DIR": str(work),
-           "PYTHONPATH": str(ROOT / "src")}
-    subprocess.run([sys.executable, "-m", "townsquare.cli", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    pages = {
-        "/console/operator/traffic": ("operator", "/console/operator/traffic"),
-        "/console/operator/scoring": ("operator", "/console/operator/scoring"),
-        "/console/operator/miniapps": ("operator", "/console/operator/miniapps"),
-        "/console/merchant/{id}/traffic": ("merchant",
-                                           f"/console/merchant/{ids['merchant']}/traffic"),
-        "/community/{id}": ("resident", f"/community/{ids['community']}"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"),
-    )
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    ids: dict[str, str] = {}
     try:
-        wait_until_up(base, seconds=60)
-        cookies = {role: sign_in(base, role) for role in {r for r, _p in pages.values()}}
-        for role, path in pages.values():  # warm up; and every page must answer 200
-            status = httpx.get(base + path, cookies=cookies[role]).status_code
-            if status != 200:
-                raise RuntimeError(f"{path} answered {status}")
-            load(base, path, cookies[role], 1, clients, server.pid)
-        shares: dict[str, list[float]] = {name: [] for name in pages}
-        cpu_shares: dict[str, list[float]] = {name: [] for name in pages}
-        cpu: dict[str, list[float]] = {name: [] for name in [*pages, "floor"]}
-        rates: dict[str, list[float]] = {name: [] for name in [*pages, "floor"]}
-        latencies: dict[str, list[float]] = {name: [] for name in pages}
+        for label, src in sources.items():
+            folder = work / label
+            folder.mkdir()
+            copy = folder / "townsquare.db"
+            shutil.copy(database, copy)
+            ids = demo_ids(copy)
+            port = free_port()
+            env = {**os.environ, "TOWNSQUARE_DATABASE_URL": f"sqlite:///{copy}",
+                   "TOWNSQUARE_SECRET_KEY": "consoles-benchmark-secret",
+                   "TOWNSQUARE_DATA_DIR": str(folder), "PYTHONPATH": src}
+            subprocess.run([sys.executable, "-m", "townsquare.cli", "migrate"], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            servers[label] = (subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "townsquare.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                 "--no-access-log"],
+                env=env, stdout=subprocess.DEVNULL, stderr=(folder / "server.log").open("w"),
+            ), f"http://127.0.0.1:{port}")
+        pages = {
+            "/console/operator/traffic": ("operator", "/console/operator/traffic"),
+            "/console/operator/scoring": ("operator", "/console/operator/scoring"),
+            "/console/operator/miniapps": ("operator", "/console/operator/miniapps"),
+            "/console/operator/hub": ("operator", "/console/operator/hub"),
+            "/console/merchant/{id}": ("merchant", f"/console/merchant/{ids['merchant']}"),
+            "/console/merchant/{id}/traffic": ("merchant",
+                                               f"/console/merchant/{ids['merchant']}/traffic"),
+            "/community/{id}": ("resident", f"/community/{ids['community']}"),
+        }
+        cookies: dict[str, dict[str, httpx.Cookies]] = {}
+        for label, (server, base) in servers.items():
+            wait_until_up(base, seconds=120)
+            cookies[label] = {role: sign_in(base, role)
+                              for role in {r for r, _p in pages.values()}}
+            for role, path in pages.values():  # warm up; and every page must answer 200
+                status = httpx.get(base + path, cookies=cookies[label][role],
+                                   timeout=180).status_code
+                if status != 200:
+                    raise RuntimeError(f"{path} answered {status}")
+                load(base, path, cookies[label][role], 1, clients, server.pid)
+        results = {label: {"shares": {name: [] for name in pages},
+                           "cpu_shares": {name: [] for name in pages},
+                           "cpu": {name: [] for name in [*pages, "floor"]},
+                           "rates": {name: [] for name in [*pages, "floor"]},
+                           "latencies": {name: [] for name in pages}} for label in servers}
         for _ in range(rounds):
-            floor = load(base, "/api/health", None, seconds, clients, server.pid)
-            rates["floor"].append(floor["rps"])
-            cpu["floor"].append(floor["cpu_ms"])
-            for name, (role, path) in pages.items():
-                measured = load(base, path, cookies[role], seconds, clients, server.pid)
-                if measured["ok"] != measured["n"]:
-                    raise RuntimeError(f"{path}: {measured['n'] - measured['ok']} not 200")
-                rates[name].append(measured["rps"])
-                latencies[name] += measured["latencies"]
-                shares[name].append(measured["rps"] / floor["rps"])
-                cpu[name].append(measured["cpu_ms"])
-                cpu_shares[name].append(floor["cpu_ms"] / measured["cpu_ms"])
+            for label, (server, base) in servers.items():
+                result = results[label]
+                floor = load(base, "/api/health", None, seconds, clients, server.pid)
+                result["rates"]["floor"].append(floor["rps"])
+                result["cpu"]["floor"].append(floor["cpu_ms"])
+                for name, (role, path) in pages.items():
+                    measured = load(base, path, cookies[label][role], seconds, clients,
+                                    server.pid)
+                    if measured["ok"] != measured["n"]:
+                        raise RuntimeError(f"{path}: {measured['n'] - measured['ok']} not 200")
+                    result["rates"][name].append(measured["rps"])
+                    result["latencies"][name] += measured["latencies"]
+                    result["shares"][name].append(measured["rps"] / floor["rps"])
+                    result["cpu"][name].append(measured["cpu_ms"])
+                    result["cpu_shares"][name].append(floor["cpu_ms"] / measured["cpu_ms"])
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for server, _base in servers.values():
+            server.terminate()
+        for server, _base in servers.values():
+            server.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    return {"shares": shares, "rates": rates, "latencies": latencies, "cpu": cpu,
-            "cpu_shares": cpu_shares}
+    return results
 
 
 def table(result: dict[str, Any], label: str) -> str:
@@ -183,16 +203,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--label", default="after")
+    parser.add_argument("--compare-src", default="",
+                        help="another checkout's src/ (e.g. main's), measured as \"before\" "
+                             "in the same rounds")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    result = run(args.database, seconds=args.seconds, rounds=args.rounds, clients=args.clients)
-    text = table(result, args.label)
+    sources = {args.label: str(ROOT / "src")}
+    if args.compare_src:
+        sources = {"before": str(Path(args.compare_src).resolve()), **sources}
+    results = run(args.database, seconds=args.seconds, rounds=args.rounds, clients=args.clients,
+                  sources=sources)
+    text = "\n\n".join(table(result, label) for label, result in results.items())
     print(text)
+    command = " ".join(sys.argv[1:])
     if not args.no_write:
         write_section("consoles", "Consoles", text + "\n\n" + (
-            f"`benchmarks/consoles.py --seconds {args.seconds:g} --rounds {args.rounds} "
-            f"--clients {args.clients}`: one uvicorn worker, SQLite, a copy of the demo city; "
-            "the share is the median over rounds of the page's rate over the same round's floor."
+            f"`benchmarks/consoles.py {command}`: one uvicorn worker, SQLite, a copy of the demo "
+            "city" + (f"; \"before\" is the server of `{args.compare_src}` on its own copy, "
+                      "measured in the same rounds" if args.compare_src else "")
+            + "; the share is the median over rounds of the page's rate over the same round's "
+            "floor; the CPU share is the floor's server CPU per request over the page's."
         ))
 
 

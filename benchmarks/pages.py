@@ -22,6 +22,9 @@ Updates the "Pages" sections of docs/benchmarks.md.
     .venv/bin/python benchmarks/pages.py                                   # SQLite, 1 worker
     .venv/bin/python benchmarks/pages.py --workers 2 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    # before/after in one run: main's server beside this one, rounds alternating between them
+    .venv/bin/python benchmarks/pages.py --workers 2 --no-crawl --compare-src ../main/src \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -312,6 +315,10 @@ def main() -> None:
     parser.add_argument("--round-seconds", type=float, default=5.0)
     parser.add_argument("--roles", default=",".join(ROLES))
     parser.add_argument("--no-crawl", action="store_true", help="only the seed-scale run")
+    parser.add_argument("--compare-src", default="",
+                        help="another checkout's src/ (e.g. main's): its server runs beside this "
+                             "one on the same database and the seed-scale rounds alternate "
+                             "between the two (before/after in one run)")
     args = parser.parse_args()
     from townsquare.simulation.demo_city import DEMO_LOGINS, DEMO_PASSWORD
 
@@ -326,26 +333,36 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "townsquare.cli", "demo", "--no-serve"], env=env,
                        check=True, stdout=subprocess.DEVNULL)
         built = time.perf_counter() - started
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with open(Path(folder) / "server.log", "w") as sink:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "townsquare.cli", "serve", "--port", str(port),
-                 "--workers", str(workers)], env=env, stdout=sink, stderr=sink)
-            try:
-                wait_until_up(base, seconds=120)
-                time.sleep(1 if workers == 1 else 3)  # every worker up
-                pids = _family(server.pid)
-                measured = measure(args, base, starts, pids, DEMO_PASSWORD)
-            finally:
+        sources = {"this": str(ROOT / "src")}
+        if args.compare_src:
+            sources = {"compared": str(Path(args.compare_src).resolve()), **sources}
+        servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+        try:
+            for label, src in sources.items():
+                port = free_port()
+                sink = open(Path(folder) / f"server-{label}.log", "w")  # noqa: SIM115
+                servers[label] = (subprocess.Popen(
+                    [sys.executable, "-m", "townsquare.cli", "serve", "--port", str(port),
+                     "--workers", str(workers)], env={**env, "PYTHONPATH": src},
+                    stdout=sink, stderr=sink), f"http://127.0.0.1:{port}")
+            for _server, base in servers.values():
+                wait_until_up(base, seconds=180)
+            time.sleep(1 if workers == 1 else 3)  # every worker up
+            targets = {label: (base, _family(server.pid))
+                       for label, (server, base) in servers.items()}
+            measured = measure(args, targets, starts, DEMO_PASSWORD)
+        finally:
+            for server, _base in servers.values():
                 server.terminate()
+            for server, _base in servers.values():
                 server.wait(timeout=60)
     report(args, measured, kind=kind, workers=workers, built=built,
            loads=(load_before, os.getloadavg()[0]))
 
 
-def measure(args: argparse.Namespace, base: str, starts: dict[str, str], pids: list[int],
-            password: str) -> dict[str, Any]:
+def measure(args: argparse.Namespace, targets: dict[str, tuple[str, list[int]]],
+            starts: dict[str, str], password: str) -> dict[str, Any]:
+    base, pids = targets["this"]
     table = routes()
     cookies = {role: "" if role == "guest" else login(base, role, password)
                for role in args.roles.split(",")}
@@ -370,24 +387,41 @@ def measure(args: argparse.Namespace, base: str, starts: dict[str, str], pids: l
                              **run})
                 print(f"{role:10} {pattern:50} {run['rate']:8.1f}/s "
                       f"{_share(run, floor):6.3f}× floor  p99 {_fmt(run['p99'])}", flush=True)
-    seed = seed_scale(args, base, cookies.get("resident") or login(base, "resident", password),
-                      pids)
+    resident = cookies.get("resident") or login(base, "resident", password)
+    seed = {label: seed_scale(args, where, pids, resident)
+            for label, (where, pids) in targets.items()} if len(targets) == 1 else \
+        seed_compared(args, targets, resident)
     return {"rows": rows, "seed": seed, "refused": refused}
 
 
-def seed_scale(args: argparse.Namespace, base: str, resident: str,
-               pids: list[int]) -> dict[str, list[dict[str, Any]]]:
+def seed_scale(args: argparse.Namespace, base: str, pids: list[int],
+               resident: str) -> dict[str, list[dict[str, Any]]]:
     """Floor, guest home page and signed-in home page in interleaved rounds."""
-    runs: dict[str, list[dict[str, Any]]] = {"floor": [], "guest": [], "resident": []}
-    for cookie in ("", resident):
-        warm(base, "/", cookie, times=40)
+    return seed_compared(args, {"this": (base, pids)}, resident)["this"]
+
+
+def seed_compared(args: argparse.Namespace, targets: dict[str, tuple[str, list[int]]],
+                  resident: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Floor, guest home page and signed-in home page in interleaved rounds, each round
+    going through every server in turn (the same moment's load for each)."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        label: {"floor": [], "guest": [], "resident": []} for label in targets}
+    for base, _pids in targets.values():
+        for cookie in ("", resident):
+            warm(base, "/", cookie, times=40)
     for _ in range(args.rounds):
-        runs["floor"].append(load(base, FLOOR, args.round_seconds, args.connections, "", pids))
-        runs["guest"].append(load(base, "/", args.round_seconds, args.connections, "", pids))
-        runs["resident"].append(load(base, "/", args.round_seconds, args.connections, resident,
-                                     pids))
-    for name, found in runs.items():
-        print(f"seed scale {name:9} " + ", ".join(f"{r['rate']:.0f}/s" for r in found))
+        for label, (base, pids) in targets.items():
+            found = runs[label]
+            found["floor"].append(load(base, FLOOR, args.round_seconds, args.connections, "",
+                                       pids))
+            found["guest"].append(load(base, "/", args.round_seconds, args.connections, "",
+                                       pids))
+            found["resident"].append(load(base, "/", args.round_seconds, args.connections,
+                                          resident, pids))
+    for label, by_name in runs.items():
+        for name, found in by_name.items():
+            print(f"seed scale {label:9} {name:9} "
+                  + ", ".join(f"{r['rate']:.0f}/s" for r in found))
     return runs
 
 
@@ -429,25 +463,35 @@ def report(args: argparse.Namespace, measured: dict[str, Any], *, kind: str, wor
         write_section(f"pages-crawl-{kind}", f"Pages: every route as each role ({kind})",
                       "\n".join(lines))
     seed = measured["seed"]
-    floor = statistics.median(r["rate"] for r in seed["floor"])
+    compared = len(seed) > 1
     lines = [head, "", f"{args.rounds} interleaved rounds of {args.round_seconds:g} s each "
-             "(floor, guest, signed-in resident); medians over the rounds.", "",
-             "| endpoint | requests/s | p50 | p99 | share of floor | ÷ 390/s anchor | server CPU "
-             "/ request |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, label in (("floor", f"`{FLOOR}` (floor)"), ("guest", "`/` as a guest"),
-                        ("resident", "`/` signed in (resident)")):
-        found = seed[name]
-        rate = statistics.median(r["rate"] for r in found)
-        lines.append(
-            f"| {label} | {rate:,.0f} | {_fmt(statistics.median(r['p50'] for r in found))} | "
-            f"{_fmt(statistics.median(r['p99'] for r in found))} | {rate / floor:.3f}× | "
-            f"{rate / ANCHOR:.2f}× | "
-            f"{statistics.median(r.get('cpu_ms', float('nan')) for r in found):.2f} ms |")
+             "(floor, guest, signed-in resident"
+             + (f"; each round through the server of `{args.compare_src}` (\"before\") and of "
+                "this checkout (\"after\") in turn, both on the same database" if compared
+                else "") + "); medians over the rounds; share of floor = the median of each "
+             "round's own ratio to the floor measured just before it.", "",
+             "| server | endpoint | requests/s | p50 | p99 | share of floor | ÷ 390/s anchor | "
+             "server CPU / request |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    names = {"compared": "before", "this": "after" if compared else "this"}
+    for server, runs in seed.items():
+        for name, label in (("floor", f"`{FLOOR}` (floor)"), ("guest", "`/` as a guest"),
+                            ("resident", "`/` signed in (resident)")):
+            found = runs[name]
+            rate = statistics.median(r["rate"] for r in found)
+            share = statistics.median(r["rate"] / f["rate"]
+                                      for r, f in zip(found, runs["floor"], strict=True))
+            lines.append(
+                f"| {names[server]} | {label} | {rate:,.0f} | "
+                f"{_fmt(statistics.median(r['p50'] for r in found))} | "
+                f"{_fmt(statistics.median(r['p99'] for r in found))} | {share:.3f}× | "
+                f"{rate / ANCHOR:.2f}× | "
+                f"{statistics.median(r.get('cpu_ms', float('nan')) for r in found):.2f} ms |")
     lines += ["", "All rounds, requests/s: " + "; ".join(
-        f"{name} " + ", ".join(f"{r['rate']:,.0f}" for r in found) for name, found in
-        seed.items()) + "."]
-    write_section(f"pages-seed-{kind}", f"Pages: the home page at the seed's rate ({kind})",
-                  "\n".join(lines))
+        f"{names[server]} {name} " + ", ".join(f"{r['rate']:,.0f}" for r in found)
+        for server, runs in seed.items() for name, found in runs.items()) + "."]
+    write_section(f"pages-seed-{kind}" + ("-compared" if compared else ""),
+                  f"Pages: the home page at the seed's rate ({kind}"
+                  + (", before and after" if compared else "") + ")", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from townsquare.accounts import identity as idcheck
+from townsquare.accounts import logins
 from townsquare.accounts.models import AuthSession, Identity, Role, RoleGrant, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core import audit
@@ -142,18 +143,10 @@ def start_session(db: Session, *, settings: Settings, user: User, kind: str) -> 
     return LoginOutcome(session=session, token=token)
 
 
-# Every signed-in request asks: the login, its user and the user's roles in one statement (the
-# relationships' own loading would add a query for the roles and one for the identity, which
-# most pages never read and which then loads when first used).
-_WITH_USER = (joinedload(AuthSession.user).joinedload(User.roles),
-              joinedload(AuthSession.user).lazyload(User.identity))
-
-
 def session_for_token(db: Session, *, token: str, kind: str) -> AuthSession | None:
-    found = db.scalars(
-        select(AuthSession).options(*_WITH_USER)
-        .where(AuthSession.token_digest == token_digest(token))
-    ).unique().one_or_none()
+    """The live login of this kind behind a token, with its user and roles (accounts/logins.py:
+    read as rows every time, built from a checked per-process copy)."""
+    found = logins.find(db, token_digest(token))
     if (
         found is None
         or found.kind != kind

@@ -90,15 +90,24 @@ def add(db: Session, counts: Mapping[tuple[int, date, str], list[int]]) -> None:
     ]
     if not rows:
         return
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    table = table_of(ExposureDay)
+    upsert = _upsert(db.get_bind().dialect.name)
     for i in range(0, len(rows), UPSERT_ROWS):
-        stmt = dialect.insert(table).values(rows[i:i + UPSERT_ROWS])
-        db.execute(stmt.on_conflict_do_update(
-            index_elements=["miniapp_id", "day", "slot_reason"],
-            set_={"impressions": table.c.impressions + stmt.excluded.impressions,
-                  "clicks": table.c.clicks + stmt.excluded.clicks},
-        ))
+        db.execute(upsert, rows[i:i + UPSERT_ROWS])
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect_name: str) -> Any:
+    """The upsert as one statement executed for many rows (SQLAlchemy batches them into
+    multi-VALUES inserts itself): built and compiled once, where a `.values(rows)` statement
+    was a new statement for every count of rows, compiled on every write-behind flush."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = table_of(ExposureDay)
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["miniapp_id", "day", "slot_reason"],
+        set_={"impressions": table.c.impressions + stmt.excluded.impressions,
+              "clicks": table.c.clicks + stmt.excluded.clicks},
+    )
 
 
 def add_rows(db: Session, rows: Iterable[tuple[Any, datetime, int, str | None]]) -> None:

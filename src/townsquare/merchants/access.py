@@ -1,11 +1,17 @@
 """Who may act for a merchant: its own staff, or staff of a provider (ISV) it has authorized.
 
-Every service that touches a merchant's data asks here, so routes, pages and jobs agree.
+Every service that touches a merchant's data asks here, so routes, pages and jobs agree. The
+answers are remembered for the rest of the unit of work (one request): a console page asked the
+same questions a dozen times through its services (11 `merchant_ids_of` on one merchant page).
+Any flush, commit or rollback forgets them, so a request that changes staff or authorizations
+and asks again reads the database again.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
@@ -19,28 +25,55 @@ from townsquare.merchants.models import (
     ServiceProvider,
 )
 
+_MEMO = "townsquare.merchants.access"
+
+
+def _memo(db: Session) -> dict[tuple[Any, ...], Any]:
+    """This unit of work's answers; a throwaway dict while changes wait for a flush (the query
+    would have flushed them first, and its answer may depend on them)."""
+    if db.new or db.deleted or db.identity_map.check_modified():
+        db.info.pop(_MEMO, None)
+        return {}
+    return db.info.setdefault(_MEMO, {})
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_MEMO, None)
+
 
 def merchant_ids_of(db: Session, user: User) -> list[int]:
     """Merchants the user works for directly (as merchant staff)."""
-    stmt = select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id)
-    return list(db.scalars(stmt))
+    memo, key = _memo(db), ("merchants", user.id)
+    if key not in memo:
+        stmt = select(MerchantStaff.merchant_id).where(MerchantStaff.user_id == user.id)
+        memo[key] = tuple(db.scalars(stmt))
+    return list(memo[key])
 
 
 def provider_ids_of(db: Session, user: User) -> list[int]:
     """Service providers the user works for (as ISV staff)."""
-    stmt = select(ProviderStaff.provider_id).where(ProviderStaff.user_id == user.id)
-    return list(db.scalars(stmt))
+    memo, key = _memo(db), ("providers", user.id)
+    if key not in memo:
+        stmt = select(ProviderStaff.provider_id).where(ProviderStaff.user_id == user.id)
+        memo[key] = tuple(db.scalars(stmt))
+    return list(memo[key])
 
 
 def active_authorization(
     db: Session, *, merchant_id: int, provider_id: int
 ) -> Authorization | None:
-    stmt = select(Authorization).where(
-        Authorization.merchant_id == merchant_id,
-        Authorization.provider_id == provider_id,
-        Authorization.revoked_at.is_(None),
-    )
-    return db.scalar(stmt)
+    memo, key = _memo(db), ("authorization", merchant_id, provider_id)
+    if key not in memo:
+        stmt = select(Authorization).where(
+            Authorization.merchant_id == merchant_id,
+            Authorization.provider_id == provider_id,
+            Authorization.revoked_at.is_(None),
+        )
+        memo[key] = db.scalar(stmt)
+    return memo[key]
 
 
 def is_merchant_staff(db: Session, actor: User, merchant: Merchant) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
@@ -25,7 +25,7 @@ from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL, REASON_MAX, clean_name, clean_text, well_formed
 from townsquare.merchants.categories import CODE
-from townsquare.merchants.models import Category
+from townsquare.merchants.models import Category, Merchant
 from townsquare.merchants.service import get_merchant
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.registry import acting_miniapp
@@ -419,12 +419,25 @@ def remove(db: Session, *, actor: User | None, member_public_id: str, reason: st
     )
 
 
+# An application's topic and mini-app with its merchant and category, as the queues show them;
+# the mini-app's other joined relationships (builder, template and its provider, the
+# merchant's category and brands) load only if read.
+_SHOWN = (
+    joinedload(TopicMember.miniapp).options(
+        lazyload(MiniApp.builder), lazyload(MiniApp.template),
+        joinedload(MiniApp.merchant).options(lazyload(Merchant.category),
+                                             lazyload(Merchant.brands)),
+    ),
+)
+
+
 def applications(
     db: Session, *, actor: User | None, state: MembershipState | None = None, limit: int = 200
 ) -> list[TopicMember]:
     """Applications in one state, or all (operators); oldest first, as a queue."""
     require_role(actor, Role.OPERATOR)
-    stmt = select(TopicMember).order_by(TopicMember.created_at, TopicMember.id)
+    stmt = (select(TopicMember).options(*_SHOWN)
+            .order_by(TopicMember.created_at, TopicMember.id))
     if state is not None:
         stmt = stmt.where(TopicMember.state == state)
     return list(db.scalars(stmt.limit(max(1, min(limit, 500)))))
@@ -437,7 +450,7 @@ def merchant_applications(
     operators)."""
     merchant = get_merchant(db, actor=actor, public_id=merchant_public_id)
     stmt = (
-        select(TopicMember)
+        select(TopicMember).options(*_SHOWN)
         .join(MiniApp, MiniApp.id == TopicMember.miniapp_id)
         .where(MiniApp.merchant_id == merchant.id)
         .order_by(TopicMember.created_at.desc(), TopicMember.id.desc())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, MutableSequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from markupsafe import Markup, escape
@@ -113,8 +113,11 @@ def used_icons() -> set[str]:
     )
 
 
+_BUNDLED = frozenset(used_icons())
+
+
 def is_bundled(name: str) -> bool:
-    return name in used_icons()
+    return name in _BUNDLED
 
 
 def _matches(*texts: str) -> list[str]:
@@ -130,12 +133,20 @@ def _matches(*texts: str) -> list[str]:
 def service_choices(name: str, category: str = "", field: str = "") -> list[str]:
     """A service's icons in order of preference: a bundled icon named in its icon field, the
     icons its name suggests, its category's, then the spares."""
-    field, category = str(field or "").strip(), str(category or "")  # Jinja may pass Undefined
+    # Jinja may pass Undefined
+    return list(_service_choices(str(name or ""), str(category or ""), str(field or "").strip()))
+
+
+@lru_cache(maxsize=16384)
+def _service_choices(name: str, category: str, field: str) -> tuple[str, ...]:
+    """Memoised: every feed item and hub service asks on every page view, and the answer
+    depends on nothing but the three strings (a keyword scan of the name: most of a page's
+    icon time)."""
     choices = [field] if is_bundled(field) else []
-    choices += _matches(str(name or ""))
+    choices += _matches(name)
     choices.append(category_icon(category))
     choices += SPARE
-    return list(dict.fromkeys(choices))
+    return tuple(dict.fromkeys(choices))
 
 
 def category_icon(code: str, name: str = "") -> str:
@@ -183,6 +194,12 @@ def _inner(name: str) -> str:
 def svg(name: str, *, label: str = "", cls: str = "icon") -> Markup:
     """An icon as inline SVG that takes the text colour. Beside text it is hidden from screen
     readers; alone it needs a `label`."""
+    return _svg(str(name), str(label), str(cls))
+
+
+@lru_cache(maxsize=4096)
+def _svg(name: str, label: str, cls: str) -> Markup:
+    """Memoised (an immutable string of the three arguments)."""
     if not is_bundled(name):
         name = FALLBACK
     a11y = (
@@ -201,4 +218,5 @@ def svg(name: str, *, label: str = "", cls: str = "icon") -> Markup:
 def service_svg(name: str, category: str = "", field: str = "", *,
                 taken: MutableSequence[str] | None = None, cls: str = "icon") -> Markup:
     """A service's icon, distinct from those already in `taken` when one is left."""
-    return svg(pick(service_choices(name, category, field), taken), cls=cls)
+    choices = _service_choices(str(name or ""), str(category or ""), str(field or "").strip())
+    return svg(pick(list(choices), taken), cls=cls)

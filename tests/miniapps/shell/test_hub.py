@@ -186,3 +186,44 @@ def test_api_validates_input(client, operator):
         response = client.post("/api/hub/sections", json=body, headers=operator)
         assert response.status_code == 422, body
     assert client.get("/api/hub").json() == {"sections": []}
+
+
+def test_curation_costs_two_statements_whatever_the_sections(client, database, operator):
+    """The console's curation reads the sections, then every entry at once (with the mini-app,
+    its merchant and category), in order: not a statement per section."""
+    from sqlalchemy import event
+
+    from townsquare.accounts.models import RoleGrant, User
+
+    apps = [make_miniapp(database, name=f"服务{i}") for i in range(3)]
+    sections = []
+    for i in range(4):
+        created = client.post("/api/hub/sections", json={"title_zh": f"分区{i}",
+                                                         "title_en": f"S{i}", "icon": "🛒"},
+                              headers=operator)
+        sections.append(created.json()["id"])
+    for section in sections[:3]:
+        for app in reversed(apps):
+            client.post(f"/api/hub/sections/{section}/entries", json={"miniapp_id": app.id},
+                        headers=operator)
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    with database.unit_of_work() as db:
+        actor = db.scalars(select(User).join(RoleGrant)
+                           .where(RoleGrant.role == Role.OPERATOR)).first()
+        assert actor is not None and actor.has_role(Role.OPERATOR)
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            found = hub.curation(db, actor=actor)
+            shown = [(section.public_id, [(e.miniapp.public_id, e.miniapp.name,
+                                           e.miniapp.merchant.name, e.miniapp.category.code)
+                                          for e in entries]) for section, entries in found]
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+    assert len(sent) == 2, sent
+    assert [public_id for public_id, _entries in shown] == sections
+    expected = [app.id for app in reversed(apps)]
+    assert [[e[0] for e in entries] for _s, entries in shown] == [expected] * 3 + [[]]

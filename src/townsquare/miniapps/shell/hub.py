@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
@@ -93,10 +93,33 @@ def get_section(db: Session, *, section_id: str) -> HubSection:
     return section
 
 
+# What the curation shows of an entry's mini-app: its name, icon, category code, merchant's name
+# and whether it is listed. The mini-app's other joined relationships (builder, template with
+# its provider, the merchant's category and brands) are left to load if ever read.
+_CURATED = (
+    joinedload(HubEntry.miniapp).options(
+        lazyload(MiniApp.builder), lazyload(MiniApp.template),
+        joinedload(MiniApp.merchant).options(lazyload(Merchant.category),
+                                             lazyload(Merchant.brands)),
+    ),
+)
+
+
 def curation(db: Session, *, actor: User | None) -> list[tuple[HubSection, list[HubEntry]]]:
-    """Every section with every entry (listed or not), for the operator's console."""
+    """Every section with every entry (listed or not), for the operator's console: two
+    statements whatever the number of sections (it was one per section, each joining every
+    relationship of every mini-app)."""
     require_role(actor, Role.OPERATOR)
-    return [(section, _ordered_entries(db, section)) for section in _ordered_sections(db)]
+    sections = _ordered_sections(db)
+    by_section: dict[int, list[HubEntry]] = {section.id: [] for section in sections}
+    if sections:
+        for entry in db.scalars(
+            select(HubEntry).options(*_CURATED)
+            .where(HubEntry.section_id.in_(list(by_section)))
+            .order_by(HubEntry.section_id, HubEntry.position, HubEntry.id)
+        ).unique():
+            by_section[entry.section_id].append(entry)
+    return [(section, by_section[section.id]) for section in sections]
 
 
 def listed_choices(db: Session, *, actor: User | None, limit: int = 1000) -> list[MiniApp]:

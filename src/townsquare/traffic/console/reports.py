@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
@@ -254,7 +254,8 @@ def profiles_for_merchant(
 ) -> dict[int, TrafficProfile]:
     """Stage, tier and quality of the merchant's mini-apps, by mini-app id."""
     merchant = get_merchant(db, actor=actor, public_id=merchant_public_id)
-    stmt = select(TrafficProfile).where(TrafficProfile.merchant_id == merchant.id)
+    stmt = (select(TrafficProfile).where(TrafficProfile.merchant_id == merchant.id)
+            .options(lazyload(TrafficProfile.miniapp)))  # the profile's own columns only
     return {p.miniapp_id: p for p in db.scalars(stmt)}
 
 

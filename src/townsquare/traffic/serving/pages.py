@@ -24,13 +24,15 @@ from townsquare.miniapps.shell import hub_view
 from townsquare.traffic import surfaces, topic_views
 from townsquare.traffic.search import explain
 from townsquare.traffic.search import service as search
-from townsquare.traffic.serving import clicks
+from townsquare.traffic.serving import clicks, feed_html
 from townsquare.traffic.serving import service as serving
 from townsquare.web.deps import AppSettings, DbSession, WritingDbSession, get_settings
 from townsquare.web.forms import see_other
-from townsquare.web.templating import fragment, render
+from townsquare.web.templating import fragment, render, templates
 
 router = APIRouter(include_in_schema=False)
+templates.env.globals["feed_grid_html"] = feed_html.grid
+templates.env.globals["city_switch_html"] = feed_html.city_switch
 
 
 def page_city(db: Session, city: str | None) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import User
 from townsquare.core.i18n import N_, gettext
@@ -196,6 +196,7 @@ def for_merchant(
     stored = {
         p.miniapp_id: p for p in db.scalars(
             select(TrafficProfile).where(TrafficProfile.merchant_id == merchant.id)
+            .options(lazyload(TrafficProfile.miniapp))  # its mini-app is in `apps` already
         )
     }
     live = None
