@@ -35,6 +35,8 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.payments import gateway_methods as payments_methods
 from townsquare.payments.cashier import pages as cashier_pages
+from townsquare.payments.ledger import merchant_pages as ledger_merchant_pages
+from townsquare.payments.ledger import pages as ledger_pages
 from townsquare.payments.trades import jobs as trade_jobs
 from townsquare.payments.trades import pages as trade_pages
 from townsquare.payments.wallet import pages as wallet_pages
@@ -72,6 +74,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
+    ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
 )
 

@@ -19,6 +19,7 @@ from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
 from townsquare.events import cli as events_cli
+from townsquare.payments.cli import app as payments_app
 from townsquare.payments.trades.cli import app as trades_app
 from townsquare.scoring.cli import app as score_app
 from townsquare.traffic.cli import app as plan_app
@@ -41,6 +42,7 @@ app.add_typer(events_cli.events_app(summarise=_roll_up_day), name="events")
 app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
 app.add_typer(plan_app, name="plan")
+app.add_typer(payments_app, name="payments")
 app.add_typer(trades_app, name="trades")
 console = Console()
 

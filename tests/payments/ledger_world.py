@@ -68,6 +68,5 @@ def pay(db, shop: Shop, fen: int, reference: str, *, payer: int = 1) -> fees.Spl
 def refund(db, shop: Shop, original: fees.Split, fen: int, before: int, reference: str,
            *, payer: int = 1) -> None:
     part = fees.split_refund(original, fen, before)
-    ledger.post(db, kind="refund", reference=reference,
-                legs=fees.refund_legs(db, part, destination=accounts.wallet(payer),
-                                      merchant_id=shop.merchant_id))
+    fees.post_refund(db, part, destination=accounts.wallet(payer), merchant_id=shop.merchant_id,
+                     reference=reference)

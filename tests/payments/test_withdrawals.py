@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from tests.payments import ledger_world
 from tests.payments.ledger_world import Shop, pay
@@ -114,3 +115,59 @@ def test_only_the_owner_withdraws_and_only_to_a_card(database, settings, shop: S
         with pytest.raises(withdrawals.NoPayoutCard):
             withdrawals.withdraw(db, actor=shop.owner, settings=settings,
                                  merchant_id=shop.merchant, amount_fen=100, idempotency_key="x")
+
+
+def test_the_simulated_bank_pays_the_bound_card_once(database, settings, funded: Shop):
+    from townsquare.payments.funding.models import SimCard
+
+    with database.unit_of_work() as db:
+        card = withdrawals.bind_payout_card(db, actor=funded.owner, settings=settings,
+                                            merchant_id=funded.merchant,
+                                            number="6222020000000007")
+        assert "0007" in card.number_masked and "6222020000000007" not in card.number_masked
+        opening = db.scalar(select(SimCard.balance_fen).where(SimCard.token == card.token))
+    done = withdrawals.request(database, actor=funded.owner, settings=settings,
+                               merchant_id=funded.merchant, amount_fen=4_000,
+                               idempotency_key="pay-1")
+    assert done.status == WithdrawalStatus.SUCCEEDED and done.payout_ref
+    with database.unit_of_work() as db:  # asking again (a retry) pays nothing more
+        again = withdrawals.pay_out(db, withdrawal_id=done.id)
+        assert again.status == WithdrawalStatus.SUCCEEDED
+        assert db.scalar(select(SimCard.balance_fen).where(
+            SimCard.token == card.token)) == opening + 4_000
+        assert available(db, funded) == 5_940
+        assert ledger.reconcile(db).sound
+    assert withdrawals.retry_payouts(database) == []
+
+
+def test_a_crash_between_the_steps_is_finished_by_the_retry_job(database, settings,
+                                                                funded: Shop):
+    with database.unit_of_work() as db:
+        card = withdrawals.bind_payout_card(db, actor=funded.owner, settings=settings,
+                                            merchant_id=funded.merchant,
+                                            number="6222020000000007")
+        withdrawals.withdraw(db, actor=funded.owner, settings=settings,
+                             merchant_id=funded.merchant, amount_fen=1_000,
+                             idempotency_key="crash")
+    # ... the process died here: the ledger moved, the bank was never asked
+    finished = withdrawals.retry_payouts(database)
+    assert [w.status for w in finished] == [WithdrawalStatus.SUCCEEDED]
+    assert finished[0].card_ref == card.token
+
+
+def test_a_payout_the_bank_refuses_gives_the_money_back(database, settings, funded: Shop):
+    with database.unit_of_work() as db:  # a card the bank does not know (closed since)
+        withdrawals.set_payout_card(db, actor=funded.owner, merchant_id=funded.merchant,
+                                    token="no-such-card", bank_name="模拟银行",
+                                    number_masked="6222 **** 9999")
+    done = withdrawals.request(database, actor=funded.owner, settings=settings,
+                               merchant_id=funded.merchant, amount_fen=2_000,
+                               idempotency_key="refused")
+    assert done.status == WithdrawalStatus.FAILED and done.failure == "not_found"
+    with database.unit_of_work() as db:
+        assert available(db, funded) == 9_940
+        assert [e.kind for e in ledger.entries_for(db, done.public_id)] == [
+            "withdrawal", "reversal:withdrawal"]
+        assert withdrawals.withdrawn_today(db, merchant_id=funded.merchant_id,
+                                           settings=settings) == 0
+        assert ledger.reconcile(db).sound

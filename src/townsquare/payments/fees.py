@@ -24,7 +24,8 @@ from townsquare.core.text import well_formed
 from townsquare.merchants.models import Authorization, Category
 from townsquare.merchants.service import staffed_merchant
 from townsquare.payments.ledger import accounts
-from townsquare.payments.ledger.models import LedgerAccount
+from townsquare.payments.ledger.models import JournalEntry, LedgerAccount
+from townsquare.payments.ledger.posting import InsufficientFunds, post
 from townsquare.payments.ledger.records import FeeRule, RoyaltyRate
 
 BP = 10_000  # basis points in a whole: 60 bp = 0.6 %
@@ -189,12 +190,30 @@ def split_for(db: Session, *, merchant_id: int, category_id: int | None, total_f
 def refund_legs(db: Session, refund: Split, *, destination: str,
                 merchant_id: int) -> dict[str, int]:
     """The legs of a refund: the merchant's part from pending funds while they last, the rest
-    from available funds. Locks the merchant's pending account (PostgreSQL) so that settlement
-    cannot move the money between this read and the posting."""
+    from available funds (settled already). Reads the pending balance without locking it (a
+    lock here, before the wallet's, would break the ledger's lock order): use `post_refund`,
+    which tries again if settlement moved the money in between."""
     pending = db.scalar(select(LedgerAccount.balance_fen)
-                        .where(LedgerAccount.code == accounts.merchant_pending(merchant_id))
-                        .with_for_update())
+                        .where(LedgerAccount.code == accounts.merchant_pending(merchant_id)))
     return refund.refund_legs(destination, merchant_id, from_pending_fen=pending or 0)
+
+
+def post_refund(db: Session, refund: Split, *, destination: str, merchant_id: int,
+                reference: str, idempotency_key: str | None = None, kind: str = "refund",
+                memo: str = "") -> JournalEntry:
+    """Post a refund whose parts are `refund` back to `destination` (see `refund_legs`).
+
+    Refused whole (ledger.InsufficientFunds) when the merchant's pending and available funds
+    together cannot give its part back."""
+    for attempt in range(2):
+        try:
+            return post(db, kind=kind, reference=reference, idempotency_key=idempotency_key,
+                        memo=memo, legs=refund_legs(db, refund, destination=destination,
+                                                    merchant_id=merchant_id))
+        except InsufficientFunds:
+            if attempt:  # the pending balance read was current: the money is not there
+                raise
+    raise AssertionError("unreachable")
 
 
 def _check_rate(rate_bp: int, most: int) -> None:

@@ -2,8 +2,11 @@
 
 `post` is the only writer of postings and balances. It refuses, changing nothing, an entry that
 would take an account that may not go negative below zero; two concurrent entries on the same
-account serialise on the account's row (a conditional UPDATE), in account-id order so that they
-never deadlock."""
+account serialise on the account's row (a conditional UPDATE). Rows are locked in one order
+everywhere (`LOCK_ORDER`, then account id) so that entries never deadlock: residents' and
+merchants' own accounts first, the platform's shared accounts (fees, commissions, bank
+clearing: touched by every payment) last, so that their row lock is held as briefly as possible
+— from the entry's last statements to its commit."""
 
 from __future__ import annotations
 
@@ -19,7 +22,14 @@ from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
 from townsquare.core.errors import Conflict
 from townsquare.payments.ledger import accounts
-from townsquare.payments.ledger.models import JournalEntry, LedgerAccount, Posting
+from townsquare.payments.ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
+
+# The order in which an entry locks its accounts' rows (see the module's docstring). A caller
+# that locks an account before posting (settlement: pending; withdrawals: available) follows it.
+LOCK_ORDER = {kind: rank for rank, kind in enumerate((
+    AccountKind.WALLET, AccountKind.MERCHANT_PENDING, AccountKind.MERCHANT_AVAILABLE,
+    AccountKind.ISV_COMMISSION, AccountKind.COMMUNITY_COMMISSION, AccountKind.PLATFORM_FEES,
+    AccountKind.BANK_CLEARING))}
 
 
 class InsufficientFunds(Conflict):
@@ -71,16 +81,23 @@ def _replay(db: Session, key: str, legs: list[Leg], kind: str, reference: str
 def ensure_accounts(db: Session, codes: Iterable[str]) -> dict[str, int]:
     """The ids of the accounts named by `codes`, opening those that do not exist yet."""
     wanted = sorted(set(codes))
+
+    def known() -> dict[str, int]:
+        return dict(db.execute(select(LedgerAccount.code, LedgerAccount.id)
+                               .where(LedgerAccount.code.in_(wanted))).tuples().all())
+
+    found = known()
+    missing = [code for code in wanted if code not in found]
+    if not missing:  # the usual case: one SELECT
+        return found
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     now = clock.now()
     rows = [{"code": code, "kind": accounts.kind_of(code), "balance_fen": 0, "created_at": now,
              "may_go_negative": accounts.kind_of(code) in accounts.MAY_GO_NEGATIVE}
-            for code in wanted]
+            for code in missing]
     db.execute(dialect.insert(LedgerAccount).on_conflict_do_nothing(index_elements=["code"]),
                rows)
-    found = db.execute(select(LedgerAccount.code, LedgerAccount.id)
-                       .where(LedgerAccount.code.in_(wanted)))
-    return {code: account_id for code, account_id in found}
+    return known()
 
 
 def post(db: Session, *, kind: str, reference: str, legs: Mapping[str, int],
@@ -96,22 +113,23 @@ def post(db: Session, *, kind: str, reference: str, legs: Mapping[str, int],
     ids = ensure_accounts(db, (leg.account for leg in wanted))
     try:
         with db.begin_nested():
-            entry = JournalEntry(kind=kind, reference=reference, idempotency_key=idempotency_key,
-                                 memo=memo[:200], reverses_id=reverses.id if reverses else None)
-            db.add(entry)
-            db.flush()
-            for leg in sorted(wanted, key=lambda leg: ids[leg.account]):
-                _move(db, ids[leg.account], leg)
             now = clock.now()
-            db.add_all(Posting(entry_id=entry.id, account_id=ids[leg.account],
-                               amount_fen=leg.amount_fen, created_at=now) for leg in wanted)
-            db.flush()
+            entry = JournalEntry(kind=kind, reference=reference, idempotency_key=idempotency_key,
+                                 memo=memo[:200], reverses_id=reverses.id if reverses else None,
+                                 postings=[Posting(account_id=ids[leg.account],
+                                                   amount_fen=leg.amount_fen, created_at=now)
+                                           for leg in wanted])
+            db.add(entry)
+            db.flush()  # the entry and its postings first: no row is locked yet
+            order = sorted(wanted, key=lambda leg: (
+                LOCK_ORDER[accounts.kind_of(leg.account)], ids[leg.account]))
+            for leg in order:
+                _move(db, ids[leg.account], leg)
     except IntegrityError:
         # Another transaction wrote the same idempotency key first (it has committed now).
         if idempotency_key and (done := _replay(db, idempotency_key, wanted, kind, reference)):
             return done
         raise
-    db.refresh(entry, ["postings"])
     return entry
 
 

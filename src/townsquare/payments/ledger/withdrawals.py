@@ -2,11 +2,11 @@
 card, within limits per withdrawal and per local day.
 
 Two steps, so that a crash never loses or doubles a payout: `withdraw` moves the money in the
-ledger (merchant available → BANK_CLEARING) and records the withdrawal as `processing` in the
-request's transaction; `pay_out` then asks the bank, by the withdrawal's own idempotency key,
-and marks it `succeeded`, or `failed` with a reversing entry that gives the money back. A bank
-that did not answer leaves it `processing` for `retry_payouts` (the bank's key makes the retry
-safe)."""
+ledger (merchant available → BANK_CLEARING) and records the withdrawal as `processing` in its
+own transaction; `pay_out` then asks the bank through the funding adapter
+(`funding.payout_to_card`), by the withdrawal's own idempotency key, and marks it `succeeded`,
+or `failed` with a reversing entry that gives the money back. A bank that did not answer leaves
+it `processing` for `retry_payouts` (the bank's key makes the retry safe). `request` runs both."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
+from townsquare.core.database import Database
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from townsquare.core.ids import new_id
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Merchant
 from townsquare.merchants.service import is_owner, staffed_merchant
+from townsquare.payments import funding
 from townsquare.payments.ledger import accounts
 from townsquare.payments.ledger.models import JournalEntry, LedgerAccount
 from townsquare.payments.ledger.posting import IdempotencyMismatch, ensure_accounts, post, reverse
@@ -147,6 +149,63 @@ def fail(db: Session, withdrawal: Withdrawal, *, reason: str) -> Withdrawal:
         withdrawal.finished_at = clock.now()
         db.flush()
     return withdrawal
+
+
+def pay_out(db: Session, *, withdrawal_id: int) -> Withdrawal:
+    """Ask the bank to pay a `processing` withdrawal to its card (run after `withdraw`'s
+    transaction committed). The bank's idempotency key is the withdrawal's own, so asking again
+    after a crash or a timeout never pays twice."""
+    withdrawal = db.scalar(select(Withdrawal).where(Withdrawal.id == withdrawal_id)
+                           .with_for_update())
+    if withdrawal is None:
+        raise NotFound("No such withdrawal.")
+    if withdrawal.status != WithdrawalStatus.PROCESSING:
+        return withdrawal
+    try:
+        paid = funding.payout_to_card(db, card=withdrawal.card_ref,
+                                      amount_fen=withdrawal.amount_fen,
+                                      idempotency_key=f"{KIND}:{withdrawal.public_id}")
+    except funding.BankTimeout:
+        return withdrawal  # outcome unknown: stays processing for retry_payouts
+    except (funding.FundingError, NotFound) as exc:
+        return fail(db, withdrawal, reason=exc.code)
+    return succeed(db, withdrawal, payout_ref=paid.reference)
+
+
+def bind_payout_card(db: Session, *, actor: User | None, settings: Settings, merchant_id: str,
+                     number: str) -> PayoutCard:
+    """The owner binds the bank card withdrawals go to, through the funding adapter (the
+    card's holder is the merchant)."""
+    merchant = _owned_merchant(db, actor=actor, merchant_id=merchant_id)
+    bound = funding.bind_card(db, secret=settings.effective_secret_key, number=number,
+                              holder=merchant.public_id)
+    return set_payout_card(db, actor=actor, merchant_id=merchant_id, token=bound.token,
+                           bank_name=bound.bank_name, number_masked=bound.number_masked)
+
+
+def request(database: Database, *, actor: User | None, settings: Settings, merchant_id: str,
+            amount_fen: int, idempotency_key: str) -> Withdrawal:
+    """Both steps, each in its own unit of work: `withdraw` commits the ledger side, then
+    `pay_out` asks the bank (for pages and the CLI, which own their transactions)."""
+    with database.unit_of_work() as db:
+        withdrawal = withdraw(db, actor=actor, settings=settings, merchant_id=merchant_id,
+                              amount_fen=amount_fen, idempotency_key=idempotency_key)
+        withdrawal_id = withdrawal.id
+    with database.unit_of_work() as db:
+        return pay_out(db, withdrawal_id=withdrawal_id)
+
+
+def retry_payouts(database: Database) -> list[Withdrawal]:
+    """The job: ask the bank again for every withdrawal still `processing` (a timeout, or a
+    crash between the two steps), each in its own unit of work."""
+    with database.unit_of_work(read_only=True) as db:
+        waiting = list(db.scalars(select(Withdrawal.id).where(
+            Withdrawal.status == WithdrawalStatus.PROCESSING).order_by(Withdrawal.id)))
+    done = []
+    for withdrawal_id in waiting:
+        with database.unit_of_work() as db:
+            done.append(pay_out(db, withdrawal_id=withdrawal_id))
+    return done
 
 
 def get(db: Session, *, actor: User | None, merchant_id: str, withdrawal_id: str) -> Withdrawal:
