@@ -32,7 +32,7 @@ LOOKUP_PAGE = "payments/operator_trades.html"
 STATUS_LABELS = {
     TradeStatus.WAIT_BUYER_PAY.value: N_("Waiting for payment"),
     TradeStatus.TRADE_SUCCESS.value: N_("Paid"),
-    TradeStatus.TRADE_FINISHED.value: N_("Finished"),
+    TradeStatus.TRADE_FINISHED.value: N_("Refund period over"),
     TradeStatus.TRADE_CLOSED.value: N_("Closed"),
 }
 DONE = {"refunded": N_("Refunded."), "repeated": N_("This refund was already made."),
