@@ -191,3 +191,16 @@ def test_a_payment_code_is_signed_expires_and_works_once(database, settings, res
     clock.advance(timedelta(seconds=settings.payment_code_ttl_seconds + 1))
     with database.unit_of_work() as db, pytest.raises(payment_codes.CodeInvalid, match="expired"):
         payment_codes.resolve(db, settings=settings, auth_code=stale)
+
+
+def test_the_demo_residents_wallet_is_ready_and_prepared_once(database, settings, make_user):
+    from townsquare.payments.wallet import demo
+
+    user = make_user()
+    for _ in range(2):
+        with database.unit_of_work() as db:
+            demo.prepare(db, settings=settings, user=_user(db, user), password=PASSWORD)
+    with database.unit_of_work() as db:
+        assert wallet.balance(db, user=user) == demo.DEMO_BALANCE_FEN
+        pin.verify(db, settings=settings, user=_user(db, user), pin=demo.DEMO_PIN)
+        assert len(wallet.cards(db, user=user)) == 1
