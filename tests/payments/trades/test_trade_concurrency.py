@@ -92,3 +92,24 @@ def test_concurrent_partial_refunds_never_exceed_the_payment(database, world):
         assert trade.status == TradeStatus.TRADE_SUCCESS
         assert ledger.balance(db, accounts.wallet(world.resident.id)) == 10_000 - 100
         assert ledger.reconcile(db).sound
+
+
+def test_payments_and_refunds_at_one_merchant_at_once_never_deadlock(database, world):
+    """Paying new trades from one wallet while the same merchant refunds that wallet's earlier
+    trades touches the same accounts in both directions: every one of them completes."""
+    with database.unit_of_work() as db:
+        paid = [trade_world.pay(db, trade_world.create(db, world, f"OLD-{i}", 500).trade_no,
+                                world.resident.id).trade_no for i in range(6)]
+        fresh = [trade_world.create(db, world, f"NEW-{i}", 300).trade_no for i in range(6)]
+
+    def work(db, i):
+        if i % 2:
+            trade = service.get(db, paid[i // 2])
+            return service.refund(db, trade=trade, refund_fen=500, out_request_no="R")[1]
+        return trade_world.pay(db, fresh[i // 2], world.resident.id).status
+
+    results = _at_once(database, 12, work)
+    assert all(ok for ok, _ in results), results
+    with database.unit_of_work() as db:
+        assert ledger.balance(db, accounts.wallet(world.resident.id)) == 10_000 - 6 * 300
+        assert ledger.reconcile(db).sound

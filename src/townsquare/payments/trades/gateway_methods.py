@@ -20,9 +20,9 @@ from townsquare.core.i18n import catalogue
 from townsquare.core.money import fen_to_yuan
 from townsquare.gateway import notify
 from townsquare.gateway.methods import CallContext, Method
-from townsquare.gateway.protocol.errors import business
+from townsquare.gateway.protocol.errors import business, invalid
 from townsquare.miniapps.shell import launch
-from townsquare.payments.trades import service
+from townsquare.payments.trades import service, statements
 from townsquare.payments.trades.errors import InvalidParameter, TradeError
 from townsquare.payments.trades.models import Refund, Trade
 from townsquare.payments.trades.notices import (
@@ -349,6 +349,37 @@ def trade_cancel(context: CallContext) -> Mapping[str, Any]:
     })
 
 
+@dataclass(frozen=True)
+class BillAsk:
+    period: str  # yyyy-MM-dd or yyyy-MM
+
+
+def parse_bill(context: CallContext) -> BillAsk:
+    bill_type = _text(context.biz, "bill_type", most=20)
+    if bill_type not in ("trade", "signcustomer"):
+        raise invalid("parameter", "参数无效：bill_type 只能是 trade 或 signcustomer")
+    period = _text(context.biz, "bill_date", most=15)
+    try:
+        statements.parse_period(period)
+    except ValueError:
+        raise invalid("parameter", "参数无效：bill_date 格式应为 yyyy-MM-dd（日账单）或 "
+                      "yyyy-MM（月账单）") from None
+    return BillAsk(period=period)
+
+
+def bill_download_url(context: CallContext) -> Mapping[str, Any]:
+    """A link to the merchant's statement file for a closed day or month, valid 30 seconds."""
+    asked = parse_bill(context)
+    _first, last = statements.parse_period(asked.period)
+    if not statements.is_closed(last, context.settings.timezone):
+        raise business("isp.bill_not_exist", "账单不存在：当日（当月）账单次日（次月）才生成")
+    token = statements.download_token(context.settings.effective_secret_key,
+                                      merchant_id=context.app.miniapp.merchant_id,
+                                      period=asked.period)
+    return {"bill_download_url":
+            f"{context.settings.base_url.rstrip('/')}/payments/bills/{token}.csv"}
+
+
 _REF = {"trade_no": "平台交易号（与 out_trade_no 二选一，同时给出以 trade_no 为准）",
         "out_trade_no": "商户订单号"}
 _NEW = {
@@ -384,4 +415,9 @@ METHODS = (
     Method("alipay.trade.close", "payment", trade_close, "关闭未付款的交易", _REF),
     Method("alipay.trade.cancel", "payment", trade_cancel,
            "撤销交易：未付款则关闭，已付款（24 小时内、未退款）则全额退款", _REF),
+    Method("alipay.data.dataservice.bill.downloadurl.query", "payment", bill_download_url,
+           "对账单下载地址（30 秒内有效）：商户某日或某月的交易与退款明细（CSV）",
+           {"bill_type": "trade（或 signcustomer，同一份明细）",
+            "bill_date": "yyyy-MM-dd（日账单，次日起可下载）或 yyyy-MM（月账单，次月起）"},
+           writes=False),
 )

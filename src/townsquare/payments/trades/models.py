@@ -70,7 +70,7 @@ class Trade(Timestamped, Base):
     frozen: Mapped[bool] = mapped_column(default=False)  # an operator holds it (a dispute)
 
     refunds: Mapped[list[Refund]] = relationship(
-        back_populates="trade", order_by="Refund.id", lazy="selectin"
+        back_populates="trade", order_by="Refund.id"
     )
 
 

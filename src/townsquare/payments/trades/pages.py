@@ -6,18 +6,23 @@ shown again with its message and changes nothing."""
 from __future__ import annotations
 
 import secrets
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
+from townsquare.core.clock import clock
+from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.merchants.access import can_act_for
-from townsquare.payments.trades import console, service
+from townsquare.merchants.models import Merchant
+from townsquare.payments.trades import console, service, statements
 from townsquare.payments.trades.models import Trade, TradeStatus
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import attempt, flashes
@@ -127,3 +132,61 @@ def freeze(request: Request, trade_no: str, user: FormUser, db: DbSession,
     return attempt(request, db, act, template=LOOKUP_PAGE,
                    context=lambda: _lookup_context(db, user, trade_no),
                    done_url=f"/console/operator/trades?q={quote(trade_no)}&ok={done}")
+
+
+STATEMENT_PAGE = "payments/merchant_statements.html"
+CSV = "text/csv; charset=utf-8"
+
+
+def _day(text: str, timezone: str) -> date:
+    """The asked local day; yesterday when none is asked (today's statement is still open)."""
+    if not text:
+        return clock.now().astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed("Enter a date as YYYY-MM-DD.", field="day") from None
+
+
+@router.get("/console/merchant/{mer_id}/statements", response_class=HTMLResponse)
+def statements_page(request: Request, mer_id: str, user: CurrentUser, db: DbSession,
+                    settings: AppSettings,
+                    day: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
+    merchant = console.merchant_of(db, actor=user, merchant_public_id=mer_id)
+    chosen = _day(day, settings.timezone)
+    statement = statements.build(db, merchant_id=merchant.id, first=chosen, last=chosen,
+                                 timezone=settings.timezone)
+    return render(request, STATEMENT_PAGE, merchant=merchant, statement=statement, day=chosen,
+                  closed=statements.is_closed(chosen, settings.timezone))
+
+
+def _csv(db: Session, merchant: Merchant, period: str, timezone: str) -> Response:
+    try:
+        first, last = statements.parse_period(period)
+    except ValueError:
+        raise NotFound("No such statement.") from None
+    statement = statements.build(db, merchant_id=merchant.id, first=first, last=last,
+                                 timezone=timezone)
+    text = statements.as_csv(statement, merchant_name=merchant.name, timezone=timezone)
+    name = f"statement-{merchant.public_id}-{period}.csv"
+    return PlainTextResponse(text, media_type=CSV, headers={
+        "content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
+
+@router.get("/console/merchant/{mer_id}/statements/{period}.csv")
+def statement_csv(mer_id: str, period: str, user: CurrentUser, db: DbSession,
+                  settings: AppSettings) -> Response:
+    merchant = console.merchant_of(db, actor=user, merchant_public_id=mer_id)
+    return _csv(db, merchant, period[:10], settings.timezone)
+
+
+@router.get("/payments/bills/{token}.csv")
+def bill_download(token: str, db: DbSession, settings: AppSettings) -> Response:
+    """The file behind `alipay.data.dataservice.bill.downloadurl.query`: the signed, 30-second
+    link is the credential (as Alipay's download URL is), so the merchant's server needs no
+    login to fetch it."""
+    found = statements.read_token(settings.effective_secret_key, token[:200])
+    merchant = db.get(Merchant, found[0]) if found else None
+    if found is None or merchant is None:
+        raise NotFound("This download link is not valid or has expired.")
+    return _csv(db, merchant, found[1], settings.timezone)

@@ -216,14 +216,6 @@ def _original_split(db: Session, trade: Trade) -> fees.Split:
     return fees.Split(merchant_fen=merchant, platform_fen=platform, isv=isv, community=community)
 
 
-def _refund_legs(db: Session, trade: Trade, refund_fen: int) -> dict[str, int]:
-    """Each part of the payment given back in proportion; the merchant's from pending funds
-    while they last, then from settled ones."""
-    part = fees.split_refund(_original_split(db, trade), refund_fen, trade.refunded_fen)
-    return fees.refund_legs(db, part, destination=trade.payment_source,
-                            merchant_id=trade.merchant_id)
-
-
 def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
            reason: str = "", actor: User | None = None) -> tuple[Refund, bool]:
     """Refund part or all of a paid trade to where the money came from. Answers the refund and
@@ -249,11 +241,14 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise TradeClosed("The trade has been closed.", trade_no=trade.trade_no)
     if refund_fen > trade.total_fen - trade.refunded_fen:
         raise RefundExceedsPaid("The refund is more than what is left of the payment.")
-    legs = _refund_legs(db, trade, refund_fen)
+    # each part of the payment given back in proportion; the merchant's from pending funds
+    # while they last, then from settled ones (fees.post_refund keeps the ledger's lock order)
+    part = fees.split_refund(_original_split(db, trade), refund_fen, trade.refunded_fen)
     try:
-        entry = ledger.post(db, kind="refund", reference=trade.trade_no, legs=legs,
-                            idempotency_key=f"trade:{trade.trade_no}:refund:{out_request_no}",
-                            memo=reason or trade.subject)
+        entry = fees.post_refund(db, part, destination=trade.payment_source,
+                                 merchant_id=trade.merchant_id, reference=trade.trade_no,
+                                 idempotency_key=f"trade:{trade.trade_no}:refund:{out_request_no}",
+                                 memo=reason or trade.subject)
     except ledger.InsufficientFunds:
         raise SellerBalanceNotEnough(
             "The merchant's balance is not enough for this refund."
