@@ -26,13 +26,15 @@ class Shop:
     other_category_id: int
     provider_id: int
     authorization: str
+    provider: str = ""  # the ISV's public id
+    isv_staff: User | None = None
 
 
 @pytest.fixture
 def shop(database, make_user) -> Shop:
     operator = make_user(Role.OPERATOR, username="olga")
     owner, other = make_user(username="alice"), make_user(username="bob")
-    make_user(username="pat")
+    pat = make_user(username="pat")
     with database.unit_of_work() as db:
         food = categories.create_category(db, actor=None, code="food", name_zh="美食",
                                           name_en="Food")
@@ -46,11 +48,12 @@ def shop(database, make_user) -> Shop:
         grant = authorizations.grant(db, actor=None, merchant_id=a.public_id,
                                      provider_id=p.public_id)
         assert isinstance(a, Merchant) and isinstance(p, ServiceProvider)
-        ids = (a.id, a.public_id, b.id, food.id, lock.id, p.id, grant.public_id)
-    with database.unit_of_work() as db:  # the owners as they are now (merchant staff)
+        ids = (a.id, a.public_id, b.id, food.id, lock.id, p.id, grant.public_id, p.public_id)
+    with database.unit_of_work() as db:  # the users as they are now (merchant or ISV staff)
         owner, other = db.get_one(User, owner.id), db.get_one(User, other.id)
-        owner.role_names, other.role_names  # noqa: B018  (loaded before the session closes)
-    return Shop(operator, owner, other, *ids)
+        pat = db.get_one(User, pat.id)
+        owner.role_names, other.role_names, pat.role_names  # noqa: B018  (loaded now)
+    return Shop(operator, owner, other, *ids, isv_staff=pat)
 
 
 def pay(db, shop: Shop, fen: int, reference: str, *, payer: int = 1) -> fees.Split:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.merchants.conftest import csrf, login
 from tests.payments import ledger_world
-from tests.payments.ledger_world import Shop, pay
+from tests.payments.ledger_world import Shop, pay, refund
 from townsquare.core.clock import clock
 from townsquare.payments import fees
 from townsquare.payments.ledger import accounts, jobs
@@ -136,3 +136,22 @@ def test_the_owner_binds_a_card_and_withdraws_from_the_funds_page(client, databa
     assert royalty.status_code == 200 and "分账比例已保存" in royalty.text
     login(client, shop.other_owner)  # another merchant's owner sees nothing of it
     assert client.get(url).status_code in (403, 404)
+
+
+def test_the_isv_sees_its_commission_per_merchant(client, database, shop: Shop):
+    with database.unit_of_work() as db:
+        fees.set_royalty_rate(db, actor=shop.owner, merchant_id=shop.merchant,
+                              authorization_id=shop.authorization, rate_bp=100)
+    with database.unit_of_work() as db:
+        first = pay(db, shop, 2_500, "T-ISV-1")  # royalty 25
+        pay(db, shop, 10_000, "T-ISV-2")  # royalty 100
+        refund(db, shop, first, 1_000, 0, "T-ISV-1")  # gives back 10
+    url = f"/console/isv/{shop.provider}/commission"
+    login(client, shop.isv_staff)
+    page = client.get(url)
+    assert page.status_code == 200 and "已得佣金" in page.text
+    assert 'data-balance="115"' in page.text
+    assert f'data-merchant="{shop.merchant}" data-net="115"' in page.text
+    assert "¥125.00" not in page.text and "¥1.25" in page.text and "¥0.10" in page.text
+    login(client, shop.owner)  # a merchant is not the ISV
+    assert client.get(url).status_code == 403

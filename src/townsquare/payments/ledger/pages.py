@@ -1,5 +1,6 @@
 """The operator's ledger pages: the overview (`/console/operator/ledger`, with reconciliation
-runs and a button to run one now) and the fee rules (`/console/operator/fees`).
+runs and a button to run one now) and the fee rules (`/console/operator/fees`); and the ISV's
+commission per merchant (`/console/isv/{isv_id}/commission`).
 
 Every page checks the operator role itself; the services check it again on every change."""
 
@@ -18,7 +19,7 @@ from townsquare.accounts.permissions import require_role
 from townsquare.core.i18n import N_
 from townsquare.merchants.models import Authorization, Merchant, ServiceProvider
 from townsquare.payments import fees
-from townsquare.payments.ledger import jobs
+from townsquare.payments.ledger import commission, jobs
 from townsquare.payments.ledger.models import AccountKind
 from townsquare.payments.ledger.overview import overview
 from townsquare.payments.ledger.records import RoyaltyRate
@@ -92,3 +93,11 @@ def set_fee(request: Request, user: FormUser, db: DbSession, category: Text = ""
 
     return attempt(request, db, save, template="payments/operator_fees.html",
                    context=lambda: _fees(db), done_url="/console/operator/fees?ok=fee_saved")
+
+
+@router.get("/console/isv/{isv_id}/commission", response_class=HTMLResponse)
+def isv_commission_page(request: Request, isv_id: str, user: CurrentUser,
+                        db: DbSession) -> HTMLResponse:
+    """The ISV's royalties earned per merchant (the provider's own staff)."""
+    return render(request, "payments/isv_commission.html",
+                  view=commission.by_merchant(db, actor=user, provider_id=isv_id))

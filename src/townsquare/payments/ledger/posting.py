@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
@@ -125,6 +126,11 @@ def post(db: Session, *, kind: str, reference: str, legs: Mapping[str, int],
                 LOCK_ORDER[accounts.kind_of(leg.account)], ids[leg.account]))
             for leg in order:
                 _move(db, ids[leg.account], leg)
+        # the UPDATEs bypassed the session: an account object it already holds is stale now
+        for leg in wanted:
+            held = db.identity_map.get(identity_key(LedgerAccount, ids[leg.account]))
+            if held is not None:
+                db.expire(held, ["balance_fen"])
     except IntegrityError:
         # Another transaction wrote the same idempotency key first (it has committed now).
         if idempotency_key and (done := _replay(db, idempotency_key, wanted, kind, reference)):

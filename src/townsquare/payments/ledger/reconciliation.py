@@ -38,7 +38,8 @@ def reconcile(db: Session) -> Reconciliation:
     posted = {account: int(total) for account, total in db.execute(
         select(Posting.account_id, func.sum(Posting.amount_fen)).group_by(Posting.account_id))}
     differences, negative, count = [], [], 0
-    for account in db.scalars(select(LedgerAccount).order_by(LedgerAccount.code)):
+    for account in db.scalars(select(LedgerAccount).order_by(LedgerAccount.code)
+                              .execution_options(populate_existing=True)):
         count += 1
         total = int(posted.get(account.id, 0))
         if total != account.balance_fen:
