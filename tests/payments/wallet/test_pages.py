@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
 from tests.payments.wallet import pay_world
@@ -17,6 +18,7 @@ from townsquare.core.clock import clock
 from townsquare.gateway.protocol import signing
 from townsquare.payments.trades.models import TradeStatus
 from townsquare.payments.wallet import payment_codes
+from townsquare.payments.wallet.models import PinFailure
 
 
 @pytest.fixture
@@ -50,6 +52,8 @@ def test_the_cashier_pays_from_the_wallet_and_returns_to_the_mini_app(client, da
     wrong = client.post(f"/cashier/{trade_no}", data={
         "csrf_token": csrf(page.text), "method": "wallet", "payment_pin": "000000"})
     assert wrong.status_code == 403 and "支付密码错误" in wrong.text
+    with database.unit_of_work() as db:  # counted once although the request was refused
+        assert db.scalar(select(func.count(PinFailure.id))) == 1
     paid = client.post(f"/cashier/{trade_no}", data={
         "csrf_token": csrf(page.text), "method": "wallet", "payment_pin": pay_world.PIN},
         follow_redirects=False)
