@@ -135,3 +135,36 @@ def test_the_payment_code_on_the_page_scans_to_the_issued_code(
     with database.unit_of_work() as db:
         payer = payment_codes.resolve(db, settings=settings, auth_code=decoded[0].text)
         assert payer.user.id == world.resident.id
+
+
+def test_a_mini_app_hands_its_trade_to_the_cashier_and_gets_the_resident_back(
+        small_server, database, make_user, browser, tmp_path):
+    """alipay.trade.create's trade_no, handed over as my.tradePay does (a postMessage from the
+    framed mini-app): the shell opens the cashier, and after paying the resident is back in the
+    mini-app."""
+    settings, (world, card) = _world(database, tmp_path, make_user)
+    with database.unit_of_work() as db:
+        trade_no = pay_world.create(db, world, "APP-1", 990, subject="鲜榨橙汁").trade_no
+    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS["phone"])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        login(page, small_server, world.resident.username, pay_world.PASSWORD)
+        page.goto(f"{small_server}/apps/{world.miniapp_id}")
+        page.frame_locator("#miniapp-frame").locator("body").wait_for()
+        framed = next(f for f in page.frames if f != page.main_frame)
+        framed.evaluate("no => window.parent.postMessage("
+                        "{type: 'townsquare.tradePay', tradeNO: no}, '*')", trade_no)
+        page.wait_for_url(f"**/cashier/{trade_no}")
+        page.check(f"input[name=method][value={card}]")  # this time from the card
+        page.fill("#payment-pin", pay_world.PIN)
+        page.click("#cashier-pay")
+        page.wait_for_url(f"**/cashier/{trade_no}/done")
+        page.click("#cashier-return")
+        page.wait_for_url(f"{small_server}/apps/{world.miniapp_id}")
+        screenshot(page, "cashier-phone-4-back-in-the-mini-app")
+    finally:
+        context.close()
+    with database.unit_of_work() as db:
+        trade = trades.get(db, trade_no)
+        assert trade.status is TradeStatus.TRADE_SUCCESS and trade.fund_channel == "BANKCARD"

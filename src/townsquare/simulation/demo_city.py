@@ -88,6 +88,7 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("shops", lambda: ordering_demo.seed(db, merchants=city.merchant_list,
                                              data_dir=settings.data_dir)),
         ("communities", city.communities),
+        ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
         )),
@@ -113,6 +114,15 @@ def run_steps(
             after()
             report.update(advance=1)
         report.update(description="Demo city: built")
+
+
+def _demo_wallet(db: Session, *, settings: Settings) -> None:
+    """The demo resident's simulated card, payment PIN and balance (docs/payments.md)."""
+    from townsquare.payments.wallet import demo as wallet_demo
+
+    resident = db.scalar(select(User).where(User.username == "resident"))
+    if resident is not None:
+        wallet_demo.prepare(db, settings=settings, user=resident, password=DEMO_PASSWORD)
 
 
 def _traffic(db: Session, *, settings: Settings, seed: int) -> None:

@@ -5,16 +5,20 @@ form, PIN), the payment code, the bill and receipts; nobody sees another residen
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
 from tests.payments.wallet import pay_world
 from townsquare.accounts.models import User
+from townsquare.core.clock import clock
 from townsquare.gateway.protocol import signing
 from townsquare.payments.trades.models import TradeStatus
 from townsquare.payments.wallet import payment_codes
+from townsquare.payments.wallet.models import PinFailure
 
 
 @pytest.fixture
@@ -48,6 +52,8 @@ def test_the_cashier_pays_from_the_wallet_and_returns_to_the_mini_app(client, da
     wrong = client.post(f"/cashier/{trade_no}", data={
         "csrf_token": csrf(page.text), "method": "wallet", "payment_pin": "000000"})
     assert wrong.status_code == 403 and "支付密码错误" in wrong.text
+    with database.unit_of_work() as db:  # counted once although the request was refused
+        assert db.scalar(select(func.count(PinFailure.id))) == 1
     paid = client.post(f"/cashier/{trade_no}", data={
         "csrf_token": csrf(page.text), "method": "wallet", "payment_pin": pay_world.PIN},
         follow_redirects=False)
@@ -59,6 +65,8 @@ def test_the_cashier_pays_from_the_wallet_and_returns_to_the_mini_app(client, da
     assert "苹果 2 斤" in bill.text and "−¥12.50" in bill.text and "充值" in bill.text
     receipt = client.get(f"/me/bill/pay/{trade_no}")
     assert trade_no in receipt.text and "钱包余额" in receipt.text and "已支付" in receipt.text
+    english = client.get(f"/cashier/{_trade(database, world, out_trade_no='T-2')}?lang=en")
+    assert "Pay with" in english.text and "Wallet balance" in english.text
 
 
 def test_page_pay_returns_with_signed_alipay_parameters(client, database, settings, world):
@@ -84,6 +92,14 @@ def test_page_pay_returns_with_signed_alipay_parameters(client, database, settin
     with database.unit_of_work() as db:
         trade = pay_world.trades.get(db, trade_no)
         assert trade.status is TradeStatus.TRADE_SUCCESS and trade.fund_channel == "BANKCARD"
+
+
+def test_a_trade_past_its_timeout_is_not_offered(client, database, world):
+    trade_no = _trade(database, world, timeout_minutes=1)
+    clock.freeze(clock.now() + timedelta(minutes=2))
+    login(client, world[0].resident)
+    page = client.get(f"/cashier/{trade_no}")
+    assert page.status_code == 409 and 'id="cashier-form"' not in page.text
 
 
 def test_another_resident_cannot_see_the_payment(client, database, world, make_user):

@@ -19,7 +19,7 @@ from townsquare.payments.funding import simbank
 from townsquare.payments.ledger import accounts
 from townsquare.payments.wallet import limits, payment_codes, pin
 from townsquare.payments.wallet import service as wallet
-from townsquare.payments.wallet.models import PinFailure, Spend, TopUp
+from townsquare.payments.wallet.models import PaymentCode, PinFailure, Spend, TopUp
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -191,3 +191,20 @@ def test_a_payment_code_is_signed_expires_and_works_once(database, settings, res
     clock.advance(timedelta(seconds=settings.payment_code_ttl_seconds + 1))
     with database.unit_of_work() as db, pytest.raises(payment_codes.CodeInvalid, match="expired"):
         payment_codes.resolve(db, settings=settings, auth_code=stale)
+    clock.advance(timedelta(days=1))  # a day on, issuing forgets the old codes
+    with database.unit_of_work() as db:
+        payment_codes.issue(db, settings=settings, actor=_user(db, user))
+        assert db.scalar(select(func.count(PaymentCode.id))) == 1
+
+
+def test_the_demo_residents_wallet_is_ready_and_prepared_once(database, settings, make_user):
+    from townsquare.payments.wallet import demo
+
+    user = make_user()
+    for _ in range(2):
+        with database.unit_of_work() as db:
+            demo.prepare(db, settings=settings, user=_user(db, user), password=PASSWORD)
+    with database.unit_of_work() as db:
+        assert wallet.balance(db, user=user) == demo.DEMO_BALANCE_FEN
+        pin.verify(db, settings=settings, user=_user(db, user), pin=demo.DEMO_PIN)
+        assert len(wallet.cards(db, user=user)) == 1

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
+from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps.models import MiniApp
 from townsquare.payments.cashier.returns import return_target
 from townsquare.payments.trades import service as trades
+from townsquare.payments.trades.errors import TradeClosed
 from townsquare.payments.trades.models import Trade, TradeStatus
 from townsquare.payments.wallet import paying, pin
 from townsquare.payments.wallet import service as wallet
@@ -54,6 +56,9 @@ def cashier(request: Request, trade_no: str, db: DbSession, settings: AppSetting
     if _own_paid(trade, user):
         return see_other(f"/cashier/{trade.trade_no}/done")
     paying.payable(db, actor=user, trade_no=trade.trade_no)  # refused: the error page says why
+    if trade.timeout_at <= clock.now():  # not closed by the job yet, but no longer payable
+        raise TradeClosed("The trade was not paid in time and is closed.",
+                          trade_no=trade.trade_no)
     return render(request, "cashier/pay.html", **_context(db, settings, user, trade))
 
 

@@ -18,7 +18,14 @@ from townsquare.gateway.methods import CallContext, Method
 from townsquare.gateway.protocol.errors import GatewayFailure, business
 from townsquare.payments.trades import gateway_methods as trade_methods
 from townsquare.payments.trades import service as trades
-from townsquare.payments.trades.errors import InvalidParameter, TradeError
+from townsquare.payments.trades.errors import (
+    InvalidParameter,
+    TradeClosed,
+    TradeError,
+    TradeNotFound,
+    TradePaid,
+)
+from townsquare.payments.trades.models import TradeStatus
 from townsquare.payments.trades.notices import beijing
 from townsquare.payments.wallet import limits, paying, payment_codes
 
@@ -63,6 +70,19 @@ def _refusal(error: TownsquareError) -> GatewayFailure:
     return business("ACQ.PAYMENT_FAIL", _zh(error))
 
 
+def _refuse_repeat(context: CallContext, out_trade_no: str) -> None:
+    """A paid or closed trade under this out_trade_no answers as such before the code (used by
+    the first attempt) is even looked at."""
+    try:
+        trade = trades.find(context.db, app=context.app, out_trade_no=out_trade_no)
+    except TradeNotFound:
+        return
+    if trade.status is TradeStatus.TRADE_CLOSED:
+        raise TradeClosed("The trade has been closed.", trade_no=trade.trade_no)
+    if trade.status is not TradeStatus.WAIT_BUYER_PAY:
+        raise TradePaid("The trade has already been paid.", trade_no=trade.trade_no)
+
+
 def trade_pay(context: CallContext) -> Mapping[str, Any]:
     biz = context.biz
     try:
@@ -80,6 +100,7 @@ def trade_pay(context: CallContext) -> Mapping[str, Any]:
         body = _text(biz, "body", 128)
         auth_code = _text(biz, "auth_code", 64, required=True)
         minutes = trade_methods.timeout_minutes(biz, clock.now())
+        _refuse_repeat(context, out_trade_no)  # a till's retry after a timeout: no second charge
         payer = payment_codes.resolve(context.db, settings=context.settings,
                                       auth_code=auth_code)
         trade = trades.create(

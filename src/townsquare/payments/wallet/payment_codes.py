@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -33,6 +33,7 @@ PREFIX = "28"
 LENGTH = 18
 REFRESH_SECONDS = 60
 WALLET_CHANNEL = "ALIPAYACCOUNT"  # Alipay's fund_channel for the balance
+KEEP_USED = timedelta(days=1)  # how long an expired code's row is kept (which trade used it)
 
 
 class CodeInvalid(ValidationFailed):
@@ -70,6 +71,9 @@ def issue(db: Session, *, settings: Settings, actor: User) -> IssuedCode:
     code = body + _mac(secret, body)
     now = clock.now()
     expires = now + timedelta(seconds=settings.payment_code_ttl_seconds)
+    # the page issues one a minute while it is open: forget this resident's day-old codes
+    db.execute(delete(PaymentCode).where(PaymentCode.user_id == actor.id,
+                                         PaymentCode.expires_at < now - KEEP_USED))
     db.add(PaymentCode(user_id=actor.id, code_digest=keyed_digest(secret, "payment-code", code),
                        issued_at=now, expires_at=expires))
     db.flush()
