@@ -1,7 +1,7 @@
 """payments fee rules, royalty rates, withdrawals, reconciliation runs, payout cards
 
 Revision ID: b3e8f1a2c476
-Revises: e1a5c3b7d902
+Revises: 4813915c0953
 Create Date: 2026-12-07 09:17:05.189964
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'b3e8f1a2c476'
-down_revision = 'e1a5c3b7d902'
+down_revision = '4813915c0953'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """wallet, funding and simulated bank
 
 Revision ID: b7d2f4a9c613
-Revises: e1a5c3b7d902
+Revises: c3e8b1f4a620
 Create Date: 2026-12-07 09:18:29.734859
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'b7d2f4a9c613'
-down_revision = 'e1a5c3b7d902'
+down_revision = 'c3e8b1f4a620'
 branch_labels = None
 depends_on = None
 

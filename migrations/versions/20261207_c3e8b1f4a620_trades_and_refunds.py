@@ -1,7 +1,7 @@
 """trades and refunds
 
 Revision ID: c3e8b1f4a620
-Revises: e1a5c3b7d902
+Revises: b3e8f1a2c476
 Create Date: 2026-12-07 09:19:21.789516
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'c3e8b1f4a620'
-down_revision = 'e1a5c3b7d902'
+down_revision = 'b3e8f1a2c476'
 branch_labels = None
 depends_on = None
 
