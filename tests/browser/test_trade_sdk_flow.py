@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.gateway.sdk import run_sdk, sdk_dir, serve_on_port_80
+from tests.gateway.test_notifications import Receiver
 from tests.payments.wallet import pay_world
 from townsquare.gateway import notify
 from townsquare.payments import ledger
@@ -38,11 +39,18 @@ def _calls(sdk, world, url, *calls):
     return [a["response"] for a in answers]
 
 
-def _notifications(database, settings, sdk, world):
+@pytest.fixture
+def receiver():
+    """The merchant's notify_url: a local server that answers success and keeps each form."""
+    made = Receiver([])
+    yield made
+    made.close()
+
+
+def _notifications(database, settings, sdk, world, receiver):
     """The outbox sent as the merchant's server receives it, each checked with the SDK."""
-    forms: list[dict[str, str]] = []
-    notify.deliver_due(database, settings,
-                       post=lambda url, form: (forms.append(dict(form)), (200, "success"))[1])
+    notify.deliver_due(database, settings)
+    forms, receiver.received[:] = list(receiver.received), []
     for form in forms:
         [checked] = run_sdk(sdk, {"notification": form, "app_id": world.app_id,
                                   "private_key": world.private_key,
@@ -52,7 +60,7 @@ def _notifications(database, settings, sdk, world):
 
 
 def test_precreate_pay_in_the_browser_notify_query_refund(sdk, database, settings, make_user,
-                                                          browser):
+                                                          browser, receiver):
     world, _card = pay_world.build(database, settings, make_user)
     served = serve_on_port_80(database, settings)
     gateway = next(served)
@@ -60,7 +68,7 @@ def test_precreate_pay_in_the_browser_notify_query_refund(sdk, database, setting
     try:
         [created] = _calls(sdk, world, gateway, {
             "method": "alipay.trade.precreate",
-            "params": {"notify_url": "http://merchant.example/notify"},
+            "params": {"notify_url": receiver.url},
             "biz": {"out_trade_no": "E2E-1", "total_amount": "36.50",
                     "subject": "有机蔬菜礼盒", "timeout_express": "15m"}})
         assert created["code"] == "10000", created
@@ -85,7 +93,7 @@ def test_precreate_pay_in_the_browser_notify_query_refund(sdk, database, setting
             context.close()
         assert problems == []
 
-        [paid] = _notifications(database, settings, sdk, world)
+        [paid] = _notifications(database, settings, sdk, world, receiver)
         assert (paid["trade_status"], paid["out_trade_no"], paid["total_amount"]) == (
             "TRADE_SUCCESS", "E2E-1", "36.50")
         ref = {"out_trade_no": "E2E-1"}
@@ -107,7 +115,7 @@ def test_precreate_pay_in_the_browser_notify_query_refund(sdk, database, setting
     assert (part["refund_fee"], again["refund_fee"], rest["refund_fee"]) == ("6.50", "6.50",
                                                                              "36.50")
     assert closed["trade_status"] == "TRADE_CLOSED"
-    refunds = _notifications(database, settings, sdk, world)
+    refunds = _notifications(database, settings, sdk, world, receiver)
     assert [(n["trade_status"], n["refund_fee"]) for n in refunds] == [
         ("TRADE_SUCCESS", "6.50"), ("TRADE_CLOSED", "36.50")]
     with database.unit_of_work() as db:

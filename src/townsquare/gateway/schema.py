@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {  # kind → how the reference pages name it
     "object": "Object", "array": "Array",
 }
 _INTEGER = re.compile(r"^-?\d{1,18}$")
+_YUAN = re.compile(r"^\d{1,18}(\.\d{1,2})?0*$")
 MAX_AMOUNT_FEN = 10**12
 
 
@@ -52,6 +53,9 @@ class Field:
     source: Source = "biz_content"
     # (code, sub_code) answered instead of 40001 when it is missing (`auth_token` → 20001)
     when_missing: tuple[str, str] | None = None
+    # (code, sub_code) answered instead of 40002 when it is malformed (a trade's amounts answer
+    # 40004 ACQ.INVALID_PARAMETER, as Alipay's trade methods do)
+    when_invalid: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -93,6 +97,8 @@ def _raw(field: Field, call: Call, biz: Mapping[str, Any]) -> Any:
 
 
 def _wrong(field: Field, what: str) -> GatewayFailure:
+    if field.when_invalid:
+        return GatewayFailure(*field.when_invalid, f"参数 {field.name} 无效：{what}")
     return invalid("parameter", f"参数 {field.name} 无效：{what}")
 
 
@@ -124,7 +130,7 @@ def _amount(field: Field, value: Any) -> int:
         raise _wrong(field, "应为金额（元，最多两位小数）")
     text = str(value).strip()
     try:
-        if len(text) > 24:
+        if not _YUAN.match(text):  # digits and at most two decimals: no sign, exponent or ¥
             raise InvalidOperation
         yuan = Decimal(text)
         exact = yuan.is_finite() and yuan == yuan.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
@@ -197,6 +203,8 @@ def derived_errors(fields: tuple[Field, ...]) -> list[MethodError]:
     if fields:
         found.append(MethodError("40002", "isv.invalid-parameter",
                                  N_("A parameter has the wrong type, length or value.")))
+    found += [MethodError(*f.when_invalid, N_("The parameter {name} is malformed."), f.name)
+              for f in fields if f.when_invalid]
     return found
 
 

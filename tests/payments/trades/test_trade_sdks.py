@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.gateway.sdk import run_sdk, sdk_dir, serve_on_port_80
+from tests.gateway.test_notifications import Receiver
 from tests.payments.trades import trade_world
 from townsquare.accounts.models import User
 from townsquare.gateway import notify
@@ -24,7 +25,6 @@ from townsquare.payments.trades import service
 from townsquare.payments.trades.models import Trade, TradeStatus
 
 pytestmark = pytest.mark.parametrize("sdk", ["official", "community"])
-NOTIFY = "http://127.0.0.1:9/notify"  # never reached: the tests capture what would be posted
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,6 +43,14 @@ def gateway_url(database, settings, world):
     yield from serve_on_port_80(database, settings)
 
 
+@pytest.fixture
+def receiver():
+    """The merchant's notify_url: a local server that answers success and keeps each form."""
+    made = Receiver([])
+    yield made
+    made.close()
+
+
 def _job(world, url, calls):
     return {"server_url": url, "app_id": world.app_id, "private_key": world.private_key,
             "platform_public_key": world.platform_public_key, "calls": calls}
@@ -55,15 +63,10 @@ def _calls(sdk, world, url, *calls):
     return [a["response"] for a in answers]
 
 
-def _delivered(database, settings) -> list[dict[str, str]]:
-    """Send the outbox, capturing each form as the merchant's server would receive it."""
-    forms: list[dict[str, str]] = []
-
-    def post(url, form):
-        forms.append(dict(form))
-        return 200, "success"
-
-    notify.deliver_due(database, settings, post=post)
+def _delivered(database, settings, receiver) -> list[dict[str, str]]:
+    """Send the outbox; the forms the merchant's server received since the last time."""
+    notify.deliver_due(database, settings)
+    forms, receiver.received[:] = list(receiver.received), []
     return forms
 
 
@@ -74,9 +77,10 @@ def _verified(sdk, world, form) -> bool:
     return result["verified"]
 
 
-def test_precreate_pay_notify_query_refunds(sdk, database, settings, world, gateway_url):
+def test_precreate_pay_notify_query_refunds(sdk, database, settings, world, gateway_url,
+                                            receiver):
     [created] = _calls(sdk, world, gateway_url, {
-        "method": "alipay.trade.precreate", "params": {"notify_url": NOTIFY},
+        "method": "alipay.trade.precreate", "params": {"notify_url": receiver.url},
         "biz": {"out_trade_no": "SDK-1", "total_amount": "12.50", "subject": "苹果 {2斤}"}})
     assert created["code"] == "10000", created
     assert created["out_trade_no"] == "SDK-1"
@@ -84,7 +88,7 @@ def test_precreate_pay_notify_query_refunds(sdk, database, settings, world, gate
     assert created["qr_code"] == settings.base_url + "/cashier/" + trade_no
     with database.unit_of_work() as db:  # the resident pays at the cashier
         trade_world.pay(db, trade_no, world.resident.id)
-    [paid_notice] = _delivered(database, settings)
+    [paid_notice] = _delivered(database, settings, receiver)
     assert _verified(sdk, world, paid_notice)
     assert paid_notice["notify_type"] == "trade_status_sync"
     assert paid_notice["trade_status"] == "TRADE_SUCCESS" and paid_notice["trade_no"] == trade_no
@@ -117,7 +121,7 @@ def test_precreate_pay_notify_query_refunds(sdk, database, settings, world, gate
     assert after["trade_status"] == "TRADE_CLOSED"
     assert refund_query["refund_amount"] == "2.50"
     assert refund_query["refund_status"] == "REFUND_SUCCESS"
-    refund_notices = _delivered(database, settings)
+    refund_notices = _delivered(database, settings, receiver)
     assert [(n["trade_status"], n["refund_fee"], n["out_biz_no"]) for n in refund_notices] == [
         ("TRADE_SUCCESS", "2.50", "R1"), ("TRADE_CLOSED", "12.50", "R2")]
     assert all(_verified(sdk, world, n) for n in refund_notices)
@@ -157,6 +161,8 @@ def test_business_errors_carry_alipays_sub_codes(sdk, database, world, gateway_u
                                                   "total_amount": "12.345"}},
         {"method": "alipay.trade.create", "biz": {**biz, "out_trade_no": "SDK-4",
                                                   "total_amount": "-1"}},
+        {"method": "alipay.trade.create", "biz": {**biz, "out_trade_no": "SDK-4",
+                                                  "total_amount": "100000000.01"}},
         {"method": "alipay.trade.close", "biz": ref},
         {"method": "alipay.trade.refund", "biz": {**ref, "refund_amount": "20.01",
                                                   "out_request_no": "X"}},
@@ -165,11 +171,16 @@ def test_business_errors_carry_alipays_sub_codes(sdk, database, world, gateway_u
     )
     assert [(a["code"], a["sub_code"]) for a in answers] == [
         ("40004", "ACQ.TRADE_NOT_EXIST"), ("40004", "ACQ.CONTEXT_INCONSISTENT"),
+        # a malformed amount fails the method's declared schema before the method runs, with
+        # the trade methods' own answer (Field.when_invalid); a well-formed one out of Alipay's
+        # range is the method's own refusal
         ("40004", "ACQ.INVALID_PARAMETER"), ("40004", "ACQ.INVALID_PARAMETER"),
+        ("40004", "ACQ.INVALID_PARAMETER"),
         ("40004", "ACQ.TRADE_STATUS_ERROR"), ("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"),
         ("40004", "ACQ.INVALID_PARAMETER"), ("40004", "ACQ.INVALID_PARAMETER"),
     ]
-    assert "12.345" in answers[2]["sub_msg"]
+    assert answers[2]["sub_msg"].startswith("参数 total_amount 无效")
+    assert "100000000.01" in answers[4]["sub_msg"]
     [paid_again] = _calls(sdk, world, gateway_url, {"method": "alipay.trade.create", "biz": biz})
     assert paid_again["sub_code"] == "ACQ.TRADE_HAS_SUCCESS"
 

@@ -67,7 +67,10 @@ def test_refusals_answer_alipays_sub_codes_and_leave_nothing(client, database, s
     assert over["sub_code"] == "ACQ.BUYER_PAYMENT_AMOUNT_DAY_LIMIT_ERROR"
     settings.payment_limit_per_day_fen = 1_000_000
     assert pay(client, world, code, scene="wave_code")["sub_code"] == "ACQ.INVALID_PARAMETER"
+    # a malformed amount fails the declared schema (docs/open-platform.md, "Parameters are
+    # checked"); a well-formed one out of range is the method's own refusal
     assert pay(client, world, code, amount="1.001")["sub_code"] == "ACQ.INVALID_PARAMETER"
+    assert pay(client, world, code, amount="0")["sub_code"] == "ACQ.INVALID_PARAMETER"
     with database.unit_of_work() as db:
         assert db.scalar(select(func.count(Trade.id))) == 0
     assert pay(client, world, code, out_trade_no="POS-3")["code"] == "10000"  # still unused

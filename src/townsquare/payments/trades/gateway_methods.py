@@ -1,8 +1,14 @@
 """The trade methods of the open gateway (package `payment`), answering as Alipay's do.
 
-Each method has one parsing function that reads and validates its business parameters into a
-plain value (the schema a declared-parameter table can replace), and one handler that calls the
-service and writes the answer. Refusals carry Alipay's real `sub_code` (docs/payments.md)."""
+The gateway checks each call against the method's declared parameters (names, types, lengths,
+Alipay's `Price` amounts as exact fen: the table in `payments/gateway_methods.py`) before the
+handler runs; the parsing functions here add the trade rules a schema cannot say (amount range,
+order-number characters, product codes, timeouts, URLs) and refuse with Alipay's `sub_code`s
+(docs/payments.md).
+
+A mini-app's own app acts for its mini-app; an ISV app names one of the authorizing merchant's
+mini-apps (`mini_app_id`) to create a trade, and only finds the trades of the merchant it acts
+for."""
 
 from __future__ import annotations
 
@@ -10,7 +16,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from townsquare.accounts.models import User
@@ -19,11 +24,12 @@ from townsquare.core.errors import ValidationFailed
 from townsquare.core.i18n import catalogue
 from townsquare.core.money import fen_to_yuan
 from townsquare.gateway import notify
-from townsquare.gateway.methods import CallContext, Method
+from townsquare.gateway.methods import CallContext
 from townsquare.gateway.protocol.errors import business, invalid
+from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import launch
 from townsquare.payments.trades import service, statements
-from townsquare.payments.trades.errors import InvalidParameter, TradeError
+from townsquare.payments.trades.errors import InvalidParameter, TradeError, TradeNotFound
 from townsquare.payments.trades.models import Refund, Trade
 from townsquare.payments.trades.notices import (
     BEIJING,
@@ -34,7 +40,6 @@ from townsquare.payments.trades.notices import (
 )
 
 MAX_FEN = 10_000_000_000  # 100,000,000.00 yuan, Alipay's upper bound for total_amount
-_YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 _OUT_NO = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _TIMEOUT = re.compile(r"^([1-9]\d{0,4})([mhdc])$")
 PRODUCTS = {
@@ -49,58 +54,42 @@ def cashier_path(trade_no: str) -> str:
     return f"/cashier/{trade_no}"
 
 
-# --- parsing ------------------------------------------------------------------------------
+# --- parsing (the trade rules beyond the declared schema) ---------------------------------
 
 def _bad(text: str) -> InvalidParameter:
     """A refusal whose text (Chinese, as Alipay's sub_msg) may quote what the caller sent."""
     return InvalidParameter(text.replace("{", "{{").replace("}", "}}"))
 
 
-def amount_fen(value: Any, name: str) -> int:
-    """Decimal yuan with at most two places, as a string or a JSON number → integer fen."""
-    if isinstance(value, bool) or value is None or value == "":
+def amount_fen(fen: int | None, name: str) -> int:
+    """A declared amount (the schema made it exact integer fen) within Alipay's range."""
+    if fen is None:
         raise _bad(f"参数无效：缺少 {name}")
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        text = repr(value)  # the shortest text that reads back as this number
-    else:
-        text = ""
-    if not _YUAN.match(text):
-        raise _bad(f"参数无效：{name} 须为元，最多两位小数（如 12.50），收到 {str(value)[:32]}")
-    fen = int(Decimal(text) * 100)
     if not 1 <= fen <= MAX_FEN:
-        raise _bad(f"参数无效：{name} 须在 0.01 至 100000000.00 之间")
+        raise _bad(f"参数无效：{name} 须在 0.01 至 100000000.00 之间，收到 {fen_to_yuan(fen)}")
     return fen
 
 
-def _text(biz: Mapping[str, Any], name: str, *, most: int, required: bool = False) -> str:
-    value = biz.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise _bad(f"参数无效：{name} 须为字符串")
-    text = str(value).strip()
+def text_param(values: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+    """A declared string parameter, trimmed (its type and length the schema checked)."""
+    value = values.get(name)
+    text = value.strip() if isinstance(value, str) else ""
     if required and not text:
         raise _bad(f"参数无效：缺少 {name}")
-    if len(text) > most:
-        raise _bad(f"参数无效：{name} 超过 {most} 个字符")
     return text
 
 
-def _out_no(biz: Mapping[str, Any], name: str, *, required: bool) -> str:
-    text = _text(biz, name, most=64, required=required)
+def out_no_param(values: Mapping[str, Any], name: str, *, required: bool) -> str:
+    text = text_param(values, name, required=required)
     if text and not _OUT_NO.match(text):
         raise _bad(f"参数无效：{name} 只能含字母、数字、下划线和连字符，64 个字符以内")
     return text
 
 
-def timeout_minutes(biz: Mapping[str, Any], now: datetime) -> int:
+def timeout_minutes(values: Mapping[str, Any], now: datetime) -> int:
     """`timeout_express` (1m–15d, or `1c`: the end of today) or `time_expire` (Beijing time)."""
-    express = _text(biz, "timeout_express", most=8)
-    expire = _text(biz, "time_expire", most=19)
+    express = text_param(values, "timeout_express")
+    expire = text_param(values, "time_expire")
     if expire:
         try:
             at = datetime.strptime(expire, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
@@ -139,24 +128,24 @@ class NewTrade:
 
 def parse_new_trade(context: CallContext) -> NewTrade:
     """create, precreate, page.pay and wap.pay take the same order fields."""
-    biz, method = context.biz, context.call.method
-    product = _text(biz, "product_code", most=32) or PRODUCTS[method][0]
+    values, method = context.values, context.call.method
+    product = text_param(values, "product_code") or PRODUCTS[method][0]
     if product not in PRODUCTS[method]:
         raise _bad(f"参数无效：{method} 的 product_code 只能是 {'、'.join(PRODUCTS[method])}")
-    notify_url = context.call.notify_url
+    notify_url = text_param(values, "notify_url")
     try:
         notify.check_url(notify_url) if notify_url else None
     except ValidationFailed:
         raise _bad("参数无效：notify_url 须为 http(s) 地址") from None
-    return_url = context.call.return_url
+    return_url = text_param(values, "return_url")
     if return_url and not re.match(r"^https?://[^\s]{1,500}$", return_url):
         raise _bad("参数无效：return_url 须为 http(s) 地址")
     return NewTrade(
-        out_trade_no=_out_no(biz, "out_trade_no", required=True),
-        total_fen=amount_fen(biz.get("total_amount"), "total_amount"),
-        subject=_text(biz, "subject", most=256, required=True),
-        body=_text(biz, "body", most=128),
-        product_code=product, timeout_minutes=timeout_minutes(biz, clock.now()),
+        out_trade_no=out_no_param(values, "out_trade_no", required=True),
+        total_fen=amount_fen(values.get("total_amount"), "total_amount"),
+        subject=text_param(values, "subject", required=True),
+        body=text_param(values, "body"),
+        product_code=product, timeout_minutes=timeout_minutes(values, clock.now()),
         notify_url=notify_url, return_url=return_url,
     )
 
@@ -168,8 +157,8 @@ class TradeRef:
 
 
 def parse_ref(context: CallContext) -> TradeRef:
-    ref = TradeRef(trade_no=_text(context.biz, "trade_no", most=64),
-                   out_trade_no=_out_no(context.biz, "out_trade_no", required=False))
+    ref = TradeRef(trade_no=text_param(context.values, "trade_no"),
+                   out_trade_no=out_no_param(context.values, "out_trade_no", required=False))
     if not ref.trade_no and not ref.out_trade_no:
         raise _bad("参数无效：trade_no 与 out_trade_no 不能同时为空")
     return ref
@@ -184,13 +173,13 @@ class RefundAsk:
 
 
 def parse_refund(context: CallContext) -> RefundAsk:
-    ref = parse_ref(context)
+    ref, values = parse_ref(context), context.values
     return RefundAsk(
-        ref=ref, refund_fen=amount_fen(context.biz.get("refund_amount"), "refund_amount"),
+        ref=ref, refund_fen=amount_fen(values.get("refund_amount"), "refund_amount"),
         # without out_request_no a refund is the trade's whole refund (Alipay's rule)
-        out_request_no=_out_no(context.biz, "out_request_no", required=False)
+        out_request_no=out_no_param(values, "out_request_no", required=False)
         or ref.trade_no or ref.out_trade_no,
-        reason=_text(context.biz, "refund_reason", most=256),
+        reason=text_param(values, "refund_reason"),
     )
 
 
@@ -202,7 +191,7 @@ class RefundLookup:
 
 def parse_refund_query(context: CallContext) -> RefundLookup:
     ref = parse_ref(context)
-    return RefundLookup(ref=ref, out_request_no=_out_no(context.biz, "out_request_no",
+    return RefundLookup(ref=ref, out_request_no=out_no_param(context.values, "out_request_no",
                                                         required=False) or ref.out_trade_no
                         or ref.trade_no)
 
@@ -210,19 +199,25 @@ def parse_refund_query(context: CallContext) -> RefundLookup:
 # --- answers --------------------------------------------------------------------------------
 
 def _find(context: CallContext, ref: TradeRef) -> Trade:
-    return service.find(context.db, app=context.app, trade_no=ref.trade_no,
-                        out_trade_no=ref.out_trade_no)
+    """The app's trade, if it is the merchant's the call acts for (an ISV app serves several)."""
+    merchant = context.merchant
+    trade = service.find(context.db, app=context.app, trade_no=ref.trade_no,
+                         out_trade_no=ref.out_trade_no)
+    if trade.merchant_id != merchant.id:
+        raise TradeNotFound("No such trade.")
+    return trade
 
 
 def _buyer(context: CallContext, trade: Trade) -> dict[str, str]:
-    """The buyer as the merchant's app knows them: the pseudonymous id and a masked login."""
+    """The buyer as the trade's mini-app knows them: the pseudonymous id, a masked login."""
     if trade.buyer_user_id is None:
         return {}
     user = context.db.get(User, trade.buyer_user_id)
-    if user is None:
+    miniapp = context.db.get(MiniApp, trade.miniapp_id)
+    if user is None or miniapp is None:
         return {}
     open_id = launch.pseudonymous_id(context.settings.effective_secret_key, user.public_id,
-                                     context.app.miniapp.public_id)
+                                     miniapp.public_id)
     return {"buyer_logon_id": mask_logon(user), "buyer_user_id": open_id,
             "buyer_open_id": open_id}
 
@@ -258,11 +253,11 @@ def _refusals(handler: Callable[[CallContext], Mapping[str, Any]]
 
 
 def _create(context: CallContext, asked: NewTrade) -> Trade:
+    miniapp = context.miniapp()  # an ISV app names one of its merchant's: biz mini_app_id
     return service.create(
-        context.db, app=context.app, merchant_id=context.app.miniapp.merchant_id,
-        miniapp_id=context.app.miniapp_id, out_trade_no=asked.out_trade_no,
-        total_fen=asked.total_fen, subject=asked.subject, body=asked.body,
-        product_code=asked.product_code, timeout_minutes=asked.timeout_minutes,
+        context.db, app=context.app, merchant_id=miniapp.merchant_id, miniapp_id=miniapp.id,
+        out_trade_no=asked.out_trade_no, total_fen=asked.total_fen, subject=asked.subject,
+        body=asked.body, product_code=asked.product_code, timeout_minutes=asked.timeout_minutes,
         notify_url=asked.notify_url, return_url=asked.return_url,
         content_digest=service.digest(total_fen=asked.total_fen, subject=asked.subject,
                                       body=asked.body),
@@ -349,75 +344,18 @@ def trade_cancel(context: CallContext) -> Mapping[str, Any]:
     })
 
 
-@dataclass(frozen=True)
-class BillAsk:
-    period: str  # yyyy-MM-dd or yyyy-MM
-
-
-def parse_bill(context: CallContext) -> BillAsk:
-    bill_type = _text(context.biz, "bill_type", most=20)
-    if bill_type not in ("trade", "signcustomer"):
-        raise invalid("parameter", "参数无效：bill_type 只能是 trade 或 signcustomer")
-    period = _text(context.biz, "bill_date", most=15)
+def bill_download_url(context: CallContext) -> Mapping[str, Any]:
+    """A link to the merchant's statement file for a closed day or month, valid 30 seconds
+    (`bill_type` is one of the declared choices; both give the same file)."""
+    period = text_param(context.values, "bill_date")
     try:
-        statements.parse_period(period)
+        _first, last = statements.parse_period(period)
     except ValueError:
         raise invalid("parameter", "参数无效：bill_date 格式应为 yyyy-MM-dd（日账单）或 "
                       "yyyy-MM（月账单）") from None
-    return BillAsk(period=period)
-
-
-def bill_download_url(context: CallContext) -> Mapping[str, Any]:
-    """A link to the merchant's statement file for a closed day or month, valid 30 seconds."""
-    asked = parse_bill(context)
-    _first, last = statements.parse_period(asked.period)
     if not statements.is_closed(last, context.settings.timezone):
         raise business("isp.bill_not_exist", "账单不存在：当日（当月）账单次日（次月）才生成")
     token = statements.download_token(context.settings.effective_secret_key,
-                                      merchant_id=context.app.miniapp.merchant_id,
-                                      period=asked.period)
+                                      merchant_id=context.merchant.id, period=period)
     return {"bill_download_url":
             f"{context.settings.base_url.rstrip('/')}/payments/bills/{token}.csv"}
-
-
-_REF = {"trade_no": "平台交易号（与 out_trade_no 二选一，同时给出以 trade_no 为准）",
-        "out_trade_no": "商户订单号"}
-_NEW = {
-    "out_trade_no": "商户订单号，64 个字符以内（字母、数字、下划线、连字符），同一应用内唯一",
-    "total_amount": "订单总金额，单位元，最多两位小数，0.01–100000000.00",
-    "subject": "订单标题，256 个字符以内",
-    "body": "订单描述，128 个字符以内",
-    "product_code": "产品码",
-    "timeout_express": "最晚付款时间：1m–15d，或 1c（当天结束）；默认 2h",
-    "time_expire": "绝对超时时间 yyyy-MM-dd HH:mm:ss（北京时间），优先于 timeout_express",
-    "notify_url": "公共参数：异步通知地址",
-}
-METHODS = (
-    Method("alipay.trade.create", "payment", trade_create,
-           "创建交易，返回 trade_no，由小程序交给平台收银台支付", _NEW),
-    Method("alipay.trade.precreate", "payment", trade_precreate,
-           "预创建交易，返回收银台二维码地址 qr_code，居民扫码支付", _NEW),
-    Method("alipay.trade.page.pay", "payment", trade_page_pay,
-           "电脑网站支付：由浏览器打开，网关验签后跳转到收银台",
-           {**_NEW, "return_url": "公共参数：支付完成后浏览器返回的地址"}, browser=True),
-    Method("alipay.trade.wap.pay", "payment", trade_page_pay,
-           "手机网站支付：由浏览器打开，网关验签后跳转到收银台",
-           {**_NEW, "return_url": "公共参数：支付完成后浏览器返回的地址"}, browser=True),
-    Method("alipay.trade.query", "payment", trade_query, "查询交易状态与金额", _REF,
-           writes=False),
-    Method("alipay.trade.refund", "payment", trade_refund,
-           "退款（可多次部分退款，按 out_request_no 幂等，重复请求 fund_change=N）",
-           {**_REF, "refund_amount": "退款金额，单位元，不超过未退金额",
-            "out_request_no": "退款请求号，部分退款必填，同一交易内唯一",
-            "refund_reason": "退款原因"}),
-    Method("alipay.trade.fastpay.refund.query", "payment", refund_query, "查询一笔退款",
-           {**_REF, "out_request_no": "退款请求号（未给出时为商户订单号）"}, writes=False),
-    Method("alipay.trade.close", "payment", trade_close, "关闭未付款的交易", _REF),
-    Method("alipay.trade.cancel", "payment", trade_cancel,
-           "撤销交易：未付款则关闭，已付款（24 小时内、未退款）则全额退款", _REF),
-    Method("alipay.data.dataservice.bill.downloadurl.query", "payment", bill_download_url,
-           "对账单下载地址（30 秒内有效）：商户某日或某月的交易与退款明细（CSV）",
-           {"bill_type": "trade（或 signcustomer，同一份明细）",
-            "bill_date": "yyyy-MM-dd（日账单，次日起可下载）或 yyyy-MM（月账单，次月起）"},
-           writes=False),
-)

@@ -7,14 +7,13 @@ trade answers `ACQ.TRADE_HAS_SUCCESS`, as Alipay's does (the till then queries i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from townsquare.core.clock import clock
 from townsquare.core.errors import PermissionDenied, TownsquareError
 from townsquare.core.i18n import catalogue
-from townsquare.gateway.methods import CallContext, Method
+from townsquare.gateway.methods import CallContext
 from townsquare.gateway.protocol.errors import GatewayFailure, business
 from townsquare.payments.trades import gateway_methods as trade_methods
 from townsquare.payments.trades import service as trades
@@ -31,18 +30,6 @@ from townsquare.payments.wallet import limits, paying, payment_codes
 
 SCENES = ("bar_code", "security_code")
 PRODUCT = "FACE_TO_FACE_PAYMENT"
-_OUT_NO = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-
-
-def _text(biz: Mapping[str, Any], name: str, most: int, *, required: bool = False) -> str:
-    value = biz.get(name, "")
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) \
-        else ""
-    if required and not text:
-        raise InvalidParameter(f"参数无效：缺少 {name}")
-    if len(text) > most:
-        raise InvalidParameter(f"参数无效：{name} 超过 {most} 个字符")
-    return text
 
 
 def _zh(error: TownsquareError) -> str:
@@ -84,30 +71,32 @@ def _refuse_repeat(context: CallContext, out_trade_no: str) -> None:
 
 
 def trade_pay(context: CallContext) -> Mapping[str, Any]:
-    biz = context.biz
+    """The declared parameters (payments/gateway_methods.py) are checked; the scene, product and
+    amount rules answer ACQ.INVALID_PARAMETER as Alipay's do."""
+    values = context.values
+    miniapp = context.miniapp()  # an ISV app names one of its merchant's: biz mini_app_id
     try:
-        scene = _text(biz, "scene", 32) or "bar_code"
+        scene = trade_methods.text_param(values, "scene") or "bar_code"
         if scene not in SCENES:
             raise InvalidParameter("参数无效：scene 只能是 bar_code 或 security_code")
-        product = _text(biz, "product_code", 32) or PRODUCT
+        product = trade_methods.text_param(values, "product_code") or PRODUCT
         if product != PRODUCT:
             raise InvalidParameter(f"参数无效：product_code 只能是 {PRODUCT}")
-        out_trade_no = _text(biz, "out_trade_no", 64, required=True)
-        if not _OUT_NO.match(out_trade_no):
-            raise InvalidParameter("参数无效：out_trade_no 只能含字母、数字、下划线和连字符")
-        total_fen = trade_methods.amount_fen(biz.get("total_amount"), "total_amount")
-        subject = _text(biz, "subject", 256, required=True)
-        body = _text(biz, "body", 128)
-        auth_code = _text(biz, "auth_code", 64, required=True)
-        minutes = trade_methods.timeout_minutes(biz, clock.now())
+        out_trade_no = trade_methods.out_no_param(values, "out_trade_no", required=True)
+        total_fen = trade_methods.amount_fen(values.get("total_amount"), "total_amount")
+        subject = trade_methods.text_param(values, "subject", required=True)
+        body = trade_methods.text_param(values, "body")
+        auth_code = trade_methods.text_param(values, "auth_code", required=True)
+        minutes = trade_methods.timeout_minutes(values, clock.now())
         _refuse_repeat(context, out_trade_no)  # a till's retry after a timeout: no second charge
         payer = payment_codes.resolve(context.db, settings=context.settings,
                                       auth_code=auth_code)
         trade = trades.create(
-            context.db, app=context.app, merchant_id=context.app.miniapp.merchant_id,
-            miniapp_id=context.app.miniapp_id, out_trade_no=out_trade_no, total_fen=total_fen,
-            subject=subject, body=body, product_code=PRODUCT, timeout_minutes=minutes,
-            notify_url=context.call.notify_url, return_url="", buyer_user_id=payer.user.id,
+            context.db, app=context.app, merchant_id=miniapp.merchant_id, miniapp_id=miniapp.id,
+            out_trade_no=out_trade_no, total_fen=total_fen, subject=subject, body=body,
+            product_code=PRODUCT, timeout_minutes=minutes,
+            notify_url=trade_methods.text_param(values, "notify_url"), return_url="",
+            buyer_user_id=payer.user.id,
             content_digest=trades.digest(total_fen=total_fen, subject=subject, body=body))
         trade = paying.pay_trade(context.db, settings=context.settings, actor=payer.user,
                                  trade_no=trade.trade_no, method=paying.WALLET,
@@ -120,15 +109,3 @@ def trade_pay(context: CallContext) -> Mapping[str, Any]:
     answer["gmt_payment"] = beijing(trade.paid_at)
     answer["trans_currency"] = answer["settle_currency"] = "CNY"
     return answer
-
-
-METHODS = (
-    Method("alipay.trade.pay", "payment", trade_pay,
-           "当面付条码支付：商家扫居民的付款码（auth_code），一次调用创建并支付交易",
-           {"out_trade_no": "商户订单号，同一应用内唯一（重复请求不会重复扣款）",
-            "scene": "bar_code（条码）或 security_code，默认 bar_code",
-            "auth_code": "居民付款码（18 位数字，28 开头），一码一用，约 90 秒内有效",
-            "total_amount": "订单总金额，单位元，最多两位小数", "subject": "订单标题",
-            "body": "订单描述", "product_code": "FACE_TO_FACE_PAYMENT",
-            "timeout_express": "最晚付款时间，默认 2h"}),
-)
