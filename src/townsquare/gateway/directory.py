@@ -55,7 +55,8 @@ class KeyEntry:
 class AppEntry:
     id: int
     app_id: str
-    miniapp_id: int
+    miniapp_id: int | None  # a mini-app's app
+    provider_id: int | None  # or an ISV's third-party app
     keys: tuple[KeyEntry, ...]  # newest first
     packages: frozenset[str]  # granted
 
@@ -67,6 +68,7 @@ class AppEntry:
         """The app as a row of `db` without reading it (what is not kept here, such as
         `miniapp`, loads on first use like any lazy attribute)."""
         row = GatewayApp(id=self.id, app_id=self.app_id, miniapp_id=self.miniapp_id,
+                         provider_id=self.provider_id,
                          status=AppStatus.ACTIVE)
         make_transient_to_detached(row)
         return db.merge(row, load=False)
@@ -108,7 +110,7 @@ def _load(db: Session, app_id: str) -> AppEntry | None:
     global loads
     loads += 1
     app = db.execute(
-        select(GatewayApp.id, GatewayApp.miniapp_id, GatewayApp.status)
+        select(GatewayApp.id, GatewayApp.miniapp_id, GatewayApp.provider_id, GatewayApp.status)
         .where(GatewayApp.app_id == app_id)
     ).one_or_none()
     if app is None or app.status != AppStatus.ACTIVE:
@@ -123,6 +125,7 @@ def _load(db: Session, app_id: str) -> AppEntry | None:
         .where(PackageGrant.app_id == app.id, PackageGrant.status == GrantStatus.GRANTED)
     )
     return AppEntry(id=app.id, app_id=app_id, miniapp_id=app.miniapp_id,
+                    provider_id=app.provider_id,
                     keys=tuple(KeyEntry(*row) for row in found), packages=frozenset(packages))
 
 
