@@ -2,7 +2,7 @@
 same server's trivial endpoint, measured in interleaved rounds in the same run.
 
   floor    GET /api/health on the same uvicorn process (no database, no signature);
-  gateway  POST /gateway.do `townsquare.data.service.score.query`, pre-signed with RSA2 by the
+  gateway  POST /gateway.do `alipay.trade.query` (a paid trade), pre-signed with RSA2 by the
            client: the server reads the parameters, finds the app and its keys, verifies the
            signature, checks the package, runs the method, logs the call, signs the answer.
 
@@ -31,11 +31,13 @@ from harness import cpu_seconds, drive, percentile, uvicorn_server, write_sectio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 SECRET = "gateway-benchmark-secret"
-METHOD = "townsquare.data.service.score.query"
+METHOD = "alipay.trade.query"
+OUT_TRADE_NO = "BENCH-20261207-0001"
 
 
 def seed(url: str) -> dict[str, str]:
-    """One merchant, one mini-app with a gateway app, its key and the data package."""
+    """One merchant, one mini-app with a gateway app, its key and the payment package, and one
+    paid trade to query."""
     from townsquare.accounts.models import Role, RoleGrant, User
     from townsquare.core.database import Database
     from townsquare.gateway import keys
@@ -44,6 +46,8 @@ def seed(url: str) -> dict[str, str]:
     from townsquare.merchants.models import Category, Merchant
     from townsquare.miniapps.models import MiniApp, MiniAppKind
     from townsquare.models import metadata
+    from townsquare.payments import ledger
+    from townsquare.payments.trades import service as trades
 
     database = Database(url)
     metadata.drop_all(database.engine)
@@ -65,8 +69,22 @@ def seed(url: str) -> dict[str, str]:
         db.flush()
         db.add(AppKey(app_id=app.id, public_key=signing.public_key_text(key.public_key()),
                       fingerprint=signing.fingerprint(key.public_key())))
-        db.add(PackageGrant(app_id=app.id, package="data", status=GrantStatus.GRANTED,
+        db.add(PackageGrant(app_id=app.id, package="payment", status=GrantStatus.GRANTED,
                             requested_at=app.created_at))
+        buyer = User(username="benchbuyer", display_name="居民", password_hash="x",
+                     roles=[RoleGrant(role=Role.RESIDENT)])
+        db.add(buyer)
+        db.flush()
+        wallet = ledger.accounts.wallet(buyer.id)
+        ledger.post(db, kind="top_up", reference="bench", legs={
+            ledger.accounts.BANK_CLEARING: -10_000, wallet: 10_000})
+        trade = trades.create(
+            db, app=app, merchant_id=merchant.id, miniapp_id=miniapp.id,
+            out_trade_no=OUT_TRADE_NO, total_fen=1_250, subject="基准订单",
+            product_code="FACE_TO_FACE_PAYMENT", timeout_minutes=90, notify_url="",
+            return_url="", content_digest="bench")
+        trades.pay(db, trade_no=trade.trade_no, payer=buyer, source=wallet,
+                   fund_channel="BALANCE", funding_reference="bench", idempotency_key="bench")
         keys.ensure_platform_key(db, secret=SECRET.encode())
         world = {"app_id": app.app_id, "private_key": signing.private_key_pkcs1(key)}
     database.dispose()
@@ -82,7 +100,8 @@ def signed_bodies(world: dict[str, str], n: int) -> list[bytes]:
     for i in range(n):
         params = {"app_id": world["app_id"], "method": METHOD, "charset": "utf-8",
                   "format": "JSON", "sign_type": "RSA2", "version": "1.0",
-                  "timestamp": stamp, "biz_content": f'{{"n":{i}}}'}
+                  "timestamp": stamp,
+                  "biz_content": f'{{"out_trade_no":"{OUT_TRADE_NO}","n":{i}}}'}
         params["sign"] = signing.sign(key, signing.string_to_sign(params))
         bodies.append(urlencode(params).encode())
     return bodies
@@ -139,7 +158,7 @@ def main() -> None:
     env = {"TOWNSQUARE_DATABASE_URL": url, "TOWNSQUARE_SECRET_KEY": SECRET,
            "TOWNSQUARE_DATA_DIR": tmp, "TOWNSQUARE_GATEWAY_NOTIFY_INTERVAL_MS": "0",
            # one app calls as fast as it can: lift its limit (the bucket is still checked)
-           "TOWNSQUARE_GATEWAY_RATE_LIMITS": "data=1000000:1000000",
+           "TOWNSQUARE_GATEWAY_RATE_LIMITS": "payment=1000000:1000000",
            "TZ": "Asia/Shanghai"}
     os.environ["TZ"] = "Asia/Shanghai"  # the client stamps calls in Beijing time, as ISVs do
     time.tzset()
