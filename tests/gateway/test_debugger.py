@@ -130,3 +130,20 @@ def test_the_console_page(client, database, world, make_user):
     client.cookies.clear()
     browser_login(client, make_user(display_name="路人"))
     assert client.get(page).status_code == 404
+
+
+def test_an_isv_apps_console_has_the_debugger_too(client, database, settings, make_user, world):
+    from tests.gateway import isv_world
+
+    isv = isv_world.build(database, settings, make_user, base=world)
+    page = f"/console/isv/{isv.provider_id}/gateway/debug"
+    csrf = browser_login(client, isv.staff)
+    assert f'href="{page}"' in client.get(f"/console/isv/{isv.provider_id}/gateway").text
+    params = signed(isv, "alipay.open.auth.token.app.query", biz_content="{}")
+    sign = params.pop("sign")
+    shown = client.post(page, data={"csrf_token": csrf, "url": "?" + urlencode(params),
+                                    "sign": sign})
+    assert shown.status_code == 200 and "验签通过。" in unescape(shown.text)
+    # the merchant's owner is not the provider's staff: no debugger of its app
+    browser_login(client, world.owner)
+    assert client.get(page).status_code in (403, 404)
