@@ -22,7 +22,9 @@ def demo_server(sqlite_template, tmp_path_factory) -> Iterator[tuple[str, Databa
     would not do itself, and for reading what the pages must show)."""
     folder = tmp_path_factory.mktemp("roles")
     shutil.copy(sqlite_template, folder / "townsquare.db")
-    database = Database(f"sqlite:///{folder / 'townsquare.db'}")
+    # The walks check pages, not lock contention (tests/reliability does): on a loaded CI
+    # machine a write right after start-up has been seen to wait past the default 5 s.
+    database = Database(f"sqlite:///{folder / 'townsquare.db'}", lock_timeout_ms=20_000)
     serving = _serve(database, folder, demo=True)
     base = next(serving)
     yield base, database
