@@ -30,11 +30,6 @@ def _resident_code(browser, base: str, community: str, viewport: str) -> str:
         page = context.new_page()
         login(page, base, "resident", "townsquare-demo")
         page.goto(f"{base}/community/{community}/code?kind=person")
-        for _ in range(3):  # right after start-up, under CI load, this page has met a 503
-            if page.locator("#pass-qr svg").count():  # (database locked; see the note of
-                break                                 # 2026-12-07): a resident reloads
-            page.wait_for_timeout(3_000)
-            page.reload()
         page.locator("#pass-qr svg").wait_for()
         shot = screenshot(page, f"guard-{viewport}-00-resident-code")
         issued = page.locator("#pass-qr").get_attribute("data-code")

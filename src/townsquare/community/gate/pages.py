@@ -68,11 +68,14 @@ OFFLINE_REASONS = {
 }
 
 
+# The code pages write (each look at the household's health status is audited), so they take
+# the write lock at BEGIN: a read-only unit of work that writes late answers "database is
+# locked" on SQLite whenever another writer committed since its first read (core/database.py).
 @router.get("/community/{com}/code", response_class=HTMLResponse)
 def code_page(
     request: Request,
     com: PublicId,
-    db: DbSession,
+    db: WritingDbSession,
     settings: AppSettings,
     user: CurrentUser,
     kind: Kind = "household",
@@ -84,7 +87,7 @@ def code_page(
 def code_fragment(
     request: Request,
     com: PublicId,
-    db: DbSession,
+    db: WritingDbSession,
     settings: AppSettings,
     user: CurrentUser,
     kind: Kind = "household",
