@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD
 from tests.ordering.conftest import NOON, Shop
+from townsquare import ordering
 from townsquare.accounts.models import User
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings
 from townsquare.merchants import providers
 from townsquare.miniapps import review, templates_service
-from townsquare import ordering
 from townsquare.ordering import orders
 from townsquare.ordering.catalog.models import Sku, Stock
 from townsquare.ordering.orders.models import Order
