@@ -154,3 +154,44 @@ def test_one_idempotency_key_racing_makes_one_order(database, settings, world):
     with database.unit_of_work() as db:
         assert db.scalar(select(func.count()).select_from(orders.Order)) == 1
         assert w.stock_left(db, world) == (8, 2)
+
+
+def test_cancellations_and_payments_in_one_slot_never_deadlock(database, settings, world):
+    """Ten residents cancel paid orders (refund, then release) while ten others pay theirs
+    (ledger, then confirm) in the same slot, at the same merchant: every call succeeds."""
+    _set(database, world, places=20, stock=1_000)
+    leaving, paying = _buyers(database, 10, "leave"), _buyers(database, 10, "pay")
+    paid = {}
+    for user in leaving:
+        with database.unit_of_work() as db:
+            order = w.place(db, world, db.get_one(User, user.id), key="k", quantity=1,
+                            expected=450, settings=settings)
+            paid[user.id] = (order.public_id, order.trade_no)
+        w.pay(database, settings, user, order.trade_no)
+    waiting = {}
+    for user in paying:
+        with database.unit_of_work() as db:
+            order = w.place(db, world, db.get_one(User, user.id), key="k", quantity=1,
+                            expected=450, settings=settings)
+            waiting[user.id] = order.trade_no
+    barrier = threading.Barrier(20)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        if i % 2:
+            user = leaving[i // 2]
+            with database.unit_of_work() as db:
+                orders.cancel_by_resident(db, actor=db.get_one(User, user.id),
+                                          order_id=paid[user.id][0])
+        else:
+            user = paying[i // 2]
+            w.pay(database, settings, user, waiting[user.id])
+
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(one, range(20)))  # any deadlock would raise here
+    assert _outcome(database, world) == (990, 0, 10, 10, 10, 10)
+    with database.unit_of_work() as db:
+        for user in leaving:
+            assert w.balance(db, user) == 10_000
+        for user in paying:
+            assert w.balance(db, user) == 10_000 - 450

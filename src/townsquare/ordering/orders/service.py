@@ -6,10 +6,12 @@ Every transition is one conditional UPDATE from the statuses it may leave (`WHER
 auto-cancel; a double-clicked button). The winner writes the timeline row and the behaviour
 event. A cancellation of a paid order releases the hold and refunds the whole payment through
 `payments.trades.refund` with out_request_no `order:<ord>:<status>`, in the same transaction:
-if the refund is refused, nothing changes. Locks are taken order → hold → trade here, and
-trade → order → hold by a payment (`payment.py`); the two never meet on one order, because a
-paid order's trade is not paid again and an unpaid order is cancelled by closing its trade
-first (see `cancel_by_resident`)."""
+if the refund is refused, nothing changes. Locks: a payment (`payment.py`) takes the trade, the
+ledger's rows, the order, then the hold's rows (hold, slot, stock); a paid order's cancellation
+takes the order, the trade and the ledger's rows (the refund), then the hold's rows. Rows they
+share (the merchant's ledger accounts, a slot, a stock row) come in the same order, and an
+unpaid order is cancelled by closing its trade first (see `cancel_by_resident`), so none of
+them waits for another in a circle."""
 
 from __future__ import annotations
 
@@ -207,12 +209,15 @@ def refund_whole(db: Session, order: Order, status: str) -> None:
 
 def cancel_paid(db: Session, order: Order, *, from_: Iterable[OrderStatus], by: str,
                 reason: str, actor: User | None, to: OrderStatus = S.CANCELLED) -> Order:
-    """Cancel (or reject) an order that was paid: release its hold and refund it whole."""
+    """Cancel (or reject) an order that was paid: refund it whole and release its hold. The
+    refund comes first: it locks the ledger's rows before the hold's slot and stock rows, the
+    order a payment takes them in, so a cancellation and a payment in the same slot cannot
+    wait for each other."""
     now = clock.now()
     _move(db, order, from_=from_, to=to, actor_kind=by, actor=actor, note=reason,
           cancelled_by=by, cancel_reason=reason[:200], cancelled_at=now)
-    _release(db, order)
     refund_whole(db, order, to.value)
+    _release(db, order)
     feed.cancelled(db, order)
     return order
 
