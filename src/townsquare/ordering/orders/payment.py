@@ -6,7 +6,7 @@ inside the transaction that changed the trade:
   gone (it expired before the payment arrived) the payment is refunded and the order cancelled
   in the same transaction, so a resident never pays for an order that has no place.
 - **closed / timed_out / cancelled** (an unpaid trade): the order is cancelled and its hold
-  released.
+  released (at a timeout, by the hold's own expiry job: see `closed`).
 - **refunded**: a refund behaviour event; a trade refunded whole from outside ordering (an
   operator's console) cancels the order it paid for.
 
@@ -69,13 +69,18 @@ def paid(db: Session, order: Order, trade: Trade) -> None:
                      actor=None, note="auto_accept", accepted_at=now)
 
 
-def closed(db: Session, order: Order) -> None:
+def closed(db: Session, order: Order, event: str) -> None:
+    """An unpaid trade closed. At its timeout the order's hold expires too (the same moment):
+    the hold's expiry job gives the place back, one hold per transaction, because payments'
+    job closes many timed-out trades in one transaction, and releasing all their holds in it
+    would take slot and stock rows out of the order live checkouts take them in."""
     hint = db.info.get(orders.CANCEL_HINT)
     if hint is not None and hint[0] == order.id:
         _, by, reason, user_id = hint
         orders.cancel_unpaid(db, order, by=by, reason=reason, actor=db.get(User, user_id))
     else:
-        orders.cancel_unpaid(db, order, by="system", reason="unpaid", actor=None)
+        orders.cancel_unpaid(db, order, by="system", reason="unpaid", actor=None,
+                             release_hold=event != "timed_out")
 
 
 def refunded(db: Session, order: Order, change: hooks.TradeChanged) -> None:
@@ -102,7 +107,7 @@ def on_trade_changed(db: Session, change: hooks.TradeChanged) -> None:
     if change.event == "paid":
         paid(db, order, change.trade)
     elif change.event in ("closed", "timed_out", "cancelled"):
-        closed(db, order)
+        closed(db, order, change.event)
     elif change.event == "refunded":
         refunded(db, order, change)
 

@@ -223,15 +223,17 @@ def cancel_paid(db: Session, order: Order, *, from_: Iterable[OrderStatus], by: 
 
 
 def cancel_unpaid(db: Session, order: Order, *, by: str, reason: str,
-                  actor: User | None) -> bool:
-    """The trade of an unpaid order was closed: cancel the order and release its hold."""
+                  actor: User | None, release_hold: bool = True) -> bool:
+    """The trade of an unpaid order was closed: cancel the order and (unless the hold's own
+    expiry gives its place back) release its hold."""
     try:
         _move(db, order, from_=[S.CREATED], to=S.CANCELLED, actor_kind=by, actor=actor,
               note=reason, cancelled_by=by, cancel_reason=reason[:200],
               cancelled_at=clock.now())
     except OrderStateError:
         return False
-    _release(db, order)
+    if release_hold:
+        _release(db, order)
     feed.cancelled(db, order)
     return True
 
