@@ -154,7 +154,8 @@ def scan_code(request: Request, mer_id: str, user: FormUser, db: DbSession,
     """The counter scanned (or typed) a resident's pickup code: hand the order over."""
     where = views.scope(db, user, mer_id)
     try:
-        order = orders.hand_over(db, actor=user, merchant_id=mer_id, code=code.strip())
+        order = orders.hand_over(db, actor=user, merchant_id=mer_id, code=code.strip(),
+                                 settings=request.app.state.settings)
     except TownsquareError as exc:
         db.rollback()
         text = exc.render(i18n.gettext)

@@ -65,6 +65,8 @@ def sales(db: Session, *, merchant_id: int, store_id: int | None, last_day: date
     tz = ZoneInfo(zone)
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for paid_at, total in db.execute(select(Order.paid_at, Order.total_fen).where(*where)):
+        if paid_at is None:
+            continue
         slot = per_day[paid_at.astimezone(tz).date()]
         slot[0] += 1
         slot[1] += int(total)

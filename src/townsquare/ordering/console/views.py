@@ -24,7 +24,6 @@ from townsquare.ordering.stores import service as stores
 from townsquare.ordering.stores.models import Store
 
 
-
 @dataclass(frozen=True)
 class ShopLine:
     """One ordering mini-app of the merchant and how it accepts orders."""

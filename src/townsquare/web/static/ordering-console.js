@@ -19,7 +19,10 @@
   const errorBox = document.getElementById("board-error");
   const soundButton = document.getElementById("sound-toggle");
   const SOUND_KEY = "ts-orders-sound";
-  let audio = null, known = new Set(), refreshing = null, again = false;
+  // the status each order was last drawn with: the stream repeats recent changes (they may
+  // have committed late), and an order already drawn in its status needs no redraw
+  let audio = null, refreshing = null, again = false;
+  const seen = new Map();
 
   // -- sound --------------------------------------------------------------------------------------
   function soundWanted() { return localStorage.getItem(SOUND_KEY) === "1"; }
@@ -73,7 +76,7 @@
 
   // -- live updates ---------------------------------------------------------------------------------
   function remember() {
-    root.querySelectorAll("[data-order]").forEach((el) => known.add(el.dataset.order));
+    root.querySelectorAll("[data-order][data-status]").forEach((el) => seen.set(el.dataset.order, el.dataset.status));
   }
   async function refresh() {
     if (refreshing) { again = true; return refreshing; }
@@ -115,8 +118,10 @@
     source.addEventListener("orders", (ev) => {
       const data = JSON.parse(ev.data);
       root.dataset.cursor = data.cursor;
-      const fresh = data.orders.filter((o) => o.status === "paid" && !known.has(o.id));
-      data.orders.forEach((o) => known.add(o.id));
+      const changed = data.orders.filter((o) => seen.get(o.id) !== o.status);
+      if (!changed.length) return;
+      const fresh = changed.filter((o) => o.status === "paid" && !seen.has(o.id));
+      changed.forEach((o) => seen.set(o.id, o.status));
       if (fresh.length && soundButton) beep();
       refresh();
     });
