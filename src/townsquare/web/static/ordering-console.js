@@ -157,6 +157,20 @@
     }
   });
 
+  // the kitchen's wall clock, in the store's time zone
+  const wall = document.getElementById("kitchen-clock");
+  if (wall) {
+    const tick = () => {
+      try {
+        wall.textContent = new Intl.DateTimeFormat("zh-CN", {
+          hour: "2-digit", minute: "2-digit", hour12: false, timeZone: wall.dataset.zone,
+        }).format(new Date());
+      } catch (e) { /* an unknown zone: keep the server's time */ }
+    };
+    tick();
+    setInterval(tick, 15000);
+  }
+
   remember();
   showSound();
   connect();
