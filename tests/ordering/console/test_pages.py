@@ -267,3 +267,13 @@ def test_the_stream_ends_when_the_client_leaves(database):
 
     sent = asyncio.run(run())
     assert sent[0].startswith("retry: 2000") and len(sent) == 1  # it stops once the client has gone
+
+
+def test_an_auto_accepting_shop_says_so(client, database, settings, shop, make_user):
+    world = w.build(database, settings, shop, make_user,
+                    config={"auto_accept": True, "accept_within_minutes": 5})
+    ord_id = paid(database, settings, world)
+    login(client, world.shop.owner)
+    page = client.get(f"/console/merchant/{world.shop.merchant}/orders").text
+    assert "自动接单：开" in page and "5 分钟内未接单" in page
+    assert ord_id in column(page, "preparing")  # accepted at payment, straight to the kitchen

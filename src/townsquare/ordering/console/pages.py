@@ -95,7 +95,7 @@ def board_columns(request: Request, mer_id: str, user: CurrentUser, db: DbSessio
 
 
 @router.get("/console/merchant/{mer_id}/orders/stream")
-async def order_stream(request: Request, mer_id: str, user: CurrentUser, db: DbSession,
+def order_stream(request: Request, mer_id: str, user: CurrentUser, db: DbSession,
                        store: StoreQuery = "",
                        cursor: Annotated[str, Query(max_length=80)] = "",
                        seconds: Annotated[int, Query(ge=1, le=stream.MAX_SECONDS)]

@@ -120,7 +120,8 @@
       root.dataset.cursor = data.cursor;
       const changed = data.orders.filter((o) => seen.get(o.id) !== o.status);
       if (!changed.length) return;
-      const fresh = changed.filter((o) => o.status === "paid" && !seen.has(o.id));
+      // new to this page: paid, or accepted at once where the shop accepts automatically
+      const fresh = changed.filter((o) => (o.status === "paid" || o.status === "accepted") && !seen.has(o.id));
       changed.forEach((o) => seen.set(o.id, o.status));
       if (fresh.length && soundButton) beep();
       refresh();
