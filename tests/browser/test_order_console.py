@@ -17,7 +17,7 @@ from townsquare.accounts.models import User
 from townsquare.core.settings import Settings
 from townsquare.ordering import orders
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, login, screenshot
+from .conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, login, screenshot
 from .test_gate_camera import write_y4m
 
 pytestmark = pytest.mark.browser
@@ -79,6 +79,9 @@ def test_the_board_takes_an_order_from_payment_to_the_counter(
     with database.unit_of_work() as db:
         orders.ready(db, actor=db.get_one(User, world.shop.owner.id), order_id=earlier)
     page.locator(f"[data-column=ready] [data-order='{earlier}']").wait_for()
+    page.set_viewport_size(VIEWPORTS["phone"])
+    screenshot(page, "order-console-board-phone")
+    page.set_viewport_size(VIEWPORTS["desktop"])
 
     # the ticket and the kitchen display
     page.goto(f"{base}/orders/{ord_id}/ticket?width=58")
