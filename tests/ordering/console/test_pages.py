@@ -17,6 +17,7 @@ from townsquare.core.clock import clock
 from townsquare.merchants import service as merchants
 from townsquare.ordering import orders
 from townsquare.ordering.console import stream
+from townsquare.ordering.orders.checkout import DeliveryAddress
 from townsquare.ordering.stores import service as stores
 from townsquare.payments.trades import service as trades
 from townsquare.payments.trades.models import TradeStatus
@@ -277,3 +278,23 @@ def test_an_auto_accepting_shop_says_so(client, database, settings, shop, make_u
     page = client.get(f"/console/merchant/{world.shop.merchant}/orders").text
     assert "自动接单：开" in page and "5 分钟内未接单" in page
     assert ord_id in column(page, "preparing")  # accepted at payment, straight to the kitchen
+
+
+def test_a_delivery_goes_out_with_the_shops_rider(client, database, settings, world):
+    home = DeliveryAddress("王芳", "13800000000", "光谷大道 2 号 3 栋", *w.HOME)
+    ord_id = paid(database, settings, world, quantity=6, kind="delivery", address=home,
+                  slot=None)
+    login(client, world.shop.owner)
+    base = f"/console/merchant/{world.shop.merchant}/orders"
+    card = column(client.get(base).text, "new")
+    assert "光谷大道 2 号 3 栋" in card and "配送" in card
+    for step in ("accept", "ready"):
+        assert post(client, f"{base}/{ord_id}/{step}", headers=FETCH).status_code == 204
+    assert 'data-action="dispatch"' in column(client.get(base).text, "ready")
+    assert post(client, f"{base}/{ord_id}/delivered", headers=FETCH).status_code == 409
+    assert post(client, f"{base}/{ord_id}/dispatch", headers=FETCH).status_code == 204
+    assert ord_id in column(client.get(base).text, "delivering")
+    assert post(client, f"{base}/{ord_id}/delivered", headers=FETCH).status_code == 204
+    assert status(database, ord_id) == "delivered"
+    ticket = client.get(f"{base}/{ord_id}/ticket").text
+    assert "王芳" in ticket and "13800000000" in ticket and "¥5.00" in ticket  # the fee
