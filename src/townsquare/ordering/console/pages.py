@@ -27,6 +27,7 @@ from townsquare.core.errors import NotFound, TownsquareError
 from townsquare.core.i18n import N_
 from townsquare.ordering import orders
 from townsquare.ordering.console import board, sales, stream, views
+from townsquare.ordering.orders import labels
 from townsquare.web import charts
 from townsquare.web.deps import DbSession
 from townsquare.web.forms import flashes, safe_next, see_other
@@ -59,6 +60,7 @@ def card_context(where: views.Scope) -> dict[str, Any]:
         "slot_text": lambda o: views.slot_text(o, where.zone, today),
         "local_time": lambda dt, fmt="%H:%M": views.local_time(dt, where.zone, fmt),
         "waiting": lambda o: board.minutes_waiting(o.paid_at, now),
+        "reason_label": labels.reason_label,
         "base": _base(where.merchant.public_id), "now": now, "actor_labels": ACTOR_LABELS,
     }
 
