@@ -280,7 +280,7 @@ def sales_charts(result: sales.Sales) -> dict[str, Markup]:
     orders_by_day = charts.lines(
         charts.day_labels(days), [charts.Series(_("Orders"), [d.orders for d in result.days])],
         x_name=_("Day"), y_name=charts.axis_name(_("Orders"), _("orders")),
-        label=_("Orders by day"), chart_id="orders-by-day")
+        label=_("Orders by day"), chart_id="orders-by-day", whole=True)
     names = [p.name for p in result.products]
     by_product = charts.bars(
         names, [charts.Series(_("Takings"), [p.takings_fen / 100 for p in result.products])],
