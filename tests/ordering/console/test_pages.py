@@ -93,7 +93,7 @@ def test_the_board_shows_paid_orders_by_column_and_store(client, database, setti
     # the merchant's page links the console
     assert f'href="{base}/orders"' in client.get(base).text
     english = client.get(f"{base}/orders", params={"lang": "en"}).text
-    assert "New · to accept" in english and "Waiting 0 min" in english
+    assert "New · to accept" in english and "Paid 0 min ago" in english
 
 
 def test_actions_move_the_order_and_refuse_an_illegal_step(client, database, settings, world):

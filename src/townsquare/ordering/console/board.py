@@ -42,7 +42,7 @@ STATUS_LABELS = {
     "ready": N_("Ready"),
     "picked_up": N_("Picked up"),
     "out_for_delivery": N_("Out for delivery"),
-    "delivered": N_("Delivered"),
+    "delivered": N_("Delivered to the customer"),
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
     "rejected": N_("Rejected by the shop"),
@@ -71,7 +71,7 @@ ACTIONS = {
     "start": Action("start", N_("Start preparing"), "secondary"),
     "ready": Action("ready", N_("Mark ready")),
     "dispatch": Action("dispatch", N_("Send with own rider")),
-    "delivered": Action("delivered", N_("Delivered")),
+    "delivered": Action("delivered", N_("Mark delivered")),
     "cancel": Action("cancel", N_("Cancel and refund"), "danger", needs_reason=True),
 }
 # Reasons a shop usually gives when it refuses or cancels an order (it may type its own).

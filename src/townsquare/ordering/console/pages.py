@@ -42,7 +42,7 @@ DONE = {a: label for a, label in (
     ("dispatch", N_("Out for delivery.")), ("delivered", N_("Marked delivered.")),
     ("cancel", N_("Order cancelled; the payment is refunded.")),
 )}
-ACTOR_LABELS = {"user": N_("Resident"), "merchant": N_("Shop"), "system": N_("Platform")}
+ACTOR_LABELS = {"user": N_("Customer"), "merchant": N_("Shop"), "system": N_("Platform")}
 
 
 def _base(mer_id: str) -> str:
