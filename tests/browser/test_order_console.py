@@ -83,6 +83,16 @@ def test_the_board_takes_an_order_from_payment_to_the_counter(
     screenshot(page, "order-console-board-phone")
     page.set_viewport_size(VIEWPORTS["desktop"])
 
+    # one order's page follows it: the counter hands it over elsewhere, the page shows it
+    page.goto(f"{base}/orders/{earlier}")
+    page.wait_for_selector("#order-live[data-status=ready]")
+    with database.unit_of_work() as db:
+        orders.hand_over(db, actor=db.get_one(User, world.shop.owner.id),
+                         merchant_id=world.shop.merchant, settings=SERVER_SETTINGS,
+                         code=orders.pickup_code(w.order(db, earlier), settings=SERVER_SETTINGS))
+    page.wait_for_selector("#order-live[data-status=picked_up]")
+    page.goto(f"{base}/orders")
+
     # the ticket and the kitchen display
     page.goto(f"{base}/orders/{ord_id}/ticket?width=58")
     assert page.inner_text("#ticket-number") == "A002"
@@ -142,12 +152,14 @@ def test_the_board_takes_an_order_from_payment_to_the_counter(
         camera.close()
     # a USB scanner gun types the code and Enter (no camera on this machine)
     with database.unit_of_work() as db:
-        gun = orders.pickup_code(w.order(db, earlier), settings=SERVER_SETTINGS)
+        owner = db.get_one(User, world.shop.owner.id)
+        orders.ready(db, actor=owner, order_id=cooking)
+        gun = orders.pickup_code(w.order(db, cooking), settings=SERVER_SETTINGS)
     page.goto(f"{base}/orders/scan")
     page.fill("#scan-input", gun)
     page.press("#scan-input", "Enter")
-    page.wait_for_selector(f"#scan-result[data-order='{earlier}']")
-    assert state(database, earlier) == "picked_up"
+    page.wait_for_selector(f"#scan-result[data-order='{cooking}']")
+    assert state(database, cooking) == "picked_up"
     page.fill("#scan-input", gun)  # the same code again: refused, with the reason
     page.press("#scan-input", "Enter")
     page.wait_for_selector("#scan-result[data-handed='0']")

@@ -256,6 +256,11 @@ def test_the_stream_sends_an_event_when_an_order_changes(client, database, setti
     settled = client.get(f"{base}/stream", params={"seconds": 1},
                          headers={"last-event-id": last})
     assert "event: ready" in settled.text and "event: orders" not in settled.text
+    # one order's page follows that order alone
+    post(client, f"{base}/{ord_id}/start")
+    one = client.get(f"{base}/stream", params={"cursor": last, "seconds": 1, "order": ord_id})
+    assert f'"id": "{ord_id}"' in one.text and '"status": "preparing"' in one.text
+    assert client.get(f"{base}/stream", params={"order": "ord_nothere"}).status_code == 404
 
 
 def test_the_stream_ends_when_the_client_leaves(database):

@@ -98,15 +98,17 @@ def board_columns(request: Request, mer_id: str, user: CurrentUser, db: DbSessio
 
 @router.get("/console/merchant/{mer_id}/orders/stream")
 def order_stream(request: Request, mer_id: str, user: CurrentUser, db: DbSession,
-                       store: StoreQuery = "",
-                       cursor: Annotated[str, Query(max_length=80)] = "",
-                       seconds: Annotated[int, Query(ge=1, le=stream.MAX_SECONDS)]
-                       = stream.MAX_SECONDS) -> StreamingResponse:
-    """Server-sent events: one `orders` event per batch of this merchant's changed orders."""
+                 store: StoreQuery = "", order: Annotated[str, Query(max_length=40)] = "",
+                 cursor: Annotated[str, Query(max_length=80)] = "",
+                 seconds: Annotated[int, Query(ge=1, le=stream.MAX_SECONDS)]
+                 = stream.MAX_SECONDS) -> StreamingResponse:
+    """Server-sent events: one `orders` event per batch of this merchant's changed orders (or,
+    with `order`, of that one order: its page follows it)."""
     where = views.scope(db, user, mer_id, store)
     start = request.headers.get("last-event-id", "")[:80] or cursor or _cursor(db, where)
     watch = stream.Watch(merchant_id=where.merchant.id,
-                         store_id=where.store.id if where.store else None)
+                         store_id=where.store.id if where.store else None,
+                         order_id=views.own_order(db, user, where, order).id if order else None)
     db.rollback()  # no transaction stays open while the stream lasts
     return StreamingResponse(
         stream.events(request.app.state.database, watch, start,
@@ -177,7 +179,7 @@ def scan_code(request: Request, mer_id: str, user: FormUser, db: DbSession,
 def order_context(db: Session, user: User, where: views.Scope, ord_id: str) -> dict[str, Any]:
     order = views.own_order(db, user, where, ord_id)
     return {**card_context(where), "order": order, "timeline": orders.timeline(order),
-            "reasons": board.REJECT_REASONS}
+            "reasons": board.REJECT_REASONS, "cursor": _cursor(db, where)}
 
 
 @router.get("/console/merchant/{mer_id}/orders/{ord_id}", response_class=HTMLResponse)

@@ -12,6 +12,19 @@
     printButton.addEventListener("click", () => window.print());
     if (new URLSearchParams(location.search).get("print") === "1") window.print();
   }
+  // one order's page: it reloads when the order moves on (an auto-cancel, another device)
+  const single = document.getElementById("order-live");
+  if (single) {
+    const url = new URL(single.dataset.stream, location.href);
+    url.searchParams.set("cursor", single.dataset.cursor);
+    const source = new EventSource(url);
+    source.addEventListener("orders", (ev) => {
+      const moved = JSON.parse(ev.data).orders.some(
+        (o) => o.id === single.dataset.order && o.status !== single.dataset.status);
+      if (moved) { source.close(); location.reload(); }
+    });
+    return;
+  }
   const root = document.getElementById("order-board") || document.getElementById("kitchen");
   if (!root) return;
   const T = JSON.parse(document.getElementById("board-strings").textContent);
