@@ -50,6 +50,10 @@ def test_the_board_takes_an_order_from_payment_to_the_counter(
     earlier = paid(database, settings, world, world.other, key="early", note="多给点葱")
     with database.unit_of_work() as db:
         orders.accept(db, actor=db.get_one(User, world.shop.owner.id), order_id=earlier)
+    errors: list[str] = []  # script errors and CSP violations (a refused POST's 4xx is expected)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and "Failed to load resource" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     login(page, small_server, world.shop.owner.username, w.PASSWORD)
     page.goto(f"{base}/orders")
     page.wait_for_selector("#order-board[data-live='1']")
@@ -164,3 +168,4 @@ def test_the_board_takes_an_order_from_payment_to_the_counter(
     page.press("#scan-input", "Enter")
     page.wait_for_selector("#scan-result[data-handed='0']")
     assert page.inner_text("#scan-result .reason")
+    assert errors == []
