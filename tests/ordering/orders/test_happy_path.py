@@ -69,3 +69,90 @@ def test_delivery_goes_out_and_arrives(database, settings, world):
             step(db, actor=owner, order_id=ord_id)
         assert w.order(db, ord_id).status is orders.OrderStatus.DELIVERED
         assert trades.get(db, trade_no).status is TradeStatus.TRADE_SUCCESS
+
+
+def test_community_pickup_point_next_day(database, settings, shop, make_user):
+    from townsquare.ordering.slots import rules
+    from townsquare.ordering.stores import service as stores
+
+    world = w.build(database, settings, shop, make_user,
+                    config={"pickup": False, "delivery": False, "community": True})
+    with database.unit_of_work() as db:
+        point = stores.add_point(db, actor=None, store_id=shop.store, name="光谷花园自提点",
+                                 address="光谷花园 5 栋", lat=30.507, lng=114.41).public_id
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="community", point_id=point,
+                       capacity_orders=50, lead_minutes=0, cutoff_time=23 * 60,
+                       cutoff_days=1, days_ahead=2, window_start=16 * 60,
+                       window_end=20 * 60)
+    with database.unit_of_work() as db:
+        w.fill(db, world, world.resident, 3)
+        with pytest.raises(orders.KindNotOffered):
+            orders.place(db, actor=world.resident, miniapp_id=world.miniapp, kind="pickup",
+                         slot_start=w.NOON, point_id=None, address=None, note="",
+                         expected_total_fen=1150, idempotency_key="p")
+    with database.unit_of_work() as db:
+        quote = orders.quote(db, actor=world.resident, miniapp_id=world.miniapp,
+                             kind="community", point_id=point)
+        assert quote.problems == [] and quote.total_fen == 1150
+        assert quote.slot_start.hour == 8  # 16:00 in Shanghai, the next day
+        assert quote.slot_start.date() > w.NOON.date()
+        order = orders.place(db, actor=world.resident, miniapp_id=world.miniapp,
+                             kind="community", slot_start=None, point_id=point, address=None,
+                             note="", expected_total_fen=1150, idempotency_key="c",
+                             settings=settings)
+        assert order.point_id is not None and order.slot_start == quote.slot_start
+        ord_id, trade_no = order.public_id, order.trade_no
+    w.pay(database, settings, world.resident, trade_no)
+    with database.unit_of_work() as db:
+        assert w.order(db, ord_id).pickup_number == "D001"
+        orders.accept(db, actor=world.shop.owner, order_id=ord_id)
+        orders.ready(db, actor=world.shop.owner, order_id=ord_id)
+        orders.hand_over(db, actor=world.shop.owner, merchant_id=world.shop.merchant,
+                         code=orders.pickup_code(w.order(db, ord_id), settings=settings),
+                         settings=settings)
+        assert w.order(db, ord_id).status is orders.OrderStatus.PICKED_UP
+
+
+def test_restaurant_dine_in_with_options_and_kitchen_minutes(database, settings, shop,
+                                                              make_user):
+    from townsquare.ordering.catalog import service as catalog
+    from townsquare.ordering.slots import rules
+
+    with database.unit_of_work() as db:
+        dish = catalog.create_product(db, actor=None, merchant_id=shop.merchant, name="宫保鸡丁",
+                                      category="热菜", options="辣度: 不辣/微辣/特辣",
+                                      prep_minutes=10)
+        sku = catalog.add_sku(db, actor=None, product_id=dish.public_id, code="GB-L",
+                              spec="大份", price_fen=3800).public_id
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="dine_in",
+                       capacity_orders=None, capacity_prep=30, lead_minutes=30)
+    miniapp = w.make_miniapp(database, settings, shop, make_user, runtime="restaurant",
+                             name="川味小馆", config={"pickup": False, "dine_in": True,
+                                                    "packaging_fen": 0})
+    buyer = make_user(username="diner")
+    w.fund(database, buyer)
+    with database.unit_of_work() as db:
+        orders.set_line(db, actor=buyer, miniapp_id=miniapp, sku_id=sku, quantity=2,
+                        options={"辣度": "微辣"})
+        orders.set_line(db, actor=buyer, miniapp_id=miniapp, sku_id=sku, quantity=1)
+        view = orders.view_cart(db, actor=buyer, miniapp_id=miniapp)
+        assert [(x.options, x.quantity) for x in view.lines] == [
+            ({"辣度": "微辣"}, 2), ({"辣度": "不辣"}, 1)]
+        with pytest.raises(orders.SlotFull):  # 4 dishes need 40 kitchen minutes; 30 offered
+            orders.set_line(db, actor=buyer, miniapp_id=miniapp, sku_id=sku, quantity=2)
+            orders.place(db, actor=buyer, miniapp_id=miniapp, kind="dine_in",
+                         slot_start=w.NOON, point_id=None, address=None, note="",
+                         expected_total_fen=3800 * 4, idempotency_key="too-much")
+    with database.unit_of_work() as db:  # 3 dishes, 30 minutes: they fit
+        orders.set_line(db, actor=buyer, miniapp_id=miniapp, sku_id=sku, quantity=0)
+        orders.set_line(db, actor=buyer, miniapp_id=miniapp, sku_id=sku, quantity=1)
+        order = orders.place(db, actor=buyer, miniapp_id=miniapp, kind="dine_in",
+                             slot_start=w.NOON, point_id=None, address=None, note="靠窗",
+                             expected_total_fen=3800 * 3, idempotency_key="ok",
+                             settings=settings)
+        assert sorted((x.quantity, x.options["辣度"]) for x in order.lines) == [
+            (1, "不辣"), (2, "微辣")]
+        ord_id, trade_no = order.public_id, order.trade_no
+    w.pay(database, settings, buyer, trade_no)
+    with database.unit_of_work() as db:
+        assert w.order(db, ord_id).pickup_number == "B001"

@@ -65,3 +65,22 @@ def test_every_status_and_kind_has_words():
     from townsquare.ordering.slots.models import Kind
 
     assert set(STATUS_LABELS) == set(OrderStatus) and set(KIND_LABELS) == set(Kind)
+
+
+def test_shop_settings_from_a_runtime_config():
+    from townsquare.miniapps.runtimes import validate_config
+    from townsquare.ordering.orders.shop import settings_of
+    from townsquare.ordering.slots.models import Kind
+
+    config = validate_config("restaurant", {
+        "welcome": "欢迎", "stores": "sto_a1, sto_b2，sto_a1", "dine_in": "true",
+        "pickup": True, "packaging_fen": 150, "auto_accept": "yes"})
+    shop = settings_of("restaurant", config)
+    assert shop.store_ids == ("sto_a1", "sto_b2")
+    assert shop.kinds == {Kind.DINE_IN, Kind.PICKUP}
+    assert (shop.packaging_fen, shop.auto_accept, shop.accept_within_minutes) == (150, True, 10)
+    assert settings_of("grocery", {"accept_within_minutes": 3}).accept_within_minutes == 3
+    for bad in ({"accept_within_minutes": 0}, {"accept_within_minutes": 121},
+                {"packaging_fen": -1}, {"stores": ""}):
+        with pytest.raises(Exception, match="Check these settings"):
+            validate_config("grocery", {"welcome": "w", "stores": "sto_a", **bad})

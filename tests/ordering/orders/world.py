@@ -44,13 +44,14 @@ class World:
 
 
 def make_miniapp(database: Database, settings: Settings, shop: Shop, make_user, *,
-                 config: dict | None = None, name: str = "美菜到家", n: int = 1) -> str:
+                 config: dict | None = None, name: str = "美菜到家", n: int = 1,
+                 runtime: str = "grocery") -> str:
     isv = make_user(username=f"isv_{n}")
     with database.unit_of_work() as db:
         provider = providers.create_provider(db, actor=None, name=f"开发商{n}",
                                              staff_username=isv.username)
         template = templates_service.create_template(
-            db, actor=None, provider_id=provider.public_id, runtime="grocery",
+            db, actor=None, provider_id=provider.public_id, runtime=runtime,
             name=f"买菜模板{n}", category="grocery",
             defaults={"welcome": "新鲜直达", "stores": shop.store, "pickup": True})
         templates_service.publish_template(db, actor=None, template_id=template.public_id)
