@@ -195,14 +195,18 @@ def lines(
     label: str,
     top: float | None = None,
     chart_id: str = "",
+    whole: bool = False,
 ) -> Markup:
-    """Lines over the labels (a gap where a value is None)."""
+    """Lines over the labels (a gap where a value is None); `whole` numbers (counts) get no
+    fractional ticks."""
     if not labels:
         return Markup("")
     option = _base(label, legend=len(series) > 1)
     option["xAxis"] = _category_axis(labels, x_name)
     option["xAxis"]["boundaryGap"] = False
     option["yAxis"] = _value_axis(y_name, top=top)
+    if whole:
+        option["yAxis"]["minInterval"] = 1
     option["series"] = _series([Series(s.name, s.values, s.colour, "line", s.extra)
                                 for s in series], stacked=False)
     return figure(option, label=label, columns=[x_name, *(s.name for s in series)],
