@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from townsquare.accounts import address_pages
 from townsquare.accounts import pages as accounts_pages
 from townsquare.accounts import routes as accounts_routes
 from townsquare.community import resident_pages, staff_pages
@@ -73,7 +74,7 @@ from townsquare.web.app import build_app
 # the thirteen routers that stood before it was 45% of a signed call's Python function calls.
 ROUTERS: tuple[APIRouter, ...] = (
     serving_pages.router, gateway_routes.router,
-    accounts_routes.router, accounts_pages.router,
+    accounts_routes.router, accounts_pages.router, address_pages.router,
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
