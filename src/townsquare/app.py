@@ -41,6 +41,8 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.orders import pages_mine as ordering_mine_pages
+from townsquare.ordering.orders import pages_resident as ordering_shop_pages
 from townsquare.ordering.slots import jobs as ordering_jobs
 from townsquare.ordering.slots import pages as ordering_slot_pages
 from townsquare.ordering.stores import pages as ordering_store_pages
@@ -90,6 +92,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     traffic_operator_pages.router, traffic_merchant_pages.router,
     ordering_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
+    ordering_shop_pages.router, ordering_mine_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
 )

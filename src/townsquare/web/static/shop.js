@@ -56,3 +56,12 @@
     setUpLive();
   });
 })();
+
+// A refused cart change (409, 422) carries the page with its message: show it like a success.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var status = event.detail.xhr.status;
+  if (status >= 400 && status < 500 && event.detail.xhr.responseText) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
