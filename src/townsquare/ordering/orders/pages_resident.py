@@ -23,6 +23,7 @@ from townsquare.accounts.models import User
 from townsquare.core import i18n
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError, ValidationFailed
+from townsquare.core.i18n import N_
 from townsquare.core.security import new_token
 from townsquare.miniapps.models import MiniApp
 from townsquare.ordering import orders
@@ -33,7 +34,7 @@ from townsquare.ordering.orders.checkout import DeliveryAddress
 from townsquare.ordering.slots.labels import KIND_LABELS
 from townsquare.ordering.slots.models import Kind
 from townsquare.ordering.stores.models import PickupPoint, Store
-from townsquare.web.deps import DbSession, WritingDbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import see_other, whole_number
 from townsquare.web.templating import render
 
@@ -43,6 +44,8 @@ ASAP = "asap"
 KIND_ORDER = (Kind.PICKUP, Kind.DELIVERY, Kind.DINE_IN, Kind.COMMUNITY)
 MAX_QUANTITY = 99
 PREVIEW = 6
+SOLD_OUT = N_("Sorry, that is sold out.")
+NOT_NOW = N_("That is not served at this time of day.")
 _ANCHOR = re.compile(r"[^0-9a-z_]")
 
 
@@ -120,7 +123,7 @@ def _options(chosen: list[str]) -> dict[str, str]:
 
 
 @router.post("/shop/{miniapp_id}/cart")
-def change_cart(request: Request, miniapp_id: str, db: WritingDbSession, user: FormUser,
+def change_cart(request: Request, miniapp_id: str, db: DbSession, user: FormUser,
                 sku: Text = "", quantity: Text = "",
                 opt: Annotated[list[str], Form(max_length=80)] = []) -> Response:  # noqa: B006
     try:
@@ -133,6 +136,8 @@ def change_cart(request: Request, miniapp_id: str, db: WritingDbSession, user: F
         if not 0 <= count <= MAX_QUANTITY:
             raise ValidationFailed("Choose between 0 and {n}.", n=MAX_QUANTITY,
                                    field="quantity")
+        if count > 0:
+            _orderable(db, user, miniapp_id, sku, count)
         orders.set_line(db, actor=user, miniapp_id=miniapp_id, sku_id=sku[:40],
                         quantity=count, options=options)
     except TownsquareError as exc:
@@ -140,8 +145,23 @@ def change_cart(request: Request, miniapp_id: str, db: WritingDbSession, user: F
     return see_other(f"/shop/{miniapp_id}#item-{_ANCHOR.sub('', sku[:40])}")
 
 
+def _orderable(db: Session, user: User, miniapp_id: str, sku_id: str, count: int) -> None:
+    """More of an item is refused at once where the menu greys it out (sold out, not served
+    now); fewer is always fine. (Checkout's hold checks again, under concurrency.)"""
+    _miniapp, _settings, stores = _shop(db, miniapp_id)
+    cart = orders.view_cart(db, actor=user, miniapp_id=miniapp_id)
+    store = _cart_store(cart, stores) or (stores[0] if stores else None)
+    if store is None:
+        return
+    item = next((i for i in ordering.menu(db, store=store) if i.sku_id == sku_id), None)
+    had = sum(line.quantity for line in cart.lines if line.sku_id == sku_id)
+    if item is not None and item.unavailable and count > had:
+        raise ValidationFailed(SOLD_OUT if item.unavailable == "sold_out" else NOT_NOW,
+                               code=item.unavailable, status=409, field="quantity")
+
+
 @router.post("/shop/{miniapp_id}/store")
-def choose_store(request: Request, miniapp_id: str, db: WritingDbSession, user: FormUser,
+def choose_store(request: Request, miniapp_id: str, db: DbSession, user: FormUser,
                  store: Text = "") -> Response:
     try:
         orders.choose_store(db, actor=user, miniapp_id=miniapp_id, store_id=store)
@@ -151,7 +171,7 @@ def choose_store(request: Request, miniapp_id: str, db: WritingDbSession, user: 
 
 
 @router.post("/shop/{miniapp_id}/clear")
-def clear_cart(request: Request, miniapp_id: str, db: WritingDbSession,
+def clear_cart(request: Request, miniapp_id: str, db: DbSession,
                user: FormUser) -> Response:
     try:
         orders.clear_cart(db, actor=user, miniapp_id=miniapp_id)
@@ -279,7 +299,8 @@ def checkout_page(request: Request, miniapp_id: str, db: WritingDbSession,
 
 
 @router.post("/shop/{miniapp_id}/checkout")
-def place_order(request: Request, miniapp_id: str, db: WritingDbSession, user: FormUser,
+def place_order(request: Request, miniapp_id: str, db: DbSession, user: FormUser,
+                settings: AppSettings,
                 kind: Text = "", slot: Text = "", point: Text = "", address: Text = "",
                 note: Text = "", total: Text = "", key: Text = "", update: Text = "") -> Response:
     query = {"kind": kind, "slot": slot, "point": point, "address": address, "note": note,
@@ -302,7 +323,8 @@ def place_order(request: Request, miniapp_id: str, db: WritingDbSession, user: F
         order = orders.place(
             db, actor=user, miniapp_id=miniapp_id, kind=chosen, slot_start=_slot(slot),
             point_id=point or None, address=delivery, note=note.strip()[:200],
-            expected_total_fen=expected, idempotency_key=f"shop:{key}")
+            expected_total_fen=expected, idempotency_key=f"shop:{key}",
+            settings=settings)
     except TownsquareError as exc:
         db.rollback()
         context = _checkout(db, user, miniapp_id, query)
