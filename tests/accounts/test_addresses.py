@@ -38,8 +38,8 @@ def test_a_known_place_gives_the_location_and_the_first_address_is_the_default(
         user = db.get(User, resident.id)
         home = addresses.save(db, actor=user, name="王芳", phone="13800138000",
                               place_key="wh-xudong", detail="3 栋 2 单元 501", label="家")
-        work = addresses.save(db, actor=user, name="王芳", phone="138 0013 8001", text="中北路 1 号",
-                              lat="30.5640", lng="114.34")
+        work = addresses.save(db, actor=user, name="王芳", phone="138 0013 8001",
+                              text="中北路 1 号", lat="30.5640", lng="114.34")
         assert home.is_default and not work.is_default
         xudong = places.place("wh-xudong")
         assert (home.lat, home.lng, home.text) == (xudong.lat, xudong.lng, xudong.address)

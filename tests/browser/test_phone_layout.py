@@ -1,5 +1,5 @@
 """Every resident page on a 390×844 phone, in Chromium, on the demo city: no sideways
-scrolling, the bottom tab bar (首页 · 消息 · 订单 · 我的) visible, the top bar's search box wide enough
+scrolling, the tab bar (首页 · 消息 · 订单 · 我的) visible, the top bar's search box wide enough
 to type in, the user's name on one line; and no developer or platform jargon (codes, raw
 booleans, launch-ticket notes, guarantee wording) in what a resident reads, in the page or in the
 mini-app it frames. Screenshots go to var/screenshots/."""

@@ -108,8 +108,8 @@ def _values(*, label: str, name: str, phone: str, place_key: str, text: str, det
             raise ValidationFailed(N_("Choose a place from the list."), field="place")
         text, lat_value, lng_value = known.address, known.lat, known.lng
     else:
-        text = clean_name(text, field="text", max_length=TEXT_MAX,
-                          message=N_("Choose a place, or type the street address (1 to {n} characters)."))
+        text = clean_name(text, field="text", max_length=TEXT_MAX, message=N_(
+            "Choose a place, or type the street address (1 to {n} characters)."))
         lat_value = coordinate(lat, field="lat", limit=90)
         lng_value = coordinate(lng, field="lng", limit=180)
     return {"label": label, "name": name, "phone": phone, "text": text, "detail": detail,

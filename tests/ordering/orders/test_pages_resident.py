@@ -173,8 +173,8 @@ def test_delivery_needs_an_address_inside_a_zone(client, database, world):
         user = db.get(User, world.resident.id)
         far = addresses.save(db, actor=user, name="王芳", phone="13800138000", text="远处",
                              lat=str(w.FAR[0]), lng=str(w.FAR[1]))
-        near = addresses.save(db, actor=user, name="王芳", phone="13800138000", text="光谷大道 2 号",
-                              lat=str(w.HOME[0]), lng=str(w.HOME[1]))
+        near = addresses.save(db, actor=user, name="王芳", phone="13800138000",
+                              text="光谷大道 2 号", lat=str(w.HOME[0]), lng=str(w.HOME[1]))
         far_id, near_id = far.public_id, near.public_id
     outside = client.get(f"/shop/{world.miniapp}/checkout?kind=delivery&address={far_id}")
     assert 'id="checkout-problems"' in outside.text and 'id="pay"' not in outside.text

@@ -107,8 +107,10 @@ def shop_preview(request: Request, miniapp_id: str, db: DbSession) -> HTMLRespon
     miniapp, _settings, stores = _shop(db, miniapp_id)
     items = ordering.menu(db, store=stores[0]) if stores else []
     items = sorted(items, key=lambda i: (i.unavailable is not None, i.picture_id is None))
-    seen: set[str] = set()
-    shown = [i for i in items if not (i.product_id in seen or seen.add(i.product_id))][:PREVIEW]
+    shown: list[ordering.MenuItem] = []
+    for item in items:  # one SKU per product
+        if len(shown) < PREVIEW and all(s.product_id != item.product_id for s in shown):
+            shown.append(item)
     return render(request, "ordering/shop_preview.html", miniapp=miniapp, items=shown)
 
 
@@ -238,16 +240,12 @@ def _checkout(db: Session, user: User, miniapp_id: str, query: dict[str, str]) -
     address = next((a for a in book if a.public_id == query.get("address")),
                    book[0] if book else None)
     days: list[views.SlotDay] = []
-    offered: set[str] = set()
     if store is not None and kind is not None and (kind is not Kind.COMMUNITY or point):
         slots = ordering.offered(db, store=store, kind=kind, point=point, prep=_prep(db, cart))
         days = views.slot_days(((s.start, s.places_left) for s in slots), store.timezone,
                                clock.now())
-        offered = {value for day in days for value, _label, _left in day.starts}
     asap_ok = kind is Kind.DELIVERY
-    slot_value = query.get("slot", "")
-    if slot_value not in offered and not (asap_ok and slot_value == ASAP):
-        slot_value = ASAP if asap_ok else (days[0].starts[0][0] if days else "")
+    slot_value, day = _choose_slot(days, query.get("day", ""), query.get("slot", ""), asap_ok)
     quote = None
     problems: list[str] = []
     if kind is not None and cart.lines:
@@ -263,12 +261,28 @@ def _checkout(db: Session, user: User, miniapp_id: str, query: dict[str, str]) -
     if kind is Kind.DELIVERY and address is None:
         problems.append(i18n.gettext("Add a delivery address first."))
     return {**context, "store": store, "kinds": kinds, "kind": kind, "points": points,
-            "point": point, "book": book, "address": address, "days": days,
+            "point": point, "book": book, "address": address, "days": days, "day": day,
             "slot_value": slot_value, "asap_ok": asap_ok, "quote": quote, "problems": problems,
             "kind_words": views.KIND_WORDS, "kind_hints": views.KIND_HINTS,
             "note": query.get("note", "")[:200], "key": query.get("key") or new_token(16),
             "checkout_url": _checkout_url(miniapp_id, kind, slot_value, point, address),
             "ASAP": ASAP, "Kind": Kind}
+
+
+def _choose_slot(days: list[views.SlotDay], asked: str, slot: str,
+                 asap_ok: bool) -> tuple[str, views.SlotDay | None]:
+    """The slot to show chosen and the day whose slots to show: the slot asked for if it is
+    offered (and on the day asked for, when a day chip was tapped); as soon as possible where
+    delivery allows it; else the first slot of the day asked for, or of the first day."""
+    asked_day = next((d for d in days if d.day == asked), None)
+    for day in days:
+        if (asked_day is None or asked_day is day) and any(
+                value == slot for value, _label, _left in day.starts):
+            return slot, day
+    if asap_ok and asked_day is None:
+        return ASAP, days[0] if days else None
+    day = asked_day or (days[0] if days else None)
+    return (day.starts[0][0] if day is not None else ""), day
 
 
 def _checkout_url(miniapp_id: str, kind: Kind | None, slot: str, point: PickupPoint | None,
