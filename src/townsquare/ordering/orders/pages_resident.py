@@ -27,6 +27,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.security import new_token
 from townsquare.miniapps.models import MiniApp
 from townsquare.ordering import orders
+from townsquare.ordering.catalog.menu import SOLD_OUT as MENU_SOLD_OUT
 from townsquare.ordering.catalog.models import Sku
 from townsquare.ordering.orders import resident_views as views
 from townsquare.ordering.orders import shop as shops
@@ -157,9 +158,11 @@ def _orderable(db: Session, user: User, miniapp_id: str, sku_id: str, count: int
         return
     item = next((i for i in ordering.menu(db, store=store) if i.sku_id == sku_id), None)
     had = sum(line.quantity for line in cart.lines if line.sku_id == sku_id)
-    if item is not None and item.unavailable and count > had:
-        raise ValidationFailed(SOLD_OUT if item.unavailable == "sold_out" else NOT_NOW,
-                               code=item.unavailable, status=409, field="quantity")
+    if item is None or not item.unavailable or count <= had:
+        return
+    if item.unavailable == MENU_SOLD_OUT:
+        raise ValidationFailed(SOLD_OUT, code=item.unavailable, status=409, field="quantity")
+    raise ValidationFailed(NOT_NOW, code=item.unavailable, status=409, field="quantity")
 
 
 @router.post("/shop/{miniapp_id}/store")
@@ -275,14 +278,14 @@ def _choose_slot(days: list[views.SlotDay], asked: str, slot: str,
     offered (and on the day asked for, when a day chip was tapped); as soon as possible where
     delivery allows it; else the first slot of the day asked for, or of the first day."""
     asked_day = next((d for d in days if d.day == asked), None)
-    for day in days:
-        if (asked_day is None or asked_day is day) and any(
-                value == slot for value, _label, _left in day.starts):
-            return slot, day
+    for one in days:
+        if (asked_day is None or asked_day is one) and any(
+                value == slot for value, _label, _left in one.starts):
+            return slot, one
     if asap_ok and asked_day is None:
         return ASAP, days[0] if days else None
-    day = asked_day or (days[0] if days else None)
-    return (day.starts[0][0] if day is not None else ""), day
+    shown = asked_day or (days[0] if days else None)
+    return (shown.starts[0][0] if shown is not None else ""), shown
 
 
 def _checkout_url(miniapp_id: str, kind: Kind | None, slot: str, point: PickupPoint | None,

@@ -21,10 +21,24 @@ STATUS_LABELS = {
     OrderStatus.PAID: N_("Waiting for the shop to accept"),
     OrderStatus.ACCEPTED: N_("Accepted by the shop"),
     OrderStatus.PREPARING: N_("Being prepared"),
-    OrderStatus.READY: N_("Ready"),
+    OrderStatus.READY: N_("Ready to collect"),
     OrderStatus.PICKED_UP: N_("Picked up"),
     OrderStatus.OUT_FOR_DELIVERY: N_("On the way"),
-    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.DELIVERED: N_("Delivered to you"),
+    OrderStatus.COMPLETED: N_("Completed"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+    OrderStatus.REJECTED: N_("Declined by the shop"),
+}
+# A timeline's steps: what happened (the status line above says where the order stands).
+STEP_LABELS = {
+    OrderStatus.CREATED: N_("Order placed"),
+    OrderStatus.PAID: N_("Paid"),
+    OrderStatus.ACCEPTED: N_("Accepted by the shop"),
+    OrderStatus.PREPARING: N_("Being prepared"),
+    OrderStatus.READY: N_("Ready for you"),
+    OrderStatus.PICKED_UP: N_("Picked up"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    OrderStatus.DELIVERED: N_("Delivered to you"),
     OrderStatus.COMPLETED: N_("Completed"),
     OrderStatus.CANCELLED: N_("Cancelled"),
     OrderStatus.REJECTED: N_("Declined by the shop"),
@@ -94,10 +108,10 @@ def timeline(order: Order, events: Sequence[Any]) -> list[Step]:
     """The steps taken (from the order's events, oldest first), then those still to come."""
     steps: list[Step] = []
     for event in events:
-        steps.append(Step(event.status, STATUS_LABELS[event.status], event.at, "done",
+        steps.append(Step(event.status, STEP_LABELS[event.status], event.at, "done",
                           getattr(event, "note", "") or ""))
     if not steps:
-        steps.append(Step(order.status, STATUS_LABELS[order.status], order.created_at, "done"))
+        steps.append(Step(order.status, STEP_LABELS[order.status], order.created_at, "done"))
     if steps:
         steps[-1] = Step(steps[-1].status, steps[-1].label, steps[-1].at, "current",
                          steps[-1].note)
@@ -113,7 +127,7 @@ def timeline(order: Order, events: Sequence[Any]) -> list[Step]:
         if status is OrderStatus.PREPARING and OrderStatus.READY in reached:
             continue
         if status not in reached:
-            steps.append(Step(status, STATUS_LABELS[status], None, "todo"))
+            steps.append(Step(status, STEP_LABELS[status], None, "todo"))
     return steps
 
 
