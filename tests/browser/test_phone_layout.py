@@ -36,6 +36,7 @@ def _pages(database) -> list[tuple[str, str]]:
         ("home", "/"), ("search", "/search?q=买菜"), ("channel", f"/channels/{channel}"),
         ("topic", f"/topics/{topic}"), ("app", f"/apps/{app}"), ("me", "/me"),
         ("inbox", "/inbox"), ("consents", "/me/consents"),
+        ("orders", "/me/orders"), ("addresses", "/me/addresses"),
         ("wallet", "/me/wallet"), ("bill", "/me/bill"), ("payment-code", "/me/wallet/code"),
         ("community", f"/community/{community}"), ("code", f"/community/{community}/code"),
         ("declare", f"/community/{community}/declare"),
