@@ -177,9 +177,10 @@ def clear_cart(db: Session, *, actor: User | None, miniapp_id: str) -> None:
     clear(db, cart_for(db, actor=actor, miniapp_id=miniapp_id))
 
 
-def store_of(db: Session, cart: Cart, miniapp: MiniApp) -> Store | None:
+def store_of(db: Session, cart: Cart, miniapp: MiniApp,
+             settings: shops.ShopSettings | None = None) -> Store | None:
     """The cart's store if it is still one of the shop's; the only store if there is one."""
-    stores = shops.stores_of(db, miniapp, shops.shop(db, miniapp))
+    stores = shops.stores_of(db, miniapp, settings or shops.shop(db, miniapp))
     chosen = next((s for s in stores if s.id == cart.store_id), None)
     if chosen is None and len(stores) == 1:
         chosen = stores[0]
@@ -221,7 +222,9 @@ def view_cart(db: Session, *, actor: User | None, miniapp_id: str,
               at: datetime | None = None) -> CartView:
     """The resident's cart with today's prices and what cannot be had (for `at`, a slot)."""
     miniapp = shops.miniapp_by_public_id(db, miniapp_id)
-    cart = cart_of(db, actor=actor, miniapp=miniapp)
+    cart = _find(db, _resident(actor), miniapp)
+    if cart is None:  # a read makes no cart: an empty one, at the only store if there is one
+        cart = Cart(miniapp_id=miniapp.id, lines=[])
     return view(db, cart, miniapp, store=store_of(db, cart, miniapp), at=at)
 
 
