@@ -35,7 +35,7 @@ from townsquare.ordering.orders.checkout import DeliveryAddress
 from townsquare.ordering.slots.labels import KIND_LABELS
 from townsquare.ordering.slots.models import Kind
 from townsquare.ordering.stores.models import PickupPoint, Store
-from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
+from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import see_other, whole_number
 from townsquare.web.templating import render
 
@@ -95,9 +95,8 @@ def _refused(request: Request, db: Session, user: User, miniapp_id: str,
 
 
 @router.get("/shop/{miniapp_id}", response_class=HTMLResponse)
-def shop_page(request: Request, miniapp_id: str, db: WritingDbSession,
+def shop_page(request: Request, miniapp_id: str, db: DbSession,
               user: CurrentUser) -> HTMLResponse:
-    """(Writing: the resident's cart is made on first sight.)"""
     return _shop_page(request, db, user, miniapp_id)
 
 
@@ -306,7 +305,7 @@ def _delivery_address(address: Any) -> DeliveryAddress | None:
 
 
 @router.get("/shop/{miniapp_id}/checkout", response_class=HTMLResponse)
-def checkout_page(request: Request, miniapp_id: str, db: WritingDbSession,
+def checkout_page(request: Request, miniapp_id: str, db: DbSession,
                   user: CurrentUser) -> Response:
     query = {k: v[:80] for k, v in request.query_params.items()}
     context = _checkout(db, user, miniapp_id, query)
