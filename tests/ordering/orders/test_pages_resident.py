@@ -296,3 +296,55 @@ def test_the_framed_runtime_page_previews_the_menu_and_links_out(client, databas
     assert preview.status_code == 200 and "本地小白菜" in preview.text
     assert 'target="_top"' in preview.text
     assert client.get("/shop/ma_nothere/preview").status_code == 404
+
+
+@pytest.fixture
+def community_world(database, settings, shop, make_user):
+    from townsquare.ordering.stores import service as stores
+
+    with database.unit_of_work() as db:
+        point = stores.add_point(db, actor=None, store_id=shop.store, name="光谷小区东门自提点",
+                                 address="光谷小区东门便利店", lat=30.5060, lng=114.4090)
+        rules.set_rule(db, actor=None, store_id=shop.store, kind="community",
+                       point_id=point.public_id, slot_minutes=120, capacity_orders=60,
+                       lead_minutes=0, cutoff_time=23 * 60, cutoff_days=1, days_ahead=1,
+                       window_start=16 * 60, window_end=20 * 60)
+        point_id = point.public_id
+    return w.build(database, settings, shop, make_user, config={"community": True}), point_id
+
+
+def test_community_pickup_offers_the_point_and_its_next_day_slots(client, database,
+                                                                  community_world):
+    world, point_id = community_world
+    login(client, world.resident)
+    token = csrf(client.get(f"/shop/{world.miniapp}?lang=en").text)
+    client.post(f"/shop/{world.miniapp}/cart",
+                data={"csrf_token": token, "sku": world.shop.sku, "quantity": "2"})
+    page = client.get(f"/shop/{world.miniapp}/checkout?kind=community")
+    assert page.status_code == 200 and "Community pickup point" in page.text  # English asked
+    assert f'value="{point_id}" checked' in page.text and "光谷小区东门自提点" in page.text
+    slot = re.search(r'name="slot" value="([^"]+)" checked', page.text).group(1)
+    assert slot.startswith("2026-12-08T08:00")  # tomorrow 16:00 in Shanghai: next-day pickup
+    key = re.search(r'name="key" value="([^"]+)"', page.text).group(1)
+    total = re.search(r'id="checkout-total" data-fen="(\d+)"', page.text).group(1)
+    placed = client.post(f"/shop/{world.miniapp}/checkout", data={
+        "csrf_token": token, "kind": "community", "point": point_id, "slot": slot,
+        "total": total, "key": key}, follow_redirects=False)
+    assert placed.status_code == 303, placed.text
+    with database.unit_of_work() as db:
+        order = db.scalar(select(Order))
+        assert order.kind.value == "community" and order.point_id is not None
+    shown = client.get(f"/me/orders/{order.public_id}").text
+    assert "光谷小区东门自提点" in shown
+
+
+def test_the_framed_runtime_page_opens_the_shop_out_of_the_frame(client, world):
+    login(client, world.resident)
+    container = client.get(f"/apps/{world.miniapp}")
+    src = re.search(r'id="miniapp-frame"[^>]*src="([^"]+)"', container.text) or re.search(
+        r'src="([^"]+)"[^>]*id="miniapp-frame"', container.text)
+    framed = client.get(src.group(1).replace("&amp;", "&"))
+    assert framed.status_code == 200
+    assert f'href="/shop/{world.miniapp}" target="_top" id="shop-open"' in framed.text
+    assert 'href="/me/orders" target="_top"' in framed.text
+    assert f'hx-get="/shop/{world.miniapp}/preview' in framed.text
