@@ -41,6 +41,7 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.console import pages as ordering_console_pages
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import pages_mine as ordering_mine_pages
 from townsquare.ordering.orders import pages_resident as ordering_shop_pages
@@ -96,6 +97,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ordering_routes.router, order_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
     ordering_shop_pages.router, ordering_mine_pages.router,
+    ordering_console_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
 )

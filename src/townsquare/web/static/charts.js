@@ -23,9 +23,15 @@
     });
   }
 
+  var loading = false;
+
   function start() {
     if (!document.querySelector("figure.echart-figure")) return;
     if (window.echarts) { draw(); return; }
+    // once: an htmx swap settling while the library loads (the inbox badge's hx-trigger=load)
+    // would add it again, and each copy would draw every chart once more
+    if (loading) return;
+    loading = true;
     var script = document.createElement("script");
     script.src = "/static/vendor/echarts/echarts.common.min.js";
     script.onload = draw;
