@@ -21,6 +21,7 @@ from tests.ordering.conftest import NOON, shop  # noqa: F401 (the fixture)
 from tests.ordering.orders import world as w
 from townsquare.accounts.models import Role, User
 from townsquare.core.settings import Settings
+from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.ordering import orders
 from townsquare.ordering.catalog import service as catalog
 from townsquare.ordering.orders.models import Order, OrderStatus
@@ -172,6 +173,10 @@ def test_a_resident_buys_groceries_for_pickup_and_follows_the_order(
         assert order.status is OrderStatus.PICKED_UP and order.total_fen == 2_480
         review = orders.review_of(db, order)
         assert review is not None and review.stars == 4
+        # what scoring's next cycle reads: the platform-observed rating of this order
+        rating = db.scalar(select(BehaviourEvent).where(
+            BehaviourEvent.type == EventType.RATING, BehaviourEvent.order_id == ord_id))
+        assert rating is not None and rating.rating == 4
 
 
 def test_the_shop_pages_on_a_desktop(small_server, database, browser, world):
