@@ -348,3 +348,14 @@ def test_the_framed_runtime_page_opens_the_shop_out_of_the_frame(client, world):
     assert f'href="/shop/{world.miniapp}" target="_top" id="shop-open"' in framed.text
     assert 'href="/me/orders" target="_top"' in framed.text
     assert f'hx-get="/shop/{world.miniapp}/preview' in framed.text
+
+
+def test_a_guest_is_asked_to_log_in_and_a_non_shop_is_not_found(client, database, world):
+    guest = client.get(f"/shop/{world.miniapp}", follow_redirects=False)
+    assert guest.status_code in (303, 401)
+    if guest.status_code == 303:
+        assert guest.headers["location"].startswith("/login")
+    login(client, world.resident)
+    assert client.get("/shop/ma_nothere").status_code == 404
+    assert client.get("/shop/not-an-id/checkout").status_code == 404
+    assert client.get("/me/orders/ord_nothere").status_code == 404
