@@ -23,6 +23,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
 from townsquare.ordering import orders
+from townsquare.ordering.orders import labels
 from townsquare.ordering.orders import resident_views as views
 from townsquare.ordering.orders.models import ENDED, Order, OrderStatus
 from townsquare.ordering.slots.models import Kind
@@ -84,6 +85,7 @@ def _detail(request: Request, db: Session, settings: Settings, user: User, order
         "review": orders.review_of(db, order),
         "ended": status in ENDED, "complaints": views.COMPLAINTS,
         "cancelled_by": views.CANCELLED_BY.get(order.cancelled_by, ""),
+        "reason_label": labels.reason_label,
         "kind_words": views.KIND_WORDS, "options_text": views.options_text,
         "version": views.version(order), "flashes": flashes(request, DONE),
         "problems": {}, **extra,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from townsquare.core.i18n import N_
 from townsquare.ordering.catalog.menu import MenuItem
+from townsquare.ordering.orders import labels
 from townsquare.ordering.orders.models import ENDED, Order, OrderStatus
 from townsquare.ordering.slots.models import Kind
 
@@ -37,7 +38,7 @@ STEP_LABELS = {
     OrderStatus.PREPARING: N_("Being prepared"),
     OrderStatus.READY: N_("Ready for you"),
     OrderStatus.PICKED_UP: N_("Picked up"),
-    OrderStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("The rider set off"),
     OrderStatus.DELIVERED: N_("Delivered to you"),
     OrderStatus.COMPLETED: N_("Completed"),
     OrderStatus.CANCELLED: N_("Cancelled"),
@@ -74,8 +75,7 @@ KIND_HINTS = {
     Kind.DINE_IN: N_("Your table's food is ready when you arrive."),
     Kind.COMMUNITY: N_("Order by the cut-off, collect at a point in your community next day."),
 }
-CANCELLED_BY = {"user": N_("by you"), "merchant": N_("by the shop"),
-                "system": N_("automatically")}
+CANCELLED_BY = labels.CANCELLED_BY_LABELS
 COMPLAINTS = {
     "quality": N_("Product quality"), "delivery": N_("Delivery"),
     "service": N_("Service attitude"), "price": N_("Price"), "hygiene": N_("Hygiene"),
