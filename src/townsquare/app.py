@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from townsquare.accounts import address_pages
 from townsquare.accounts import pages as accounts_pages
 from townsquare.accounts import routes as accounts_routes
 from townsquare.community import resident_pages, staff_pages
@@ -42,6 +43,8 @@ from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.console import pages as ordering_console_pages
 from townsquare.ordering.orders import jobs as order_jobs
+from townsquare.ordering.orders import pages_mine as ordering_mine_pages
+from townsquare.ordering.orders import pages_resident as ordering_shop_pages
 from townsquare.ordering.orders import payment as order_payments
 from townsquare.ordering.orders import routes as order_routes
 from townsquare.ordering.slots import jobs as ordering_jobs
@@ -77,7 +80,7 @@ from townsquare.web.app import build_app
 # the thirteen routers that stood before it was 45% of a signed call's Python function calls.
 ROUTERS: tuple[APIRouter, ...] = (
     serving_pages.router, gateway_routes.router,
-    accounts_routes.router, accounts_pages.router,
+    accounts_routes.router, accounts_pages.router, address_pages.router,
     merchants_routes.router, merchant_operator_pages.router, merchants_pages.router,
     miniapps_routes.router, miniapps_pages.router, miniapps_template_pages.router,
     shell_routes.router, shell_pages.router, sample_backend.router,
@@ -93,6 +96,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     traffic_operator_pages.router, traffic_merchant_pages.router,
     ordering_routes.router, order_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
+    ordering_shop_pages.router, ordering_mine_pages.router,
     ordering_console_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,

@@ -1,5 +1,5 @@
 """Every resident page on a 390×844 phone, in Chromium, on the demo city: no sideways
-scrolling, the bottom tab bar (首页 · 消息 · 我的) visible, the top bar's search box wide enough
+scrolling, the tab bar (首页 · 消息 · 订单 · 我的) visible, the top bar's search box wide enough
 to type in, the user's name on one line; and no developer or platform jargon (codes, raw
 booleans, launch-ticket notes, guarantee wording) in what a resident reads, in the page or in the
 mini-app it frames. Screenshots go to var/screenshots/."""
@@ -36,6 +36,7 @@ def _pages(database) -> list[tuple[str, str]]:
         ("home", "/"), ("search", "/search?q=买菜"), ("channel", f"/channels/{channel}"),
         ("topic", f"/topics/{topic}"), ("app", f"/apps/{app}"), ("me", "/me"),
         ("inbox", "/inbox"), ("consents", "/me/consents"),
+        ("orders", "/me/orders"), ("addresses", "/me/addresses"),
         ("wallet", "/me/wallet"), ("bill", "/me/bill"), ("payment-code", "/me/wallet/code"),
         ("community", f"/community/{community}"), ("code", f"/community/{community}/code"),
         ("declare", f"/community/{community}/declare"),
@@ -81,7 +82,7 @@ def test_every_resident_page_fits_a_phone(live_server, database, browser):
                 problems.append(f"{path}: scrolls sideways ({seen['scroll']} > {seen['inner']})")
             if not seen["bar"]:
                 problems.append(f"{path}: no tab bar")
-            elif seen["tabs"] != ["首页", "消息", "我的"]:
+            elif seen["tabs"] != ["首页", "消息", "订单", "我的"]:
                 problems.append(f"{path}: tabs {seen['tabs']}")
             if seen["search"] < 120:
                 problems.append(f"{path}: search box {seen['search']} px wide")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from townsquare.core.database import Base, Timestamped, str_enum
@@ -88,3 +88,28 @@ class Identity(Base):
     verified_at: Mapped[datetime]
 
     user: Mapped[User] = relationship(back_populates="identity")
+
+
+class Address(Timestamped, Base):
+    """One entry of a resident's address book (accounts/addresses.py): where an order is
+    delivered. Checkout copies it into the order (a snapshot), so editing or deleting an entry
+    never changes an order already placed. The location (WGS-84 degrees) decides the store's
+    delivery zone and fee."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=lambda: new_id("adr"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(16), default="")  # 家, 公司 … (may be empty)
+    name: Mapped[str] = mapped_column(String(32))  # who receives it
+    phone: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(120))  # the place: compound, street and number
+    detail: Mapped[str] = mapped_column(String(80), default="")  # building, unit, room
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.text} {self.detail}".strip()

@@ -99,7 +99,7 @@ KEYWORDS: tuple[tuple[tuple[str, ...], str], ...] = (
 SPARE = ("store", "heart", "list-checks", "map-pin", "activity", "circle-help")
 
 # The residents' phone tab bar (web/templating.py TABS names them).
-TAB_ICONS = ("house", "message-circle", "user")
+TAB_ICONS = ("house", "message-circle", "receipt", "user")
 
 
 def used_icons() -> set[str]:

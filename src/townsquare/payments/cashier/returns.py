@@ -1,8 +1,9 @@
 """Where the resident's browser goes after paying, and what it carries.
 
-Only two places: the `return_url` the merchant's app gave with the trade (page/wap pay, through
-its signed call; never an address from the browser, so no open redirect), or back into the
-mini-app in the shell. A page/wap pay return carries Alipay's synchronous return parameters
+Only three places: the `return_url` the merchant's app gave with the trade (page/wap pay, through
+its signed call; never an address from the browser, so no open redirect), a page of this site
+the platform's own trade named (an order's page, `/me/orders/…`), or back into the mini-app in
+the shell. A page/wap pay return carries Alipay's synchronous return parameters
 (`alipay.trade.page.pay.return` / `alipay.trade.wap.pay.return`), signed RSA2 with the platform
 key over all but `sign` and `sign_type`, which the SDKs' `verify` checks."""
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from townsquare.core.clock import clock
 from townsquare.core.money import fen_to_yuan
 from townsquare.core.settings import Settings
+from townsquare.core.text import is_local_path
 from townsquare.gateway import keys
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol import signing
@@ -23,6 +25,7 @@ from townsquare.miniapps.models import MiniApp
 from townsquare.payments.trades.models import Trade
 from townsquare.payments.trades.notices import seller_id
 
+OWN_PAGES = ("/me/orders/",)  # pages of this site a trade may return to (ordering's orders)
 RETURN_METHODS = {
     "FAST_INSTANT_TRADE_PAY": "alipay.trade.page.pay.return",
     "QUICK_WAP_WAY": "alipay.trade.wap.pay.return",
@@ -57,6 +60,8 @@ def return_target(db: Session, *, settings: Settings, trade: Trade) -> str:
         if trade.product_code in RETURN_METHODS:
             joiner = "&" if urlsplit(url).query else "?"
             return url + joiner + urlencode(return_params(db, settings=settings, trade=trade))
+        return url
+    if url and url.startswith(OWN_PAGES) and is_local_path(url):
         return url
     miniapp = db.get(MiniApp, trade.miniapp_id)
     return f"/apps/{miniapp.public_id}" if miniapp else "/"
