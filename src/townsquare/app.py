@@ -40,6 +40,7 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.slots import jobs as ordering_jobs
 from townsquare.ordering.slots import pages as ordering_slot_pages
 from townsquare.ordering.stores import pages as ordering_store_pages
@@ -89,6 +90,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     traffic_operator_pages.router, traffic_merchant_pages.router,
     ordering_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
+    ordering_chat_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
 )
