@@ -39,6 +39,7 @@ from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
+from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.slots import jobs as ordering_jobs
@@ -109,6 +110,7 @@ def connect_hooks() -> None:
     Idempotent; the web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
+    ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
 
 
 def _start_trade_jobs(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from townsquare.accounts.permissions import is_operator
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
-from townsquare.core.i18n import N_
+from townsquare.core.i18n import N_, gettext
 from townsquare.core.settings import Settings
 from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.merchants.access import provider_ids_of, require_provider_staff
@@ -33,6 +33,7 @@ from townsquare.miniapps.models import (
 )
 from townsquare.miniapps.registry_checks import DESCRIPTION_MAX, category_by_code, pinned_fields
 from townsquare.miniapps.runtimes import (
+    MERCHANT_FIELDS,
     RUNTIMES,
     defaults_from_fields,
     field_dicts,
@@ -91,7 +92,7 @@ def create_template(
         message=N_("A description is at most {n} characters."),
     )
     chosen = category_by_code(db, category) if category else None
-    cleaned = validate_config(runtime, defaults or {}, partial=True)
+    cleaned = template_defaults(runtime, defaults)
     template = Template(
         provider=provider, runtime=runtime, name=name, description=description, category=chosen,
         fields=field_dicts(runtime, cleaned), status=TemplateStatus.DRAFT,
@@ -128,10 +129,27 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
     return template
 
 
+def template_defaults(runtime: str, defaults: dict[str, Any] | None) -> dict[str, Any]:
+    """A template's default settings, cleaned; the merchant's own settings (MERCHANT_FIELDS,
+    such as the stores a shop sells from) are each merchant's to choose, never a template's."""
+    cleaned = validate_config(runtime, defaults or {}, partial=True)
+    own = [spec for spec in RUNTIMES[runtime].fields if spec.name in MERCHANT_FIELDS
+           and spec.name in cleaned]
+    if own:
+        problem = gettext("Each merchant chooses this when making its mini-app.")
+        raise ValidationFailed(
+            "A template cannot set what each merchant chooses: {fields}.",
+            fields=", ".join(gettext(spec.label) for spec in own),
+            details=[{"field": spec.name, "problem": problem} for spec in own],
+        )
+    return cleaned
+
+
 def _require_complete(runtime: str, fields: list[Any]) -> None:
-    """A merchant's mini-app needs nothing but its name: every required setting has a default."""
+    """A merchant's mini-app needs nothing but its name (and the merchant's own settings, such
+    as its stores): every other required setting has a default."""
     try:
-        validate_config(runtime, defaults_from_fields(fields))
+        validate_config(runtime, defaults_from_fields(fields), optional=MERCHANT_FIELDS)
     except ValidationFailed as exc:
         raise ValidationFailed(
             "Fill in every required setting before publishing: {fields}.",
@@ -185,8 +203,7 @@ def edit_template(
     note = clean_text(note or "", field="note", max_length=DESCRIPTION_MAX,
                       message=N_("The change notes are at most {n} characters."))
     chosen = category_by_code(db, category) if category else None
-    fields = field_dicts(template.runtime,
-                         validate_config(template.runtime, defaults or {}, partial=True))
+    fields = field_dicts(template.runtime, template_defaults(template.runtime, defaults))
     before = (template.name, template.description, template.category_id, template.fields)
     after = (name, description, chosen.id if chosen else None, fields)
     if before == after:
