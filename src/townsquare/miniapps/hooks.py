@@ -44,6 +44,7 @@ class SettingChoices:
     runtime: str
     name: str
     choices: list[tuple[str, str]] = field(default_factory=list)
+    label: str = ""  # an English msgid for the ticks' legend (default: the setting's label)
 
 
 @dataclass(frozen=True)

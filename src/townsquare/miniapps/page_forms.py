@@ -67,7 +67,7 @@ def split_words(text: str) -> list[str]:
 
 
 def field_rows(runtime_key: str, defaults: dict[str, Any], form: dict[str, str] | None, *,
-               choices: dict[str, list[tuple[str, str]]] | None = None,
+               choices: dict[str, hooks.SettingChoices] | None = None,
                skip: frozenset[str] = frozenset()):
     """One row per runtime setting: the spec and the value to show (typed, else the default).
 
@@ -89,7 +89,8 @@ def field_rows(runtime_key: str, defaults: dict[str, Any], form: dict[str, str] 
                 value = money.fen_to_yuan(value)  # stored in fen, typed in yuan
         row: dict[str, Any] = {"spec": spec, "key": key, "value": value}
         if choices is not None and spec.name in choices:
-            row["choices"] = choices[spec.name]
+            row["choices"] = choices[spec.name].choices
+            row["choice_label"] = choices[spec.name].label or spec.label
             row["picked"] = set(split_values(str(value or "")))
         rows.append(row)
     return rows
@@ -107,16 +108,16 @@ def ticked_values(data: dict[str, str], key: str) -> list[str]:
 
 
 def merchant_choices(db: Session, merchant: Merchant, runtime_key: str
-                     ) -> dict[str, list[tuple[str, str]]]:
+                     ) -> dict[str, hooks.SettingChoices]:
     """What the merchant may tick for the runtime's merchant-own settings (MERCHANT_FIELDS),
     as a higher floor answers (the ordering wing lists the merchant's stores)."""
-    found: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, hooks.SettingChoices] = {}
     runtime = RUNTIMES.get(runtime_key)
     for spec in runtime.fields if runtime else ():
         if spec.name in MERCHANT_FIELDS:
             asked = hooks.SettingChoices(merchant, runtime_key, spec.name)
             hooks.setting_choices.fire(db, asked)
-            found[spec.name] = asked.choices
+            found[spec.name] = asked
     return found
 
 

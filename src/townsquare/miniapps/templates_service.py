@@ -17,7 +17,7 @@ from townsquare.accounts.permissions import is_operator
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
-from townsquare.core.i18n import N_, gettext
+from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.merchants.access import provider_ids_of, require_provider_staff
@@ -130,19 +130,12 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
 
 
 def template_defaults(runtime: str, defaults: dict[str, Any] | None) -> dict[str, Any]:
-    """A template's default settings, cleaned; the merchant's own settings (MERCHANT_FIELDS,
-    such as the stores a shop sells from) are each merchant's to choose, never a template's."""
+    """A template's default settings, cleaned. The merchant's own settings (MERCHANT_FIELDS,
+    such as the stores a shop sells from) are each merchant's to choose, never a template's:
+    checked like the rest, then left out of what the template keeps (the ISV's form does not
+    show them; a value sent through the API is not kept)."""
     cleaned = validate_config(runtime, defaults or {}, partial=True)
-    own = [spec for spec in RUNTIMES[runtime].fields if spec.name in MERCHANT_FIELDS
-           and spec.name in cleaned]
-    if own:
-        problem = gettext("Each merchant chooses this when making its mini-app.")
-        raise ValidationFailed(
-            "A template cannot set what each merchant chooses: {fields}.",
-            fields=", ".join(gettext(spec.label) for spec in own),
-            details=[{"field": spec.name, "problem": problem} for spec in own],
-        )
-    return cleaned
+    return {name: value for name, value in cleaned.items() if name not in MERCHANT_FIELDS}
 
 
 def _require_complete(runtime: str, fields: list[Any]) -> None:

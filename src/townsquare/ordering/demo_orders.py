@@ -27,6 +27,8 @@ from townsquare.miniapps.models import MiniApp, Template
 from townsquare.ordering import offered, orders
 from townsquare.ordering.catalog.models import Sku
 from townsquare.ordering.chat import service as chat
+from townsquare.ordering.orders.shop import shop as shop_settings
+from townsquare.ordering.orders.shop import stores_of
 from townsquare.ordering.stores.models import Store
 from townsquare.payments.wallet import paying
 from townsquare.payments.wallet import service as wallet
@@ -91,8 +93,7 @@ def _shops(db: Session) -> dict[str, Shop]:
         runtime = app.template.runtime if app.template else ""
         if runtime in found:
             continue
-        settings = orders.shop(db, app)
-        stores = orders.stores_of(db, app, settings)
+        stores = stores_of(db, app, shop_settings(db, app))
         if not stores:
             continue
         staff = db.scalar(select(User).join(MerchantStaff, MerchantStaff.user_id == User.id)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.core.errors import ValidationFailed
-from townsquare.core.i18n import gettext
+from townsquare.core.i18n import N_, gettext
 from townsquare.core.text import well_formed
 from townsquare.miniapps import hooks
 from townsquare.ordering.stores.models import Store
@@ -35,6 +35,7 @@ def offer_stores(db: Session, asked: hooks.SettingChoices) -> None:
     """The merchant's stores, open ones first, labelled as its staff know them."""
     if asked.name != FIELD:
         return
+    asked.label = N_("The stores this shop sells from")
     found = db.scalars(select(Store).where(Store.merchant_id == asked.merchant.id)
                        .order_by(Store.active.desc(), Store.id))
     for store in found:

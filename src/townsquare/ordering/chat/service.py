@@ -39,7 +39,7 @@ from townsquare.merchants.models import Merchant
 from townsquare.messaging import notifications
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import launch
-from townsquare.ordering import access
+from townsquare.ordering import access, orders
 from townsquare.ordering.chat.models import BODY_MAX, ShopConversation, ShopMessage, Side
 
 KEY_MAX = 64
@@ -76,8 +76,6 @@ class InboxRow:
 
 def order_subject(db: Session, *, actor: User | None, order_id: str) -> Subject:
     """The resident's own order (the orders service checks it is theirs)."""
-    from townsquare.ordering import orders  # the orders wing (same floor, same package)
-
     order = orders.get_for_resident(db, actor=actor, order_id=order_id)
     miniapp = db.get(MiniApp, order.miniapp_id)
     if miniapp is None:
