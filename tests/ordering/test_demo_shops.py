@@ -21,6 +21,7 @@ from townsquare.merchants import service as merchants
 from townsquare.merchants.models import Merchant, ServiceProvider
 from townsquare.miniapps.models import MiniApp, Template
 from townsquare.ordering import demo, demo_orders, shop_templates
+from townsquare.ordering.chat import service as chat
 from townsquare.ordering.chat.models import ShopConversation, ShopMessage
 from townsquare.ordering.orders.models import Order, OrderReview, OrderStatus
 from townsquare.payments.trades.models import Trade
@@ -103,6 +104,12 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
     inbox = client.get(f"/console/merchant/{grocer}/messages")
     assert "菜薹能帮我挑嫩一点的吗？" in inbox.text and "待回复：1 个" in inbox.text
     assert client.get(f"/console/merchant/{merchant}/messages").status_code in (403, 404)
+    about = client.get(f"/console/merchant/{grocer}/messages?order={asked[-1].public_id}")
+    assert "菜薹能帮我挑嫩一点的吗？" in about.text
+    other = client.get(f"/console/merchant/{grocer}/messages?order={asked[0].public_id}")
+    assert "菜薹能帮我挑嫩一点的吗？" not in other.text and "还没有居民发来的消息" in other.text
+    with database.unit_of_work() as db:  # the answer the resident has not opened yet
+        assert chat.unread_count(db, actor=_user(database, "resident")) == 1
 
 
 def _user(database, username: str) -> User:

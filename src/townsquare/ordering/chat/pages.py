@@ -113,19 +113,22 @@ def my_conversations(request: Request, user: CurrentUser, db: DbSession) -> HTML
 # --- the shop -----------------------------------------------------------------------------------
 
 
-def _inbox(db: Session, user: User, mer_id: str, waiting_only: bool) -> dict[str, Any]:
+def _inbox(db: Session, user: User, mer_id: str, waiting_only: bool,
+           order: str = "") -> dict[str, Any]:
     merchant = access.merchant(db, actor=user, merchant_id=mer_id)
     return {"merchant": merchant, "waiting_only": waiting_only, "now": clock.now(),
-            "rows": chat.inbox(db, actor=user, merchant_id=mer_id, waiting_only=waiting_only),
+            "order": order,
+            "rows": chat.inbox(db, actor=user, merchant_id=mer_id, waiting_only=waiting_only,
+                               order_id=order),
             "waiting": chat.waiting_count(db, merchant_id=merchant.id),
             "minutes": chat.waited_text}
 
 
 @router.get("/console/merchant/{mer_id}/messages", response_class=HTMLResponse)
 def shop_inbox(request: Request, mer_id: str, user: CurrentUser, db: DbSession,
-               waiting: str = "") -> HTMLResponse:
+               waiting: str = "", order: str = "") -> HTMLResponse:
     return render(request, "ordering/chat_inbox.html",
-                  **_inbox(db, user, mer_id, waiting_only=waiting == "1"))
+                  **_inbox(db, user, mer_id, waiting_only=waiting == "1", order=order[:24]))
 
 
 def _console_thread(db: Session, user: User, mer_id: str, cnv_id: str, *,

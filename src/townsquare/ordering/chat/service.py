@@ -266,12 +266,16 @@ def _rows(db: Session, conversations: list[ShopConversation], *, side: Side) -> 
 
 
 def inbox(db: Session, *, actor: User | None, merchant_id: str, waiting_only: bool = False,
-          limit: int = 50, offset: int = 0) -> list[InboxRow]:
+          order_id: str = "", limit: int = 50, offset: int = 0) -> list[InboxRow]:
     """The merchant's conversations, those waiting for an answer first (longest wait first),
-    then the rest by their last message."""
+    then the rest by their last message; `order_id` keeps those about one order (the order
+    console links here)."""
     merchant = access.merchant(db, actor=actor, merchant_id=merchant_id)
     stmt = select(ShopConversation).where(ShopConversation.merchant_id == merchant.id,
                                           ShopConversation.last_at.is_not(None))
+    if order_id:
+        stmt = stmt.where(ShopConversation.order_ref == (
+            order_id if well_formed(order_id, "ord") else "-"))
     if waiting_only:
         stmt = stmt.where(ShopConversation.waiting_since.is_not(None))
     stmt = stmt.order_by(ShopConversation.waiting_since.is_(None),
@@ -305,6 +309,12 @@ def mine(db: Session, *, actor: User | None, limit: int = 50) -> list[InboxRow]:
             .order_by(ShopConversation.last_at.desc(), ShopConversation.id.desc())
             .limit(max(1, min(limit, 200))))
     return _rows(db, list(db.scalars(stmt)), side=Side.RESIDENT)
+
+
+def unread_count(db: Session, *, actor: User | None) -> int:
+    """How many of the resident's conversations have an answer they have not read (for a
+    badge on their orders page)."""
+    return sum(1 for row in mine(db, actor=actor, limit=200) if row.unread)
 
 
 def get_mine(db: Session, *, actor: User | None, conversation_id: str) -> ShopConversation:
