@@ -12,18 +12,21 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD
 from tests.ordering.conftest import NOON, Shop
+from townsquare import ordering
 from townsquare.accounts.models import User
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings
 from townsquare.merchants import providers
 from townsquare.miniapps import review, templates_service
 from townsquare.ordering import orders
+from townsquare.ordering.catalog.models import Sku, Stock
 from townsquare.ordering.orders.models import Order
 from townsquare.ordering.slots import rules
 from townsquare.ordering.stores import service as stores
 from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts
 from townsquare.payments.wallet import paying, pin
+from townsquare.payments.wallet import service as wallet
 
 PIN = "274159"
 PACKAGING = 100  # ¥1.00 per order
@@ -113,3 +116,32 @@ def order(db, public_id: str) -> Order:
 
 
 LATER = NOON + timedelta(minutes=15)
+
+
+def paid_order(database: Database, settings: Settings, world: World, user: User | None = None,
+               *, key: str = "k1", quantity: int = 2, **kwargs) -> str:
+    """A placed and paid order's public id."""
+    user = user or world.resident
+    with database.unit_of_work() as db:
+        placed = place(db, world, user, key=key, quantity=quantity, settings=settings, **kwargs)
+        public_id, trade_no = placed.public_id, placed.trade_no
+    pay(database, settings, user, trade_no)
+    return public_id
+
+
+def stock_left(db, world: World) -> tuple[int, int]:
+    """(quantity, held) of the shop's SKU at its store."""
+    row = db.scalars(select(Stock).join(Sku, Sku.id == Stock.sku_id)
+                     .where(Sku.public_id == world.shop.sku)
+                     .execution_options(populate_existing=True)).one()
+    return row.quantity, row.held
+
+
+def places_left(db, world: World, slot=NOON) -> int | None:
+    store = stores.store_by_public_id(db, world.shop.store)
+    found = [s for s in ordering.offered(db, store=store, kind="pickup") if s.start == slot]
+    return found[0].places_left if found else 0
+
+
+def balance(db, user: User) -> int:
+    return wallet.balance(db, user=db.get_one(User, user.id))

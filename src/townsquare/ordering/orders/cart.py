@@ -221,7 +221,9 @@ def view_cart(db: Session, *, actor: User | None, miniapp_id: str,
               at: datetime | None = None) -> CartView:
     """The resident's cart with today's prices and what cannot be had (for `at`, a slot)."""
     miniapp = shops.miniapp_by_public_id(db, miniapp_id)
-    cart = cart_of(db, actor=actor, miniapp=miniapp)
+    cart = _find(db, _resident(actor), miniapp)
+    if cart is None:  # a read makes no cart: an empty one, at the only store if there is one
+        cart = Cart(miniapp_id=miniapp.id, lines=[])
     return view(db, cart, miniapp, store=store_of(db, cart, miniapp), at=at)
 
 
