@@ -134,6 +134,7 @@ def test_the_form_offers_the_merchants_stores_as_ticks(client, database, world):
     login(client, world.isv_user)
     isv_page = client.get(f"/console/isv/{world.isv}/templates?runtime=grocery")
     assert isv_page.status_code == 200 and "cfg_stores" not in isv_page.text
+    assert 'data-merchant-own="stores"' in isv_page.text
 
 
 def test_the_demo_templates_all_publish_and_open_a_shop(database, world):

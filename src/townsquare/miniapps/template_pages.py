@@ -57,7 +57,14 @@ def _templates_context(
             db, actor=user, template_id=editing.public_id) if editing else [],
         "can_change": templates_service.works_for(db, user, provider.id),
         "categories": categories(db), "defaults_of": defaults_from_fields,
+        "merchant_own": _merchant_own,
     }
+
+
+def _merchant_own(runtime_key: str) -> list[str]:
+    """The runtime's settings each merchant sets itself (not on the ISV's form)."""
+    runtime = RUNTIMES.get(runtime_key)
+    return [f.name for f in runtime.fields if f.name in MERCHANT_FIELDS] if runtime else []
 
 
 @router.get("/console/isv/{provider_id}/templates", response_class=HTMLResponse)
