@@ -19,7 +19,7 @@ from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.merchants import categories, providers
 from townsquare.merchants import service as merchants
 from townsquare.merchants.models import Merchant, ServiceProvider
-from townsquare.miniapps.models import MiniApp, Template
+from townsquare.miniapps.models import HubEntry, HubSection, MiniApp, MiniAppKind, Template
 from townsquare.ordering import demo, demo_orders, shop_templates
 from townsquare.ordering.chat import service as chat
 from townsquare.ordering.chat.models import ShopConversation, ShopMessage
@@ -47,6 +47,13 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
         providers.create_provider(db, actor=None, name="云帆科技", staff_username="dev")
         listed = list(db.scalars(select(Merchant).order_by(Merchant.id)))
         demo.seed(db, merchants=listed, data_dir=tmp_path)
+        other = MiniApp(merchant_id=listed[0].id, category_id=listed[0].category_id,
+                        kind=MiniAppKind.EXTERNAL, client_secret_digest="0" * 64, name="社区团购",
+                        icon="🥬", description="团购", tags=[], cities=["武汉"], listed=True)
+        section = HubSection(title_zh="生鲜买菜", title_en="Grocery delivery", icon="🥬",
+                             position=0, entries=[HubEntry(miniapp=other, position=0)])
+        db.add(section)
+        db.flush()
         operator = db.scalar(select(User).where(User.username == "operator"))
         isvs = list(db.scalars(select(ServiceProvider)))
         shops = shop_templates.seed(db, settings=settings, providers=isvs, operator=operator)
@@ -54,6 +61,9 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
                                    operator=operator) == []  # twice is once
         assert sorted(s.name for s in shops) == ["城东鲜果店·买菜", "汉味小馆·点餐"]
         assert all(s.listed for s in shops)
+        db.refresh(section)
+        first = min(section.entries, key=lambda e: e.position)
+        assert first.miniapp.name == "城东鲜果店·买菜" and len(section.entries) == 2
         runtimes = Counter(db.scalars(select(Template.runtime).where(
             Template.runtime.in_(("grocery", "restaurant")))))
         assert runtimes["grocery"] >= 4 and runtimes["restaurant"] >= 4

@@ -19,7 +19,8 @@ from townsquare.accounts.models import User
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Merchant, ServiceProvider
 from townsquare.miniapps import review, templates_service
-from townsquare.miniapps.models import MiniApp, Template, TemplateStatus
+from townsquare.miniapps.models import HubSection, MiniApp, Template, TemplateStatus
+from townsquare.miniapps.shell import hub
 from townsquare.ordering.stores.models import Store
 
 
@@ -144,7 +145,8 @@ def seed(db: Session, *, settings: Settings, providers: list[ServiceProvider],
          operator: User | None) -> list[MiniApp]:
     """The demo's templates, and a live shop mini-app for each demo merchant that has stores
     (the grocery 城东鲜果店 and the first Wuhan restaurant): listed in their category, so the
-    grocery shows in the 买菜 topic and the restaurant among the city's restaurants."""
+    grocery shows in the 买菜 topic and the restaurant among the city's restaurants; the grocery
+    also comes first in the hub's 生鲜买菜 section."""
     templates = publish_templates(db, providers=providers)
     with_stores = set(db.scalars(select(Store.merchant_id)))
     made = []
@@ -169,4 +171,23 @@ def seed(db: Session, *, settings: Settings, providers: list[ServiceProvider],
         if shop.template in templates:
             made.append(open_shop(db, settings=settings, operator=operator,
                                   template=templates[shop.template], shop=shop))
+    for app in made:
+        if app.category.code == GROCERY:
+            _first_in_hub(db, operator=operator, section_title=HUB_SECTION, miniapp=app)
     return made
+
+
+HUB_SECTION = "生鲜买菜"  # the demo hub's grocery section (simulation.city_data.HUB)
+
+
+def _first_in_hub(db: Session, *, operator: User | None, section_title: str,
+                  miniapp: MiniApp) -> None:
+    """The operator puts the shop first in the hub section of its trade, if there is one."""
+    section = db.scalar(select(HubSection).where(HubSection.title_zh == section_title))
+    if section is None:
+        return
+    hub.add_entry(db, actor=operator, section_id=section.public_id,
+                  miniapp_id=miniapp.public_id)
+    for _ in range(len(section.entries)):
+        hub.move_entry(db, actor=operator, section_id=section.public_id,
+                       miniapp_id=miniapp.public_id, direction="up")
