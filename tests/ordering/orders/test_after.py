@@ -166,3 +166,20 @@ def test_changes_since_follows_a_merchants_orders(database, settings, world):
         assert [(o.public_id, o.status) for o in found] == [(first, S.ACCEPTED)]
         _, mine = orders.changes_since(db, order_id=order.id, cursor="bad cursor")
         assert [o.public_id for o in mine] == [first]
+
+
+def test_a_refund_refused_now_does_not_hold_up_the_others(database, settings, world, make_user):
+    from townsquare.accounts.models import Role
+    from townsquare.payments.trades import service as trades
+
+    stuck = w.paid_order(database, settings, world, key="stuck")
+    fine = w.paid_order(database, settings, world, key="fine")
+    operator = make_user(Role.OPERATOR, username="operator1")
+    with database.unit_of_work() as db:  # a dispute: the operator froze the first trade
+        trades.freeze(db, actor=db.get_one(type(operator), operator.id),
+                      trade=trades.get(db, w.order(db, stuck).trade_no), frozen=True)
+    clock.freeze(clock.now() + timedelta(minutes=11))
+    assert jobs.run(database)["cancelled"] == 1
+    with database.unit_of_work() as db:
+        assert w.order(db, stuck).status is S.PAID  # tried again on the next run
+        assert w.order(db, fine).status is S.CANCELLED

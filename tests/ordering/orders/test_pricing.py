@@ -57,3 +57,11 @@ def test_total_is_never_negative_and_adds_up(lines, packaging, delivery, discoun
     assert p.items_fen == sum(a * q for a, q in lines)
     assert 0 <= p.discount_fen <= p.items_fen
     assert p.total_fen == p.items_fen - p.discount_fen + p.packaging_fen + p.delivery_fen >= 0
+
+
+def test_every_status_and_kind_has_words():
+    from townsquare.ordering.orders.labels import KIND_LABELS, STATUS_LABELS
+    from townsquare.ordering.orders.models import OrderStatus
+    from townsquare.ordering.slots.models import Kind
+
+    assert set(STATUS_LABELS) == set(OrderStatus) and set(KIND_LABELS) == set(Kind)

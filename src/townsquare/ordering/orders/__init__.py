@@ -30,6 +30,15 @@ from townsquare.ordering.orders.errors import (
     PriceChanged,
     StoreNotChosen,
 )
+from townsquare.ordering.orders.labels import (
+    CANCELLED_BY_LABELS,
+    COMPLAINT_LABELS,
+    KIND_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    reason_label,
+    status_label,
+)
 from townsquare.ordering.orders.models import (
     ENDED,
     Cart,
@@ -71,6 +80,8 @@ from townsquare.ordering.slots.holds import OutOfStock, SlotFull, SlotNotOffered
 from townsquare.ordering.stores.service import OutsideZones
 
 __all__ = [
+    "CANCELLED_BY_LABELS", "COMPLAINT_LABELS", "KIND_LABELS", "REASON_LABELS", "STATUS_LABELS",
+    "reason_label", "status_label",
     "COMPLAINT_CATEGORIES", "ENDED", "AlreadyRated", "BelowMinimum", "Cart", "CartLine",
     "CartLineView", "CartView", "DeliveryAddress", "EmptyCart", "KindNotOffered", "NotAShop",
     "Order", "OrderComplaint", "OrderEvent", "OrderLine", "OrderNotFound", "OrderReview",

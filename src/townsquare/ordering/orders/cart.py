@@ -177,9 +177,10 @@ def clear_cart(db: Session, *, actor: User | None, miniapp_id: str) -> None:
     clear(db, cart_for(db, actor=actor, miniapp_id=miniapp_id))
 
 
-def store_of(db: Session, cart: Cart, miniapp: MiniApp) -> Store | None:
+def store_of(db: Session, cart: Cart, miniapp: MiniApp,
+             settings: shops.ShopSettings | None = None) -> Store | None:
     """The cart's store if it is still one of the shop's; the only store if there is one."""
-    stores = shops.stores_of(db, miniapp, shops.shop(db, miniapp))
+    stores = shops.stores_of(db, miniapp, settings or shops.shop(db, miniapp))
     chosen = next((s for s in stores if s.id == cart.store_id), None)
     if chosen is None and len(stores) == 1:
         chosen = stores[0]

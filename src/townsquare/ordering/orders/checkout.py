@@ -29,7 +29,7 @@ from townsquare.core.text import LINE_CONTROL
 from townsquare.gateway import apps as gateway_apps
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import launch
-from townsquare.ordering.catalog.models import Sku
+from townsquare.ordering.catalog.models import Product, Sku
 from townsquare.ordering.orders import cart as carts
 from townsquare.ordering.orders import pricing
 from townsquare.ordering.orders import shop as shops
@@ -139,8 +139,6 @@ def _slot_problem(db: Session, store: Store, kind: Kind, point: PickupPoint | No
         if not slots:
             return None, SlotFull("No time slot is free now. Please try later.")
         return slots[0].start, None
-    if start.tzinfo is None:
-        return start, SlotNotOffered("This time slot is closed or past. Please choose another.")
     if any(slot.start == start for slot in slots):
         return start, None
     if calendar.is_offered(
@@ -153,10 +151,13 @@ def _slot_problem(db: Session, store: Store, kind: Kind, point: PickupPoint | No
 def _plan(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
           slot_start: datetime | None, point_id: str | None,
           address: DeliveryAddress | None, now: datetime) -> _Plan:
+    if slot_start is not None and slot_start.tzinfo is None:
+        raise ValidationFailed("Give the time with its offset, such as "
+                               "2026-12-07T12:00:00+08:00.", field="slot_start")
     miniapp = shops.miniapp_by_public_id(db, miniapp_id)
     settings = shops.shop(db, miniapp)
     cart = carts.cart_of(db, actor=actor, miniapp=miniapp)
-    store = carts.store_of(db, cart, miniapp)
+    store = carts.store_of(db, cart, miniapp, settings)
     chosen = _kind(kind)
     problems: list[TownsquareError] = []
     if not cart.lines:
@@ -186,7 +187,7 @@ def _plan(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
         address = None  # only a delivery keeps an address
     start = slot_start
     if store is not None and not problems:
-        prep = sum(line.quantity * _prep(db, line.sku_id) for line in cart.lines)
+        prep = _prep(db, cart)
         start, slot_problem = _slot_problem(db, store, chosen, point, slot_start, prep, now)
         if slot_problem is not None:
             problems.append(slot_problem)
@@ -213,9 +214,12 @@ def _plan(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
                  problems=problems)
 
 
-def _prep(db: Session, sku_id: int) -> int:
-    sku = db.get(Sku, sku_id)
-    return sku.product.prep_minutes if sku is not None else 0
+def _prep(db: Session, cart: Cart) -> int:
+    """The kitchen minutes the cart needs (what slot capacity in minutes counts)."""
+    minutes = dict(db.execute(select(Sku.id, Product.prep_minutes).join(
+        Product, Product.id == Sku.product_id).where(
+        Sku.id.in_([line.sku_id for line in cart.lines]))).tuples().all())
+    return sum(line.quantity * minutes.get(line.sku_id, 0) for line in cart.lines)
 
 
 def _yuan(fen: int) -> str:

@@ -56,18 +56,22 @@ def complete_one(db: Session, order_id: int) -> bool:
 
 def _each(database: Database, find: Callable[..., list[int]],
           act: Callable[[Session, int], bool]) -> int:
+    """Act on what `find` finds, one unit of work each, until a batch is short. An order
+    refused now (its refund: a frozen trade, the merchant's balance) is logged, left for the
+    next run and passed over, so it does not hold up the others."""
     done = 0
+    passed: set[int] = set()
     while True:
         with database.unit_of_work(read_only=True) as db:
-            found = find(db, now=clock.now())
+            found = [i for i in find(db, now=clock.now(), limit=BATCH + len(passed))
+                     if i not in passed][:BATCH]
         for order_id in found:
             try:
                 with database.unit_of_work() as db:
                     done += act(db, order_id)
-            except TownsquareError:  # e.g. the refund refused now: tried again next run
+            except TownsquareError:
                 log.warning("ordering.order_job.refused", order_id=order_id, exc_info=True)
-                found = []  # stop this round: the refused one would be found again
-                break
+                passed.add(order_id)
         if len(found) < BATCH:
             return done
 
