@@ -108,6 +108,7 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
     login(client, _user(database, "resident"))
     page = client.get(f"/me/orders/{asked[0].public_id}/messages")
     assert page.status_code == 200 and "已备注不放花生" in page.text
+    assert "已完成" in page.text and f"取餐号 {asked[0].pickup_number}" in page.text
     assert client.get(f"/me/orders/{asked[0].public_id}/messages".replace(
         asked[0].public_id, "ord_doesnotexist0000")).status_code == 404
     login(client, _user(database, "gro"))
@@ -116,6 +117,11 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
     assert client.get(f"/console/merchant/{merchant}/messages").status_code in (403, 404)
     about = client.get(f"/console/merchant/{grocer}/messages?order={asked[-1].public_id}")
     assert "菜薹能帮我挑嫩一点的吗？" in about.text
+    with database.unit_of_work() as db:
+        open_question = db.scalar(select(ShopConversation.public_id).where(
+            ShopConversation.order_ref == asked[-1].public_id))
+    thread = client.get(f"/console/merchant/{grocer}/messages/{open_question}")
+    assert "已接单" in thread.text and f"/orders/{asked[-1].public_id}" in thread.text
     other = client.get(f"/console/merchant/{grocer}/messages?order={asked[0].public_id}")
     assert "菜薹能帮我挑嫩一点的吗？" not in other.text and "还没有居民发来的消息" in other.text
     with database.unit_of_work() as db:  # the answer the resident has not opened yet

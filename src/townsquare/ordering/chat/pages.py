@@ -23,6 +23,7 @@ from townsquare.merchants.models import Merchant
 from townsquare.ordering import access
 from townsquare.ordering.chat import service as chat
 from townsquare.ordering.chat.models import BODY_MAX, Side
+from townsquare.ordering.orders.labels import status_label
 from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import field_problems, flashes, rejected, see_other
 from townsquare.web.templating import render
@@ -50,6 +51,7 @@ def _thread(db: Session, user: User, subject: chat.Subject, *, mark: bool) -> di
     return {
         "subject": subject, "miniapp": subject.miniapp, "order_ref": order,
         "conversation": conversation, "messages": chat.messages(db, conversation),
+        "order": subject.order, "status_label": status_label,
         "action": f"/me/orders/{order}/messages" if order
         else f"/me/shops/{subject.miniapp.public_id}/messages",
         "back": f"/me/orders/{order}" if order else f"/shop/{subject.miniapp.public_id}",
@@ -140,6 +142,8 @@ def _console_thread(db: Session, user: User, mer_id: str, cnv_id: str, *,
     return {
         "merchant": db.get_one(Merchant, conversation.merchant_id), "row": row,
         "conversation": conversation, "messages": chat.messages(db, conversation),
+        "order": chat.order_for_shop(db, actor=user, conversation=conversation),
+        "status_label": status_label,
         "idempotency_key": _key(), "body_max": BODY_MAX, "Side": Side,
         "waited": chat.waited_text(conversation.waiting_since),
     }

@@ -53,6 +53,7 @@ class Subject:
 
     miniapp: MiniApp
     order_ref: str = ""
+    order: orders.Order | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def order_subject(db: Session, *, actor: User | None, order_id: str) -> Subject:
     miniapp = db.get(MiniApp, order.miniapp_id)
     if miniapp is None:
         raise NotFound("No such order.")
-    return Subject(miniapp, order.public_id)
+    return Subject(miniapp, order.public_id, order)
 
 
 def miniapp_subject(db: Session, *, actor: User | None, miniapp_id: str) -> Subject:
@@ -283,6 +284,18 @@ def inbox(db: Session, *, actor: User | None, merchant_id: str, waiting_only: bo
                          ShopConversation.id.desc())
     found = list(db.scalars(stmt.limit(max(1, min(limit, 200))).offset(max(0, offset))))
     return _rows(db, found, side=Side.SHOP)
+
+
+def order_for_shop(db: Session, *, actor: User | None,
+                   conversation: ShopConversation) -> orders.Order | None:
+    """The order a conversation is about, as the shop's staff may see it (None: about the
+    mini-app)."""
+    if not conversation.order_ref:
+        return None
+    try:
+        return orders.get_for_merchant(db, actor=actor, order_id=conversation.order_ref)
+    except orders.OrderNotFound:
+        return None
 
 
 def inbox_row(db: Session, conversation: ShopConversation) -> InboxRow:
