@@ -40,7 +40,9 @@ from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
+from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.console import pages as ordering_console_pages
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import pages_mine as ordering_mine_pages
@@ -98,6 +100,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
     ordering_shop_pages.router, ordering_mine_pages.router,
     ordering_console_pages.router,
+    ordering_chat_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
 )
@@ -117,6 +120,7 @@ def connect_hooks() -> None:
     web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
+    ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
 
 

@@ -24,6 +24,12 @@ class Clock:
     def unfreeze(self) -> None:
         self._frozen = None
 
+    @property
+    def frozen(self) -> datetime | None:
+        """The time the clock stands at, or None when it runs (a step that travels in time
+        puts it back as it found it)."""
+        return self._frozen
+
 
 clock = Clock()
 

@@ -77,6 +77,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "template.withdrawn": (N_("Template {template} was withdrawn"),
                            N_("{miniapp} keeps working as it is; no new mini-apps can be made "
                               "from the template.")),
+    "shop.message": (N_("{resident} wrote to {miniapp}"),
+                     N_("The resident waits for an answer; how fast shops answer counts in "
+                        "their score.")),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")
 VALUE_MAX = 200

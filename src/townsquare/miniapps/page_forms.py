@@ -3,6 +3,7 @@ a refused form again with its per-field problems (after rolling back what it tou
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,9 +15,9 @@ from townsquare.core import i18n, money
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.text import split_cities
-from townsquare.merchants.models import Category
-from townsquare.miniapps import registry, review
-from townsquare.miniapps.runtimes import CHOICE_LABELS, RUNTIMES, validate_config
+from townsquare.merchants.models import Category, Merchant
+from townsquare.miniapps import hooks, registry, review
+from townsquare.miniapps.runtimes import CHOICE_LABELS, MERCHANT_FIELDS, RUNTIMES, validate_config
 from townsquare.web.forms import rejected
 
 ACTION_LABELS = {
@@ -65,21 +66,59 @@ def split_words(text: str) -> list[str]:
     return split_cities(text)  # commas (ASCII or Chinese), semicolons or spaces
 
 
-def field_rows(runtime_key: str, defaults: dict[str, Any], form: dict[str, str] | None):
-    """One row per runtime setting: the spec and the value to show (typed, else the default)."""
+def field_rows(runtime_key: str, defaults: dict[str, Any], form: dict[str, str] | None, *,
+               choices: dict[str, hooks.SettingChoices] | None = None,
+               skip: frozenset[str] = frozenset()):
+    """One row per runtime setting: the spec and the value to show (typed, else the default).
+
+    `choices` offers a setting's values as ticks (the merchant's stores for "stores": the row
+    gets `choices` and the `picked` values); `skip` leaves settings out (an ISV's template form
+    has no place for what each merchant chooses)."""
     rows = []
     for spec in RUNTIMES[runtime_key].fields:
+        if spec.name in skip:
+            continue
         key = f"cfg_{spec.name}"
         if form is not None and spec.type == "bool":
             value: Any = key in form
         elif form is not None:
-            value = form.get(key, "")
+            value = form.get(key, "") or ",".join(ticked_values(form, key))
         else:
             value = defaults.get(spec.name, False if spec.type == "bool" else "")
             if spec.type == "money" and isinstance(value, int) and not isinstance(value, bool):
                 value = money.fen_to_yuan(value)  # stored in fen, typed in yuan
-        rows.append({"spec": spec, "key": key, "value": value})
+        row: dict[str, Any] = {"spec": spec, "key": key, "value": value}
+        if choices is not None and spec.name in choices:
+            row["choices"] = choices[spec.name].choices
+            row["choice_label"] = choices[spec.name].label or spec.label
+            row["picked"] = set(split_values(str(value or "")))
+        rows.append(row)
     return rows
+
+
+def split_values(text: str) -> list[str]:
+    """The values of a list setting typed as text ("sto_a, sto_b", Chinese commas too)."""
+    return [part for part in re.split(r"[\s,，、;；]+", text) if part]
+
+
+def ticked_values(data: dict[str, str], key: str) -> list[str]:
+    """The values ticked for a setting offered as ticks: one `cfg_<name>.<value>` box each."""
+    prefix = key + "."
+    return [name[len(prefix):] for name in data if name.startswith(prefix) and name[len(prefix):]]
+
+
+def merchant_choices(db: Session, merchant: Merchant, runtime_key: str
+                     ) -> dict[str, hooks.SettingChoices]:
+    """What the merchant may tick for the runtime's merchant-own settings (MERCHANT_FIELDS),
+    as a higher floor answers (the ordering wing lists the merchant's stores)."""
+    found: dict[str, hooks.SettingChoices] = {}
+    runtime = RUNTIMES.get(runtime_key)
+    for spec in runtime.fields if runtime else ():
+        if spec.name in MERCHANT_FIELDS:
+            asked = hooks.SettingChoices(merchant, runtime_key, spec.name)
+            hooks.setting_choices.fire(db, asked)
+            found[spec.name] = asked
+    return found
 
 
 def config_from(runtime_key: str, data: dict[str, str]) -> dict[str, Any]:
@@ -97,7 +136,7 @@ def config_from(runtime_key: str, data: dict[str, str]) -> dict[str, Any]:
             except ValidationFailed as exc:
                 bad.append({"field": spec.name, "problem": exc.render(i18n.gettext)})
         else:
-            config[spec.name] = data.get(key, "")
+            config[spec.name] = data.get(key, "") or ",".join(ticked_values(data, key))
     if bad:
         try:  # the other settings' problems too, so the form shows them all at once
             validate_config(runtime_key, config)

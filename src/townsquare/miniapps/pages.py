@@ -33,6 +33,7 @@ from townsquare.miniapps.page_forms import (
     common,
     config_from,
     field_rows,
+    merchant_choices,
     next_label,
     refuse,
     split_words,
@@ -61,7 +62,8 @@ def _merchant_context(
     chosen = next((t for t in templates if t.public_id == template_id), None)
     rows = []
     if chosen is not None and chosen.runtime in RUNTIMES:
-        rows = field_rows(chosen.runtime, defaults_from_fields(chosen.fields), form)
+        rows = field_rows(chosen.runtime, defaults_from_fields(chosen.fields), form,
+                          choices=merchant_choices(db, merchant, chosen.runtime))
     return {
         **common(), "merchant": merchant, "miniapps": miniapps,
         "latest": registry.latest_versions(db, miniapps), "templates": templates,
@@ -147,7 +149,8 @@ def _miniapp_context(
     lane = review.lane_for(miniapp.category)
     rows = []
     if draft is not None and miniapp.template is not None and miniapp.template.runtime in RUNTIMES:
-        rows = field_rows(miniapp.template.runtime, draft.config, form)
+        rows = field_rows(miniapp.template.runtime, draft.config, form,
+                          choices=merchant_choices(db, miniapp.merchant, miniapp.template.runtime))
     upgrade_to = templates_service.upgrade_available(db, miniapp=miniapp)
     live = next((v for v in versions if v.state == VersionState.PUBLISHED), None)
     return {

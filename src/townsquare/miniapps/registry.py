@@ -29,6 +29,7 @@ from townsquare.merchants.access import (
     is_merchant_staff,
 )
 from townsquare.merchants.models import Merchant
+from townsquare.miniapps import hooks
 from townsquare.miniapps.models import MiniApp, MiniAppKind, MiniAppVersion, VersionState
 from townsquare.miniapps.registry_checks import (
     category_by_code,
@@ -208,6 +209,8 @@ def create_miniapp(
         clean_config = validate_config(
             template.runtime, {**defaults_from_fields(template.fields), **(config or {})}
         )
+        hooks.config_checked.fire(
+            db, hooks.ConfigChecked(merchant.id, template.runtime, clean_config))
     else:
         if config or template_id:
             raise ValidationFailed("An external mini-app has no template settings.", field="config")
@@ -412,6 +415,8 @@ def update_draft(
             changes["config"] = validate_config(
                 miniapp.runtime, {**version.config, **config}
             )
+            hooks.config_checked.fire(
+                db, hooks.ConfigChecked(miniapp.merchant_id, miniapp.runtime, changes["config"]))
     else:
         if config:
             raise ValidationFailed("An external mini-app has no template settings.", field="config")

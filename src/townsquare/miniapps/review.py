@@ -106,6 +106,8 @@ def submit(
     # re-check the content as it will be reviewed
     if miniapp.kind == MiniAppKind.TEMPLATE:
         version.config = validate_config(miniapp.runtime, version.config)
+        hooks.config_checked.fire(
+            db, hooks.ConfigChecked(miniapp.merchant_id, miniapp.runtime, version.config))
     else:
         clean_external_url(version.external_url)
     now = clock.now()

@@ -165,6 +165,12 @@ RUNTIMES: dict[str, Runtime] = {
     )
 }
 
+# Settings that name the merchant's own things (the ordering runtimes' "stores": which of its
+# stores the shop sells from). A template cannot give them a default (one ISV template serves
+# every merchant), publishing does not ask for them, and the merchant chooses them when making
+# the mini-app, from its own (miniapps.hooks.setting_choices; checked by hooks.config_checked).
+MERCHANT_FIELDS = frozenset({"stores"})
+
 # How choice values are shown (the stored value stays the plain key).
 CHOICE_LABELS = {"text": N_("Text chat"), "video": N_("Video call"), "phone": N_("Phone call"),
                  **FORM_LABELS}
@@ -252,11 +258,14 @@ def _clean_value(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
-def validate_config(runtime_key: str, raw: dict, *, partial: bool = False) -> dict[str, Any]:
+def validate_config(runtime_key: str, raw: dict, *, partial: bool = False,
+                    optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     """`raw` checked and cleaned against the runtime's fields; empty optional fields are dropped.
 
-    `partial=True` (a template's defaults) lets required fields be missing. A bad config raises
-    ValidationFailed whose `details` lists `{"field", "problem"}` per field, problems translated.
+    `partial=True` (a template's defaults) lets required fields be missing; `optional` names
+    required fields that may be missing this time (a template published without the merchant's
+    own settings, MERCHANT_FIELDS). A bad config raises ValidationFailed whose `details` lists
+    `{"field", "problem"}` per field, problems translated.
     """
     runtime = RUNTIMES.get(runtime_key) if isinstance(runtime_key, str) else None
     if runtime is None:
@@ -277,7 +286,7 @@ def validate_config(runtime_key: str, raw: dict, *, partial: bool = False) -> di
             problems[spec.name] = str(bad)
             continue
         if value is None:
-            if spec.required and not partial:
+            if spec.required and not partial and spec.name not in optional:
                 problems[spec.name] = gettext("This setting is required.")
             continue
         cleaned[spec.name] = value

@@ -23,7 +23,7 @@ from townsquare.miniapps.page_forms import (
     field_rows,
     refuse,
 )
-from townsquare.miniapps.runtimes import RUNTIMES, defaults_from_fields
+from townsquare.miniapps.runtimes import MERCHANT_FIELDS, RUNTIMES, defaults_from_fields
 from townsquare.web.deps import DbSession
 from townsquare.web.forms import flashes, see_other
 from townsquare.web.templating import render
@@ -48,15 +48,23 @@ def _templates_context(
     return {
         **common(), "provider": provider, "templates": templates,
         "usage": templates_service.usage_counts(db, template_ids=[t.id for t in templates]),
-        "chosen": chosen, "field_rows": field_rows(chosen.key, {}, form) if chosen else [],
+        "chosen": chosen,
+        "field_rows": field_rows(chosen.key, {}, form, skip=MERCHANT_FIELDS) if chosen else [],
         "editing": editing,
-        "edit_rows": field_rows(editing.runtime, defaults_from_fields(editing.fields), form)
-        if editing else [],
+        "edit_rows": field_rows(editing.runtime, defaults_from_fields(editing.fields), form,
+                                skip=MERCHANT_FIELDS) if editing else [],
         "edit_versions": templates_service.template_versions(
             db, actor=user, template_id=editing.public_id) if editing else [],
         "can_change": templates_service.works_for(db, user, provider.id),
         "categories": categories(db), "defaults_of": defaults_from_fields,
+        "merchant_own": _merchant_own,
     }
+
+
+def _merchant_own(runtime_key: str) -> list[str]:
+    """The runtime's settings each merchant sets itself (not on the ISV's form)."""
+    runtime = RUNTIMES.get(runtime_key)
+    return [f.name for f in runtime.fields if f.name in MERCHANT_FIELDS] if runtime else []
 
 
 @router.get("/console/isv/{provider_id}/templates", response_class=HTMLResponse)

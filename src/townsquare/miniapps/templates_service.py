@@ -33,6 +33,7 @@ from townsquare.miniapps.models import (
 )
 from townsquare.miniapps.registry_checks import DESCRIPTION_MAX, category_by_code, pinned_fields
 from townsquare.miniapps.runtimes import (
+    MERCHANT_FIELDS,
     RUNTIMES,
     defaults_from_fields,
     field_dicts,
@@ -91,7 +92,7 @@ def create_template(
         message=N_("A description is at most {n} characters."),
     )
     chosen = category_by_code(db, category) if category else None
-    cleaned = validate_config(runtime, defaults or {}, partial=True)
+    cleaned = template_defaults(runtime, defaults)
     template = Template(
         provider=provider, runtime=runtime, name=name, description=description, category=chosen,
         fields=field_dicts(runtime, cleaned), status=TemplateStatus.DRAFT,
@@ -128,10 +129,20 @@ def publish_template(db: Session, *, actor: User | None, template_id: str) -> Te
     return template
 
 
+def template_defaults(runtime: str, defaults: dict[str, Any] | None) -> dict[str, Any]:
+    """A template's default settings, cleaned. The merchant's own settings (MERCHANT_FIELDS,
+    such as the stores a shop sells from) are each merchant's to choose, never a template's:
+    checked like the rest, then left out of what the template keeps (the ISV's form does not
+    show them; a value sent through the API is not kept)."""
+    cleaned = validate_config(runtime, defaults or {}, partial=True)
+    return {name: value for name, value in cleaned.items() if name not in MERCHANT_FIELDS}
+
+
 def _require_complete(runtime: str, fields: list[Any]) -> None:
-    """A merchant's mini-app needs nothing but its name: every required setting has a default."""
+    """A merchant's mini-app needs nothing but its name (and the merchant's own settings, such
+    as its stores): every other required setting has a default."""
     try:
-        validate_config(runtime, defaults_from_fields(fields))
+        validate_config(runtime, defaults_from_fields(fields), optional=MERCHANT_FIELDS)
     except ValidationFailed as exc:
         raise ValidationFailed(
             "Fill in every required setting before publishing: {fields}.",
@@ -185,8 +196,7 @@ def edit_template(
     note = clean_text(note or "", field="note", max_length=DESCRIPTION_MAX,
                       message=N_("The change notes are at most {n} characters."))
     chosen = category_by_code(db, category) if category else None
-    fields = field_dicts(template.runtime,
-                         validate_config(template.runtime, defaults or {}, partial=True))
+    fields = field_dicts(template.runtime, template_defaults(template.runtime, defaults))
     before = (template.name, template.description, template.category_id, template.fields)
     after = (name, description, chosen.id if chosen else None, fields)
     if before == after:

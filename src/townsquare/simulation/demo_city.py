@@ -49,6 +49,7 @@ from townsquare.miniapps.models import (
 from townsquare.miniapps.runtimes import RUNTIMES
 from townsquare.miniapps.sample_backend import sample_client_secret_digest
 from townsquare.ordering import demo as ordering_demo
+from townsquare.ordering import demo_orders, shop_templates
 from townsquare.scoring import cycles
 from townsquare.simulation import city_data as data
 from townsquare.simulation import city_places as places
@@ -87,8 +88,11 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("mini-apps", city.miniapps),
         ("shops", lambda: ordering_demo.seed(db, merchants=city.merchant_list,
                                              data_dir=settings.data_dir)),
+        ("shop mini-apps", lambda: shop_templates.seed(
+            db, settings=settings, providers=city.provider_list, operator=city.operator)),
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
+        ("orders", lambda: demo_orders.seed(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
         )),

@@ -33,6 +33,7 @@ from townsquare.traffic.support import campaigns, points
 
 CHANNEL_CATEGORIES = ("community", "housekeeping", "errands", "grocery")
 GROCERY_TAGS = ["买菜", "蔬菜", "水果", "生鲜"]
+MEAL_TAGS = ["点餐", "午餐", "自提", "堂食"]
 CLINIC_CATEGORIES = ("clinic", "medicine", "health")
 KEYWORDS = ("买菜", "水果", "送药上门", "家政保洁")
 
@@ -70,6 +71,14 @@ def _topics(db: Session, operator: User | None, codes: set[str], rng: random.Ran
         description_en="Fresh food, fruit and vegetables nearby, delivered or picked up.",
         category_codes=[c for c in ("grocery",) if c in codes], tags=GROCERY_TAGS,
     )
+    if "restaurant" in codes:  # the demo's restaurant shops take pre-orders for pickup
+        topics.create_topic(
+            db, actor=operator, slug="meals", title_zh="点餐自提", title_en="Order food",
+            description_zh="附近餐馆提前点餐，到店报号取餐，或预订堂食。",
+            description_en="Order ahead from restaurants nearby: pick up without queueing, or "
+                           "book a table.",
+            category_codes=["restaurant"], tags=MEAL_TAGS,
+        )
     clinics = topics.create_topic(
         db, actor=operator, slug="clinics", title_zh="看病问诊", title_en="See a doctor",
         description_zh="在线问诊、买药和健康服务。",
