@@ -26,6 +26,8 @@ class WalletCard(Timestamped, Base):
     bank_name: Mapped[str] = mapped_column(String(40))
     number_masked: Mapped[str] = mapped_column(String(32))
     removed_at: Mapped[datetime | None]
+    # pays what the payment code costs when the wallet balance is short (one card at most)
+    backs_code: Mapped[bool] = mapped_column(default=False)
 
 
 class PaymentPin(Base):
