@@ -28,7 +28,7 @@ from townsquare.gateway.models import GatewayApp
 from townsquare.miniapps.models import MiniApp
 from townsquare.payments import fees, funding, ledger
 from townsquare.payments.ledger import accounts
-from townsquare.payments.trades import notices
+from townsquare.payments.trades import behaviour, notices
 from townsquare.payments.trades.errors import (
     BuyerBalanceNotEnough,
     CancelTimeOut,
@@ -188,6 +188,7 @@ def pay(db: Session, *, trade_no: str, payer: User, source: str, fund_channel: s
         raise BuyerBalanceNotEnough("Not enough money to pay this trade.") from None
     db.refresh(trade)
     notices.trade_changed(db, trade, event="paid")
+    behaviour.paid(db, trade)  # the platform's own record of the order, for scoring
     return trade
 
 
@@ -282,6 +283,7 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
                      subject_type="trade", subject_id=trade.trade_no,
                      out_request_no=out_request_no, amount_fen=refund_fen)
     notices.trade_changed(db, trade, event="refunded", refund=row)
+    behaviour.refunded(db, trade, row)
     return row, True
 
 
