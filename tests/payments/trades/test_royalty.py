@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.miniapps.shell_data import browser_login
 from tests.payments.trades import royalty_world, trade_world
 from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts, settlement
@@ -155,3 +156,19 @@ def test_a_settle_after_settlement_takes_from_available_and_settlement_counts_it
         assert done.amount_fen == 900
         assert ledger.balance(db, accounts.merchant_pending(r.merchant_id)) == 0
         assert ledger.reconcile(db).sound
+
+
+def test_the_trade_pages_show_its_settles(client, database, made):
+    world, r = made
+    _bind(database, r, r.isv, r.community)
+    trade_no = royalty_world.paid_trade(database, world)
+    with database.unit_of_work() as db:
+        row, _ = _settle(db, trade_no, "S-PAGE", (r.isv, 1_200), (r.community, 300))
+    browser_login(client, world.owner)
+    page = client.get(f"/console/merchant/{r.merchant}/trades/{trade_no}")
+    assert page.status_code == 200 and 'id="settles"' in page.text
+    assert row.settle_no in page.text and r.isv in page.text and r.community in page.text
+    assert "分账" in page.text and "¥12.00" in page.text
+    browser_login(client, world.operator)
+    looked_up = client.get("/console/operator/trades", params={"q": trade_no})
+    assert row.settle_no in looked_up.text
