@@ -40,6 +40,7 @@ class Trade(Timestamped, Base):
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_bounded"),
         Index("ix_trades_merchant_created", "merchant_id", "created_at"),
         Index("ix_trades_status_timeout", "status", "timeout_at"),
+        Index("ix_trades_funding_reference", "funding_reference"),  # the orphan-charge job
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

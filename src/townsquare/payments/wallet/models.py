@@ -74,7 +74,7 @@ class TopUp(Timestamped, Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("wallet_cards.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    funding_reference: Mapped[str] = mapped_column(String(40))
+    funding_reference: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class Spend(Timestamped, Base):
