@@ -115,3 +115,25 @@ def test_used_and_given_back_charges_are_left_alone(database, settings, world):
     assert _card_balance(database, world) == before
     with database.unit_of_work() as db:
         assert ledger.balance(db, accounts.BANK_CLEARING) == -(10_000 + 1_000)
+
+
+def test_the_cli_refunds_orphans_and_says_so(database, world, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from townsquare.core.settings import get_settings
+    from townsquare.payments.cli import app
+
+    monkeypatch.setenv("TOWNSQUARE_DATABASE_URL", database.url)
+    monkeypatch.setenv("TOWNSQUARE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        reference = _crash_after_charge(database, world, f"topup:{world[0].resident.id}:x", 800)
+        clock.freeze(clock.now() + timedelta(hours=1))
+        done = CliRunner().invoke(app, ["orphan-charges"])
+        assert done.exit_code == 0, done.output
+        assert f"Orphan charge {reference} refunded" in done.output
+        again = CliRunner().invoke(app, ["orphan-charges"])
+        assert again.exit_code == 0 and "refunded" not in again.output.replace("\n", " ")
+        assert _refunds_of(database, reference) == [800]
+    finally:
+        get_settings.cache_clear()
