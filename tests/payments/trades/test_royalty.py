@@ -172,3 +172,18 @@ def test_the_trade_pages_show_its_settles(client, database, made):
     browser_login(client, world.operator)
     looked_up = client.get("/console/operator/trades", params={"q": trade_no})
     assert row.settle_no in looked_up.text
+
+
+def test_the_funds_page_lists_receivers_and_what_they_were_sent(client, database, made):
+    world, r = made
+    _bind(database, r, r.isv, r.community)
+    trade_no = royalty_world.paid_trade(database, world)
+    with database.unit_of_work() as db:
+        _settle(db, trade_no, "S1", (r.isv, 1_200))
+        _settle(db, trade_no, "S2", (r.isv, 34), (r.community, 300))
+    browser_login(client, world.owner)
+    page = client.get(f"/console/merchant/{r.merchant}/funds")
+    assert page.status_code == 200
+    section = page.text.split('id="royalty-receivers"')[1].split("</section>")[0]
+    assert r.isv in section and r.community in section and "云帆科技" in section
+    assert "¥12.34" in section and "¥3.00" in section

@@ -312,3 +312,16 @@ def find_settle(db: Session, *, trade: Trade | None = None, out_request_no: str 
 def settles_of(db: Session, trade: Trade) -> list[TradeSettle]:
     return list(db.scalars(select(TradeSettle).where(TradeSettle.trade_id == trade.id)
                            .order_by(TradeSettle.id)))
+
+
+def sent_to_receivers(db: Session, *, merchant_id: int) -> dict[str, int]:
+    """Receiver (public id) → what the merchant's settles sent it in all."""
+    sent: dict[str, int] = {}
+    rows = db.scalars(select(TradeSettle.details)
+                      .join(Trade, Trade.id == TradeSettle.trade_id)
+                      .where(Trade.merchant_id == merchant_id))
+    for details in rows:
+        for part in details:
+            sent[part["trans_in"]] = sent.get(part["trans_in"], 0) + int(part["amount_fen"])
+    return sent
+
