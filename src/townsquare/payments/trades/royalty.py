@@ -200,7 +200,7 @@ def receivers(db: Session, *, merchant: Merchant, page: int, page_size: int
 
 def merchant_share(db: Session, trade: Trade) -> tuple[int, int, int]:
     """(the merchant's part of the payment, its part of the refunds so far, settled so far)."""
-    original = service._original_split(db, trade)  # read back from the payment entry
+    original = service.original_split(db, trade)  # read back from the payment entry
     refunded = (fees.split_refund(original, trade.refunded_fen, 0).merchant_fen
                 if trade.refunded_fen else 0)
     settled = db.scalar(select(func.coalesce(func.sum(TradeSettle.amount_fen), 0))
@@ -242,7 +242,7 @@ def settle(db: Session, *, trade: Trade, out_request_no: str, parts: list[Part],
         raise InvalidParameter("A settle has from 1 to {most} parts, each above zero.",
                                most=MAX_RECEIVERS)
     digest = _digest([[p.account, p.amount_fen] for p in parts])
-    trade = service._locked(db, trade)  # refunds and other settles of the trade wait here
+    trade = service.locked(db, trade)  # refunds and other settles of the trade wait here
     done = db.scalar(select(TradeSettle).where(TradeSettle.trade_id == trade.id,
                                                TradeSettle.out_request_no == out_request_no))
     if done is not None:
