@@ -118,3 +118,15 @@ def test_api_answers_403_for_an_unknown_user(client, database, app_id):
                            headers={"X-Client-Id": app_id, "X-Client-Secret": SECRET})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "unknown_user"
+
+
+def test_a_mini_app_cannot_pass_its_orders_off_as_the_platforms(database, app_id):
+    """Scoring trusts orders whose stored id begins with "platform:" (the platform's own trade
+    records): a mini-app sending such an id gets it stored as its own digest like any other."""
+    with database.unit_of_work() as db:
+        (outcome,) = intake.ingest(db, client=_app(db, app_id), events=[
+            {"event_id": "platform:trade:2026:paid", "type": "order_placed", "sub": REAL,
+             "order_id": "o1", "amount_fen": 99_900, "occurred_at": NOW.isoformat()}])
+        assert outcome.status == "accepted"
+        stored = db.scalar(select(BehaviourEvent.event_id))
+        assert not stored.startswith("platform:") and len(stored) == 64

@@ -147,3 +147,27 @@ def test_events_outside_their_day_partition_are_still_left_out(world, tmp_path):
     after = _cols(metrics.compute(root, as_of=AS_OF, window_days=14))
     assert sorted(after) == [1, 2, 7] and after[7]["visits"] == 1
     assert {k: v for k, v in after.items() if k != 7} == _cols(before)
+
+
+def test_the_platforms_trades_win_over_a_mini_apps_own_word(tmp_path):
+    """App 1 takes payment through the platform: its orders, GMV, buyers and refunds come from
+    the platform's records only, so the orders it reports itself (one real, one invented at
+    ¥999) add nothing. App 2 takes no payment through the platform: its own word counts."""
+    ev = Events()
+    ev.add("order_placed", day=10, amount_fen=1_000, event_id="platform:trade:T1:paid")
+    ev.add("order_placed", day=11, amount_fen=500, user_sub="u2",
+           event_id="platform:trade:T2:paid")
+    ev.add("refund", day=12, amount_fen=500, user_sub="u2",
+           event_id="platform:trade:T2:refund:1")
+    ev.add("order_placed", day=10, amount_fen=1_000)  # the same order, self-reported
+    ev.add("order_placed", day=11, amount_fen=99_900, user_sub="u7")  # invented
+    ev.add("refund", day=12, amount_fen=10)  # self-reported refunds do not count either
+    ev.add("refund", day=13, amount_fen=10)
+    ev.add("order_placed", day=10, app=2, amount_fen=300)
+    ev.add("refund", day=11, app=2, amount_fen=300)
+    rows = _cols(metrics.compute(ev.write(tmp_path / "events"), as_of=AS_OF, window_days=14))
+    one, two = rows[1], rows[2]
+    assert (one["orders"], one["gmv_fen"], one["unique_buyers"], one["refunds"]) == (
+        2, 1_500, 2, 1)
+    assert one["refund_rate"] == pytest.approx(0.5)
+    assert (two["orders"], two["gmv_fen"], two["refunds"]) == (1, 300, 1)

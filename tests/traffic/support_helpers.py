@@ -33,9 +33,11 @@ def freeze() -> datetime:
 def add_events(db, app, type: EventType, n: int, at: datetime, **fields: Any) -> None:
     """`n` events of one type for a world App at `at` (spread one minute apart)."""
     for i in range(n):
+        found = dict(fields)
         db.add(BehaviourEvent(
-            event_id=f"t-{next(_ids)}", type=type, occurred_at=at + timedelta(minutes=i),
-            miniapp_id=app.id, merchant_id=app.merchant_id, category_code="grocery", **fields,
+            event_id=found.pop("event_id", f"t-{next(_ids)}"), type=type,
+            occurred_at=at + timedelta(minutes=i), miniapp_id=app.id,
+            merchant_id=app.merchant_id, category_code="grocery", **found,
         ))
     db.flush()
 

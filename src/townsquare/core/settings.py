@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     settlement_delay_days: int = 1
     withdrawal_max_fen: int = 5_000_000
     withdrawal_daily_max_fen: int = 20_000_000
+    # A card charge that nothing on the platform used (no paid trade, no top-up: a crash between
+    # the charge and the commit) is refunded by `townsquare payments orphan-charges` once it is
+    # this many minutes old; charges up to `lookback_days` old are looked at.
+    orphan_charge_grace_minutes: int = 30
+    orphan_charge_lookback_days: int = 7
 
     # Payments' trades: each serving process closes unpaid trades past their timeout and finishes
     # paid ones whose refund period (days) is over every this many ms (0 = not in the server;

@@ -28,7 +28,7 @@ from townsquare.core.hooks import Hook
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL
 from townsquare.events import rollups
-from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.events.models import PLATFORM_PREFIX, BehaviourEvent, EventType
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell.service import issued_since
 
@@ -326,6 +326,25 @@ def record(
     inserted = _insert_new(db, [row])
     _announce_complaints(db, miniapp, [row], inserted)
     return bool(inserted)
+
+
+
+
+def record_platform(db: Session, *, miniapp: MiniApp, type: EventType, key: str,
+                    occurred_at: datetime, user_sub: str = "", order_id: str | None = None,
+                    amount_fen: int | None = None) -> bool:
+    """An event the platform saw in its own records (trusted, no validation of a sender), stored
+    once per `key` as `platform:{key}`; True if new."""
+    event_id = (PLATFORM_PREFIX + key)[:64]
+    row: dict[str, Any] = {
+        "event_id": event_id, "type": type, "occurred_at": occurred_at,
+        "received_at": clock.now(), "miniapp_id": miniapp.id,
+        "merchant_id": miniapp.merchant_id, "category_code": miniapp.category.code,
+        "user_sub": user_sub, "city": _home_city(miniapp), "community": "", "surface": "",
+        "slot_reason": "", **dict.fromkeys(MEASURES),
+        "order_id": order_id, "amount_fen": amount_fen,
+    }
+    return bool(_insert_new(db, [row]))
 
 
 def insert_rows(db: Session, rows: Iterable[dict[str, Any]]) -> int:

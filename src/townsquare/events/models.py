@@ -14,6 +14,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from townsquare.core.database import Base, str_enum, utcnow
 
+# The stored ids of events the platform observed itself in its own records (payments: a trade
+# paid, a refund). A mini-app's ids are stored as `storage_key` digests (64 hex digits) and the
+# simulator's as digests or "ev…", so nothing a sender sends can carry this prefix: scoring
+# tells the platform's word from a mini-app's by it (docs/scoring.md, "Trades").
+PLATFORM_PREFIX = "platform:"
+
 
 class EventType(enum.StrEnum):
     VISIT = "visit"

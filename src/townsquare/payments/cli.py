@@ -85,3 +85,21 @@ def payouts() -> None:
         counts[withdrawal.status.value] = counts.get(withdrawal.status.value, 0) + 1
     console.print(f"Withdrawals retried: {len(done)} "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+@app.command("orphan-charges")
+def orphan_charges() -> None:
+    """Refund card charges the platform never used (a crash between the bank's charge and the
+    commit), once they are older than the grace period."""
+    from townsquare.payments.funding import orphans
+
+    report = orphans.run(_database(), settings=get_settings())
+    console.print(f"Charges looked at: {report.looked_at}, accounted for: {report.accounted}, "
+                  f"waiting for their trade: {len(report.waiting)}")
+    for reference, fen in report.refunded:
+        console.print(f"[yellow]Orphan charge {reference} refunded: {format_money(fen)}[/yellow]")
+    for reference, code in report.failed:
+        console.print(f"[bold red]Orphan charge {reference} NOT refunded ({code}); "
+                      "the next run asks the bank again[/bold red]")
+    if report.failed:
+        raise typer.Exit(1)

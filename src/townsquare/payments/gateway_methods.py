@@ -10,6 +10,7 @@ from townsquare.gateway.app_auth import MINI_APP_FIELD
 from townsquare.gateway.methods import Method
 from townsquare.gateway.schema import Example, Field, MethodError
 from townsquare.payments.trades import gateway_methods as trades
+from townsquare.payments.trades import royalty_methods as royalty
 from townsquare.payments.wallet import gateway_methods as wallet
 
 # --- parameters ------------------------------------------------------------------------------
@@ -133,9 +134,44 @@ PAY_ERRORS = (
                 N_("The out_trade_no is a trade waiting for another resident's payment.")),
 )
 
+ROYALTY_REQUEST_NO = Field(
+    "out_request_no", "string",
+    N_("The request's number, unique within the merchant: a repeat with the same content "
+       "answers again and changes nothing."), required=True, max_length=64)
+RECEIVER_LIST = Field(
+    "receiver_list", "array",
+    N_("The receivers, 1 to 20: each with type userId and account, the public id of a service "
+       "provider the merchant authorizes (isv_…) or of a community (com_…); name and memo are "
+       "optional."), required=True, minimum=1, max_length=20)
+RECEIVER_ERRORS = (
+    MethodError("40004", "ACQ.INVALID_PARAMETER",
+                N_("A receiver's type is not userId, an account is empty or named twice, the "
+                   "account is neither an authorized service provider nor a community, or "
+                   "out_request_no was used before with other receivers.")),
+)
+SETTLE_ERRORS = (
+    MethodError("40004", "ACQ.INVALID_PARAMETER",
+                N_("royalty_parameters is empty or malformed (an amount, a type other than "
+                   "userId, amount_percentage, a trans_out other than the trade's merchant), or "
+                   "out_request_no was used before for other parts.")),
+    NOT_EXIST,
+    MethodError("40004", "ACQ.TRADE_STATUS_ERROR", N_("The trade is still waiting for payment.")),
+    MethodError("40004", "ACQ.TRADE_HAS_CLOSE",
+                N_("The trade is closed: refunded whole, or closed before it was paid.")),
+    FROZEN,
+    MethodError("40004", "ACQ.TRADE_SETTLE_ERROR",
+                N_("A trans_in is not bound to the merchant (alipay.trade.royalty.relation.bind)"
+                   " or was unbound.")),
+    MethodError("40004", "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR",
+                N_("The parts add up to more than is left of the merchant's part of the trade "
+                   "(its share after fees, less refunds and earlier settles).")),
+    SELLER_FUNDS,
+)
+
 # --- examples --------------------------------------------------------------------------------
 
 TRADE_NO_EXAMPLE = "2026120722001438590271640518"
+ISV_EXAMPLE = "isv_7h3k2m9p4q8rx2wz"
 NOTIFY = "https://shop.example.com/alipay/notify"
 BUYER = {"buyer_logon_id": "138****5678", "buyer_user_id": "ou_6c1f0a9e3b7d4c2a8f5e1d0b9a7c3e2f",
          "buyer_open_id": "ou_6c1f0a9e3b7d4c2a8f5e1d0b9a7c3e2f"}
@@ -283,4 +319,81 @@ METHODS: tuple[Method, ...] = (
                     "gmt_payment": "2026-12-07 14:03:22", "trans_currency": "CNY",
                     "settle_currency": "CNY"}),
            PAY_ERRORS),
+    Method("alipay.trade.royalty.relation.bind", "payment", royalty.relation_bind,
+           N_("Bind royalty receivers to the merchant: the accounts alipay.trade.order.settle "
+              "may send part of a trade to."),
+           (RECEIVER_LIST, ROYALTY_REQUEST_NO),
+           Example({"receiver_list": [{"type": "userId", "account": ISV_EXAMPLE,
+                                       "name": "云帆科技", "memo": "代运营分成"}],
+                    "out_request_no": "BIND-20261207-01"}, {"result_code": "SUCCESS"}),
+           RECEIVER_ERRORS),
+    Method("alipay.trade.royalty.relation.unbind", "payment", royalty.relation_unbind,
+           N_("Unbind royalty receivers: no settle may send money to them any more."),
+           (RECEIVER_LIST, ROYALTY_REQUEST_NO),
+           Example({"receiver_list": [{"type": "userId", "account": ISV_EXAMPLE}],
+                    "out_request_no": "UNBIND-20261207-01"}, {"result_code": "SUCCESS"}),
+           (*RECEIVER_ERRORS,
+            MethodError("40004", "ACQ.TRADE_SETTLE_ERROR",
+                        N_("A receiver is not bound to the merchant.")))),
+    Method("alipay.trade.royalty.relation.batchquery", "payment", royalty.relation_batchquery,
+           N_("The merchant's bound royalty receivers, a page at a time, oldest binding "
+              "first."),
+           (Field("page_num", "integer", N_("The page, from 1."), minimum=1, maximum=100_000,
+                  default=1),
+            Field("page_size", "integer", N_("Receivers per page, 1 to 100 (20 when left out)."),
+                  minimum=1, maximum=100, default=20),
+            Field("out_request_no", "string", N_("The query's own number."), required=True,
+                  max_length=64)),
+           Example({"page_num": 1, "page_size": 20, "out_request_no": "Q-20261207-01"},
+                   {"result_code": "SUCCESS",
+                    "receiver_list": [{"type": "userId", "account": ISV_EXAMPLE,
+                                       "name": "云帆科技", "memo": "代运营分成"}],
+                    "total_page_num": 1, "total_record_num": 1, "current_page_num": 1,
+                    "current_page_size": 1}),
+           (), writes=False),
+    Method("alipay.trade.order.settle", "payment", royalty.order_settle,
+           N_("Send part of a paid trade's money to bound receivers (profit sharing): at most "
+              "what is left of the merchant's part; a repeat of out_request_no with the same "
+              "parts answers the same settle_no and moves nothing."),
+           (ROYALTY_REQUEST_NO,
+            Field("trade_no", "string", N_("The paid trade's trade_no."), required=True,
+                  max_length=64),
+            Field("royalty_parameters", "array",
+                  N_("The parts, 1 to 20: each with trans_in (a bound receiver's public id), "
+                     "trans_in_type userId, amount in yuan, and optionally desc; royalty_type "
+                     "transfer; trans_out, if given, the trade's merchant."),
+                  required=True, minimum=1, max_length=20),
+            Field("operator_id", "string", N_("Who asked for the settle (kept with it)."),
+                  max_length=64, default=""),
+            Field("extend_params", "object",
+                  N_("Accepted and ignored: royalty_finish (money is never held back for "
+                     "royalties here).")),
+            Field("royalty_mode", "string", N_("sync (the default) or async: both settle at "
+                                               "once."), choices=("sync", "async"), default="")),
+           Example({"out_request_no": "SETTLE-20261207-01", "trade_no": TRADE_NO_EXAMPLE,
+                    "royalty_parameters": [{"royalty_type": "transfer", "trans_in_type": "userId",
+                                            "trans_in": ISV_EXAMPLE, "amount": "1.20",
+                                            "desc": "代运营分成"}]},
+                   {"trade_no": TRADE_NO_EXAMPLE, "settle_no": "2026120722001450127788310042"}),
+           SETTLE_ERRORS),
+    Method("alipay.trade.order.settle.query", "payment", royalty.order_settle_query,
+           N_("One settle and its parts, by settle_no or by trade_no with out_request_no."),
+           (Field("settle_no", "string", N_("The settle_no alipay.trade.order.settle answered."),
+                  max_length=64, default=""),
+            Field("out_request_no", "string", N_("The settle's out_request_no (with trade_no)."),
+                  max_length=64, default=""),
+            Field("trade_no", "string", N_("The trade's trade_no (with out_request_no)."),
+                  max_length=64, default="")),
+           Example({"settle_no": "2026120722001450127788310042"},
+                   {"out_request_no": "SETTLE-20261207-01", "operation_dt": "2026-12-07 16:02:11",
+                    "royalty_detail_list": [{
+                        "operation_type": "transfer", "execute_dt": "2026-12-07 16:02:11",
+                        "trans_out": "mer_4k2m9q7x1c3vb8nd", "trans_out_type": "userId",
+                        "trans_in": ISV_EXAMPLE, "trans_in_type": "userId", "amount": "1.20",
+                        "state": "SUCCESS", "detail_id": "2026120722001450127788310042001"}]}),
+           (MethodError("40004", "ACQ.INVALID_PARAMETER",
+                        N_("Neither settle_no nor both trade_no and out_request_no were given.")),
+            MethodError("40004", "ACQ.TRADE_NOT_EXIST",
+                        N_("No such trade or settle for the merchant the call acts for."))),
+           writes=False),
 )

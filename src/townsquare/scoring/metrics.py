@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis import _
 
+from townsquare.events.models import PLATFORM_PREFIX
 from townsquare.scoring import partitions
 
 # The event columns the metrics read (a subset of the Parquet export's schema); `event_id` too
@@ -88,16 +89,34 @@ def metrics_table(
         visits=_.count(where=_.type == "visit"),
         fulfilled=_.count(where=_.type == "order_fulfilled"),
         cancelled=_.count(where=_.type == "order_cancelled"),
-        refunds=_.count(where=_.type == "refund"),
     )
     base = attributed.group_by("miniapp_id").aggregate(
         merchant_id=_.merchant_id.max(), category_code=_.category_code.max(),
         visits=_.visits.sum(), fulfilled=_.fulfilled.sum(), cancelled=_.cancelled.sum(),
-        refunds=_.refunds.sum(),
     )
 
+    # Orders and refunds: the platform's own record wins. A mini-app for which the platform saw
+    # a paid trade in the window (payments records each as an event whose id begins with
+    # PLATFORM_PREFIX) is counted from those records alone, and its self-reported orders and
+    # refunds are left out, so a self-reported order cannot inflate its orders or GMV; a
+    # mini-app the platform saw no trade of keeps its own word (docs/scoring.md, "Trades").
+    sales = events.filter(events.type.isin(["order_placed", "refund"]))
+    if not in_window:
+        sales = _during(sales, start, end)
+    sales = sales.select(
+        "miniapp_id", "type", "user_sub", "amount_fen",
+        platform=(sales.event_id.startswith(PLATFORM_PREFIX) if "event_id" in sales.columns
+                  else ibis.literal(False)),
+    )
+    seen = sales.filter(_.platform & (_.type == "order_placed")).group_by(
+        "miniapp_id").aggregate(platform_orders=_.count())
+    kept = sales.left_join(seen, "miniapp_id").filter(
+        _.platform | _.platform_orders.isnull())
+    refunded = kept.filter(_.type == "refund").group_by("miniapp_id").aggregate(
+        refunds=_.count())
+
     # orders, GMV, buyers and repeat buyers (two or more orders in the window)
-    placed = ev.filter(ev.type == "order_placed")
+    placed = kept.filter(_.type == "order_placed")
     per_buyer = placed.group_by(["miniapp_id", "user_sub"]).aggregate(
         n=_.count(), amount=_.amount_fen.sum()
     )
@@ -172,7 +191,7 @@ def metrics_table(
     # equal-named join keys are merged by Ibis, and no other column names collide
     joined = present
     for part in (
-        base.drop("merchant_id", "category_code"), buyers, complaints, ratings, responses,
+        base.drop("merchant_id", "category_code"), buyers, refunded, complaints, ratings, responses,
         activity.drop("merchant_id", "category_code"), top_city, communities,
     ):
         joined = joined.left_join(part, "miniapp_id")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.events.models import PLATFORM_PREFIX, BehaviourEvent, EventType
 from townsquare.miniapps.models import MiniApp
 from townsquare.scoring import Standing, standings
 from townsquare.traffic.config import TrafficConfig
@@ -27,8 +27,10 @@ _OUTCOMES = {
 
 def _outcomes(db: Session, *, since: datetime, until: datetime) -> dict[int, dict[str, int]]:
     """Exposures, clicks and orders per mini-app in the window, in one grouped query."""
+    platform = BehaviourEvent.event_id.startswith(PLATFORM_PREFIX)
     rows = db.execute(
-        select(BehaviourEvent.miniapp_id, BehaviourEvent.type, func.count())
+        select(BehaviourEvent.miniapp_id, BehaviourEvent.type,
+               func.count(), func.sum(case((platform, 1), else_=0)))
         .where(
             BehaviourEvent.type.in_(list(_OUTCOMES)),
             BehaviourEvent.occurred_at >= since,
@@ -37,8 +39,10 @@ def _outcomes(db: Session, *, since: datetime, until: datetime) -> dict[int, dic
         .group_by(BehaviourEvent.miniapp_id, BehaviourEvent.type)
     )
     found: dict[int, dict[str, int]] = {}
-    for miniapp_id, kind, count in rows:
-        found.setdefault(miniapp_id, {})[_OUTCOMES[EventType(kind)]] = int(count)
+    for miniapp_id, kind, count, by_platform in rows:
+        # orders: the platform's own trade records win where it saw any (docs/scoring.md)
+        counted = int(by_platform or 0) or int(count)
+        found.setdefault(miniapp_id, {})[_OUTCOMES[EventType(kind)]] = counted
     return found
 
 

@@ -1,7 +1,9 @@
 """Random sequences of create / pay / refund / close / cancel / timeouts / settlement-like
-withdrawals keep every invariant: the ledger is sound (balanced, no negative balance, balances
-equal their postings), no trade is refunded beyond what was paid, and each trade is charged at
-most once (one payment entry, exactly when it is paid)."""
+withdrawals / royalty settles (alipay.trade.order.settle) keep every invariant: the ledger is
+sound (balanced, no negative balance, balances equal their postings), no trade is refunded
+beyond what was paid, and each trade is charged at most once (one payment entry, exactly when
+it is paid); a settle succeeds exactly when it fits in what is left of the merchant's part, and
+every settle is one royalty entry paying its parts to the receivers."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tests.payments.trades import trade_world
+from tests.payments.trades import royalty_world, trade_world
 from townsquare.core.clock import clock
 from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts
-from townsquare.payments.trades import errors, service
+from townsquare.payments.trades import errors, royalty, service
 from townsquare.payments.trades.models import Trade, TradeStatus
+from townsquare.payments.trades.royalty import Part, Receiver
 
 AMOUNTS = st.integers(min_value=1, max_value=3_000)
 STEPS = st.lists(st.one_of(
@@ -29,6 +32,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("later"), st.integers(1, 200)),
     st.tuples(st.just("jobs"), st.booleans()),
     st.tuples(st.just("withdraw"), st.integers(0, 2_000)),
+    st.tuples(st.just("settle"), st.integers(0, 7), AMOUNTS, st.integers(0, 2), st.booleans()),
 ), min_size=1, max_size=25)
 
 
@@ -46,7 +50,7 @@ def test_random_trade_sequences_keep_the_invariants(database, settings, make_use
     for step in steps:
         try:
             with database.unit_of_work() as db:
-                _apply(db, world["world"], payers, made, step)
+                _apply(db, world["world"], payers, made, step, world["receivers"])
         except errors.TradeError:
             pass  # a refusal changes nothing (the unit of work rolled back)
     clock.unfreeze()
@@ -66,6 +70,11 @@ def test_random_trade_sequences_keep_the_invariants(database, settings, make_use
             source = [p.amount_fen for e in refunded for p in e.postings
                       if p.account.code == trade.payment_source]
             assert sum(source) == trade.refunded_fen  # the money went back where it came from
+            settles = royalty.settles_of(db, trade)
+            royalties = [e for e in ledger.entries_for(db, trade_no) if e.kind == "royalty"]
+            assert len(royalties) == len(settles)
+            received = [p.amount_fen for e in royalties for p in e.postings if p.amount_fen > 0]
+            assert sum(received) == sum(s.amount_fen for s in settles)
 
 
 _WORLDS: dict[str, dict] = {}
@@ -74,14 +83,19 @@ _WORLDS: dict[str, dict] = {}
 def _world(database, settings, make_user):
     """One world per database (examples share the test's database)."""
     if database.url not in _WORLDS:
-        world = trade_world.build(database, settings, make_user, wallet_fen=50_000)
+        world, receivers = royalty_world.build(database, settings, make_user, wallet_fen=50_000)
+        with database.unit_of_work() as db:
+            royalty.bind(db, merchant=royalty_world.merchant_of(db, receivers),
+                         out_request_no="B", receivers=[Receiver(receivers.isv),
+                                                        Receiver(receivers.community)])
         other = make_user(display_name="邻居")
         trade_world.top_up(database, other.id, 5_000)
-        _WORLDS[database.url] = {"world": world, "payers": [world.resident.id, other.id]}
+        _WORLDS[database.url] = {"world": world, "payers": [world.resident.id, other.id],
+                                 "receivers": [receivers.isv, receivers.community]}
     return _WORLDS[database.url]
 
 
-def _apply(db, world, payers, made, step) -> None:
+def _apply(db, world, payers, made, step, receivers=()) -> None:
     kind = step[0]
     if kind == "create":
         trade = trade_world.create(db, world, f"P-{len(made)}", step[1],
@@ -107,5 +121,30 @@ def _apply(db, world, payers, made, step) -> None:
             service.refund(db, trade=trade, refund_fen=step[2], out_request_no=f"R{step[3]}")
         elif kind == "close":
             service.close(db, trade=trade)
+        elif kind == "settle":
+            _settle(db, trade, step, receivers)
         else:
             service.cancel(db, trade=trade)
+
+
+def _settle(db, trade, step, receivers) -> None:
+    """A settle succeeds exactly when the trade is paid, not closed, and the amount fits in what
+    is left of the merchant's part; a repeated number answers the first settle."""
+    _, _, amount, number, both = step
+    left = royalty.settleable_fen(db, trade)
+    parts = [Part(receivers[0], amount)] + ([Part(receivers[1], 1)] if both else [])
+    total = sum(p.amount_fen for p in parts)
+    before = royalty.find_settle(db, trade=trade, out_request_no=f"S{number}")
+    try:
+        row, moved = royalty.settle(db, trade=trade, out_request_no=f"S{number}", parts=parts)
+    except errors.SettleAmountExceeded:
+        assert before is None and total > left
+        raise
+    except errors.TradeError:
+        raise
+    if moved:
+        assert before is None and total <= left and row.amount_fen == total
+        assert royalty.settleable_fen(db, trade) == left - total
+    else:
+        assert before is not None and row.id == before.id
+

@@ -18,6 +18,7 @@ from townsquare.core.clock import clock
 from townsquare.gateway.protocol import signing
 from townsquare.payments.trades.models import TradeStatus
 from townsquare.payments.wallet import payment_codes
+from townsquare.payments.wallet import service as wallet
 from townsquare.payments.wallet.models import PinFailure
 
 
@@ -158,3 +159,19 @@ def test_the_payment_code_page_shows_a_fresh_code_that_resolves_once(
         payer = payment_codes.resolve(db, settings=settings, auth_code=code)
         assert payer.user.id == world[0].resident.id
         assert isinstance(db.get(User, payer.user.id), User)
+
+
+def test_the_code_page_chooses_the_card_behind_the_code(client, database, world):
+    login(client, world[0].resident)
+    page = client.get("/me/wallet/code")
+    assert "余额不足时的付款方式" in page.text and "模拟银行 ····0004" in page.text
+    done = client.post("/me/wallet/code/card", data={"csrf_token": csrf(page.text),
+                                                     "card": world[1]}, follow_redirects=True)
+    assert "余额不足时，从模拟银行尾号 0004 的银行卡付款" in done.text
+    assert "已保存余额不足时的付款方式" in done.text
+    with database.unit_of_work() as db:
+        user = db.get(User, world[0].resident.id)
+        assert wallet.code_card(db, user=user).public_id == world[1]
+    client.post("/me/wallet/code/card", data={"csrf_token": csrf(done.text), "card": ""})
+    with database.unit_of_work() as db:
+        assert wallet.code_card(db, user=db.get(User, world[0].resident.id)) is None

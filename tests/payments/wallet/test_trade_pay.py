@@ -76,3 +76,39 @@ def test_refusals_answer_alipays_sub_codes_and_leave_nothing(client, database, s
     assert pay(client, world, code, out_trade_no="POS-3")["code"] == "10000"  # still unused
     used = pay(client, world, code, out_trade_no="POS-4")
     assert used["sub_code"] == "ACQ.PAYMENT_AUTH_CODE_INVALID"
+
+
+def test_a_code_pays_from_the_card_behind_it_when_the_wallet_is_short(client, database,
+                                                                     settings, world):
+    """The wallet pays while it holds enough; past that the card the resident put behind the
+    code is charged (fund_channel BANKCARD), within the same limits; without such a card the
+    till hears ACQ.BUYER_BALANCE_NOT_ENOUGH; a declining card answers ACQ.PAYMENT_FAIL."""
+    resident = world[0].resident.id
+    assert pay(client, world, code_of(database, settings, world),
+               amount="60.00")["sub_code"] == "ACQ.BUYER_BALANCE_NOT_ENOUGH"
+    with database.unit_of_work() as db:
+        wallet.set_code_card(db, actor=db.get(User, resident), card_id=world[1])
+    small = pay(client, world, code_of(database, settings, world), "POS-W", amount="10.00")
+    assert small["fund_bill_list"][0]["fund_channel"] == "ALIPAYACCOUNT"
+    big = pay(client, world, code_of(database, settings, world), "POS-C", amount="60.00")
+    assert big["code"] == "10000", big
+    assert big["fund_bill_list"] == [{"fund_channel": "BANKCARD", "amount": "60.00",
+                                      "real_amount": "60.00"}]
+    with database.unit_of_work() as db:
+        user = db.get(User, resident)
+        assert wallet.balance(db, user=user) == 5_000 - 1_000  # the card paid the 60.00
+        trade = db.scalar(select(Trade).where(Trade.trade_no == big["trade_no"]))
+        assert trade.funding_reference.startswith("sbm_")
+        declining = wallet.bind_card(db, settings=settings, actor=user,
+                                     number="4000000000000002")
+        wallet.set_code_card(db, actor=user, card_id=declining.public_id)
+        assert wallet.code_card(db, user=user).id == declining.id  # one card at most
+    refused = pay(client, world, code_of(database, settings, world), "POS-D", amount="60.00")
+    assert refused["sub_code"] == "ACQ.PAYMENT_FAIL"
+    settings.payment_limit_per_payment_fen = 5_000
+    with database.unit_of_work() as db:
+        wallet.set_code_card(db, actor=db.get(User, resident), card_id=world[1])
+    over = pay(client, world, code_of(database, settings, world), "POS-L", amount="60.00")
+    assert over["sub_code"] == "ACQ.PAYMENT_FAIL"  # the limit per payment counts cards too
+    with database.unit_of_work() as db:
+        assert db.scalar(select(func.count(Trade.id))) == 2

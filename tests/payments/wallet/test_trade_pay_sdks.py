@@ -74,3 +74,18 @@ def test_the_till_pays_with_a_payment_code_from_each_sdk(sdk, database, settings
     assert query["trade_status"] == "TRADE_SUCCESS" and query["trade_no"] == paid["trade_no"]
     with database.unit_of_work() as db:
         assert wallet.balance(db, user=db.get(User, world[0].resident.id)) == 5_000 - 1_880
+
+
+def test_a_code_backed_by_a_card_pays_past_the_wallet_from_each_sdk(sdk, database, settings,
+                                                                    world, gateway_url):
+    with database.unit_of_work() as db:
+        wallet.set_code_card(db, actor=db.get(User, world[0].resident.id), card_id=world[1])
+    paid, again = _calls(sdk, world, gateway_url,
+                         _pay("CARD-1", _code(database, settings, world), "80.00"),
+                         {"method": "alipay.trade.query", "biz": {"out_trade_no": "CARD-1"}})
+    assert paid["code"] == "10000", paid
+    assert paid["fund_bill_list"][0]["fund_channel"] == "BANKCARD"
+    assert again["trade_status"] == "TRADE_SUCCESS"
+    assert again["fund_bill_list"][0]["fund_channel"] == "BANKCARD"
+    with database.unit_of_work() as db:
+        assert wallet.balance(db, user=db.get(User, world[0].resident.id)) == 5_000

@@ -98,6 +98,22 @@ def test_compute_from_age_and_orders(world, database):
     assert result[world.app("newcomer").id][1]["listed_days"] == 5
 
 
+def test_the_platforms_trade_records_win_over_self_reported_orders(world, database):
+    """brand reports 150 orders itself but the platform saw 20 paid trades: 20 count (not
+    mature); grocer takes no payment through the platform: its own 120 orders count."""
+    now = freeze()
+    with database.unit_of_work() as db:
+        add_events(db, world.app("brand"), EventType.ORDER_PLACED, 150, now - timedelta(days=3))
+        for i in range(20):
+            add_events(db, world.app("brand"), EventType.ORDER_PLACED, 1,
+                       now - timedelta(days=2, minutes=i), event_id=f"platform:trade:{i}:paid")
+        add_events(db, world.app("grocer"), EventType.ORDER_PLACED, 120, now - timedelta(days=3))
+        result = stages.compute(db, config=DEFAULT_CONFIG, now=now)
+    assert result[world.app("brand").id][1]["orders_window"] == 20
+    assert result[world.app("brand").id][0] == Stage.GROWING
+    assert result[world.app("grocer").id][1]["orders_window"] == 120
+
+
 def test_age_counts_from_the_first_publication_and_unlisted_apps_are_skipped(world, database):
     now = freeze()
     with database.unit_of_work() as db:

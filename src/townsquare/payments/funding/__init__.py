@@ -7,11 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from townsquare.core.clock import clock
 from townsquare.payments.funding import simbank
 from townsquare.payments.funding.adapter import (
     BankBalanceInsufficient,
+    BankCharge,
     BankTimeout,
     CardDeclined,
     Charge,
@@ -19,6 +23,7 @@ from townsquare.payments.funding.adapter import (
     FundingError,
     FundingMismatch,
 )
+from townsquare.payments.funding.models import ChargeUse
 from townsquare.payments.funding.simbank import SimulatedBank
 
 
@@ -50,6 +55,30 @@ def refund_to_card(db: Session, *, trade: Any, amount_fen: int, idempotency_key:
     return adapter_for(db).refund(trade.funding_reference, amount_fen, idempotency_key)
 
 
+class ChargeGivenBack(FundingError):
+    """The charge was refunded as an orphan (or used for something else) before this request
+    could use it: nothing is paid; start again with a new request."""
+
+    code = "charge_given_back"
+    status = 409
+
+
+def use_charge(db: Session, *, charge: Charge, purpose: str, subject: str) -> None:
+    """Record that `charge` pays for `subject` (a trade_no, a top-up id): once. A charge the
+    orphan job claimed (or another use) raises ChargeGivenBack; the same use again is fine."""
+    row = ChargeUse(reference=charge.reference, purpose=purpose, subject=subject[:160],
+                    amount_fen=charge.amount_fen, used_at=clock.now())
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except IntegrityError:  # used already; committed by another transaction, or by this one
+        done = db.scalar(select(ChargeUse).where(ChargeUse.reference == charge.reference))
+        if done is None or (done.purpose, done.subject) != (purpose, subject[:160]):
+            raise ChargeGivenBack("This card payment was cancelled and given back to the card; "
+                                  "please pay again.") from None
+
+
 def payout_to_card(db: Session, *, card: str, amount_fen: int, idempotency_key: str) -> Charge:
     """Pay `amount_fen` to the card with the adapter's token `card` (a merchant's withdrawal).
     The ledger side (merchant available → BANK_CLEARING) is the caller's."""
@@ -57,7 +86,7 @@ def payout_to_card(db: Session, *, card: str, amount_fen: int, idempotency_key: 
 
 
 __all__ = [
-    "BankBalanceInsufficient", "BankTimeout", "BoundCard", "CardDeclined", "Charge",
-    "FundingAdapter", "FundingError", "FundingMismatch", "SimulatedBank", "adapter_for",
-    "bind_card", "payout_to_card", "refund_to_card",
+    "BankBalanceInsufficient", "BankCharge", "BankTimeout", "BoundCard", "CardDeclined", "Charge",
+    "ChargeGivenBack", "ChargeUse", "FundingAdapter", "FundingError", "FundingMismatch",
+    "SimulatedBank", "adapter_for", "bind_card", "payout_to_card", "refund_to_card", "use_charge",
 ]

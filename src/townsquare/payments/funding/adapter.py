@@ -10,6 +10,7 @@ The ledger side of each movement (BANK_CLEARING against a wallet or a merchant) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from townsquare.core.errors import Conflict, TownsquareError
@@ -25,6 +26,18 @@ class Charge:
     amount_fen: int
     kind: str  # "charge", "refund" or "payout"
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class BankCharge:
+    """A charge as the bank lists it (for reconciliation): what it took and gave back so far."""
+
+    reference: str
+    card: str
+    amount_fen: int
+    refunded_fen: int
+    idempotency_key: str
+    at: datetime
 
 
 class FundingError(TownsquareError):
@@ -70,4 +83,9 @@ class FundingAdapter(Protocol):
 
     def payout(self, card: str, amount_fen: int, idempotency_key: str) -> Charge:
         """Pay `amount_fen` to the card (a merchant's withdrawal)."""
+        ...
+
+    def charges(self, since: datetime, until: datetime) -> list[BankCharge]:
+        """The charges the bank made from `since` to `until` (an acquirer's charge list or
+        daily file), each with what was refunded of it."""
         ...

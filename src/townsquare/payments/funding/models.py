@@ -5,6 +5,7 @@ platform's record of money is the ledger."""
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,3 +45,20 @@ class SimMovement(Timestamped, Base):
     refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("simbank_movements.id"))
 
     card: Mapped[SimCard] = relationship(lazy="joined")
+
+
+class ChargeUse(Base):
+    """What a bank charge was used for, once: a trade's payment, a top-up, or its refund as an
+    orphan (`payments/funding/orphans.py`). The unique reference is the guard: a charge the
+    orphan job has claimed can no longer pay a trade or fund a top-up, and the other way round,
+    whichever transaction commits first."""
+
+    __tablename__ = "funding_charge_uses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)  # the bank's charge id
+    purpose: Mapped[str] = mapped_column(String(16))  # payment, top_up, orphan_refund
+    subject: Mapped[str] = mapped_column(String(160))  # the trade_no, the top-up id, the key
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[datetime]
+    refunded_at: Mapped[datetime | None]  # an orphan's refund, once the bank took it

@@ -10,6 +10,8 @@ a card is never overdrawn."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.security import keyed_digest
 from townsquare.payments.funding.adapter import (
     BankBalanceInsufficient,
+    BankCharge,
     BankTimeout,
     CardDeclined,
     Charge,
@@ -162,6 +165,15 @@ class SimulatedBank:
             return done
         return self._record(card=original.card, kind="refund", amount_fen=amount_fen,
                             key=idempotency_key, refund_of=original)
+
+    def charges(self, since: datetime, until: datetime) -> list[BankCharge]:
+        rows = self.db.scalars(select(SimMovement).where(
+            SimMovement.kind == "charge", SimMovement.created_at >= since,
+            SimMovement.created_at < until).order_by(SimMovement.id))
+        return [BankCharge(reference=row.reference, card=row.card.token,
+                           amount_fen=row.amount_fen, refunded_fen=row.refunded_fen,
+                           idempotency_key=row.idempotency_key, at=row.created_at)
+                for row in rows]
 
     def payout(self, card: str, amount_fen: int, idempotency_key: str) -> Charge:
         _positive(amount_fen)

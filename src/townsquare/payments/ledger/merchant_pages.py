@@ -22,6 +22,7 @@ from townsquare.merchants.service import is_owner, staffed_merchant
 from townsquare.payments import fees
 from townsquare.payments.ledger import accounts, posting, withdrawals
 from townsquare.payments.ledger.records import RoyaltyRate, WithdrawalStatus
+from townsquare.payments.trades import royalty
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import attempt, flashes, see_other, whole_number
 from townsquare.web.templating import render
@@ -63,6 +64,8 @@ def _context(db: Session, user: User, mer_id: str, settings: Any) -> dict[str, A
         "max_fen": settings.withdrawal_max_fen, "daily_fen": settings.withdrawal_daily_max_fen,
         "history": withdrawals.for_merchant(db, actor=user, merchant_id=mer_id),
         "labels": STATUS_LABELS, "request_key": secrets.token_hex(12),
+        "receivers": royalty.receivers(db, merchant=merchant, page=1, page_size=100)[0],
+        "sent": royalty.sent_to_receivers(db, merchant_id=merchant.id),
     }
 
 

@@ -84,3 +84,24 @@ class RefundBankFailed(TradeError, Conflict):
 
     code = "refund_bank_failed"
     sub_code = "ACQ.SYSTEM_ERROR"
+
+
+class SettleAmountExceeded(TradeError, Conflict):
+    """A settle would send out more than is left of the merchant's part of the trade."""
+
+    code = "settle_amount_exceeded"
+    sub_code = "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR"
+
+
+class ReceiverNotBound(TradeError, Conflict):
+    """A settle names a receiver the merchant has not bound (or has unbound)."""
+
+    code = "royalty_receiver_not_bound"
+    sub_code = "ACQ.TRADE_SETTLE_ERROR"
+
+
+class ReceiverNotExist(TradeError, NotFound):
+    """A bind names an account that is no ISV authorized by the merchant nor a community."""
+
+    code = "royalty_receiver_not_exist"
+    sub_code = "ACQ.INVALID_PARAMETER"

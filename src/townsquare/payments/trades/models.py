@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +40,7 @@ class Trade(Timestamped, Base):
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_bounded"),
         Index("ix_trades_merchant_created", "merchant_id", "created_at"),
         Index("ix_trades_status_timeout", "status", "timeout_at"),
+        Index("ix_trades_funding_reference", "funding_reference"),  # the orphan-charge job
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,3 +96,64 @@ class Refund(Base):
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # console refunds
 
     trade: Mapped[Trade] = relationship(back_populates="refunds")
+
+
+class RoyaltyReceiver(Base):
+    """A royalty relation (分账关系): an account a merchant may send part of its trades' money
+    to with `alipay.trade.order.settle`. The account is an ISV's or a community's commission
+    account in the ledger, named by the public id the merchant bound (`isv_…`, `com_…`).
+    Unbinding keeps the row (`unbound_at`); binding again clears it."""
+
+    __tablename__ = "payment_royalty_receivers"
+    __table_args__ = (UniqueConstraint("merchant_id", "account"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"),
+                                             index=True)
+    account: Mapped[str] = mapped_column(String(32))  # the receiver's public id, as bound
+    kind: Mapped[str] = mapped_column(String(16))  # "isv" or "community"
+    owner_id: Mapped[int]  # the service provider's or the community's id
+    name: Mapped[str] = mapped_column(String(64), default="")
+    memo: Mapped[str] = mapped_column(String(128), default="")
+    bound_at: Mapped[datetime]
+    unbound_at: Mapped[datetime | None]
+
+
+class RoyaltyRequest(Base):
+    """One bind or unbind request by the merchant's `out_request_no`: a repeat with the same
+    receivers answers again, another content under the same number is refused."""
+
+    __tablename__ = "payment_royalty_requests"
+    __table_args__ = (UniqueConstraint("merchant_id", "out_request_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    out_request_no: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(8))  # bind, unbind
+    content_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class TradeSettle(Base):
+    """One `alipay.trade.order.settle` of a paid trade: part of the merchant's share sent to
+    bound receivers, as one ledger entry (`kind="royalty"`). Idempotent per trade and
+    `out_request_no`; all of a trade's settles never exceed the merchant's part of it."""
+
+    __tablename__ = "trade_settles"
+    __table_args__ = (
+        UniqueConstraint("trade_id", "out_request_no"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settle_no: Mapped[str] = mapped_column(String(32), unique=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id", ondelete="CASCADE"),
+                                          index=True)
+    out_request_no: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    content_digest: Mapped[str] = mapped_column(String(64))
+    # [{"trans_in": public id, "kind": "isv"|"community", "amount_fen": int, "desc": str}]
+    details: Mapped[list[Any]]
+    operator_id: Mapped[str] = mapped_column(String(64), default="")
+    entry_id: Mapped[str] = mapped_column(String(24))  # the ledger entry's public id
+    settled_at: Mapped[datetime]

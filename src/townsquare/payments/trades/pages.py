@@ -22,7 +22,7 @@ from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.merchants.access import can_act_for
 from townsquare.merchants.models import Merchant
-from townsquare.payments.trades import console, service, statements
+from townsquare.payments.trades import console, royalty, service, statements
 from townsquare.payments.trades.models import Trade, TradeStatus
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import attempt, flashes
@@ -69,6 +69,7 @@ def _trade_context(db: Session, user: User, mer_id: str, trade_no: str) -> dict[
     return {"merchant": merchant, "trade": trade, "labels": STATUS_LABELS,
             "refundable_fen": _refundable(trade), "can_act": can_act_for(db, user, merchant),
             "notifications": console.notifications_of(db, trade),
+            "settles": royalty.settles_of(db, trade),
             "request_key": secrets.token_hex(12)}
 
 
@@ -111,7 +112,8 @@ def refund(
 def _lookup_context(db: Session, user: User, number: str) -> dict[str, Any]:
     trade = console.lookup(db, actor=user, number=number)
     return {"number": number, "trade": trade, "labels": STATUS_LABELS,
-            "notifications": console.notifications_of(db, trade) if trade else []}
+            "notifications": console.notifications_of(db, trade) if trade else [],
+            "settles": royalty.settles_of(db, trade) if trade else []}
 
 
 @router.get("/console/operator/trades", response_class=HTMLResponse)

@@ -28,7 +28,7 @@ from townsquare.gateway.models import GatewayApp
 from townsquare.miniapps.models import MiniApp
 from townsquare.payments import fees, funding, ledger
 from townsquare.payments.ledger import accounts
-from townsquare.payments.trades import notices
+from townsquare.payments.trades import behaviour, notices
 from townsquare.payments.trades.errors import (
     BuyerBalanceNotEnough,
     CancelTimeOut,
@@ -134,7 +134,7 @@ def find(db: Session, *, app: GatewayApp, trade_no: str = "", out_trade_no: str 
     return trade
 
 
-def _locked(db: Session, trade: Trade) -> Trade:
+def locked(db: Session, trade: Trade) -> Trade:
     """The trade's row locked until the transaction ends, with its current values."""
     return db.scalars(select(Trade).where(Trade.id == trade.id).with_for_update()
                       .execution_options(populate_existing=True)).one()
@@ -188,6 +188,7 @@ def pay(db: Session, *, trade_no: str, payer: User, source: str, fund_channel: s
         raise BuyerBalanceNotEnough("Not enough money to pay this trade.") from None
     db.refresh(trade)
     notices.trade_changed(db, trade, event="paid")
+    behaviour.paid(db, trade)  # the platform's own record of the order, for scoring
     return trade
 
 
@@ -195,7 +196,7 @@ class _Lost(Exception):
     """The conditional update found the trade no longer waiting for payment."""
 
 
-def _original_split(db: Session, trade: Trade) -> fees.Split:
+def original_split(db: Session, trade: Trade) -> fees.Split:
     """How the payment was split, read back from its ledger entry (the record of truth)."""
     entry = next(e for e in ledger.entries_for(db, trade.trade_no) if e.kind == "payment")
     merchant = platform = 0
@@ -222,7 +223,7 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
     whether money moved now (`fund_change`): a repeated `out_request_no` moves none."""
     if refund_fen <= 0:
         raise RefundFeeError("The refund amount must be more than zero.")
-    trade = _locked(db, trade)
+    trade = locked(db, trade)
     done = db.scalar(select(Refund).where(Refund.trade_id == trade.id,
                                           Refund.out_request_no == out_request_no))
     if done is not None:
@@ -243,7 +244,7 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
         raise RefundExceedsPaid("The refund is more than what is left of the payment.")
     # each part of the payment given back in proportion; the merchant's from pending funds
     # while they last, then from settled ones (fees.post_refund keeps the ledger's lock order)
-    part = fees.split_refund(_original_split(db, trade), refund_fen, trade.refunded_fen)
+    part = fees.split_refund(original_split(db, trade), refund_fen, trade.refunded_fen)
     try:
         entry = fees.post_refund(db, part, destination=trade.payment_source,
                                  merchant_id=trade.merchant_id, reference=trade.trade_no,
@@ -282,6 +283,7 @@ def refund(db: Session, *, trade: Trade, refund_fen: int, out_request_no: str,
                      subject_type="trade", subject_id=trade.trade_no,
                      out_request_no=out_request_no, amount_fen=refund_fen)
     notices.trade_changed(db, trade, event="refunded", refund=row)
+    behaviour.refunded(db, trade, row)
     return row, True
 
 

@@ -99,7 +99,9 @@ def trade_pay(context: CallContext) -> Mapping[str, Any]:
             buyer_user_id=payer.user.id,
             content_digest=trades.digest(total_fen=total_fen, subject=subject, body=body))
         trade = paying.pay_trade(context.db, settings=context.settings, actor=payer.user,
-                                 trade_no=trade.trade_no, method=paying.WALLET,
+                                 trade_no=trade.trade_no,
+                                 method=paying.method_for_code(context.db, actor=payer.user,
+                                                               amount_fen=total_fen),
                                  payment_pin=None, by_code=True)
     except TownsquareError as error:
         raise _refusal(error) from None

@@ -26,6 +26,8 @@ class WalletCard(Timestamped, Base):
     bank_name: Mapped[str] = mapped_column(String(40))
     number_masked: Mapped[str] = mapped_column(String(32))
     removed_at: Mapped[datetime | None]
+    # pays what the payment code costs when the wallet balance is short (one card at most)
+    backs_code: Mapped[bool] = mapped_column(default=False)
 
 
 class PaymentPin(Base):
@@ -72,7 +74,7 @@ class TopUp(Timestamped, Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("wallet_cards.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    funding_reference: Mapped[str] = mapped_column(String(40))
+    funding_reference: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class Spend(Timestamped, Base):

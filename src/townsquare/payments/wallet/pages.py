@@ -32,6 +32,7 @@ DONE = {
     "removed": N_("Card removed."),
     "topped": N_("Topped up."),
     "pin": N_("Payment PIN saved."),
+    "code_card": N_("Saved: what pays when your wallet is short."),
 }
 
 
@@ -124,7 +125,16 @@ def _code(request: Request, db: Session, settings: Settings, user: User,
           template: str) -> HTMLResponse:
     issued = payment_codes.issue(db, settings=settings, actor=user)
     return render(request, template, issued=issued, balance=wallet.balance(db, user=user),
-                  qr=qr_svg(issued.code, label=i18n.gettext("Payment code")))
+                  qr=qr_svg(issued.code, label=i18n.gettext("Payment code")),
+                  cards=wallet.cards(db, user=user), code_card=wallet.code_card(db, user=user),
+                  bank_name=simbank.NAME, flashes=flashes(request, DONE))
+
+
+@router.post("/me/wallet/code/card")
+def code_card(db: DbSession, user: FormUser, card: Text = "") -> Response:
+    """Which bound card pays at a till when the wallet is short ("" for none)."""
+    wallet.set_code_card(db, actor=user, card_id=card or None)
+    return see_other("/me/wallet/code?ok=code_card")
 
 
 @router.get("/me/bill", response_class=HTMLResponse)

@@ -65,6 +65,15 @@ def choices(db: Session, *, actor: User, amount_fen: int) -> list[Choice]:
     return found
 
 
+def method_for_code(db: Session, *, actor: User, amount_fen: int) -> str:
+    """How a payment code pays `amount_fen` at a till: the wallet while it holds enough, else
+    the card the resident put behind the code (the wallet, and its refusal, without one)."""
+    if wallet.balance(db, user=actor) >= amount_fen:
+        return WALLET
+    card = wallet.code_card(db, user=actor)
+    return card.public_id if card is not None else WALLET
+
+
 def pay_trade(db: Session, *, settings: Settings, actor: User, trade_no: str, method: str,
               payment_pin: str | None, by_code: bool = False) -> Trade:
     """Pay `trade_no` for `actor` from `method` (WALLET or a bound card's public id).
@@ -89,6 +98,8 @@ def pay_trade(db: Session, *, settings: Settings, actor: User, trade_no: str, me
     if card is not None:
         charge = funding.adapter_for(db).charge(card.funding_token, amount,
                                                 f"trade:{trade.trade_no}")
+        # once only: a charge the orphan job already gave back cannot pay (ChargeGivenBack)
+        funding.use_charge(db, charge=charge, purpose="payment", subject=trade.trade_no)
         spend.funding_reference = charge.reference
     try:
         return trades.pay(

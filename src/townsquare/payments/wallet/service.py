@@ -39,6 +39,22 @@ def card_of(db: Session, *, actor: User, card_id: str) -> WalletCard:
     return card
 
 
+def code_card(db: Session, *, user: User) -> WalletCard | None:
+    """The bound card that pays at a till when the wallet is short (None: the wallet alone)."""
+    return db.scalar(select(WalletCard).where(WalletCard.user_id == user.id,
+                                              WalletCard.removed_at.is_(None),
+                                              WalletCard.backs_code.is_(True)).limit(1))
+
+
+def set_code_card(db: Session, *, actor: User, card_id: str | None) -> WalletCard | None:
+    """Choose the card behind the payment code (`card_id` a bound card's public id), or none."""
+    chosen = card_of(db, actor=actor, card_id=card_id) if card_id else None
+    for card in db.scalars(select(WalletCard).where(WalletCard.user_id == actor.id)):
+        card.backs_code = chosen is not None and card.id == chosen.id
+    db.flush()
+    return chosen
+
+
 def bind_card(db: Session, *, settings: Settings, actor: User, number: str) -> WalletCard:
     bound = funding.bind_card(db, secret=settings.effective_secret_key, number=number,
                               holder=actor.public_id)
@@ -79,6 +95,7 @@ def top_up(db: Session, *, settings: Settings, actor: User, card_id: str, amount
     except IntegrityError:
         return _replay(db, key=key, card=card, amount_fen=amount_fen)
     charge = funding.adapter_for(db).charge(card.funding_token, amount_fen, key)
+    funding.use_charge(db, charge=charge, purpose="top_up", subject=key)
     row.funding_reference = charge.reference
     ledger.post(db, kind="top_up", reference=row.public_id, idempotency_key=key,
                 legs={accounts.BANK_CLEARING: -amount_fen, accounts.wallet(actor.id): amount_fen},

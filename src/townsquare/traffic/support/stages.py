@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import User
 from townsquare.core.i18n import N_, gettext
-from townsquare.events.models import BehaviourEvent, EventType
+from townsquare.events.models import PLATFORM_PREFIX, BehaviourEvent, EventType
 from townsquare.merchants import service as merchants
 from townsquare.merchants.models import Merchant
 from townsquare.miniapps.models import MiniApp, MiniAppVersion, VersionState
@@ -133,8 +133,11 @@ def order_counts(
     start, middle = now - 2 * window, now - window
     recent = case((BehaviourEvent.occurred_at >= middle, 1), else_=0)
     earlier = case((BehaviourEvent.occurred_at < middle, 1), else_=0)
+    platform = BehaviourEvent.event_id.startswith(PLATFORM_PREFIX)
     stmt = (
-        select(BehaviourEvent.miniapp_id, func.sum(recent), func.sum(earlier))
+        select(BehaviourEvent.miniapp_id, func.sum(recent), func.sum(earlier),
+               func.sum(case((platform & (BehaviourEvent.occurred_at >= middle), 1), else_=0)),
+               func.sum(case((platform & (BehaviourEvent.occurred_at < middle), 1), else_=0)))
         .where(
             and_(
                 BehaviourEvent.type == EventType.ORDER_PLACED,
@@ -147,9 +150,11 @@ def order_counts(
     if len(ids) <= 500:  # one merchant's apps: let the (miniapp_id, occurred_at) index work
         stmt = stmt.where(BehaviourEvent.miniapp_id.in_(ids))
     wanted = set(ids)
+    # a mini-app whose trades the platform saw is counted from those records alone
+    # (its own order events left out, as scoring does: docs/scoring.md)
     return {
-        ma_id: (int(w or 0), int(p or 0))
-        for ma_id, w, p in db.execute(stmt)
+        ma_id: (int(pw or 0), int(pp or 0)) if (pw or pp) else (int(w or 0), int(p or 0))
+        for ma_id, w, p, pw, pp in db.execute(stmt)
         if ma_id in wanted
     }
 
