@@ -1,7 +1,7 @@
 """ordering: carts and their lines, orders with lines, timeline events, reviews and complaints, pickup-number counters
 
 Revision ID: a9c4e2d71b58
-Revises: b7d2f4a9c613
+Revises: 037fb63f55be
 Create Date: 2026-12-07 12:32:25.849303
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'a9c4e2d71b58'
-down_revision = 'b7d2f4a9c613'
+down_revision = '037fb63f55be'
 branch_labels = None
 depends_on = None
 

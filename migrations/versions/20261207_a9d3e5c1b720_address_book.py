@@ -1,7 +1,7 @@
 """address book
 
 Revision ID: a9d3e5c1b720
-Revises: b7d2f4a9c613
+Revises: a9c4e2d71b58
 Create Date: 2026-12-07 12:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'a9d3e5c1b720'
-down_revision = 'b7d2f4a9c613'
+down_revision = 'a9c4e2d71b58'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """shop messages: resident ↔ shop conversations and their messages (issue 16)
 
 Revision ID: e5a1c7d3b902
-Revises: b7d2f4a9c613
+Revises: a9d3e5c1b720
 Create Date: 2026-12-07 12:29:53.302671
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'e5a1c7d3b902'
-down_revision = 'b7d2f4a9c613'
+down_revision = 'a9d3e5c1b720'
 branch_labels = None
 depends_on = None
 
