@@ -15,7 +15,9 @@ from townsquare.core.errors import ValidationFailed
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.ordering import orders
 from townsquare.ordering.catalog import service as catalog
-from townsquare.ordering.orders import feed, jobs
+from townsquare.ordering.orders import jobs
+from townsquare.payments import trades
+from townsquare.payments.trades import behaviour as trade_behaviour
 
 S = orders.OrderStatus
 
@@ -127,8 +129,11 @@ def test_every_event_is_counted_once(database, settings, world):
     ord_id = w.paid_order(database, settings, world)
     with database.unit_of_work() as db:
         order = w.order(db, ord_id)
-        assert not feed.placed(db, order)  # a re-delivered notice: already counted
-        assert len(_events(db, EventType.ORDER_PLACED)) == 1
+        trade = trades.get(db, order.trade_no)
+        assert not trade_behaviour.paid(db, trade)  # a re-delivered notice: already counted
+        placed = _events(db, EventType.ORDER_PLACED)  # payments records it, not ordering too
+        assert [(e.order_id, e.amount_fen) for e in placed] == [(ord_id, order.total_fen)]
+        assert placed[0].event_id.startswith("platform:trade:")
 
 
 def test_reorder_puts_what_is_still_on_sale_back(database, settings, world):

@@ -67,7 +67,7 @@ def test_a_payment_after_the_hold_expired_is_refunded(database, settings, world)
         assert w.stock_left(db, world) == (10, 0) and w.places_left(db, world) == 10
         assert [e.status for e in order.events] == [S.CREATED, S.PAID, S.CANCELLED]
         kinds = {e.type for e in db.scalars(select(BehaviourEvent))}
-        assert kinds == {EventType.ORDER_CANCELLED, EventType.REFUND}
+        assert kinds == {EventType.ORDER_PLACED, EventType.ORDER_CANCELLED, EventType.REFUND}
 
 
 def test_an_unpaid_trade_timing_out_cancels_the_order(database, settings, world):

@@ -3,7 +3,9 @@
 Each event's id is derived from the order (and, for a refund, the refund), so a retried
 transition or a re-delivered trade notice never counts twice. Events carry the resident's id as
 the mini-app knows them (`Order.user_sub`), so scoring's repeat-buyer and rating metrics line up
-with what the mini-app itself reports."""
+with what the mini-app itself reports. A paid order and each refund are recorded by payments for
+every trade (`payments/trades/behaviour.py`, order_id = the order's id): ordering adds what only
+it sees (fulfilment, cancellation, ratings, complaints)."""
 
 from __future__ import annotations
 
@@ -28,12 +30,6 @@ def _record(db: Session, order: Order, kind: EventType, suffix: str,
                          sub=order.user_sub, order_id=order.public_id, **measures)
 
 
-def placed(db: Session, order: Order) -> bool:
-    """An order paid: scoring's volume (orders, GMV)."""
-    return _record(db, order, EventType.ORDER_PLACED, "placed", order.paid_at,
-                   amount_fen=order.total_fen)
-
-
 def fulfilled(db: Session, order: Order) -> bool:
     """Picked up or delivered: how long from payment to hand-over."""
     start, end = order.paid_at or order.created_at, order.handed_at or clock.now()
@@ -45,10 +41,6 @@ def cancelled(db: Session, order: Order) -> bool:
     """Cancelled (or rejected) by the user, the merchant or the system."""
     return _record(db, order, EventType.ORDER_CANCELLED, "cancelled", order.cancelled_at,
                    cancelled_by=order.cancelled_by or "system")
-
-
-def refunded(db: Session, order: Order, *, refund_id: int, amount_fen: int) -> bool:
-    return _record(db, order, EventType.REFUND, f"refund:{refund_id}", amount_fen=amount_fen)
 
 
 def rated(db: Session, order: Order, *, stars: int) -> bool:

@@ -62,8 +62,7 @@ def paid(db: Session, order: Order, trade: Trade) -> None:
                            actor=None)
         return
     order.pickup_number = pickup.next_number(db, order)
-    db.flush()
-    feed.placed(db, order)
+    db.flush()  # the paid trade itself is scoring's order_placed (payments/trades/behaviour)
     if settings is not None and settings.auto_accept:
         orders._move(db, order, from_=[S.PAID], to=S.ACCEPTED, actor_kind="system",
                      actor=None, note="auto_accept", accepted_at=now)
@@ -84,9 +83,7 @@ def closed(db: Session, order: Order, event: str) -> None:
 
 
 def refunded(db: Session, order: Order, change: hooks.TradeChanged) -> None:
-    trade, refund = change.trade, change.refund
-    if refund is not None:
-        feed.refunded(db, order, refund_id=refund.id, amount_fen=refund.amount_fen)
+    trade = change.trade  # the refund itself is scoring's event already (payments records it)
     if trade.refunded_fen >= trade.total_fen and order.status not in ENDED and (
             order.status is not S.CREATED):
         now = clock.now()
