@@ -29,6 +29,7 @@ from townsquare.core.text import LINE_CONTROL
 from townsquare.gateway import apps as gateway_apps
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import launch
+from townsquare.miniapps.shell import service as shell_service
 from townsquare.ordering.catalog.models import Product, Sku
 from townsquare.ordering.orders import cart as carts
 from townsquare.ordering.orders import pricing
@@ -303,8 +304,12 @@ def place(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
         return_url=f"/me/orders/{public_id}", buyer_user_id=user.id,
         content_digest=trades.digest(total_fen=plan.price.total_fen, subject=subject))
     p = plan.price
+    sub = user_sub(settings, user, miniapp)
+    # the order tells the mini-app who bought: its id is issued to the mini-app as a launch's is
+    # (payments' own events of the trade then name the same buyer)
+    shell_service.record_issued(db, miniapp=miniapp, user=user, sub=sub)
     order = Order(
-        public_id=public_id, user_id=user.id, user_sub=user_sub(settings, user, miniapp),
+        public_id=public_id, user_id=user.id, user_sub=sub,
         miniapp_id=miniapp.id, merchant_id=miniapp.merchant_id, store_id=store.id,
         kind=plan.kind, point_id=plan.point.id if plan.point else None, slot_start=start,
         hold_id=held.id, trade_no=trade.trade_no, status=OrderStatus.CREATED,

@@ -25,19 +25,20 @@ def _sub(db: Session, trade: Trade) -> str:
                      .limit(1)) or ""
 
 
-def paid(db: Session, trade: Trade) -> None:
+def paid(db: Session, trade: Trade) -> bool:
+    """Record a paid trade once (False: already recorded)."""
     miniapp = db.get(MiniApp, trade.miniapp_id)
     assert miniapp is not None and trade.paid_at is not None
-    intake.record_platform(db, miniapp=miniapp, type=EventType.ORDER_PLACED,
+    return intake.record_platform(db, miniapp=miniapp, type=EventType.ORDER_PLACED,
                            key=f"trade:{trade.trade_no}:paid", occurred_at=trade.paid_at,
                            user_sub=_sub(db, trade), order_id=trade.out_trade_no,
                            amount_fen=trade.total_fen)
 
 
-def refunded(db: Session, trade: Trade, refund: Refund) -> None:
+def refunded(db: Session, trade: Trade, refund: Refund) -> bool:
     miniapp = db.get(MiniApp, trade.miniapp_id)
     assert miniapp is not None
-    intake.record_platform(db, miniapp=miniapp, type=EventType.REFUND,
+    return intake.record_platform(db, miniapp=miniapp, type=EventType.REFUND,
                            key=f"trade:{trade.trade_no}:refund:{refund.id}",
                            occurred_at=refund.refunded_at, user_sub=_sub(db, trade),
                            order_id=trade.out_trade_no, amount_fen=refund.amount_fen)
