@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 
 from townsquare.gateway.protocol import envelope, errors, params, signing
@@ -70,6 +73,33 @@ def test_envelope_signs_the_exact_inner_bytes_and_survives_brace_counting():
     inner = _community_cut(raw, "alipay_trade_query_response")
     assert inner == envelope.inner_bytes(body)
     assert signing.verify(KEY.public_key(), inner, parsed["sign"], "RSA2")
+
+
+_TEXT = st.text(alphabet=st.sampled_from('ab{}"\\/:,[]中\u2028\x01 '), max_size=8)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_TEXT, _VALUES, max_size=5))
+def test_the_envelope_writes_what_the_value_by_value_encoder_writes(body):
+    """The one-pass encoder (the gateway's every answer) against the reference: byte for byte,
+    braces in keys and values, escapes, nesting; and every brace left is a structural one."""
+    text = envelope.inner_bytes(body)
+    assert text == envelope._encode(body)
+    assert json.loads(text) == body
+    assert text.count("{") == text.count("}") == envelope._objects(body)
+
+
+def test_the_envelope_takes_other_mappings_and_keys_as_before():
+    from types import MappingProxyType
+
+    body = {"a": MappingProxyType({"b": "{"}), 1: (True, None, 1.5), "c": [{"d": "}"}]}
+    assert envelope.inner_bytes(body) == envelope._encode(body)
+    assert envelope.inner_bytes(body) == '{"a":{"b":"\\u007b"},"1":[true,null,1.5],"c":[{"d":"\\u007d"}]}'
 
 
 def test_response_key():

@@ -169,6 +169,15 @@ def require_merchant(app: GatewayApp, acting: Merchant | None) -> Merchant:
     return acting
 
 
+def require_merchant_id(app: GatewayApp, acting: Merchant | None,
+                        owner_merchant_id: int | None = None) -> int:
+    """`require_merchant(app, acting).id`, without reading a mini-app app's mini-app when its
+    merchant's id is known (`owner_merchant_id`, from the gateway's directory)."""
+    if not app.is_isv and owner_merchant_id is not None:
+        return owner_merchant_id
+    return require_merchant(app, acting).id
+
+
 def call_miniapp(db: Session, app: GatewayApp, acting: Merchant | None,
                  mini_app_id: object) -> MiniApp:
     """The mini-app a call is about: a mini-app app's own; for an ISV app acting for a

@@ -66,7 +66,8 @@ def _answer(
                                       method=call.method, package=method.package)
     values = schema.validate(method.fields, call)
     context = CallContext(db=db, settings=settings, app=attached, call=call, biz=call.biz(),
-                          values=values, acting=acting)
+                          values=values, acting=acting, owner_merchant_id=app.merchant_id,
+                          miniapp_public_id=app.miniapp_public_id)
     try:  # a failing handler leaves nothing behind (one that only reads has nothing to undo)
         with db.begin_nested() if method.writes else nullcontext():  # the log row stays
             body = dict(method.handler(context))

@@ -49,12 +49,21 @@ class CallContext:
 
     # the merchant whose `app_auth_token` an ISV app presented (app_auth.py); None otherwise
     acting: Merchant | None = None
+    # a mini-app's app, as the gateway's directory knows it: its mini-app's merchant and public
+    # id, so that a method needs no read of the mini-app to know them (None: read when asked)
+    owner_merchant_id: int | None = None
+    miniapp_public_id: str | None = None
 
     @property
     def merchant(self) -> Merchant:
         """Who the call acts for: a mini-app app's merchant, or the merchant that authorized
         the calling ISV app (an ISV app without a token is refused with 20001)."""
         return app_auth.require_merchant(self.app, self.acting)
+
+    @property
+    def merchant_id(self) -> int:
+        """`merchant.id` without loading the merchant (or a mini-app app's mini-app)."""
+        return app_auth.require_merchant_id(self.app, self.acting, self.owner_merchant_id)
 
     def miniapp(self) -> MiniApp:
         """The mini-app the call is about: a mini-app app's own; for an ISV app, biz
