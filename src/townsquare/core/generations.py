@@ -124,9 +124,11 @@ def _forget_pending(session: Session, previous_transaction: Any) -> None:
 
 
 @lru_cache(maxsize=256)
-def _read_statement(names: tuple[str, ...]) -> Select[tuple[str, int]]:
-    return select(ContentGeneration.name, ContentGeneration.generation).where(
-        ContentGeneration.name.in_(names))
+def _read_statement(names: tuple[str, ...]) -> Select[str, int]:
+    stmt = select(ContentGeneration.name, ContentGeneration.generation)
+    if len(names) == 1:  # (an IN list is expanded at each execution)
+        return stmt.where(ContentGeneration.name == names[0])
+    return stmt.where(ContentGeneration.name.in_(names))
 
 
 def read(db: Session, names: Iterable[str]) -> tuple[int, ...]:
@@ -136,7 +138,8 @@ def read(db: Session, names: Iterable[str]) -> tuple[int, ...]:
     reads this on every call, and the ORM session's own execute path costs more than the
     query (nothing here is an ORM object)."""
     names = tuple(names)
-    rows = {name: generation for name, generation in db.connection().execute(_read_statement(names))}
+    found = db.connection().execute(_read_statement(names))
+    rows = {name: generation for name, generation in found}
     return tuple(rows.get(name, 0) for name in names)
 
 

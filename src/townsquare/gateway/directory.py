@@ -65,6 +65,10 @@ class AppEntry:
     merchant_id: int | None = None
     miniapp_public_id: str | None = None
 
+    @property
+    def is_isv(self) -> bool:
+        return self.provider_id is not None
+
     def keys_at(self, now: datetime) -> list[KeyEntry]:
         """The keys a signature may be checked against at `now`, newest first."""
         return [k for k in self.keys if k.retires_at is None or k.retires_at > now]

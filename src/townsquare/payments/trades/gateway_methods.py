@@ -215,7 +215,8 @@ def _buyer(context: CallContext, trade: Trade | TradeView) -> dict[str, str]:
     if trade.buyer_user_id is None:
         return {}
     if isinstance(trade, TradeView):  # read with the trade
-        buyer = (trade.buyer_public_id, trade.buyer_username, trade.buyer_phone)
+        public_id, username, phone = (trade.buyer_public_id, trade.buyer_username,
+                                      trade.buyer_phone)
         miniapp_public_id: str | None = trade.miniapp_public_id
     else:
         found = context.db.execute(  # the three values, not the user with its roles
@@ -223,12 +224,11 @@ def _buyer(context: CallContext, trade: Trade | TradeView) -> dict[str, str]:
             .outerjoin(Identity, Identity.user_id == User.id)
             .where(User.id == trade.buyer_user_id)
         ).one_or_none()
-        buyer = tuple(found) if found is not None else (None, None, None)
+        public_id, username, phone = found if found is not None else (None, None, None)
         miniapp_public_id = (  # a mini-app app's own mini-app: the directory knows it
-            context.miniapp_public_id if trade.miniapp_id == context.app.miniapp_id
+            context.entry.miniapp_public_id if trade.miniapp_id == context.entry.miniapp_id
             else None) or context.db.scalar(
                 select(MiniApp.public_id).where(MiniApp.id == trade.miniapp_id))
-    public_id, username, phone = buyer
     if public_id is None or username is None or miniapp_public_id is None:
         return {}
     open_id = launch.pseudonymous_id(context.settings.effective_secret_key, public_id,
@@ -306,7 +306,7 @@ def trade_query(context: CallContext) -> Mapping[str, Any]:
     frequent call; `_find`'s rules)."""
     ref = parse_ref(context)
     merchant_id = context.merchant_id
-    trade = service.find_view(context.db, app=context.app, trade_no=ref.trade_no,
+    trade = service.find_view(context.db, app_id=context.entry.id, trade_no=ref.trade_no,
                               out_trade_no=ref.out_trade_no)
     if trade.merchant_id != merchant_id:
         raise TradeNotFound("No such trade.")

@@ -137,7 +137,7 @@ def find(db: Session, *, app: GatewayApp, trade_no: str = "", out_trade_no: str 
 
 
 @cache
-def _view_statement(by_trade_no: bool) -> Select[Any]:
+def _view_statement(by_trade_no: bool) -> Select[*tuple[Any, ...]]:
     """`TradeView`'s columns, in its fields' order: the trade, its mini-app's public id, and
     its buyer (outer joins: a trade waiting for payment has none)."""
     stmt = (
@@ -155,16 +155,16 @@ def _view_statement(by_trade_no: bool) -> Select[Any]:
     return stmt.where(Trade.out_trade_no == bindparam("out_trade_no"))
 
 
-def find_view(db: Session, *, app: GatewayApp, trade_no: str = "",
+def find_view(db: Session, *, app_id: int, trade_no: str = "",
               out_trade_no: str = "") -> TradeView:
-    """`find` for a read: the same trade (or TradeNotFound), with its buyer, in one statement
+    """`find` for a read (the app by its row id): the same trade (or TradeNotFound), with its buyer, in one statement
     on the session's connection and without ORM objects (`alipay.trade.query` is the
     gateway's most frequent call). It reads what is committed or flushed: use it before any
     change in the unit of work."""
     if not trade_no and not out_trade_no:
         raise InvalidParameter("Give trade_no or out_trade_no.")
-    params = ({"app_id": app.id, "trade_no": trade_no[:32]} if trade_no
-              else {"app_id": app.id, "out_trade_no": out_trade_no})
+    params = ({"app_id": app_id, "trade_no": trade_no[:32]} if trade_no
+              else {"app_id": app_id, "out_trade_no": out_trade_no})
     row = db.connection().execute(_view_statement(bool(trade_no)), params).one_or_none()
     if row is None:
         raise TradeNotFound("No such trade.")
