@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from cryptography.hazmat.primitives import serialization
 
 from townsquare.gateway.protocol import envelope, errors, params, signing
 
@@ -31,6 +31,31 @@ def test_sign_and_verify_both_types(sign_type):
     other = "RSA" if sign_type == "RSA2" else "RSA2"
     assert not signing.verify(KEY.public_key(), "a=1&b=2", signature, other)
     assert not signing.verify(KEY.public_key(), "a=1&b=2", "not base64!", sign_type)
+
+
+@pytest.mark.parametrize("sign_type", ["RSA2", "RSA"])
+def test_a_remembered_signature_is_the_one_signing_again_gives(sign_type):
+    text = '{"code":"10000","msg":"Success","trade_no":"2026"}' + sign_type
+    fresh = signing.sign(KEY, text, sign_type)
+    assert signing.sign(KEY, text, sign_type) == fresh  # PKCS#1 v1.5: no salt, no nonce
+    before = signing._remembered.cache_info()
+    assert signing.sign_repeatable(KEY, text, sign_type) == fresh
+    assert signing.sign_repeatable(KEY, text, sign_type) == fresh
+    after = signing._remembered.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    other = signing.new_private_key()  # another key never gets this key's signature
+    assert signing.sign_repeatable(other, text, sign_type) == signing.sign(other, text, sign_type)
+    assert signing.verify(other.public_key(), text, signing.sign_repeatable(other, text, sign_type),
+                          sign_type)
+    assert not signing.verify(KEY.public_key(), text,
+                              signing.sign_repeatable(other, text, sign_type), sign_type)
+
+
+def test_long_answers_are_signed_each_time():
+    text = "x" * (signing.REMEMBERED_LENGTH + 1)
+    before = signing._remembered.cache_info()
+    assert signing.sign_repeatable(KEY, text) == signing.sign(KEY, text)
+    assert signing._remembered.cache_info() == before
 
 
 def test_keys_load_from_every_form_the_sdks_use():
@@ -99,7 +124,8 @@ def test_the_envelope_takes_other_mappings_and_keys_as_before():
 
     body = {"a": MappingProxyType({"b": "{"}), 1: (True, None, 1.5), "c": [{"d": "}"}]}
     assert envelope.inner_bytes(body) == envelope._encode(body)
-    assert envelope.inner_bytes(body) == '{"a":{"b":"\\u007b"},"1":[true,null,1.5],"c":[{"d":"\\u007d"}]}'
+    assert envelope.inner_bytes(body) == (
+        '{"a":{"b":"\\u007b"},"1":[true,null,1.5],"c":[{"d":"\\u007d"}]}')
 
 
 def test_response_key():

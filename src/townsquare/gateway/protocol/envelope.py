@@ -86,5 +86,6 @@ def render(
 ) -> bytes:
     """The whole HTTP body: the response key first, then the signature over the inner object."""
     inner = inner_bytes(body)
-    signature = signing.sign(key, inner, sign_type if sign_type in signing.SIGN_TYPES else "RSA2")
+    signature = signing.sign_repeatable(
+        key, inner, sign_type if sign_type in signing.SIGN_TYPES else "RSA2")
     return f'{{"{response_key(method)}":{inner},"sign":"{signature}"}}'.encode()

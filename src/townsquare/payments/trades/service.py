@@ -157,10 +157,10 @@ def _view_statement(by_trade_no: bool) -> Select[*tuple[Any, ...]]:
 
 def find_view(db: Session, *, app_id: int, trade_no: str = "",
               out_trade_no: str = "") -> TradeView:
-    """`find` for a read (the app by its row id): the same trade (or TradeNotFound), with its buyer, in one statement
-    on the session's connection and without ORM objects (`alipay.trade.query` is the
-    gateway's most frequent call). It reads what is committed or flushed: use it before any
-    change in the unit of work."""
+    """`find` for a read, the app given by its row id: the same trade (or TradeNotFound), with
+    its buyer, in one statement on the session's connection and without ORM objects
+    (`alipay.trade.query` is the gateway's most frequent call). It reads what is committed or
+    flushed: use it before any change in the unit of work."""
     if not trade_no and not out_trade_no:
         raise InvalidParameter("Give trade_no or out_trade_no.")
     params = ({"app_id": app_id, "trade_no": trade_no[:32]} if trade_no
