@@ -170,6 +170,23 @@ def test_invalid_common_parameters(changes, sub_code):
     assert (failure.value.code, failure.value.sub_code) == ("40002", sub_code)
 
 
+@hyp_settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.from_regex(r"\A[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2} ?\Z"),
+    st.text(alphabet="0123456789-: ", max_size=20),
+))
+def test_timestamps_are_read_as_strptime_reads_them(text):
+    try:
+        expected = datetime.strptime(text, params.TIMESTAMP_FORMAT)
+    except ValueError:
+        with pytest.raises(errors.GatewayFailure):
+            params.parse_timestamp(text, "Asia/Shanghai")
+        return
+    read = params.parse_timestamp(text, "Asia/Shanghai")
+    assert read.replace(tzinfo=None) == expected and str(read.tzinfo) == "Asia/Shanghai"
+
+
 def test_a_call_within_the_window_is_read():
     call = _read(timestamp="2026-12-07 13:46:00", charset="UTF-8")
     assert call.method == "alipay.user.info.share" and call.timestamp.utcoffset()

@@ -242,12 +242,12 @@ def _nonempty(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def answer_trade(context: CallContext, trade: Trade | TradeView) -> dict[str, Any]:
-    paid = paid_fen(trade)
+    paid = fen_to_yuan(paid_fen(trade))
     return _nonempty({
         "trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no, **_buyer(context, trade),
         "trade_status": trade.status.value, "total_amount": fen_to_yuan(trade.total_fen),
-        "receipt_amount": fen_to_yuan(paid), "buyer_pay_amount": fen_to_yuan(paid),
-        "invoice_amount": fen_to_yuan(paid), "point_amount": "0.00",
+        "receipt_amount": paid, "buyer_pay_amount": paid,
+        "invoice_amount": paid, "point_amount": "0.00",
         "send_pay_date": beijing(trade.paid_at), "subject": trade.subject,
         "body": trade.body, "fund_bill_list": fund_bills(trade),
     })
