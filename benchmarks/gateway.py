@@ -102,14 +102,15 @@ def seed(url: str, trades_count: int = 1) -> dict[str, str]:
     return world
 
 
-def signed_bodies(world: dict[str, str], n: int, trades_count: int = 1) -> list[bytes]:
-    """`n` signed calls, the i-th about trade i modulo `trades_count`."""
+def signed_bodies(world: dict[str, str], n: int, trades_count: int = 1,
+                  start: int = 0) -> list[bytes]:
+    """`n` signed calls, the i-th about trade (start + i) modulo `trades_count`."""
     from townsquare.gateway.protocol import signing
 
     key = signing.load_private_key(world["private_key"])
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
     bodies = []
-    for i in range(n):
+    for i in range(start, start + n):
         params = {"app_id": world["app_id"], "method": METHOD, "charset": "utf-8",
                   "format": "JSON", "sign_type": "RSA2", "version": "1.0",
                   "timestamp": stamp,
@@ -169,11 +170,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--trades", type=int, default=1100,
-                        help="paid trades the distinct calls go round (more than the server "
-                             "remembers signatures of, so that no answer repeats in time)")
+                        help="paid trades the distinct calls go round (more than the 1,024 "
+                             "signatures the server remembers: no answer comes back in time)")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
+    from townsquare.gateway.protocol.signing import REMEMBERED_SIGNATURES
+
+    if args.trades <= REMEMBERED_SIGNATURES:
+        parser.error(f"--trades must exceed {REMEMBERED_SIGNATURES}, the signatures the server "
+                     "remembers, or the distinct answers would come back signed")
     tmp = tempfile.mkdtemp(prefix="gateway-bench-")
     url = args.database_url or f"sqlite:///{tmp}/gateway.db"
     backend = url.split(":", 1)[0].split("+", 1)[0]
@@ -191,15 +197,20 @@ def main() -> None:
     with uvicorn_server(env, seconds=120) as (base, server):
         load(base, [("/api/health", None)] * 200, args.clients)  # warm up every path
         load(base, [("/gateway.do", b) for b in signed_bodies(world, 100)], args.clients)
-        load(base, [("/gateway.do", b) for b in signed_bodies(world, 100, args.trades)],
+        # the distinct calls go on round the trades from where the last left off: each answer
+        # comes back only after more than the server remembers signatures of (1,024)
+        turn = 0
+        load(base, [("/gateway.do", b) for b in signed_bodies(world, 100, args.trades, turn)],
              args.clients)
+        turn += 100
         for _ in range(args.rounds):  # paired rounds: each gateway round beside its own floor
             floors.append(load(base, [("/api/health", None)] * args.requests, args.clients,
                                server.pid))
             bodies = signed_bodies(world, args.requests)
             calls.append(load(base, [("/gateway.do", b) for b in bodies], args.clients,
                               server.pid))
-            bodies = signed_bodies(world, args.requests, args.trades)
+            bodies = signed_bodies(world, args.requests, args.trades, turn)
+            turn += args.requests
             distinct.append(load(base, [("/gateway.do", b) for b in bodies], args.clients,
                                  server.pid))
     ratio = statistics.median(c["rate"] / f["rate"] for c, f in zip(calls, floors, strict=True))
