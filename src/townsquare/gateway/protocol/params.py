@@ -94,8 +94,11 @@ def parse_timestamp(text: str, zone: str) -> datetime:
     takes single digits); the form every SDK sends is read without it (on every call)."""
     exact = _EXACT_TIMESTAMP.match(text)
     try:
-        local = (datetime(*map(int, exact.groups())) if exact
-                 else datetime.strptime(text, TIMESTAMP_FORMAT))
+        if exact:
+            year, month, day, hour, minute, second = (int(part) for part in exact.groups())
+            local = datetime(year, month, day, hour, minute, second)
+        else:
+            local = datetime.strptime(text, TIMESTAMP_FORMAT)
     except ValueError:
         raise invalid(
             "timestamp", f"非法的时间戳参数，格式应为 yyyy-MM-dd HH:mm:ss：{text}"
