@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from townsquare.gateway.protocol import envelope, errors, params, signing
 
@@ -28,6 +31,31 @@ def test_sign_and_verify_both_types(sign_type):
     other = "RSA" if sign_type == "RSA2" else "RSA2"
     assert not signing.verify(KEY.public_key(), "a=1&b=2", signature, other)
     assert not signing.verify(KEY.public_key(), "a=1&b=2", "not base64!", sign_type)
+
+
+@pytest.mark.parametrize("sign_type", ["RSA2", "RSA"])
+def test_a_remembered_signature_is_the_one_signing_again_gives(sign_type):
+    text = '{"code":"10000","msg":"Success","trade_no":"2026"}' + sign_type
+    fresh = signing.sign(KEY, text, sign_type)
+    assert signing.sign(KEY, text, sign_type) == fresh  # PKCS#1 v1.5: no salt, no nonce
+    before = signing._remembered.cache_info()
+    assert signing.sign_repeatable(KEY, text, sign_type) == fresh
+    assert signing.sign_repeatable(KEY, text, sign_type) == fresh
+    after = signing._remembered.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    other = signing.new_private_key()  # another key never gets this key's signature
+    assert signing.sign_repeatable(other, text, sign_type) == signing.sign(other, text, sign_type)
+    assert signing.verify(other.public_key(), text, signing.sign_repeatable(other, text, sign_type),
+                          sign_type)
+    assert not signing.verify(KEY.public_key(), text,
+                              signing.sign_repeatable(other, text, sign_type), sign_type)
+
+
+def test_long_answers_are_signed_each_time():
+    text = "x" * (signing.REMEMBERED_LENGTH + 1)
+    before = signing._remembered.cache_info()
+    assert signing.sign_repeatable(KEY, text) == signing.sign(KEY, text)
+    assert signing._remembered.cache_info() == before
 
 
 def test_keys_load_from_every_form_the_sdks_use():
@@ -72,6 +100,34 @@ def test_envelope_signs_the_exact_inner_bytes_and_survives_brace_counting():
     assert signing.verify(KEY.public_key(), inner, parsed["sign"], "RSA2")
 
 
+_TEXT = st.text(alphabet=st.sampled_from('ab{}"\\/:,[]中\u2028\x01 '), max_size=8)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_TEXT, _VALUES, max_size=5))
+def test_the_envelope_writes_what_the_value_by_value_encoder_writes(body):
+    """The one-pass encoder (the gateway's every answer) against the reference: byte for byte,
+    braces in keys and values, escapes, nesting; and every brace left is a structural one."""
+    text = envelope.inner_bytes(body)
+    assert text == envelope._encode(body)
+    assert json.loads(text) == body
+    assert text.count("{") == text.count("}") == envelope._objects(body)
+
+
+def test_the_envelope_takes_other_mappings_and_keys_as_before():
+    from types import MappingProxyType
+
+    body = {"a": MappingProxyType({"b": "{"}), 1: (True, None, 1.5), "c": [{"d": "}"}]}
+    assert envelope.inner_bytes(body) == envelope._encode(body)
+    assert envelope.inner_bytes(body) == (
+        '{"a":{"b":"\\u007b"},"1":[true,null,1.5],"c":[{"d":"\\u007d"}]}')
+
+
 def test_response_key():
     key = envelope.response_key("alipay.system.oauth.token")
     assert key == "alipay_system_oauth_token_response"
@@ -112,6 +168,23 @@ def test_invalid_common_parameters(changes, sub_code):
     with pytest.raises(errors.GatewayFailure) as failure:
         _read(**changes)
     assert (failure.value.code, failure.value.sub_code) == ("40002", sub_code)
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.from_regex(r"\A[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2} ?\Z"),
+    st.text(alphabet="0123456789-: ", max_size=20),
+))
+def test_timestamps_are_read_as_strptime_reads_them(text):
+    try:
+        expected = datetime.strptime(text, params.TIMESTAMP_FORMAT)
+    except ValueError:
+        with pytest.raises(errors.GatewayFailure):
+            params.parse_timestamp(text, "Asia/Shanghai")
+        return
+    read = params.parse_timestamp(text, "Asia/Shanghai")
+    assert read.replace(tzinfo=None) == expected and str(read.tzinfo) == "Asia/Shanghai"
 
 
 def test_a_call_within_the_window_is_read():

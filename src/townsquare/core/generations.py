@@ -20,9 +20,10 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, String, event, select
+from sqlalchemy import BigInteger, Select, String, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -122,12 +123,23 @@ def _forget_pending(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
+@lru_cache(maxsize=256)
+def _read_statement(names: tuple[str, ...]) -> Select[str, int]:
+    stmt = select(ContentGeneration.name, ContentGeneration.generation)
+    if len(names) == 1:  # (an IN list is expanded at each execution)
+        return stmt.where(ContentGeneration.name == names[0])
+    return stmt.where(ContentGeneration.name.in_(names))
+
+
 def read(db: Session, names: Iterable[str]) -> tuple[int, ...]:
-    """The current generations of `names` (0 for a name never bumped), in that order."""
+    """The current generations of `names` (0 for a name never bumped), in that order.
+
+    Read on the session's connection with a statement built once per set of names: the gateway
+    reads this on every call, and the ORM session's own execute path costs more than the
+    query (nothing here is an ORM object)."""
     names = tuple(names)
-    stmt = select(ContentGeneration.name, ContentGeneration.generation).where(
-        ContentGeneration.name.in_(names))
-    rows = {name: generation for name, generation in db.execute(stmt)}
+    found = db.connection().execute(_read_statement(names))
+    rows = {name: generation for name, generation in found}
     return tuple(rows.get(name, 0) for name in names)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -41,6 +42,17 @@ MINI_APP_FIELD = Field(
        "app leaves it out."),
     max_length=24, default="",
 )
+
+
+class AppRef(Protocol):
+    """What the token checks need of the calling app: a `GatewayApp`, or the directory's
+    plain-data entry for it (`directory.AppEntry`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def is_isv(self) -> bool: ...
 
 
 def refused(sub_code: str, sub_msg: str) -> GatewayFailure:
@@ -119,7 +131,7 @@ def refresh(db: Session, *, app: GatewayApp, refresh_token: str) -> Issued | Non
     return _issue(db, app, old.authorization_id, list(old.packages), old.auth_start)
 
 
-def token_row(db: Session, *, app: GatewayApp, token: str) -> AppAuthToken | None:
+def token_row(db: Session, *, app: AppRef, token: str) -> AppAuthToken | None:
     """The app's own token (retired, expired or revoked ones included), None for any other."""
     row = db.scalar(select(AppAuthToken).where(AppAuthToken.access_digest == token_digest(token)))
     return row if row is not None and row.app_id == app.id else None
@@ -133,7 +145,7 @@ def is_live(row: AppAuthToken) -> bool:
 # ---- dispatch: who a call acts for --------------------------------------------------------------
 
 
-def acting_merchant(db: Session, app: GatewayApp, *, token: str, method: str,
+def acting_merchant(db: Session, app: AppRef, *, token: str, method: str,
                     package: str) -> Merchant | None:
     """The merchant an ISV app's call acts for, from its `app_auth_token` (None without one).
     Any token that is not this app's live token, or does not cover the method's package,
@@ -163,6 +175,20 @@ def require_merchant(app: GatewayApp, acting: Merchant | None) -> Merchant:
     if not app.is_isv:
         assert app.miniapp is not None
         return app.miniapp.merchant
+    return _acting(acting)
+
+
+def require_merchant_id(app: AppRef, acting: Merchant | None,
+                        owner_merchant_id: int | None) -> int:
+    """`require_merchant(app, acting).id` without loading anything: a mini-app app's merchant
+    is `owner_merchant_id` (its mini-app's, as the gateway's directory knows it)."""
+    if not app.is_isv:
+        assert owner_merchant_id is not None
+        return owner_merchant_id
+    return _acting(acting).id
+
+
+def _acting(acting: Merchant | None) -> Merchant:
     if acting is None:
         raise refused("aop.invalid-app-auth-token",
                       "第三方应用须携带商户授权的 app_auth_token 代商户调用此接口")

@@ -37,6 +37,7 @@ from townsquare.gateway.models import (
     PackageGrant,
     PlatformKey,
 )
+from townsquare.miniapps.models import MiniApp
 
 MAX_AGE = 300.0  # seconds: start over even when the generation did not move
 monotonic = time.monotonic  # tests replace it to move time
@@ -59,6 +60,14 @@ class AppEntry:
     provider_id: int | None  # or an ISV's third-party app
     keys: tuple[KeyEntry, ...]  # newest first
     packages: frozenset[str]  # granted
+    # a mini-app's app: its mini-app's merchant and public id (neither ever changes), so that
+    # a call needs no read of the mini-app to know for whom it acts; None for an ISV's app
+    merchant_id: int | None = None
+    miniapp_public_id: str | None = None
+
+    @property
+    def is_isv(self) -> bool:
+        return self.provider_id is not None
 
     def keys_at(self, now: datetime) -> list[KeyEntry]:
         """The keys a signature may be checked against at `now`, newest first."""
@@ -110,7 +119,9 @@ def _load(db: Session, app_id: str) -> AppEntry | None:
     global loads
     loads += 1
     app = db.execute(
-        select(GatewayApp.id, GatewayApp.miniapp_id, GatewayApp.provider_id, GatewayApp.status)
+        select(GatewayApp.id, GatewayApp.miniapp_id, GatewayApp.provider_id, GatewayApp.status,
+               MiniApp.merchant_id, MiniApp.public_id)
+        .outerjoin(MiniApp, MiniApp.id == GatewayApp.miniapp_id)
         .where(GatewayApp.app_id == app_id)
     ).one_or_none()
     if app is None or app.status != AppStatus.ACTIVE:
@@ -126,7 +137,8 @@ def _load(db: Session, app_id: str) -> AppEntry | None:
     )
     return AppEntry(id=app.id, app_id=app_id, miniapp_id=app.miniapp_id,
                     provider_id=app.provider_id,
-                    keys=tuple(KeyEntry(*row) for row in found), packages=frozenset(packages))
+                    keys=tuple(KeyEntry(*row) for row in found), packages=frozenset(packages),
+                    merchant_id=app.merchant_id, miniapp_public_id=app.public_id)
 
 
 def find(db: Session, app_id: str) -> AppEntry | None:

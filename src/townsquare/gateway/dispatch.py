@@ -60,12 +60,11 @@ def _answer(
         )
     if limiter is not None:  # after the signature: no one else can spend an app's calls
         limiter.check(app.app_id, method.package, clock.now())
-    attached = app.attach(db)
     # an ISV app's app_auth_token: for which merchant the call acts (20001 if not valid)
-    acting = app_auth.acting_merchant(db, attached, token=call.app_auth_token,
+    acting = app_auth.acting_merchant(db, app, token=call.app_auth_token,
                                       method=call.method, package=method.package)
     values = schema.validate(method.fields, call)
-    context = CallContext(db=db, settings=settings, app=attached, call=call, biz=call.biz(),
+    context = CallContext(db=db, settings=settings, entry=app, call=call, biz=call.biz(),
                           values=values, acting=acting)
     try:  # a failing handler leaves nothing behind (one that only reads has nothing to undo)
         with db.begin_nested() if method.writes else nullcontext():  # the log row stays

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from townsquare.core.settings import Settings
 from townsquare.gateway import app_auth
+from townsquare.gateway.directory import AppEntry
 from townsquare.gateway.models import GatewayApp
 from townsquare.gateway.protocol.params import Call
 from townsquare.gateway.schema import Example, Field, MethodError
@@ -41,7 +43,7 @@ PACKAGES = {
 class CallContext:
     db: Session
     settings: Settings
-    app: GatewayApp
+    entry: AppEntry  # the calling app as the gateway's directory knows it (plain data)
     call: Call
     biz: dict[str, Any]
     # the method's declared parameters, validated and typed (absent optional ones: default)
@@ -50,11 +52,22 @@ class CallContext:
     # the merchant whose `app_auth_token` an ISV app presented (app_auth.py); None otherwise
     acting: Merchant | None = None
 
+    @cached_property
+    def app(self) -> GatewayApp:
+        """The calling app as a row of the call's session, made on first use without a read
+        (a method that needs only ids takes them from `entry`)."""
+        return self.entry.attach(self.db)
+
     @property
     def merchant(self) -> Merchant:
         """Who the call acts for: a mini-app app's merchant, or the merchant that authorized
         the calling ISV app (an ISV app without a token is refused with 20001)."""
         return app_auth.require_merchant(self.app, self.acting)
+
+    @property
+    def merchant_id(self) -> int:
+        """`merchant.id` without loading the merchant (or a mini-app app's mini-app)."""
+        return app_auth.require_merchant_id(self.entry, self.acting, self.entry.merchant_id)
 
     def miniapp(self) -> MiniApp:
         """The mini-app the call is about: a mini-app app's own; for an ISV app, biz

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from townsquare.gateway import dispatch
 from townsquare.gateway.protocol.errors import GatewayFailure, invalid
 from townsquare.gateway.protocol.params import decode_form, merge
-from townsquare.web.deps import AppSettings
 
 router = APIRouter(tags=["open gateway"])
 MAX_BODY = 1024 * 1024
@@ -34,10 +33,13 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 @router.api_route("/gateway.do", methods=["GET", "POST"], response_class=Response)
-async def gateway(request: Request, settings: AppSettings) -> Response:
+async def gateway(request: Request) -> Response:
     """Call a capability method the Alipay way (see docs/open-platform.md). The unit of work
     is opened by the dispatch, which knows from the method whether it writes."""
     state = request.app.state
+    # the settings as `AppSettings` gives them, read here: a sync dependency would cost each
+    # call a hand-off to a worker thread and back before the one the dispatch needs
+    settings = state.settings
     try:
         params = await _params(request)
     except GatewayFailure as failure:

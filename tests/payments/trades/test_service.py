@@ -4,18 +4,20 @@ close and the refund period finishes; each change queues its notification."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.payments.trades import trade_world
+from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.gateway.models import Notification
 from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts
 from townsquare.payments.trades import errors, service
-from townsquare.payments.trades.models import TradeStatus
+from townsquare.payments.trades.models import TradeStatus, TradeView
 
 NOTIFY = "http://merchant.example/notify"
 
@@ -203,3 +205,43 @@ def test_a_crash_after_the_charge_loses_neither_charge_nor_notification(database
     with database.unit_of_work() as db:  # committed: both, together
         assert ledger.balance(db, accounts.wallet(world.resident.id)) == 100_000 - 1_250
         assert _notifications(db) == [("TRADE_SUCCESS", "")]
+
+
+def test_a_read_finds_what_find_finds_with_its_buyer_in_one_statement(database, world):
+    """`find_view` (alipay.trade.query) against `find`: the same trade by either number
+    (`trade_no` wins), the same refusals, and the buyer read with it."""
+    extras = {"miniapp_public_id", "buyer_public_id", "buyer_username", "buyer_phone"}
+    with database.unit_of_work() as db:
+        app = trade_world.app_of(db, world)
+        waiting = trade_world.create(db, world, "T-W")
+        paid = trade_world.pay(db, trade_world.create(db, world).trade_no, world.resident.id)
+        db.flush()
+        for trade in (waiting, paid):
+            for ref in ({"trade_no": trade.trade_no}, {"out_trade_no": trade.out_trade_no},
+                        {"trade_no": trade.trade_no, "out_trade_no": "T-other"}):
+                view = service.find_view(db, app_id=app.id, **ref)
+                found = service.find(db, app=app, **ref)
+                assert found.trade_no == trade.trade_no
+                assert {f.name: getattr(view, f.name) for f in fields(TradeView)
+                        if f.name not in extras} == {
+                    f.name: getattr(found, f.name) for f in fields(TradeView)
+                    if f.name not in extras}
+        resident = db.get(User, world.resident.id)
+        view = service.find_view(db, app_id=app.id, out_trade_no=paid.out_trade_no)
+        assert (view.buyer_public_id, view.buyer_username, view.buyer_phone) == (
+            resident.public_id, resident.username,
+            resident.identity.phone if resident.identity else None)
+        assert view.miniapp_public_id == app.miniapp.public_id
+        assert view.status == TradeStatus.TRADE_SUCCESS
+        unpaid = service.find_view(db, app_id=app.id, out_trade_no="T-W")
+        assert (unpaid.buyer_user_id, unpaid.buyer_public_id, unpaid.paid_at) == (None, None, None)
+        for ref in ({"trade_no": "2026" + "0" * 24}, {"out_trade_no": "T-none"},
+                    {"trade_no": "2026" + "0" * 24, "out_trade_no": paid.out_trade_no}):
+            with pytest.raises(errors.TradeNotFound):
+                service.find_view(db, app_id=app.id, **ref)
+            with pytest.raises(errors.TradeNotFound):
+                service.find(db, app=app, **ref)
+        with pytest.raises(errors.TradeNotFound):  # another app's trade
+            service.find_view(db, app_id=app.id + 1, trade_no=paid.trade_no)
+        with pytest.raises(errors.InvalidParameter):
+            service.find_view(db, app_id=app.id)

@@ -9,6 +9,7 @@ strings, so `biz_content` is never parsed and re-serialised before it is verifie
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from townsquare.gateway.protocol import signing
 from townsquare.gateway.protocol.errors import GatewayFailure, invalid, missing
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+_EXACT_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\Z")
 MAX_VALUE_LENGTH = 64 * 1024
 _REQUIRED = (
     ("app_id", "app-id", "缺少 app_id 参数"),
@@ -87,8 +90,15 @@ def merge(*sources: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def parse_timestamp(text: str, zone: str) -> datetime:
+    """`yyyy-MM-dd HH:mm:ss` in `zone`, read as `strptime` reads TIMESTAMP_FORMAT (which also
+    takes single digits); the form every SDK sends is read without it (on every call)."""
+    exact = _EXACT_TIMESTAMP.match(text)
     try:
-        local = datetime.strptime(text, TIMESTAMP_FORMAT)
+        if exact:
+            year, month, day, hour, minute, second = (int(part) for part in exact.groups())
+            local = datetime(year, month, day, hour, minute, second)
+        else:
+            local = datetime.strptime(text, TIMESTAMP_FORMAT)
     except ValueError:
         raise invalid(
             "timestamp", f"非法的时间戳参数，格式应为 yyyy-MM-dd HH:mm:ss：{text}"

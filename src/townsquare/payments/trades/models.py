@@ -9,6 +9,7 @@ payment entry."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -157,3 +158,25 @@ class TradeSettle(Base):
     operator_id: Mapped[str] = mapped_column(String(64), default="")
     entry_id: Mapped[str] = mapped_column(String(24))  # the ledger entry's public id
     settled_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """A trade as a read answers it (`alipay.trade.query`), with its buyer and its mini-app's
+    public id: plain values read in one statement (`service.find_view`), not an ORM object."""
+
+    trade_no: str
+    out_trade_no: str
+    merchant_id: int
+    miniapp_id: int
+    status: TradeStatus
+    total_fen: int
+    subject: str
+    body: str
+    fund_channel: str
+    buyer_user_id: int | None
+    paid_at: datetime | None
+    miniapp_public_id: str
+    buyer_public_id: str | None  # None: no buyer yet (or no such user any more)
+    buyer_username: str | None
+    buyer_phone: str | None  # None: the buyer has no verified identity

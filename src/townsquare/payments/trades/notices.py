@@ -18,7 +18,7 @@ from townsquare.gateway import notify
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.models import Merchant
 from townsquare.payments.trades import hooks
-from townsquare.payments.trades.models import Refund, Trade, TradeStatus
+from townsquare.payments.trades.models import Refund, Trade, TradeStatus, TradeView
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # the protocol's times are Beijing time, whatever the display
 NOTIFY_TYPE = "trade_status_sync"
@@ -32,18 +32,21 @@ def mask_logon(user: User | None) -> str:
     """The buyer as a merchant may see them: 138****5678, or z***n for a login name."""
     if user is None:
         return ""
-    phone = user.identity.phone if user.identity is not None else ""
+    return mask_logon_of(user.identity.phone if user.identity is not None else "", user.username)
+
+
+def mask_logon_of(phone: str, name: str) -> str:
+    """`mask_logon` from the identity's phone ("" without one) and the login name."""
     if len(phone) >= 7:
         return phone[:3] + "****" + phone[-4:]
-    name = user.username
     return name[0] + "***" + name[-1] if len(name) > 1 else name + "***"
 
 
-def paid_fen(trade: Trade) -> int:
+def paid_fen(trade: Trade | TradeView) -> int:
     return trade.total_fen if trade.paid_at is not None else 0
 
 
-def fund_bills(trade: Trade) -> list[dict[str, str]]:
+def fund_bills(trade: Trade | TradeView) -> list[dict[str, str]]:
     """Where the money came from, as `fund_bill_list` items (one funding source per trade)."""
     if trade.paid_at is None:
         return []

@@ -17,7 +17,7 @@ MAX_ENTRIES = 50
 
 
 def points_query(context: CallContext) -> dict[str, Any]:
-    merchant_id = context.merchant.id  # an ISV app: the merchant its app_auth_token names
+    merchant_id = context.merchant_id  # an ISV app: the merchant its app_auth_token names
     limit = context.values["limit"]
     entries = context.db.scalars(
         select(PointsEntry).where(PointsEntry.merchant_id == merchant_id)
