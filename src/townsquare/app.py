@@ -15,6 +15,7 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import jobs as delivery_jobs
+from townsquare.delivery import pages as delivery_pages
 from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods
 from townsquare.events import routes as events_routes
@@ -93,7 +94,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
-    delivery_routes.router,
+    delivery_routes.router, delivery_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
