@@ -14,6 +14,7 @@ from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
+from townsquare.delivery import gateway_methods as delivery_methods
 from townsquare.delivery import jobs as delivery_jobs
 from townsquare.delivery import pages as delivery_pages
 from townsquare.delivery import routes as delivery_routes
@@ -101,7 +102,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
     *points_methods.METHODS, *events_methods.METHODS, *app_auth_methods.METHODS,
-    *payments_methods.METHODS,
+    *payments_methods.METHODS, *delivery_methods.METHODS,
 )
 
 

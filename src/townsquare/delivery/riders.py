@@ -67,8 +67,10 @@ class SelfAdapter:
 
     name = NAME
 
-    def __init__(self, session: Callable[[], AbstractContextManager[Session]]) -> None:
+    def __init__(self, session: Callable[[], AbstractContextManager[Session]], *,
+                 merchant_id: int | None = None) -> None:
         self.session = session
+        self.merchant_id = merchant_id  # whose riders quote a parcel not booked yet
 
     def _delivery(self, db: Session, delivery_id: str) -> Delivery:
         found = db.scalar(select(Delivery).where(Delivery.public_id == delivery_id))
@@ -78,10 +80,14 @@ class SelfAdapter:
 
     def quote(self, parcel: Parcel) -> ProviderQuote:
         with self.session() as db:
-            delivery = self._delivery(db, parcel.delivery_id)
-            if free_riders(db, delivery.merchant_id) <= 0:
+            found = db.scalar(select(Delivery.merchant_id)
+                              .where(Delivery.public_id == parcel.delivery_id))
+            merchant_id = found if found is not None else self.merchant_id
+            if merchant_id is None:
+                raise DeliveryUnknown("No such delivery.")
+            if free_riders(db, merchant_id) <= 0:
                 raise ProviderRejected("No rider of the shop is free.")
-            fee = service.settings_for(db, delivery.merchant_id).self_fee_fen
+            fee = service.settings_for(db, merchant_id).self_fee_fen
         now = clock.now()
         ride = distance_km(parcel.pickup.lat, parcel.pickup.lng, parcel.dropoff.lat,
                            parcel.dropoff.lng) / SPEED_KMH
