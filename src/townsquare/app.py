@@ -44,6 +44,7 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.orders import delivery_link as order_deliveries
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import payment as order_payments
 from townsquare.ordering.orders import routes as order_routes
@@ -117,6 +118,7 @@ def connect_hooks() -> None:
     notifications.connect()
     scoring_notices.connect()
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
+    order_deliveries.connect()  # delivery orders ask for couriers and follow them
 
 
 def _start_trade_jobs(app: FastAPI) -> None:
