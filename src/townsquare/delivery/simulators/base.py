@@ -437,11 +437,14 @@ class Simulator:
                             continue
                         times = 2 if self._duplicate_webhooks else 1
                     for _ in range(times):
-                        self._post(client, item)
+                        try:
+                            self._deliver_webhook(client, item)
+                        except Exception:  # the sender must outlive one bad webhook
+                            log.exception("%s simulator: sending a webhook", self.provider)
         finally:
             client.close()
 
-    def _post(self, client: httpx.Client, item: _Outgoing) -> None:
+    def _deliver_webhook(self, client: httpx.Client, item: _Outgoing) -> None:
         status: int | None = None
         for attempt in range(3):  # providers retry a webhook that was not answered 2xx
             try:
