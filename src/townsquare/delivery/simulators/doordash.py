@@ -201,8 +201,9 @@ class DoorDashSimulator(Simulator):
             if stage == Stage.DELIVERED:
                 out["dropoff_time_actual"] = _iso(trip.t_delivered)
             if stage == Stage.CANCELLED:
+                by_dasher = trip.cancelled_by == "courier"
                 out["cancellation_reason"] = (
-                    "dasher_cancelled" if trip.cancelled_by == "courier" else "cancelled_by_creator")
+                    "dasher_cancelled" if by_dasher else "cancelled_by_creator")
         out["delivery_status"] = status
         return out
 
