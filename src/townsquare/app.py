@@ -14,6 +14,8 @@ from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
+from townsquare.delivery import jobs as delivery_jobs
+from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods
 from townsquare.events import routes as events_routes
 from townsquare.gateway import app_auth_methods, identity_methods, notifier
@@ -91,6 +93,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
+    delivery_routes.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
@@ -136,6 +139,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.startup_hooks.append(ordering_jobs.start)  # expired holds give their places back
     app.state.shutdown_hooks.append(ordering_jobs.stop)
+    app.state.startup_hooks.append(delivery_jobs.start)  # book deliveries, poll quiet ones
+    app.state.shutdown_hooks.append(delivery_jobs.stop)
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

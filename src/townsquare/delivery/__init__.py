@@ -4,6 +4,7 @@
 from townsquare.delivery.adapters.base import (
     Adapter,
     BadSignature,
+    DeliveryUnknown,
     DuplicateDelivery,
     NotCancellable,
     Parcel,
@@ -19,8 +20,8 @@ from townsquare.delivery.adapters.base import (
 from townsquare.delivery.status import RANK, TERMINAL, DeliveryStatus, advances, is_terminal
 
 __all__ = [
-    "RANK", "TERMINAL", "Adapter", "BadSignature", "DeliveryStatus", "DuplicateDelivery",
-    "NotCancellable", "Parcel", "Place", "ProviderDelivery", "ProviderError", "ProviderQuote",
-    "ProviderRejected", "ProviderTimeout", "QuoteExpired", "WebhookEvent", "advances",
-    "is_terminal",
+    "RANK", "TERMINAL", "Adapter", "BadSignature", "DeliveryStatus", "DeliveryUnknown",
+    "DuplicateDelivery", "NotCancellable", "Parcel", "Place", "ProviderDelivery", "ProviderError",
+    "ProviderQuote", "ProviderRejected", "ProviderTimeout", "QuoteExpired", "WebhookEvent",
+    "advances", "is_terminal",
 ]

@@ -102,6 +102,15 @@ class DuplicateDelivery(ProviderError):
     status = 409
 
 
+class DeliveryUnknown(ProviderError):
+    """`get` or `cancel` of a delivery id the provider has never seen (a create that timed out
+    and never arrived): the only answer that lets dispatch book another provider after a
+    timeout. Any other error from `get` leaves the booking unresolved (never two couriers)."""
+
+    code = "provider_unknown_delivery"
+    status = 404
+
+
 class NotCancellable(ProviderError):
     code = "not_cancellable"
     status = 409
@@ -132,7 +141,7 @@ class Adapter(Protocol):
 
 
 __all__ = [
-    "Adapter", "BadSignature", "DuplicateDelivery", "NotCancellable", "Parcel", "Place",
-    "ProviderDelivery", "ProviderError", "ProviderQuote", "ProviderRejected", "ProviderTimeout",
-    "QuoteExpired", "WebhookEvent",
+    "Adapter", "BadSignature", "DeliveryUnknown", "DuplicateDelivery", "NotCancellable", "Parcel",
+    "Place", "ProviderDelivery", "ProviderError", "ProviderQuote", "ProviderRejected",
+    "ProviderTimeout", "QuoteExpired", "WebhookEvent",
 ]
