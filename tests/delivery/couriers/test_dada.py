@@ -12,6 +12,7 @@ import pytest
 from townsquare.delivery.adapters import dada
 from townsquare.delivery.adapters.base import (
     BadSignature,
+    DeliveryUnknown,
     DuplicateDelivery,
     NotCancellable,
     ProviderError,
@@ -201,7 +202,8 @@ def test_courier_cancels_after_assignment(sim, receiver):
     assert body["cancel_from"] == 1  # 达达配送员取消
 
 
-def test_unknown_order_is_provider_not_found(sim, receiver):
-    with pytest.raises(ProviderError) as caught:
+def test_unknown_order_is_delivery_unknown(sim, receiver):
+    with pytest.raises(DeliveryUnknown):
         adapter_for(sim, receiver).get("dlv_nope")
-    assert caught.value.code == "provider_not_found"
+    with pytest.raises(DeliveryUnknown):
+        adapter_for(sim, receiver).cancel("dlv_nope", "never booked")

@@ -10,6 +10,7 @@ import pytest
 from townsquare.delivery.adapters import doordash
 from townsquare.delivery.adapters.base import (
     BadSignature,
+    DeliveryUnknown,
     DuplicateDelivery,
     NotCancellable,
     ProviderError,
@@ -194,7 +195,8 @@ def test_courier_cancels_after_assignment(sim, receiver):
     assert adapter.get(parcel.delivery_id).status == DeliveryStatus.CANCELLED
 
 
-def test_unknown_delivery_is_provider_not_found(sim):
-    with pytest.raises(ProviderError) as caught:
+def test_unknown_delivery_is_delivery_unknown(sim):
+    with pytest.raises(DeliveryUnknown):
         adapter_for(sim).get("dlv_nope")
-    assert caught.value.code == "provider_not_found"
+    with pytest.raises(DeliveryUnknown):
+        adapter_for(sim).cancel("dlv_nope", "never booked")

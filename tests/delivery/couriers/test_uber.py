@@ -12,6 +12,7 @@ import pytest
 from townsquare.delivery.adapters import uber
 from townsquare.delivery.adapters.base import (
     BadSignature,
+    DeliveryUnknown,
     DuplicateDelivery,
     NotCancellable,
     ProviderError,
@@ -203,3 +204,10 @@ def test_courier_cancels_after_assignment(sim, receiver):
     assert adapter.get(parcel.delivery_id).status == DeliveryStatus.CANCELLED
     body = json.loads(next(r.body for r in receiver.items() if b'"canceled"' in r.body))
     assert body["kind"] == "event.delivery_status"
+
+
+def test_unknown_delivery_is_delivery_unknown(sim):
+    with pytest.raises(DeliveryUnknown):
+        adapter_for(sim).get("dlv_nope")
+    with pytest.raises(DeliveryUnknown):
+        adapter_for(sim).cancel("dlv_nope", "never booked")

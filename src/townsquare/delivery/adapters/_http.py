@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from townsquare.core.i18n import N_
-from townsquare.delivery.adapters.base import ProviderError, ProviderTimeout
+from townsquare.delivery.adapters.base import DeliveryUnknown, ProviderError, ProviderTimeout
 
 
 class ProviderHttp:
@@ -41,10 +41,9 @@ class ProviderHttp:
         self.client.close()
 
 
-def not_found(provider: str) -> ProviderError:
+def not_found(provider: str) -> DeliveryUnknown:
     """The provider has no delivery under our id (after a timed-out create: safe to retry)."""
-    return ProviderError(N_("{provider} has no such delivery."), provider=provider,
-                         code="provider_not_found", status=404)
+    return DeliveryUnknown(N_("{provider} has no such delivery."), provider=provider)
 
 
 def failed(provider: str, detail: str) -> ProviderError:

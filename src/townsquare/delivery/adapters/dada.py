@@ -191,7 +191,7 @@ class DadaAdapter:
         }
 
     @staticmethod
-    def _refused(code: int, msg: str, *, creating: bool = False) -> ProviderError:
+    def _refused(code: int, msg: str) -> ProviderError:
         if code == ERR_ORDER_EXISTS or "已存在" in msg:
             return DuplicateDelivery(N_("{provider} already has this delivery."), provider=NAME)
         if code == ERR_DELIVERY_NO_EXPIRED or "过期" in msg:
@@ -231,7 +231,9 @@ class DadaAdapter:
         else:
             ok, code, msg, _ = self._call("/api/order/addOrder", self._order_body(parcel))
         if not ok:
-            raise self._refused(code, msg, creating=True)
+            if quote is not None and code == ERR_ORDER_MISSING:  # Dada forgot the deliveryNo
+                raise QuoteExpired(N_("The {provider} quote has expired."), provider=NAME)
+            raise self._refused(code, msg)
         return self.get(parcel.delivery_id)
 
     def get(self, delivery_id: str) -> ProviderDelivery:
