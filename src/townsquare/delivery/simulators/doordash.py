@@ -103,8 +103,10 @@ class DoorDashSimulator(Simulator):
             return _error(401, "authentication_error", "Unknown developer or key")
         exp, iat = payload.get("exp"), payload.get("iat")
         if not isinstance(exp, int | float) or exp < now or not isinstance(iat, int | float) \
-                or exp - iat > 30 * 60:
+                or exp - iat > 30 * 60:  # exp at most 30 minutes after iat
             return _error(401, "authentication_error", "JWT expired")
+        if iat > now + 60:  # iat cannot be in the future (a minute of clock skew allowed)
+            return _error(401, "authentication_error", "JWT issued in the future")
         return None
 
     # -- records ----------------------------------------------------------------------------
