@@ -22,6 +22,7 @@ PACE = 0.0008
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
 
 @dataclass
@@ -53,7 +54,7 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(length)
             with box.lock:
                 box.received.append(Received({k.lower(): v for k, v in self.headers.items()},
-                                             body))
+                                             body, self.path))
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()

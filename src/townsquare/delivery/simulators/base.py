@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -179,6 +180,8 @@ class Simulator:
         self.url = ""
         # fault switches
         self._slow_s = 0.0
+        self._slow_calls: int | None = None  # None: every call; n: the next n matching calls
+        self._slow_match: re.Pattern[str] | None = None
         self._fail_next = 0
         self._reject_next = 0
         self._lose_webhooks = 0
@@ -194,15 +197,34 @@ class Simulator:
         self._server: uvicorn.Server | None = None
         self._next_courier = 1
         self.location_every_s = 20.0  # simulated seconds between courier location webhooks
+        self.fee_multiplier = 1.0  # this provider's prices against the others' (demo, tests)
         self.app = self.build_app()
         self._add_common_routes(self.app)
 
     # -- the switches (in process; also over HTTP at /_simulator/faults) ---------------------
 
-    def slow(self, seconds: float) -> None:
-        """Answer every API call this many seconds late (the work is done first)."""
+    def slow(self, seconds: float, calls: int | None = None, match: str = "") -> None:
+        """Answer API calls this many seconds late (the work is done first): every call, or
+        only the next `calls` ones, and only those whose "METHOD /path" matches the regular
+        expression `match` when given (e.g. `^POST .*/deliveries$`: creates only)."""
         with self.lock:
             self._slow_s = max(0.0, float(seconds))
+            self._slow_calls = None if calls is None else max(0, int(calls))
+            self._slow_match = re.compile(match) if match else None
+
+    def take_delay(self, method: str, path: str) -> float:
+        """How late to answer this call (used by the serving middleware)."""
+        with self.lock:
+            if not self._slow_s:
+                return 0.0
+            if self._slow_match is not None and not self._slow_match.search(
+                    f"{method} {path}"):
+                return 0.0
+            if self._slow_calls is not None:
+                if self._slow_calls <= 0:
+                    return 0.0
+                self._slow_calls -= 1
+            return self._slow_s
 
     def fail_next(self, n: int = 1) -> None:
         """The next n API calls fail (the provider's 5xx), doing nothing."""
@@ -238,6 +260,7 @@ class Simulator:
     def reset(self) -> None:
         with self.lock:
             self._slow_s = 0.0
+            self._slow_calls, self._slow_match = None, None
             self._fail_next = self._reject_next = self._lose_webhooks = 0
             self._cancel_after_assignment = 0
             self._duplicate_webhooks = self._shuffle_webhooks = False
@@ -325,11 +348,11 @@ class Simulator:
         to_dropoff = to_pickup + (WAIT_AT_PICKUP_S + dist / COURIER_SPEED_MPS) * self.pace
         return dist, to_pickup, to_dropoff
 
-    @staticmethod
-    def fee_cents(dist_m: float) -> int:
-        """A same-city price: 6 yuan for the first 3 km, 1.5 yuan per km after (in fen/cents)."""
+    def fee_cents(self, dist_m: float) -> int:
+        """A same-city price: 6 yuan for the first 3 km, 1.5 yuan per km after (in fen/cents),
+        times this provider's `fee_multiplier`."""
         extra_km = max(0.0, (dist_m - 3000) / 1000)
-        return 600 + int(math.ceil(extra_km * 150))
+        return int(round((600 + math.ceil(extra_km * 150)) * self.fee_multiplier))
 
     def send_webhook(self, url: str | None, headers: dict[str, str], body: bytes) -> None:
         """Queue a webhook; the sender thread applies the webhook faults."""
@@ -469,7 +492,7 @@ class Simulator:
             if api and sim.take_failure():
                 return sim.failure_response()
             response: Response = await call_next(request)
-            delay = sim.faults()["slow"] if api else 0.0
+            delay = sim.take_delay(request.method, request.url.path) if api else 0.0
             if delay:
                 await asyncio.sleep(delay)
             return response
@@ -481,6 +504,10 @@ class Simulator:
                          "duplicate_webhooks", "shuffle_webhooks", "cancel_after_assignment"):
                 if name in wanted:
                     getattr(sim, name)(wanted[name])
+            if "slow" in wanted and ("slow_calls" in wanted or "slow_match" in wanted):
+                sim.slow(wanted["slow"], wanted.get("slow_calls"), wanted.get("slow_match", ""))
+            if "fee_multiplier" in wanted:
+                sim.fee_multiplier = float(wanted["fee_multiplier"])
             if wanted.get("reset"):
                 sim.reset()
             if "webhook_url" in wanted:
