@@ -1,6 +1,6 @@
 """The resident's delivery code: six digits derived from the delivery id with the platform's
-secret (so the resident's page can show it again without it being stored), checked against a
-keyed digest at the door."""
+secret, so the resident's page can show it again and the rider page can check it without the
+code being stored anywhere (the delivery keeps only a keyed digest, as a record)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def digest(secret: bytes, delivery_id: str, code: str) -> str:
     return keyed_digest(secret, PURPOSE + ".digest", f"{delivery_id}:{code}")
 
 
-def matches(secret: bytes, delivery_id: str, stored: str, code: str) -> bool:
+def matches(secret: bytes, delivery_id: str, code: str) -> bool:
+    """`code` (spaces and other non-digits ignored) is this delivery's code."""
     code = "".join(ch for ch in code if ch.isdigit())
-    return hmac.compare_digest(digest(secret, delivery_id, code), stored)
+    return hmac.compare_digest(code.encode(), dropoff_code(secret, delivery_id).encode())

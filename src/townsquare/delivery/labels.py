@@ -12,7 +12,8 @@ STATUS = {
     "quoted": N_("Finding a courier"), "created": N_("Booked, waiting for a courier"),
     "assigned": N_("Courier assigned"), "at_pickup": N_("Courier at the shop"),
     "picked_up": N_("On the way"), "at_dropoff": N_("Courier at your door"),
-    "delivered": N_("Delivered"), "cancelled": N_("Cancelled"), "returning": N_("Returning"),
+    "delivered": N_("Delivered to the door"), "cancelled": N_("Cancelled"),
+    "returning": N_("Returning"),
     "returned": N_("Returned to the shop"), "rejected": N_("No courier available"),
 }
 PROVIDER = {"self": N_("Shop's own rider"), "doordash": "DoorDash", "uber": "Uber Direct",
