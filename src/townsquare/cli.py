@@ -140,7 +140,26 @@ def demo(
         table.add_row(role, username, f"http://127.0.0.1:{port}{path}")
     console.print(table)
     if serve_after:
+        _start_courier_simulators(settings.base_url)
         serve(port=port)
+
+
+def _start_courier_simulators(base_url: str) -> None:
+    """The demo's courier providers: the four simulators in this process on free loopback
+    ports, and the TOWNSQUARE_DELIVERY_* settings that point the adapters at them (unless a
+    provider is configured already)."""
+    if any(os.environ.get(f"TOWNSQUARE_DELIVERY_{name}_URL")
+           for name in ("DOORDASH", "UBER", "DADA", "OPEN_DELIVERY")):
+        return
+    from townsquare.delivery import simulators
+
+    fields, _running = simulators.start_all(base_url, pace=0.2)
+    for key, value in fields.items():
+        if key.startswith("delivery_"):
+            os.environ[f"TOWNSQUARE_{key.upper()}"] = str(value)
+    get_settings.cache_clear()
+    console.print("[cyan]Courier simulators[/cyan] (DoorDash, Uber, Dada, Open Delivery) on "
+                  + ", ".join(str(v) for k, v in fields.items() if k.endswith("_url")))
 
 
 @user_app.command("create")

@@ -94,3 +94,18 @@ def test_merchant_console_policy_riders_and_log(client, database, settings, shop
     assert dlv in listing.text and "¥10.00" in listing.text
     cancelled = _post(client, f"{base}/{dlv}/cancel", {"reason": "顾客取消"})
     assert cancelled.status_code == 303 and _status(database, dlv) is S.CANCELLED
+
+
+def test_demo_rider(database, settings, shop, fleet):
+    from townsquare.accounts.models import User
+    from townsquare.delivery import demo
+    from townsquare.merchants.models import Merchant
+
+    with database.unit_of_work() as db:
+        found = db.get_one(Merchant, shop.merchant_row)
+        found.category.code = "grocery"
+        db.get_one(User, shop.rider_user.id).username = "rider0"  # the demo's is "rider"
+        demo.seed(db, merchants_list=[found], password="townsquare-demo")
+        demo.seed(db, merchants_list=[found], password="townsquare-demo")  # once only
+    dlv = request(database, shop, settings=settings)
+    assert book(database, fleet, dlv, settings).provider == "self"

@@ -25,6 +25,7 @@ from townsquare.core.ids import new_id
 from townsquare.core.progress import progress as reporting
 from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
 from townsquare.core.settings import Settings
+from townsquare.delivery import demo as delivery_demo
 from townsquare.merchants.models import (
     Authorization,
     Brand,
@@ -87,6 +88,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("mini-apps", city.miniapps),
         ("shops", lambda: ordering_demo.seed(db, merchants=city.merchant_list,
                                              data_dir=settings.data_dir)),
+        ("riders", lambda: delivery_demo.seed(db, merchants_list=city.merchant_list,
+                                              password=DEMO_PASSWORD)),
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("history", lambda: market.simulate_history(
