@@ -159,7 +159,8 @@ def _start_courier_simulators(base_url: str) -> None:
             os.environ[f"TOWNSQUARE_{key.upper()}"] = str(value)
     get_settings.cache_clear()
     console.print("[cyan]Courier simulators[/cyan] (DoorDash, Uber, Dada, Open Delivery) on "
-                  + ", ".join(str(v) for k, v in fields.items() if k.endswith("_url")))
+                  + ", ".join(str(v) for k, v in fields.items()
+                              if k.startswith("delivery_") and k.endswith("_url")))
 
 
 @user_app.command("create")
