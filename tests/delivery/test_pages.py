@@ -109,3 +109,18 @@ def test_demo_rider(database, settings, shop, fleet):
         demo.seed(db, merchants_list=[found], password="townsquare-demo")  # once only
     dlv = request(database, shop, settings=settings)
     assert book(database, fleet, dlv, settings).provider == "self"
+
+
+def test_rider_position_moves_open_deliveries(client, database, settings, shop, fleet):
+    make_rider(database, shop)
+    dlv = request(database, shop, settings=settings)
+    book(database, fleet, dlv, settings)
+    login(client, shop.rider_user)
+    assert _post(client, f"/rider/{dlv}/accept").status_code == 303
+    assert _post(client, "/rider/position", {"lat": "30.51", "lng": "114.401"}
+                 ).status_code == 204
+    assert _post(client, "/rider/position", {"lat": "north", "lng": "1"}).status_code == 422
+    with database.unit_of_work() as db:
+        found = service.by_public_id(db, dlv)
+        assert (found.courier_lat, found.courier_lng) == (30.51, 114.401)
+        assert len(service.trail(db, found)) == 2  # the shop, then the phone's position

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.core import i18n
-from townsquare.core.errors import NotFound, TownsquareError
+from townsquare.core.errors import NotFound, TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.money import yuan_to_fen
 from townsquare.delivery import dispatch, labels, riders, service, tracking
@@ -79,6 +79,17 @@ def _rider_act(request: Request, db: Session, user: User, action: Callable[[], o
 def rider_duty(request: Request, user: FormUser, db: DbSession, on: Text = "") -> Response:
     return _rider_act(request, db, user,
                       lambda: riders.set_duty(db, actor=user, on_duty=on == "1"), "duty")
+
+
+@router.post("/rider/position", status_code=204)
+def rider_position(user: FormUser, db: DbSession, lat: Text = "", lng: Text = "") -> Response:
+    """The rider page reports the phone's position (when the rider allows it)."""
+    try:
+        where = float(lat), float(lng)
+    except ValueError:
+        raise ValidationFailed("Not a position.", field="lat") from None
+    riders.report_position(db, actor=user, lat=where[0], lng=where[1])
+    return Response(status_code=204)
 
 
 @router.post("/rider/{dlv_id}/accept")
