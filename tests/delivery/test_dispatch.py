@@ -210,3 +210,28 @@ def test_cancel_before_pickup_and_refused_after(database, settings, shop, fleet,
     assert refused.value.code == "not_cancellable"
     found, _, attempts = _delivery(database, other)
     assert found.status is S.PICKED_UP and attempts[-1][1] == AttemptState.ACTIVE.value
+
+
+def test_a_webhook_before_the_create_answers(database, settings, shop, fleet, client):
+    """The provider's first webhook can beat its answer to the create: it books the delivery,
+    and the booking's answer then finds it so (one courier, no backward move)."""
+    import threading
+    import time
+
+    beta = fleet.couriers["beta"]
+    beta.create_then_hang = 0.3  # within the client's 0.5 s
+    dlv = request(database, shop)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(
+        outcome=book(database, fleet, dlv, settings)))
+    worker.start()
+    while beta.creates == 0:
+        time.sleep(0.01)
+    body, headers = beta.webhook(dlv, "assigned", event_id="early")
+    assert client.post("/delivery/webhooks/beta", content=body,
+                       headers=headers).json()["applied"] == 1
+    worker.join()
+    assert result["outcome"].provider == "beta"
+    found, kinds, attempts = _delivery(database, dlv)
+    assert found.status is S.ASSIGNED and attempts == [("beta", "active")]
+    assert kinds.count("booked") == 1 and fleet.total_creates() == 1

@@ -214,8 +214,9 @@ def book(database: Database, delivery_id: str, *, settings: Settings | None = No
         done = _record(database, delivery_id, token, attempt_id, chosen.provider, result,
                        found, board)
         if done:
-            outcome.status, outcome.provider = done, chosen.provider
+            outcome.status = done
             if done != S.QUOTED.value:
+                outcome.provider = chosen.provider
                 return outcome
     return outcome
 
@@ -310,6 +311,12 @@ def _record(database: Database, delivery_id: str, token: str, attempt_id: int, p
             return None  # our lease ran out and someone else took over: they decide
         attempt = db.get_one(DeliveryAttempt, attempt_id)
         delivery.lease_token = delivery.lease_until = None
+        if attempt.state is not AttemptState.BOOKING:  # a webhook confirmed it meanwhile
+            board.success(provider)
+            if isinstance(result, ProviderDelivery) and result.status is not S.CREATED:
+                service.apply_update(db, delivery=delivery, provider=provider,
+                                     status=result.status, info=result, via="booking")
+            return delivery.status.value
         if isinstance(result, ProviderError):
             _failed(db, delivery, attempt, result)
             if not isinstance(result, ProviderRejected):
@@ -336,18 +343,7 @@ def _failed(db: Session, delivery: Delivery, attempt: DeliveryAttempt,
 
 def _booked(db: Session, delivery: Delivery, attempt: DeliveryAttempt,
             found: ProviderDelivery) -> None:
-    attempt.state, attempt.external_id = AttemptState.ACTIVE, found.external_id[:96]
-    attempt.provider_status = S.CREATED
-    if found.fee_fen is not None:
-        attempt.fee_fen = found.fee_fen
-    delivery.current_attempt_id, delivery.provider = attempt.id, attempt.provider
-    delivery.external_id, delivery.fee_fen = found.external_id[:96], attempt.fee_fen
-    old = delivery.status
-    delivery.status = S.CREATED
-    service.log(db, delivery, "booked", "Booked with {provider} (¥{fee}).",
-                provider=attempt.provider, status=S.CREATED,
-                fee=f"{(attempt.fee_fen or 0) / 100:.2f}")
-    service._announce(db, delivery, old)
+    service.adopt(db, delivery, attempt, found, via="booking")
     if found.status is not S.CREATED:  # already further (a duplicate read back, a lookup)
         service.apply_update(db, delivery=delivery, provider=attempt.provider,
                              status=found.status, info=found, via="booking")

@@ -341,6 +341,13 @@ def apply_update(db: Session, *, delivery: Delivery, provider: str, status: Deli
     db.flush()
     db.refresh(delivery, with_for_update=True)
     attempt = current_attempt(delivery)
+    if attempt is None and delivery.status is S.QUOTED:
+        # news from the provider a booking is in flight with, before the booking recorded its
+        # answer: the provider has it, so it is booked (the booking then finds it so)
+        booking = next((a for a in delivery.attempts
+                        if a.state is AttemptState.BOOKING and a.provider == provider), None)
+        if booking is not None and status not in TERMINAL:
+            attempt = adopt(db, delivery, booking, info, via=via)
     if attempt is None or attempt.provider != provider or attempt.state != AttemptState.ACTIVE:
         log(db, delivery, "ignored", "Ignored {status} from {provider}: not its delivery now.",
             provider=provider, status=status, via=via)
@@ -379,6 +386,24 @@ def apply_update(db: Session, *, delivery: Delivery, provider: str, status: Deli
         via=via)
     _announce(db, delivery, old, incident=incident)
     return True
+
+
+def adopt(db: Session, delivery: Delivery, attempt: DeliveryAttempt,
+          found: ProviderDelivery | None, *, via: str) -> DeliveryAttempt:
+    """Record that `attempt`'s provider has the delivery (status `created`)."""
+    attempt.state, attempt.provider_status = AttemptState.ACTIVE, S.CREATED
+    if found is not None:
+        attempt.external_id = found.external_id[:96]
+        if found.fee_fen is not None:
+            attempt.fee_fen = found.fee_fen
+    delivery.current_attempt_id, delivery.provider = attempt.id, attempt.provider
+    delivery.external_id, delivery.fee_fen = attempt.external_id, attempt.fee_fen
+    old = delivery.status
+    delivery.status = S.CREATED
+    log(db, delivery, "booked", "Booked with {provider} (¥{fee}).", provider=attempt.provider,
+        status=S.CREATED, fee=f"{(attempt.fee_fen or 0) / 100:.2f}", via=via)
+    _announce(db, delivery, old)
+    return attempt
 
 
 def _rebook(db: Session, delivery: Delivery, attempt: DeliveryAttempt, status: DeliveryStatus,
