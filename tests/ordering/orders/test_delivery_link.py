@@ -47,6 +47,9 @@ def test_own_rider_delivers_and_the_order_follows(database, settings, world):
     status, found = _delivery(database, ord_id)
     assert status is S.ACCEPTED and found.status is delivery.DeliveryStatus.QUOTED
     assert found.dropoff["address"] == "光谷大道 2 号 3 栋" and found.value_fen == 2700
+    with database.unit_of_work() as db:
+        assert delivery_link.tracking_path(db, w.order(db, ord_id)) == \
+            f"/delivery/{found.public_id}"
     assert dispatch.book(database, found.public_id, settings=settings,
                          adapters=dispatch.available(database, settings=settings)).provider \
         == "self"

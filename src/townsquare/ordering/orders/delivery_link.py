@@ -43,6 +43,12 @@ def delivery_of(db: Session, order: Order) -> delivery.Delivery | None:
                               merchant_id=order.merchant_id)
 
 
+def tracking_path(db: Session, order: Order) -> str | None:
+    """Where the resident follows the order's delivery (for the order pages), if it has one."""
+    found = delivery_of(db, order)
+    return f"/delivery/{found.public_id}" if found is not None else None
+
+
 def request_for(db: Session, order: Order) -> delivery.Delivery:
     """Ask for the order's delivery (once: the order is the idempotency key)."""
     store = db.get_one(Store, order.store_id)
