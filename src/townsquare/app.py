@@ -15,6 +15,10 @@ from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
+from townsquare.delivery import gateway_methods as delivery_methods
+from townsquare.delivery import jobs as delivery_jobs
+from townsquare.delivery import pages as delivery_pages
+from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods
 from townsquare.events import routes as events_routes
 from townsquare.gateway import app_auth_methods, identity_methods, notifier
@@ -44,6 +48,7 @@ from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.console import pages as ordering_console_pages
+from townsquare.ordering.orders import delivery_link as order_deliveries
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import pages_mine as ordering_mine_pages
 from townsquare.ordering.orders import pages_resident as ordering_shop_pages
@@ -103,13 +108,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     ordering_chat_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
+    delivery_routes.router, delivery_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
     *points_methods.METHODS, *events_methods.METHODS, *app_auth_methods.METHODS,
-    *payments_methods.METHODS,
+    *payments_methods.METHODS, *delivery_methods.METHODS,
 )
 
 
@@ -122,6 +128,7 @@ def connect_hooks() -> None:
     scoring_notices.connect()
     ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
+    order_deliveries.connect()  # delivery orders ask for couriers and follow them
 
 
 def _start_trade_jobs(app: FastAPI) -> None:
@@ -151,6 +158,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.shutdown_hooks += [notifier.stop, lambda app: app.state.gateway_call_log.close()]
     app.state.startup_hooks.append(ordering_jobs.start)  # expired holds give their places back
     app.state.shutdown_hooks.append(ordering_jobs.stop)
+    app.state.startup_hooks.append(delivery_jobs.start)  # book deliveries, poll quiet ones
+    app.state.shutdown_hooks.append(delivery_jobs.stop)
     app.state.startup_hooks.append(order_jobs.start)  # auto-cancel, auto-complete orders
     app.state.shutdown_hooks.append(order_jobs.stop)
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index

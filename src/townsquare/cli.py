@@ -18,6 +18,7 @@ from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
+from townsquare.delivery.cli import app as delivery_app
 from townsquare.events import cli as events_cli
 from townsquare.gateway import cli as gateway_cli
 from townsquare.ordering.cli import app as ordering_app
@@ -45,6 +46,7 @@ app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
 app.add_typer(plan_app, name="plan")
 app.add_typer(ordering_app, name="ordering")
+app.add_typer(delivery_app, name="delivery")
 app.add_typer(payments_app, name="payments")
 app.add_typer(trades_app, name="trades")
 app.add_typer(gateway_cli.app, name="gateway")
@@ -138,7 +140,27 @@ def demo(
         table.add_row(role, username, f"http://127.0.0.1:{port}{path}")
     console.print(table)
     if serve_after:
+        _start_courier_simulators(settings.base_url)
         serve(port=port)
+
+
+def _start_courier_simulators(base_url: str) -> None:
+    """The demo's courier providers: the four simulators in this process on free loopback
+    ports, and the TOWNSQUARE_DELIVERY_* settings that point the adapters at them (unless a
+    provider is configured already)."""
+    if any(os.environ.get(f"TOWNSQUARE_DELIVERY_{name}_URL")
+           for name in ("DOORDASH", "UBER", "DADA", "OPEN_DELIVERY")):
+        return
+    from townsquare.delivery import simulators
+
+    fields, _running = simulators.start_all(base_url, pace=0.2)
+    for key, value in fields.items():
+        if key.startswith("delivery_"):
+            os.environ[f"TOWNSQUARE_{key.upper()}"] = str(value)
+    get_settings.cache_clear()
+    console.print("[cyan]Courier simulators[/cyan] (DoorDash, Uber, Dada, Open Delivery) on "
+                  + ", ".join(str(v) for k, v in fields.items()
+                              if k.startswith("delivery_") and k.endswith("_url")))
 
 
 @user_app.command("create")

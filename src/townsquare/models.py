@@ -5,6 +5,7 @@ from townsquare.community import models as community  # noqa: F401
 from townsquare.community.gate import models as community_gate  # noqa: F401
 from townsquare.core import audit, generations  # noqa: F401
 from townsquare.core.database import Base
+from townsquare.delivery import models as delivery  # noqa: F401
 from townsquare.events import models as events  # noqa: F401
 from townsquare.events import rollups as event_rollups  # noqa: F401  (counts ORM-added events)
 from townsquare.gateway import models as gateway  # noqa: F401

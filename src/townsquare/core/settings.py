@@ -116,6 +116,41 @@ class Settings(BaseSettings):
     trade_jobs_interval_ms: int = 60_000
     trade_refund_days: int = 90
 
+    # Delivery (delivery/, docs/delivery.md). Courier providers are configured per provider by
+    # TOWNSQUARE_DELIVERY_<PROVIDER>_URL (empty: not offered) and its credentials: the account
+    # (DoorDash developer id, Uber customer id, Dada source id …), key id, secret and webhook
+    # secret as the provider names them (adapters/<provider>.py says which is which).
+    delivery_http_timeout_s: float = 5.0  # per call to a provider
+    delivery_doordash_url: str = ""
+    delivery_doordash_account: str = ""
+    delivery_doordash_key_id: str = ""
+    delivery_doordash_secret: str = ""
+    delivery_doordash_webhook_secret: str = ""
+    delivery_uber_url: str = ""
+    delivery_uber_account: str = ""
+    delivery_uber_key_id: str = ""
+    delivery_uber_secret: str = ""
+    delivery_uber_webhook_secret: str = ""
+    delivery_dada_url: str = ""
+    delivery_dada_account: str = ""
+    delivery_dada_key_id: str = ""
+    delivery_dada_secret: str = ""
+    delivery_dada_webhook_secret: str = ""
+    delivery_open_delivery_url: str = ""
+    delivery_open_delivery_account: str = ""
+    delivery_open_delivery_key_id: str = ""
+    delivery_open_delivery_secret: str = ""
+    delivery_open_delivery_webhook_secret: str = ""
+    # Failover: a provider that failed this many times in a row is skipped for this long
+    # (circuit breaker, per process), then tried again by one request.
+    delivery_breaker_failures: int = 3
+    delivery_breaker_open_s: float = 30.0
+    # How often each serving process asks providers about open deliveries whose last news is
+    # older than delivery_poll_after_s (a missed webhook); 0 = not in the server
+    # (`townsquare delivery poll` then).
+    delivery_poll_interval_ms: int = 30_000
+    delivery_poll_after_s: int = 60
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -25,6 +25,7 @@ from townsquare.core.ids import new_id
 from townsquare.core.progress import progress as reporting
 from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
 from townsquare.core.settings import Settings
+from townsquare.delivery import demo as delivery_demo
 from townsquare.merchants.models import (
     Authorization,
     Brand,
@@ -90,6 +91,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
                                              data_dir=settings.data_dir)),
         ("shop mini-apps", lambda: shop_templates.seed(
             db, settings=settings, providers=city.provider_list, operator=city.operator)),
+        ("riders", lambda: delivery_demo.seed(db, merchants_list=city.merchant_list,
+                                              password=DEMO_PASSWORD)),
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("orders", lambda: demo_orders.seed(db, settings=settings)),

@@ -48,6 +48,7 @@ from townsquare.ordering.orders.models import (
     OrderReview,
     OrderStatus,
 )
+from townsquare.ordering.orders.moves import OrderMoved, order_moved
 from townsquare.ordering.slots.holds import release
 from townsquare.ordering.slots.models import Hold, Kind
 from townsquare.ordering.stores.models import Store
@@ -190,6 +191,7 @@ def _move(db: Session, order: Order, *, from_: Iterable[OrderStatus], to: OrderS
                       actor_id=actor.id if actor else None, note=note[:200]))
     db.flush()
     db.refresh(order, ["events"])
+    order_moved.fire(db, OrderMoved(order, to))  # e.g. the delivery link (delivery_link.py)
     return order
 
 
