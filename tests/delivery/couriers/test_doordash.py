@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,6 +49,8 @@ def test_happy_path_quote_accept_and_webhooks_to_delivered(sim, receiver):
     quote = adapter.quote(parcel)
     assert quote.provider == "doordash" and quote.quote_id == parcel.delivery_id
     assert quote.fee_fen >= 600 and quote.dropoff_eta > quote.pickup_eta
+    left = (quote.expires_at - datetime.now(UTC)).total_seconds()
+    assert 290 < left <= 300  # Drive's quotes are accepted within 5 minutes
     created = adapter.create(parcel, quote)
     assert created.status == DeliveryStatus.CREATED and created.external_id == parcel.delivery_id
 
