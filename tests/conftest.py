@@ -98,6 +98,7 @@ def settings(tmp_path: Path, database: Database) -> Settings:
         warm_up_at_start=False,  # the tests that need the warm-up turn it on
         ordering_hold_expiry_interval_ms=0,  # expiry is run by the tests themselves
         delivery_poll_interval_ms=0,  # delivery bookings and polls are run by the tests
+        ordering_order_jobs_interval_ms=0,  # and so are the order jobs
     )
 
 

@@ -14,7 +14,9 @@ from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
+from townsquare.delivery import gateway_methods as delivery_methods
 from townsquare.delivery import jobs as delivery_jobs
+from townsquare.delivery import pages as delivery_pages
 from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods
 from townsquare.events import routes as events_routes
@@ -42,6 +44,10 @@ from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
+from townsquare.ordering.orders import delivery_link as order_deliveries
+from townsquare.ordering.orders import jobs as order_jobs
+from townsquare.ordering.orders import payment as order_payments
+from townsquare.ordering.orders import routes as order_routes
 from townsquare.ordering.slots import jobs as ordering_jobs
 from townsquare.ordering.slots import pages as ordering_slot_pages
 from townsquare.ordering.stores import pages as ordering_store_pages
@@ -89,27 +95,30 @@ ROUTERS: tuple[APIRouter, ...] = (
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
     traffic_operator_pages.router, traffic_merchant_pages.router,
-    ordering_routes.router,
+    ordering_routes.router, order_routes.router,
     ordering_store_pages.router, ordering_slot_pages.router, ordering_catalog_pages.router,
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
-    delivery_routes.router,
+    delivery_routes.router, delivery_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
 GATEWAY_METHODS: tuple[Method, ...] = (
     *identity_methods.METHODS, *messaging_methods.METHODS, *scoring_methods.METHODS,
     *points_methods.METHODS, *events_methods.METHODS, *app_auth_methods.METHODS,
-    *payments_methods.METHODS,
+    *payments_methods.METHODS, *delivery_methods.METHODS,
 )
 
 
 def connect_hooks() -> None:
     """Connect what higher floors do when lower ones announce an event (core/hooks.py): the
-    notifications merchants and ISVs get of review decisions, template changes and complaints.
-    Idempotent; the web app, the CLI and the tests call it once at start."""
+    notifications merchants and ISVs get of review decisions, template changes and complaints,
+    and the orders that follow their trades (ordering listens to payments). Idempotent; the
+    web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
+    order_payments.connect()  # orders follow their trades (paid, closed, refunded)
+    order_deliveries.connect()  # delivery orders ask for couriers and follow them
 
 
 def _start_trade_jobs(app: FastAPI) -> None:
@@ -141,6 +150,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.shutdown_hooks.append(ordering_jobs.stop)
     app.state.startup_hooks.append(delivery_jobs.start)  # book deliveries, poll quiet ones
     app.state.shutdown_hooks.append(delivery_jobs.stop)
+    app.state.startup_hooks.append(order_jobs.start)  # auto-cancel, auto-complete orders
+    app.state.shutdown_hooks.append(order_jobs.stop)
     app.state.startup_hooks.append(serving_routes.on_startup)  # serving snapshot, search index
     app.state.shutdown_hooks.append(serving_routes.on_shutdown)  # flush write-behind exposures
     return app

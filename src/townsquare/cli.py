@@ -18,6 +18,7 @@ from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
 from townsquare.core.migrate import upgrade
 from townsquare.core.settings import get_settings
+from townsquare.delivery.cli import app as delivery_app
 from townsquare.events import cli as events_cli
 from townsquare.gateway import cli as gateway_cli
 from townsquare.ordering.cli import app as ordering_app
@@ -45,6 +46,7 @@ app.add_typer(score_app, name="score")
 app.add_typer(community_app, name="community")
 app.add_typer(plan_app, name="plan")
 app.add_typer(ordering_app, name="ordering")
+app.add_typer(delivery_app, name="delivery")
 app.add_typer(payments_app, name="payments")
 app.add_typer(trades_app, name="trades")
 app.add_typer(gateway_cli.app, name="gateway")

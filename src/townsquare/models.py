@@ -13,6 +13,7 @@ from townsquare.merchants import models as merchants  # noqa: F401
 from townsquare.messaging import models as messaging  # noqa: F401
 from townsquare.miniapps import models as miniapps  # noqa: F401
 from townsquare.ordering.catalog import models as ordering_catalog  # noqa: F401
+from townsquare.ordering.orders import models as ordering_orders  # noqa: F401
 from townsquare.ordering.slots import models as ordering_slots  # noqa: F401
 from townsquare.ordering.stores import models as ordering_stores  # noqa: F401
 from townsquare.payments.funding import models as payments_funding  # noqa: F401

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Ordering: how often each serving process releases the slot places and stock of checkouts
     # whose hold expired unpaid (0 = not in the server; `townsquare ordering expire-holds` then).
     ordering_hold_expiry_interval_ms: int = 15_000
+    # … and runs the order jobs (cancel paid orders not accepted in time, with a refund;
+    # complete orders handed over two hours ago); 0 = `townsquare ordering order-jobs` from cron.
+    ordering_order_jobs_interval_ms: int = 15_000
 
     # Payments' ledger: a merchant's pending money becomes available this many days after the
     # local day it was paid (T+1); withdrawals to a bank card are limited per withdrawal and per

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import or_, update
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.core.database import Database, rows_changed
+from townsquare.core.errors import ValidationFailed
+from townsquare.core.ids import new_id
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import policy, service
 from townsquare.delivery.adapters import registry
@@ -45,6 +47,7 @@ from townsquare.delivery.adapters.base import (
     DuplicateDelivery,
     NotCancellable,
     Parcel,
+    Place,
     ProviderDelivery,
     ProviderError,
     ProviderQuote,
@@ -77,8 +80,8 @@ def breakers(settings: Settings | None = None) -> Breakers:
 
 
 def available(database: Database | None = None, *, settings: Settings | None = None,
-              session: Callable[[], AbstractContextManager[Session]] | None = None
-              ) -> dict[str, Adapter]:
+              session: Callable[[], AbstractContextManager[Session]] | None = None,
+              merchant_id: int | None = None) -> dict[str, Adapter]:
     """Every adapter: the configured and installed providers and the shop's riders."""
     found: dict[str, Adapter] = dict(registry.adapters(settings or get_settings()))
     if session is None and database is not None:
@@ -87,7 +90,7 @@ def available(database: Database | None = None, *, settings: Settings | None = N
         def session() -> AbstractContextManager[Session]:
             return db.unit_of_work(read_only=True)
     if session is not None:
-        found[registry.SELF] = SelfAdapter(session)
+        found[registry.SELF] = SelfAdapter(session, merchant_id=merchant_id)
     return found
 
 
@@ -450,3 +453,36 @@ def _cancel(db: Session, *, delivery_id: str, actor: User | None, reason: str,
                          status=S.CANCELLED if answer.status not in TERMINAL else answer.status,
                          info=answer, via="cancel")
     return delivery
+
+
+# --- quoting without booking ------------------------------------------------------------------
+
+def quote(db: Session, *, actor: User | None, merchant: object, pickup: Place, dropoff: Place,
+          value_fen: int, items: list[str], pickup_ready_at: datetime,
+          promised_by: datetime | None = None, adapters: Mapping[str, Adapter] | None = None,
+          settings: Settings | None = None, board: Breakers | None = None
+          ) -> tuple[list[policy.Ranked], dict[str, ProviderError]]:
+    """What each provider would charge for a parcel now, ranked by the merchant's policy (the
+    best first), and why the others would not take it. Books nothing."""
+    found = service.merchant_of(db, merchant)  # type: ignore[arg-type]
+    service.require_act(db, actor, found)
+    service.check_place(pickup, "pickup")
+    service.check_place(dropoff, "dropoff")
+    if pickup_ready_at.tzinfo is None:
+        raise ValidationFailed("Give times with their offset.", field="pickup_ready_at")
+    settings = settings or get_settings()
+    adapters = dict(adapters) if adapters is not None else available(
+        settings=settings, session=lambda: nullcontext(db), merchant_id=found.id)
+    board = board or breakers(settings)
+    prefs = service.settings_for(db, found.id)
+    parcel = Parcel(delivery_id=new_id("dlq"), pickup=pickup, dropoff=dropoff,
+                    value_fen=value_fen, items=[str(i)[:80] for i in items][:50],
+                    pickup_ready_at=pickup_ready_at, dropoff_code="000000")
+    names, broken = _candidates(adapters, list(prefs.providers), [], board)
+    quotes, errors = quote_all(adapters, names, parcel, board)
+    promised = promised_by or pickup_ready_at + timedelta(minutes=prefs.promise_minutes)
+    ranked = policy.rank(quotes, policy=prefs.policy.value, promised_by=promised,
+                         self_first=prefs.self_first, preference=list(prefs.providers))
+    for name in broken:
+        errors[name] = ProviderError("Failing lately (circuit open).")
+    return ranked, errors

@@ -20,6 +20,7 @@ from townsquare.accounts.models import User
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
 from townsquare.core.errors import NotFound, PermissionDenied, ValidationFailed
+from townsquare.core.settings import Settings
 from townsquare.delivery import service
 from townsquare.delivery.adapters.base import (
     DeliveryUnknown,
@@ -66,8 +67,10 @@ class SelfAdapter:
 
     name = NAME
 
-    def __init__(self, session: Callable[[], AbstractContextManager[Session]]) -> None:
+    def __init__(self, session: Callable[[], AbstractContextManager[Session]], *,
+                 merchant_id: int | None = None) -> None:
         self.session = session
+        self.merchant_id = merchant_id  # whose riders quote a parcel not booked yet
 
     def _delivery(self, db: Session, delivery_id: str) -> Delivery:
         found = db.scalar(select(Delivery).where(Delivery.public_id == delivery_id))
@@ -77,10 +80,14 @@ class SelfAdapter:
 
     def quote(self, parcel: Parcel) -> ProviderQuote:
         with self.session() as db:
-            delivery = self._delivery(db, parcel.delivery_id)
-            if free_riders(db, delivery.merchant_id) <= 0:
+            found = db.scalar(select(Delivery.merchant_id)
+                              .where(Delivery.public_id == parcel.delivery_id))
+            merchant_id = found if found is not None else self.merchant_id
+            if merchant_id is None:
+                raise DeliveryUnknown("No such delivery.")
+            if free_riders(db, merchant_id) <= 0:
                 raise ProviderRejected("No rider of the shop is free.")
-            fee = service.settings_for(db, delivery.merchant_id).self_fee_fen
+            fee = service.settings_for(db, merchant_id).self_fee_fen
         now = clock.now()
         ride = distance_km(parcel.pickup.lat, parcel.pickup.lng, parcel.dropoff.lat,
                            parcel.dropoff.lng) / SPEED_KMH
@@ -233,7 +240,8 @@ def accept(db: Session, *, actor: User | None, delivery_id: str) -> Delivery:
 
 
 def _step(db: Session, actor: User | None, delivery_id: str, status: DeliveryStatus,
-          at_place: str | None, code: str | None = None) -> Delivery:
+          at_place: str | None, code: str | None = None,
+          settings: Settings | None = None) -> Delivery:
     rider, delivery = _own(db, actor, delivery_id)
     if delivery.rider_id != rider.id:
         raise NotFound("No such delivery.")
@@ -242,7 +250,7 @@ def _step(db: Session, actor: User | None, delivery_id: str, status: DeliverySta
     if attempt is None or attempt.state != AttemptState.ACTIVE:
         raise service.DeliveryEnded("This delivery is not yours any more.")
     if code is not None:
-        service.check_code(delivery, code)
+        service.check_code(delivery, code, settings=settings)
     place = getattr(delivery, at_place) if at_place else None
     lat = float(place["lat"]) if place else None
     lng = float(place["lng"]) if place else None
@@ -264,9 +272,10 @@ def at_dropoff(db: Session, *, actor: User | None, delivery_id: str) -> Delivery
     return _step(db, actor, delivery_id, S.AT_DROPOFF, "dropoff")
 
 
-def delivered(db: Session, *, actor: User | None, delivery_id: str, code: str) -> Delivery:
+def delivered(db: Session, *, actor: User | None, delivery_id: str, code: str,
+              settings: Settings | None = None) -> Delivery:
     """Hand it over: the resident's delivery code proves it."""
-    return _step(db, actor, delivery_id, S.DELIVERED, "dropoff", code=code)
+    return _step(db, actor, delivery_id, S.DELIVERED, "dropoff", code=code, settings=settings)
 
 
 def report_position(db: Session, *, actor: User | None, lat: float, lng: float) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from townsquare.accounts.deps import CurrentUser
+from townsquare.core.errors import TownsquareError
 from townsquare.delivery import dispatch, service, tracking, webhooks
 from townsquare.delivery.adapters import registry
 from townsquare.delivery.models import Delivery
@@ -35,11 +37,15 @@ class WebhookOut(BaseModel):
 @router.post("/delivery/webhooks/{provider}", response_model=WebhookOut,
              responses=errors(401, 404))
 def webhook(provider: Annotated[str, Path(max_length=24)], request: Request, body: RawBody,
-            db: DbSession, settings: AppSettings) -> WebhookOut:
+            db: DbSession, settings: AppSettings) -> WebhookOut | JSONResponse:
     """A provider's status callback: its signature is checked over the raw body (401 if it
-    does not verify); each event is applied once."""
-    got = webhooks.receive(db, provider=provider, headers=dict(request.headers), body=body,
-                           adapters=registry.adapters(settings))
+    does not verify); each event is applied once. Errors answer JSON (a machine asks)."""
+    try:
+        got = webhooks.receive(db, provider=provider, headers=dict(request.headers), body=body,
+                               adapters=registry.adapters(settings))
+    except TownsquareError as exc:  # refused before anything changed
+        return JSONResponse({"error": {"code": exc.code, "message": exc.render(),
+                                       "details": exc.details}}, status_code=exc.status)
     return WebhookOut(applied=got.applied, duplicates=got.duplicates, ignored=got.ignored)
 
 

@@ -223,13 +223,17 @@ def kick(db: Session, delivery: Delivery) -> None:
 
 # --- requesting -------------------------------------------------------------------------------
 
-def _check_place(place: Place, field: str) -> None:
+def check_place(place: Place, field: str) -> None:
     if not (-90 <= place.lat <= 90 and -180 <= place.lng <= 180):
         raise ValidationFailed("A place needs a latitude and longitude.", field=field)
     if not place.address.strip() or len(place.address) > 200 or len(place.name) > 64:
         raise ValidationFailed("A place needs an address.", field=field)
     if len(place.phone) > 32:
         raise ValidationFailed("A phone number is at most 32 characters.", field=field)
+
+
+def require_act(db: Session, actor: User | None, merchant: Merchant) -> None:
+    require_act_for(db, actor, merchant)
 
 
 def request(db: Session, *, actor: User | None, merchant: Merchant | str | int,
@@ -243,8 +247,8 @@ def request(db: Session, *, actor: User | None, merchant: Merchant | str | int,
     `idempotency_mismatch`)."""
     found = merchant_of(db, merchant)
     require_act_for(db, actor, found)
-    _check_place(pickup, "pickup")
-    _check_place(dropoff, "dropoff")
+    check_place(pickup, "pickup")
+    check_place(dropoff, "dropoff")
     if not 0 <= value_fen <= 10**9:
         raise ValidationFailed("The parcel's value is out of range.", field="value_fen")
     if pickup_ready_at.tzinfo is None or (promised_by and promised_by.tzinfo is None):

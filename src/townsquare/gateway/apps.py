@@ -5,6 +5,7 @@ who may act for the mini-app's merchant; a provider's app, the provider's staff.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import Role, User
@@ -19,17 +20,23 @@ from townsquare.merchants.models import ServiceProvider
 from townsquare.miniapps.models import MiniApp
 
 
-def app_for_miniapp(db: Session, *, actor: User, miniapp: MiniApp) -> GatewayApp:
-    """The mini-app's gateway app, made on first ask by someone who may act for its merchant."""
+def app_for_miniapp(db: Session, *, actor: User | None, miniapp: MiniApp) -> GatewayApp:
+    """The mini-app's gateway app, made on first ask by someone who may act for its merchant
+    (`None`: the system, e.g. a first-party runtime's checkout creating its trades). Two first
+    asks racing make one app: the loser reads the winner's."""
     access.require_act_for(db, actor, miniapp.merchant)
     app = db.scalar(select(GatewayApp).where(GatewayApp.miniapp_id == miniapp.id))
     if app is None:
-        app = GatewayApp(miniapp_id=miniapp.id, miniapp=miniapp)
-        db.add(app)
-        db.flush()
+        try:
+            with db.begin_nested():
+                app = GatewayApp(miniapp_id=miniapp.id, miniapp=miniapp)
+                db.add(app)
+                db.flush()
+        except IntegrityError:
+            return db.scalars(select(GatewayApp).where(GatewayApp.miniapp_id == miniapp.id)).one()
         audit.record(
-            db, actor_id=actor.id, action="gateway.app.create", subject_type="gateway_app",
-            subject_id=app.app_id, miniapp=miniapp.public_id,
+            db, actor_id=actor.id if actor else None, action="gateway.app.create",
+            subject_type="gateway_app", subject_id=app.app_id, miniapp=miniapp.public_id,
         )
     return app
 

@@ -1,8 +1,8 @@
 """First-party mini-app runtimes: page kinds the platform itself serves at /run/{mini-app}.
 
 An ISV's template picks one runtime and sets defaults for its fields; a merchant's mini-app made
-from the template fills in the fields (its version's `config`). The community pass and ordering
-runtimes join this table when they are built.
+from the template fills in the fields (its version's `config`). The grocery and restaurant runtimes
+are ordering's shops (`ordering.orders.shop` reads their settings).
 """
 
 from __future__ import annotations
@@ -48,6 +48,29 @@ class Runtime:
     key: str
     label: str
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+
+
+# The two ordering runtimes (issue 16) share their settings: which stores the shop sells from
+# (store ids sto_…, comma separated), which kinds of order it takes, a packaging fee per order,
+# and whether paid orders are accepted at once or must be accepted within some minutes.
+def _shop_fields() -> tuple[FieldSpec, ...]:
+    return (
+        FieldSpec("welcome", N_("Welcome message"), required=True, max_length=120),
+        FieldSpec("stores", N_("Store ids (sto_…), separated by commas"), required=True,
+                  max_length=400),
+        FieldSpec("pickup", N_("Store pickup"), "bool"),
+        FieldSpec("delivery", N_("Home delivery"), "bool"),
+        FieldSpec("dine_in", N_("Dine-in pre-order"), "bool"),
+        FieldSpec("community", N_("Community pickup points"), "bool"),
+        FieldSpec("packaging_fen", N_("Packaging fee per order (yuan)"), "money", minimum=0,
+                  maximum=100_00),
+        FieldSpec("auto_accept", N_("Accept paid orders automatically"), "bool"),
+        FieldSpec("accept_within_minutes",
+                  N_("Minutes to accept a paid order before it is cancelled (default 10)"),
+                  "number", minimum=1, maximum=120),
+        FieldSpec("contact_phone", N_("Contact phone"), "phone"),
+        FieldSpec("notice", N_("Notice"), "textarea", max_length=1000),
+    )
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -129,6 +152,8 @@ RUNTIMES: dict[str, Runtime] = {
                 FieldSpec("contact_phone", N_("Contact phone"), "phone"),
             ),
         ),
+        Runtime("grocery", N_("Grocery shop"), _shop_fields()),
+        Runtime("restaurant", N_("Restaurant"), _shop_fields()),
         Runtime(
             "community_pass",
             N_("Community pass"),

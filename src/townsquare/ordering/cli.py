@@ -19,3 +19,14 @@ def expire_holds() -> None:
 
     released = jobs.expire_holds(Database(get_settings().effective_database_url))
     console.print(f"released {released} expired holds")
+
+
+@app.command("order-jobs")
+def order_jobs() -> None:
+    """Cancel and refund paid orders not accepted in time; complete orders handed over two
+    hours ago."""
+    from townsquare.ordering.orders import jobs
+
+    done = jobs.run(Database(get_settings().effective_database_url))
+    console.print(f"cancelled {done['cancelled']} orders not accepted in time, "
+                  f"completed {done['completed']}")

@@ -17,6 +17,7 @@ from townsquare.core.money import fen_to_yuan
 from townsquare.gateway import notify
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.models import Merchant
+from townsquare.payments.trades import hooks
 from townsquare.payments.trades.models import Refund, Trade, TradeStatus
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # the protocol's times are Beijing time, whatever the display
@@ -81,8 +82,10 @@ def params_for(db: Session, trade: Trade, refund: Refund | None = None) -> dict[
 
 
 def trade_changed(db: Session, trade: Trade, *, event: str, refund: Refund | None = None) -> None:
-    """Queue the notification of a paid, refunded, closed or finished trade (if the app gave a
-    notify_url when it created the trade)."""
+    """Announce a paid, refunded, closed or finished trade to the floors above
+    (`hooks.trade_changed`, always) and queue its notification (if the app gave a notify_url
+    when it created the trade)."""
+    hooks.trade_changed.fire(db, hooks.TradeChanged(trade=trade, event=event, refund=refund))
     if not trade.notify_url:
         return
     app = db.get(GatewayApp, trade.app_id)

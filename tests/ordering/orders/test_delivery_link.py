@@ -1,0 +1,86 @@
+"""The delivery link (ordering/orders/delivery_link.py): an accepted delivery order asks for a
+delivery; the shop's rider (or a courier) moves the order out for delivery and delivered; a
+cancelled order cancels its delivery; a provider giving up re-books without touching the order."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.delivery.conftest import fleet  # noqa: F401  (three couriers on loopback)
+from tests.ordering.orders import world as w
+from townsquare import delivery
+from townsquare.accounts.models import User
+from townsquare.delivery import dispatch, riders
+from townsquare.ordering import orders
+from townsquare.ordering.orders import delivery_link
+from townsquare.ordering.orders.checkout import DeliveryAddress
+
+S = orders.OrderStatus
+
+
+@pytest.fixture
+def world(database, settings, shop, make_user):
+    return w.build(database, settings, shop, make_user)
+
+
+def _accepted(database, settings, world) -> str:
+    home = DeliveryAddress("王芳", "13800000000", "光谷大道 2 号 3 栋", *w.HOME)
+    ord_id = w.paid_order(database, settings, world, quantity=6, kind="delivery", address=home,
+                          slot=None)
+    with database.unit_of_work() as db:
+        orders.accept(db, actor=world.shop.owner, order_id=ord_id)
+    return ord_id
+
+
+def _delivery(database, ord_id):
+    with database.unit_of_work() as db:
+        order = w.order(db, ord_id)
+        found = delivery_link.delivery_of(db, order)
+        return order.status, found
+
+
+def test_own_rider_delivers_and_the_order_follows(database, settings, world):
+    with database.unit_of_work() as db:
+        riders.add_rider(db, actor=None, merchant=world.shop.merchant, username="mei")
+        riders.set_duty(db, actor=db.get_one(User, world.shop.owner.id), on_duty=True)
+    ord_id = _accepted(database, settings, world)
+    status, found = _delivery(database, ord_id)
+    assert status is S.ACCEPTED and found.status is delivery.DeliveryStatus.QUOTED
+    assert found.dropoff["address"] == "光谷大道 2 号 3 栋" and found.value_fen == 2700
+    assert dispatch.book(database, found.public_id, settings=settings,
+                         adapters=dispatch.available(database, settings=settings)).provider \
+        == "self"
+    with database.unit_of_work() as db:
+        rider = db.get_one(User, world.shop.owner.id)
+        riders.accept(db, actor=rider, delivery_id=found.public_id)
+        riders.picked_up(db, actor=rider, delivery_id=found.public_id)
+    assert _delivery(database, ord_id)[0] is S.OUT_FOR_DELIVERY
+    with database.unit_of_work() as db:
+        # the hook asked with the process's settings (as in production), so check with them
+        code = delivery.dropoff_code(found)
+        riders.delivered(db, actor=db.get_one(User, world.shop.owner.id),
+                         delivery_id=found.public_id, code=code)
+    status, found = _delivery(database, ord_id)
+    assert status is S.DELIVERED and found.status is delivery.DeliveryStatus.DELIVERED
+    with database.unit_of_work() as db:
+        assert [e.status.value for e in orders.timeline(w.order(db, ord_id))][-3:] == [
+            "ready", "out_for_delivery", "delivered"]
+
+
+def test_courier_failover_and_order_cancel(database, settings, world, fleet, client):  # noqa: F811
+    ord_id = _accepted(database, settings, world)
+    _, found = _delivery(database, ord_id)
+    adapters = dispatch.available(database, settings=settings)
+    assert dispatch.book(database, found.public_id, settings=settings,
+                         adapters=adapters).provider == "beta"
+    body, headers = fleet.couriers["beta"].webhook(found.public_id, "cancelled")
+    assert client.post("/delivery/webhooks/beta", content=body,
+                       headers=headers).status_code == 200
+    assert _delivery(database, ord_id)[0] is S.ACCEPTED  # the order did not notice
+    assert dispatch.book(database, found.public_id, settings=settings,
+                         adapters=adapters).provider == "alpha"
+    with database.unit_of_work() as db:
+        orders.cancel_by_merchant(db, actor=world.shop.owner, order_id=ord_id, reason="缺货")
+    status, found = _delivery(database, ord_id)
+    assert status is S.CANCELLED and found.status is delivery.DeliveryStatus.CANCELLED
+    assert fleet.couriers["alpha"].deliveries[found.public_id]["status"] == "cancelled"
