@@ -203,3 +203,19 @@ def test_unknown_delivery_is_delivery_unknown(sim):
         adapter_for(sim).get("dlv_nope")
     with pytest.raises(DeliveryUnknown):
         adapter_for(sim).cancel("dlv_nope", "never booked")
+
+
+def test_webhook_field_variants_parse_alike(sim, receiver):
+    """The flat location fields and `event_type` of some published Drive schemas read the same."""
+    adapter = adapter_for(sim)
+    adapter.create(make_parcel(), None)
+    assert receiver.wait_for(lambda got: any(b"DASHER_CONFIRMED" in r.body for r in got))
+    got = next(r for r in receiver.items() if b"DASHER_CONFIRMED" in r.body)
+    payload = json.loads(got.body)
+    location = payload.pop("dasher_location")
+    payload["event_type"] = payload.pop("event_name")
+    payload.update(dasher_location_lat=location["lat"], dasher_location_lng=location["lng"])
+    (event,) = adapter.parse_webhook(got.headers, json.dumps(payload).encode())
+    (same,) = adapter.parse_webhook(got.headers, got.body)
+    assert event.event_id == same.event_id and event.status == DeliveryStatus.ASSIGNED
+    assert event.delivery and event.delivery.courier_lat == location["lat"]
