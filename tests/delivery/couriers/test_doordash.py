@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,6 +49,8 @@ def test_happy_path_quote_accept_and_webhooks_to_delivered(sim, receiver):
     quote = adapter.quote(parcel)
     assert quote.provider == "doordash" and quote.quote_id == parcel.delivery_id
     assert quote.fee_fen >= 600 and quote.dropoff_eta > quote.pickup_eta
+    left = (quote.expires_at - datetime.now(UTC)).total_seconds()
+    assert 290 < left <= 300  # Drive's quotes are accepted within 5 minutes
     created = adapter.create(parcel, quote)
     assert created.status == DeliveryStatus.CREATED and created.external_id == parcel.delivery_id
 
@@ -200,3 +203,19 @@ def test_unknown_delivery_is_delivery_unknown(sim):
         adapter_for(sim).get("dlv_nope")
     with pytest.raises(DeliveryUnknown):
         adapter_for(sim).cancel("dlv_nope", "never booked")
+
+
+def test_webhook_field_variants_parse_alike(sim, receiver):
+    """The flat location fields and `event_type` of some published Drive schemas read the same."""
+    adapter = adapter_for(sim)
+    adapter.create(make_parcel(), None)
+    assert receiver.wait_for(lambda got: any(b"DASHER_CONFIRMED" in r.body for r in got))
+    got = next(r for r in receiver.items() if b"DASHER_CONFIRMED" in r.body)
+    payload = json.loads(got.body)
+    location = payload.pop("dasher_location")
+    payload["event_type"] = payload.pop("event_name")
+    payload.update(dasher_location_lat=location["lat"], dasher_location_lng=location["lng"])
+    (event,) = adapter.parse_webhook(got.headers, json.dumps(payload).encode())
+    (same,) = adapter.parse_webhook(got.headers, got.body)
+    assert event.event_id == same.event_id and event.status == DeliveryStatus.ASSIGNED
+    assert event.delivery and event.delivery.courier_lat == location["lat"]

@@ -76,10 +76,8 @@ STATUSES: dict[str, DeliveryStatus] = {
 }
 EVENTS: dict[str, DeliveryStatus] = {
     "DASHER_CONFIRMED": DeliveryStatus.ASSIGNED,
-    "DASHER_ENROUTE_TO_PICKUP": DeliveryStatus.ASSIGNED,
     "DASHER_CONFIRMED_PICKUP_ARRIVAL": DeliveryStatus.AT_PICKUP,
     "DASHER_PICKED_UP": DeliveryStatus.PICKED_UP,
-    "DASHER_ENROUTE_TO_DROPOFF": DeliveryStatus.PICKED_UP,
     "DASHER_CONFIRMED_DROPOFF_ARRIVAL": DeliveryStatus.AT_DROPOFF,
     "DASHER_DROPPED_OFF": DeliveryStatus.DELIVERED,
     "DELIVERY_CANCELLED": DeliveryStatus.CANCELLED,
@@ -243,7 +241,8 @@ class DoorDashAdapter:
             raise failed(NAME, "webhook body is not JSON") from exc
         if not isinstance(payload, dict) or not payload.get("external_delivery_id"):
             raise failed(NAME, "webhook without external_delivery_id")
-        name = str(payload.get("event_name", ""))
+        # Drive's docs call the field event_name; some published schemas say event_type
+        name = str(payload.get("event_name") or payload.get("event_type") or "")
         status = EVENTS.get(name) or STATUSES.get(str(payload.get("delivery_status", "")))
         if status is None:
             return []  # an event we do not follow (e.g. DELIVERY_BATCHED)
@@ -260,7 +259,8 @@ class DoorDashAdapter:
 
     def _delivery(self, data: dict[str, Any], status: DeliveryStatus | None = None
                   ) -> ProviderDelivery:
-        location = data.get("dasher_location") or {}
+        location = data.get("dasher_location") or {
+            "lat": data.get("dasher_location_lat"), "lng": data.get("dasher_location_lng")}
         mapped = status or STATUSES.get(str(data.get("delivery_status", "")))
         if mapped is None:
             raise failed(NAME, f"unknown delivery_status {data.get('delivery_status')!r}")
@@ -269,7 +269,8 @@ class DoorDashAdapter:
             provider=NAME, external_id=str(data.get("external_delivery_id", "")), status=mapped,
             fee_fen=int(fee) if isinstance(fee, int | float) else None,
             courier_name=str(data.get("dasher_name") or ""),
-            courier_phone=str(data.get("dasher_dropoff_phone_number") or ""),
+            courier_phone=str(data.get("dasher_dropoff_phone_number")
+                              or data.get("dasher_phone_number") or ""),
             courier_lat=_float(location.get("lat")), courier_lng=_float(location.get("lng")),
             tracking_url=str(data.get("tracking_url") or ""),
             pickup_eta=parse_time(data.get("pickup_time_estimated")),
