@@ -65,6 +65,7 @@ DEMO_LOGINS = (
     ("property manager", "property", "/community/staff"),
     ("committee", "committee", "/community/committee"),
     ("guard", "guard", "/community/staff"),
+    ("rider (shop's own)", "rider", "/rider"),
 )
 # The epidemic-services hub is Wuhan's (the home page's first city): its services are run by
 # merchants serving Wuhan and speak of Wuhan's districts, hospitals and test sites.

@@ -27,7 +27,7 @@ from townsquare.core.errors import NotFound, TownsquareError
 from townsquare.core.i18n import N_
 from townsquare.ordering import orders
 from townsquare.ordering.console import board, sales, stream, views
-from townsquare.ordering.orders import labels
+from townsquare.ordering.orders import delivery_link, labels
 from townsquare.web import charts
 from townsquare.web.deps import DbSession
 from townsquare.web.forms import flashes, safe_next, see_other
@@ -178,8 +178,10 @@ def scan_code(request: Request, mer_id: str, user: FormUser, db: DbSession,
 
 def order_context(db: Session, user: User, where: views.Scope, ord_id: str) -> dict[str, Any]:
     order = views.own_order(db, user, where, ord_id)
+    booked = delivery_link.delivery_of(db, order)
     return {**card_context(where), "order": order, "timeline": orders.timeline(order),
-            "reasons": board.REJECT_REASONS, "cursor": _cursor(db, where)}
+            "reasons": board.REJECT_REASONS, "cursor": _cursor(db, where),
+            "delivery_id": booked.public_id if booked is not None else None}
 
 
 @router.get("/console/merchant/{mer_id}/orders/{ord_id}", response_class=HTMLResponse)

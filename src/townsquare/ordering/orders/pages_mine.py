@@ -23,7 +23,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
 from townsquare.ordering import orders
-from townsquare.ordering.orders import labels
+from townsquare.ordering.orders import delivery_link, labels
 from townsquare.ordering.orders import resident_views as views
 from townsquare.ordering.orders.models import ENDED, Order, OrderStatus
 from townsquare.ordering.slots.models import Kind
@@ -89,6 +89,8 @@ def _detail(request: Request, db: Session, settings: Settings, user: User, order
         "kind_words": views.KIND_WORDS, "options_text": views.options_text,
         "version": views.version(order), "flashes": flashes(request, DONE),
         "problems": {}, **extra,
+        "tracking": (delivery_link.tracking_path(db, order)
+                     if order.kind is Kind.DELIVERY else None),
     }
 
 
