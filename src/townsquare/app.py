@@ -44,6 +44,7 @@ from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.console import pages as ordering_console_pages
+from townsquare.ordering import orders as ordering_orders
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import pages_mine as ordering_mine_pages
 from townsquare.ordering.orders import pages_resident as ordering_shop_pages
@@ -70,6 +71,7 @@ from townsquare.traffic.market import routes as market_routes
 from townsquare.traffic.planning import routes as planning_routes
 from townsquare.traffic.serving import pages as serving_pages
 from townsquare.traffic.serving import routes as serving_routes
+from townsquare.traffic.support import discounts as campaign_discounts
 from townsquare.traffic.support import gateway_methods as points_methods
 from townsquare.traffic.support import routes as support_routes
 from townsquare.web.app import build_app
@@ -116,12 +118,15 @@ GATEWAY_METHODS: tuple[Method, ...] = (
 def connect_hooks() -> None:
     """Connect what higher floors do when lower ones announce an event (core/hooks.py): the
     notifications merchants and ISVs get of review decisions, template changes and complaints,
-    and the orders that follow their trades (ordering listens to payments). Idempotent; the
+    the orders that follow their trades (ordering listens to payments), and the campaign discounts
+    checkout asks traffic for. Idempotent; the
     web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
     ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
+    # checkout asks traffic (above ordering) for the best campaign discount of the mini-app
+    ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
 
 
 def _start_trade_jobs(app: FastAPI) -> None:
