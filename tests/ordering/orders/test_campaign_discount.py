@@ -219,3 +219,19 @@ def test_the_pages_name_the_campaign(client, database, settings, world, operator
     assert "优惠：周一九折" in client.get(f"{base}/orders/{ord_id}").text
     ticket = client.get(f"{base}/orders/{ord_id}/ticket").text
     assert "优惠：周一九折" in ticket and "−¥0.70" in ticket
+
+
+def test_the_demo_grocery_week_discounts_the_grocery_shop(database, settings, world, operator):
+    from townsquare.traffic import demo
+
+    with database.unit_of_work() as db:
+        demo._discount_campaign(db, db.get_one(type(operator), operator.id), settings,
+                                {"grocery"}, 100)
+    with database.unit_of_work() as db:
+        w.fill(db, world, world.resident, 8)  # ¥28: below 满 30
+        below = quote(db, world)
+        w.fill(db, world, world.resident, 9)  # ¥31.50
+        above = quote(db, world)
+    assert (below.discount_fen, below.total_fen) == (0, 2900)
+    assert (above.discount_fen, above.total_fen) == (500, 3150 - 500 + 100)
+    assert above.discount is not None and above.discount.name_zh == "买菜满减周"
