@@ -39,12 +39,12 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.ordering import orders as ordering_orders
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
 from townsquare.ordering.chat import pages as ordering_chat_pages
 from townsquare.ordering.console import pages as ordering_console_pages
-from townsquare.ordering import orders as ordering_orders
 from townsquare.ordering.orders import jobs as order_jobs
 from townsquare.ordering.orders import pages_mine as ordering_mine_pages
 from townsquare.ordering.orders import pages_resident as ordering_shop_pages

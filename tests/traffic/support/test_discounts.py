@@ -101,7 +101,8 @@ def test_terms_in_words():
     token = current_locale.set("zh_CN")
     try:
         assert discounts.describe(Terms(threshold_fen=3000, off_fen=500)) == "满 30 元减 5 元"
-        assert discounts.describe(Terms(percent=12, cap_fen=850)) == "商品立减 12%（最多减 8.50 元）"
+        capped = discounts.describe(Terms(percent=12, cap_fen=850))
+        assert capped == "商品立减 12%（最多减 8.50 元）"
         assert discounts.describe(Terms()) == ""
     finally:
         current_locale.reset(token)
