@@ -265,3 +265,19 @@ def test_the_merchant_sees_the_discount_and_who_funds_it_before_enrolling(client
     assert "居民优惠：满 30 元减 5 元" in text and "优惠由您承担" in text
     english = client.get(page + "?lang=en").text
     assert "¥5 off orders of ¥30 or more" in english and "You fund it" in english
+
+
+def test_the_json_api_takes_and_shows_the_terms_in_fen(client, world, token_for):
+    operator = token_for(world.operator)
+    payload = {"title_zh": "满减节", "title_en": "Spend and save", "surfaces": ["feed"],
+               "starts_on": str(TODAY), "ends_on": str(TODAY + timedelta(days=6)),
+               "discount_percent": 12, "discount_cap_fen": 850}
+    bad = client.post("/api/traffic/campaigns", headers=operator,
+                      json=payload | {"discount_percent": 101})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid"
+    assert client.get("/api/traffic/campaigns", headers=operator).json() == []
+    made = client.post("/api/traffic/campaigns", json=payload, headers=operator)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["discount_percent"], body["discount_cap_fen"], body["discount_off_fen"],
+            body["discount_threshold_fen"]) == (12, 850, None, None)
