@@ -43,6 +43,7 @@ from townsquare.miniapps import sample_backend
 from townsquare.miniapps import template_pages as miniapps_template_pages
 from townsquare.miniapps.shell import pages as shell_pages
 from townsquare.miniapps.shell import routes as shell_routes
+from townsquare.ordering import orders as ordering_orders
 from townsquare.ordering import routes as ordering_routes
 from townsquare.ordering import shop_setup as ordering_shop_setup
 from townsquare.ordering.catalog import pages as ordering_catalog_pages
@@ -75,6 +76,7 @@ from townsquare.traffic.market import routes as market_routes
 from townsquare.traffic.planning import routes as planning_routes
 from townsquare.traffic.serving import pages as serving_pages
 from townsquare.traffic.serving import routes as serving_routes
+from townsquare.traffic.support import discounts as campaign_discounts
 from townsquare.traffic.support import gateway_methods as points_methods
 from townsquare.traffic.support import routes as support_routes
 from townsquare.web.app import build_app
@@ -122,13 +124,16 @@ GATEWAY_METHODS: tuple[Method, ...] = (
 def connect_hooks() -> None:
     """Connect what higher floors do when lower ones announce an event (core/hooks.py): the
     notifications merchants and ISVs get of review decisions, template changes and complaints,
-    and the orders that follow their trades (ordering listens to payments). Idempotent; the
+    the orders that follow their trades (ordering listens to payments), and the campaign discounts
+    checkout asks traffic for. Idempotent; the
     web app, the CLI and the tests call it once at start."""
     notifications.connect()
     scoring_notices.connect()
     ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
     order_deliveries.connect()  # delivery orders ask for couriers and follow them
+    # checkout asks traffic (above ordering) for the best campaign discount of the mini-app
+    ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
 
 
 def _start_trade_jobs(app: FastAPI) -> None:

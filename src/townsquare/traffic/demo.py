@@ -1,5 +1,6 @@
 """The demo city's traffic: a channel, topics (one application approved, one waiting), a campaign
-with enrolments, points earned and one redemption, a few bids, then the first serving plan.
+with enrolments, a grocery campaign with a discount (满 30 元减 5 元) the demo grocery shop joined,
+points earned and one redemption, a few bids, then the first serving plan.
 
 Everything goes through the real services (as the operator, the merchants or the system), so the
 demo shows only what the product itself could have produced. It works on any seeded world: the
@@ -22,7 +23,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Category, Merchant, MerchantStaff
-from townsquare.miniapps.models import MiniApp
+from townsquare.miniapps.models import MiniApp, Template
 from townsquare.traffic import config as traffic_config
 from townsquare.traffic import profiles, topics
 from townsquare.traffic.market import auction, bids
@@ -165,6 +166,37 @@ def _campaign(db: Session, operator: User | None, settings: Settings, rng: rando
                         miniapp_public_id=app.public_id, timezone=settings.timezone)
 
 
+DISCOUNT_THRESHOLD_FEN = 3000  # 满 30 元
+DISCOUNT_OFF_FEN = 500  # 减 5 元
+
+
+def _discount_campaign(db: Session, operator: User | None, settings: Settings,
+                       codes: set[str], impressions: int) -> None:
+    """A grocery week with 满 30 元减 5 元 at checkout, joined by every listed grocery shop (the
+    first-party `grocery` runtime's mini-apps), so a resident buying groceries sees it."""
+    shops = [app for app in db.scalars(select(MiniApp).join(
+        Template, Template.id == MiniApp.template_id).where(
+        Template.runtime == "grocery", MiniApp.listed.is_(True)).order_by(MiniApp.id))]
+    if not shops:
+        return
+    today = campaigns.today(settings.timezone)
+    campaign = campaigns.create(
+        db, actor=operator, title_zh="买菜满减周", title_en="Grocery savings week",
+        description="两周的买菜满减周：参加活动的买菜小程序满 30 元减 5 元（商家让利），"
+                    "并在首页获得活动曝光。",
+        surfaces=["feed"], starts_on=today, ends_on=today + timedelta(days=13),
+        category_codes=["grocery"] if "grocery" in codes else [],
+        impressions_per_miniapp=impressions, timezone=settings.timezone,
+        discount_threshold_fen=DISCOUNT_THRESHOLD_FEN, discount_off_fen=DISCOUNT_OFF_FEN,
+    )
+    campaigns.set_state(db, actor=operator, campaign_public_id=campaign.public_id, state="open",
+                        timezone=settings.timezone)
+    for app in shops:
+        if not campaigns.eligibility(db, campaign=campaign, miniapp=app):
+            campaigns.enrol(db, actor=None, campaign_public_id=campaign.public_id,
+                            miniapp_public_id=app.public_id, timezone=settings.timezone)
+
+
 def _points(db: Session, operator: User | None, merchant: Merchant | None,
             config: traffic_config.TrafficConfig) -> None:
     points.award(db, config=config, now=clock.now())
@@ -222,6 +254,7 @@ def seed(db: Session, *, settings: Settings, rng: random.Random) -> ServingPlan:
     # Eight enrolments sharing a sixth of the campaign surfaces' forecast, in round numbers.
     per_app = min(1500, max(50, int(round((feed + channel) / 6 / 8, -1))))
     _campaign(db, operator, settings, rng, apps, per_app)
+    _discount_campaign(db, operator, settings, codes, per_app)
     _points(db, operator, merchant, config)
     _bids(db, rng, merchant, apps, config, settings.timezone)
     db.flush()

@@ -13,7 +13,15 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from townsquare.core import generations
@@ -269,6 +277,12 @@ class Campaign(Timestamped, Base):
         str_enum(CampaignState, 16), default=CampaignState.DRAFT
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # an optional discount enrolled mini-apps give at checkout, funded by the merchant (the
+    # trade total is reduced): 满 threshold 减 off, and/or percent off items up to cap (fen)
+    discount_threshold_fen: Mapped[int | None] = mapped_column(BigInteger)
+    discount_off_fen: Mapped[int | None] = mapped_column(BigInteger)
+    discount_percent: Mapped[int | None]
+    discount_cap_fen: Mapped[int | None] = mapped_column(BigInteger)
 
     def title(self, locale: str) -> str:
         return self.title_en if locale == "en" else self.title_zh

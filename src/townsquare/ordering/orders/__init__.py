@@ -51,6 +51,7 @@ from townsquare.ordering.orders.models import (
     OrderStatus,
 )
 from townsquare.ordering.orders.pickup import pickup_code
+from townsquare.ordering.orders.pricing import Discount
 from townsquare.ordering.orders.service import (
     COMPLAINT_CATEGORIES,
     accept,
@@ -83,7 +84,8 @@ __all__ = [
     "CANCELLED_BY_LABELS", "COMPLAINT_LABELS", "KIND_LABELS", "REASON_LABELS", "STATUS_LABELS",
     "reason_label", "status_label",
     "COMPLAINT_CATEGORIES", "ENDED", "AlreadyRated", "BelowMinimum", "Cart", "CartLine",
-    "CartLineView", "CartView", "DeliveryAddress", "EmptyCart", "KindNotOffered", "NotAShop",
+    "CartLineView", "CartView", "DeliveryAddress", "Discount", "EmptyCart", "KindNotOffered",
+    "NotAShop",
     "Order", "OrderComplaint", "OrderEvent", "OrderLine", "OrderNotFound", "OrderReview",
     "OrderStateError", "OrderStatus", "OutOfStock", "OutsideZones", "PickupCodeInvalid",
     "PriceChanged", "Quote", "ShopSettings", "SlotFull", "SlotNotOffered", "SoldOut",

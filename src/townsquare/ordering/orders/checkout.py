@@ -55,14 +55,25 @@ PRODUCT_CODE = "QUICK_WAP_WAY"  # Alipay's phone-web payment: the resident pays 
 MAX_KEY = 100
 MAX_NOTE = 200
 
-# (db, mini-app, items_fen) -> discount in fen. Traffic's campaigns carry no discount today, so
-# nothing is connected and every discount is 0; a composition root may connect one.
-DiscountProvider = Callable[[Session, MiniApp, int], int]
+# (db, mini-app, items_fen, now) -> the best discount for these items, or None. Traffic (above
+# ordering) answers from its campaigns: townsquare.app.connect_hooks connects
+# traffic.support.discounts.checkout_discount. Nothing connected: no discount.
+DiscountProvider = Callable[[Session, MiniApp, int, datetime], "pricing.Discount | None"]
 _discount: list[DiscountProvider] = []
 
 
 def set_discount_provider(provider: DiscountProvider | None) -> None:
+    """Connect (or, with None, disconnect) the one discount provider."""
     _discount[:] = [provider] if provider is not None else []
+
+
+def _discount_for(db: Session, miniapp: MiniApp, items_fen: int,
+                  now: datetime) -> pricing.Discount | None:
+    found = _discount[0](db, miniapp, items_fen, now) if _discount and items_fen > 0 else None
+    if found is None or isinstance(found.fen, bool) or not isinstance(found.fen, int) or (
+            found.fen <= 0):
+        return None
+    return found
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ class Quote:
     slot_start: datetime | None  # the chosen slot, or the first offered one (as soon as possible)
     problems: list[str] = field(default_factory=list)  # translated, for the page
     codes: list[str] = field(default_factory=list)  # the problems' stable codes
+    discount: pricing.Discount | None = None  # where the discount comes from (a campaign)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +130,7 @@ class _Plan:
     slot_start: datetime | None
     address: DeliveryAddress | None
     price: pricing.Price
+    discount: pricing.Discount | None
     problems: list[TownsquareError]
 
 
@@ -204,15 +217,15 @@ def _plan(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
             problems.append(SoldOut("{name} is sold out.", name=label))
     items = [pricing.Line(line.price_fen, line.quantity) for line in view.lines]
     items_fen = sum(pricing.line_fen(i.price_fen, i.quantity) for i in items)
-    discount = _discount[0](db, miniapp, items_fen) if _discount else 0
+    discount = _discount_for(db, miniapp, items_fen, now)
     price = pricing.price(items, packaging_fen=settings.packaging_fen, delivery_fen=fee,
-                          discount_fen=max(0, discount), min_order_fen=minimum)
+                          discount_fen=discount.fen if discount else 0, min_order_fen=minimum)
     if cart.lines and price.below_minimum:
         problems.append(BelowMinimum("The minimum order here is {amount}.",
                                      amount=_yuan(minimum)))
     return _Plan(miniapp=miniapp, settings=settings, cart=cart, view=view, store=store,
                  point=point, kind=chosen, slot_start=start, address=address, price=price,
-                 problems=problems)
+                 discount=discount, problems=problems)
 
 
 def _prep(db: Session, cart: Cart) -> int:
@@ -240,7 +253,7 @@ def quote(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
                  total_fen=p.total_fen, min_order_fen=p.min_order_fen,
                  slot_start=plan.slot_start,
                  problems=[problem.render(gettext) for problem in plan.problems],
-                 codes=[problem.code for problem in plan.problems])
+                 codes=[problem.code for problem in plan.problems], discount=plan.discount)
 
 
 def _by_key(db: Session, user: User, key: str) -> Order | None:
@@ -260,8 +273,9 @@ def place(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
           idempotency_key: str, settings: Settings | None = None) -> Order:
     """Hold the slot and stock, create the trade and the order (status `created`), empty the
     cart; or refuse and change nothing: EmptyCart, KindNotOffered, StoreNotChosen,
-    OutsideZones, SoldOut, OutOfStock, PriceChanged (the total is not `expected_total_fen`),
-    BelowMinimum, SlotNotOffered, SlotFull. Pay at f"/cashier/{order.trade_no}"."""
+    OutsideZones, SoldOut, OutOfStock, PriceChanged (the total is not `expected_total_fen`:
+    a tampered price, or a campaign discount that began or ended since the quote), BelowMinimum,
+    SlotNotOffered, SlotFull. Pay at f"/cashier/{order.trade_no}"."""
     user = carts._resident(actor)
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY or (
             LINE_CONTROL.search(idempotency_key)):
@@ -315,6 +329,9 @@ def place(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
         hold_id=held.id, trade_no=trade.trade_no, status=OrderStatus.CREATED,
         items_fen=p.items_fen, packaging_fen=p.packaging_fen, delivery_fen=p.delivery_fen,
         discount_fen=p.discount_fen, total_fen=p.total_fen,
+        discount_source=plan.discount.source[:24] if plan.discount else "",
+        discount_name_zh=plan.discount.name_zh[:48] if plan.discount else "",
+        discount_name_en=plan.discount.name_en[:64] if plan.discount else "",
         address=asdict(plan.address) if plan.address else {}, note=note.strip(),
         idempotency_key=idempotency_key, created_at=now, updated_at=now)
     try:

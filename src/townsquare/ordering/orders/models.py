@@ -104,6 +104,10 @@ class Order(Timestamped, Base):
     packaging_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     delivery_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # where the discount came from (a traffic campaign: its public id and names, as they were)
+    discount_source: Mapped[str] = mapped_column(String(24), default="")
+    discount_name_zh: Mapped[str] = mapped_column(String(48), default="")
+    discount_name_en: Mapped[str] = mapped_column(String(64), default="")
     total_fen: Mapped[int] = mapped_column(BigInteger)
     pickup_number: Mapped[str] = mapped_column(String(8), default="")  # "A023", at payment
     address: Mapped[dict[str, Any]] = mapped_column(default=dict)  # a snapshot, not the book's id
@@ -122,6 +126,11 @@ class Order(Timestamped, Base):
 
     lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", lazy="selectin")
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", lazy="selectin")
+
+    def discount_name(self, locale: str) -> str:
+        """The campaign that gave the discount, by the name it had when the order was placed."""
+        return self.discount_name_en if locale == "en" and self.discount_name_en else (
+            self.discount_name_zh)
 
 
 class OrderLine(Base):

@@ -18,6 +18,20 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Discount:
+    """A discount offered for an order's items, and where it comes from (a traffic campaign:
+    its public id and names). `fen` is what is offered; `price` caps it at the items."""
+
+    fen: int
+    source: str
+    name_zh: str
+    name_en: str
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_zh
+
+
+@dataclass(frozen=True)
 class Price:
     items_fen: int
     packaging_fen: int

@@ -83,6 +83,12 @@ class PlaceIn(QuoteIn):
                                                 "another total answers 409 price_changed.")
 
 
+class DiscountOut(BaseModel):
+    campaign_id: str
+    name_zh: str
+    name_en: str
+
+
 class QuoteOut(BaseModel):
     items_fen: int
     packaging_fen: int
@@ -93,13 +99,18 @@ class QuoteOut(BaseModel):
     slot_start: datetime | None
     problems: list[str]
     codes: list[str]
+    discount: DiscountOut | None = Field(None, description="The campaign giving the discount")
 
     @classmethod
     def of(cls, quote: Quote) -> QuoteOut:
+        d = quote.discount if quote.discount_fen else None
         return cls(items_fen=quote.items_fen, packaging_fen=quote.packaging_fen,
                    delivery_fen=quote.delivery_fen, discount_fen=quote.discount_fen,
                    total_fen=quote.total_fen, min_order_fen=quote.min_order_fen,
-                   slot_start=quote.slot_start, problems=quote.problems, codes=quote.codes)
+                   slot_start=quote.slot_start, problems=quote.problems, codes=quote.codes,
+                   discount=DiscountOut(campaign_id=d.source, name_zh=d.name_zh,
+                                        name_en=d.name_en) if d else None)
+
 
 
 class OrderLineOut(BaseModel):
@@ -129,6 +140,7 @@ class OrderOut(BaseModel):
     delivery_fen: int
     discount_fen: int
     total_fen: int
+    discount: DiscountOut | None = Field(None, description="The campaign that gave the discount")
     pickup_number: str
     pickup_code: str | None = Field(None, description="The signed code for the QR; only the "
                                                       "buyer sees it, once paid.")
@@ -157,6 +169,10 @@ class OrderOut(BaseModel):
             slot_start=order.slot_start, items_fen=order.items_fen,
             packaging_fen=order.packaging_fen, delivery_fen=order.delivery_fen,
             discount_fen=order.discount_fen, total_fen=order.total_fen,
+            discount=DiscountOut(campaign_id=order.discount_source,
+                                 name_zh=order.discount_name_zh,
+                                 name_en=order.discount_name_en)
+            if order.discount_source else None,
             pickup_number=order.pickup_number, pickup_code=code, trade_no=order.trade_no,
             cashier_url=f"/cashier/{order.trade_no}", address=order.address, note=order.note,
             cancelled_by=order.cancelled_by, cancel_reason=order.cancel_reason,

@@ -113,12 +113,16 @@ def create_campaign(
     eligible_stages: Many = [],  # noqa: B006
     min_tier: Short = "", category_codes: Many = [],  # noqa: B006
     impressions_per_miniapp: Short = "", max_enrolments: Short = "",
+    discount_threshold: Short = "", discount_off: Short = "", discount_percent: Short = "",
+    discount_cap: Short = "",
 ) -> Response:
     form = {"title_zh": title_zh, "title_en": title_en, "description": description,
             "surfaces": surfaces, "starts_on": starts_on, "ends_on": ends_on,
             "eligible_stages": eligible_stages, "min_tier": min_tier,
             "category_codes": category_codes, "impressions_per_miniapp": impressions_per_miniapp,
-            "max_enrolments": max_enrolments}
+            "max_enrolments": max_enrolments, "discount_threshold": discount_threshold,
+            "discount_off": discount_off, "discount_percent": discount_percent,
+            "discount_cap": discount_cap}
 
     def action() -> object:
         return campaigns.create(
@@ -134,6 +138,12 @@ def create_campaign(
             max_enrolments=views.parse_int(
                 max_enrolments, field="max_enrolments", required=False
             ),
+            discount_threshold_fen=views.yuan_to_fen_or_none(
+                discount_threshold, field="discount_threshold"),
+            discount_off_fen=views.yuan_to_fen_or_none(discount_off, field="discount_off"),
+            discount_percent=views.parse_int(
+                discount_percent, field="discount_percent", required=False),
+            discount_cap_fen=views.yuan_to_fen_or_none(discount_cap, field="discount_cap"),
             timezone=settings.timezone,
         )
 

@@ -37,7 +37,7 @@ from townsquare.traffic.models import (
     SlotReason,
     TrafficConfigVersion,
 )
-from townsquare.traffic.support import campaigns, points, stages
+from townsquare.traffic.support import campaigns, discounts, points, stages
 
 EXPOSURE_DAYS = 28
 CAMPAIGNS_SHOWN = 50  # the operator's page lists the newest campaigns
@@ -116,6 +116,11 @@ def labels() -> dict[str, Any]:
 def yuan_to_fen(value: str, *, field: str) -> int:
     """"1.50" → 150 (core.money.yuan_to_fen: exact, Decimal)."""
     return money.yuan_to_fen(value, field=field)
+
+
+def yuan_to_fen_or_none(value: str, *, field: str) -> int | None:
+    """An optional yuan field: empty is None, anything else exact fen (negative is refused)."""
+    return money.yuan_to_fen(value, field=field) if (value or "").strip() else None
 
 
 def parse_day(value: str, *, field: str) -> date:
@@ -236,6 +241,7 @@ def merchant_context(
         "open_campaigns": campaigns.open_for(db, actor=user, merchant_public_id=mer_id,
                                              timezone=settings.timezone),
         "enrolled": campaigns.enrolled(db, merchant_id=merchant.id),
+        "discount_terms": discounts.describe_campaign,
         "enrolments": reports.enrolments_for_merchant(db, actor=user, merchant_public_id=mer_id),
         "topics": topics.list_topics(db),
         "memberships": topics.merchant_applications(db, actor=user, merchant_public_id=mer_id),
@@ -300,6 +306,7 @@ def operator_context(db: Session, *, user: User, now: datetime | None = None) ->
         "applications": topics.applications(db, actor=user, state=MembershipState.APPLIED,
                                             limit=APPLICATIONS_SHOWN),
         "campaigns": campaigns.list_all(db, actor=user, limit=CAMPAIGNS_SHOWN),
+        "discount_terms": discounts.describe_campaign,
         "campaign_actions": {
             state.value: [(to.value, name) for to, name in CAMPAIGN_ACTIONS
                           if to in campaigns.MOVES[state]]

@@ -50,7 +50,7 @@ from townsquare.traffic.models import (
     Topic,
     TrafficProfile,
 )
-from townsquare.traffic.support import stages
+from townsquare.traffic.support import discounts, stages
 
 S = CampaignState
 MOVES = {S.DRAFT: {S.OPEN, S.CANCELLED}, S.OPEN: {S.CLOSED, S.CANCELLED},
@@ -115,9 +115,12 @@ def create(
     starts_on: date, ends_on: date, description: str = "", eligible_stages: Iterable[str] = (),
     min_tier: str | None = None, category_codes: Iterable[str] = (),
     impressions_per_miniapp: int = 1000, max_enrolments: int | None = None,
+    discount_threshold_fen: int | None = None, discount_off_fen: int | None = None,
+    discount_percent: int | None = None, discount_cap_fen: int | None = None,
     timezone: str | None = None,
 ) -> Campaign:
-    """Operator: a draft campaign, every field validated."""
+    """Operator: a draft campaign, every field validated; its optional discount (docs/traffic.md,
+    "Campaign discounts") is funded by the merchants who enrol."""
     require_role(actor, Role.OPERATOR)
     title_zh = clean_name(title_zh, field="title_zh", max_length=48)
     title_en = clean_name(title_en, field="title_en", max_length=64)
@@ -147,11 +150,15 @@ def create(
     ):
         raise ValidationFailed("The enrolment limit is 1 to {n}, or none.", n=MAX_ENROLMENTS,
                                field="max_enrolments")
+    terms = discounts.check(threshold_fen=discount_threshold_fen, off_fen=discount_off_fen,
+                            percent=discount_percent, cap_fen=discount_cap_fen)
     campaign = Campaign(
         title_zh=title_zh, title_en=title_en, description=description, surfaces=chosen,
         starts_on=starts_on, ends_on=ends_on, eligible_stages=stage_codes, min_tier=min_tier,
         category_codes=codes, impressions_per_miniapp=impressions_per_miniapp,
         max_enrolments=max_enrolments, created_by_id=actor.id if actor else None,
+        discount_threshold_fen=terms.threshold_fen, discount_off_fen=terms.off_fen,
+        discount_percent=terms.percent, discount_cap_fen=terms.cap_fen,
     )
     db.add(campaign)
     db.flush()

@@ -139,6 +139,11 @@ class CampaignIn(BaseModel):
     category_codes: list[CategoryCode] = Field(default_factory=list, max_length=50)
     impressions_per_miniapp: int = Field(1000, ge=1, le=1_000_000)
     max_enrolments: int | None = Field(None, ge=1, le=100_000)
+    discount_threshold_fen: int | None = Field(
+        None, description="满减: the items must come to at least this (fen)")
+    discount_off_fen: int | None = Field(None, description="满减: this much off (fen)")
+    discount_percent: int | None = Field(None, description="Percentage off the items, 1 to 100")
+    discount_cap_fen: int | None = Field(None, description="At most this much off (fen)")
 
 
 class CampaignStateIn(BaseModel):
@@ -158,6 +163,10 @@ class CampaignOut(BaseModel):
     category_codes: list[str]
     impressions_per_miniapp: int
     max_enrolments: int | None
+    discount_threshold_fen: int | None = None
+    discount_off_fen: int | None = None
+    discount_percent: int | None = None
+    discount_cap_fen: int | None = None
     state: str
     enrolments: int | None = Field(None, description="Current enrolments (operators)")
     created_at: datetime
@@ -171,6 +180,10 @@ class CampaignOut(BaseModel):
                    category_codes=list(campaign.category_codes),
                    impressions_per_miniapp=campaign.impressions_per_miniapp,
                    max_enrolments=campaign.max_enrolments, state=campaign.state.value,
+                   discount_threshold_fen=campaign.discount_threshold_fen,
+                   discount_off_fen=campaign.discount_off_fen,
+                   discount_percent=campaign.discount_percent,
+                   discount_cap_fen=campaign.discount_cap_fen,
                    enrolments=enrolments, created_at=campaign.created_at)
 
 
