@@ -201,6 +201,8 @@ def test_punctuality_and_delivery_rates(tmp_path):
     assert one["delivery_on_time_rate"] == pytest.approx(2 / 3)
     assert (one["deliveries"], one["deliveries_with_incident"]) == (5, 2)
     assert one["incident_rate"] == pytest.approx(0.4)
+    # the merchant and the couriers acted, not a resident: no activity, no places
+    assert (one["days_active"], one["dau_avg"], one["cities"]) == (0, 0.0, 0)
     assert (two["accepts"], two["ready_orders"], two["deliveries"]) == (0, 0, 0)
     for rate in ("accept_on_time_rate", "ready_on_time_rate", "delivery_on_time_rate",
                  "incident_rate"):

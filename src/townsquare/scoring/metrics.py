@@ -39,6 +39,9 @@ _DELIVERY = ("delivery_done", "delivery_incident")
 # Every event but an exposure shows a resident used the mini-app (an exposure is the platform
 # showing it).
 _EXPOSURE = "exposure"
+# Nor do the platform's punctuality records: the merchant or a courier acted, not the resident,
+# so they add no active day, user-day or place (only the rates below read them).
+_NOT_ACTIVITY = (_EXPOSURE, "order_accepted", "order_ready", "delivery_done", "delivery_incident")
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
@@ -199,7 +202,7 @@ def metrics_table(
     # alphabetically first city)
     # (the same filter spelt differently: DuckDB would keep a subquery used twice in memory, and
     # two scans of the files are cheaper than materialising the active events)
-    located = ev.filter(~ev.type.isin([_EXPOSURE]))
+    located = ev.filter(~ev.type.isin(list(_NOT_ACTIVITY)))
     places = located.group_by(["miniapp_id", "city", "community"]).aggregate(n=_.count())
     by_city = places.filter(_.city != "").group_by(["miniapp_id", "city"]).aggregate(n=_.n.sum())
     ranked = by_city.mutate(
@@ -226,7 +229,8 @@ def metrics_table(
 
 # One day's rollup (`partitions.ROLLUP_COLUMNS`): every mini-app with an event that day, its
 # attribution (the greatest, as in the metrics), whether a resident was active (an event other
-# than an exposure; a dismissed complaint too) and its distinct known residents `n` — the same
+# than an exposure or a punctuality record, `_NOT_ACTIVITY`; a dismissed complaint too) and its
+# distinct known residents `n` — the same
 # as `_active_users` per day in `metrics_table` (tests/scoring/test_rollups.py holds them
 # equal). Plain SQL on a cursor of one DuckDB per process: the export rolls each day up as it
 # writes it, and building an Ibis expression and a DuckDB instance per day cost more than the
@@ -240,20 +244,22 @@ WITH ev AS (
     FROM ev GROUP BY miniapp_id
 ), users AS (
     SELECT miniapp_id, count(user_sub) FILTER (WHERE user_sub <> '') AS n
-    FROM (SELECT DISTINCT miniapp_id, user_sub FROM ev WHERE type <> 'exposure')
+    FROM (SELECT DISTINCT miniapp_id, user_sub FROM ev WHERE type NOT IN ({not_activity}))
     GROUP BY miniapp_id
 )
 SELECT shown.miniapp_id, shown.merchant_id, shown.category_code,
        CAST(coalesce(users.n, 0) AS BIGINT) AS n, users.n IS NOT NULL AS active
 FROM shown LEFT JOIN users ON shown.miniapp_id = users.miniapp_id
-"""
+""".replace(
+    "{not_activity}", ", ".join(f"'{t}'" for t in _NOT_ACTIVITY))
 
 
 def _active_users(events: ibis.Table) -> ibis.Table:
-    """Per mini-app with a resident active (an event other than an exposure; a dismissed
-    complaint too), its distinct known users `n`: the day counts as active whoever was active,
+    """Per mini-app with a resident active (an event other than an exposure or a punctuality
+    record; a dismissed complaint too), its distinct known users `n`: the day counts as active whoever was active,
     a user-day only for a known user."""
-    users = events.filter(events.type != _EXPOSURE).select("miniapp_id", "user_sub")
+    users = events.filter(~events.type.isin(list(_NOT_ACTIVITY))).select("miniapp_id",
+                                                                          "user_sub")
     return users.distinct().group_by("miniapp_id").aggregate(
         n=_.user_sub.count(where=_.user_sub != "")
     )

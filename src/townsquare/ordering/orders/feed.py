@@ -17,6 +17,7 @@ courier incident of its delivery. The state machine records the first two as the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -60,7 +61,7 @@ def complained(db: Session, order: Order, *, category: str) -> bool:
 
 
 def _platform(db: Session, order: Order, kind: EventType, key: str, at: datetime,
-              **measures: int | str | None) -> bool:
+              **measures: Any) -> bool:
     miniapp = db.get_one(MiniApp, order.miniapp_id)
     return intake.record_platform(db, miniapp=miniapp, type=kind, key=key, occurred_at=at,
                                   user_sub=order.user_sub, order_id=order.public_id,
