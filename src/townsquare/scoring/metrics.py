@@ -256,8 +256,8 @@ FROM shown LEFT JOIN users ON shown.miniapp_id = users.miniapp_id
 
 def _active_users(events: ibis.Table) -> ibis.Table:
     """Per mini-app with a resident active (an event other than an exposure or a punctuality
-    record; a dismissed complaint too), its distinct known users `n`: the day counts as active whoever was active,
-    a user-day only for a known user."""
+    record; a dismissed complaint too), its distinct known users `n`: the day counts as active
+    whoever was active, a user-day only for a known user."""
     users = events.filter(~events.type.isin(list(_NOT_ACTIVITY))).select("miniapp_id",
                                                                           "user_sub")
     return users.distinct().group_by("miniapp_id").aggregate(
