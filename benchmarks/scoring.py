@@ -173,14 +173,15 @@ SELECT miniapp_id,
        count(*) FILTER (WHERE type = 'complaint') AS complaints,
        count(rating) FILTER (WHERE type = 'rating') AS rating_count,
        coalesce(sum(rating) FILTER (WHERE type = 'rating'), 0) AS rating_sum,
-       count(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE type <> 'exposure')
+       count(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE type NOT IN {idle})
            AS days_active,
        count(DISTINCT (CAST(occurred_at AS DATE), user_sub))
-           FILTER (WHERE type <> 'exposure' AND user_sub <> '') AS user_days
+           FILTER (WHERE type NOT IN {idle} AND user_sub <> '') AS user_days
 FROM read_parquet($files)
 WHERE occurred_at >= $start AND occurred_at < $end
 GROUP BY miniapp_id ORDER BY miniapp_id
-"""
+""".replace("{idle}", "('exposure', 'order_accepted', 'order_ready', 'delivery_done', "
+                      "'delivery_incident')")  # not a resident's activity
 
 
 def _check(data: str, window: int, out) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.miniapps.shell_data import SECRET, issue_sub, make_miniapp
 from townsquare.accounts.models import User
 from townsquare.core.clock import clock
+from townsquare.core.errors import PermissionDenied
 from townsquare.events import intake
 from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.miniapps.models import IssuedSub, MiniApp
@@ -130,3 +131,59 @@ def test_a_mini_app_cannot_pass_its_orders_off_as_the_platforms(database, app_id
         assert outcome.status == "accepted"
         stored = db.scalar(select(BehaviourEvent.event_id))
         assert not stored.startswith("platform:") and len(stored) == 64
+
+
+PUNCTUAL = {
+    "order_accepted": {"order_id": "o1", "response_seconds": 30, "resolution": "on_time"},
+    "order_ready": {"order_id": "o1", "duration_seconds": 0, "resolution": "on_time"},
+    "delivery_done": {"order_id": "o1", "resolution": "on_time"},
+    "delivery_incident": {"order_id": "o1", "complaint_category": "cancelled"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PUNCTUAL))
+def test_a_mini_app_cannot_report_its_own_punctuality(client, database, app_id, kind):
+    """Accepted / ready on time, delivered on time and courier incidents are what the platform
+    observed: a mini-app claiming them is refused with a clear error, and nothing is stored."""
+    event = {"event_id": "p1", "type": kind, "sub": REAL, "occurred_at": NOW.isoformat(),
+             **PUNCTUAL[kind]}
+    with database.unit_of_work() as db:
+        (outcome,) = intake.ingest(db, client=_app(db, app_id), events=[event])
+        assert (outcome.status, outcome.code, outcome.field) == ("rejected", "forbidden", "type")
+        assert "平台" in outcome.message  # in Chinese, the platform's default
+        with pytest.raises(PermissionDenied):  # first-party code goes through record_platform
+            intake.record(db, miniapp=_app(db, app_id), type=kind, event_id="p2", sub=REAL,
+                          **PUNCTUAL[kind])
+    # (the JSON API's schema knows only a complaint's resolutions: the claim is sent without)
+    claim = {k: v for k, v in event.items() if k != "resolution"}
+    response = client.post("/api/events", json=claim,
+                           headers={"X-Client-Id": app_id, "X-Client-Secret": SECRET})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    with database.unit_of_work() as db:
+        assert _count(db) == 0
+
+
+def test_the_platform_records_punctuality_once_per_key(database, app_id):
+    with database.unit_of_work() as db:
+        app = _app(db, app_id)
+        for _ in range(2):
+            intake.record_platform(db, miniapp=app, type=EventType.ORDER_ACCEPTED,
+                                   key="order:o1:accepted", occurred_at=NOW, order_id="o1",
+                                   response_seconds=420, resolution="late")
+        long_key = "order:o1:incident:" + "x" * 80
+        assert intake.record_platform(db, miniapp=app, type=EventType.DELIVERY_INCIDENT,
+                                      key=long_key + "a", occurred_at=NOW, order_id="o1",
+                                      complaint_category="cancelled")
+        assert intake.record_platform(db, miniapp=app, type=EventType.DELIVERY_INCIDENT,
+                                      key=long_key + "b", occurred_at=NOW, order_id="o1",
+                                      complaint_category="cancelled")  # no truncation clash
+        with pytest.raises(ValueError):
+            intake.record_platform(db, miniapp=app, type=EventType.ORDER_READY, key="k",
+                                   occurred_at=NOW, resolution="resolved")
+        accepted = db.scalars(select(BehaviourEvent).where(
+            BehaviourEvent.type == EventType.ORDER_ACCEPTED)).all()
+        assert [(e.event_id, e.response_seconds, e.resolution) for e in accepted] == [
+            ("platform:order:o1:accepted", 420, "late")]
+        assert all(len(e.event_id) <= 64 and e.event_id.startswith("platform:")
+                   for e in db.scalars(select(BehaviourEvent)))
+        assert _count(db, EventType.DELIVERY_INCIDENT) == 2

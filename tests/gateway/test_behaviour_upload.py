@@ -146,3 +146,18 @@ def test_an_unmodified_sdk_uploads_events(sdk, database, settings, world):
     assert (first["response"]["accepted"], first["response"]["rejected"]) == (1, 1)
     assert (again["response"]["accepted"], again["response"]["duplicates"]) == (0, 1)
     assert _stored(database) == 1
+
+
+def test_a_mini_app_cannot_upload_the_platforms_punctuality_events(client, database, world):
+    at = (clock.now() - timedelta(minutes=5)).isoformat()
+    claims = [
+        {"event_id": "a", "type": "order_accepted", "occurred_at": at, "sub": SUB,
+         "order_id": "1", "response_seconds": 5, "resolution": "on_time"},
+        {"event_id": "d", "type": "delivery_done", "occurred_at": at, "sub": SUB,
+         "order_id": "1", "resolution": "on_time"},
+    ]
+    answered = _upload(client, world, claims)
+    assert (answered["accepted"], answered["rejected"]) == (0, 2)
+    assert {(e["code"], e["field"]) for e in answered["errors"]} == {("forbidden", "type")}
+    assert all("平台" in e["message"] for e in answered["errors"])
+    assert _stored(database) == 0

@@ -11,8 +11,12 @@ def make_row(
     refunds: int = 2, complaints: int = 1, resolved: int = 1, ratings: int = 30,
     rating_avg: float | None = 4.5, buyers: int | None = None, repeat: int | None = None,
     responses: int = 10, p90: float | None = 300.0, communities: int = 3,
-    dau: float | None = None, days_active: int = 28,
+    dau: float | None = None, days_active: int = 28, accepts: int = 0, accepted_late: int = 0,
+    ready: int = 0, ready_late: int = 0, deliveries: int = 0, delivered_late: int = 0,
+    incidents: int = 0,
 ) -> dict[str, Any]:
+    """(No punctuality events by default: those rates are None, as for a mini-app whose orders
+    do not go through ordering.)"""
     visits = orders * 4 if visits is None else visits
     fulfilled = max(orders - cancelled, 0) if fulfilled is None else fulfilled
     buyers = (orders * 2) // 3 if buyers is None else buyers
@@ -36,6 +40,14 @@ def make_row(
         "rating_avg": rating_avg if ratings else None,
         "repurchase_rate": rate(repeat, buyers), "response_count": responses,
         "response_p90_seconds": p90 if responses else None,
+        "accepts": accepts, "accepts_on_time": accepts - accepted_late,
+        "accept_on_time_rate": rate(accepts - accepted_late, accepts),
+        "ready_orders": ready, "ready_on_time": ready - ready_late,
+        "ready_on_time_rate": rate(ready - ready_late, ready),
+        "deliveries_timed": deliveries, "deliveries_on_time": deliveries - delivered_late,
+        "delivery_on_time_rate": rate(deliveries - delivered_late, deliveries),
+        "deliveries": deliveries, "deliveries_with_incident": incidents,
+        "incident_rate": rate(incidents, deliveries),
     }
 
 

@@ -171,3 +171,39 @@ def test_the_platforms_trades_win_over_a_mini_apps_own_word(tmp_path):
         2, 1_500, 2, 1)
     assert one["refund_rate"] == pytest.approx(0.5)
     assert (two["orders"], two["gmv_fen"], two["refunds"]) == (1, 300, 1)
+
+
+def test_punctuality_and_delivery_rates(tmp_path):
+    """The platform-observed punctuality events give the quality rates, worked out by hand:
+    app 1 accepted 3 orders (1 late), readied 4 (1 late), delivered 3 with a promise (2 on
+    time) and 1 without; of its 5 delivery orders 2 had a courier incident (one of them twice,
+    and one never delivered). App 2 has orders but none of these events: no rates at all."""
+    ev = Events()
+    for resolution in ("on_time", "on_time", "late"):
+        ev.add("order_accepted", day=10, response_seconds=60, resolution=resolution)
+    for resolution in ("on_time", "on_time", "on_time", "late"):
+        ev.add("order_ready", day=11, duration_seconds=-300, resolution=resolution)
+    for order, resolution in (("o1", "on_time"), ("o2", "on_time"), ("o3", "late"),
+                              ("o4", "")):
+        ev.add("delivery_done", day=12, order_id=order, resolution=resolution)
+    ev.add("delivery_incident", day=12, order_id="o3", complaint_category="cancelled")
+    ev.add("delivery_incident", day=12, order_id="o3", complaint_category="returning")
+    ev.add("delivery_incident", day=13, order_id="o5", complaint_category="rejected")
+    ev.add("order_accepted", day=3, resolution="late")  # before the window: not counted
+    ev.add("order_placed", day=10, app=2, amount_fen=100)
+    rows = _cols(metrics.compute(ev.write(tmp_path / "events"), as_of=AS_OF, window_days=14))
+    one, two = rows[1], rows[2]
+    assert (one["accepts"], one["accepts_on_time"]) == (3, 2)
+    assert one["accept_on_time_rate"] == pytest.approx(2 / 3)
+    assert (one["ready_orders"], one["ready_on_time"]) == (4, 3)
+    assert one["ready_on_time_rate"] == pytest.approx(0.75)
+    assert (one["deliveries_timed"], one["deliveries_on_time"]) == (3, 2)
+    assert one["delivery_on_time_rate"] == pytest.approx(2 / 3)
+    assert (one["deliveries"], one["deliveries_with_incident"]) == (5, 2)
+    assert one["incident_rate"] == pytest.approx(0.4)
+    # the merchant and the couriers acted, not a resident: no activity, no places
+    assert (one["days_active"], one["dau_avg"], one["cities"]) == (0, 0.0, 0)
+    assert (two["accepts"], two["ready_orders"], two["deliveries"]) == (0, 0, 0)
+    for rate in ("accept_on_time_rate", "ready_on_time_rate", "delivery_on_time_rate",
+                 "incident_rate"):
+        assert two[rate] is None  # not enough data: nothing observed, nothing scored

@@ -31,6 +31,8 @@ def populations(draw, min_size=2, max_size=14):
         ratings = draw(st.integers(0, 400))
         responses = draw(st.integers(0, 50))
         buyers = draw(st.integers(0, orders))
+        accepts, ready = draw(st.integers(0, orders)), draw(st.integers(0, orders))
+        deliveries = draw(st.integers(0, orders))
         rows.append(make_row(
             f"m{i:03d}", category=draw(st.sampled_from(["food", "laundry"])),
             city=draw(st.sampled_from(["hz", "sh", ""])), orders=orders,
@@ -40,6 +42,10 @@ def populations(draw, min_size=2, max_size=14):
             rating_avg=draw(st.floats(1, 5)), buyers=buyers, repeat=draw(st.integers(0, buyers)),
             responses=responses, p90=draw(st.floats(1, 86400)),
             communities=draw(st.integers(0, 30)), dau=draw(st.floats(0, 500)),
+            accepts=accepts, accepted_late=draw(st.integers(0, accepts)), ready=ready,
+            ready_late=draw(st.integers(0, ready)), deliveries=deliveries,
+            delivered_late=draw(st.integers(0, deliveries)),
+            incidents=draw(st.integers(0, deliveries)),
         ))
     return rows
 

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::FutureWarni
 
 TYPES = ("visit", "exposure", "click", "order_placed", "order_fulfilled", "order_cancelled",
          "refund", "complaint", "rating", "message_response")
+PUNCTUAL = ("order_accepted", "order_ready", "delivery_done", "delivery_incident")
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,17 @@ def _dataset(root):
             user_sub=f"u{rnd.randint(1, 40)}", city=rnd.choice(["hz", "sh", ""]),
             community=rnd.choice(["", "c1", "c2", "c3"]), **extra,
         )
+    # the platform-observed punctuality events, drawn apart (the draws above stay as they were)
+    punctual = random.Random(11)
+    for _ in range(400):
+        kind = punctual.choice(PUNCTUAL)
+        extra = {"order_id": f"o{punctual.randint(1, 60)}"}
+        if kind == "delivery_incident":
+            extra["complaint_category"] = punctual.choice(["cancelled", "returning"])
+        else:
+            extra["resolution"] = punctual.choice(["on_time", "late", ""])
+        ev.add(kind, day=punctual.randint(1, 28), hour=punctual.randint(0, 23),
+               app=punctual.randint(1, 12), user_sub=f"u{punctual.randint(1, 40)}", **extra)
     ev.write(root)
     complaints = [r["event_id"] for r in ev.rows if r["type"] == "complaint"]
     return root, complaints[::3]

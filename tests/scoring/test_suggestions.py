@@ -108,3 +108,29 @@ def test_suggest_all_gives_the_same_as_one_by_one():
     for app, result in by_id.items():
         single = suggestions.suggest(result, peers=peers["food"], config=DEFAULT_CONFIG)
         assert [s.to_json() for s in bulk.get(app, [])] == [s.to_json() for s in single]
+
+
+def test_a_shop_late_to_accept_and_deliver_is_told_so_and_one_without_them_is_not_judged():
+    """The punctuality rates are scored and suggested like the other quality rates; a mini-app
+    with none of those events (no ordering orders) has no value, score or suggestion for them."""
+    rows = [make_row(f"p{i}", orders=100, accepts=100, accepted_late=2 + i % 3, ready=100,
+                     ready_late=3, deliveries=60, delivered_late=4, incidents=1 + i % 2)
+            for i in range(10)]
+    rows.append(make_row("late", orders=100, accepts=100, accepted_late=40, ready=100,
+                         ready_late=3, deliveries=60, delivered_late=30, incidents=12))
+    rows.append(make_row("cash"))  # orders, but none through ordering
+    by_id, peers = _scored(rows)
+    late, cash = by_id["late"], by_id["cash"]
+    advice = {s.metric: s for s in suggestions.suggest(late, peers=peers["food"],
+                                                       config=DEFAULT_CONFIG)}
+    assert {"accept_on_time_rate", "delivery_on_time_rate", "incident_rate"} <= set(advice)
+    assert "ready_on_time_rate" not in advice  # as good as its peers
+    assert "按时接单率" in advice["accept_on_time_rate"].text_zh
+    assert "60.0%" in advice["accept_on_time_rate"].text_zh  # 60 of 100 on time
+    assert late.metric_scores["accept_on_time_rate"] < by_id["p0"].metric_scores[
+        "accept_on_time_rate"]
+    for name in ("accept_on_time_rate", "ready_on_time_rate", "delivery_on_time_rate",
+                 "incident_rate"):
+        assert cash.metric_scores[name] is None and cash.contributions[name] == 0
+    assert not any(s.metric == "accept_on_time_rate" for s in suggestions.suggest(
+        cash, peers=peers["food"], config=DEFAULT_CONFIG))

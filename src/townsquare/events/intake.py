@@ -28,7 +28,13 @@ from townsquare.core.hooks import Hook
 from townsquare.core.i18n import N_
 from townsquare.core.text import LINE_CONTROL
 from townsquare.events import rollups
-from townsquare.events.models import PLATFORM_PREFIX, BehaviourEvent, EventType
+from townsquare.events.models import (
+    PLATFORM_OBSERVED,
+    PLATFORM_PREFIX,
+    PUNCTUALITY,
+    BehaviourEvent,
+    EventType,
+)
 from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell.service import issued_since
 
@@ -59,6 +65,11 @@ _RULES: dict[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = {
     EventType.COMPLAINT: (("complaint_category",), ("resolution", "order_id")),
     EventType.RATING: (("rating",), ("order_id",)),
     EventType.MESSAGE_RESPONSE: (("response_seconds",), ()),
+    # recorded by the platform alone (`record_platform`); refused from anyone else
+    EventType.ORDER_ACCEPTED: (("order_id", "response_seconds", "resolution"), ()),
+    EventType.ORDER_READY: (("order_id", "duration_seconds", "resolution"), ()),
+    EventType.DELIVERY_DONE: (("order_id", "resolution"), ("duration_seconds",)),
+    EventType.DELIVERY_INCIDENT: (("order_id", "complaint_category"), ()),
 }
 _SHOWN = (EventType.EXPOSURE, EventType.CLICK)  # carry surface / slot_reason
 # What only the platform observes: which mini-app it showed, and which showing was followed.
@@ -174,6 +185,9 @@ def validate(raw: Any, *, miniapp: MiniApp, now: datetime,
     if issued is not None and kind in PLATFORM_ONLY:
         raise PermissionDenied(N_("Only the platform records exposures and clicks."),
                                field="type")
+    if kind in PLATFORM_OBSERVED:  # from a mini-app or first-party code alike
+        raise PermissionDenied(N_("Only the platform records when orders are accepted, ready "
+                                  "and delivered, and courier incidents."), field="type")
     required, optional = _RULES[kind]
     row: dict[str, Any] = {
         "event_id": storage_key(miniapp.public_id, event_id),
@@ -332,17 +346,29 @@ def record(
 
 def record_platform(db: Session, *, miniapp: MiniApp, type: EventType, key: str,
                     occurred_at: datetime, user_sub: str = "", order_id: str | None = None,
-                    amount_fen: int | None = None) -> bool:
+                    amount_fen: int | None = None, **measures: int | str | None) -> bool:
     """An event the platform saw in its own records (trusted, no validation of a sender), stored
-    once per `key` as `platform:{key}`; True if new."""
-    event_id = (PLATFORM_PREFIX + key)[:64]
+    once per `key` as `platform:{key}`; True if new.
+
+    `measures` are the type's other columns (response_seconds, duration_seconds, resolution,
+    complaint_category …: see EventType). A key too long for the column is stored as its
+    digest, so two long keys never collide by truncation."""
+    unknown = set(measures) - set(MEASURES)
+    if unknown:
+        raise ValueError(f"not a measure: {', '.join(sorted(unknown))}")
+    if type in PLATFORM_OBSERVED and type != EventType.DELIVERY_INCIDENT \
+            and measures.get("resolution") not in (*PUNCTUALITY, ""):
+        raise ValueError(f"resolution of {type} is one of {PUNCTUALITY}")
+    event_id = PLATFORM_PREFIX + key
+    if len(event_id) > 64:
+        event_id = PLATFORM_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:55]
     row: dict[str, Any] = {
         "event_id": event_id, "type": type, "occurred_at": occurred_at,
         "received_at": clock.now(), "miniapp_id": miniapp.id,
         "merchant_id": miniapp.merchant_id, "category_code": miniapp.category.code,
         "user_sub": user_sub, "city": _home_city(miniapp), "community": "", "surface": "",
         "slot_reason": "", **dict.fromkeys(MEASURES),
-        "order_id": order_id, "amount_fen": amount_fen,
+        **measures, "order_id": order_id, "amount_fen": amount_fen,
     }
     return bool(_insert_new(db, [row]))
 

@@ -32,6 +32,23 @@ class EventType(enum.StrEnum):
     COMPLAINT = "complaint"  # complaint_category, resolution: "" | "resolved" | "unresolved"
     RATING = "rating"  # rating 1..5, order_id optional
     MESSAGE_RESPONSE = "message_response"  # response_seconds: merchant's reply time
+    # Observed by the platform only (PLATFORM_OBSERVED: a mini-app may not send them), recorded
+    # by `intake.record_platform` as orders and deliveries move. They reuse the typed columns:
+    # `resolution` says "on_time" or "late" (PUNCTUALITY), the seconds columns say by how much.
+    ORDER_ACCEPTED = "order_accepted"  # order_id, response_seconds (paid → accepted),
+    #   resolution: late when accepted after the shop's accept window (Order.accept_by)
+    ORDER_READY = "order_ready"  # order_id, resolution: late when ready after the slot's start,
+    #   duration_seconds: ready time − slot start (negative: that many seconds early)
+    DELIVERY_DONE = "delivery_done"  # order_id, resolution: "on_time" | "late" by the promised
+    #   time ("" when nothing was promised), duration_seconds: delivered − promised (signed)
+    DELIVERY_INCIDENT = "delivery_incident"  # order_id, complaint_category: the incident's kind
+    #   ("cancelled", "rejected", "returning", "returned" …: the courier gave the delivery up)
+
+
+# What only the platform observes of an order's service (see EventType's comments).
+PLATFORM_OBSERVED = frozenset((EventType.ORDER_ACCEPTED, EventType.ORDER_READY,
+                               EventType.DELIVERY_DONE, EventType.DELIVERY_INCIDENT))
+PUNCTUALITY = ("on_time", "late")
 
 
 class BehaviourEvent(Base):

@@ -30,11 +30,18 @@ from townsquare.scoring import partitions
 # when dismissed complaints are left out.
 COLUMNS = (
     "type", "occurred_at", "miniapp_id", "merchant_id", "category_code", "user_sub", "city",
-    "community", "amount_fen", "resolution", "rating", "response_seconds",
+    "community", "amount_fen", "resolution", "rating", "response_seconds", "order_id",
 )
+# The platform-observed punctuality events (events.models.PLATFORM_OBSERVED): resolution
+# "on_time" | "late" (a delivery without a promised time: ""), one incident per kind.
+_PUNCTUAL = ("order_accepted", "order_ready", "delivery_done")
+_DELIVERY = ("delivery_done", "delivery_incident")
 # Every event but an exposure shows a resident used the mini-app (an exposure is the platform
 # showing it).
 _EXPOSURE = "exposure"
+# Nor do the platform's punctuality records: the merchant or a courier acted, not the resident,
+# so they add no active day, user-day or place (only the rates below read them).
+_NOT_ACTIVITY = (_EXPOSURE, "order_accepted", "order_ready", "delivery_done", "delivery_incident")
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
@@ -146,6 +153,27 @@ def metrics_table(
         response_p90_seconds=_.response_seconds.quantile(0.9),
     )
 
+    # punctuality, as the platform observed it (a mini-app cannot report these types): accepted
+    # within the shop's accept window, ready by the slot's start, delivered by the promised time
+    punctual = ev.filter(ev.type.isin(list(_PUNCTUAL)))
+    on_time = punctual.resolution == "on_time"
+    timed = punctual.resolution.isin(["on_time", "late"])
+    punctuality = punctual.group_by("miniapp_id").aggregate(
+        accepts=_.count(where=timed & (_.type == "order_accepted")),
+        accepts_on_time=_.count(where=on_time & (_.type == "order_accepted")),
+        ready_orders=_.count(where=timed & (_.type == "order_ready")),
+        ready_on_time=_.count(where=on_time & (_.type == "order_ready")),
+        deliveries_timed=_.count(where=timed & (_.type == "delivery_done")),
+        deliveries_on_time=_.count(where=on_time & (_.type == "delivery_done")),
+    )
+    # courier incidents per delivery: the delivery orders seen (delivered, or with an incident)
+    # and those with at least one incident (distinct orders grouped first, then counted)
+    delivering = ev.filter(ev.type.isin(list(_DELIVERY)))
+    per_delivery = delivering.group_by(["miniapp_id", "order_id"]).aggregate(
+        incidents=_.count(where=_.type == "delivery_incident"))
+    incidents = per_delivery.group_by("miniapp_id").aggregate(
+        deliveries=_.count(), deliveries_with_incident=_.count(where=_.incidents > 0))
+
     # activity, day by day (`day_activity`; average daily active users = user-days / days).
     # One small aggregation per day, each reading only its day's files (their statistics say
     # which), is much cheaper than one over (day, user) pairs of the window; a day the export
@@ -174,7 +202,7 @@ def metrics_table(
     # alphabetically first city)
     # (the same filter spelt differently: DuckDB would keep a subquery used twice in memory, and
     # two scans of the files are cheaper than materialising the active events)
-    located = ev.filter(~ev.type.isin([_EXPOSURE]))
+    located = ev.filter(~ev.type.isin(list(_NOT_ACTIVITY)))
     places = located.group_by(["miniapp_id", "city", "community"]).aggregate(n=_.count())
     by_city = places.filter(_.city != "").group_by(["miniapp_id", "city"]).aggregate(n=_.n.sum())
     ranked = by_city.mutate(
@@ -192,6 +220,7 @@ def metrics_table(
     joined = present
     for part in (
         base.drop("merchant_id", "category_code"), buyers, refunded, complaints, ratings, responses,
+        punctuality, incidents,
         activity.drop("merchant_id", "category_code"), top_city, communities,
     ):
         joined = joined.left_join(part, "miniapp_id")
@@ -200,7 +229,8 @@ def metrics_table(
 
 # One day's rollup (`partitions.ROLLUP_COLUMNS`): every mini-app with an event that day, its
 # attribution (the greatest, as in the metrics), whether a resident was active (an event other
-# than an exposure; a dismissed complaint too) and its distinct known residents `n` — the same
+# than an exposure or a punctuality record, `_NOT_ACTIVITY`; a dismissed complaint too) and its
+# distinct known residents `n` — the same
 # as `_active_users` per day in `metrics_table` (tests/scoring/test_rollups.py holds them
 # equal). Plain SQL on a cursor of one DuckDB per process: the export rolls each day up as it
 # writes it, and building an Ibis expression and a DuckDB instance per day cost more than the
@@ -214,20 +244,22 @@ WITH ev AS (
     FROM ev GROUP BY miniapp_id
 ), users AS (
     SELECT miniapp_id, count(user_sub) FILTER (WHERE user_sub <> '') AS n
-    FROM (SELECT DISTINCT miniapp_id, user_sub FROM ev WHERE type <> 'exposure')
+    FROM (SELECT DISTINCT miniapp_id, user_sub FROM ev WHERE type NOT IN ({not_activity}))
     GROUP BY miniapp_id
 )
 SELECT shown.miniapp_id, shown.merchant_id, shown.category_code,
        CAST(coalesce(users.n, 0) AS BIGINT) AS n, users.n IS NOT NULL AS active
 FROM shown LEFT JOIN users ON shown.miniapp_id = users.miniapp_id
-"""
+""".replace(
+    "{not_activity}", ", ".join(f"'{t}'" for t in _NOT_ACTIVITY))
 
 
 def _active_users(events: ibis.Table) -> ibis.Table:
-    """Per mini-app with a resident active (an event other than an exposure; a dismissed
-    complaint too), its distinct known users `n`: the day counts as active whoever was active,
-    a user-day only for a known user."""
-    users = events.filter(events.type != _EXPOSURE).select("miniapp_id", "user_sub")
+    """Per mini-app with a resident active (an event other than an exposure or a punctuality
+    record; a dismissed complaint too), its distinct known users `n`: the day counts as active
+    whoever was active, a user-day only for a known user."""
+    users = events.filter(~events.type.isin(list(_NOT_ACTIVITY))).select("miniapp_id",
+                                                                          "user_sub")
     return users.distinct().group_by("miniapp_id").aggregate(
         n=_.user_sub.count(where=_.user_sub != "")
     )
@@ -286,6 +318,18 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
         repurchase_rate=rate(count("repeat_buyers"), buyers),
         response_count=count("response_count"),
         response_p90_seconds=t.response_p90_seconds.cast(f64),
+        accepts=count("accepts"),
+        accepts_on_time=count("accepts_on_time"),
+        accept_on_time_rate=rate(count("accepts_on_time"), count("accepts")),
+        ready_orders=count("ready_orders"),
+        ready_on_time=count("ready_on_time"),
+        ready_on_time_rate=rate(count("ready_on_time"), count("ready_orders")),
+        deliveries_timed=count("deliveries_timed"),
+        deliveries_on_time=count("deliveries_on_time"),
+        delivery_on_time_rate=rate(count("deliveries_on_time"), count("deliveries_timed")),
+        deliveries=count("deliveries"),
+        deliveries_with_incident=count("deliveries_with_incident"),
+        incident_rate=rate(count("deliveries_with_incident"), count("deliveries")),
     ).order_by("miniapp_id")
 
 
@@ -335,7 +379,7 @@ EMPTY_EVENTS = pa.schema(
         ("miniapp_id", pa.int64()), ("merchant_id", pa.int64()),
         ("category_code", pa.string()), ("user_sub", pa.string()), ("city", pa.string()),
         ("community", pa.string()), ("amount_fen", pa.int64()), ("resolution", pa.string()),
-        ("rating", pa.int64()), ("response_seconds", pa.int64()),
+        ("rating", pa.int64()), ("response_seconds", pa.int64()), ("order_id", pa.string()),
     ]
 )
 

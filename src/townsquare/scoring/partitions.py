@@ -16,7 +16,7 @@ from townsquare.events import export
 ACTIVITY_FILE = "_summaries/activity.parquet"
 ROLLUP_COLUMNS = ("miniapp_id", "merchant_id", "category_code", "n", "active")
 # Raised whenever what a rollup means changes, so older rollups are no longer used.
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"  # 2: punctuality records are not activity
 
 
 def partition_files(parquet_dir: Path, *, as_of: date, window_days: int) -> list[str]:

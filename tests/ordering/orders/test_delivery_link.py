@@ -5,12 +5,15 @@ cancelled order cancels its delivery; a provider giving up re-books without touc
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from tests.delivery.conftest import fleet  # noqa: F401  (three couriers on loopback)
 from tests.ordering.orders import world as w
 from townsquare import delivery
 from townsquare.accounts.models import User
+from townsquare.core.errors import TownsquareError
 from townsquare.delivery import dispatch, riders
+from townsquare.events.models import BehaviourEvent, EventType
 from townsquare.ordering import orders
 from townsquare.ordering.orders import delivery_link
 from townsquare.ordering.orders.checkout import DeliveryAddress
@@ -37,6 +40,11 @@ def _delivery(database, ord_id):
         order = w.order(db, ord_id)
         found = delivery_link.delivery_of(db, order)
         return order.status, found
+
+
+def _scored(db, kind: EventType, ord_id: str) -> list[BehaviourEvent]:
+    return list(db.scalars(select(BehaviourEvent).where(BehaviourEvent.type == kind,
+                                                        BehaviourEvent.order_id == ord_id)))
 
 
 def test_own_rider_delivers_and_the_order_follows(database, settings, world):
@@ -68,6 +76,17 @@ def test_own_rider_delivers_and_the_order_follows(database, settings, world):
     with database.unit_of_work() as db:
         assert [e.status.value for e in orders.timeline(w.order(db, ord_id))][-3:] == [
             "ready", "out_for_delivery", "delivered"]
+        # scoring heard of it once: delivered by the promised time, no incident
+        (done,) = _scored(db, EventType.DELIVERY_DONE, ord_id)
+        assert done.resolution == "on_time" and done.duration_seconds < 0
+        assert done.event_id == f"platform:order:{ord_id}:delivered"
+        assert _scored(db, EventType.DELIVERY_INCIDENT, ord_id) == []
+    # a repeated "delivered" (the rider's page re-sent) records nothing more
+    with database.unit_of_work() as db, pytest.raises(TownsquareError):
+        riders.delivered(db, actor=db.get_one(User, world.shop.owner.id),
+                         delivery_id=found.public_id, code=code)
+    with database.unit_of_work() as db:
+        assert len(_scored(db, EventType.DELIVERY_DONE, ord_id)) == 1
 
 
 def test_courier_failover_and_order_cancel(database, settings, world, fleet, client):  # noqa: F811
@@ -80,6 +99,12 @@ def test_courier_failover_and_order_cancel(database, settings, world, fleet, cli
     assert client.post("/delivery/webhooks/beta", content=body,
                        headers=headers).status_code == 200
     assert _delivery(database, ord_id)[0] is S.ACCEPTED  # the order did not notice
+    # ... but scoring did, once, even when the courier repeats itself
+    assert client.post("/delivery/webhooks/beta", content=body,
+                       headers=headers).status_code == 200
+    with database.unit_of_work() as db:
+        (incident,) = _scored(db, EventType.DELIVERY_INCIDENT, ord_id)
+        assert incident.complaint_category == "cancelled"
     assert dispatch.book(database, found.public_id, settings=settings,
                          adapters=adapters).provider == "alpha"
     with database.unit_of_work() as db:

@@ -9,6 +9,8 @@ delivery, so this module calls delivery's door and listens to its hook.
 - The delivery's news moves the order: picked up → out for delivery (through ready, if the
   kitchen had not said so), delivered → delivered. Each move is the order's own conditional
   transition, so a repeat changes nothing.
+- Scoring hears of it too: a delivered delivery (on time by its promise, or late) and each
+  courier incident are behaviour events (`feed.delivered`, `feed.delivery_incident`).
 
 Connected by the composition roots (`townsquare.app.connect_hooks`)."""
 
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from townsquare import delivery
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError
-from townsquare.ordering.orders import service
+from townsquare.ordering.orders import feed, service
 from townsquare.ordering.orders.errors import OrderStateError
 from townsquare.ordering.orders.models import Order, OrderStatus
 from townsquare.ordering.orders.moves import OrderMoved, order_moved
@@ -105,6 +107,7 @@ def on_delivery_changed(db: Session, change: delivery.DeliveryChanged) -> None:
     if order is None or order.merchant_id != change.merchant_id:
         return
     new = change.new
+    _record(db, order, change)
     try:
         if new in (delivery.DeliveryStatus.PICKED_UP, delivery.DeliveryStatus.AT_DROPOFF,
                    delivery.DeliveryStatus.DELIVERED):
@@ -116,6 +119,19 @@ def on_delivery_changed(db: Session, change: delivery.DeliveryChanged) -> None:
             service.delivered(db, actor=None, order_id=order.public_id)
     except OrderStateError:  # moved meanwhile (by the merchant, or a repeat): nothing to do
         log.info("ordering.delivery_link.skipped", order=order.public_id, delivery=new.value)
+
+
+def _record(db: Session, order: Order, change: delivery.DeliveryChanged) -> None:
+    """Scoring's delivery events (`feed`): delivered on time or late, and courier incidents,
+    each recorded once whatever the provider repeats."""
+    if change.incident:
+        feed.delivery_incident(db, order, delivery_id=change.delivery_id,
+                               incident=change.incident, at=change.at)
+    if change.new is delivery.DeliveryStatus.DELIVERED:
+        found = delivery_of(db, order)
+        at = (found.delivered_at if found else None) or change.at
+        feed.delivered(db, order, on_time=change.on_time, at=at,
+                       promised=found.promised_by if found else None)
 
 
 def connect() -> None:

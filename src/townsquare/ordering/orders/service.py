@@ -191,6 +191,10 @@ def _move(db: Session, order: Order, *, from_: Iterable[OrderStatus], to: OrderS
                       actor_id=actor.id if actor else None, note=note[:200]))
     db.flush()
     db.refresh(order, ["events"])
+    if to is S.ACCEPTED:  # by the merchant, the system or the shop's auto-accept
+        feed.accepted(db, order)
+    elif to is S.READY:
+        feed.ready(db, order)
     order_moved.fire(db, OrderMoved(order, to))  # e.g. the delivery link (delivery_link.py)
     return order
 

@@ -58,5 +58,22 @@ METRICS: tuple[MetricSpec, ...] = (
         "response_p90_seconds", "quality", False, "p90",
         "response time (90th percentile)", "消息响应时长（P90）", "s", "response_count",
     ),
+    # punctuality the platform observed (ordering's state machine, delivery's hook)
+    MetricSpec(
+        "accept_on_time_rate", "quality", True, "rate", "orders accepted on time",
+        "按时接单率", "%", "accepts",
+    ),
+    MetricSpec(
+        "ready_on_time_rate", "quality", True, "rate", "orders ready on time",
+        "按时备货率", "%", "ready_orders",
+    ),
+    MetricSpec(
+        "delivery_on_time_rate", "quality", True, "rate", "on-time delivery rate",
+        "准时送达率", "%", "deliveries_timed",
+    ),
+    MetricSpec(
+        "incident_rate", "quality", False, "rate", "delivery incident rate",
+        "配送异常率", "%", "deliveries",
+    ),
 )
 METRIC_BY_NAME = {spec.name: spec for spec in METRICS}

@@ -42,6 +42,8 @@ def _metric_weights() -> dict[str, float]:
         "fulfillment_rate": 0.2, "cancellation_rate": 0.1, "refund_rate": 0.1,
         "complaint_rate": 0.15, "complaint_resolved_share": 0.05, "rating_avg": 0.2,
         "repurchase_rate": 0.1, "response_p90_seconds": 0.1,
+        "accept_on_time_rate": 0.05, "ready_on_time_rate": 0.05,
+        "delivery_on_time_rate": 0.05, "incident_rate": 0.03,
     }
 
 
@@ -49,7 +51,7 @@ def _metric_weights() -> dict[str, float]:
 class ScoringConfig:
     """Every weight and threshold of the score model; `version` is recorded with each score."""
 
-    version: str = "2026.2"
+    version: str = "2026.3"
     pillar_weights: dict[str, float] = field(default_factory=_pillar_weights)
     metric_weights: dict[str, float] = field(default_factory=_metric_weights)
     # enough data to be scored: at least this many orders OR this many visits in the window
