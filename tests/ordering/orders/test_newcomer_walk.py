@@ -1,0 +1,49 @@
+"""What a newcomer met walking the demo city's shops, pinned page by page: the timeline says
+"accepted automatically" in words (not the system's `auto_accept`), a SKU sold by the portion
+shows its price per portion (¥6.00 for 约2斤, not "¥6.00 / 斤"), the payment's subject names the
+goods rather than repeating the shop, and a grocery's pages speak of groceries, not meals."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD
+from tests.ordering.orders import world as w
+from townsquare.ordering.catalog import service as catalog
+from townsquare.ordering.orders.models import Order
+from townsquare.payments.trades.models import Trade
+
+
+@pytest.fixture
+def world(database, settings, shop, make_user):
+    with database.unit_of_work() as db:
+        potato = catalog.create_product(db, actor=None, merchant_id=shop.merchant, name="土豆",
+                                        category="蔬菜", unit="份")
+        sku = catalog.add_sku(db, actor=None, product_id=potato.public_id, code="VEG-002",
+                              spec="约2斤", price_fen=600)
+        catalog.set_stock(db, actor=None, sku_id=sku.public_id, store_id=shop.store,
+                          quantity=10)
+    return w.build(database, settings, shop, make_user, config={"auto_accept": True})
+
+
+def login(client, user) -> None:
+    client.cookies.clear()
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+def test_an_automatic_acceptance_reads_as_words_on_the_timeline(client, database, settings,
+                                                                world):
+    ord_id = w.paid_order(database, settings, world)
+    login(client, world.resident)
+    page = client.get(f"/me/orders/{ord_id}")
+    assert page.status_code == 200
+    timeline = re.search(r'<ol class="timeline".*?</ol>', page.text, re.S).group(0)
+    assert "系统自动接单" in timeline
+    assert "auto_accept" not in timeline
+    live = client.get(f"/me/orders/{ord_id}?part=live").text
+    assert "系统自动接单" in live and "auto_accept" not in live
