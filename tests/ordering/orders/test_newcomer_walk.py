@@ -47,3 +47,24 @@ def test_an_automatic_acceptance_reads_as_words_on_the_timeline(client, database
     assert "auto_accept" not in timeline
     live = client.get(f"/me/orders/{ord_id}?part=live").text
     assert "系统自动接单" in live and "auto_accept" not in live
+
+
+def test_a_portion_is_priced_per_portion_on_the_menu(client, database, world):
+    """A SKU with a spec is sold by that spec: ¥6.00 buys 约2斤 of potatoes, so the menu must
+    not say "¥6.00 / 斤" (it said so for every grocery item, whatever its spec)."""
+    login(client, world.resident)
+    for path in (f"/shop/{world.miniapp}", f"/shop/{world.miniapp}/preview"):
+        text = client.get(path).text
+        assert "¥6.00" in text and "约2斤" in text, path
+        assert not re.search(r"¥6\.00\s*<span[^>]*>\s*/", text), path
+        assert not re.search(r"¥3\.50\s*<span[^>]*>\s*/", text), path  # 约1斤 too: the spec says it
+
+
+def test_the_demo_grocery_counts_weighed_goods_in_portions():
+    """The demo's grocery: a product counted in 斤 is sold one 斤 at a time (约1斤); a bigger or
+    smaller portion is counted in 份, so the counter's "1斤" never stands for 约2斤."""
+    from townsquare.ordering.demo_menu import GROCERY
+
+    for _category, name, unit, spec, _price, _stock, _colour in GROCERY:
+        if unit == "斤":
+            assert spec == "约1斤", name
