@@ -14,7 +14,6 @@ from tests.conftest import PASSWORD
 from tests.ordering.orders import world as w
 from townsquare.ordering.catalog import service as catalog
 from townsquare.ordering.orders.models import Order
-from townsquare.payments.trades.models import Trade
 
 
 @pytest.fixture
@@ -68,3 +67,22 @@ def test_the_demo_grocery_counts_weighed_goods_in_portions():
     for _category, name, unit, spec, _price, _stock, _colour in GROCERY:
         if unit == "斤":
             assert spec == "约1斤", name
+
+
+def test_the_order_page_speaks_to_a_grocery_shopper_too(client, database, settings, world):
+    """The same words serve groceries and lunches: no 用餐 (meal) or 备货 (stocking) on an
+    order's page, whatever the shop sells."""
+    from townsquare.ordering import orders
+
+    ord_id = w.paid_order(database, settings, world)  # accepted automatically
+    login(client, world.resident)
+    accepted = client.get(f"/me/orders/{ord_id}").text
+    assert "商家已接单，即将开始准备" in accepted and "备货" not in accepted
+    with database.unit_of_work() as db:
+        orders.ready(db, actor=world.shop.owner, order_id=ord_id)
+        order = db.scalar(select(Order).where(Order.public_id == ord_id))
+        orders.hand_over(db, actor=world.shop.owner, merchant_id=world.shop.merchant,
+                         code=orders.pickup_code(order, settings=settings), settings=settings)
+    done = client.get(f"/me/orders/{ord_id}").text
+    assert "已取货。满意的话，欢迎评价本单。" in done
+    assert "用餐" not in done and "备货" not in done
