@@ -86,3 +86,16 @@ def test_the_order_page_speaks_to_a_grocery_shopper_too(client, database, settin
     done = client.get(f"/me/orders/{ord_id}").text
     assert "已取货。满意的话，欢迎评价本单。" in done
     assert "用餐" not in done and "备货" not in done
+
+
+def test_the_payment_names_the_goods(database, settings, world):
+    """The cashier showed "美菜到家 订单 · 美菜到家": the subject now says what is bought."""
+    from townsquare.payments.trades.models import Trade
+
+    with database.unit_of_work() as db:
+        two = w.place(db, world, world.resident, key="two", quantity=2, settings=settings)
+        one = w.place(db, world, world.other, key="one", quantity=1, settings=settings)
+        subjects = {o.public_id: db.scalar(select(Trade.subject).where(
+            Trade.trade_no == o.trade_no)) for o in (two, one)}
+    assert subjects[two.public_id] == "本地小白菜等2件商品"
+    assert subjects[one.public_id] == "本地小白菜"
