@@ -99,3 +99,13 @@ def test_the_payment_names_the_goods(database, settings, world):
             Trade.trade_no == o.trade_no)) for o in (two, one)}
     assert subjects[two.public_id] == "本地小白菜等2件商品"
     assert subjects[one.public_id] == "本地小白菜"
+
+
+def test_the_pickup_number_has_one_name(client, database, settings, world):
+    """The order's page calls A001 the 取货号; its messages page called it 取餐号 (a meal's)."""
+    ord_id = w.paid_order(database, settings, world)
+    login(client, world.resident)
+    for path in (f"/me/orders/{ord_id}", f"/me/orders/{ord_id}/messages", "/me/orders"):
+        text = client.get(path).text
+        assert "取餐" not in text, path
+    assert "取货号 A001" in client.get(f"/me/orders/{ord_id}/messages").text
