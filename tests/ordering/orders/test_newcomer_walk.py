@@ -109,3 +109,20 @@ def test_the_pickup_number_has_one_name(client, database, settings, world):
         text = client.get(path).text
         assert "取餐" not in text, path
     assert "取货号 A001" in client.get(f"/me/orders/{ord_id}/messages").text
+
+
+def test_the_tracking_page_leads_back_to_its_order(client, database, settings, world):
+    """The delivery's tracking page had no way back to the order (only the browser's back)."""
+    from townsquare.ordering.orders import delivery_link
+    from townsquare.ordering.orders.checkout import DeliveryAddress
+
+    home = DeliveryAddress("王芳", "13800000000", "光谷大道 2 号 3 栋", *w.HOME)
+    ord_id = w.paid_order(database, settings, world, quantity=6, kind="delivery", address=home,
+                          slot=None)  # accepted automatically: the delivery is asked for
+    with database.unit_of_work() as db:
+        found = delivery_link.delivery_of(db, w.order(db, ord_id))
+        assert found is not None
+        dlv = found.public_id
+    login(client, world.resident)
+    page = client.get(f"/delivery/{dlv}").text
+    assert f'<a href="/me/orders/{ord_id}" id="track-back">← 返回订单</a>' in page
