@@ -126,3 +126,12 @@ def test_the_tracking_page_leads_back_to_its_order(client, database, settings, w
     login(client, world.resident)
     page = client.get(f"/delivery/{dlv}").text
     assert f'<a href="/me/orders/{ord_id}" id="track-back">← 返回订单</a>' in page
+
+
+def test_the_merchant_console_lists_each_shop_with_its_orders(client, world):
+    """「我的商家」 linked a merchant's settings and mini-apps, not the orders a shop works on."""
+    login(client, world.shop.owner)
+    page = client.get("/console/merchant").text
+    board = f"/console/merchant/{world.shop.merchant}/orders"
+    assert f'<a href="{board}" class="merchant-orders">订单</a>' in page
+    assert client.get(board).status_code == 200
