@@ -65,3 +65,21 @@ def test_the_language_switch_keeps_the_page_and_its_query(client):
     elsewhere = client.post("/login", data={"username": "nobody", "password": "wrong-password-1"},
                             headers={"referer": "https://elsewhere.example/x"})
     assert 'href="/?lang=en" class="lang"' in elsewhere.text
+
+
+def test_no_msgid_is_translated_two_ways():
+    """The catalogues are merged into one: a msgid two packages translate differently shows
+    the last package's words on the other's pages (the address book's "Receiver" read 分账接收方,
+    the rider's "Hand over" button 核销出货). Each msgid has one Chinese text."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, dict[str, str]] = {}
+    for po_path in sorted(PACKAGE.glob("*/locale/zh_CN*.po")):
+        with po_path.open("rb") as fh:
+            for message in read_po(fh, locale="zh_CN"):
+                if message.id and isinstance(message.id, str) and message.string:
+                    where = str(po_path.relative_to(PACKAGE))
+                    seen.setdefault(message.id, {})[where] = message.string
+    twice = {msgid: places for msgid, places in seen.items()
+             if len(set(places.values())) > 1}
+    assert twice == {}

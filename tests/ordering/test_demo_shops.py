@@ -108,7 +108,7 @@ def test_demo_shops_run_on_the_templates_and_have_real_orders(database, make_use
     login(client, _user(database, "resident"))
     page = client.get(f"/me/orders/{asked[0].public_id}/messages")
     assert page.status_code == 200 and "已备注不放花生" in page.text
-    assert "已完成" in page.text and f"取餐号 {asked[0].pickup_number}" in page.text
+    assert "已完成" in page.text and f"取货号 {asked[0].pickup_number}" in page.text
     assert client.get(f"/me/orders/{asked[0].public_id}/messages".replace(
         asked[0].public_id, "ord_doesnotexist0000")).status_code == 404
     login(client, _user(database, "gro"))

@@ -309,7 +309,10 @@ def place(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
     if (done := _by_key(db, user, idempotency_key)) is not None:
         return done  # a concurrent copy of this request won; its hold came back above
     public_id = new_id("ord")
-    subject = gettext("{shop} order").format(shop=miniapp.name)[:120]
+    # what the cashier and the bill show: the goods, as a payment app names them
+    count, first = sum(quantities.values()), plan.view.lines[0].name
+    subject = (first if count == 1 else gettext("{item} and more, {n} items in all").format(
+        item=first, n=count))[:120]
     app = gateway_apps.app_for_miniapp(db, actor=None, miniapp=miniapp)
     trade = trades.create(
         db, app=app, merchant_id=miniapp.merchant_id, miniapp_id=miniapp.id,

@@ -65,7 +65,7 @@ PROMISE_STATES = {
 REDEMPTION_STATES = {
     RedemptionState.ACTIVE: N_("Active"),
     RedemptionState.FULFILLED: N_("Fulfilled"),
-    RedemptionState.REFUNDED: N_("Refunded"),
+    RedemptionState.REFUNDED: N_("Points returned"),
 }
 CAMPAIGN_STATES = {
     CampaignState.DRAFT: N_("Draft"),
@@ -82,7 +82,7 @@ CAMPAIGN_ACTIONS = [
 ENTRY_KINDS = {
     PointsEntryKind.EARN: N_("Earned"),
     PointsEntryKind.REDEEM: N_("Redeemed"),
-    PointsEntryKind.REFUND: N_("Refunded"),
+    PointsEntryKind.REFUND: N_("Points returned"),
     PointsEntryKind.ADJUST: N_("Adjusted"),
 }
 BID_TARGETS = {BidTarget.SURFACE: N_("Surface"), BidTarget.KEYWORD: N_("Search keyword")}
