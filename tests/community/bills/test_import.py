@@ -126,7 +126,7 @@ def test_room_areas_all_or_nothing(database, world):
         assert bw.household(db, world, "2-1-101").room.area_dm2 == 7550
     with pytest.raises(importer.ImportRefused) as refused, database.unit_of_work() as db:
         importer.import_areas(db, actor=None, community=w.community(db, world.com),
-                              data="room,area\n1-1-101,60\n1-1-102,abc\n".encode())
+                              data=b"room,area\n1-1-101,60\n1-1-102,abc\n")
     assert [(p.row, p.column) for p in refused.value.problems] == [(3, "面积(㎡)")]
     with database.unit_of_work() as db:
         assert bw.household(db, world, "1-1-101").room.area_dm2 == 8937

@@ -14,7 +14,7 @@ payment's (`bil_…`) concern it.
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from townsquare.community.bills.models import (
     Bill,
@@ -34,7 +34,8 @@ LISTENER = "community.bills"
 def paid(db: Session, payment: BillPayment, trade: Trade) -> None:
     amounts = {item.bill_id: item.amount_fen for item in payment.items}
     bills = list(db.scalars(select(Bill).where(Bill.id.in_(list(amounts))).order_by(Bill.id)
-                            .with_for_update().execution_options(populate_existing=True)))
+                            .options(lazyload(Bill.household)).with_for_update()
+                            .execution_options(populate_existing=True)))
     if len(bills) != len(amounts) or any(
             b.status is not BillStatus.UNPAID or b.amount_fen != amounts[b.id] for b in bills):
         raise BillPaid("A bill you chose has already been paid (perhaps by another member).")
