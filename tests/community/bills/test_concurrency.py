@@ -45,7 +45,8 @@ def test_two_members_paying_one_bill_at_once_pay_it_once(database, settings, wor
                     bill_ids=chosen[user.id], idempotency_key=f"r{n}").trade_no
         barrier = threading.Barrier(2)
 
-        def one(user: User) -> str:
+        def one(user: User, barrier: threading.Barrier = barrier,
+                trade_nos: dict[int, str] = trade_nos) -> str:
             barrier.wait()
             try:
                 bw.pay_in_cashier(database, settings, user, trade_nos[user.id])
