@@ -139,27 +139,25 @@ def import_bills(db: Session, *, actor: User | None, community: Community,
     seen: dict[tuple[int, str, str], int] = {}
     for number, cells in rows:
         values: dict[str, Any] = {}
-
-        def check(key: str, make: Callable[[], Any], values: dict = values,
-                  number: int = number) -> None:
+        makers: dict[str, Callable[[str], Any]] = {
+            "room": lambda text: _room(households, text),
+            "item": bills.clean_item,
+            "period": bills.clean_period,
+            "amount": lambda text: bills.clean_amount(yuan_to_fen(text, field="amount")),
+            "due": parse_date,
+        }
+        for key, make in makers.items():
             try:
-                values[key] = make()
+                values[key] = make(cells.get(key, ""))
             except TownsquareError as exc:
                 problems.append(Problem(number, COLUMNS[key][0], exc))
-
-        check("room", lambda c=cells: _room(households, c.get("room", "")))
-        check("item", lambda c=cells: bills.clean_item(c.get("item", "")))
-        check("period", lambda c=cells: bills.clean_period(c.get("period", "")))
-        check("amount", lambda c=cells: bills.clean_amount(
-            yuan_to_fen(c.get("amount", ""), field="amount")))
-        check("due", lambda c=cells: parse_date(c.get("due", "")))
         if len(values) == len(COLUMNS):
-            key = (values["room"].id, values["item"], values["period"])
-            if key in seen:
+            same = (values["room"].id, values["item"], values["period"])
+            if same in seen:
                 problems.append(Problem(number, COLUMNS["room"][0], ValidationFailed(
-                    DUPLICATE_ROW, row=seen[key])))
-            seen.setdefault(key, number)
-            bill = existing.get(key)
+                    DUPLICATE_ROW, row=seen[same])))
+            seen.setdefault(same, number)
+            bill = existing.get(same)
             if (bill is not None and bill.status is BillStatus.PAID
                     and (bill.amount_fen, bill.due_date) != (values["amount"], values["due"])):
                 problems.append(Problem(number, COLUMNS["amount"][0],
