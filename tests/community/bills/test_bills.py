@@ -168,7 +168,7 @@ def test_an_amount_changed_after_the_trade_was_made_refuses_the_payment(
     fee = bw.issue(database, world)
     trade_no = _pay(database, world, world.head, [fee])
     bw.issue(database, world, fen=20000)  # the property corrects it meanwhile
-    with pytest.raises(bills.BillPaid):
+    with pytest.raises(bills.BillsChanged):
         bw.pay_in_cashier(database, settings, world.head, trade_no)
 
 

@@ -5,7 +5,7 @@ payment's (`bil_…`) concern it.
 - **paid**: the payment's bills are locked in id order and must all still be unpaid, at the
   amount they had when the payment was made; they become paid by it in one conditional update.
   Otherwise (another member's payment of one of them won, or the property changed an amount)
-  the payment is refused: the error fails the trade's payment whole, so no money moves (a card
+  the payment is refused (`bill_paid`, `bills_changed`): the error fails the trade's payment whole, so no money moves (a card
   charge is given back by the cashier). Two members paying the same bill at once therefore end
   with exactly one payment: the second waits on the first's locks and then finds it paid.
 - **closed / timed_out / cancelled**: the payment is closed; its bills stay as they were.
@@ -22,7 +22,7 @@ from townsquare.community.bills.models import (
     BillStatus,
     PaymentStatus,
 )
-from townsquare.community.bills.service import OUT_TRADE_PREFIX, BillPaid
+from townsquare.community.bills.service import OUT_TRADE_PREFIX, BillPaid, BillsChanged
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
 from townsquare.payments.trades import hooks
@@ -36,9 +36,10 @@ def paid(db: Session, payment: BillPayment, trade: Trade) -> None:
     bills = list(db.scalars(select(Bill).where(Bill.id.in_(list(amounts))).order_by(Bill.id)
                             .options(lazyload(Bill.household)).with_for_update()
                             .execution_options(populate_existing=True)))
-    if len(bills) != len(amounts) or any(
-            b.status is not BillStatus.UNPAID or b.amount_fen != amounts[b.id] for b in bills):
+    if len(bills) != len(amounts) or any(b.status is not BillStatus.UNPAID for b in bills):
         raise BillPaid("A bill you chose has already been paid (perhaps by another member).")
+    if any(b.amount_fen != amounts[b.id] for b in bills):
+        raise BillsChanged("The property changed a bill you chose; choose your bills again.")
     now = trade.paid_at or clock.now()
     moved = db.execute(
         update(Bill).where(Bill.id.in_(list(amounts)), Bill.status == BillStatus.UNPAID)
