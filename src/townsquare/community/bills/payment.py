@@ -6,8 +6,9 @@ payment's (`bil_…`) concern it.
   amount they had when the payment was made; they become paid by it in one conditional update.
   Otherwise (another member's payment of one of them won, or the property changed an amount)
   the payment is refused (`bill_paid`, `bills_changed`): the error fails the trade's payment
-  whole, so no money moves (a card charge is given back by the cashier). Two members paying the same bill at once therefore end
-  with exactly one payment: the second waits on the first's locks and then finds it paid.
+  whole, so no money moves (a card charge is given back by the cashier). Two members paying
+  the same bill at once therefore end with exactly one payment: the second waits on the
+  first's locks and then finds it paid.
 - **closed / timed_out / cancelled**: the payment is closed; its bills stay as they were.
 - **refunded** in full (from the property's trade console): its bills are unpaid again."""
 
