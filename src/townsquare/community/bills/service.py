@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
@@ -285,8 +286,16 @@ def pay(db: Session, *, actor: User, community: Community, bill_ids: list[str],
     payment = BillPayment(public_id=public_id, community_id=community.id,
                           household_id=household.id, user_id=actor.id, idempotency_key=key,
                           trade_no=trade.trade_no, total_fen=total)
-    db.add(payment)
-    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(payment)
+            db.flush()
+    except IntegrityError:  # the same form sent twice at once: the first one's payment
+        again = db.scalar(select(BillPayment).where(BillPayment.user_id == actor.id,
+                                                    BillPayment.idempotency_key == key))
+        if again is None:
+            raise
+        return again  # (this request's trade is never paid and closes at its timeout)
     db.add_all(BillPaymentItem(payment_id=payment.id, bill_id=b.id, amount_fen=b.amount_fen)
                for b in bills)
     db.flush()
