@@ -11,6 +11,8 @@ from townsquare.accounts import pages as accounts_pages
 from townsquare.accounts import routes as accounts_routes
 from townsquare.community import resident_pages, staff_pages
 from townsquare.community import routes as community_routes
+from townsquare.community.bills import pages as bill_pages
+from townsquare.community.bills import payment as bill_payments
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.core.database import Database
@@ -99,6 +101,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
+    bill_pages.router,  # issue 18: fee bills (/community/{com}/bills, …/manage/bills)
     cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
@@ -134,6 +137,8 @@ def connect_hooks() -> None:
     order_deliveries.connect()  # delivery orders ask for couriers and follow them
     # checkout asks traffic (above ordering) for the best campaign discount of the mini-app
     ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
+    # --- issue 18: fee bills follow their payments' trades (paid, closed, refunded)
+    bill_payments.connect()
 
 
 def _start_trade_jobs(app: FastAPI) -> None:

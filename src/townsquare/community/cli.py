@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from townsquare.community.bills import cli as bills_cli
 from townsquare.core.database import Database
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import get_settings
@@ -13,6 +14,7 @@ from townsquare.core.settings import get_settings
 app = typer.Typer(help="The community pass: communities, reminders, retention.",
                   no_args_is_help=True)
 console = Console()
+app.add_typer(bills_cli.app, name="bills")  # issue 18: fee bills
 
 
 def _database() -> Database:

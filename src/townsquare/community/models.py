@@ -85,6 +85,8 @@ class Room(Base):
     building: Mapped[str] = mapped_column(String(16))
     unit: Mapped[str] = mapped_column(String(16), default="")
     number: Mapped[str] = mapped_column(String(16))
+    # floor area in dm² (0.01 m²: 8937 = 89.37 m²), for fee bills charged per m²; null = unknown
+    area_dm2: Mapped[int | None] = mapped_column(default=None)
 
     @property
     def label(self) -> str:

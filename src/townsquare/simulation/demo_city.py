@@ -96,6 +96,7 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
                                               password=DEMO_PASSWORD)),
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
+        ("fee bills", lambda: _fee_bills(db, settings=settings, seed=seed)),  # issue 18
         ("orders", lambda: demo_orders.seed(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
@@ -131,6 +132,13 @@ def _demo_wallet(db: Session, *, settings: Settings) -> None:
     resident = db.scalar(select(User).where(User.username == "resident"))
     if resident is not None:
         wallet_demo.prepare(db, settings=settings, user=resident, password=DEMO_PASSWORD)
+
+
+def _fee_bills(db: Session, *, settings: Settings, seed: int) -> None:
+    """Issue 18: the communities' fee bills, some paid, some overdue (community/bills/demo.py)."""
+    from townsquare.community.bills import demo as bills_demo
+
+    bills_demo.seed(db, settings=settings, seed=seed)
 
 
 def _traffic(db: Session, *, settings: Settings, seed: int) -> None:

@@ -1,100 +1,24 @@
-"""Reading and writing a sheet of rows as CSV or XLSX. No database.
-
-CSV is written as UTF-8 with a byte-order mark (so Excel opens Chinese text as such) and read
-as UTF-8 or, failing that, GB 18030 (what Excel in Chinese saves). Every text cell is defused
-against spreadsheet formulas (`core.csvout.safe_cell`), in both formats."""
+"""The catalog's sheets: `core.sheets` (CSV or XLSX, read and written, formulas defused), with
+the catalog's reading of an XLSX time cell ("08:00", for the available hours)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time
 
-from openpyxl import Workbook, load_workbook
+from townsquare.core import sheets as _sheets
+from townsquare.core.sheets import MAX_BYTES, MAX_ROWS, XLSX_MAGIC, Cell, write_csv, write_xlsx
 
-from townsquare.core.csvout import line, safe_cell
-from townsquare.core.errors import ValidationFailed
-
-MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 5_000
-XLSX_MAGIC = b"PK\x03\x04"
-Cell = str | int | float | None
-
-
-def write_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
-    text = line(header) + "".join(line(row) for row in rows)
-    return ("\ufeff" + text).encode("utf-8")
-
-
-def write_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], title: str) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31]
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append([safe_cell(value) for value in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+__all__ = ["MAX_BYTES", "MAX_ROWS", "XLSX_MAGIC", "Cell", "read", "write_csv", "write_xlsx"]
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
     if isinstance(value, datetime):
         return value.strftime("%H:%M")
-    return str(value).strip()
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed("Save the file as CSV in UTF-8, or as XLSX.",
-                                   field="file") from exc
+    if isinstance(value, date | time):  # as before the reader moved down: a time cell's own text
+        return str(value).strip()
+    return _sheets.cell_text(value)
 
 
 def read(data: bytes) -> list[list[str]]:
     """The sheet's rows (the header first) as text cells; XLSX is told by its content."""
-    if not data:
-        raise ValidationFailed("Choose a CSV or XLSX file.", field="file")
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed("A file is at most 5 MB.", field="file")
-    if data.startswith(XLSX_MAGIC):
-        rows = _read_xlsx(data)
-    else:
-        try:
-            rows = [[cell.strip() for cell in row]
-                    for row in csv.reader(io.StringIO(_decode(data)))]
-        except csv.Error as exc:
-            raise ValidationFailed("This CSV file cannot be read.", field="file") from exc
-    rows = [row for row in rows if any(row)]
-    if len(rows) > MAX_ROWS + 1:
-        raise ValidationFailed("A file has at most {n} rows.", n=MAX_ROWS, field="file")
-    if not rows:
-        raise ValidationFailed("The file has no header row.", field="file")
-    return rows
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValidationFailed("This XLSX file cannot be read.", field="file") from exc
-    try:
-        sheet = book.worksheets[0]
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append([_text(value) for value in row])
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return rows
-    finally:
-        book.close()
+    return _sheets.read(data, cell=_text)
