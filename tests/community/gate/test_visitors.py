@@ -107,13 +107,12 @@ def test_visitors_do_not_use_the_household_exit_quota_or_close_its_exits(
 def test_revoked_invitations_stop_link_and_code(database, settings, world, make_user):
     vis, token = invite(database, settings, world, start=NOON - HOUR)
     code = code_of(database, settings, token)
-    with database.unit_of_work() as db:
-        with pytest.raises(PermissionDenied):  # not a resident here: not theirs to revoke
-            visitors.revoke(db, actor=world.guard, community_id=world.com, invitation_id=vis)
-    with database.unit_of_work() as db:
-        with pytest.raises(NotFound):
-            visitors.revoke(db, actor=world.resident, community_id=world.com,
-                            invitation_id="vis_nosuch")
+    # not a resident here: not theirs to revoke
+    with database.unit_of_work() as db, pytest.raises(PermissionDenied):
+        visitors.revoke(db, actor=world.guard, community_id=world.com, invitation_id=vis)
+    with database.unit_of_work() as db, pytest.raises(NotFound):
+        visitors.revoke(db, actor=world.resident, community_id=world.com,
+                        invitation_id="vis_nosuch")
     with database.unit_of_work() as db:
         visitors.revoke(db, actor=world.kid_user, community_id=world.com, invitation_id=vis)
     assert code_of(database, settings, token) is None
@@ -124,11 +123,10 @@ def test_revoked_invitations_stop_link_and_code(database, settings, world, make_
 def test_invitations_need_a_verified_resident_and_a_sane_window(database, settings, world,
                                                                 make_user):
     outsider = make_user(username="nobody")
-    with database.unit_of_work() as db:
-        with pytest.raises(PermissionDenied):
-            visitors.create(db, actor=outsider, settings=settings, community_id=world.com,
-                            visitor_name="王", visitor_phone="13912345678", purpose="",
-                            starts_at=NOON, ends_at=NOON + HOUR)
+    with database.unit_of_work() as db, pytest.raises(PermissionDenied):
+        visitors.create(db, actor=outsider, settings=settings, community_id=world.com,
+                        visitor_name="王", visitor_phone="13912345678", purpose="",
+                        starts_at=NOON, ends_at=NOON + HOUR)
     for start, hours, field in ((NOON + HOUR, -1, "ends_at"),
                                 (NOON - 5 * HOUR, 2, "ends_at"),  # already over
                                 (NOON + timedelta(days=8), 2, "starts_at"),  # 7 days ahead max
@@ -136,11 +134,10 @@ def test_invitations_need_a_verified_resident_and_a_sane_window(database, settin
         with pytest.raises(ValidationFailed) as caught:
             invite(database, settings, world, start=start, hours=hours)
         assert caught.value.params["field"] == field
-    with database.unit_of_work() as db:
-        with pytest.raises(ValidationFailed):
-            visitors.create(db, actor=world.resident, settings=settings, community_id=world.com,
-                            visitor_name="王", visitor_phone="12345", purpose="",
-                            starts_at=NOON, ends_at=NOON + HOUR)
+    with database.unit_of_work() as db, pytest.raises(ValidationFailed):
+        visitors.create(db, actor=world.resident, settings=settings, community_id=world.com,
+                        visitor_name="王", visitor_phone="12345", purpose="",
+                        starts_at=NOON, ends_at=NOON + HOUR)
     with database.unit_of_work() as db:
         assert db.scalar(select(VisitorInvitation.id)) is None  # bad input changed nothing
 
