@@ -94,3 +94,49 @@ def test_a_visitor_code_is_allowed_in_its_window_and_refused_after(
     finally:
         clock.unfreeze()
         guard.close()
+
+
+def test_offline_the_guard_page_refuses_visitor_codes_and_syncs_the_refusal(
+    small_server, database, make_user, browser
+):
+    """Offline, a device cannot know of a revocation, the day's count or a lockdown: it refuses
+    a (genuine) visitor code with its own reason, and the synced refusal needs no review."""
+    from sqlalchemy import select
+
+    from townsquare.community.gate import visitors
+    from townsquare.community.gate.models import Passage
+    from townsquare.core.settings import Settings
+
+    world = build(database, make_user, name="W")
+    secret_settings = Settings(secret_key="browser-test-secret-key")  # as small_server's
+    now = clock.now()
+    with database.unit_of_work() as db:
+        created = visitors.create(
+            db, actor=world.resident, settings=secret_settings, community_id=world.com,
+            visitor_name="刘访客", visitor_phone="13912345678", purpose="",
+            starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
+    with database.unit_of_work() as db:
+        code = visitors.by_token(db, settings=secret_settings, token=created.token).code
+    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS["phone"])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        login(page, small_server, world.guard.username, PASSWORD)
+        page.goto(f"{small_server}/community/{world.com}/gate?gate={world.gate}")
+        page.wait_for_function(f"() => localStorage.getItem('ts-gate-keys-{world.com}') !== null")
+        page.locator("input[name=direction][value=entry]").check()
+        context.set_offline(True)
+        page.fill("#gate-input", code)
+        page.press("#gate-input", "Enter")
+        page.wait_for_selector("#gate-result[data-allowed='0'] .offline-note")
+        assert page.get_attribute("#gate-result", "data-reasons") == "visitor_offline"
+        assert "访客码需联网核验" in page.inner_text("#gate-result")
+        context.set_offline(False)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.wait_for_selector("#gate[data-pending='0']")
+    finally:
+        context.close()
+    with database.unit_of_work() as db:
+        synced = db.scalar(select(Passage).where(Passage.offline.is_(True)))
+        assert synced is not None and not synced.allowed and not synced.needs_review
+        assert synced.reasons == ["visitor_offline"] and synced.invitation_id is not None
