@@ -193,7 +193,8 @@ def export_csv(
                 p.household.room.label if p.household else "",
                 p.household.public_id if p.household else "",
                 p.person.public_id if p.person else "",
-                p.person.real_name if p.person else "",
+                p.person.real_name if p.person else (
+                    p.invitation.visitor_name if p.invitation else ""),  # a visitor's name
                 p.code_kind,
                 int(p.offline),
                 int(p.needs_review),
