@@ -108,3 +108,24 @@ def test_the_property_manager_sets_the_visitor_rules(client, world):
     page = client.get(f"/community/{world.com}/visitors")
     assert 'id="visitor-lockdown"' in page.text
     assert invite(client, world, csrf).status_code == 409
+
+
+def test_the_json_api_invites_lists_and_revokes(client, token_for, world):
+    me = token_for(world.resident)
+    body = {"visitor_name": "刘访客", "visitor_phone": "13912345678", "purpose": "探亲",
+            "starts_at": "2024-03-04T12:30:00+08:00", "ends_at": "2024-03-04T15:00:00+08:00"}
+    made = client.post(f"/api/community/{world.com}/visitors", json=body,
+                       headers={**me, "Idempotency-Key": "inv-0001"})
+    assert made.status_code == 201, made.text
+    out = made.json()
+    assert "/visit/" in out["link"] and out["state"] == "active"
+    assert out["visitor_phone_masked"] == "139****5678"
+    again = client.post(f"/api/community/{world.com}/visitors", json=body,
+                        headers={**me, "Idempotency-Key": "inv-0001"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_invitation"
+    listed = client.get(f"/api/community/{world.com}/visitors", headers=me).json()
+    assert [i["id"] for i in listed] == [out["id"]] and listed[0]["link"] is None
+    gone = client.post(f"/api/community/{world.com}/visitors/{out['id']}/revoke", headers=me)
+    assert gone.json()["state"] == "revoked"
+    guard = client.get(f"/api/community/{world.com}/visitors", headers=token_for(world.guard))
+    assert guard.status_code == 403
