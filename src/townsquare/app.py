@@ -13,8 +13,7 @@ from townsquare.community import resident_pages, staff_pages
 from townsquare.community import routes as community_routes
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
-from townsquare.community.gate import visitor_pages  # issue 18: visitor passes
-from townsquare.community.gate import visitor_routes  # issue 18: visitor passes
+from townsquare.community.gate import visitor_pages, visitor_routes  # issue 18: visitors
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
@@ -101,7 +100,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging_routes.router, messaging_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
-    visitor_routes.router, visitor_pages.router,  # issue 18: visitor passes (/community/{com}/visitors, /visit/{token})
+    visitor_routes.router, visitor_pages.router,  # issue 18: visitor passes
     cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,
