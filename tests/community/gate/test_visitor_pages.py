@@ -129,3 +129,21 @@ def test_the_json_api_invites_lists_and_revokes(client, token_for, world):
     assert gone.json()["state"] == "revoked"
     guard = client.get(f"/api/community/{world.com}/visitors", headers=token_for(world.guard))
     assert guard.status_code == 403
+
+
+def test_the_property_log_shows_visitor_passages_with_the_host(client, token_for, world):
+    me = token_for(world.resident)
+    body = {"visitor_name": "刘访客", "visitor_phone": "13912345678", "purpose": "",
+            "starts_at": "2024-03-04T11:30:00+08:00", "ends_at": "2024-03-04T15:00:00+08:00"}
+    link = client.post(f"/api/community/{world.com}/visitors", json=body, headers=me).json()["link"]
+    code = re.search(r'data-code="([^"]+)"', client.get(link.split("testserver")[-1]).text)[1]
+    client.post(f"/api/community/{world.com}/gate/scan", headers=token_for(world.guard),
+                json={"gate": world.gate, "code": code, "direction": "entry"})
+    browser_login(client, world.manager)
+    log = client.get(f"/community/{world.com}/passages")
+    assert "刘访客" in log.text and "3栋-2单元-301" in log.text
+    api = client.get(f"/api/community/{world.com}/passages", headers=token_for(world.manager))
+    row = api.json()[0]
+    assert row["visitor"] == "刘访客" and row["household"] == world.household
+    csv = client.get(f"/api/community/{world.com}/passages.csv", headers=token_for(world.manager))
+    assert "刘访客" in csv.text and ",v," in csv.text
