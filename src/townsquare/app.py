@@ -15,6 +15,7 @@ from townsquare.community.bills import pages as bill_pages
 from townsquare.community.bills import payment as bill_payments
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
+from townsquare.community.gate import visitor_pages, visitor_routes  # issue 18: visitors
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
@@ -102,6 +103,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
     bill_pages.router,  # issue 18: fee bills (/community/{com}/bills, …/manage/bills)
+    visitor_routes.router, visitor_pages.router,  # issue 18: visitor passes
     cashier_pages.router, wallet_pages.router,
     support_routes.router, topic_routes.router, market_routes.router, planning_routes.router,
     serving_routes.router,

@@ -122,6 +122,7 @@ def _overdue(db: Session, settings: Settings, community: Community, miniapp: Min
         Passage.community_id == community.id, Passage.direction == Direction.EXIT,
         Passage.allowed.is_(True), Passage.returned_at.is_(None), Passage.at < cutoff,
         Passage.at > now - timedelta(days=2), Passage.household_id.is_not(None),
+        Passage.invitation_id.is_(None),  # a visitor leaving is no resident out (issue 18)
     )
     sent = 0
     for passage in db.scalars(stmt):

@@ -22,6 +22,7 @@ from townsquare.community import (
     notices,
     residents,
 )
+from townsquare.community.gate import visitors
 from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
@@ -81,6 +82,7 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
                        official=communities.official_pass(db, community=community),
                        candidates=communities.pass_candidates(db, community=community)
                        if context["is_pm"] else [])
+        context["visitor_rules"] = visitors.rules_of(db, community)  # issue 18: visitors
     elif page == "residents":
         households = communities.households_of(db, actor=user, community=community)
         persons = [m for h in households for m in h.members]

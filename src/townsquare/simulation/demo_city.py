@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.identity import id_check_char, mask_id_number
 from townsquare.accounts.models import Identity, Role, RoleGrant, User
+from townsquare.community.gate import visitor_demo  # issue 18: visitors
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.ids import new_id
@@ -95,6 +96,7 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("riders", lambda: delivery_demo.seed(db, merchants_list=city.merchant_list,
                                               password=DEMO_PASSWORD)),
         ("communities", city.communities),
+        ("visitors", lambda: visitor_demo.seed(db, settings=settings)),  # issue 18: visitors
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("fee bills", lambda: _fee_bills(db, settings=settings, seed=seed)),  # issue 18
         ("orders", lambda: demo_orders.seed(db, settings=settings)),

@@ -34,11 +34,16 @@ CODE_TTL_SECONDS = 120  # a screenshot stops working two minutes after it was ta
 REFRESH_SECONDS = 60  # the code page fetches a fresh code well before the old one expires
 MAX_TTL_SECONDS = 600  # never honour a longer-lived code, whoever signed it
 MAX_CODE_LENGTH = 512  # real codes are ~220 characters; refuse to parse anything larger
+# A visitor code (kind "v") lives from its issue to the end of its window: at most this long.
+# It never stands for a resident: it names an invitation (`vis_…`), which the server checks
+# (revoked? inside the window? the community's visitor rules?) at every scan.
+VISITOR_MAX_TTL_SECONDS = 31 * 24 * 3600
 
 
 class CodeKind(enum.StrEnum):
     PERSON = "p"
     HOUSEHOLD = "h"
+    VISITOR = "v"
 
 
 class Refusal(enum.StrEnum):
@@ -66,6 +71,7 @@ class PassClaims:
     iat: int
     exp: int
     kid: str
+    nbf: int | None = None  # a visitor code: the start of its window
 
 
 def purpose(community: str) -> str:
@@ -111,12 +117,24 @@ def issue(
     now: float,
     ttl: int = CODE_TTL_SECONDS,
     kid: str = CURRENT_KID,
+    nbf: int | None = None,
 ) -> str:
-    """A signed pass code for `subject` of `community`, valid for `ttl` seconds from `now`."""
+    """A signed pass code for `subject` of `community`, valid for `ttl` seconds from `now`
+    (a visitor code also carries `nbf`, the start of its window)."""
     iat = int(now)
-    claims = {"c": community, "s": subject, "k": CodeKind(kind).value, "iat": iat,
-              "exp": iat + int(ttl)}
+    claims: dict[str, object] = {"c": community, "s": subject, "k": CodeKind(kind).value,
+                                 "iat": iat, "exp": iat + int(ttl)}
+    if nbf is not None:
+        claims["nbf"] = int(nbf)
     return sign_token(signing_key(secret, community, kid), kid, claims)
+
+
+def issue_visitor(
+    secret: bytes, *, community: str, invitation: str, issued: float, starts: float, ends: float
+) -> str:
+    """The signed code of a visitor invitation: valid from `starts` (nbf) to `ends` (exp)."""
+    return issue(secret, community=community, subject=invitation, kind=CodeKind.VISITOR,
+                 now=issued, ttl=int(ends) - int(issued), nbf=int(starts))
 
 
 def peek_community(token: str) -> str | None:
@@ -125,6 +143,21 @@ def peek_community(token: str) -> str | None:
         claims = json.loads(b64url_decode(token.split(".")[1]))
         return claims.get("c") if isinstance(claims, dict) else None
     except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def expired_visitor(
+    token: str, keys: Mapping[str, Ed25519PublicKey], *, community: str
+) -> PassClaims | None:
+    """The claims of a genuine visitor code whose window is over (None for anything else), so
+    that the gate can say whose visitor came too late instead of "expired code"."""
+    try:
+        claims = json.loads(b64url_decode(token.split(".")[1]))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+        if claims.get("k") != CodeKind.VISITOR.value or not isinstance(exp, int):
+            return None
+        return verify(token, keys, community=community, now=exp)
+    except (ValueError, IndexError, UnicodeDecodeError, AttributeError, CodeRefused):
         return None
 
 
@@ -145,15 +178,23 @@ def verify(
         reason = Refusal.EXPIRED if exc.__cause__ is None else Refusal.FORGED
         raise CodeRefused(reason) from exc
     kind, subject, iat, exp = claims.get("k"), claims.get("s"), claims.get("iat"), claims.get("exp")
+    nbf = claims.get("nbf")
     if (
         claims.get("c") != community
-        or kind not in (CodeKind.PERSON.value, CodeKind.HOUSEHOLD.value)
+        or kind not in (CodeKind.PERSON.value, CodeKind.HOUSEHOLD.value, CodeKind.VISITOR.value)
         or not isinstance(subject, str)
         or not isinstance(exp, int)
         or not isinstance(iat, int)
     ):
         raise CodeRefused(Refusal.MALFORMED)
-    if exp - iat > MAX_TTL_SECONDS or now > exp:
+    if kind == CodeKind.VISITOR.value:
+        # only a visitor code may live longer than MAX_TTL_SECONDS, and only one that names an
+        # invitation and the start of its window; the window itself is judged by the decision
+        if not isinstance(nbf, int) or not subject.startswith("vis_") or not iat <= nbf < exp:
+            raise CodeRefused(Refusal.MALFORMED)
+        if exp - iat > VISITOR_MAX_TTL_SECONDS or now > exp:
+            raise CodeRefused(Refusal.EXPIRED)
+    elif exp - iat > MAX_TTL_SECONDS or now > exp:
         raise CodeRefused(Refusal.EXPIRED)
     return PassClaims(
         community=community,
@@ -162,4 +203,5 @@ def verify(
         iat=iat,
         exp=exp,
         kid=token.split(".", 1)[0],
+        nbf=nbf if kind == CodeKind.VISITOR.value else None,
     )

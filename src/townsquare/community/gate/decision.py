@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from townsquare.accounts.models import User
 from townsquare.community import access, status
-from townsquare.community.gate import codes
+from townsquare.community.gate import codes, visitors
 from townsquare.community.gate.models import Direction, Passage
 from townsquare.community.gate.rules import exits_used, local_day, people_status
 from townsquare.community.models import (
@@ -71,6 +71,13 @@ class Reason(enum.StrEnum):
     OFFLINE_OVER_QUOTA = "offline_over_quota"
     OFFLINE_DISAGREES = "offline_disagrees"
     CHOOSE_MEMBER = "choose_member"
+    # visitor codes (kind "v"): see community.gate.visitors
+    VISITOR_REVOKED = "visitor_revoked"
+    VISITOR_EARLY = "visitor_early"
+    VISITOR_LATE = "visitor_late"
+    VISITOR_LIMIT = "visitor_limit"
+    VISITOR_LOCKDOWN = "visitor_lockdown"
+    VISITOR_OFFLINE = "visitor_offline"
 
 
 REASON_TEXT = {
@@ -92,6 +99,12 @@ REASON_TEXT = {
     Reason.OFFLINE_OVER_QUOTA: N_("Went out while the gate was offline, beyond the quota"),
     Reason.OFFLINE_DISAGREES: N_("The offline gate decided otherwise than the server would"),
     Reason.CHOOSE_MEMBER: N_("Household code: choose who is going out"),
+    Reason.VISITOR_REVOKED: N_("The host revoked this visitor pass"),
+    Reason.VISITOR_EARLY: N_("Too early: the visit has not started yet"),
+    Reason.VISITOR_LATE: N_("The visit's time window is over"),
+    Reason.VISITOR_LIMIT: N_("The household's visitors for today are used up"),
+    Reason.VISITOR_LOCKDOWN: N_("The community admits no visitors at present"),
+    Reason.VISITOR_OFFLINE: N_("Visitor passes need the network: call the host"),
 }
 _STATUS_REASON = {text: Reason(key) for key, text in status.REASONS.items()}
 _REFUSAL = {
@@ -121,6 +134,11 @@ class Decision:
     at: datetime | None = None
     # a household code at an exit: the members the guard chooses from (public id, masked name)
     members: list[tuple[str, str]] = field(default_factory=list)
+    # a visitor code: the visitor (masked name and phone), the purpose and the window
+    visitor: bool = False
+    phone_masked: str = ""
+    purpose: str = ""
+    window: tuple[datetime, datetime] | None = None
 
 
 def mask_name(name: str) -> str:
@@ -267,7 +285,14 @@ def evaluate(
         claims = codes.verify(code, keys, community=community.public_id, now=at.timestamp())
     except codes.CodeRefused as refused:
         claims = None
-        reasons.append(_REFUSAL[refused.reason])
+        if refused.reason is codes.Refusal.EXPIRED:
+            # a genuine visitor code past its window: refused below with the host's room
+            claims = codes.expired_visitor(code, keys, community=community.public_id)
+        if claims is None:
+            reasons.append(_REFUSAL[refused.reason])
+    if claims is not None and claims.kind is codes.CodeKind.VISITOR:
+        return _visitor(db, settings=settings, community=community, claims=claims,
+                        passage=passage, decision=decision, device_allowed=device_allowed)
     household, person = _subject(db, community=community, claims=claims)
     if claims is not None and household is None:
         reasons.append(Reason.UNKNOWN)
@@ -313,10 +338,64 @@ def evaluate(
     return decision
 
 
+def _visitor(
+    db: Session,
+    *,
+    settings: Settings,
+    community: Community,
+    claims: codes.PassClaims,
+    passage: Passage,
+    decision: Decision,
+    device_allowed: bool | None,
+) -> Decision:
+    """A visitor code: its invitation, the host's room and the visitor rules. Recorded with
+    the host household and the invitation, never counted against the household's exit quota
+    and never paired with its residents' exits (`reconcile` leaves visitor passages out).
+
+    An offline device cannot know whether the host revoked the pass, nor the day's count or a
+    lockdown, so it refuses visitor codes (community-gate.js); synced, such a refusal is simply
+    recorded, and an offline admission (an old or tampered device) is flagged for review."""
+    at = passage.at
+    passage.code_kind = codes.CodeKind.VISITOR.value
+    decision.kind = passage.code_kind
+    decision.visitor = True
+    invitation = visitors.find(db, community=community, invitation_id=claims.subject)
+    reasons: list[Reason] = []
+    if invitation is None:
+        reasons.append(Reason.UNKNOWN)
+    else:
+        visitors.lock_household(db, invitation.household_id)
+        passage.household_id, passage.invitation_id = invitation.household_id, invitation.id
+        decision.room = invitation.household.room.label
+        decision.name_masked = mask_name(invitation.visitor_name)
+        decision.phone_masked = visitors.phone_for_guard(invitation)
+        decision.purpose = invitation.purpose
+        decision.window = (invitation.starts_at, invitation.ends_at)
+        if device_allowed is not None:  # offline: refused either way (see the docstring)
+            reasons.append(Reason.VISITOR_OFFLINE)
+        else:
+            reasons += [Reason(r) for r in visitors.assess(
+                db, community=community, invitation=invitation, direction=passage.direction,
+                at=at, zone=settings.timezone)]
+    decision.allowed = not reasons
+    if device_allowed is not None and device_allowed != decision.allowed:
+        passage.needs_review = True
+        reasons.append(Reason.OFFLINE_DISAGREES)
+        decision.allowed = device_allowed
+    passage.allowed = decision.allowed
+    passage.reasons = [r.value for r in dict.fromkeys(reasons)]
+    db.add(passage)
+    db.flush()
+    decision.reasons = [Reason(r) for r in passage.reasons]
+    decision.needs_review = passage.needs_review
+    decision.passage_id = passage.public_id
+    return decision
+
+
 def _subject(
     db: Session, *, community: Community, claims: codes.PassClaims | None
 ) -> tuple[Household | None, Person | None]:
-    if claims is None:
+    if claims is None or claims.kind is codes.CodeKind.VISITOR:
         return None, None
     if claims.kind is codes.CodeKind.PERSON:
         person = db.scalar(
@@ -400,6 +479,7 @@ def reconcile(db: Session, *, community: Community, household: Household, since:
         .options(lazyload("*"))
         .where(
             Passage.household_id == household.id,
+            Passage.invitation_id.is_(None),  # a visitor's passages pair with no resident's
             or_(
                 and_(
                     Passage.direction == Direction.EXIT,
@@ -445,6 +525,17 @@ def decision_of(passage: Passage, *, community: Community, settings: Settings) -
     """The decision as recorded (a repeated scan or sync answers what was decided first)."""
     person, household = passage.person, passage.household
     shown = person or (household.head if household else None)
+    invitation = passage.invitation
+    if invitation is not None:
+        return Decision(
+            allowed=passage.allowed, direction=passage.direction,
+            reasons=[Reason(r) for r in passage.reasons], kind=passage.code_kind,
+            name_masked=mask_name(invitation.visitor_name),
+            room=household.room.label if household else "", needs_review=passage.needs_review,
+            passage_id=passage.public_id, at=passage.at, visitor=True,
+            phone_masked=visitors.phone_for_guard(invitation), purpose=invitation.purpose,
+            window=(invitation.starts_at, invitation.ends_at),
+        )
     return Decision(
         allowed=passage.allowed,
         direction=passage.direction,

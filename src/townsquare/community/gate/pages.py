@@ -56,6 +56,8 @@ GATE_STRINGS = {
     "yellow": N_("Yellow"),
     "red": N_("Red"),
     "waiting": N_("Waiting for a code…"),
+    "visitor": N_("Visitor"),
+    "visit_window": N_("Visit: {start} – {end}"),
 }
 OFFLINE_REASONS = {
     r.value: REASON_TEXT[r]
@@ -64,6 +66,7 @@ OFFLINE_REASONS = {
         Reason.FORGED,
         Reason.EXPIRED,
         Reason.WRONG_COMMUNITY,
+        Reason.VISITOR_OFFLINE,
     )
 }
 

@@ -26,7 +26,7 @@ from townsquare.community.gate.decision import (
     replay,
     request_digest,
 )
-from townsquare.community.gate.models import Direction, Passage
+from townsquare.community.gate.models import Direction, Passage, VisitorInvitation
 from townsquare.community.models import Community, Gate, Household, Person, Room
 from townsquare.core import audit, csvout
 from townsquare.core.clock import clock
@@ -193,7 +193,8 @@ def export_csv(
                 p.household.room.label if p.household else "",
                 p.household.public_id if p.household else "",
                 p.person.public_id if p.person else "",
-                p.person.real_name if p.person else "",
+                p.person.real_name if p.person else (
+                    p.invitation.visitor_name if p.invitation else ""),  # a visitor's name
                 p.code_kind,
                 int(p.offline),
                 int(p.needs_review),
@@ -410,17 +411,23 @@ def _lock_households(
     keys = codes.public_keys(settings.effective_secret_key, community.public_id)
     households: set[str] = set()
     persons: set[str] = set()
+    invited: set[str] = set()
     for scan in scans:
         try:
             claims = codes.verify(scan.code, keys, community=community.public_id,
                                   now=scan.at.timestamp())
         except codes.CodeRefused:
             continue
+        if claims.kind is codes.CodeKind.VISITOR:
+            invited.add(claims.subject)  # a visitor: the host household is locked
+            continue
         (persons if claims.kind is codes.CodeKind.PERSON else households).add(claims.subject)
     ids = set(db.scalars(select(Household.id).where(
         Household.community_id == community.id, Household.public_id.in_(households))))
     ids |= {i for i in db.scalars(select(Person.household_id).where(
         Person.community_id == community.id, Person.public_id.in_(persons))) if i is not None}
+    ids |= set(db.scalars(select(VisitorInvitation.household_id).where(
+        VisitorInvitation.community_id == community.id, VisitorInvitation.public_id.in_(invited))))
     if ids:
         db.execute(select(Household.id).where(Household.id.in_(ids))
                    .order_by(Household.id).with_for_update())

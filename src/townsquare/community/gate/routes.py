@@ -70,6 +70,11 @@ def decision_out(decision: Decision) -> DecisionOut:
         members=[MemberChoiceOut(id=i, name_masked=n) for i, n in decision.members],
         passage=decision.passage_id,
         at=decision.at,
+        visitor=decision.visitor,
+        phone_masked=decision.phone_masked,
+        purpose=decision.purpose,
+        window_start=decision.window[0] if decision.window else None,
+        window_end=decision.window[1] if decision.window else None,
     )
 
 
@@ -90,6 +95,8 @@ def passage_out(p: Passage) -> PassageOut:
         needs_review=p.needs_review,
         returned_at=p.returned_at,
         overdue=p.overdue,
+        visitor=p.invitation.visitor_name if p.invitation else "",
+        invitation=p.invitation.public_id if p.invitation else None,
     )
 
 

@@ -67,6 +67,12 @@ class DecisionOut(BaseModel):
         default_factory=list, description="A household code going out: choose who passes")
     passage: str | None
     at: datetime | None
+    visitor: bool = Field(default=False, description="A visitor code: the host's room, the "
+                          "visitor's masked name and phone, the purpose and the window")
+    phone_masked: str = ""
+    purpose: str = ""
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 class OfflineScanIn(ScanIn):
@@ -107,6 +113,9 @@ class PassageOut(BaseModel):
     needs_review: bool
     returned_at: datetime | None
     overdue: bool
+    visitor: str = Field(default="", description="A visitor's passage: the visitor's name "
+                         "(the household is the host's)")
+    invitation: str | None = None
 
 
 class TraceOut(BaseModel):

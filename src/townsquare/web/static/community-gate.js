@@ -85,6 +85,9 @@
         nacl.sign.detached.verify(new TextEncoder().encode(parts[0] + "." + parts[1]), sig, b64d(key));
     } catch (e) { genuine = false; }
     if (!genuine) return { ok: false, reason: "forged" };
+    // A visitor code may have been revoked by its host, and the day's visitor count and a
+    // lockdown live on the server: an offline device never admits a visitor (docs/gate.md).
+    if (claims.k === "v") return { ok: false, reason: "visitor_offline" };
     const now = Date.now() / 1000;
     if (now > claims.exp || claims.iat > now + 30) return { ok: false, reason: "expired" };
     return { ok: true, claims: claims };
@@ -143,6 +146,17 @@
     result.append(el("h2", (d.allowed ? "✅ " + T.allowed : "⛔ " + T.denied), "verdict"));
     if (d.room || d.name_masked) result.append(el("p", [d.room, d.name_masked].filter(Boolean).join(" · "), "who"));
     if (d.colour) result.append(el("span", T[d.colour] || d.colour, "status-dot colour-" + d.colour));
+    if (d.visitor) {
+      // a visitor: the host's room is above; here who, why and when (the phone masked)
+      result.dataset.visitor = "1";
+      result.append(el("p", T.visitor, "badge visitor-badge"));
+      if (d.phone_masked) result.append(el("p", d.phone_masked, "visitor-phone"));
+      if (d.purpose) result.append(el("p", d.purpose, "visitor-purpose"));
+      if (d.window_start && d.window_end) {
+        const hm = (iso) => new Date(iso).toLocaleString([], { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+        result.append(el("p", fmt(T.visit_window, { start: hm(d.window_start), end: hm(d.window_end) }), "visitor-window"));
+      }
+    } else delete result.dataset.visitor;
     if (d.quota_left !== null && d.quota_left !== undefined && d.direction === "exit")
       result.append(el("p", fmt(T.quota, { left: d.quota_left, total: d.quota_total }), "quota"));
     const list = document.createElement("ul");
@@ -175,6 +189,7 @@
     result.className = "card gate-result idle";
     delete result.dataset.allowed;
     delete result.dataset.reasons;
+    delete result.dataset.visitor;
     const waiting = document.createElement("p");
     waiting.className = "muted";
     waiting.textContent = T.waiting;
