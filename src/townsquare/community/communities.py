@@ -39,6 +39,7 @@ _PLATFORM_ROLE = {
     CommunityRoleKind.GUARD: Role.GUARD,
     CommunityRoleKind.PROPERTY_MANAGER: Role.PROPERTY_MANAGER,
     CommunityRoleKind.COMMITTEE: Role.COMMITTEE,
+    CommunityRoleKind.TECHNICIAN: Role.TECHNICIAN,
 }
 
 

@@ -259,23 +259,20 @@ def test_a_closed_trade_gives_way_to_a_new_attempt(database, settings, world):
 def test_rating_goes_to_scoring_once(database, settings, world):
     rep = w.report(database, world)
     w.to_in_progress(database, world, rep)
-    with database.unit_of_work() as db:
-        with pytest.raises(repairs.RepairStateError):
-            repairs.rate(db, actor=db.get_one(User, world.head.id), ticket_id=rep, stars=5,
-                         settings=settings)
+    with database.unit_of_work() as db, pytest.raises(repairs.RepairStateError):
+        repairs.rate(db, actor=db.get_one(User, world.head.id), ticket_id=rep, stars=5,
+                     settings=settings)
     w.act(database, world.technician, repairs.finish, rep)
-    with database.unit_of_work() as db:
-        with pytest.raises(ValidationFailed):
-            repairs.rate(db, actor=db.get_one(User, world.head.id), ticket_id=rep, stars=6,
-                         settings=settings)
+    with database.unit_of_work() as db, pytest.raises(ValidationFailed):
+        repairs.rate(db, actor=db.get_one(User, world.head.id), ticket_id=rep, stars=6,
+                     settings=settings)
     with database.unit_of_work() as db:
         rated = repairs.rate(db, actor=db.get_one(User, world.head.id), ticket_id=rep,
                              stars=4, comment="很快", settings=settings)
         assert rated.rating == 4
-    with database.unit_of_work() as db:
-        with pytest.raises(repairs.RepairStateError):
-            repairs.rate(db, actor=db.get_one(User, world.spouse.id), ticket_id=rep, stars=1,
-                         settings=settings)
+    with database.unit_of_work() as db, pytest.raises(repairs.RepairStateError):
+        repairs.rate(db, actor=db.get_one(User, world.spouse.id), ticket_id=rep, stars=1,
+                     settings=settings)
     with database.unit_of_work() as db:
         events = db.scalars(select(BehaviourEvent).where(
             BehaviourEvent.type == EventType.RATING)).all()

@@ -36,6 +36,15 @@ class RepairFigures:
     completion_on_target: float | None = None
     rating_average: float | None = None
 
+    @property
+    def response_pct(self) -> float | None:
+        return None if self.response_on_target is None else round(100 * self.response_on_target, 1)
+
+    @property
+    def completion_pct(self) -> float | None:
+        return None if self.completion_on_target is None else round(
+            100 * self.completion_on_target, 1)
+
 
 def _share(met: int, due: int) -> float | None:
     return met / due if due else None

@@ -27,7 +27,8 @@ from townsquare.messaging import service as messaging
 from townsquare.miniapps.models import MiniApp
 
 S = Status
-TEMPLATE = ("repair_late", "报修超时提醒", "{location} 的报修已超过目标时间（{target}），请尽快处理。")
+TEMPLATE = ("repair_late", "报修超时提醒",
+            "{location} 的报修已超过目标时间（{target}），请尽快处理。")
 NOT_RESPONDED = (S.REPORTED, S.ASSIGNED)
 NOT_DONE = (S.REPORTED, S.ASSIGNED, S.ACCEPTED, S.ON_THE_WAY, S.IN_PROGRESS)
 

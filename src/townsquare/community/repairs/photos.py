@@ -9,6 +9,7 @@ from townsquare.core import images
 from townsquare.core.errors import NotFound, ValidationFailed
 
 MAX_PER_TICKET = 4
+MAX_BYTES = images.MAX_BYTES
 FULL_SIDE, THUMB_SIDE = 1280, 320
 SIZES = ("full", "thumb")
 

@@ -1,7 +1,7 @@
 """Product pictures: an upload is checked (`core.images`: size, a real JPEG, PNG, WebP or GIF by
-its content, not its name, sensible dimensions) and stored re-encoded as JPEG under the data directory, with
-a thumbnail. Re-encoding drops whatever else the file carried (EXIF with its GPS position,
-scripts hidden in comments) and serves one safe type."""
+its content, not its name, sensible dimensions) and stored re-encoded as JPEG under the data
+directory, with a thumbnail. Re-encoding drops whatever else the file carried (EXIF with its
+GPS position, scripts hidden in comments) and serves one safe type."""
 
 from __future__ import annotations
 
