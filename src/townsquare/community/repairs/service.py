@@ -45,8 +45,9 @@ S = Status
 TECHNICIAN = CommunityRoleKind.TECHNICIAN
 STAFF = (access.PM, access.COMMITTEE)
 PRICE_MAX_FEN = 10_000_000  # ¥100,000
-RESIDENT_MAY_CANCEL = (S.REPORTED, S.ASSIGNED, S.ACCEPTED)  # before anyone is on the way
-PROPERTY_MAY_CANCEL = (S.REPORTED, S.ASSIGNED, S.ACCEPTED, S.ON_THE_WAY)
+# the household before anyone is on the way; the property until the work starts
+RESIDENT_MAY_CANCEL: tuple[Status, ...] = (S.REPORTED, S.ASSIGNED, S.ACCEPTED)
+PROPERTY_MAY_CANCEL: tuple[Status, ...] = (S.REPORTED, S.ASSIGNED, S.ACCEPTED, S.ON_THE_WAY)
 
 
 class RepairStateError(Conflict):
