@@ -25,6 +25,7 @@ from townsquare.core.ids import new_id
 from townsquare.core.progress import progress as reporting
 from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
 from townsquare.core.settings import Settings
+from townsquare.community.repairs import demo as repairs_demo
 from townsquare.delivery import demo as delivery_demo
 from townsquare.merchants.models import (
     Authorization,
@@ -66,6 +67,7 @@ DEMO_LOGINS = (
     ("committee", "committee", "/community/committee"),
     ("guard", "guard", "/community/staff"),
     ("rider (shop's own)", "rider", "/rider"),
+    ("repair technician", "technician", "/community/repairs/work"),  # community-repairs
 )
 # The epidemic-services hub is Wuhan's (the home page's first city): its services are run by
 # merchants serving Wuhan and speak of Wuhan's districts, hospitals and test sites.
@@ -96,6 +98,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
                                               password=DEMO_PASSWORD)),
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
+        # community-repairs: technicians and a ticket in every state (pays from the wallet)
+        ("repairs", lambda: repairs_demo.seed(db, settings=settings, password=DEMO_PASSWORD)),
         ("orders", lambda: demo_orders.seed(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
