@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.identity import id_check_char, mask_id_number
 from townsquare.accounts.models import Identity, Role, RoleGrant, User
+from townsquare.community.repairs import demo as repairs_demo
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.ids import new_id
 from townsquare.core.progress import progress as reporting
 from townsquare.core.security import hash_password, keyed_digest, new_token, token_digest
 from townsquare.core.settings import Settings
-from townsquare.community.repairs import demo as repairs_demo
 from townsquare.delivery import demo as delivery_demo
 from townsquare.merchants.models import (
     Authorization,
