@@ -4,8 +4,9 @@ Only three places: the `return_url` the merchant's app gave with the trade (page
 its signed call; never an address from the browser, so no open redirect), a page of this site
 the platform's own trade named (an order's page, `/me/orders/…`, a repair's, `/community/…`),
 or back into the mini-app in the shell. A page/wap pay return carries Alipay's synchronous
-return parameters (`alipay.trade.page.pay.return` / `alipay.trade.wap.pay.return`), signed RSA2 with the platform
-key over all but `sign` and `sign_type`, which the SDKs' `verify` checks."""
+return parameters (`alipay.trade.page.pay.return` / `alipay.trade.wap.pay.return`), signed
+RSA2 with the platform key over all but `sign` and `sign_type`, which the SDKs' `verify`
+checks."""
 
 from __future__ import annotations
 
