@@ -82,8 +82,10 @@ def _advance(db: Session, ticket_id: str, *, until: str, manager: User, technici
                            note="已处理" if not price else "更换配件，按物业收费标准收费")
 
 
-def seed(db: Session, *, settings: Settings, password: str) -> None:
-    """Technicians for both communities and a ticket in every state in the first."""
+def seed(db: Session, *, settings: Settings, password: str,
+         resident_username: str = "resident") -> None:
+    """Technicians for both communities and a ticket in every state in the first (the
+    resident's household reports three of them and pays one; twice is once)."""
     communities = list(db.scalars(select(Community).order_by(Community.id)).all())[:2]
     if not communities or db.scalar(select(User.id).where(User.username == "technician")):
         return
@@ -92,10 +94,10 @@ def seed(db: Session, *, settings: Settings, password: str) -> None:
     manager = db.scalar(select(User).join(CommunityRole, CommunityRole.user_id == User.id)
                         .where(CommunityRole.community_id == community.id,
                                CommunityRole.role == CommunityRoleKind.PROPERTY_MANAGER))
-    resident = db.scalar(select(User).where(User.username == "resident"))
+    resident = db.scalar(select(User).where(User.username == resident_username))
     reporters = [resident] + list(db.scalars(
         select(User).join(Person, Person.user_id == User.id)
-        .where(Person.community_id == community.id, User.username != "resident")
+        .where(Person.community_id == community.id, User.username != resident_username)
         .order_by(Person.id).limit(8)))
     found = clock.frozen
     now = clock.now()
