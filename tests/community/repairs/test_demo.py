@@ -35,8 +35,8 @@ def test_the_demo_has_a_ticket_in_every_state(database, settings, make_user):
         for community, username in ((world.com, "technician"),
                                     (world.base.other_com, "technician2")):
             found = access.get_community(db, community_id=community)
-            assert [u.username for u in service.technicians(
-                db, actor=None, community=found)] == [username]
+            assert username in [u.username for u in service.technicians(
+                db, actor=None, community=found)]
         assert reconcile(db).sound
     assert ("repair technician", "technician", "/community/repairs/work") in DEMO_LOGINS
 

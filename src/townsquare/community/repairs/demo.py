@@ -95,6 +95,8 @@ def seed(db: Session, *, settings: Settings, password: str,
                         .where(CommunityRole.community_id == community.id,
                                CommunityRole.role == CommunityRoleKind.PROPERTY_MANAGER))
     resident = db.scalar(select(User).where(User.username == resident_username))
+    if manager is None or resident is None:
+        return
     reporters = [resident] + list(db.scalars(
         select(User).join(Person, Person.user_id == User.id)
         .where(Person.community_id == community.id, User.username != resident_username)
@@ -105,10 +107,9 @@ def seed(db: Session, *, settings: Settings, password: str,
         for index, (category, place, location, description, until, price, hours) in enumerate(
                 TICKETS):
             # the demo resident's household: the one to pay and the rated one
+            neighbours = reporters[1:] or [resident]
             reporter = resident if until in ("awaiting_payment", "confirmed", "reported") \
-                else reporters[1 + index % max(1, len(reporters) - 1)]
-            if reporter is None:
-                continue
+                else neighbours[index % len(neighbours)]
             clock.freeze(now - timedelta(hours=hours))
             ticket = repairs.report(
                 db, actor=reporter, community=community, category=category, place=place,
