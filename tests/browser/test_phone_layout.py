@@ -41,6 +41,7 @@ def _pages(database) -> list[tuple[str, str]]:
         ("community", f"/community/{community}"), ("code", f"/community/{community}/code"),
         ("declare", f"/community/{community}/declare"),
         ("notices", f"/community/{community}/notices"),
+        ("repairs", f"/community/{community}/repairs"),  # community-repairs
     ]
 
 
