@@ -277,3 +277,24 @@ def test_rating_goes_to_scoring_once(database, settings, world):
         events = db.scalars(select(BehaviourEvent).where(
             BehaviourEvent.type == EventType.RATING)).all()
         assert [(e.order_id, e.rating) for e in events] == [(rep, 4)]
+
+
+def test_a_move_from_a_stale_read_loses_to_the_write_that_came_first(database, world):
+    """The UPDATE carries its own condition: what another writer changed after this session read
+    the ticket wins, and the stale move changes nothing."""
+    from sqlalchemy import update
+
+    rep = w.report(database, world)
+    w.act(database, world.manager, repairs.assign, rep, technician_username="tech")
+    with database.unit_of_work() as db:
+        stale = w.ticket(db, rep)
+        assert stale.status == S.ASSIGNED
+        db.execute(update(RepairTicket).where(RepairTicket.id == stale.id)
+                   .values(status=S.CANCELLED).execution_options(synchronize_session=False))
+        assert stale.status == S.ASSIGNED  # this session still believes it is assigned
+        with pytest.raises(repairs.RepairStateError):
+            repairs._move(db, stale, from_=[S.ASSIGNED], to=S.ACCEPTED, actor=None,
+                          actor_kind="technician")
+        assert stale.status == S.CANCELLED
+        assert db.scalar(select(func.count()).select_from(RepairEvent).where(
+            RepairEvent.ticket_id == stale.id)) == 2  # reported, assigned: nothing more

@@ -104,7 +104,9 @@ def remind_late(db: Session, *, settings: Settings) -> Tick:
             miniapp = property_seller.property_miniapp(db, community)
         except property_seller.NoPropertyMerchant:
             continue  # nobody to tell through
-        targets = service.targets_of(db, community)
+        # the targets the ticket was reported under (a later change does not move them)
+        respond_target = int((ticket.respond_by - ticket.reported_at).total_seconds() // 60)
+        complete_target = int((ticket.complete_by - ticket.reported_at).total_seconds() // 3600)
         age = now - ticket.reported_at
         link = f"/community/{community.public_id}/manage/repairs/{ticket.public_id}"
         if ticket.status in NOT_RESPONDED and ticket.respond_by < now and _claim(
@@ -114,8 +116,8 @@ def remind_late(db: Session, *, settings: Settings) -> Tick:
                 db, kind="repair.late_response", merchant_id=miniapp.merchant_id,
                 miniapp=miniapp, link=link,
                 params={"community": community.name, "location": ticket.location,
-                        "minutes": minutes, "target": targets.respond_minutes})
-            _tell_technician(db, settings, miniapp, ticket, f"{targets.respond_minutes} 分钟")
+                        "minutes": minutes, "target": respond_target})
+            _tell_technician(db, settings, miniapp, ticket, f"{respond_target} 分钟")
             counts.late_response += 1
         if ticket.complete_by < now and _claim(db, ticket, "complete"):
             hours = int(age.total_seconds() // 3600)
@@ -123,8 +125,8 @@ def remind_late(db: Session, *, settings: Settings) -> Tick:
                 db, kind="repair.late_completion", merchant_id=miniapp.merchant_id,
                 miniapp=miniapp, link=link,
                 params={"community": community.name, "location": ticket.location,
-                        "hours": hours, "target": targets.complete_hours})
-            _tell_technician(db, settings, miniapp, ticket, f"{targets.complete_hours} 小时")
+                        "hours": hours, "target": complete_target})
+            _tell_technician(db, settings, miniapp, ticket, f"{complete_target} 小时")
             counts.late_completion += 1
     return counts
 
