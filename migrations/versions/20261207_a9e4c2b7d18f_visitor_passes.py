@@ -1,7 +1,7 @@
 """visitor passes: visitor rules per community, invitations, passages name their invitation
 
 Revision ID: a9e4c2b7d18f
-Revises: c4e8a2f6d159
+Revises: a9c3e5f7b214
 Create Date: 2026-12-07 14:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'a9e4c2b7d18f'
-down_revision = 'c4e8a2f6d159'
+down_revision = 'a9c3e5f7b214'
 branch_labels = None
 depends_on = None
 

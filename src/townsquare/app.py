@@ -16,6 +16,8 @@ from townsquare.community.bills import payment as bill_payments
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
 from townsquare.community.gate import visitor_pages, visitor_routes  # issue 18: visitors
+from townsquare.community.repairs import pages as repair_pages
+from townsquare.community.repairs import payment as repair_payments
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
@@ -100,6 +102,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     gateway_isv_pages.router, gateway_reference_pages.router, gateway_debug_pages.router,
     scoring_routes.router, scoring_pages.router,
     messaging_routes.router, messaging_pages.router,
+    # community-repairs: fixed /community/repairs/… and /community/committee/repairs paths
+    # before the resident pages' /community/{community_id}
+    repair_pages.router,
     community_routes.router, staff_pages.router, resident_pages.router,
     gate_routes.router, gate_pages.router,
     bill_pages.router,  # issue 18: fee bills (/community/{com}/bills, …/manage/bills)
@@ -137,6 +142,7 @@ def connect_hooks() -> None:
     ordering_shop_setup.connect()  # the registry asks which stores a shop mini-app may name
     order_payments.connect()  # orders follow their trades (paid, closed, refunded)
     order_deliveries.connect()  # delivery orders ask for couriers and follow them
+    repair_payments.connect()  # community-repairs: a repair's charge paid in the cashier
     # checkout asks traffic (above ordering) for the best campaign discount of the mini-app
     ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
     # --- issue 18: fee bills follow their payments' trades (paid, closed, refunded)

@@ -42,6 +42,7 @@ def _pages(database) -> list[tuple[str, str]]:
         ("declare", f"/community/{community}/declare"),
         ("notices", f"/community/{community}/notices"),
         ("fee-bills", f"/community/{community}/bills"),  # issue 18
+        ("repairs", f"/community/{community}/repairs"),  # community-repairs
     ]
 
 

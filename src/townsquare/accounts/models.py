@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     GUARD = "guard"
     PROPERTY_MANAGER = "property_manager"
     COMMITTEE = "committee"
+    TECHNICIAN = "technician"  # a community's repair technician (community/repairs)
 
 
 class User(Timestamped, Base):

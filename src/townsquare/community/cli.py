@@ -75,3 +75,17 @@ def purge() -> None:
         deleted = jobs.purge(db, settings=settings)
     days = settings.health_retention_days
     console.print(f"Deleted {deleted} declarations older than {days} days")
+
+
+@app.command("repairs-tick")
+def repairs_tick() -> None:
+    """Repairs: remind the property of tickets past their targets (once each), and confirm
+    tickets done longer ago than the community's auto-confirm days."""
+    from townsquare.community.repairs import jobs as repair_jobs
+
+    with _database().unit_of_work() as db:
+        counts = repair_jobs.tick(db, settings=get_settings())
+    console.print(
+        f"late response: {counts.late_response}, late completion: {counts.late_completion}, "
+        f"confirmed automatically: {counts.auto_confirmed}"
+    )

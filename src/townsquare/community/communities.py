@@ -39,6 +39,7 @@ _PLATFORM_ROLE = {
     CommunityRoleKind.GUARD: Role.GUARD,
     CommunityRoleKind.PROPERTY_MANAGER: Role.PROPERTY_MANAGER,
     CommunityRoleKind.COMMITTEE: Role.COMMITTEE,
+    CommunityRoleKind.TECHNICIAN: Role.TECHNICIAN,
 }
 
 
@@ -137,12 +138,12 @@ def grant_role(
     db: Session, *, actor: User | None, community: Community, username: str, role: str
 ) -> CommunityRole:
     """Give a user a role in a community: the operator assigns property managers and committee
-    members; a property manager assigns guards."""
+    members; a property manager assigns guards and technicians."""
     try:
         kind = CommunityRoleKind(role)
     except ValueError:
         raise ValidationFailed("Unknown community role.") from None
-    if kind == CommunityRoleKind.GUARD:
+    if kind in (CommunityRoleKind.GUARD, CommunityRoleKind.TECHNICIAN):
         if not (actor is None or actor.has_role(Role.OPERATOR)):
             access.require(db, actor=actor, community=community, roles=[access.PM])
     elif kind == CommunityRoleKind.HOUSEHOLD_HEAD:

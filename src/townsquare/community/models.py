@@ -195,6 +195,7 @@ class CommunityRoleKind(enum.StrEnum):
     PROPERTY_MANAGER = "property_manager"
     COMMITTEE = "committee"  # residents' committee: read-mostly, may oversee several communities
     HOUSEHOLD_HEAD = "household_head"  # granted when a registered head verifies
+    TECHNICIAN = "technician"  # property staff who do repairs (community/repairs), added by the PM
 
 
 class CommunityRole(Base):

@@ -50,7 +50,7 @@ def staff_home(request: Request, db: DbSession, user: CurrentUser) -> HTMLRespon
     roles = {
         kind: access.communities_for(db, actor=user, roles=[kind])
         for kind in (CommunityRoleKind.PROPERTY_MANAGER, CommunityRoleKind.COMMITTEE,
-                     CommunityRoleKind.GUARD)
+                     CommunityRoleKind.GUARD, CommunityRoleKind.TECHNICIAN)
     }
     return render(request, "community/staff.html", roles=roles)
 

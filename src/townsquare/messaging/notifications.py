@@ -80,6 +80,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "shop.message": (N_("{resident} wrote to {miniapp}"),
                      N_("The resident waits for an answer; how fast shops answer counts in "
                         "their score.")),
+    # community repairs (community/repairs/jobs.py): a ticket past its community's target
+    "repair.late_response": (N_("A repair at {community} is waiting for a technician"),
+                             N_("{location}: reported {minutes} minutes ago, the target is "
+                                "{target} minutes.")),
+    "repair.late_completion": (N_("A repair at {community} is not done in time"),
+                               N_("{location}: reported {hours} hours ago, the target is "
+                                  "{target} hours.")),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")
 VALUE_MAX = 200

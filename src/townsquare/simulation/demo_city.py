@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.identity import id_check_char, mask_id_number
 from townsquare.accounts.models import Identity, Role, RoleGrant, User
 from townsquare.community.gate import visitor_demo  # issue 18: visitors
+from townsquare.community.repairs import demo as repairs_demo
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.ids import new_id
@@ -67,6 +68,7 @@ DEMO_LOGINS = (
     ("committee", "committee", "/community/committee"),
     ("guard", "guard", "/community/staff"),
     ("rider (shop's own)", "rider", "/rider"),
+    ("repair technician", "technician", "/community/repairs/work"),  # community-repairs
 )
 # The epidemic-services hub is Wuhan's (the home page's first city): its services are run by
 # merchants serving Wuhan and speak of Wuhan's districts, hospitals and test sites.
@@ -99,6 +101,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("visitors", lambda: visitor_demo.seed(db, settings=settings)),  # issue 18: visitors
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("fee bills", lambda: _fee_bills(db, settings=settings, seed=seed)),  # issue 18
+        # community-repairs: technicians and a ticket in every state (pays from the wallet)
+        ("repairs", lambda: repairs_demo.seed(db, settings=settings, password=DEMO_PASSWORD)),
         ("orders", lambda: demo_orders.seed(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})

@@ -1,26 +1,26 @@
-"""Product pictures: an upload is checked (size, a real JPEG, PNG, WebP or GIF by its content,
-not its name, sensible dimensions) and stored re-encoded as JPEG under the data directory, with
-a thumbnail. Re-encoding drops whatever else the file carried (EXIF with its GPS position,
-scripts hidden in comments) and serves one safe type."""
+"""Product pictures: an upload is checked (`core.images`: size, a real JPEG, PNG, WebP or GIF by
+its content, not its name, sensible dimensions) and stored re-encoded as JPEG under the data
+directory, with a thumbnail. Re-encoding drops whatever else the file carried (EXIF with its
+GPS position, scripts hidden in comments) and serves one safe type."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
+from townsquare.core import images
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.ordering.catalog.models import Picture
 from townsquare.ordering.catalog.service import get_product
 
-MAX_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # refuses decompression bombs before they are decoded
-MIN_SIDE, MAX_SIDE = 64, 8000
+MAX_BYTES, MAX_PIXELS = images.MAX_BYTES, images.MAX_PIXELS
+MIN_SIDE, MAX_SIDE = images.MIN_SIDE, images.MAX_SIDE
 FULL_SIDE, THUMB_SIDE = 1280, 320
-FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+FORMATS = images.FORMATS
 MAX_PER_PRODUCT = 6
 SIZES = ("full", "thumb")
 
@@ -36,34 +36,11 @@ def path_of(data_dir: Path, picture_id: str, size: str) -> Path:
 
 
 def _open(data: bytes) -> Image.Image:
-    if not data:
-        raise ValidationFailed("Choose a picture to upload.", field="picture")
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed("A picture is at most 5 MB.", field="picture")
-    refused = ValidationFailed("Upload a JPEG, PNG, WebP or GIF picture.", field="picture")
-    try:
-        image = Image.open(io.BytesIO(data))
-        if image.format not in FORMATS:
-            raise refused
-        width, height = image.size
-        if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-            raise ValidationFailed("A picture is at most {n} pixels on a side.", n=MAX_SIDE,
-                                   field="picture")
-        if min(width, height) < MIN_SIDE:
-            raise ValidationFailed("A picture is at least {n} pixels on a side.", n=MIN_SIDE,
-                                   field="picture")
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise refused from exc
-    return ImageOps.exif_transpose(image).convert("RGB")
+    return images.open_checked(data)
 
 
 def _jpeg(image: Image.Image, side: int) -> bytes:
-    copy = image.copy()
-    copy.thumbnail((side, side))
-    out = io.BytesIO()
-    copy.save(out, "JPEG", quality=85, optimize=True)
-    return out.getvalue()
+    return images.jpeg(image, side)
 
 
 def add_picture(db: Session, *, actor: User | None, product_id: str, data: bytes,

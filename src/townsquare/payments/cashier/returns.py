@@ -2,10 +2,11 @@
 
 Only three places: the `return_url` the merchant's app gave with the trade (page/wap pay, through
 its signed call; never an address from the browser, so no open redirect), a page of this site
-the platform's own trade named (an order's page, `/me/orders/…`), or back into the mini-app in
-the shell. A page/wap pay return carries Alipay's synchronous return parameters
-(`alipay.trade.page.pay.return` / `alipay.trade.wap.pay.return`), signed RSA2 with the platform
-key over all but `sign` and `sign_type`, which the SDKs' `verify` checks."""
+the platform's own trade named (an order's page, `/me/orders/…`, a repair's, `/community/…`),
+or back into the mini-app in the shell. A page/wap pay return carries Alipay's synchronous
+return parameters (`alipay.trade.page.pay.return` / `alipay.trade.wap.pay.return`), signed
+RSA2 with the platform key over all but `sign` and `sign_type`, which the SDKs' `verify`
+checks."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from townsquare.payments.trades.models import Trade
 from townsquare.payments.trades.notices import seller_id
 
 OWN_PAGES = ("/me/orders/", "/community/")  # pages of this site a trade may return to
-# (ordering's orders; the community's own pages: fee bills, issue 18)
+# (ordering's orders; the community's own charges: fee bills, repairs)
 RETURN_METHODS = {
     "FAST_INSTANT_TRADE_PAY": "alipay.trade.page.pay.return",
     "QUICK_WAP_WAY": "alipay.trade.wap.pay.return",
