@@ -17,6 +17,8 @@ from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
 from townsquare.delivery import jobs as delivery_jobs
+from townsquare.community.services import bookings as community_bookings
+from townsquare.community.services import pages as community_service_pages
 from townsquare.delivery import pages as delivery_pages
 from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods
@@ -111,6 +113,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
     delivery_routes.router, delivery_pages.router,
+    # issue 18, community-market: the community's services marketplace
+    community_service_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
@@ -134,6 +138,8 @@ def connect_hooks() -> None:
     order_deliveries.connect()  # delivery orders ask for couriers and follow them
     # checkout asks traffic (above ordering) for the best campaign discount of the mini-app
     ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
+    # issue 18, community-market: service bookings follow their trades
+    community_bookings.connect()
 
 
 def _start_trade_jobs(app: FastAPI) -> None:
