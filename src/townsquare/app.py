@@ -13,12 +13,12 @@ from townsquare.community import resident_pages, staff_pages
 from townsquare.community import routes as community_routes
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
+from townsquare.community.services import bookings as community_bookings
+from townsquare.community.services import pages as community_service_pages
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
 from townsquare.delivery import jobs as delivery_jobs
-from townsquare.community.services import bookings as community_bookings
-from townsquare.community.services import pages as community_service_pages
 from townsquare.delivery import pages as delivery_pages
 from townsquare.delivery import routes as delivery_routes
 from townsquare.events import gateway_methods as events_methods

@@ -73,11 +73,10 @@ def test_refused_with_a_reason_and_the_service_cannot_be_listed(database, world)
 
 
 def test_a_stranger_cannot_apply_for_a_merchant(database, world):
-    with database.unit_of_work() as db:
-        with pytest.raises(PermissionDenied):
-            admissions.apply(db, actor=_user(db, world.base.outsider),
-                             community=cw.community(db, world.com),
-                             miniapp_id=world.water_app, offer="冒充")
+    with database.unit_of_work() as db, pytest.raises(PermissionDenied):
+        admissions.apply(db, actor=_user(db, world.base.outsider),
+                         community=cw.community(db, world.com),
+                         miniapp_id=world.water_app, offer="冒充")
 
 
 def test_either_side_ends_and_the_service_leaves_the_residents_page(database, world):

@@ -22,8 +22,8 @@ from townsquare.community.services import catalog
 from townsquare.community.services.models import Booking, BookingStatus, Service
 from townsquare.core import audit
 from townsquare.core.clock import clock
-from townsquare.core.ids import new_id
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
+from townsquare.core.ids import new_id
 from townsquare.core.settings import Settings, get_settings
 from townsquare.core.text import well_formed
 from townsquare.events import intake
@@ -100,7 +100,8 @@ def book(db: Session, *, actor: User, community: Community, service_id: str,
                 hold_key=f"service:{actor.id}:{idempotency_key}",
                 expires_at=now + timedelta(minutes=PAY_MINUTES), now=now)
     rate = service.admission.commission_bp if service.admission else 0
-    booking = Booking(public_id=new_id("svb"), community_id=community.id, service_id=service.id, user_id=actor.id,
+    booking = Booking(public_id=new_id("svb"), community_id=community.id,
+                      service_id=service.id, user_id=actor.id,
                       idempotency_key=idempotency_key, miniapp_id=miniapp.id,
                       merchant_id=miniapp.merchant_id, slot_start=slot_start, hold_id=held.id,
                       trade_no="", price_fen=service.price_fen, commission_bp=rate,

@@ -33,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=400)]
 STATUS_LABELS = {
     BookingStatus.CREATED: N_("Waiting for payment"), BookingStatus.PAID: N_("Paid"),
-    BookingStatus.ON_THE_WAY: N_("On the way"), BookingStatus.DONE: N_("Done"),
+    BookingStatus.ON_THE_WAY: N_("Provider on the way"), BookingStatus.DONE: N_("Done"),
     BookingStatus.CANCELLED: N_("Cancelled"),
 }
 ADMISSION_LABELS = {
@@ -97,8 +97,9 @@ def _booking_page(request: Request, db: Session, user: User, community_id: str,
         db.rollback()
     community = access.get_community(db, community_id=community_id)
     booking = bookings.mine(db, actor=user, community=community, booking_id=booking_id)
-    context = {"community": community, "booking": booking,
-               "provider": catalog.provider_name(db, booking.service), **LABELS}
+    context: dict[str, Any] = {"community": community, "booking": booking,
+                               "provider": catalog.provider_name(db, booking.service),
+                               **LABELS}
     if exc is not None:
         return rejected(request, db, "community/service_booking.html", exc, **context)
     return render(request, "community/service_booking.html", **context)
