@@ -97,6 +97,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         ("communities", city.communities),
         ("wallet", lambda: _demo_wallet(db, settings=settings)),
         ("orders", lambda: demo_orders.seed(db, settings=settings)),
+        # issue 18, community-market: catalogs, an admitted merchant, paid bookings
+        ("community services", lambda: _community_services(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
         )),
@@ -131,6 +133,13 @@ def _demo_wallet(db: Session, *, settings: Settings) -> None:
     resident = db.scalar(select(User).where(User.username == "resident"))
     if resident is not None:
         wallet_demo.prepare(db, settings=settings, user=resident, password=DEMO_PASSWORD)
+
+
+def _community_services(db: Session, *, settings: Settings) -> None:
+    """The demo communities' service catalogs, admitted merchant and bookings (issue 18)."""
+    from townsquare.community.services import demo as services_demo
+
+    services_demo.seed(db, settings=settings)
 
 
 def _traffic(db: Session, *, settings: Settings, seed: int) -> None:
