@@ -13,6 +13,7 @@ from townsquare.community import resident_pages, staff_pages
 from townsquare.community import routes as community_routes
 from townsquare.community.gate import pages as gate_pages
 from townsquare.community.gate import routes as gate_routes
+from townsquare.community.services import admissions as community_admissions
 from townsquare.community.services import bookings as community_bookings
 from townsquare.community.services import pages as community_service_pages
 from townsquare.core.database import Database
@@ -140,6 +141,8 @@ def connect_hooks() -> None:
     ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
     # issue 18, community-market: service bookings follow their trades
     community_bookings.connect()
+    # checkout asks the community (above ordering) whose commission an admitted shop's order owes
+    ordering_orders.set_commission_provider(community_admissions.order_commission)
 
 
 def _start_trade_jobs(app: FastAPI) -> None:

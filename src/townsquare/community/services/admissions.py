@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
 from townsquare.community import access
-from townsquare.community.models import Community
+from townsquare.community.models import Community, Person
 from townsquare.community.services.models import Admission, AdmissionStatus
 from townsquare.core import audit
 from townsquare.core.clock import clock
@@ -151,3 +151,16 @@ def of_merchant(db: Session, *, actor: User | None, merchant_id: int) -> list[Ad
 
 def is_open(admission: Admission | None) -> bool:
     return admission is None or admission.status is A.APPROVED
+
+
+def order_commission(db: Session, miniapp: MiniApp, buyer: User) -> tuple[int, int] | None:
+    """Ordering's commission provider: (community id, rate) when the shop's mini-app is admitted
+    to a community the buyer is a verified resident of (the lowest such community's, if
+    several), else None. Connected by townsquare.app.connect_hooks."""
+    row = db.execute(
+        select(Admission.community_id, Admission.commission_bp)
+        .join(Person, Person.community_id == Admission.community_id)
+        .where(Admission.miniapp_id == miniapp.id, Admission.status == A.APPROVED,
+               Person.user_id == buyer.id)
+        .order_by(Admission.community_id).limit(1)).first()
+    return (int(row[0]), int(row[1])) if row is not None and row[1] > 0 else None
