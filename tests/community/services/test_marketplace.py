@@ -241,3 +241,22 @@ def test_status_rating_and_complaint_reach_scoring(database, settings, world):
         assert ("rating", 4, None) in {(str(k), r, c) for k, r, c in kinds}
         assert ("complaint", None, "late") in {(str(k), r, c) for k, r, c in kinds}
         assert ("order_fulfilled", None, None) in {(str(k), r, c) for k, r, c in kinds}
+
+
+def test_the_merchants_payments_statement_names_the_community_commission(
+        database, settings, world):
+    from townsquare.payments.trades import statements as payment_statements
+
+    _, svc = w.admit(database, world, commission_bp=800)
+    svb, trade_no = w.book(database, settings, world, svc)
+    ow.pay(database, settings, world.resident, trade_no)
+    with database.unit_of_work() as db:
+        bookings.refund(db, actor=_user(db, world.water_staff),
+                        community=cw.community(db, world.com), booking_id=svb, amount_fen=944)
+    with database.unit_of_work() as db:
+        day = w.NOW.astimezone(__import__("zoneinfo").ZoneInfo(settings.timezone)).date()
+        statement = payment_statements.build(db, merchant_id=world.water_merchant_id, first=day,
+                                             last=day, timezone=settings.timezone)
+        assert [(line.kind, line.community_fen) for line in statement.lines] == [
+            ("payment", 151), ("refund", -75)]
+        assert statement.totals["community_fen"] == 76
