@@ -18,6 +18,9 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.community.gate import visitor_pages, visitor_routes  # issue 18: visitors
 from townsquare.community.repairs import pages as repair_pages
 from townsquare.community.repairs import payment as repair_payments
+from townsquare.community.services import admissions as community_admissions
+from townsquare.community.services import bookings as community_bookings
+from townsquare.community.services import pages as community_service_pages
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
@@ -121,6 +124,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     ledger_pages.router, ledger_merchant_pages.router,
     trade_pages.router,
     delivery_routes.router, delivery_pages.router,
+    # issue 18, community-market: the community's services marketplace
+    community_service_pages.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.
@@ -147,6 +152,10 @@ def connect_hooks() -> None:
     ordering_orders.set_discount_provider(campaign_discounts.checkout_discount)
     # --- issue 18: fee bills follow their payments' trades (paid, closed, refunded)
     bill_payments.connect()
+    # issue 18, community-market: service bookings follow their trades
+    community_bookings.connect()
+    # checkout asks the community (above ordering) whose commission an admitted shop's order owes
+    ordering_orders.set_commission_provider(community_admissions.order_commission)
 
 
 def _start_trade_jobs(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from townsquare.community import models as community  # noqa: F401
 from townsquare.community.bills import models as community_bills  # noqa: F401
 from townsquare.community.gate import models as community_gate  # noqa: F401
 from townsquare.community.repairs import models as community_repairs  # noqa: F401
+from townsquare.community.services import models as community_services  # noqa: F401
 from townsquare.core import audit, generations  # noqa: F401
 from townsquare.core.database import Base
 from townsquare.delivery import models as delivery  # noqa: F401

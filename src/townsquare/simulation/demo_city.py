@@ -104,6 +104,8 @@ def ensure(db: Session, *, settings: Settings, seed: int, progress: Console | No
         # community-repairs: technicians and a ticket in every state (pays from the wallet)
         ("repairs", lambda: repairs_demo.seed(db, settings=settings, password=DEMO_PASSWORD)),
         ("orders", lambda: demo_orders.seed(db, settings=settings)),
+        # issue 18, community-market: catalogs, an admitted merchant, paid bookings
+        ("community services", lambda: _community_services(db, settings=settings)),
         ("history", lambda: market.simulate_history(
             db, settings=settings, seed=seed, showcase=frozenset({city.merchant_list[0].id})
         )),
@@ -145,6 +147,13 @@ def _fee_bills(db: Session, *, settings: Settings, seed: int) -> None:
     from townsquare.community.bills import demo as bills_demo
 
     bills_demo.seed(db, settings=settings, seed=seed)
+
+
+def _community_services(db: Session, *, settings: Settings) -> None:
+    """The demo communities' service catalogs, admitted merchant and bookings (issue 18)."""
+    from townsquare.community.services import demo as services_demo
+
+    services_demo.seed(db, settings=settings)
 
 
 def _traffic(db: Session, *, settings: Settings, seed: int) -> None:

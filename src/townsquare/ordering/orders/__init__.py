@@ -16,6 +16,7 @@ from townsquare.ordering.orders.checkout import (
     Quote,
     place,
     quote,
+    set_commission_provider,
     set_discount_provider,
 )
 from townsquare.ordering.orders.errors import (
@@ -93,6 +94,7 @@ __all__ = [
     "changes_since", "choose_store", "clear_cart", "complain", "confirm_received", "delivered",
     "dispatch", "for_merchant", "get_for_merchant", "get_for_resident", "hand_over", "mine",
     "pickup_code", "place", "quote", "rate", "ready", "reject", "remove_line", "reorder",
-    "review_of", "set_discount_provider", "set_line", "shop_settings", "start", "stores_of",
+    "review_of", "set_commission_provider", "set_discount_provider", "set_line",
+    "shop_settings", "start", "stores_of",
     "timeline", "view_cart",
 ]

@@ -76,6 +76,24 @@ def _discount_for(db: Session, miniapp: MiniApp, items_fen: int,
     return found
 
 
+# (db, mini-app, buyer) -> (community id, commission rate in bp) of the community whose
+# commission an order owes (a shop admitted to the buyer's community), or None. Community
+# (above ordering) answers from its admissions: townsquare.app.connect_hooks connects
+# community.services.admissions.order_commission. Nothing connected: no commission.
+CommissionProvider = Callable[[Session, MiniApp, User], "tuple[int, int] | None"]
+_commission: list[CommissionProvider] = []
+
+
+def set_commission_provider(provider: CommissionProvider | None) -> None:
+    """Connect (or, with None, disconnect) the one community commission provider."""
+    _commission[:] = [provider] if provider is not None else []
+
+
+def _commission_for(db: Session, miniapp: MiniApp, user: User) -> tuple[int | None, int]:
+    found = _commission[0](db, miniapp, user) if _commission else None
+    return found if found is not None else (None, 0)
+
+
 @dataclass(frozen=True)
 class DeliveryAddress:
     """A snapshot of the resident's address (the address book's entry may change later)."""
@@ -314,12 +332,14 @@ def place(db: Session, *, actor: User | None, miniapp_id: str, kind: Kind | str,
     subject = (first if count == 1 else gettext("{item} and more, {n} items in all").format(
         item=first, n=count))[:120]
     app = gateway_apps.app_for_miniapp(db, actor=None, miniapp=miniapp)
+    community_id, community_rate_bp = _commission_for(db, miniapp, user)
     trade = trades.create(
         db, app=app, merchant_id=miniapp.merchant_id, miniapp_id=miniapp.id,
         out_trade_no=public_id, total_fen=plan.price.total_fen, subject=subject,
         product_code=PRODUCT_CODE, timeout_minutes=PAY_MINUTES, notify_url="",
         return_url=f"/me/orders/{public_id}", buyer_user_id=user.id,
-        content_digest=trades.digest(total_fen=plan.price.total_fen, subject=subject))
+        content_digest=trades.digest(total_fen=plan.price.total_fen, subject=subject),
+        community_id=community_id, community_rate_bp=community_rate_bp)
     p = plan.price
     sub = user_sub(settings, user, miniapp)
     # the order tells the mini-app who bought: its id is issued to the mini-app as a launch's is

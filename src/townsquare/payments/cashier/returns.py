@@ -27,7 +27,7 @@ from townsquare.payments.trades.models import Trade
 from townsquare.payments.trades.notices import seller_id
 
 OWN_PAGES = ("/me/orders/", "/community/")  # pages of this site a trade may return to
-# (ordering's orders; the community's own charges: fee bills, repairs)
+# (ordering's orders; the community's bookings, repairs and bills)
 RETURN_METHODS = {
     "FAST_INSTANT_TRADE_PAY": "alipay.trade.page.pay.return",
     "QUICK_WAP_WAY": "alipay.trade.wap.pay.return",

@@ -71,6 +71,10 @@ class Trade(Timestamped, Base):
     notify_url: Mapped[str] = mapped_column(String(512), default="")
     return_url: Mapped[str] = mapped_column(String(512), default="")
     frozen: Mapped[bool] = mapped_column(default=False)  # an operator holds it (a dispute)
+    # the community whose commission this payment owes (an admitted outside merchant serving a
+    # resident of it), set by the caller that knows; the split takes community_rate_bp for it
+    community_id: Mapped[int | None] = mapped_column(default=None)
+    community_rate_bp: Mapped[int] = mapped_column(default=0)
 
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="trade", order_by="Refund.id"

@@ -84,11 +84,18 @@ def _refuse_existing(trade: Trade, content_digest: str) -> Trade:
 def create(db: Session, *, app: GatewayApp, merchant_id: int, miniapp_id: int,
            out_trade_no: str, total_fen: int, subject: str, body: str = "", product_code: str,
            timeout_minutes: int, notify_url: str, return_url: str,
-           buyer_user_id: int | None = None, content_digest: str) -> Trade:
+           buyer_user_id: int | None = None, content_digest: str,
+           community_id: int | None = None, community_rate_bp: int = 0) -> Trade:
     """A new trade waiting for payment, or the same one again when the app retries the same
-    content under the same `out_trade_no`; different content is refused."""
+    content under the same `out_trade_no`; different content is refused.
+
+    `community_id` and `community_rate_bp`: the community whose commission the payment owes (an
+    outside merchant admitted to serve it), split off by the ledger when the trade is paid."""
     if not 0 < total_fen <= 10_000_000_000 or not 1 <= timeout_minutes <= MAX_TIMEOUT_MINUTES:
         raise InvalidParameter("The amount or the timeout is out of range.")
+    if not 0 <= community_rate_bp <= fees.MAX_COMMUNITY_BP or (
+            community_rate_bp and community_id is None):
+        raise InvalidParameter("The community commission rate is out of range.")
     existing = _by_out_trade_no(db, app, out_trade_no)
     if existing is not None:
         return _refuse_existing(existing, content_digest)
@@ -100,6 +107,7 @@ def create(db: Session, *, app: GatewayApp, merchant_id: int, miniapp_id: int,
         status=TradeStatus.WAIT_BUYER_PAY, buyer_user_id=buyer_user_id,
         timeout_at=now + timedelta(minutes=timeout_minutes), notify_url=notify_url,
         return_url=return_url, refunded_fen=0, frozen=False, created_at=now,
+        community_id=community_id, community_rate_bp=community_rate_bp,
     )
     try:
         with db.begin_nested():
@@ -211,7 +219,9 @@ def pay(db: Session, *, trade_no: str, payer: User, source: str, fund_channel: s
             if not rows_changed(moved):  # another session paid or closed it first
                 raise _Lost
             split = fees.split_for(db, merchant_id=trade.merchant_id,
-                                   category_id=miniapp.category_id, total_fen=trade.total_fen)
+                                   category_id=miniapp.category_id, total_fen=trade.total_fen,
+                                   community_id=trade.community_id,
+                                   community_rate_bp=trade.community_rate_bp)
             ledger.post(db, kind="payment", reference=trade.trade_no,
                         legs=split.legs(source, trade.merchant_id),
                         idempotency_key=f"trade:{trade.trade_no}:pay",

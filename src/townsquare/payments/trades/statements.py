@@ -23,7 +23,7 @@ from townsquare.core.clock import clock
 from townsquare.core.money import fen_to_yuan
 from townsquare.core.security import b64url, b64url_decode, sign_hmac
 from townsquare.payments.ledger import accounts
-from townsquare.payments.ledger.models import JournalEntry
+from townsquare.payments.ledger.models import AccountKind, JournalEntry
 from townsquare.payments.trades.models import Refund, Trade
 
 LINK_SECONDS = 30  # a download link works this long (Alipay's: 30 seconds)
@@ -40,6 +40,7 @@ class Line:
     amount_fen: int  # + paid, − refunded
     merchant_fen: int  # what the merchant's funds moved by
     out_request_no: str = ""
+    community_fen: int = 0  # of the fees: a community's commission (negative: given back)
 
     @property
     def fees_fen(self) -> int:
@@ -61,6 +62,7 @@ class Statement:
         return {"payments": len(paid), "paid_fen": sum(line.amount_fen for line in paid),
                 "refunds": len(refunds), "refunded_fen": -sum(r.amount_fen for r in refunds),
                 "fees_fen": sum(line.fees_fen for line in self.lines),
+                "community_fen": sum(line.community_fen for line in self.lines),
                 "merchant_fen": sum(line.merchant_fen for line in self.lines)}
 
 
@@ -93,13 +95,21 @@ def build(db: Session, *, merchant_id: int, first: date, last: date,
             return 0
         return sum(p.amount_fen for p in entry.postings if p.account.code in mine)
 
+    def community_part(entry: JournalEntry | None) -> int:
+        if entry is None:
+            return 0
+        return sum(p.amount_fen for p in entry.postings
+                   if p.account.kind is AccountKind.COMMUNITY_COMMISSION)
+
     payment_of = {e.reference: e for e in entries if e.kind == "payment"}
     by_public_id = {e.public_id: e for e in entries}
     lines = [Line("payment", t.paid_at, t.trade_no, t.out_trade_no, t.subject, t.total_fen,
-                  merchant_part(payment_of.get(t.trade_no)))
+                  merchant_part(payment_of.get(t.trade_no)),
+                  community_fen=community_part(payment_of.get(t.trade_no)))
              for t in paid if t.paid_at is not None]
     lines += [Line("refund", r.refunded_at, t.trade_no, t.out_trade_no, t.subject,
-                   -r.amount_fen, merchant_part(by_public_id.get(r.entry_id)), r.out_request_no)
+                   -r.amount_fen, merchant_part(by_public_id.get(r.entry_id)), r.out_request_no,
+                   community_fen=community_part(by_public_id.get(r.entry_id)))
               for r, t in refunds]
     lines.sort(key=lambda line: (line.at, line.kind))
     return Statement(merchant_id=merchant_id, first=first, last=last, lines=lines)

@@ -1,0 +1,37 @@
+"""The demo city's marketplace: every community with an official pass has the property's
+catalog and an admitted outside merchant with a commission; the demo resident's paid bookings
+put a commission on the first community's account; and the ledger ties out after the whole
+demo run (the reconciliation reports no difference)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from townsquare.community.models import Community
+from townsquare.community.services import catalog, statements
+from townsquare.community.services.models import AdmissionStatus, Booking, BookingStatus
+from townsquare.payments.ledger import reconciliation
+from townsquare.simulation import demo_city
+
+
+def test_the_demo_communities_have_a_marketplace_and_the_ledger_ties_out(database, settings):
+    with database.unit_of_work() as db:
+        demo_city.ensure(db, settings=settings, seed=7)
+    with database.unit_of_work() as db:
+        found = list(db.scalars(select(Community).where(Community.pass_miniapp_id.is_not(None))
+                                .order_by(Community.id)))
+        assert found
+        for community in found:
+            offered = catalog.offered(db, community=community)
+            names = {s.name for s in offered}
+            assert {"上门保洁", "代收快递送上门", "老人探访", "桶装水"} <= names
+            admitted = [s.admission for s in offered if s.admission is not None]
+            assert admitted and all(a.status is AdmissionStatus.APPROVED for a in admitted)
+        made = list(db.scalars(select(Booking)))
+        assert {b.status for b in made} <= {BookingStatus.PAID, BookingStatus.DONE}
+        assert any(b.commission_bp for b in made)
+        statement = statements.for_property(db, actor=None, community=found[0])
+        assert statement.balance_fen == statement.earned_fen == 144  # 8 % of ¥18.00
+        report = reconciliation.reconcile(db)
+        assert report.differences == [] and report.unbalanced_entries == []
+        assert report.negative_accounts == [] and report.total_fen == 0
