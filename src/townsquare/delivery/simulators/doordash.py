@@ -159,11 +159,13 @@ class DoorDashSimulator(Simulator):
         record["pickup_eta"] = trip.t_at_pickup
         record["dropoff_eta"] = trip.t_at_dropoff
 
-    def view(self, external_id: str) -> dict[str, Any]:
+    def view(self, external_id: str, at: float | None = None) -> dict[str, Any]:
+        """The delivery as the API shows it now (or `at`: a create answers the moment it booked,
+        however long a loaded machine took to get from booking to answering)."""
         record = self.deliveries[external_id]
         body = record["body"]
         trip = self.trips.get(external_id)
-        now = self.now()
+        now = self.now() if at is None else at
         status = record["status"]
         out: dict[str, Any] = {
             "external_delivery_id": external_id, "currency": body.get("currency", "CNY"),
@@ -286,7 +288,7 @@ class DoorDashSimulator(Simulator):
                 if body.get("dropoff_phone_number"):
                     record["body"]["dropoff_phone_number"] = body["dropoff_phone_number"]
                 sim._book(record)
-                return JSONResponse(sim.view(external_delivery_id))
+                return JSONResponse(sim.view(external_delivery_id, at=record["booked_at"]))
 
         @app.post("/drive/v2/deliveries")
         async def create_delivery(request: Request) -> Response:
@@ -309,7 +311,7 @@ class DoorDashSimulator(Simulator):
                 record = sim._record(body, "created")
                 sim.deliveries[external_id] = record
                 sim._book(record)
-                return JSONResponse(sim.view(external_id))
+                return JSONResponse(sim.view(external_id, at=record["booked_at"]))
 
         @app.get("/drive/v2/deliveries/{external_delivery_id}")
         async def get_delivery(external_delivery_id: str, request: Request) -> Response:

@@ -106,11 +106,12 @@ class UberSimulator(Simulator):
                           "The specified location is not in a deliverable area")
         return None
 
-    def view(self, delivery_id: str) -> dict[str, Any]:
+    def view(self, delivery_id: str, at: float | None = None) -> dict[str, Any]:
+        """The delivery as the API shows it now (or `at`: a create answers the moment it booked)."""
         record = self.deliveries[delivery_id]
         body = record["body"]
         trip = self.trips[delivery_id]
-        now = self.now()
+        now = self.now() if at is None else at
         stage = trip.stage(now)
         status, imminent = self._status(trip, stage, now)
         position = trip.position(now)
@@ -302,8 +303,8 @@ class UberSimulator(Simulator):
                         distance_m(pickup, dropoff)), "uuid": secrets.token_hex(16)}
                 if key:
                     sim.by_idempotency[key] = delivery_id
-                sim.new_trip(delivery_id, pickup, dropoff)
-                return JSONResponse(sim.view(delivery_id))
+                trip = sim.new_trip(delivery_id, pickup, dropoff)
+                return JSONResponse(sim.view(delivery_id, at=trip.created_at))
 
         @app.get("/v1/customers/{customer_id}/deliveries")
         def list_deliveries(customer_id: str, request: Request, limit: int = 50,
