@@ -75,9 +75,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     if request.param == "sqlite":
         path = tmp_path / "townsquare.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        # writers wait up to 30 s for SQLite's lock: tests check outcomes, not timing, and a
-        # loaded CI machine has made racing tests' last writers wait past the default 5 s
-        database = Database(f"sqlite:///{path}", lock_timeout_ms=30_000)
+        database = Database(f"sqlite:///{path}")
         yield database
         database.dispose()
     else:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.ordering.conftest import NOON, NOW
 from townsquare import ordering
+from townsquare.core.database import Database
 from townsquare.core.errors import ValidationFailed
 from townsquare.ordering.catalog import service as catalog
 from townsquare.ordering.catalog.models import Stock
@@ -180,6 +181,8 @@ def test_racing_holds_on_either_database_take_exactly_the_places(database, shop)
 
     with database.unit_of_work() as db:
         rules.set_rule(db, actor=None, store_id=shop.store, kind="pickup", capacity_orders=5)
+    if database.is_sqlite:  # 30 writers in a row: on a loaded machine the last wait past 5 s
+        database = Database(database.url, lock_timeout_ms=30_000)
     barrier = threading.Barrier(6)
 
     def one(i: int) -> bool:

@@ -86,8 +86,13 @@ def seed(db: Session, *, settings: Settings, password: str,
          resident_username: str = "resident") -> None:
     """Technicians for both communities and a ticket in every state in the first (the
     resident's household reports three of them and pays one; twice is once)."""
-    communities = list(db.scalars(select(Community).order_by(Community.id)).all())[:2]
-    if not communities or db.scalar(select(User.id).where(User.username == "technician")):
+    # a community whose property company can charge (an official pass) comes first: one of
+    # its tickets is paid; a demo city without any has no tickets (as bills have none then)
+    communities = sorted(
+        db.scalars(select(Community).order_by(Community.id)).all()[:2],
+        key=lambda c: community_service.official_pass(db, community=c) is None)
+    if (not communities or community_service.official_pass(db, community=communities[0]) is None
+            or db.scalar(select(User.id).where(User.username == "technician"))):
         return
     technicians = _technicians(db, communities, password)
     community = communities[0]

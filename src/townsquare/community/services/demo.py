@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import property
+from townsquare.community import communities, property
 from townsquare.community.models import Community
 from townsquare.community.services import admissions, bookings, catalog
 from townsquare.core.errors import TownsquareError
@@ -151,8 +151,10 @@ def _bookings(db: Session, settings: Settings, community: Community) -> list[str
 
 def seed(db: Session, *, settings: Settings) -> list[str]:
     """Catalogs, admissions and the demo resident's bookings; returns the bookings made."""
-    found = list(db.scalars(select(Community).where(Community.pass_miniapp_id.is_not(None))
-                            .order_by(Community.id)))
+    # only communities whose property company can charge (a listed official pass)
+    found = [c for c in db.scalars(select(Community).where(Community.pass_miniapp_id.is_not(None))
+                                   .order_by(Community.id))
+             if communities.official_pass(db, community=c) is not None]
     if not found:
         return []
     first_merchant = property.property_merchant(db, found[0])
