@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from openpyxl import Workbook, load_workbook
 
 from townsquare.core.csvout import line, safe_cell
-from townsquare.core.errors import ValidationFailed
+from townsquare.core.errors import TownsquareError, ValidationFailed
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5_000
@@ -107,3 +108,29 @@ def _read_xlsx(data: bytes, cell: Callable[[object], str]) -> list[list[str]]:
         return rows
     finally:
         book.close()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refused cell of an import."""
+
+    row: int  # as the spreadsheet numbers it: the header is row 1
+    column: str
+    error: TownsquareError
+
+    def text(self, translate: Callable[[str], str]) -> str:
+        return self.error.render(translate)
+
+
+class ImportRefused(TownsquareError):
+    """An all-or-nothing import refused: every problem, by row and column."""
+
+    code = "import_refused"
+    status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("The file was not imported: {n} problems. Nothing was changed.",
+                         n=len(problems),
+                         details=[{"row": p.row, "column": p.column, "message": p.error.render()}
+                                  for p in problems])
+        self.problems = problems

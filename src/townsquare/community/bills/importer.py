@@ -26,6 +26,7 @@ from townsquare.core import audit, sheets
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.money import yuan_to_fen
+from townsquare.core.sheets import ImportRefused, Problem
 
 # column key → the headers accepted for it (Chinese first: what the export writes)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -45,28 +46,6 @@ UNKNOWN_ROOM = N_("No room {room} in this community.")
 DUPLICATE_ROW = N_("The same room, item and period are already in row {row}.")
 PAID_DIFFERS = N_("This bill is already paid; it cannot change.")
 BAD_DATE = N_("A date is written YYYY-MM-DD, such as 2026-12-15.")
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int  # as the spreadsheet numbers it: the header is row 1
-    column: str
-    error: TownsquareError
-
-    def text(self, translate: Callable[[str], str]) -> str:
-        return self.error.render(translate)
-
-
-class ImportRefused(TownsquareError):
-    code = "import_refused"
-    status = 422
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("The file was not imported: {n} problems. Nothing was changed.",
-                         n=len(problems),
-                         details=[{"row": p.row, "column": p.column, "message": p.error.render()}
-                                  for p in problems])
-        self.problems = problems
 
 
 @dataclass

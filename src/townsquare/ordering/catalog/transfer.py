@@ -19,6 +19,7 @@ from townsquare.accounts.models import User
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.money import fen_to_yuan, yuan_to_fen
+from townsquare.core.sheets import ImportRefused, Problem
 from townsquare.core.text import clean_name, clean_text
 from townsquare.merchants.models import Merchant
 from townsquare.ordering import access
@@ -41,28 +42,6 @@ DUPLICATE_CODE = N_("This SKU code is already in row {row}.")
 DIFFERENT_PRODUCT = N_("This product is described differently in row {row}.")
 UNKNOWN_COLUMN = N_("Unknown column.")
 UNKNOWN_STORE = N_("No store of yours has this name.")
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int  # as the spreadsheet numbers it: the header is row 1
-    column: str
-    error: TownsquareError
-
-    def text(self, translate: Callable[[str], str]) -> str:
-        return self.error.render(translate)
-
-
-class ImportRefused(TownsquareError):
-    code = "import_refused"
-    status = 422
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("The file was not imported: {n} problems. Nothing was changed.",
-                         n=len(problems),
-                         details=[{"row": p.row, "column": p.column, "message": p.error.render()}
-                                  for p in problems])
-        self.problems = problems
 
 
 @dataclass
