@@ -257,7 +257,9 @@ def _miniapps(db: Session, settings: Settings, communities: list[Community], pro
                                   tags=app.tags, state=VersionState.PUBLISHED, config={}))
             if section is not None:
                 db.add(HubEntry(section_id=section.id, miniapp_id=app.id, position=90 + index))
-        app.kind, app.template_id = MiniAppKind.TEMPLATE, template.id
+        # the relationship, not only the key: a hub app still in memory would keep its old
+        # template loaded (whether it is depends on when the garbage collector ran)
+        app.kind, app.template = MiniAppKind.TEMPLATE, template
         app.description = f"{community.name}居民通行证：健康申报、家庭通行码、社区公告。"
         db.flush()
         for version in db.scalars(select(MiniAppVersion).where(

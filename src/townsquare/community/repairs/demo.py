@@ -100,8 +100,9 @@ def seed(db: Session, *, settings: Settings, password: str,
                         .where(CommunityRole.community_id == community.id,
                                CommunityRole.role == CommunityRoleKind.PROPERTY_MANAGER))
     resident = db.scalar(select(User).where(User.username == resident_username))
-    if manager is None or resident is None:
-        return
+    if manager is None or resident is None or db.scalar(select(Person.id).where(
+            Person.community_id == community.id, Person.user_id == resident.id)) is None:
+        return  # the demo resident's household reports and pays: none here, no tickets
     reporters = [resident] + list(db.scalars(
         select(User).join(Person, Person.user_id == User.id)
         .where(Person.community_id == community.id, User.username != resident_username)
