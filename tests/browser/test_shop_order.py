@@ -34,6 +34,8 @@ SECRET = "browser-test-secret-key"  # the served app's (conftest._serve)
 WIDTH_CHECK = "document.documentElement.scrollWidth"
 
 
+# The tests name `world` before `small_server`: the shop is listed before the server starts and
+# warms its caches, so the topic page need not wait out the serving refresh interval for it.
 @pytest.fixture
 def world(database, tmp_path, shop, make_user):  # noqa: F811 (the imported fixture)
     settings = Settings(data_dir=tmp_path, database_url=database.url, secret_key=SECRET)
@@ -64,7 +66,7 @@ def _fits(page, size) -> None:
 
 
 def test_a_resident_buys_groceries_for_pickup_and_follows_the_order(
-        small_server, database, browser, world):
+        world, small_server, database, browser):
     settings, built = world
     size = VIEWPORTS["phone"]
     context = browser.new_context(locale="zh-CN", viewport=size)
@@ -179,7 +181,7 @@ def test_a_resident_buys_groceries_for_pickup_and_follows_the_order(
         assert rating is not None and rating.rating == 4
 
 
-def test_the_shop_pages_on_a_desktop(small_server, database, browser, world):
+def test_the_shop_pages_on_a_desktop(world, small_server, database, browser):
     """The same pages at 1280×800: menu and cart side by side, nothing overflowing."""
     settings, built = world
     size = VIEWPORTS["desktop"]
