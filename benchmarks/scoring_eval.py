@@ -14,7 +14,8 @@ the cycle's analytic part (`scoring.pipeline.evaluate`, the real score model) sc
 - sparse data: 5 events per mini-app-day over 56 days, scored on days 29–56 (ρ, share of
   established mini-apps scored) and on days 1–28 (test-retest ρ between the two windows).
 
-Prints the tables and writes the "Issue 19 cases: scoring" section of docs/benchmarks.md.
+Prints the tables and writes the "Issue 19 cases: scoring" section of docs/benchmarks.md and the
+held-out section of docs/scoring.md.
 
     .venv/bin/python benchmarks/scoring_eval.py [--quick] [--seeds 1001 2002 3003]
         [--sizes 1000 2000] [--no-docs]
@@ -249,7 +250,8 @@ def main() -> None:
     print(text)
     if not args.no_docs and not args.quick:
         write_section("issue19-scoring", "Issue 19 cases: scoring", text)
-        print("wrote docs/benchmarks.md")
+        write_section("scoring-eval", "Evaluation", text, page=ROOT / "docs" / "scoring.md")
+        print("wrote docs/benchmarks.md and docs/scoring.md")
 
 
 if __name__ == "__main__":

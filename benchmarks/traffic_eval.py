@@ -197,8 +197,10 @@ def scenario_table(runs: list[dict]) -> str:
 def offpolicy_table(runs: list[dict]) -> str:
     from townsquare.simulation.traffic_offpolicy import TARGETS
 
+    on_policy = {"popularity": "popularity", "bid-only": "bid-only", "oracle": "oracle"}
     lines = ["| target ranking (off-policy) | truth on the logged requests | IPS | IPS error | "
-             "doubly robust | DR error | support |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "doubly robust | DR error | support | its own closed-loop run |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in TARGETS:
         rows = [o for r in runs for o in r["offpolicy"] if o.target == name]
         truth = [o.truth for o in rows]
@@ -206,7 +208,9 @@ def offpolicy_table(runs: list[dict]) -> str:
             f"| {name} | {ms(truth)} | {ms([o.ips.value for o in rows])} | "
             f"{ms([o.ips.value - o.truth for o in rows], '+.1f')} | "
             f"{ms([o.dr.value for o in rows])} | {ms([o.dr.value - o.truth for o in rows], '+.1f')}"
-            f" | {ms([o.support for o in rows], '.0%')} |")
+            f" | {ms([o.support for o in rows], '.0%')} | "
+            + (ms([r["orders"][on_policy[name]] for r in runs]) if name in on_policy else "–")
+            + " |")
     return "\n".join(lines)
 
 
@@ -237,9 +241,53 @@ keeps {cost:.0%} of the orders of Townsquare without it. From those logs,
 `traffic/serving/off_policy.py` estimates what other rankings would have converted on the same
 requests; the truth is the simulator's expected orders of the target's lists on those requests.
 Support = share of the target's slots whose mini-app had a positive logging propensity (the rest
-is invisible to IPS; doubly robust fills it with its reward model).
+is invisible to IPS; doubly robust fills it with its reward model). The last column is the
+target's own closed-loop run (on-policy), which also differs because a different feed changes
+the history it learns from.
 
 {offpolicy_table(runs)}"""
+
+
+SETUP = """\
+How it is measured. Closed loop in `src/townsquare/simulation/traffic_loop.py` (market, behaviour,
+metric rows), `traffic_policies.py` (policies), `traffic_scenarios.py` (planted agents and the
+cases) and `traffic_offpolicy.py` (logged exploration); pure NumPy, no database. Each market has
+the given number of established mini-apps in 8 categories plus 4 % arrivals per cycle (a quarter
+of them top-quartile), 12 weekly cycles after a 28-day warm-up with a neutral feed, 240,000 feed
+slot impressions a day as 100 distinct 10-slot lists (one per resident interest × place, shared by
+all policies). A slot at position p is looked at with probability 1/log2(p + 1); residents click
+by relevance × attractiveness, order by the hidden quality q, and fulfilment, refunds, complaints
+and ratings follow q. Townsquare never sees q: it scores every cycle with the real score model
+(`scoring.model.score.score_all`, `tiers.assign_tiers`) on the metric rows of the last 28 days, so
+a change to the model shows up here when the benchmark is re-run; it plans tier incentives and
+cold start with `planner.plan_exact`, auctions sponsored positions with `auction.run_auction` and
+composes with `ranking.compose` (see the policies' docstring). *Exposure* = impressions ×
+1/log2(position + 1). Cases:
+
+- *bad bidder*: per category the mini-app at the 10th quality percentile bids 25× the market's
+  median bid with an unlimited budget; a case = one bidder in one run, out-exposing = more
+  exposure per day over the run than the median top-quartile established merchant of its
+  category; "barred" = cycles in which its tier was below the sponsored floor.
+- *cheaters*: per category the mini-apps at the 25th and 35th quality percentiles report fake 5★
+  ratings (as many again as their real ones), no cancellations, refunds or complaints, and 60-second
+  replies (`traffic_loop.misreport`; what the platform observed stays beside it as `observed_*`
+  columns for a model that trusts only those); compared with the honest established mini-apps at
+  the 20th–40th quality percentile of their categories.
+- *collapse*: in the two largest categories the mini-app at the 95th quality percentile drops to
+  q = 0.08 in the middle of cycle 5; "halves" = from that day on, its mean exposure over the next
+  seven days stays at most half its mean of the two weeks before; extra orders = its feed orders
+  after the collapse minus those under the oracle (which reacts at once).
+- *top-decile newcomer*: an arrival with q at or above the 90th percentile of the established,
+  with three cycles or more to go; it is level in the first cycle its exposure reaches the median
+  of established peers of its category with q within ±0.05 (±0.10 when fewer than three).
+- *random within relevance*: a fresh random weight per list × relevance; *oracle*: q on the day ×
+  relevance (a ceiling, not a policy anyone can run).
+
+Exploration in the real feed: `traffic/serving/exploration.explore(ranked, relevant, epsilon=...,
+rng=...)` returns the list to show and each slot's propensity; `serving.serve` can call it after
+composing (relevant = the request's live candidates), show `items` and write the propensities on
+the exposure rows; `traffic/serving/off_policy.py` (`ips`, `doubly_robust`) reads such logs.
+"""
 
 
 def main() -> None:
@@ -276,7 +324,8 @@ def main() -> None:
     text = render(runs, command, seconds)
     print(text)
     if not args.no_docs and not args.quick:
-        write_section("traffic-eval", "Evaluation", text, page=DOC, title="Traffic distribution")
+        write_section("traffic-eval", "Evaluation", f"{text}\n\n{SETUP}", page=DOC,
+                      title="Traffic distribution")
         write_section("issue19-traffic", "Issue 19 cases: traffic (closed loop)",
                       text.split("\n\nLogged exploration")[0])
         print(f"wrote {DOC.relative_to(ROOT)} and docs/benchmarks.md")
