@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 from townsquare.traffic.serving.ranking import gini
 
 __all__ = ["Book", "LoopConfig", "Market", "PolicyReport", "examination", "interests",
-           "make_market", "metric_rows", "report", "simulate_day"]
+           "make_market", "metric_rows", "misreport", "report", "simulate_day", "slot_order_rate"]
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,22 @@ class Market:
     arrival: np.ndarray  # first live day (day 0 = the first day of cycle 1; warm-up < 0)
     category_weight: np.ndarray  # share of resident interest per category
     good_cut: float  # top-quartile quality of the initial mini-apps
+    # Planted agents (`traffic_scenarios.plant`): quality that collapses on `collapse_day` to
+    # `collapse_to` (NaN: no change), mini-apps that misreport their own metrics, and the
+    # planted mini-apps by role.
+    collapse_day: int = 10**9
+    collapse_to: np.ndarray | None = None
+    cheats: np.ndarray | None = None
+    roles: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.quality)
+
+    def quality_at(self, day: int) -> np.ndarray:
+        """The hidden quality on `day` (after a collapse, the collapsed value)."""
+        if self.collapse_to is None or day < self.collapse_day:
+            return self.quality
+        return np.where(np.isnan(self.collapse_to), self.quality, self.collapse_to)
 
 
 def make_market(cfg: LoopConfig) -> Market:
@@ -154,13 +167,23 @@ def _outcomes(q: np.ndarray, orders: np.ndarray, rng: np.random.Generator) -> di
     }
 
 
+def slot_order_rate(market: Market, day: int, apps: np.ndarray, positions: np.ndarray,
+                    relevance: np.ndarray) -> np.ndarray:
+    """True expected orders per impression of each slot (the behaviour `simulate_day` draws)."""
+    p_click = np.clip(examination(positions) * relevance * (0.03 + 0.12 * market.attract[apps]),
+                      0, 0.95)
+    rate: np.ndarray = p_click * (0.10 + 0.40 * market.quality_at(day)[apps])
+    return rate
+
+
 def simulate_day(market: Market, book: Book, day: int, apps: np.ndarray, positions: np.ndarray,
-                 relevance: np.ndarray, views: int, rng: np.random.Generator) -> None:
-    """Residents' behaviour on one day's slots (parallel arrays) plus direct visits."""
+                 relevance: np.ndarray, views: int, rng: np.random.Generator) -> np.ndarray:
+    """Residents' behaviour on one day's slots (parallel arrays) plus direct visits; returns
+    each slot's feed orders."""
     n = len(market)
     row = book.offset + day
     live = market.arrival <= day
-    q = market.quality
+    q = market.quality_at(day)
     exam = examination(positions)
     p_click = np.clip(exam * relevance * (0.03 + 0.12 * market.attract[apps]), 0, 0.95)
     clicks = rng.binomial(views, p_click)
@@ -178,13 +201,15 @@ def simulate_day(market: Market, book: Book, day: int, apps: np.ndarray, positio
         d[name][row] = feed[name] + direct[name]
     d["visits"][row] = direct_visits + d["feed_clicks"][row]
     d["active"][row] = (d["visits"][row] + d["orders"][row]) > 0
+    return feed_orders
 
 
 def metric_rows(market: Market, book: Book, *, end_day: int, window: int,
                 rng: np.random.Generator) -> list[dict]:
     """The score model's metric rows for mini-apps live before `end_day`, from the window."""
     s = {f: book.window(f, end_day, window) for f in FIELDS}
-    q = market.quality
+    q = market.quality_at(end_day - 1)
+    cheats = market.cheats if market.cheats is not None else np.zeros(len(market), dtype=bool)
     rows = []
     for i in np.flatnonzero(market.arrival < end_day).tolist():
         orders = int(s["orders"][i])
@@ -218,7 +243,40 @@ def metric_rows(market: Market, book: Book, *, end_day: int, window: int,
             "response_p90_seconds": float(200 + 2400 * (1 - q[i]) ** 1.5
                                           * rng.lognormal(0, 0.3)) if responses else None,
         })
+        if cheats[i]:
+            rows[-1] = misreport(rows[-1])
     return rows
+
+
+MISREPORTED = ("rating_sum", "rating_count", "fulfilled", "cancelled", "refunds", "complaints",
+               "complaints_resolved", "response_count", "response_p90_seconds")
+
+
+def misreport(row: dict, kinds: tuple[str, ...] = ("ratings", "cancellations", "refunds",
+                                                   "complaints", "replies")) -> dict:
+    """A cheater's self-reported row: fake 5★ ratings (as many again as its real ones, at least
+    5), cancellations, refunds and complaints left unreported, fast replies faked. What the
+    platform observed itself stays beside it as `observed_<metric>` (for a model that trusts
+    only what it saw); today's model reads the reported columns."""
+    out = dict(row) | {f"observed_{k}": row.get(k) for k in MISREPORTED}
+    orders = int(row["orders"])
+    if "ratings" in kinds:
+        fake = max(5, int(row["rating_count"]))
+        out["rating_sum"] = int(row["rating_sum"]) + 5 * fake
+        out["rating_count"] = int(row["rating_count"]) + fake
+        out["rating_avg"] = out["rating_sum"] / out["rating_count"]
+    if "cancellations" in kinds and orders:
+        out |= {"fulfilled": orders, "cancelled": 0, "fulfillment_rate": 1.0,
+                "cancellation_rate": 0.0}
+    if "refunds" in kinds:
+        out |= {"refunds": 0, "refund_rate": 0.0 if orders else None}
+    if "complaints" in kinds:
+        out |= {"complaints": 0, "complaints_resolved": 0, "complaint_resolved_share": None,
+                "complaint_rate": 0.0 if orders else None}
+    if "replies" in kinds and orders:
+        out |= {"response_count": max(int(row["response_count"]), orders // 2),
+                "response_p90_seconds": 60.0}
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ Townsquare (per cycle, with the product's own pure parts and the default `Traffi
   the model cannot score yet (too little data) is ranked organically by its observed orders
   per impression (posterior mean under the category prior) as a percentile of its scored
   peers', so it is judged on evidence, not on a default.
-Baselines: popularity ranks by orders in the window × relevance; bid-only by bid × relevance.
+Baselines: popularity ranks by orders in the window × relevance; bid-only by bid × relevance;
+random-within-relevance ranks by a fresh random weight per list × relevance;
+the oracle ranks by the hidden quality (on the day) × relevance — a ceiling no policy can see.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from townsquare.traffic.planning.planner import Demand, Segment, plan_exact
 from townsquare.traffic.serving.ranking import Candidate, Fixed, compose
 from townsquare.traffic.support import coldstart
 
-__all__ = ["POLICIES", "BidOnly", "Popularity", "Townsquare", "TownsquareRelevantPacing",
-           "WarmUp"]
+__all__ = ["POLICIES", "BidOnly", "Oracle", "Popularity", "RandomRelevant", "Townsquare",
+           "TownsquareRelevantPacing", "WarmUp"]
 
 FILL = 0.9  # scaled promises fill this share of the guaranteed supply
 
@@ -88,6 +90,27 @@ class BidOnly(_Ranked):
         self.key = market.bid_fen.astype(np.float64)
 
 
+class RandomRelevant(_Ranked):
+    """A fresh random weight per list × relevance: relevant mini-apps in a random order."""
+
+    name = "random-within-relevance"
+
+    def compose(self, book: Book, day: int, g: int, cat: int, rel: np.ndarray) -> list[int]:
+        rng = np.random.default_rng([self.cfg.seed, 9, day + self.cfg.window_days, g])
+        self.key = rng.random(len(self.m))
+        return super().compose(book, day, g, cat, rel)
+
+
+class Oracle(_Ranked):
+    """Hidden quality on the day × relevance: what a platform that knew q would show."""
+
+    name = "oracle"
+
+    def compose(self, book: Book, day: int, g: int, cat: int, rel: np.ndarray) -> list[int]:
+        self.key = self.m.quality_at(day)
+        return super().compose(book, day, g, cat, rel)
+
+
 class Townsquare(_Ranked):
     """The product's policy. The plan has one segment, the feed: the product's segments (surface
     × city × part of day × audience) say nothing about what the resident is after, and this
@@ -107,6 +130,7 @@ class Townsquare(_Ranked):
         self.delivered = np.zeros(0)
         self.kept = [0.0, 0.0]  # Σ min(delivered, planned), Σ planned of finished cycles
         self.demands = self.segments = 0
+        self.tier_log: list[list[str | None]] = []  # every cycle's tiers (for the evaluation)
         self.auction = AuctionConfig(slots=len(self.tc.sponsored_positions),
                                      reserve_fen=self.tc.reserve_cpc_fen,
                                      min_tier=self.tc.ads_min_tier)
@@ -141,6 +165,7 @@ class Townsquare(_Ranked):
             if not isinstance(i, int):
                 raise TypeError(f"A simulated mini-app is numbered, not {i!r}.")
             self.tier[i] = decision.tier
+        self.tier_log.append(list(self.tier))
         self.is_new = (first - m.arrival) < cfg.new_days
         self._estimate_unscored(book, first)
         self._plan(book, first, rng)
@@ -289,3 +314,4 @@ class TownsquareRelevantPacing(Townsquare):
 
 
 POLICIES = {p.name: p for p in (Townsquare, TownsquareRelevantPacing, Popularity, BidOnly)}
+BASELINES = {p.name: p for p in (RandomRelevant, Oracle)}
