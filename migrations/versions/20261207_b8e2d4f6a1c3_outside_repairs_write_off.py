@@ -23,7 +23,7 @@ def upgrade() -> None:
                                       server_default='0'))
         batch_op.create_index(batch_op.f('ix_repair_tickets_admission_id'), ['admission_id'],
                               unique=False)
-        batch_op.create_foreign_key('fk_repair_tickets_admission_id',
+        batch_op.create_foreign_key('fk_repair_tickets_admission_id_community_service_admissions',
                                     'community_service_admissions', ['admission_id'], ['id'])
     with op.batch_alter_table('community_bills', schema=None) as batch_op:
         batch_op.alter_column('status', existing_type=sa.String(length=8),
@@ -33,20 +33,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('written_off_by_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('write_off_reason', sa.String(length=200), nullable=False,
                                       server_default=''))
-        batch_op.create_foreign_key('fk_community_bills_written_off_by_id', 'users',
+        batch_op.create_foreign_key('fk_community_bills_written_off_by_id_users', 'users',
                                     ['written_off_by_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade() -> None:
     with op.batch_alter_table('community_bills', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_community_bills_written_off_by_id', type_='foreignkey')
+        batch_op.drop_constraint('fk_community_bills_written_off_by_id_users', type_='foreignkey')
         batch_op.drop_column('write_off_reason')
         batch_op.drop_column('written_off_by_id')
         batch_op.drop_column('written_off_at')
         batch_op.alter_column('status', existing_type=sa.String(length=16),
                               type_=sa.String(length=8), existing_nullable=False)
     with op.batch_alter_table('repair_tickets', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_repair_tickets_admission_id', type_='foreignkey')
+        batch_op.drop_constraint('fk_repair_tickets_admission_id_community_service_admissions', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_repair_tickets_admission_id'))
         batch_op.drop_column('commission_bp')
         batch_op.drop_column('admission_id')
