@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from townsquare.community.models import Community
+from townsquare.community.repairs.models import RepairTicket, Status
 from townsquare.community.services import catalog, statements
 from townsquare.community.services.models import AdmissionStatus, Booking, BookingStatus
-from townsquare.community.repairs.models import RepairTicket, Status
 from townsquare.payments.ledger import jobs, reconciliation
 from townsquare.simulation import demo_city
 
