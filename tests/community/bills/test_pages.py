@@ -145,3 +145,31 @@ def test_a_member_subscribes_to_overdue_reminders(client, database, world):
     assert done.status_code == 303
     with database.unit_of_work() as db:
         assert db.scalar(select(Subscription.user_id)) == world.head.id
+
+
+def test_the_property_writes_a_bill_off_on_its_console(client, database, world):
+    fee = bw.issue(database, world)
+    browser_login(client, world.base.manager)
+    page = client.get(f"/community/{world.com}/manage/bills")
+    assert f"/manage/bills/{fee}/write-off" in page.text
+    empty = client.post(f"/community/{world.com}/manage/bills/{fee}/write-off",
+                        data={"csrf_token": csrf(page.text), "reason": ""},
+                        follow_redirects=False)
+    assert empty.status_code == 422 and "核销原因" in empty.text
+    done = client.post(f"/community/{world.com}/manage/bills/{fee}/write-off",
+                       data={"csrf_token": csrf(page.text), "reason": "重复开具"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    after = client.get(done.headers["location"])
+    assert "账单已核销" in after.text and "重复开具" in after.text
+    assert f"/manage/bills/{fee}/write-off" not in after.text  # not offered twice
+    # the household sees it written off and nothing to pay
+    client.cookies.clear()
+    browser_login(client, world.spouse)
+    mine = client.get(f"/community/{world.com}/bills")
+    assert 'id="written-off-bills"' in mine.text and "重复开具" in mine.text
+    assert 'id="no-unpaid"' in mine.text
+    # a household member cannot write off
+    assert client.post(f"/community/{world.com}/manage/bills/{fee}/write-off",
+                       data={"csrf_token": csrf(mine.text), "reason": "x"},
+                       follow_redirects=False).status_code in (403, 404)

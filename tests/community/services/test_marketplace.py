@@ -156,8 +156,8 @@ def test_an_admitted_merchants_booking_pays_the_community_its_commission(
         assert [line.booking.public_id for line in statement.lines] == [svb]
         merchant = db.get_one(__import__("townsquare.merchants.models", fromlist=["Merchant"])
                               .Merchant, world.water_merchant_id)
-        assert [(c.public_id, x.net_fen) for c, x in statements.for_merchant(
-            db, merchant=merchant)] == [(world.com, 151)]
+        assert [(x.community.public_id, x.commission_fen, x.kind) for x in statements.for_merchant(
+            db, merchant=merchant).lines] == [(world.com, 151, "booking")]
         with pytest.raises(PermissionDenied):
             statements.for_property(db, actor=_user(db, world.base.other_manager),
                                     community=cw.community(db, world.com))

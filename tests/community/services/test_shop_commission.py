@@ -11,7 +11,9 @@ from tests.community import world as cw
 from tests.community.services import world as w
 from tests.ordering.conftest import shop  # noqa: F401 (the fixture)
 from tests.ordering.orders import world as ow
-from townsquare.community.services import admissions
+from townsquare.community.services import admissions, statements
+from townsquare.core.clock import clock
+from townsquare.merchants.models import Merchant
 from townsquare.payments import fees, ledger, trades
 from townsquare.payments.ledger import accounts
 
@@ -45,3 +47,14 @@ def test_a_residents_order_at_an_admitted_shop_pays_the_community(database, sett
         assert (other.community_id, other.community_rate_bp) == (None, 0)
         assert ledger.balance(db, accounts.community_commission(community.id)) == (
             fees.fee_of(paid.total_fen, 500))
+        # the order is a line of the property's statement, and of the shop's, this month
+        statement = statements.for_property(db, actor=None, community=community,
+                                            month=statements.this_month(clock.now(),
+                                                                        settings.timezone))
+        assert [(x.kind, x.reference, x.gross_fen, x.rate_bp, x.commission_fen)
+                for x in statement.lines] == [
+            ("order", paid.out_trade_no, paid.total_fen, 500, fees.fee_of(paid.total_fen, 500))]
+        assert statement.commission_fen == statement.balance_fen
+        shop_merchant = db.get_one(Merchant, paid.merchant_id)
+        assert [x.trade_no for x in statements.for_merchant(db, merchant=shop_merchant).lines
+                ] == [paid.trade_no]

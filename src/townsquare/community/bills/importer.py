@@ -45,6 +45,7 @@ MISSING_COLUMN = N_("This column is missing.")
 UNKNOWN_ROOM = N_("No room {room} in this community.")
 DUPLICATE_ROW = N_("The same room, item and period are already in row {row}.")
 PAID_DIFFERS = N_("This bill is already paid; it cannot change.")
+WRITTEN_OFF_DIFFERS = N_("This bill was written off; it cannot change.")
 BAD_DATE = N_("A date is written YYYY-MM-DD, such as 2026-12-15.")
 
 
@@ -141,6 +142,10 @@ def import_bills(db: Session, *, actor: User | None, community: Community,
                     and (bill.amount_fen, bill.due_date) != (values["amount"], values["due"])):
                 problems.append(Problem(number, COLUMNS["amount"][0],
                                         ValidationFailed(PAID_DIFFERS)))
+            if (bill is not None and bill.status is BillStatus.WRITTEN_OFF
+                    and (bill.amount_fen, bill.due_date) != (values["amount"], values["due"])):
+                problems.append(Problem(number, COLUMNS["amount"][0],
+                                        ValidationFailed(WRITTEN_OFF_DIFFERS)))
         checked.append(values)
     if not rows and not problems:
         problems.append(Problem(2, COLUMNS["room"][0],
@@ -194,6 +199,7 @@ def export_rows(db: Session, *, actor: User | None, community: Community, period
                                limit=100_000):
         rows.append([bill.household.room.label, bill.item, bill.period,
                      f"{bill.amount_fen / 100:.2f}", bill.due_date.isoformat(),
-                     "已缴" if bill.status is BillStatus.PAID else "未缴",
+                     {BillStatus.PAID: "已缴", BillStatus.WRITTEN_OFF: "已核销"}.get(
+                         bill.status, "未缴"),
                      bill.paid_at.isoformat(timespec="seconds") if bill.paid_at else ""])
     return header, rows

@@ -23,6 +23,7 @@ from townsquare.core.ids import new_id
 class BillStatus(enum.StrEnum):
     UNPAID = "unpaid"
     PAID = "paid"
+    WRITTEN_OFF = "written_off"  # by the property manager, with a reason: nobody owes it
 
 
 class Bill(Timestamped, Base):
@@ -46,13 +47,17 @@ class Bill(Timestamped, Base):
     due_date: Mapped[date]
     detail: Mapped[str] = mapped_column(String(100), default="")  # e.g. "89.37 m² × ¥2.50"
     source: Mapped[str] = mapped_column(String(8), default="import")  # import | rule
-    status: Mapped[BillStatus] = mapped_column(str_enum(BillStatus, 8),
+    status: Mapped[BillStatus] = mapped_column(str_enum(BillStatus, 16),
                                                default=BillStatus.UNPAID)
     payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("community_bill_payments.id", ondelete="SET NULL"))
     paid_at: Mapped[datetime | None]
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    written_off_at: Mapped[datetime | None]
+    written_off_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    write_off_reason: Mapped[str] = mapped_column(String(200), default="")
 
     household: Mapped[Household] = relationship(lazy="joined")
 

@@ -16,6 +16,7 @@ from townsquare.accounts.models import User
 from townsquare.community import access, communities, health
 from townsquare.community.bills import importer, jobs
 from townsquare.community.bills import service as bills
+from townsquare.community.bills import write_off as written_off
 from townsquare.community.bills.models import BillStatus, PaymentStatus, RuleKind
 from townsquare.community.models import Community
 from townsquare.core import sheets
@@ -115,7 +116,7 @@ def _console(request: Request, db: Session, settings: Settings, user: User,
     if exc is not None:
         db.rollback()
     period = request.query_params.get("period", "")[:7]
-    status = request.query_params.get("status", "")[:8]
+    status = request.query_params.get("status", "")[:16]
     try:
         bills.clean_period(period) if period else None
     except ValidationFailed:
@@ -187,6 +188,19 @@ async def import_areas(request: Request, community_id: str, db: DbSession,
         problems = exc.problems if isinstance(exc, importer.ImportRefused) else []
         return _console(request, db, settings, user, community, exc, problems=problems)
     return _console(request, db, settings, user, community, areas_set=count)
+
+
+@router.post("/community/{community_id}/manage/bills/{bill_id}/write-off",
+             response_class=HTMLResponse)
+def write_off(request: Request, community_id: str, bill_id: str, db: DbSession,
+              settings: AppSettings, user: FormUser, reason: Text = "") -> Response:
+    community = _property_community(db, user, community_id)
+    try:
+        written_off.write_off(db, actor=user, community=community, bill_id=bill_id,
+                              reason=reason)
+    except TownsquareError as exc:
+        return _console(request, db, settings, user, community, exc)
+    return see_other(f"/community/{community_id}/manage/bills?written_off={bill_id}")
 
 
 @router.post("/community/{community_id}/manage/bills/rules", response_class=HTMLResponse)

@@ -4,7 +4,8 @@ payment's (`bil_…`) concern it.
 
 - **paid**: the payment's bills are locked in id order and must all still be unpaid, at the
   amount they had when the payment was made; they become paid by it in one conditional update.
-  Otherwise (another member's payment of one of them won, or the property changed an amount)
+  Otherwise (another member's payment of one of them won, the property changed an amount or
+  wrote one off)
   the payment is refused (`bill_paid`, `bills_changed`): the error fails the trade's payment
   whole, so no money moves (a card charge is given back by the cashier). Two members paying
   the same bill at once therefore end with exactly one payment: the second waits on the
@@ -23,7 +24,12 @@ from townsquare.community.bills.models import (
     BillStatus,
     PaymentStatus,
 )
-from townsquare.community.bills.service import OUT_TRADE_PREFIX, BillPaid, BillsChanged
+from townsquare.community.bills.service import (
+    OUT_TRADE_PREFIX,
+    BillPaid,
+    BillsChanged,
+    BillWrittenOff,
+)
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
 from townsquare.payments.trades import hooks
@@ -37,6 +43,8 @@ def paid(db: Session, payment: BillPayment, trade: Trade) -> None:
     bills = list(db.scalars(select(Bill).where(Bill.id.in_(list(amounts))).order_by(Bill.id)
                             .options(lazyload(Bill.household)).with_for_update()
                             .execution_options(populate_existing=True)))
+    if any(b.status is BillStatus.WRITTEN_OFF for b in bills):
+        raise BillWrittenOff("A bill you chose was written off by the property: nothing to pay.")
     if len(bills) != len(amounts) or any(b.status is not BillStatus.UNPAID for b in bills):
         raise BillPaid("A bill you chose has already been paid (perhaps by another member).")
     if any(b.amount_fen != amounts[b.id] for b in bills):

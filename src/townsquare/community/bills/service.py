@@ -52,6 +52,10 @@ class BillsChanged(Conflict):
     code = "bills_changed"
 
 
+class BillWrittenOff(Conflict):
+    code = "bill_written_off"
+
+
 # --- checks ------------------------------------------------------------------------------
 
 def clean_item(text: str) -> str:
@@ -118,6 +122,9 @@ def issue(db: Session, *, actor: User | None, community: Community, household: H
         if found.status is BillStatus.PAID:
             raise BillPaid("The {item} bill for {period} is already paid and cannot change.",
                            item=item, period=period)
+        if found.status is BillStatus.WRITTEN_OFF:
+            raise BillWrittenOff("The {item} bill for {period} was written off and cannot "
+                                 "change.", item=item, period=period)
         found.amount_fen, found.due_date, found.detail = amount_fen, due_date, detail[:100]
         db.flush()
         return found, "updated"
@@ -271,6 +278,8 @@ def pay(db: Session, *, actor: User, community: Community, bill_ids: list[str],
         raise NotFound("No such bill for your household.")
     if any(b.status is BillStatus.PAID for b in bills):
         raise BillPaid("A bill you chose has already been paid (perhaps by another member).")
+    if any(b.status is BillStatus.WRITTEN_OFF for b in bills):
+        raise BillWrittenOff("A bill you chose was written off by the property: nothing to pay.")
     miniapp = property_seller.property_miniapp(db, community)
     app = gateway_apps.app_for_miniapp(db, actor=None, miniapp=miniapp)
     total = sum(b.amount_fen for b in bills)
@@ -314,28 +323,36 @@ class Figure:
     outstanding_fen: int
     overdue_bills: int
     overdue_fen: int
+    written_off_bills: int = 0  # neither collected nor outstanding
+    written_off_fen: int = 0
 
 
 def figures(db: Session, *, actor: User | None, community: Community, today: date,
             period: str = "") -> list[Figure]:
-    """Collected and outstanding per period and item, newest period first."""
+    """Collected and outstanding per period and item, newest period first (a written-off bill
+    is neither: it is counted apart)."""
     require_property(db, actor=actor, community=community)
     paid = Bill.status == BillStatus.PAID
-    overdue = (Bill.status == BillStatus.UNPAID) & (Bill.due_date < today)
+    unpaid = Bill.status == BillStatus.UNPAID
+    gone = Bill.status == BillStatus.WRITTEN_OFF
+    overdue = unpaid & (Bill.due_date < today)
     stmt = (
         select(Bill.period, Bill.item, func.count(),
                func.sum(case((paid, 1), else_=0)),
                func.sum(case((paid, Bill.amount_fen), else_=0)),
-               func.sum(case((paid, 0), else_=Bill.amount_fen)),
+               func.sum(case((unpaid, Bill.amount_fen), else_=0)),
                func.sum(case((overdue, 1), else_=0)),
-               func.sum(case((overdue, Bill.amount_fen), else_=0)))
+               func.sum(case((overdue, Bill.amount_fen), else_=0)),
+               func.sum(case((gone, 1), else_=0)),
+               func.sum(case((gone, Bill.amount_fen), else_=0)))
         .where(Bill.community_id == community.id)
         .group_by(Bill.period, Bill.item).order_by(Bill.period.desc(), Bill.item)
     )
     if period:
         stmt = stmt.where(Bill.period == clean_period(period))
     return [Figure(p, i, int(n), int(pn or 0), int(c or 0), int(o or 0), int(dn or 0),
-                   int(df or 0)) for p, i, n, pn, c, o, dn, df in db.execute(stmt)]
+                   int(df or 0), int(wn or 0), int(wf or 0))
+            for p, i, n, pn, c, o, dn, df, wn, wf in db.execute(stmt)]
 
 
 def bills_of(db: Session, *, actor: User | None, community: Community, period: str = "",
@@ -347,7 +364,7 @@ def bills_of(db: Session, *, actor: User | None, community: Community, period: s
         stmt = stmt.where(Bill.period == clean_period(period))
     if item:
         stmt = stmt.where(Bill.item == item[:16])
-    if status in (BillStatus.PAID.value, BillStatus.UNPAID.value):
+    if status in {s.value for s in BillStatus}:
         stmt = stmt.where(Bill.status == BillStatus(status))
     return list(db.scalars(stmt.order_by(Bill.period.desc(), Room.building, Room.unit,
                                          Room.number, Bill.item).limit(limit)))

@@ -4,7 +4,8 @@ the last days (the demo resident's household has one waiting for payment and one
 rated), so the pages, the reminders and the committee's figures have something to show. Built
 through the service, with the clock moved back for each step and put back as it was found;
 the paid repair is paid from the demo resident's wallet in the cashier's way (after the
-`wallet` step), so the ledger ties out."""
+`wallet` step), so the ledger ties out. `seed_outside`: a repair done by an admitted outside
+merchant, paid with the community's commission (called by the marketplace's demo)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,19 @@ from sqlalchemy.orm import Session
 
 from townsquare.accounts import service as accounts
 from townsquare.accounts.models import Role, User
+from townsquare.community import access
 from townsquare.community import communities as community_service
 from townsquare.community.models import Community, CommunityRole, CommunityRoleKind, Person
 from townsquare.community.repairs import payment
 from townsquare.community.repairs import service as repairs
+from townsquare.community.repairs.models import RepairTicket
+from townsquare.community.services.models import Admission
 from townsquare.core.clock import clock
 from townsquare.core.settings import Settings
+from townsquare.merchants.models import MerchantStaff
 from townsquare.payments.wallet import paying
-from townsquare.payments.wallet.demo import DEMO_PIN
+from townsquare.payments.wallet import service as wallet
+from townsquare.payments.wallet.demo import DEMO_CARD, DEMO_PIN
 
 TECHNICIANS = (("technician", "维修师傅老赵"), ("technician2", "维修师傅小周"))
 # (category, place, location, description, steps, price fen, hours ago reported)
@@ -134,6 +140,77 @@ def seed(db: Session, *, settings: Settings, password: str,
                 repairs.confirm(db, actor=reporter, ticket_id=ticket.public_id)
                 repairs.rate(db, actor=reporter, ticket_id=ticket.public_id, stars=5,
                              comment="师傅很专业，准时上门。", settings=settings)
+    finally:
+        if found is None:
+            clock.unfreeze()
+        else:
+            clock.freeze(found)
+
+
+# --- a repair by an admitted outside merchant --------------------------------------------------
+
+OUTSIDE_KEY = "demo-outside-repair"
+OUTSIDE_PRICE_FEN = 12_000  # ¥120.00: at the demo's 8 %, ¥9.60 to the community
+OUTSIDE_TOP_UP_FEN = 20_000
+
+
+def seed_outside(db: Session, *, settings: Settings, community: Community,
+                 admission_id: str, resident_username: str = "resident") -> str | None:
+    """The demo resident's household reports a broken range hood; the property manager hands it
+    to the admitted outside merchant (`admission_id`), whose owner accepts it and does it for
+    ¥120, paid from the resident's wallet in the cashier's way, so the community's commission
+    is a line of the property's statement. Called by the marketplace's demo (which admits the
+    merchant, after this module's `seed`); twice is once. Answers the ticket's id."""
+    resident = db.scalar(select(User).where(User.username == resident_username))
+    if resident is None or access.resident_of(db, actor=resident, community=community) is None:
+        return None
+    known = db.scalar(select(RepairTicket.public_id).where(
+        RepairTicket.reporter_id == resident.id, RepairTicket.idempotency_key == OUTSIDE_KEY))
+    if known is not None:
+        return known
+    manager = db.scalar(select(User).join(CommunityRole, CommunityRole.user_id == User.id)
+                        .where(CommunityRole.community_id == community.id,
+                               CommunityRole.role == CommunityRoleKind.PROPERTY_MANAGER)
+                        .order_by(User.id).limit(1))
+    admission = db.scalar(select(Admission).where(Admission.public_id == admission_id))
+    staff = db.scalar(select(User).join(MerchantStaff, MerchantStaff.user_id == User.id)
+                      .where(MerchantStaff.merchant_id == admission.merchant_id)
+                      .order_by(MerchantStaff.is_owner.desc(), User.id).limit(1)) \
+        if admission is not None else None
+    card = next((c for c in wallet.cards(db, user=resident)
+                 if c.number_masked.endswith(DEMO_CARD[-4:])), None)
+    if manager is None or staff is None or card is None:
+        return None
+    found, now = clock.frozen, clock.now()
+    try:
+        clock.freeze(now - timedelta(hours=6))
+        ticket = repairs.report(
+            db, actor=resident, community=community, category="appliance", place="room",
+            location="厨房油烟机", description="油烟机不转，按键没有反应。", photos=[],
+            idempotency_key=OUTSIDE_KEY, data_dir=Path(settings.data_dir))
+        rep = ticket.public_id
+        steps = ((10, lambda: repairs.hand_to_provider(db, actor=manager, ticket_id=rep,
+                                                       admission_id=admission_id)),
+                 (25, lambda: repairs.accept(db, actor=staff, ticket_id=rep)),
+                 (40, lambda: repairs.on_the_way(db, actor=staff, ticket_id=rep)),
+                 (70, lambda: repairs.start(db, actor=staff, ticket_id=rep)),
+                 (130, lambda: repairs.finish(db, actor=staff, ticket_id=rep,
+                                              price_fen=OUTSIDE_PRICE_FEN,
+                                              note="更换电机电容，清洗风轮")))
+        for minutes, step in steps:
+            clock.freeze(now - timedelta(hours=6) + timedelta(minutes=minutes))
+            step()
+        clock.freeze(now - timedelta(hours=3))
+        wallet.top_up(db, settings=settings, actor=resident, card_id=card.public_id,
+                      amount_fen=OUTSIDE_TOP_UP_FEN, idempotency_key=OUTSIDE_KEY)
+        trade = payment.checkout(db, actor=resident, ticket_id=rep)
+        paying.pay_trade(db, settings=settings, actor=resident, trade_no=trade.trade_no,
+                         method=paying.WALLET, payment_pin=DEMO_PIN)
+        clock.freeze(now - timedelta(hours=2))
+        repairs.confirm(db, actor=resident, ticket_id=rep)
+        repairs.rate(db, actor=resident, ticket_id=rep, stars=5, comment="上门快，修得好。",
+                     settings=settings)
+        return rep
     finally:
         if found is None:
             clock.unfreeze()

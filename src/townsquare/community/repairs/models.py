@@ -81,6 +81,11 @@ class RepairTicket(Base):
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[Status] = mapped_column(str_enum(Status, 20), default=Status.REPORTED)
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # handed to an admitted outside merchant (its staff work it; it is paid to that merchant
+    # with the community's commission at the rate of the admission when it was handed over)
+    admission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community_service_admissions.id"), index=True)
+    commission_bp: Mapped[int] = mapped_column(default=0)
     price_fen: Mapped[int] = mapped_column(default=0)
     trade_no: Mapped[str | None] = mapped_column(String(40), index=True)
     trade_attempt: Mapped[int] = mapped_column(default=0)

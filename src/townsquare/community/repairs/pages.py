@@ -25,6 +25,7 @@ from townsquare.core.i18n import N_
 from townsquare.core.ids import new_id
 from townsquare.core.money import yuan_to_fen
 from townsquare.core.text import well_formed
+from townsquare.miniapps.models import MiniApp
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.forms import field_problems, rejected, see_other, whole_number
 from townsquare.web.templating import render
@@ -46,7 +47,8 @@ STATUS_LABELS = {
     "done": N_("Done"), "confirmed": N_("Confirmed"), "cancelled": N_("Cancelled"),
 }
 ACTOR_LABELS = {"resident": N_("Resident"), "property": N_("Property"),
-                "technician": N_("Technician"), "system": N_("Automatically")}
+                "technician": N_("Technician"), "provider": N_("Outside provider"),
+                "system": N_("Automatically")}
 MOVES = {"accept": repairs.accept, "on_the_way": repairs.on_the_way, "start": repairs.start}
 DONE_MESSAGES = {
     "reported": N_("Your repair is reported. The property will send a technician."),
@@ -54,7 +56,7 @@ DONE_MESSAGES = {
     "confirmed": N_("Thank you for confirming the repair."), "rated": N_("Thank you for rating."),
     "cancelled": N_("The repair is cancelled."), "assigned": N_("Technician assigned."),
     "targets": N_("Targets saved."), "technician": N_("Technician added."),
-    "moved": N_("Status updated."),
+    "moved": N_("Status updated."), "provider": N_("Handed to the outside provider."),
 }
 
 
@@ -65,6 +67,12 @@ def _labels() -> dict[str, Any]:
 
 def _community_of(db: Session, ticket: RepairTicket) -> Community:
     return db.get_one(Community, ticket.community_id)
+
+
+def _provider_name(db: Session, ticket: RepairTicket) -> str:
+    """The outside merchant's mini-app a ticket was handed to ("" for the property's own)."""
+    admission = repairs.provider_of(db, ticket)
+    return db.get_one(MiniApp, admission.miniapp_id).name if admission else ""
 
 
 # --- residents ---------------------------------------------------------------------------------
@@ -118,7 +126,7 @@ def _ticket_page(request: Request, db: Session, user: User, community_id: str,
                "household": person is not None and person.household_id == ticket.household_id,
                "may_cancel": ticket.status in repairs.RESIDENT_MAY_CANCEL,
                "technician": db.get(User, ticket.technician_id) if ticket.technician_id
-               else None}
+               else None, "provider": _provider_name(db, ticket)}
     if exc is not None:
         return rejected(request, db, "community/repairs_ticket.html", exc, **context)
     return render(request, "community/repairs_ticket.html", **context)
@@ -196,8 +204,9 @@ def photo_file(photo_id: str, size: str, db: DbSession, settings: AppSettings,
 def work(request: Request, db: DbSession, user: CurrentUser) -> HTMLResponse:
     tickets = repairs.technician_tickets(db, actor=user)
     names = {t.community_id: _community_of(db, t).name for t in tickets}
+    providers = {t.id: _provider_name(db, t) for t in tickets if t.admission_id}
     return render(request, "community/repairs_work.html", tickets=tickets, names=names,
-                  now=clock.now(), **_labels())
+                  providers=providers, now=clock.now(), **_labels())
 
 
 def _work_ticket(request: Request, db: Session, user: User, ticket_id: str,
@@ -205,11 +214,14 @@ def _work_ticket(request: Request, db: Session, user: User, ticket_id: str,
     if exc is not None:
         db.rollback()
     ticket = repairs.get_ticket(db, actor=user, ticket_id=ticket_id)
-    if ticket.technician_id != user.id:
+    unclaimed = ticket.technician_id is None and repairs.is_provider_staff(db, actor=user,
+                                                                            ticket=ticket)
+    if ticket.technician_id != user.id and not unclaimed:
         raise NotFound("No such repair ticket.")
     community = _community_of(db, ticket)
     household = db.get(Household, ticket.household_id)
     context = {"ticket": ticket, "community": community, "form": form,
+               "provider": _provider_name(db, ticket),
                "room": household.room.label if household else "", "now": clock.now(),
                "problems": field_problems(exc) if exc else {}, **_labels()}
     if exc is not None:
@@ -276,6 +288,10 @@ def _manage(request: Request, db: Session, user: User, community_id: str,
     }
     names = {u.id: u.display_name or u.username for u in context["technicians"]}
     context["technician_names"] = names
+    context["providers"] = repairs.providers(db, actor=user, community=community)
+    context["provider_names"] = {t.id: _provider_name(db, t) for t in context["tickets"]
+                                 if t.admission_id}
+    context["apps"] = {a.id: db.get_one(MiniApp, a.miniapp_id) for a in context["providers"]}
     if exc is not None:
         return rejected(request, db, "community/repairs_manage.html", exc, **context)
     return render(request, "community/repairs_manage.html", **context)
@@ -301,6 +317,16 @@ def assign(request: Request, community_id: str, ticket_id: str, db: DbSession,
     except TownsquareError as exc:
         return _manage(request, db, user, community_id, exc)
     return see_other(f"/community/{community_id}/manage/repairs?ok=assigned")
+
+
+@router.post("/community/{community_id}/manage/repairs/{ticket_id}/provider")
+def hand_to_provider(request: Request, community_id: str, ticket_id: str, db: DbSession,
+                     user: FormUser, provider: Text = "") -> Response:
+    try:
+        repairs.hand_to_provider(db, actor=user, ticket_id=ticket_id, admission_id=provider)
+    except TownsquareError as exc:
+        return _manage(request, db, user, community_id, exc)
+    return see_other(f"/community/{community_id}/manage/repairs?ok=provider")
 
 
 @router.post("/community/{community_id}/manage/repairs/{ticket_id}/cancel")

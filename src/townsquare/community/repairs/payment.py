@@ -1,5 +1,8 @@
 """A chargeable repair is paid in the cashier: the resident's trade under the property company's
-mini-app (`community/property.py`), created when the resident chooses to pay; payments announce
+mini-app (`community/property.py`), or, for a repair handed to an admitted outside merchant,
+under that merchant's mini-app carrying the community and the commission rate recorded on the
+ticket (the ledger splits the commission to the community's account when it is paid, like an
+admitted merchant's booking), created when the resident chooses to pay; payments announce
 the payment through `payments.trades.hooks.trade_changed`, and the ticket moves
 awaiting_payment → done in that transaction. Trades of repairs carry out_trade_no
 `rep_…-<attempt>` (the ticket's public id); any other trade is left alone."""
@@ -10,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.accounts.models import User
-from townsquare.community import property as property_seller
 from townsquare.community.models import Community
 from townsquare.community.repairs import service
 from townsquare.community.repairs.models import RepairTicket, Status
@@ -46,8 +48,9 @@ def checkout(db: Session, *, actor: User, ticket_id: str) -> Trade:
             except TradeStatusError:  # paid meanwhile
                 raise service.RepairStateError("This repair has nothing to pay.") from None
     community = db.get_one(Community, ticket.community_id)
-    miniapp = property_seller.property_miniapp(db, community)
+    miniapp = service.provider_miniapp(db, ticket)
     app = gateway_apps.app_for_miniapp(db, actor=None, miniapp=miniapp)
+    owed = ticket.admission_id is not None and ticket.commission_bp > 0
     ticket.trade_attempt += 1
     subject = gettext("{community} repair").format(community=community.name)[:120]
     trade = trades.create(
@@ -56,7 +59,9 @@ def checkout(db: Session, *, actor: User, ticket_id: str) -> Trade:
         subject=subject, product_code=PRODUCT_CODE, timeout_minutes=PAY_MINUTES, notify_url="",
         return_url=f"/community/{community.public_id}/repairs/{ticket.public_id}",
         buyer_user_id=actor.id,
-        content_digest=trades.digest(total_fen=ticket.price_fen, subject=subject))
+        content_digest=trades.digest(total_fen=ticket.price_fen, subject=subject),
+        community_id=community.id if owed else None,
+        community_rate_bp=ticket.commission_bp if owed else 0)
     ticket.trade_no = trade.trade_no
     db.flush()
     return trade

@@ -3,7 +3,13 @@ and rating. Every move is one conditional UPDATE (`_move`: the ticket changes on
 statuses the move allows, so two racing moves cannot both win) with a timeline row.
 
 Who sees what: the reporter's household (any verified member) its own tickets; a technician the
-tickets assigned to them; the property manager and committee all of their community's."""
+tickets assigned to them; the staff of an admitted outside merchant the tickets handed to it;
+the property manager and committee all of their community's.
+
+A ticket is worked either by one of the property's technicians (`assign`) or by an admitted
+outside merchant (`hand_to_provider`: a merchant admitted to the community through the
+marketplace's admissions); then whichever of that merchant's staff accepts it first works it, and
+its charge is paid to that merchant with the community's commission (`payment.py`)."""
 
 from __future__ import annotations
 
@@ -12,10 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from townsquare.accounts.models import User
+from townsquare.accounts.models import Role, User
 from townsquare.community import access
 from townsquare.community import property as property_seller
 from townsquare.community.models import Community, CommunityRole, CommunityRoleKind
@@ -29,6 +35,7 @@ from townsquare.community.repairs.models import (
     RepairTicket,
     Status,
 )
+from townsquare.community.services.models import Admission, AdmissionStatus
 from townsquare.core import audit
 from townsquare.core.clock import clock
 from townsquare.core.database import rows_changed
@@ -38,6 +45,8 @@ from townsquare.core.settings import Settings
 from townsquare.core.text import clean_name, clean_text, well_formed
 from townsquare.events import intake
 from townsquare.events.models import EventType
+from townsquare.merchants import access as merchant_access
+from townsquare.miniapps.models import MiniApp
 from townsquare.miniapps.shell import launch
 from townsquare.miniapps.shell import service as shell_service
 
@@ -56,6 +65,10 @@ class RepairStateError(Conflict):
 
 class NotATechnician(ValidationFailed):
     code = "not_a_technician"
+
+
+class NotAdmitted(ValidationFailed):
+    code = "not_admitted"
 
 
 # --- targets -----------------------------------------------------------------------------------
@@ -120,11 +133,35 @@ def _community(db: Session, ticket: RepairTicket) -> Community:
 def may_see(db: Session, *, actor: User | None, ticket: RepairTicket) -> bool:
     if actor is None or ticket.technician_id == actor.id:
         return True
+    if is_provider_staff(db, actor=actor, ticket=ticket):
+        return True
     community = _community(db, ticket)
     person = access.resident_of(db, actor=actor, community=community)
     if person is not None and person.household_id == ticket.household_id:
         return True
     return access.has_role(db, actor=actor, community=community, roles=STAFF)
+
+
+def provider_of(db: Session, ticket: RepairTicket) -> Admission | None:
+    """The admission of the outside merchant the ticket was handed to (None: the property's)."""
+    return db.get(Admission, ticket.admission_id) if ticket.admission_id else None
+
+
+def provider_miniapp(db: Session, ticket: RepairTicket) -> MiniApp:
+    """The mini-app the ticket's charge is paid to: the admitted merchant's, or the property
+    company's (its official pass)."""
+    admission = provider_of(db, ticket)
+    if admission is not None:
+        return db.get_one(MiniApp, admission.miniapp_id)
+    return property_seller.property_miniapp(db, _community(db, ticket))
+
+
+def is_provider_staff(db: Session, *, actor: User, ticket: RepairTicket) -> bool:
+    """The actor works for the outside merchant the ticket was handed to."""
+    if ticket.admission_id is None or not actor.has_role(Role.MERCHANT_STAFF):
+        return False
+    admission = db.get_one(Admission, ticket.admission_id)
+    return admission.merchant_id in merchant_access.merchant_ids_of(db, actor)
 
 
 def get_ticket(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
@@ -148,8 +185,17 @@ def household_tickets(db: Session, *, actor: User, community: Community,
 
 def technician_tickets(db: Session, *, actor: User, open_only: bool = True,
                        limit: int = 100) -> list[RepairTicket]:
-    """The tickets assigned to the actor (in any community), the most urgent first."""
-    stmt = select(RepairTicket).where(RepairTicket.technician_id == actor.id)
+    """The tickets assigned to the actor (in any community), and those handed to an outside
+    merchant the actor works for that none of its staff accepted yet; the most urgent first."""
+    mine = RepairTicket.technician_id == actor.id
+    merchant_ids = (merchant_access.merchant_ids_of(db, actor)
+                    if actor.has_role(Role.MERCHANT_STAFF) else [])
+    if merchant_ids:
+        handed = select(Admission.id).where(Admission.merchant_id.in_(merchant_ids))
+        mine = or_(mine, and_(RepairTicket.status == S.ASSIGNED,
+                              RepairTicket.technician_id.is_(None),
+                              RepairTicket.admission_id.in_(handed)))
+    stmt = select(RepairTicket).where(mine)
     if open_only:
         stmt = stmt.where(RepairTicket.status.in_(
             [S.ASSIGNED, S.ACCEPTED, S.ON_THE_WAY, S.IN_PROGRESS, S.AWAITING_PAYMENT]))
@@ -255,7 +301,40 @@ def assign(db: Session, *, actor: User | None, ticket_id: str,
         raise NotATechnician("Choose one of this community's technicians.", field="technician")
     return _move(db, ticket, from_=[S.REPORTED, S.ASSIGNED], to=S.ASSIGNED, actor=actor,
                  actor_kind="property", note=technician.username, technician_id=technician.id,
+                 admission_id=None, commission_bp=0, assigned_at=clock.now())
+
+
+def providers(db: Session, *, actor: User | None, community: Community) -> list[Admission]:
+    """The outside merchants admitted to the community a repair can be handed to."""
+    access.require(db, actor=actor, community=community, roles=STAFF)
+    return list(db.scalars(select(Admission).where(
+        Admission.community_id == community.id, Admission.status == AdmissionStatus.APPROVED)
+        .order_by(Admission.id)))
+
+
+def hand_to_provider(db: Session, *, actor: User | None, ticket_id: str,
+                     admission_id: str) -> RepairTicket:
+    """The property manager hands the ticket to an admitted outside merchant (again, to hand it
+    elsewhere before anyone accepted it). The admission's commission rate at this moment is the
+    one the repair's payment owes the community."""
+    ticket = get_ticket(db, actor=actor, ticket_id=ticket_id)
+    community = _community(db, ticket)
+    access.require(db, actor=actor, community=community, roles=[access.PM])
+    admission = db.scalar(select(Admission).where(Admission.public_id == admission_id.strip(),
+                                                  Admission.community_id == community.id)) \
+        if well_formed(admission_id.strip(), "adm") else None
+    if admission is None or admission.status is not AdmissionStatus.APPROVED:
+        raise NotAdmitted("Choose an outside merchant admitted to this community.",
+                          field="provider")
+    merchant = db.get_one(MiniApp, admission.miniapp_id).merchant
+    return _move(db, ticket, from_=[S.REPORTED, S.ASSIGNED], to=S.ASSIGNED, actor=actor,
+                 actor_kind="property", note=merchant.name, technician_id=None,
+                 admission_id=admission.id, commission_bp=admission.commission_bp,
                  assigned_at=clock.now())
+
+
+def _worker_kind(ticket: RepairTicket) -> str:
+    return "provider" if ticket.admission_id is not None else "technician"
 
 
 def _require_technician(db: Session, actor: User | None, ticket: RepairTicket) -> None:
@@ -264,24 +343,33 @@ def _require_technician(db: Session, actor: User | None, ticket: RepairTicket) -
 
 
 def accept(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
+    """The assigned technician accepts; a ticket handed to an outside merchant is accepted by
+    the first of its staff (the conditional move lets exactly one of two racing staff win), who
+    then works it."""
     ticket = get_ticket(db, actor=actor, ticket_id=ticket_id)
-    _require_technician(db, actor, ticket)
+    if ticket.admission_id is None or ticket.technician_id is not None:
+        _require_technician(db, actor, ticket)
+        return _move(db, ticket, from_=[S.ASSIGNED], to=S.ACCEPTED, actor=actor,
+                     actor_kind="technician", accepted_at=clock.now())
+    if actor is None or not is_provider_staff(db, actor=actor, ticket=ticket):
+        raise PermissionDenied("Only the staff of the merchant this repair went to may accept it.")
     return _move(db, ticket, from_=[S.ASSIGNED], to=S.ACCEPTED, actor=actor,
-                 actor_kind="technician", accepted_at=clock.now())
+                 actor_kind="provider", note=actor.display_name or actor.username,
+                 technician_id=actor.id, accepted_at=clock.now())
 
 
 def on_the_way(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
     ticket = get_ticket(db, actor=actor, ticket_id=ticket_id)
     _require_technician(db, actor, ticket)
     return _move(db, ticket, from_=[S.ACCEPTED], to=S.ON_THE_WAY, actor=actor,
-                 actor_kind="technician", on_the_way_at=clock.now())
+                 actor_kind=_worker_kind(ticket), on_the_way_at=clock.now())
 
 
 def start(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
     ticket = get_ticket(db, actor=actor, ticket_id=ticket_id)
     _require_technician(db, actor, ticket)
     return _move(db, ticket, from_=[S.ON_THE_WAY], to=S.IN_PROGRESS, actor=actor,
-                 actor_kind="technician", started_at=clock.now())
+                 actor_kind=_worker_kind(ticket), started_at=clock.now())
 
 
 def finish(db: Session, *, actor: User | None, ticket_id: str, price_fen: int = 0,
@@ -295,9 +383,10 @@ def finish(db: Session, *, actor: User | None, ticket_id: str, price_fen: int = 
     note = clean_text(note, field="note", max_length=500,
                       message=N_("A note is at most {n} characters."))
     if price_fen:
-        property_seller.property_miniapp(db, _community(db, ticket))  # it can charge at all
+        provider_miniapp(db, ticket)  # whoever is paid can charge at all
     to = S.AWAITING_PAYMENT if price_fen else S.DONE
-    return _move(db, ticket, from_=[S.IN_PROGRESS], to=to, actor=actor, actor_kind="technician",
+    return _move(db, ticket, from_=[S.IN_PROGRESS], to=to, actor=actor,
+                 actor_kind=_worker_kind(ticket),
                  note=f"¥{price_fen / 100:.2f}" if price_fen else "", price_fen=price_fen,
                  work_note=note, done_at=clock.now())
 
@@ -375,9 +464,8 @@ def rate(db: Session, *, actor: User, ticket_id: str, stars: int, comment: str =
 
 def _rating_event(db: Session, ticket: RepairTicket, user: User, stars: int,
                   settings: Settings) -> bool:
-    community = _community(db, ticket)
     try:
-        miniapp = property_seller.property_miniapp(db, community)
+        miniapp = provider_miniapp(db, ticket)  # the outside merchant's, when it did the work
     except property_seller.NoPropertyMerchant:
         return False  # no property mini-app to score
     sub = launch.pseudonymous_id(settings.effective_secret_key, user.public_id,

@@ -14,6 +14,7 @@ from townsquare.accounts.models import User
 from townsquare.community import communities, property
 from townsquare.community.models import Community
 from townsquare.community.services import admissions, bookings, catalog
+from townsquare.community.services.models import Admission, AdmissionStatus
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.merchants.models import Category, Merchant
@@ -164,6 +165,30 @@ def seed(db: Session, *, settings: Settings) -> list[str]:
     grocery = _grocery_shop(db)
     for community in found:
         _community(db, community, water_store, water_app, grocery)
-    return _bookings(db, settings, found[0])
+    made = _bookings(db, settings, found[0])
+    _outside_repair(db, settings, found[0], water_app)
+    return made
+
+
+def _outside_repair(db: Session, settings: Settings, community: Community,
+                    provider: MiniApp | None) -> None:
+    """The admitted merchant also repairs: the demo resident's range hood, handed to it by the
+    property and paid with the commission (community/repairs/demo.py, which keeps the steps)."""
+    # imported here: repairs build on the marketplace (admissions), not the other way round
+    from townsquare.community.repairs import demo as repairs_demo
+
+    if provider is None:
+        return
+    admission = db.scalar(select(Admission).where(
+        Admission.community_id == community.id, Admission.miniapp_id == provider.id,
+        Admission.status == AdmissionStatus.APPROVED).order_by(Admission.id).limit(1))
+    if admission is None:
+        return
+    try:
+        with db.begin_nested():
+            repairs_demo.seed_outside(db, settings=settings, community=community,
+                                      admission_id=admission.public_id)
+    except TownsquareError:
+        return  # this moment could not take it: the demo goes on without it
 
 

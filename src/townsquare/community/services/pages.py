@@ -20,6 +20,7 @@ from townsquare.community import access
 from townsquare.community.models import Community
 from townsquare.community.services import admissions, bookings, catalog, statements
 from townsquare.community.services.models import Admission, BookingStatus
+from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.i18n import N_
 from townsquare.core.money import yuan_to_fen
@@ -131,7 +132,21 @@ def booking_post(request: Request, community_id: str, booking_id: str, db: DbSes
 
 # --- the property manager -----------------------------------------------------------------------
 
-def _manage_context(db: Session, user: User, community: Community) -> dict[str, Any]:
+KIND_LABELS = {"booking": N_("Booking"), "repair": N_("Repair"), "order": N_("Shop order")}
+
+
+def _month(request: Request, settings: Any) -> str:
+    """The statement's month: ?month=YYYY-MM, or this month (an unreadable one is this one)."""
+    wanted = request.query_params.get("month", "").strip()
+    try:
+        statements.month_bounds(wanted, settings.timezone)
+    except ValidationFailed:
+        return statements.this_month(clock.now(), settings.timezone)
+    return wanted
+
+
+def _manage_context(db: Session, user: User, community: Community, month: str = "",
+                    zone: str = "Asia/Shanghai") -> dict[str, Any]:
     access.require(db, actor=user, community=community, roles=[access.PM])
     all_services = catalog.all_of(db, community=community)
     found = admissions.of_community(db, actor=user, community=community)
@@ -141,16 +156,18 @@ def _manage_context(db: Session, user: User, community: Community) -> dict[str, 
             "admissions": found, "apps": {a.id: db.get_one(MiniApp, a.miniapp_id)
                                           for a in found},
             "bookings": bookings.of_community(db, actor=user, community=community),
-            "statement": statements.for_property(db, actor=user, community=community),
-            "percent": _percent, **LABELS}
+            "statement": statements.for_property(db, actor=user, community=community,
+                                                 month=month, zone=zone),
+            "kinds": KIND_LABELS, "percent": _percent, **LABELS}
 
 
 @router.get("/community/{community_id}/manage/services", response_class=HTMLResponse)
-def manage_page(request: Request, community_id: str, db: DbSession,
+def manage_page(request: Request, community_id: str, db: DbSession, settings: AppSettings,
                 user: CurrentUser) -> HTMLResponse:
     community = access.get_community(db, community_id=community_id)
     return render(request, "community/manage_services.html",
-                  **_manage_context(db, user, community))
+                  **_manage_context(db, user, community, _month(request, settings),
+                                    settings.timezone))
 
 
 def _serve(db: Session, user: User, community: Community, action: str, target: str,
@@ -201,7 +218,8 @@ def manage_post(request: Request, community_id: str, db: DbSession, user: FormUs
 
 # --- the merchant ------------------------------------------------------------------------------
 
-def _merchant_context(db: Session, user: User, mer_id: str) -> dict[str, Any]:
+def _merchant_context(db: Session, user: User, mer_id: str, month: str = "",
+                      zone: str = "Asia/Shanghai") -> dict[str, Any]:
     merchant = staffed_merchant(db, actor=user, public_id=mer_id)
     found = admissions.of_merchant(db, actor=user, merchant_id=merchant.id)
     return {
@@ -210,16 +228,17 @@ def _merchant_context(db: Session, user: User, mer_id: str) -> dict[str, Any]:
         "apps": list(db.scalars(select(MiniApp).where(MiniApp.merchant_id == merchant.id)
                                 .order_by(MiniApp.name))),
         "bookings": bookings.of_merchant(db, merchant_id=merchant.id),
-        "commission": statements.for_merchant(db, merchant=merchant),
-        "percent": _percent, **LABELS,
+        "statement": statements.for_merchant(db, merchant=merchant, month=month, zone=zone),
+        "kinds": KIND_LABELS, "percent": _percent, **LABELS,
     }
 
 
 @router.get("/console/merchant/{mer_id}/communities", response_class=HTMLResponse)
-def merchant_page(request: Request, mer_id: str, db: DbSession,
+def merchant_page(request: Request, mer_id: str, db: DbSession, settings: AppSettings,
                   user: CurrentUser) -> HTMLResponse:
     return render(request, "community/merchant_services.html",
-                  **_merchant_context(db, user, mer_id))
+                  **_merchant_context(db, user, mer_id, _month(request, settings),
+                                      settings.timezone))
 
 
 @router.post("/console/merchant/{mer_id}/communities")
