@@ -173,7 +173,7 @@ def of_merchant(db: Session, *, merchant_id: int) -> list[Booking]:
 def locked(db: Session, booking: Booking) -> Booking:
     """The booking row, locked for this transaction and read afresh (a provider's move and a
     resident's cancel of one booking take turns)."""
-    return db.scalars(select(Booking).where(Booking.id == booking.id).with_for_update()
+    return db.scalars(select(Booking).where(Booking.id == booking.id).with_for_update(of=Booking)
                       .execution_options(populate_existing=True)).one()
 
 
