@@ -23,7 +23,7 @@ class PhotoOut(BaseModel):
 class EventOut(BaseModel):
     from_status: str
     to_status: str
-    actor_kind: Literal["resident", "property", "technician", "system"]
+    actor_kind: str = Field(description="resident, property, technician or system")
     note: str
     at: datetime
 
