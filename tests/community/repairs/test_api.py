@@ -37,6 +37,9 @@ def test_report_with_a_photo_is_idempotent_and_refused_to_outsiders(client, worl
                             files=[("photo", ("x.jpg", b"not a picture", "image/jpeg"))])
     assert not_a_picture.status_code == 422, not_a_picture.text
     assert not_a_picture.json()["error"]["details"]["field"] == "photos"
+    five = _report(client, world, me, files=[("photo", (f"{n}.jpg", w.jpeg(), "image/jpeg"))
+                                             for n in range(5)])
+    assert five.status_code == 422 and five.json()["error"]["details"]["field"] == "photos"
     bad_category = _report(client, world, me, category="weather")
     assert bad_category.status_code == 422
     assert bad_category.json()["error"]["details"]["field"] == "category"

@@ -30,7 +30,7 @@ from townsquare.community.repairs.schemas import (
     StatusName,
     TicketOut,
 )
-from townsquare.core.errors import NotFound
+from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.web.deps import AppSettings, DbSession
 from townsquare.web.openapi import PublicId, Responses, error
 
@@ -93,7 +93,11 @@ async def report(com: PublicId, db: DbSession, settings: AppSettings, user: Curr
     to four `photo` files, checked and re-encoded as the page does. The same Idempotency-Key
     answers the first ticket again."""
     community = access.get_community(db, community_id=com)
-    uploads = [await f.read(photos.MAX_BYTES + 1) for f in (photo or []) if f.filename]
+    sent = [f for f in (photo or []) if f.filename]
+    if len(sent) > photos.MAX_PER_TICKET:  # refused before reading any of them
+        raise ValidationFailed("A report has at most {n} photos.", n=photos.MAX_PER_TICKET,
+                               field="photos")
+    uploads = [await f.read(photos.MAX_BYTES + 1) for f in sent]
     ticket = repairs.report(db, actor=user, community=community, category=category,
                             place=place, location=location, description=description,
                             photos=uploads, idempotency_key=idempotency_key,
