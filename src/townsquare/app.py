@@ -18,9 +18,11 @@ from townsquare.community.gate import routes as gate_routes
 from townsquare.community.gate import visitor_pages, visitor_routes  # issue 18: visitors
 from townsquare.community.repairs import pages as repair_pages
 from townsquare.community.repairs import payment as repair_payments
+from townsquare.community.repairs import routes as repair_routes  # issue 18: repairs API
 from townsquare.community.services import admissions as community_admissions
 from townsquare.community.services import bookings as community_bookings
 from townsquare.community.services import pages as community_service_pages
+from townsquare.community.services import routes as community_service_routes  # services API
 from townsquare.core.database import Database
 from townsquare.core.settings import Settings, get_settings
 from townsquare.delivery import gateway_methods as delivery_methods
@@ -126,6 +128,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     delivery_routes.router, delivery_pages.router,
     # issue 18, community-market: the community's services marketplace
     community_service_pages.router,
+    # issue 18: the JSON API of services bookings and repair tickets
+    community_service_routes.router, repair_routes.router,
 )
 
 # Every capability the open gateway offers, from every domain that opens one.

@@ -25,7 +25,7 @@ from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.ids import new_id
 from townsquare.core.settings import Settings, get_settings
-from townsquare.core.text import well_formed
+from townsquare.core.text import clean_text, well_formed
 from townsquare.events import intake
 from townsquare.events.models import EventType
 from townsquare.gateway import apps as gateway_apps
@@ -170,12 +170,20 @@ def of_merchant(db: Session, *, merchant_id: int) -> list[Booking]:
                            .order_by(Booking.slot_start.desc()).limit(200)))
 
 
+def locked(db: Session, booking: Booking) -> Booking:
+    """The booking row, locked for this transaction and read afresh (a provider's move and a
+    resident's cancel of one booking take turns)."""
+    return db.scalars(select(Booking).where(Booking.id == booking.id).with_for_update(of=Booking)
+                      .execution_options(populate_existing=True)).one()
+
+
 def advance(db: Session, *, actor: User | None, community: Community, booking_id: str,
             to: str) -> Booking:
     """The provider moves a paid booking on the way, then done."""
     booking = get(db, community=community, booking_id=booking_id)
     if not may_serve(db, actor=actor, community=community, booking=booking):
         raise NotFound("No such booking.")
+    booking = locked(db, booking)
     allowed = {B.ON_THE_WAY: (B.PAID,), B.DONE: (B.PAID, B.ON_THE_WAY)}
     target = B(to) if to in B.__members__.values() else None
     if target not in allowed or booking.status not in allowed[target]:
@@ -234,10 +242,8 @@ def complain(db: Session, *, actor: User, community: Community, booking_id: str,
         raise ValidationFailed("Choose what went wrong.", field="category")
     if booking.complaint:
         raise BookingStateError("You have complained about this booking already.")
-    text = (text or "").strip()
-    if not 1 <= len(text) <= 400:
-        raise ValidationFailed("Tell what happened (at most {n} characters).", n=400,
-                               field="text")
+    text = clean_text(text, field="text", max_length=400, required=True,
+                      message="Tell what happened (at most {n} characters).")
     booking.complaint = text
     db.flush()
     _event(db, booking, EventType.COMPLAINT, f"complaint:{category}",

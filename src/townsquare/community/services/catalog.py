@@ -109,3 +109,10 @@ def provider_name(db: Session, service: Service) -> str:
         return property.property_merchant(db, db.get_one(Community,
                                                          service.community_id)).name
     return db.get_one(MiniApp, service.admission.miniapp_id).merchant.name
+
+
+def link_public_id(db: Session, service: Service) -> str | None:
+    """The `ma_…` id of the shop a linked service opens (None for a bookable one)."""
+    if service.link_miniapp_id is None:
+        return None
+    return db.get_one(MiniApp, service.link_miniapp_id).public_id

@@ -18,11 +18,17 @@ from townsquare.accounts.deps import CurrentUser, FormUser
 from townsquare.accounts.models import User
 from townsquare.community import access
 from townsquare.community.models import Community
-from townsquare.community.services import admissions, bookings, catalog, statements
+from townsquare.community.services import (
+    admissions,
+    bookings,
+    catalog,
+    pickers,
+    statements,
+)
 from townsquare.community.services.models import Admission, BookingStatus
 from townsquare.core.clock import clock
 from townsquare.core.errors import TownsquareError, ValidationFailed
-from townsquare.core.i18n import N_
+from townsquare.core.i18n import N_, gettext
 from townsquare.core.money import yuan_to_fen
 from townsquare.merchants.service import staffed_merchant
 from townsquare.miniapps.models import MiniApp
@@ -146,7 +152,7 @@ def _month(request: Request, settings: Any) -> str:
 
 
 def _manage_context(db: Session, user: User, community: Community, month: str = "",
-                    zone: str = "Asia/Shanghai") -> dict[str, Any]:
+                    zone: str = "Asia/Shanghai", **form: str) -> dict[str, Any]:
     access.require(db, actor=user, community=community, roles=[access.PM])
     all_services = catalog.all_of(db, community=community)
     found = admissions.of_community(db, actor=user, community=community)
@@ -158,7 +164,9 @@ def _manage_context(db: Session, user: User, community: Community, month: str = 
             "bookings": bookings.of_community(db, actor=user, community=community),
             "statement": statements.for_property(db, actor=user, community=community,
                                                  month=month, zone=zone),
-            "kinds": KIND_LABELS, "percent": _percent, **LABELS}
+            "pickers": pickers.providers(db, actor=user, community=community,
+                                         property_name=gettext("The property")),
+            "kinds": KIND_LABELS, "form": form, "percent": _percent, **LABELS}
 
 
 @router.get("/community/{community_id}/manage/services", response_class=HTMLResponse)
@@ -211,8 +219,10 @@ def manage_post(request: Request, community_id: str, db: DbSession, user: FormUs
             _serve(db, user, community, action, target, amount, reason)
     except TownsquareError as exc:
         db.rollback()
+        kept = {"name": name, "price": price, "description": description, "store": store,
+                "sku": sku, "link": link, "admission": admission} if action == "add" else {}
         return rejected(request, db, "community/manage_services.html", exc,
-                        **_manage_context(db, user, community))
+                        **_manage_context(db, user, community, **kept))
     return see_other(f"/community/{community_id}/manage/services")
 
 
