@@ -191,7 +191,8 @@ def implausibly_clean(f: AppFacts, peers: Peers) -> Signal:
         return Signal("implausibly_clean", 0.0, {"orders": f.orders}, [])
     observed = {"cancellations": f.cancellations, "refunds": f.refunds,
                 "complaints": f.complaints}
-    p, figures = 1.0, {"orders": f.orders}
+    p = 1.0
+    figures: dict[str, Any] = {"orders": f.orders}
     for key, seen in observed.items():
         expected = f.orders * best[key] * CLEAN_BEST_FACTOR
         chance = _poisson_cdf(seen, expected)
@@ -221,7 +222,8 @@ def sudden_jumps(f: AppFacts) -> Signal:
     """A metric moving far beyond its own history: the last week's value against the weeks
     before (robust z from the median and the median absolute deviation, with a floor: √median
     for counts, the smallest rise that matters for rates)."""
-    worst, evidence = 0.0, []
+    worst = 0.0
+    evidence: list[dict[str, Any]] = []
     for name, min_rise in JUMP_SERIES.items():
         series = f.weekly.get(name) or []
         if len(series) < JUMP_WEEKS + 1:
@@ -242,7 +244,7 @@ def sudden_jumps(f: AppFacts) -> Signal:
             evidence.append({"metric": name, "before": [round(v, 3) for v in before],
                              "last_week": round(last, 3), "z": round(z, 1)})
         worst = max(worst, score)
-    evidence.sort(key=lambda e: -e["z"])
+    evidence.sort(key=lambda e: -float(e["z"]))
     return Signal("sudden_jumps", worst, {"jumps": len(evidence)}, evidence)
 
 
@@ -298,9 +300,9 @@ def unreported_refunds(f: AppFacts) -> Signal:
     """Refunds the platform made on the mini-app's trades that the mini-app did not report."""
     missing = len(f.platform_refunds) - f.reported_refunds
     score = 0.0
-    if f.reported_refunds or f.orders:  # it reports something: it should report these too
-        if missing >= UNREPORTED_MIN:
-            score = _ratio_score(missing / max(len(f.platform_refunds), 1), 0.5)
+    # a mini-app that reports orders or refunds at all should report these too
+    if (f.reported_refunds or f.orders) and missing >= UNREPORTED_MIN:
+        score = _ratio_score(missing / max(len(f.platform_refunds), 1), 0.5)
     return Signal("unreported_refunds", score,
                   {"platform_refunds": len(f.platform_refunds),
                    "reported": f.reported_refunds, "missing": max(missing, 0)},

@@ -217,6 +217,8 @@ def _buyers(db: Session, apps: dict[int, _App], start: datetime, end: datetime) 
                                             Trade.buyer_user_id.is_not(None))
     elsewhere: dict[int, set[int]] = defaultdict(set)  # user → merchants bought from
     for app_id, user_id, trade_no, refunded_fen, merchant_id in db.execute(tstmt):
+        if user_id is None:
+            continue
         elsewhere[user_id].add(merchant_id)
         if app_id in apps:
             trade_apps.add(app_id)
