@@ -57,7 +57,26 @@ SIGNALS = {
 }
 LINKS = {"staff": N_("staff"), "address": N_("same address"), "card": N_("same card"),
          "phone": N_("same phone")}
-STATES = {"open": N_("Open"), "dismissed": N_("Dismissed"), "confirmed": N_("Confirmed")}
+STATES = {"open": N_("Waiting for review"), "dismissed": N_("Dismissed"), "confirmed": N_("Confirmed")}
+# the figures and evidence columns the detectors write (detectors.py), as the pages name them
+FIELDS = {
+    "five_star_share": N_("Share of 5★ ratings"), "ratings": N_("Ratings"),
+    "trouble_rate": N_("Complaints and refunds per order"), "trouble_limit": N_("Limit"),
+    "complaints": N_("Complaints"), "refunds": N_("Refunds"), "orders": N_("Orders"),
+    "cancellations": N_("Cancellations"), "unbacked": N_("Unbacked ratings"),
+    "share": N_("Share"), "chance": N_("Chance"), "seen": N_("Seen"),
+    "expected_at_least": N_("Expected at least"), "responses": N_("Replies"),
+    "under_seconds": N_("Fast means under (seconds)"), "fast": N_("Fast replies"),
+    "jumps": N_("Jumps"), "buyers": N_("Buyers"), "identifiers": N_("Identifiers"),
+    "most_buyers": N_("Most buyers on one"), "platform_refunds": N_("Refunds by the platform"),
+    "reported": N_("Reported by the mini-app"), "missing": N_("Not reported"),
+    "rating": N_("Rating"), "metric": N_("Metric"), "before": N_("Weeks before"),
+    "last_week": N_("Last week"), "z": N_("Robust z"), "buyer": N_("Buyer"),
+    "link": N_("Tie to staff"), "refunded": N_("Refunded"),
+    "other_merchants": N_("Merchants bought from elsewhere"), "kind": N_("Kind"),
+    "mean_rating": N_("Average rating"), "fast_reply_share": N_("Share of fast replies"),
+    "masked": N_("Identifier"), "count": N_("Count"), "trade": N_("Trade"),
+}
 DONE = {
     "detected": N_("Detection finished; the flagged mini-apps are in the queue."),
     "dismissed": N_("Flag dismissed; no penalty."),
@@ -77,6 +96,7 @@ def signal_help(code: str) -> str:
 def _helpers() -> dict[str, Any]:
     return {"signal_name": signal_name, "signal_help": signal_help,
             "link_name": lambda k: gettext(LINKS[k]) if k in LINKS else k,
+            "field_name": lambda k: gettext(FIELDS[k]) if k in FIELDS else k,
             "state_name": lambda s: gettext(STATES[s]) if s in STATES else s, "rule": RULE}
 
 

@@ -56,10 +56,12 @@ def applies(penalty: dict[str, Any], decided: date, as_of: date) -> bool:
 
 
 def apply(db: Session, cycle: ScoreCycle) -> int:
-    """Apply every due penalty to the cycle's stored results; returns how many applied."""
+    """Apply every due penalty to the cycle's stored results; returns how many applied.
+    Runs inside the cycle, which holds the one-run-at-a-time lock; a decision only ever turns
+    an open review into a confirmed one, so the confirmed rows read here change only here."""
     reviews = db.scalars(
         select(IntegrityReview).where(IntegrityReview.state == ReviewState.CONFIRMED)
-        .order_by(IntegrityReview.id).with_for_update()
+        .order_by(IntegrityReview.id)
     ).all()
     applied = 0
     seen: set[int] = set()
