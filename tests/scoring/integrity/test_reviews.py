@@ -5,6 +5,7 @@ more than that many cycles); the merchant's page says why; two operators cannot 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import insert, select
 
 from tests.merchants.conftest import csrf, login
 from tests.scoring.cycle_world import AS_OF, NOW, Market, build_market
+from townsquare.accounts.models import Role
 from townsquare.core.audit import history
 from townsquare.core.clock import clock
 from townsquare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -180,3 +182,36 @@ def test_the_pages_queue_decide_and_explain(client, database, market):
     for user in market.outsiders.values():
         login(client, user)
         assert client.get(f"/console/miniapps/{market.ours}/integrity").status_code == 404
+
+
+def test_two_operators_deciding_at_once_one_wins(database, market, make_user):
+    _detect(database)
+    with database.unit_of_work() as db:
+        review_id = _review(db).public_id
+    second = make_user(Role.OPERATOR)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(actor, decision: str) -> None:
+        barrier.wait()
+        try:
+            with database.unit_of_work() as db:
+                reviews.decide(db, actor=actor, review_id=review_id, decision=decision,
+                               reason="同时处理")
+            outcomes.append(decision)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=decide, args=(market.operator, "confirm")),
+               threading.Thread(target=decide, args=(second, "dismiss"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[0] == "conflict" and len(outcomes) == 2
+    with database.unit_of_work() as db:
+        review = _review(db)
+        assert review.state.value == {"confirm": "confirmed", "dismiss": "dismissed"}[
+            next(o for o in outcomes if o != "conflict")]
+        notices = db.scalars(select(Notification)).all()
+        assert len(notices) == (1 if review.state == ReviewState.CONFIRMED else 0)
