@@ -57,7 +57,8 @@ SIGNALS = {
 }
 LINKS = {"staff": N_("staff"), "address": N_("same address"), "card": N_("same card"),
          "phone": N_("same phone")}
-STATES = {"open": N_("Waiting for review"), "dismissed": N_("Dismissed"), "confirmed": N_("Confirmed")}
+STATES = {"open": N_("Waiting for review"), "dismissed": N_("Dismissed"),
+          "confirmed": N_("Confirmed")}
 # the figures and evidence columns the detectors write (detectors.py), as the pages name them
 FIELDS = {
     "five_star_share": N_("Share of 5★ ratings"), "ratings": N_("Ratings"),
