@@ -79,6 +79,7 @@ from townsquare.scoring import gateway_methods as scoring_methods
 from townsquare.scoring import notices as scoring_notices
 from townsquare.scoring import pages as scoring_pages
 from townsquare.scoring import routes as scoring_routes
+from townsquare.scoring.integrity import pages as integrity_pages
 from townsquare.traffic import topic_routes
 from townsquare.traffic.console import merchant_pages as traffic_merchant_pages
 from townsquare.traffic.console import operator_pages as traffic_operator_pages
@@ -106,6 +107,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events_routes.router, gateway_pages.router,
     gateway_isv_pages.router, gateway_reference_pages.router, gateway_debug_pages.router,
     scoring_routes.router, scoring_pages.router,
+    integrity_pages.router,
     messaging_routes.router, messaging_pages.router,
     # community-repairs: fixed /community/repairs/… and /community/committee/repairs paths
     # before the resident pages' /community/{community_id}

@@ -26,6 +26,7 @@ from townsquare.payments.ledger import records as payments_records  # noqa: F401
 from townsquare.payments.trades import models as payments_trades  # noqa: F401
 from townsquare.payments.wallet import models as payments_wallet  # noqa: F401
 from townsquare.scoring import models as scoring  # noqa: F401
+from townsquare.scoring.integrity import models as scoring_integrity  # noqa: F401
 from townsquare.traffic import models as traffic  # noqa: F401
 
 metadata = Base.metadata

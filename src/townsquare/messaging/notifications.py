@@ -80,6 +80,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "shop.message": (N_("{resident} wrote to {miniapp}"),
                      N_("The resident waits for an answer; how fast shops answer counts in "
                         "their score.")),
+    # anti-fraud (scoring/integrity/reviews.py): an operator confirmed a review
+    "integrity.confirmed": (N_("{miniapp}: a review found its data not genuine"),
+                            N_("For the next {cycles} scoring cycles its score is lowered and its "
+                               "tier is at most {tier}. Reason: {reason}")),
     # community repairs (community/repairs/jobs.py): a ticket past its community's target
     "repair.late_response": (N_("A repair at {community} is waiting for a technician"),
                              N_("{location}: reported {minutes} minutes ago, the target is "

@@ -69,11 +69,13 @@ def due() -> None:
 
     with _database().unit_of_work() as db:
         cycle = cycles.run_due(db, settings=get_settings())
-        message = (
-            f"[green]Ran cycle {cycle.public_id}[/green]"
-            if cycle
-            else f"Next cycle due {cycles.next_due(db)}"
-        )
+        ran = (cycle.public_id, cycle.as_of) if cycle else None
+        message = f"[green]Ran cycle {ran[0]}[/green]" if ran else (
+            f"Next cycle due {cycles.next_due(db)}")
+    if ran is not None:  # anti-fraud flags after the cycle, in their own unit of work
+        from townsquare.scoring.integrity import jobs as integrity_jobs
+
+        integrity_jobs.detect(_database(), as_of=ran[1])
     console.print(message)
 
 
@@ -96,3 +98,21 @@ def list_cycles(limit: int = 12) -> None:
                 str(c.counts.get("seconds", "")),
             )
     console.print(table)
+
+
+@app.command("integrity")
+def integrity(
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default: today, UTC)")] = "",
+) -> None:
+    """Run the anti-fraud detectors and queue the flagged mini-apps for an operator's review."""
+    try:
+        day = date.fromisoformat(as_of) if as_of else clock.now().date()
+    except ValueError as exc:
+        console.print("[red]--as-of must be YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from exc
+    from townsquare.scoring.integrity import jobs as integrity_jobs
+
+    found = integrity_jobs.detect(_database(), as_of=day)
+    signals = ", ".join(f"{code} {n}" for code, n in found.by_signal.items()) or "none"
+    console.print(f"Anti-fraud as of {day}: {found.flagged} of {found.miniapps} mini-apps "
+                  f"flagged for review ({signals}); /console/operator/integrity")

@@ -20,6 +20,7 @@ from townsquare.core.errors import Conflict, ValidationFailed
 from townsquare.core.settings import Settings
 from townsquare.miniapps.models import MiniApp
 from townsquare.scoring import config_versions, disputes
+from townsquare.scoring.integrity import penalties as integrity_penalties
 from townsquare.scoring.models import CycleState, MiniAppScore, ScoreCycle, TierHistory
 from townsquare.scoring.pipeline import CycleOutput, Step, attr, evaluate, jsonable
 
@@ -116,6 +117,7 @@ def run_cycle(
     )
     step("store", 0.85)
     stored = _store(db, cycle, output)
+    penalised = integrity_penalties.apply(db, cycle)  # confirmed anti-fraud reviews only
     cycle.model_version = str(attr(config, "version", default=""))
     cycle.state = CycleState.DONE
     cycle.finished_at = clock.now()
@@ -125,6 +127,7 @@ def run_cycle(
         "scored": scored,
         "insufficient_data": output.rows - scored,
         "excluded_complaints": len(excluded),
+        "integrity_penalties": penalised,
         "seconds": round(time.perf_counter() - started, 3),
         "stages": output.seconds,
     }

@@ -9,6 +9,7 @@ from townsquare.core.database import Database, unavailable
 from townsquare.core.errors import TownsquareError
 from townsquare.core.settings import Settings
 from townsquare.scoring import cycles
+from townsquare.scoring.integrity import jobs as integrity_jobs
 from townsquare.scoring.models import ScoreCycle
 from townsquare.scoring.pipeline import Step
 
@@ -31,10 +32,12 @@ def run_cycle(
             cycle: ScoreCycle = cycles.run_cycle(
                 db, settings=settings, as_of=as_of, actor=None, progress=progress, backend=backend
             )
-            return cycle.public_id, dict(cycle.counts)
+            done = cycle.public_id, dict(cycle.counts)
     except Exception as exc:
         if isinstance(exc, TownsquareError) or unavailable(exc):
             raise
         with database.unit_of_work() as db:
             cycles.mark_failed(db, as_of=as_of, error=repr(exc))
         raise
+    integrity_jobs.detect(database, as_of=as_of)  # anti-fraud flags for the operator's review
+    return done

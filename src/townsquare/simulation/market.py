@@ -14,6 +14,7 @@ and keep their buyers (repurchase). About one app in eight is new: it only has i
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,11 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.core.clock import clock
+from townsquare.core.security import hash_password
 from townsquare.core.settings import Settings
 from townsquare.events.export import SCHEMA, TS, DayWriter
 from townsquare.events.intake import insert_rows, storage_key
 from townsquare.miniapps.models import MiniApp
-from townsquare.simulation import city_data
+from townsquare.simulation import cheaters, city_data
 
 HISTORY_DAYS = 28
 HISTORY_EVENTS_PER_APP_DAY = 30.0
@@ -286,8 +288,9 @@ class _Day:
 
 
 def _tables(market: Market, first_day: date, progress: Callable[[int], None] | None,
-            seed: int):
-    """Yield (day index, date, table) for the whole window, chunk by chunk, deterministically."""
+            seed: int, cheats: cheaters.Cheats | None = None):
+    """Yield (day index, date, table) for the whole window, chunk by chunk, deterministically;
+    `cheats` rewrites the cheating mini-apps' events with a random stream of its own."""
     per_app = max(market.events_per_app_day, 1e-9)
     chunk = max(1, int(EVENTS_PER_TABLE / per_app))
     for d in range(market.days):
@@ -296,6 +299,9 @@ def _tables(market: Market, first_day: date, progress: Callable[[int], None] | N
         for c, lo in enumerate(range(0, len(market), chunk)):
             rng = np.random.default_rng([seed, 3, d, c])
             table = _Day(market, lo, min(lo + chunk, len(market)), d, start, rng).build()
+            if table is not None and cheats is not None:
+                table = cheaters.apply(cheats, d, start, table,
+                                       np.random.default_rng([seed, 9, d, c]))
             if table is not None:
                 yield d, day, table
                 if progress:
@@ -312,15 +318,23 @@ def simulate_history(
     progress: Callable[[int], None] | None = None,
     events_per_app_day: float = HISTORY_EVENTS_PER_APP_DAY,
     showcase: frozenset[int] = frozenset(),
+    cheats: cheaters.Cheats | None = None,
 ) -> int:
-    """Write `days` days (ending yesterday) of events for every listed mini-app; the count."""
+    """Write `days` days (ending yesterday) of events for every listed mini-app; the count.
+    `cheats` makes some of them cheat (`simulation/cheaters.py`), brushers with real accounts."""
     del settings  # kept for symmetry with the demo city's steps
     today = clock.now().date()
     market = market_for(db, seed=seed, days=days, events_per_app_day=events_per_app_day,
                         today=today, showcase=showcase)
+    if cheats is not None:
+        merchant_of = dict(zip(market.miniapp_id.tolist(), market.merchant_id.tolist(),
+                               strict=True))
+        cheaters.staff_accounts(db, cheats=cheats, merchant_of=merchant_of,
+                                password_hash=hash_password(secrets.token_urlsafe(16)))
     key_of = dict(zip(market.miniapp_id.tolist(), market.keys, strict=True))
     written, number = 0, 0
-    for _d, _day, table in _tables(market, today - timedelta(days=days), progress, seed):
+    for _d, _day, table in _tables(market, today - timedelta(days=days), progress, seed,
+                                   cheats):
         rows = table.to_pylist()
         for row in rows:
             number += 1
