@@ -1,7 +1,7 @@
 """integrity reviews: the anti-fraud review queue and its penalties (issue 19)
 
 Revision ID: f65c3632045a
-Revises: a6d3c9e1f508
+Revises: b8e2d4f6a1c3
 Create Date: 2026-12-07 15:43:47.721826
 """
 
@@ -11,7 +11,7 @@ import townsquare.core.database
 
 
 revision = 'f65c3632045a'
-down_revision = 'a6d3c9e1f508'
+down_revision = 'b8e2d4f6a1c3'
 branch_labels = None
 depends_on = None
 
