@@ -368,7 +368,7 @@ def main() -> None:
                      "--workers", str(workers)], env={**env, "PYTHONPATH": src},
                     stdout=sink, stderr=sink), f"http://127.0.0.1:{port}")
             for _server, base in servers.values():
-                wait_until_up(base, seconds=180)
+                wait_until_up(base, seconds=600)  # a loaded machine starts slowly
             time.sleep(1 if workers == 1 else 3)  # every worker up
             targets = {label: (base, _family(server.pid))
                        for label, (server, base) in servers.items()}
