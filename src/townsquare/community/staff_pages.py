@@ -27,7 +27,7 @@ from townsquare.community.models import Community, CommunityRoleKind, ExitRule
 from townsquare.community.resident_pages import RELATION_LABELS
 from townsquare.core.errors import TownsquareError, ValidationFailed
 from townsquare.core.settings import Settings
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, WritingDbSession
 from townsquare.web.forms import field_problems, rejected, see_other, whole_number
 from townsquare.web.templating import render
 
@@ -166,8 +166,10 @@ async def import_post(request: Request, community_id: str, db: DbSession,
 
 @router.get("/community/{community_id}/manage/residents/{person_id}",
             response_class=HTMLResponse)
-def person_record(request: Request, community_id: str, person_id: str, db: DbSession,
+def person_record(request: Request, community_id: str, person_id: str, db: WritingDbSession,
                   settings: AppSettings, user: CurrentUser) -> HTMLResponse:
+    # a writing unit of work although a GET: each look at a health record is audited, and on
+    # SQLite a write in a read-only one fails when another writer committed since its first read
     community = _staff_community(db, user, community_id)
     record = health.health_record(db, settings=settings, actor=user, community=community,
                                   person_id=person_id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from townsquare.accounts.models import Role, User
 from townsquare.accounts.permissions import require_role
 from townsquare.core.clock import clock
+from townsquare.core.database import Database
 from townsquare.gateway import keys, limits, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import AppKey, CallRecord, GatewayApp, GrantStatus, PackageGrant
@@ -75,22 +76,33 @@ def figures(db: Session, app: GatewayApp) -> list[MethodFigures]:
             for m, n, f, avg, mx in rows]
 
 
-def page_context(db: Session, app: GatewayApp, *, secret: bytes, rate_limits: str,
+def page_context(db: Session, app: GatewayApp, *, platform_key: str, rate_limits: str,
                  method: str = "", failed: bool = False, page: int = 1) -> dict[str, Any]:
-    """What an app's console page shows, whoever owns the app (a mini-app or a provider)."""
+    """What an app's console page shows, whoever owns the app (a mini-app or a provider);
+    `platform_key` is the platform key's public half (`platform_key_text`)."""
     found = calls(db, app, method=method, failed_only=failed, page=page)
     sent = notify.recent(db, app)
     return {
         "keys": key_rows(db, app), "grants": package_rows(db, app),
         "limits": limits.RateLimiter(rate_limits).limits_of(app.app_id),
         "calls": found[:LOG_PAGE], "has_next": len(found) > LOG_PAGE,
-        "figures": figures(db, app), "platform_key": platform_key_text(db, secret=secret),
+        "figures": figures(db, app), "platform_key": platform_key,
         "notifications": sent, "attempts": notify.attempts_of(db, [n.id for n in sent]),
     }
 
 
-def platform_key_text(db: Session, *, secret: bytes) -> str:
-    return keys.ensure_platform_key(db, secret=secret).public_key
+def platform_key_text(database: Database, *, secret: bytes) -> str:
+    """The platform key's public half, read in a unit of work of its own: made there (once)
+    if there is none yet, a database `townsquare migrate` did not prepare. A console GET reads
+    in a read-only unit of work, which must not write (on SQLite a write there can fail with
+    SQLITE_BUSY_SNAPSHOT); so this runs before the request's own unit of work begins."""
+    with database.unit_of_work(read_only=True) as db:
+        try:
+            return keys.platform_public_key(db)
+        except LookupError:
+            pass
+    with database.unit_of_work() as db:
+        return keys.ensure_platform_key(db, secret=secret).public_key
 
 
 def waiting_applications(db: Session, *, actor: User) -> list[tuple[PackageGrant, GatewayApp]]:

@@ -21,6 +21,7 @@ from townsquare.core.settings import Settings
 from townsquare.gateway import apps, authorize, console, keys, notify
 from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import GatewayApp
+from townsquare.gateway.pages import PlatformKeyText
 from townsquare.merchants import providers
 from townsquare.merchants.service import staffed_merchant
 from townsquare.web.deps import AppSettings, DbSession
@@ -45,7 +46,8 @@ Text = Annotated[str, Form(max_length=500)]
 
 
 def _context(request: Request, db: Session, settings: Settings, user: User, isv_id: str, *,
-             method: str = "", failed: bool = False, page: int = 1) -> dict[str, Any]:
+             platform_key: str, method: str = "", failed: bool = False,
+             page: int = 1) -> dict[str, Any]:
     provider = providers.staffed_provider(db, actor=user, public_id=isv_id)
     app = db.scalar(select(GatewayApp).where(GatewayApp.provider_id == provider.id))
     context: dict[str, Any] = {
@@ -55,7 +57,7 @@ def _context(request: Request, db: Session, settings: Settings, user: User, isv_
         "owner_link": "/console/isv",
     }
     if app is not None:
-        context |= console.page_context(db, app, secret=settings.effective_secret_key,
+        context |= console.page_context(db, app, platform_key=platform_key,
                                         rate_limits=settings.gateway_rate_limits,
                                         method=method, failed=failed, page=page)
         if app.redirect_uri:
@@ -73,18 +75,19 @@ def _acting(db: Session, user: User, isv_id: str) -> GatewayApp:
 def _refused(request: Request, db: Session, settings: Settings, user: User, isv_id: str,
              exc: TownsquareError) -> HTMLResponse:
     db.rollback()
-    context = _context(request, db, settings, user, isv_id)
+    key = keys.ensure_platform_key(db, secret=settings.effective_secret_key).public_key
+    context = _context(request, db, settings, user, isv_id, platform_key=key)
     return render(request, APP_PAGE, error=exc.render(gettext), status_code=422, **context)
 
 
 @router.get("/console/isv/{isv_id}/gateway", response_class=HTMLResponse)
 def app_page(
-    request: Request, isv_id: str, user: CurrentUser, db: DbSession, settings: AppSettings,
-    method: Annotated[str, Query(max_length=64)] = "", failed: bool = False,
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    request: Request, isv_id: str, key: PlatformKeyText, user: CurrentUser, db: DbSession,
+    settings: AppSettings, method: Annotated[str, Query(max_length=64)] = "",
+    failed: bool = False, page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
-    context = _context(request, db, settings, user, isv_id, method=method, failed=failed,
-                       page=page)
+    context = _context(request, db, settings, user, isv_id, platform_key=key, method=method,
+                       failed=failed, page=page)
     return render(request, APP_PAGE, flashes=flashes(request, DONE), **context)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from townsquare.gateway.methods import PACKAGES
 from townsquare.gateway.models import GatewayApp
 from townsquare.merchants.access import can_act_for
 from townsquare.miniapps import registry
-from townsquare.web.deps import AppSettings, DbSession
+from townsquare.web.deps import AppSettings, DbSession, get_settings
 from townsquare.web.forms import flashes, see_other
 from townsquare.web.templating import render
 
@@ -34,7 +34,17 @@ DONE = {
 }
 
 
-def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
+def platform_key(request: Request) -> str:
+    """The platform key's public half for a console page, read (or made) before the request's
+    own read-only unit of work (`console.platform_key_text`)."""
+    return console.platform_key_text(request.app.state.database,
+                                     secret=get_settings(request).effective_secret_key)
+
+
+PlatformKeyText = Annotated[str, Depends(platform_key)]
+
+
+def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *, platform_key: str,
              method: str = "", failed: bool = False, page: int = 1) -> dict[str, Any]:
     miniapp = registry.get_miniapp(db, actor=user, public_id=miniapp_id)
     app = console.app_of(db, miniapp.id)
@@ -45,7 +55,7 @@ def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
         "owner_link": f"/console/miniapps/{miniapp_id}",
     }
     if app is not None:
-        context |= console.page_context(db, app, secret=settings.effective_secret_key,
+        context |= console.page_context(db, app, platform_key=platform_key,
                                         rate_limits=settings.gateway_rate_limits,
                                         method=method, failed=failed, page=page)
     return context
@@ -53,11 +63,12 @@ def _context(db: Session, settings: Settings, user: User, miniapp_id: str, *,
 
 @router.get("/console/miniapps/{miniapp_id}/gateway", response_class=HTMLResponse)
 def app_page(
-    request: Request, miniapp_id: str, user: CurrentUser, db: DbSession, settings: AppSettings,
-    method: Annotated[str, Query(max_length=64)] = "", failed: bool = False,
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    request: Request, miniapp_id: str, key: PlatformKeyText, user: CurrentUser, db: DbSession,
+    settings: AppSettings, method: Annotated[str, Query(max_length=64)] = "",
+    failed: bool = False, page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
-    context = _context(db, settings, user, miniapp_id, method=method, failed=failed, page=page)
+    context = _context(db, settings, user, miniapp_id, platform_key=key, method=method,
+                       failed=failed, page=page)
     return render(request, APP_PAGE, flashes=flashes(request, DONE), **context)
 
 
@@ -69,7 +80,8 @@ def _acting(db: Session, user: User, miniapp_id: str) -> GatewayApp:
 def _refused(request: Request, db: Session, settings: Settings, user: User, miniapp_id: str,
              exc: TownsquareError) -> HTMLResponse:
     db.rollback()
-    context = _context(db, settings, user, miniapp_id)
+    key = keys.ensure_platform_key(db, secret=settings.effective_secret_key).public_key
+    context = _context(db, settings, user, miniapp_id, platform_key=key)
     return render(request, APP_PAGE, error=exc.render(gettext), status_code=422, **context)
 
 

@@ -119,12 +119,14 @@ def community_keys(com: PublicId, db: DbSession, settings: AppSettings) -> KeySe
 )
 def my_code(
     com: PublicId,
-    db: DbSession,
+    db: WritingDbSession,  # each look at the household's health status is audited (a write)
     settings: AppSettings,
     user: CurrentUser,
     kind: Annotated[str, Query(pattern="^(person|household)$")] = "household",
 ) -> CodeOut:
-    """A fresh pass code for me (person) or my household; fetch again after `refresh_in` s."""
+    """A fresh pass code for me (person) or my household; fetch again after `refresh_in` s.
+    A writing unit of work although a GET: on SQLite a write in a read-only one fails when
+    another writer committed since its first read (core/database.py)."""
     issued = issue_code(db, actor=user, settings=settings, community_id=com, kind=kind)
     return CodeOut(
         code=issued.code,
