@@ -278,6 +278,7 @@ def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
                           part=segment[2], timezone=timezone)
     rows: Iterable[Behind] = snap.plan_state.behind(segment, share=share, now=now)
     if values is not None:
+        rows = list(rows)
         worth = {r.allocation.id: value.pacing_priority(
             value=values.get(r.allocation.miniapp_id, 0.0), behind=r.gap)
             for r in rows if r.allocation.miniapp_id in allowed}
