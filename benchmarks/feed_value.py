@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=12)
     parser.add_argument("--bad-quantile", type=float, default=0.15,
                         help="where in its category's quality the bad bidder sits")
+    parser.add_argument("--bad-only", action="store_true", help="only the bad-bidder case")
     args = parser.parse_args()
     started = time.perf_counter()
     rows: dict[str, list] = {}
@@ -188,9 +189,10 @@ def main() -> None:
     ratios: dict[str, list[float]] = {AsBuilt.name: [], Value.name: []}
     for seed in args.seeds:
         cfg = LoopConfig(merchants=args.merchants, cycles=args.cycles, seed=seed)
-        result = play(cfg, make_market(cfg), POLICIES)
-        for name, (r, _book, _p) in result.items():
-            rows.setdefault(name, []).append(r)
+        if not args.bad_only:
+            result = play(cfg, make_market(cfg), POLICIES)
+            for name, (r, _book, _p) in result.items():
+                rows.setdefault(name, []).append(r)
         market = make_market(cfg)
         chosen = bad_bidders(cfg, market, args.bad_quantile)
         result = play(cfg, market, [AsBuilt, Value])
@@ -202,9 +204,22 @@ def main() -> None:
                 lost[name].append(int(exp[i] > bar))
                 ratios[name].append(exp[i] / max(bar, 1e-9))
         print(f"seed {seed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    oracle = rows[Oracle.name]
     print(f"seeds {args.seeds}, {args.merchants} merchants, {args.cycles} cycles; "
           f"{time.perf_counter() - started:.0f} s\n")
+    if rows:
+        _conversion_table(rows)
+    print(f"\n| bad bidder at q's {args.bad_quantile:.0%} point (25× median bid, unlimited "
+          "budget) | cases out-exposing the category's median good merchant | its exposure ÷ "
+          "that median (median, max) |")
+    print("|---|---:|---:|")
+    for name, cases in lost.items():
+        r = ratios[name]
+        print(f"| {name} | {sum(cases)} of {len(cases)} | {statistics.median(r):.2f}, "
+              f"{max(r):.2f} |")
+
+
+def _conversion_table(rows: dict[str, list]) -> None:
+    oracle = rows[Oracle.name]
     print("| policy | orders / 1000 feed impressions (mean ± sd over seeds) | share of oracle "
           "| Spearman(exposure, q) | promises |")
     print("|---|---:|---:|---:|---|")
@@ -216,14 +231,6 @@ def main() -> None:
         note = reports[0].planner.split("; ")[-1] if reports[0].planner else ""
         print(f"| {name} | {statistics.mean(o):.1f} ± {statistics.pstdev(o):.1f} | "
               f"{statistics.mean(share):.0%} | {statistics.mean(sp):.2f} | {note} |")
-    print(f"\n| bad bidder at q's {args.bad_quantile:.0%} point (25× median bid, unlimited "
-          "budget) | cases out-exposing the category's median good merchant | its exposure ÷ "
-          "that median (median, max) |")
-    print("|---|---:|---:|")
-    for name, cases in lost.items():
-        r = ratios[name]
-        print(f"| {name} | {sum(cases)} of {len(cases)} | {statistics.median(r):.2f}, "
-              f"{max(r):.2f} |")
 
 
 if __name__ == "__main__":

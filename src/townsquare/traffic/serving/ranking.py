@@ -236,12 +236,12 @@ def _compose_by_value(
         # the share first (a new item also pays what is owed), then the promises, then value
         pick = new[0] if placed_new < need[j] and new else choices[0] if choices else left[0]
         taken[pick] = True
-        _value, is_must, item = pool[pick]
+        _value, is_must, chosen = pool[pick]
         left_must -= is_must
-        left_must_new -= is_must and item.is_new
-        placed_new += item.is_new
-        layout[pos] = (_slot(pos, item) if isinstance(item, Fixed)
-                       else _organic_slot(pos, item))
+        left_must_new -= is_must and chosen.is_new
+        placed_new += chosen.is_new
+        layout[pos] = (_slot(pos, chosen) if isinstance(chosen, Fixed)
+                       else _organic_slot(pos, chosen))
     return _closed(layout)
 
 

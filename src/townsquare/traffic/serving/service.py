@@ -16,6 +16,10 @@
    × relevance (search: BM25 score / best score; feed, channels, topics: category diversity,
    0.85 ^ rank within the category, so a city's best grocer and best clinic both surface);
 5. `ranking.compose` with the new-merchant share in every prefix.
+With the "value" ranking (`config.ranking`, the default) steps 2 and 4 use expected good orders
+(`serving.value`, docs/traffic.md "A feed that converts"): the allocations behind pace are taken
+by worth here × min(1, behind), organic candidates are ordered by relevance × click rate ×
+P(order) × P(good), and `compose` places guaranteed and organic items together by that value.
 Then the records (`exposure_writer`): one EXPOSURE event per slot, delivered + 1 per served
 allocation and promise, one impression per sponsored slot — written in the request's transaction
 (`exposure_flush_ms` = 0) or, once the request commits, buffered for the flush thread.
