@@ -53,7 +53,8 @@ def test_value_ranking_converts_more_keeps_promises_and_sells_nothing_to_a_bad_b
             for day in range(first, first + TINY.days_per_cycle):
                 _day(market, own, policy, day)
             winners |= {f.miniapp_id for won in policy.auctions.values() for f in won}
-        rate = own.data["feed_orders"][own.offset:].sum() / own.data["feed_imp"][own.offset:].sum()
+        shown = own.data["feed_imp"][own.offset:].sum()
+        rate = own.data["feed_orders"][own.offset:].sum() / shown
         results[kind.name] = (policy.planner_note, winners, rate)
     note, winners, rate = results["townsquare+value"]
     assert bad not in winners and winners  # its money buys nothing; others still buy
