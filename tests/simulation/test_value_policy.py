@@ -29,7 +29,8 @@ def _day(market, book, policy, day: int, stream: int = 5) -> None:
         positions += range(1, len(listing) + 1)
         relevance += rel[g, listing].tolist()
     simulate_day(market, book, day, np.asarray(apps, dtype=np.int64), np.asarray(positions),
-                 np.asarray(relevance), TINY.views, np.random.default_rng([TINY.seed, stream, abs(day)]))
+                 np.asarray(relevance), TINY.views,
+                 np.random.default_rng([TINY.seed, stream, abs(day)]))
 
 
 def test_value_ranking_converts_more_keeps_promises_and_sells_nothing_to_a_bad_bidder():
