@@ -134,3 +134,12 @@ def test_by_value_invariants(g_values, organic, ad_positions, size, share):
     organic_values = [next(c.quality for c in pool if c.miniapp_id == s.miniapp_id)
                       for s in slots if s.reason == "organic" and not s.is_new]
     assert organic_values == sorted(organic_values, reverse=True)
+
+
+def test_promises_come_before_the_new_merchant_share_when_they_fill_the_list():
+    # (found by the property above) four promises, four positions, new organic candidates
+    slots = compose(size=4, pinned=[], sponsored=[], sponsored_positions=[],
+                    guaranteed=[promised(i, 0.0) for i in range(4)],
+                    organic=[cand(10, 0.9, new=True), cand(11, 0.8, new=True)], new_share=0.3,
+                    guaranteed_by_value=True)
+    assert [s.reason for s in slots] == ["guaranteed"] * 4

@@ -202,9 +202,11 @@ def _compose_by_value(
     sponsored: Sequence[Fixed], sponsored_positions: Sequence[int],
     organic: Sequence[Candidate], new_share: float,
 ) -> list[Slot]:
-    """Guaranteed and organic items merged by value over the free positions; every guaranteed
-    item that fits is placed (when the unplaced ones equal the positions left, only they may
-    go), and the new-merchant share is kept as in `compose` (new items as late as allowed)."""
+    """Guaranteed and organic items merged by value over the free positions. Every guaranteed
+    item that fits is placed (when the unplaced ones fill the positions left, only they may go:
+    promises come before the share, as in `compose`, where they are fixed); otherwise the
+    new-merchant share is kept as in `compose` (new items as late as allowed), a promise going
+    early enough to leave the positions the share still needs."""
     layout, used = _place_fixed(size, pinned, guaranteed, sponsored, sponsored_positions,
                                 place_guaranteed=False)
     free = [p for p in range(1, size + 1) if layout[p] is None]
@@ -223,18 +225,26 @@ def _compose_by_value(
     left_must, placed_new = len(must), 0
     left_must_new = sum(g.is_new for g in must)
     for j, pos in enumerate(free):
-        # Positions still owed: the promises not placed yet, and the new items the share will
-        # need by the end beyond the new promises; when they fill what is left, promises go now.
-        owed_new = max(0, (need[-1] if need else 0) - placed_new - left_must_new)
-        only_must = left_must > 0 and left_must + owed_new >= len(free) - j
         left = [i for i in range(len(pool)) if not taken[i]]
-        new = [i for i in left if pool[i][2].is_new]
-        new.sort(key=lambda i: not pool[i][1])  # a new promise first: it serves both
-        choices = [i for i in left if pool[i][1] or not only_must]
         if not left:
             break
-        # the share first (a new item also pays what is owed), then the promises, then value
-        pick = new[0] if placed_new < need[j] and new else choices[0] if choices else left[0]
+        remaining = len(free) - j
+        promises = [i for i in left if pool[i][1]]
+        new = [i for i in left if pool[i][2].is_new]
+        new.sort(key=lambda i: not pool[i][1])  # a new promise first: it serves both
+        share_due = placed_new < need[j] and bool(new)
+        # The new items the share needs by the end beyond the new promises: with the promises
+        # left they are owed the remaining positions, so a promise goes now rather than later.
+        owed_new = max(0, (need[-1] if need else 0) - placed_new - left_must_new)
+        if promises and left_must >= remaining:  # promises first: each one is delivered
+            new_promises = [i for i in new if pool[i][1]]
+            pick = new_promises[0] if share_due and new_promises else promises[0]
+        elif share_due:
+            pick = new[0]
+        elif promises and left_must + owed_new >= remaining:
+            pick = promises[0]
+        else:
+            pick = left[0]
         taken[pick] = True
         _value, is_must, chosen = pool[pick]
         left_must -= is_must
