@@ -99,6 +99,20 @@ def configure(database: Database, world: World, **values) -> None:
         traffic_config.save(db, actor=db.merge(world.operator), data=values, note="test")
 
 
+# The paid-traffic rules before issue 19: tier ≥ C, no score floor, bid × quality, no share cap
+# (the world's look-alike, tier C with 55 points, bids in the tests of the auction's mechanics).
+LEGACY_ADS = {"ads_min_tier": "C", "ads_min_score": 0.0, "ads_quality_exponent": 1.0,
+              "ads_max_merchant_share": 1.0}
+
+
+def legacy_ranking(database: Database, world: World, *, ads: bool = False) -> None:
+    """Serve the as-built way: guaranteed items first, most behind first; organic by score ×
+    relevance (tests of pacing and recording that name positions; the "value" ranking, the
+    default, has its own tests in test_value.py and test_value_serving.py); `ads`: with the
+    old paid-traffic rules too."""
+    configure(database, world, ranking="quality", **(LEGACY_ADS if ads else {}))
+
+
 def exposures(database: Database, **where) -> list[BehaviourEvent]:
     with database.unit_of_work() as db:
         stmt = select(BehaviourEvent).where(BehaviourEvent.type == EventType.EXPOSURE)

@@ -113,9 +113,18 @@ class TrafficConfig(_Strict):
     # helps; it never outweighs good service)
     points_max_tier_share: float = Field(default=0.5, gt=0, le=1)
 
-    # paid exposure
+    # paid exposure (docs/traffic.md, "Why a bad bidder cannot win")
     # below this tier: no buying traffic
-    ads_min_tier: str = Field(default="C", pattern=r"^[SABCD]$")
+    ads_min_tier: str = Field(default="B", pattern=r"^[SABCD]$")
+    # and below this service score (0..100, absolute, not a share of the category): none either
+    ads_min_score: float = Field(default=60.0, ge=0, le=100)
+    # ad rank = bid × quality factor, the factor growing as (score / 100) ** k: k ≥ 1, and the
+    # default 2 makes quality weigh more steeply than the bid
+    ads_quality_exponent: float = Field(default=2.0, ge=1, le=6)
+    # one merchant takes at most this share of a bid target's sponsored impressions a local day
+    # (after the first `ads_share_allowance` of them, so the day can start)
+    ads_max_merchant_share: float = Field(default=0.25, gt=0, le=1)
+    ads_share_allowance: int = Field(default=20, ge=0, le=1_000_000)
     reserve_cpc_fen: int = Field(default=10, ge=1)
     max_cpc_fen: int = Field(default=10_000, ge=1)
     max_daily_budget_fen: int = Field(default=10_000_000, ge=1)
@@ -140,6 +149,13 @@ class TrafficConfig(_Strict):
     max_guaranteed_slots: int = Field(default=3, ge=0, le=20)  # per response
     sponsored_positions: list[int] = Field(default_factory=lambda: [3, 8])  # 1-based
     new_merchant_min_share: float = Field(default=0.2, ge=0, le=1)  # in every top-k prefix
+    # how a response is ranked (docs/traffic.md, "A feed that converts"): "value" places
+    # guaranteed and organic items together by expected good orders and takes, among the
+    # allocations behind pace, the ones likely to convert here first; "quality" is the old way
+    # (guaranteed items first, most behind first; organic by score × relevance)
+    ranking: str = Field(default="value", pattern=r"^(value|quality)$")
+    # pseudo-impressions of the click-rate prior when estimating a mini-app's click rate
+    ranking_prior_impressions: float = Field(default=200.0, gt=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> TrafficConfig:

@@ -56,6 +56,9 @@ def test_pages_render_in_chinese_and_english(client, world):
     en = client.get(page(world) + "?lang=en")
     assert en.status_code == 200
     assert "Impressions and clicks by source" in en.text and "Paid exposure" in en.text
+    # the paid-traffic quality rules, from the active configuration
+    assert "付费推广位还要求服务分至少 60 分" in zh.text and "质量^2" in zh.text
+    assert "at least 60. Ranking is by bid × quality^2" in en.text and "at most 25%" in en.text
     merchant = client.get(f"/console/merchant/{world.app('brand').merchant_public_id}")
     assert f'href="{page(world)}"' in merchant.text
 
@@ -66,6 +69,9 @@ def test_pages_render_in_chinese_and_english(client, world):
         assert text in console.text and 'id="gini"' in console.text
         config_page = client.get(f"/console/operator/traffic/config?lang={lang}")
         assert config_page.status_code == 200 and "tier_impressions" in config_page.text
+        for knob in ("ads_min_score", "ads_quality_exponent", "ads_max_merchant_share",
+                     "ranking"):
+            assert knob in config_page.text
     assert 'href="/console/operator/traffic"' in client.get("/console/operator").text
     # an operator may look at a merchant's traffic
     assert client.get(page(world)).status_code == 200

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.traffic.market_world import authorized_isv, snapshot
+from tests.traffic.serving_data import LEGACY_ADS
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.core.audit import AuditEntry
 from townsquare.core.clock import clock
@@ -29,8 +30,15 @@ def world(database):
     return build_world(database)
 
 
+# These tests pin the auction's mechanics under the old rules (tier ≥ C, bid × quality, no
+# share cap), so the world's look-alike (tier C, 55) bids; the new floors, k = 2 and the share
+# cap have their own tests (test_quality_floor.py and below).
+LEGACY = DEFAULT_CONFIG.model_copy(update=LEGACY_ADS)
+
+
 def _place(db, world, key, *, actor=None, kind="surface", target="feed", cpc=100,
            budget=10_000, **extra):
+    extra.setdefault("config", LEGACY)
     return bids.place(db, actor=actor, miniapp_public_id=world.app(key).public_id,
                       target_kind=kind, target=target, max_cpc_fen=cpc,
                       daily_budget_fen=budget, **extra)
@@ -45,7 +53,7 @@ def _spend(database, bid_id):
 
 def _sponsored(db, **kwargs):
     args = dict(surface="feed", city=CITY, now=NOW, exclude=set(), slots=2,
-                config=DEFAULT_CONFIG)
+                config=LEGACY)
     args.update(kwargs)
     return bids.sponsored(db, **args)
 
@@ -136,12 +144,20 @@ def test_the_tier_floor_keeps_low_and_unscored_mini_apps_out(database, world):
         _place(db, world, "declining", actor=world.other_owner)
     assert refused.value.code == "tier_too_low"
     assert refused.value.params == {"minimum": "C", "tier": "D"}
-    stricter = DEFAULT_CONFIG.model_copy(update={"ads_min_tier": "B"})
-    with pytest.raises(ValidationFailed), database.unit_of_work() as db:
-        _place(db, world, "lookalike", actor=world.other_owner, config=stricter)
+    with pytest.raises(ValidationFailed) as refused, database.unit_of_work() as db:
+        _place(db, world, "lookalike", actor=world.other_owner, config=DEFAULT_CONFIG)
+    assert (refused.value.code, refused.value.params) == (
+        "tier_too_low", {"minimum": "B", "tier": "C"})  # today's floor is B
+    with database.unit_of_work() as db:  # tier B, but a score below the absolute floor
+        db.get(TrafficProfile, world.app("clinic").id).quality = 58.4
+    with pytest.raises(ValidationFailed) as refused, database.unit_of_work() as db:
+        _place(db, world, "clinic", actor=world.other_owner, config=DEFAULT_CONFIG)
+    assert (refused.value.code, refused.value.params) == (
+        "score_too_low", {"least": "60", "score": "58"})
     assert snapshot(database) == before
-    with database.unit_of_work() as db:  # tier C is enough under the default floor
+    with database.unit_of_work() as db:  # tier C is enough under the old floor
         _place(db, world, "lookalike", actor=world.other_owner)
+        _place(db, world, "grocer", actor=None, config=DEFAULT_CONFIG)  # A, 80: both floors
 
 
 def test_who_may_bid(database, world, make_user):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.traffic.market_world import api_error, snapshot, tokens
+from tests.traffic.serving_data import LEGACY_ADS, configure
 from tests.traffic.world import build_world
 from townsquare.core.clock import clock
 
@@ -17,7 +18,9 @@ NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 @pytest.fixture
 def world(database):
     clock.freeze(NOW)
-    return build_world(database)
+    found = build_world(database)
+    configure(database, found, **LEGACY_ADS)  # the look-alike (tier C) bids here
+    return found
 
 
 @pytest.fixture

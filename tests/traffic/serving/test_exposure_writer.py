@@ -16,6 +16,7 @@ from tests.traffic.serving_data import (
     delivered,
     exposures,
     freeze,
+    legacy_ranking,
     reasons_for,
     serve,
 )
@@ -33,7 +34,9 @@ HOUR_MS = 3_600_000  # a flush interval no test waits for: only flush_now / shut
 @pytest.fixture
 def world(database):
     freeze()
-    yield build_world(database)
+    found = build_world(database)
+    legacy_ranking(database, found)
+    yield found
     exposure_writer.close(database.engine)
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.traffic.serving_data import add_plan, exposures, freeze
+from tests.traffic.serving_data import add_plan, exposures, freeze, legacy_ranking
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.traffic import topics
 from townsquare.traffic.market import bids
@@ -19,7 +19,9 @@ ITEM = re.compile(r'class="feed-item reason-(\w+)" href="(/go/[^"]+)" data-feed-
 @pytest.fixture
 def world(database):
     freeze()
-    return build_world(database)
+    found = build_world(database)
+    legacy_ranking(database, found, ads=True)
+    return found
 
 
 def _bid(database, world, key: str, **target) -> None:

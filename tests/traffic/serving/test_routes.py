@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from tests.conftest import PASSWORD
-from tests.traffic.serving_data import add_plan, exposures, freeze
+from tests.traffic.serving_data import add_plan, exposures, freeze, legacy_ranking
 from tests.traffic.world import CITY, OTHER_CITY, build_world
 from townsquare.app import create_app
 from townsquare.traffic import topics
@@ -22,7 +22,9 @@ from townsquare.traffic.serving.routes import FeedItemOut, FeedOut
 @pytest.fixture
 def world(database):
     freeze()
-    return build_world(database)
+    found = build_world(database)
+    legacy_ranking(database, found, ads=True)
+    return found
 
 
 def _bearer(client, username: str) -> dict[str, str]:

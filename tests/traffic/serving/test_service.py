@@ -19,6 +19,7 @@ from tests.traffic.serving_data import (
     delivered,
     exposures,
     freeze,
+    legacy_ranking,
     reasons_for,
     serve,
 )
@@ -44,7 +45,9 @@ from townsquare.traffic.serving import service as serving
 @pytest.fixture
 def world(database):
     freeze()
-    return build_world(database)
+    found = build_world(database)
+    legacy_ranking(database, found)
+    return found
 
 
 def _ids(served) -> list[int]:

@@ -1,9 +1,18 @@
-"""Paid exposure: a pay-per-click auction ranked by bid × quality with generalised second prices.
+"""Paid exposure: a pay-per-click auction ranked by bid × quality^k with generalised second prices.
 
 Pure code (no database): the caller gathers the bids for one surface or keyword, with each
 mini-app's current service score and tier, and gets back the sponsored placements and the price
 per click of each. All money is integer fen and quality is integer basis points, so ranking and
 prices are exact integer arithmetic (no float ties, the same answer on every machine).
+
+Quality cannot be bought past (docs/traffic.md, "Why a bad bidder cannot win"):
+1. an absolute floor: a bid takes part only with tier ≥ `min_tier` AND score ≥ `min_score`
+   (not a share of the category: a category of poor shops has no sponsored seller at all);
+2. quality weighs more steeply than money: the rank is bid × quality_factor, the factor growing
+   as (score / 100) ** `quality_exponent` (k = 2 by the operator's default), so halving the
+   score needs four times the bid;
+3. `within_share` caps one merchant's share of a target's sponsored impressions per day, so an
+   unlimited budget cannot take every sponsored slot.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from townsquare.scoring import TIERS  # best first; no tier (never scored) ranks
 
 __all__ = [
     "AuctionConfig", "AuctionResult", "Bid", "Exclusion", "Placement",
-    "quality_factor_bp", "run_auction", "tier_at_least",
+    "quality_factor_bp", "run_auction", "tier_at_least", "within_share",
 ]
 
 QUALITY_SCALE = 10_000  # quality factors are basis points: 10_000 = 1.0
@@ -42,6 +51,8 @@ class AuctionConfig:
     # strongly quality outweighs money.
     quality_floor: float = 0.1
     quality_exponent: float = 1.0
+    # the absolute quality threshold: a score below it never buys a slot, whatever the bid
+    min_score: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.slots <= 100:
@@ -54,6 +65,8 @@ class AuctionConfig:
             raise ValidationFailed("The quality floor is above 0 and at most 1.")
         if not 0 < self.quality_exponent <= 10:
             raise ValidationFailed("The quality exponent is above 0 and at most {n}.", n=10)
+        if not 0 <= self.min_score <= 100:  # also rejects NaN
+            raise ValidationFailed("The least score for paid exposure is 0 to 100.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +93,7 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class Exclusion:
-    """A bid that could not take part, and why ("tier" or "reserve")."""
+    """A bid that could not take part, and why ("tier", "score" or "reserve")."""
 
     miniapp_id: str
     reason: str
@@ -91,6 +104,17 @@ class AuctionResult:
     placements: tuple[Placement, ...]
     outranked: tuple[str, ...]  # eligible but no position left, best first
     excluded: tuple[Exclusion, ...]
+
+
+def within_share(*, own: int, total: int, cap: float, allowance: int) -> bool:
+    """Whether a merchant that had `own` of a target's `total` sponsored impressions today may
+    take another: while own < max(allowance, cap × total). `cap` 1.0 never limits; the
+    `allowance` lets the day start (the first impressions are 100 % of the total)."""
+    if own < 0 or total < own or allowance < 0:
+        raise ValidationFailed("Impression counts are non-negative and own ≤ total.")
+    if not 0 < cap <= 1:  # also rejects NaN
+        raise ValidationFailed("A sponsored share cap is above 0 and at most 1.")
+    return cap >= 1 or own < max(allowance, cap * total)
 
 
 def quality_factor_bp(score: float, *, config: AuctionConfig) -> int:
@@ -156,6 +180,8 @@ def run_auction(*, bids: Iterable[Bid], config: AuctionConfig) -> AuctionResult:
         quality = quality_factor_bp(bid.score, config=config)  # validates the score for everyone
         if not tier_at_least(bid.tier, config.min_tier):
             excluded.append(Exclusion(bid.miniapp_id, "tier"))
+        elif bid.score < config.min_score:
+            excluded.append(Exclusion(bid.miniapp_id, "score"))
         elif bid.bid_fen < config.reserve_fen:
             excluded.append(Exclusion(bid.miniapp_id, "reserve"))
         else:

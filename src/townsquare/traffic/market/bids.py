@@ -134,8 +134,17 @@ def _check_surface(db: Session, target: str) -> str:
 
 
 def _check_tier(db: Session, miniapp: MiniApp, config: TrafficConfig) -> None:
-    tier = db.scalar(select(TrafficProfile.tier).where(TrafficProfile.miniapp_id == miniapp.id))
+    found = db.execute(select(TrafficProfile.tier, TrafficProfile.quality)
+                       .where(TrafficProfile.miniapp_id == miniapp.id)).one_or_none()
+    tier, score = (found.tier, found.quality) if found is not None else (None, None)
     minimum = config.ads_min_tier
+    if tier is not None and auction.tier_at_least(tier, minimum) and (
+            score is None or score < config.ads_min_score):
+        raise ValidationFailed(
+            "Paid exposure needs a service score of at least {least}; this mini-app has "
+            "{score}.", least=f"{config.ads_min_score:g}",
+            score=f"{score or 0:.0f}", code="score_too_low",
+        )
     if tier is None:
         raise ValidationFailed(
             "Paid exposure needs tier {minimum} or better; this mini-app has no tier yet.",
@@ -274,6 +283,8 @@ class BidRow:
     quality: float | None
     budget_fen: int | None  # today's spend row, if there is one yet
     spent_fen: int
+    merchant_id: int = 0  # whose share of the target's sponsored impressions it counts in
+    impressions: int = 0  # today's sponsored impressions of this bid
 
 
 def target_of(*, surface: str, keyword: str | None) -> tuple[BidTarget, str] | None:
@@ -289,7 +300,7 @@ def target_of(*, surface: str, keyword: str | None) -> tuple[BidTarget, str] | N
 _ROWS = (  # built once: statement construction costs more than running it
     select(Bid.id, Bid.miniapp_id, MiniApp.public_id, Bid.max_cpc_fen, Bid.daily_budget_fen,
            MiniApp.cities, TrafficProfile.tier, TrafficProfile.quality, BidSpend.budget_fen,
-           BidSpend.spent_fen)
+           BidSpend.spent_fen, MiniApp.merchant_id, BidSpend.impressions)
     .join(MiniApp, MiniApp.id == Bid.miniapp_id)
     .join(TrafficProfile, TrafficProfile.miniapp_id == Bid.miniapp_id)
     .outerjoin(BidSpend, and_(BidSpend.bid_id == Bid.id, BidSpend.day == bindparam("day")))
@@ -304,7 +315,7 @@ def bid_rows(db: Session, *, kind: BidTarget, target: str, day: date) -> list[Bi
     return [
         BidRow(r.id, r.miniapp_id, r.public_id, r.max_cpc_fen, r.daily_budget_fen,
                tuple(c for c in (r.cities or []) if isinstance(c, str)), r.tier, r.quality,
-               r.budget_fen, r.spent_fen or 0)
+               r.budget_fen, r.spent_fen or 0, r.merchant_id, r.impressions or 0)
         for r in db.execute(_ROWS, {"kind": kind, "target": target, "day": day})
     ]
 
@@ -319,11 +330,18 @@ def pick(
     config: TrafficConfig,
     curve: pacing.TrafficCurve | None = None,
 ) -> list[SponsoredPick]:
-    """The auction over `rows` (pure): serving city, tier floor and pacing checked, GSP priced."""
+    """The auction over `rows` (pure): serving city, quality floors (tier and score), each
+    merchant's share of the target's sponsored impressions today and pacing checked; ranked by
+    bid × quality^k (`auction_config`), GSP priced."""
     if slots <= 0:
         return []
     curve = curve or pacing.TrafficCurve.uniform()
     excluded = set(exclude)
+    rows = list(rows)
+    total = sum(r.impressions for r in rows)
+    by_merchant: Counter[int] = Counter()
+    for r in rows:
+        by_merchant[r.merchant_id] += r.impressions
     entries: list[auction.Bid] = []
     by_public: dict[str, tuple[int, int]] = {}
     for row in rows:
@@ -333,6 +351,12 @@ def pick(
             continue
         if not auction.tier_at_least(row.tier, config.ads_min_tier):
             continue  # the floor is re-checked: a tier can fall after the bid was placed
+        if float(row.quality or 0.0) < config.ads_min_score:
+            continue  # so is the absolute score floor
+        if not auction.within_share(own=by_merchant[row.merchant_id], total=total,
+                                    cap=config.ads_max_merchant_share,
+                                    allowance=config.ads_share_allowance):
+            continue  # this merchant had its share of the target's sponsored slots today
         budget = row.budget_fen if row.budget_fen is not None else row.daily_budget_fen
         decision = pacing.decide(
             daily_budget_fen=budget, spent_fen=row.spent_fen, seconds=seconds, curve=curve,
@@ -345,12 +369,18 @@ def pick(
         by_public[row.public_id] = (row.bid_id, row.miniapp_id)
     if not entries:
         return []
-    result = auction.run_auction(bids=entries, config=auction.AuctionConfig(
-        slots=min(slots, 100), reserve_fen=config.reserve_cpc_fen, min_tier=config.ads_min_tier,
-    ))
+    result = auction.run_auction(bids=entries, config=auction_config(config, slots=slots))
     return [
         SponsoredPick(*by_public[p.miniapp_id], price_fen=p.price_fen) for p in result.placements
     ]
+
+
+def auction_config(config: TrafficConfig, *, slots: int) -> auction.AuctionConfig:
+    """The auction's knobs from the operator's configuration (the simulator uses it too)."""
+    return auction.AuctionConfig(
+        slots=min(slots, 100), reserve_fen=config.reserve_cpc_fen, min_tier=config.ads_min_tier,
+        quality_exponent=config.ads_quality_exponent, min_score=config.ads_min_score,
+    )
 
 
 def sponsored(

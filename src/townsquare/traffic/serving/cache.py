@@ -52,7 +52,7 @@ from townsquare.traffic.models import (
 from townsquare.traffic.planning import state as plan_state
 from townsquare.traffic.planning.state import PlanState
 from townsquare.traffic.search import service as search
-from townsquare.traffic.serving import exposure_writer, ranking
+from townsquare.traffic.serving import exposure_writer, ranking, value
 
 log = structlog.get_logger("townsquare.traffic.serving")
 CACHE_SECONDS = 30.0
@@ -82,6 +82,8 @@ class Card:
     quality: float | None
     tier: str | None
     tags: tuple[str, ...] = ()  # what search indexes besides the text above
+    impressions: int = 0  # the profile's recent window: what the click rate is estimated from
+    clicks: int = 0
 
     @property
     def is_new(self) -> bool:
@@ -92,11 +94,13 @@ class Card:
 
 
 class Feed(NamedTuple):
-    """A city's feed candidates: organic order, cards by id, and the new ones in that order."""
+    """A city's feed candidates: organic order, cards by id, and the new ones in that order;
+    with the "value" ranking also each card's expected good orders per look (else empty)."""
 
     ranked: list[ranking.Candidate]
     cards: dict[int, Card]
     new: list[ranking.Candidate]
+    values: dict[int, float] | None = None
 
 
 @dataclass
@@ -116,6 +120,7 @@ class Snapshot:
     reload_due: bool = False  # a flush committed while the plan was read: reload at next check
     reloading: bool = False  # a reload behind the requests is under way (`_reload_behind`)
     load_seconds: float = 0.0  # how long loading it took
+    conversion: Conversion | None = field(default=None, init=False)  # the "value" ranking's
 
     @property
     def max_age(self) -> float:
@@ -124,6 +129,8 @@ class Snapshot:
     lock: threading.Lock = field(default_factory=threading.Lock)  # one checker at a time
 
     def __post_init__(self) -> None:
+        self.conversion = (Conversion(self.cards.values(), self.config)
+                           if self.config.ranking == "value" else None)
         named = {c for card in self.cards.values() for c in card.cities}
         settings = get_settings()
         order = list(dict.fromkeys((settings.default_city, *settings.city_order)))
@@ -136,8 +143,11 @@ class Snapshot:
         found = self.feeds.get(city)
         if found is None:
             cards = [c for c in self.cards.values() if c.serves(city)]
-            ranked = diverse(cards)
-            found = Feed(ranked, {c.id: c for c in cards}, [c for c in ranked if c.is_new])
+            ranked = diverse(cards, conversion=self.conversion)
+            values = ({c.miniapp_id: c.quality * c.relevance for c in ranked}
+                      if self.conversion is not None else None)
+            found = Feed(ranked, {c.id: c for c in cards}, [c for c in ranked if c.is_new],
+                         values)
             if city in self.cities:
                 self.feeds[city] = found
         return found
@@ -180,6 +190,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
             MiniApp.merchant_id, Merchant.name.label("merchant_name"),
             Category.code.label("category"), MiniApp.cities, TrafficProfile.stage,
             TrafficProfile.quality, TrafficProfile.tier, MiniApp.tags,
+            TrafficProfile.impressions, TrafficProfile.clicks,
         )
         .join(Merchant, Merchant.id == MiniApp.merchant_id)
         .join(Category, Category.id == MiniApp.category_id)
@@ -192,6 +203,7 @@ def _load_cards(db: Session) -> dict[int, Card]:
             row.merchant_name, brands.get(row.merchant_id), row.category,
             tuple(c for c in (row.cities or []) if isinstance(c, str)), row.stage, row.quality,
             row.tier, tuple(t for t in (row.tags or []) if isinstance(t, str)),
+            row.impressions or 0, row.clicks or 0,
         )
         for row in db.execute(stmt)
     }
@@ -380,8 +392,35 @@ def neutral(cards: Iterable[Card]) -> float:
     return sum(scored) / len(scored) if scored else NEUTRAL_QUALITY
 
 
-def diverse(cards: list[Card]) -> list[ranking.Candidate]:
-    """Candidates ordered by quality, relevance decaying with rank inside each category."""
+class Conversion:
+    """Each card's expected good orders per relevant look (`value.per_look` at relevance 1): its
+    click rate shrunk towards the catalogue's (`ranking_prior_impressions` pseudo-impressions),
+    × P(order) × P(good) of its score (a card without a score takes its peers' mean)."""
+
+    def __init__(self, cards: Iterable[Card], config: TrafficConfig) -> None:
+        cards = list(cards)
+        self.prior_quality = neutral(cards)
+        self.prior_click = value.prior_click_rate((c.impressions, c.clicks) for c in cards)
+        self.strength = config.ranking_prior_impressions
+        self._memo: dict[int, float] = {}
+
+    def __call__(self, card: Card) -> float:
+        found = self._memo.get(card.id)
+        if found is None:
+            score = min(100.0, max(0.0, card.quality if card.quality is not None
+                                   else self.prior_quality))
+            click = value.click_rate(impressions=card.impressions, clicks=card.clicks,
+                                     prior=self.prior_click, strength=self.strength)
+            found = self._memo[card.id] = value.per_look(relevance=1.0, click=click,
+                                                         score=score)
+        return found
+
+
+def diverse(cards: list[Card], *,
+            conversion: Conversion | None = None) -> list[ranking.Candidate]:
+    """Candidates ordered by quality, relevance decaying with rank inside each category; with a
+    `conversion` (the "value" ranking) each candidate's quality is its expected good orders per
+    relevant look instead of its score, so the order is by expected good orders."""
     prior = neutral(cards)
     quality = {c.id: c.quality if c.quality is not None else prior for c in cards}
     rank_in: dict[str, int] = defaultdict(int)
@@ -389,6 +428,6 @@ def diverse(cards: list[Card]) -> list[ranking.Candidate]:
     for card in sorted(cards, key=lambda c: (-quality[c.id], c.id)):
         relevance = DIVERSITY_DECAY ** rank_in[card.category]
         rank_in[card.category] += 1
-        out.append(ranking.Candidate(card.id, card.merchant_id, quality[card.id], relevance,
-                                     card.is_new))
+        worth = conversion(card) if conversion is not None else quality[card.id]
+        out.append(ranking.Candidate(card.id, card.merchant_id, worth, relevance, card.is_new))
     return ranking.organic_order(out)

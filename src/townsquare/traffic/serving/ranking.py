@@ -8,6 +8,11 @@
 3. guaranteed items (plan allocations: tier incentives, cold start, points, campaigns) fill the
    earliest remaining positions in the order given (the caller orders them most-behind first);
 4. organic candidates fill the rest by quality × relevance (descending, ties by mini-app id).
+With `guaranteed_by_value` (the "value" ranking), steps 3 and 4 become one: every guaranteed
+item is still shown (its promise is delivered wherever it sits), but guaranteed and organic items
+share the free positions in order of their value (`Fixed.value`, and quality × relevance of a
+candidate: the caller gives both as expected good orders per look, `serving.value`), so a
+promised mini-app a resident is unlikely to order from sits below a better organic match.
 A mini-app appears once: the first claim in that order wins and later claims are dropped.
 
 The new-merchant share: for every prefix k, at least floor(new_share × k) items must come from new
@@ -53,6 +58,7 @@ class Fixed:
     promise_id: int | None = None
     bid_id: int | None = None
     price_fen: int | None = None
+    value: float = 0.0  # with `guaranteed_by_value`: where it sits among the organic items
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,7 @@ def _organic_slot(position: int, c: Candidate) -> Slot:
 
 def _place_fixed(
     size: int, pinned: Sequence[Fixed], guaranteed: Sequence[Fixed], sponsored: Sequence[Fixed],
-    sponsored_positions: Sequence[int],
+    sponsored_positions: Sequence[int], *, place_guaranteed: bool = True,
 ) -> tuple[list[Slot | None], set[int]]:
     layout: list[Slot | None] = [None] * (size + 1)  # index 0 unused
     used: set[int] = set()
@@ -119,6 +125,8 @@ def _place_fixed(
         if pos <= size:
             used.add(item.miniapp_id)
             layout[pos] = _slot(pos, item)
+    if not place_guaranteed:
+        return layout, used
     free = (p for p in range(1, size + 1) if layout[p] is None)
     for item in guaranteed:
         if item.miniapp_id in used:
@@ -156,13 +164,17 @@ def _needed_by(layout: list[Slot | None], organic_pos: list[int], new_share: flo
 def compose(
     *, size: int, pinned: Sequence[Fixed], guaranteed: Sequence[Fixed],
     sponsored: Sequence[Fixed], sponsored_positions: Sequence[int],
-    organic: Sequence[Candidate], new_share: float,
+    organic: Sequence[Candidate], new_share: float, guaranteed_by_value: bool = False,
 ) -> list[Slot]:
     """The response's slots, positions 1..n (n ≤ size), per the module docstring's rules."""
     if size < 0:
         raise ValueError("The size is non-negative.")
     if not 0.0 <= new_share <= 1.0:
         raise ValueError("The new-merchant share is between 0 and 1.")
+    if guaranteed_by_value:
+        return _compose_by_value(size=size, pinned=pinned, guaranteed=guaranteed,
+                                 sponsored=sponsored, sponsored_positions=sponsored_positions,
+                                 organic=organic, new_share=new_share)
     layout, used = _place_fixed(size, pinned, guaranteed, sponsored, sponsored_positions)
     pool = [c for c in organic_order(organic) if c.miniapp_id not in used]
     organic_pos = [p for p in range(1, size + 1) if layout[p] is None]
@@ -182,7 +194,69 @@ def compose(
         taken[pick] = True
         placed_new += pool[pick].is_new
         layout[pos] = _organic_slot(pos, pool[pick])
-    # Close up holes (organic pool ran out) so positions run 1..n.
+    return _closed(layout)
+
+
+def _compose_by_value(
+    *, size: int, pinned: Sequence[Fixed], guaranteed: Sequence[Fixed],
+    sponsored: Sequence[Fixed], sponsored_positions: Sequence[int],
+    organic: Sequence[Candidate], new_share: float,
+) -> list[Slot]:
+    """Guaranteed and organic items merged by value over the free positions. Every guaranteed
+    item that fits is placed (when the unplaced ones fill the positions left, only they may go:
+    promises come before the share, as in `compose`, where they are fixed); otherwise the
+    new-merchant share is kept as in `compose` (new items as late as allowed), a promise going
+    early enough to leave the positions the share still needs."""
+    layout, used = _place_fixed(size, pinned, guaranteed, sponsored, sponsored_positions,
+                                place_guaranteed=False)
+    free = [p for p in range(1, size + 1) if layout[p] is None]
+    must: list[Fixed] = []
+    for item in guaranteed:
+        if item.miniapp_id not in used and len(must) < len(free):
+            used.add(item.miniapp_id)
+            must.append(item)
+    # One pool, best value first: (value, is guaranteed, the item); ties: guaranteed, then id.
+    pool: list[tuple[float, bool, Fixed | Candidate]] = [(g.value, True, g) for g in must]
+    pool += [(c.quality * c.relevance, False, c) for c in organic_order(organic)
+             if c.miniapp_id not in used]
+    pool.sort(key=lambda e: (-e[0], not e[1], e[2].miniapp_id))
+    need = _needed_by(layout, free, new_share)
+    taken = [False] * len(pool)
+    left_must, placed_new = len(must), 0
+    left_must_new = sum(g.is_new for g in must)
+    for j, pos in enumerate(free):
+        left = [i for i in range(len(pool)) if not taken[i]]
+        if not left:
+            break
+        remaining = len(free) - j
+        promises = [i for i in left if pool[i][1]]
+        new = [i for i in left if pool[i][2].is_new]
+        new.sort(key=lambda i: not pool[i][1])  # a new promise first: it serves both
+        share_due = placed_new < need[j] and bool(new)
+        # The new items the share needs by the end beyond the new promises: with the promises
+        # left they are owed the remaining positions, so a promise goes now rather than later.
+        owed_new = max(0, (need[-1] if need else 0) - placed_new - left_must_new)
+        if promises and left_must >= remaining:  # promises first: each one is delivered
+            new_promises = [i for i in new if pool[i][1]]
+            pick = new_promises[0] if share_due and new_promises else promises[0]
+        elif share_due:
+            pick = new[0]
+        elif promises and left_must + owed_new >= remaining:
+            pick = promises[0]
+        else:
+            pick = left[0]
+        taken[pick] = True
+        _value, is_must, chosen = pool[pick]
+        left_must -= is_must
+        left_must_new -= is_must and chosen.is_new
+        placed_new += chosen.is_new
+        layout[pos] = (_slot(pos, chosen) if isinstance(chosen, Fixed)
+                       else _organic_slot(pos, chosen))
+    return _closed(layout)
+
+
+def _closed(layout: list[Slot | None]) -> list[Slot]:
+    """Close up holes (the pool ran out) so positions run 1..n."""
     filled = [s for s in layout[1:] if s is not None]
     return [
         s if s.position == i else Slot(i, s.miniapp_id, s.merchant_id, s.reason, s.is_new,

@@ -16,6 +16,10 @@
    × relevance (search: BM25 score / best score; feed, channels, topics: category diversity,
    0.85 ^ rank within the category, so a city's best grocer and best clinic both surface);
 5. `ranking.compose` with the new-merchant share in every prefix.
+With the "value" ranking (`config.ranking`, the default) steps 2 and 4 use expected good orders
+(`serving.value`, docs/traffic.md "A feed that converts"): the allocations behind pace are taken
+by worth here × min(1, behind), organic candidates are ordered by relevance × click rate ×
+P(order) × P(good), and `compose` places guaranteed and organic items together by that value.
 Then the records (`exposure_writer`): one EXPOSURE event per slot, delivered + 1 per served
 allocation and promise, one impression per sponsored slot — written in the request's transaction
 (`exposure_flush_ms` = 0) or, once the request commits, buffered for the flush thread.
@@ -56,7 +60,7 @@ from townsquare.traffic.market import bids, pacing
 from townsquare.traffic.models import BidTarget, PromiseKind, SlotReason
 from townsquare.traffic.planning.state import Behind
 from townsquare.traffic.search import service as search
-from townsquare.traffic.serving import cache, clicks, exposure_writer, ranking
+from townsquare.traffic.serving import cache, clicks, exposure_writer, ranking, value
 from townsquare.traffic.serving.cache import (  # noqa: F401  (part of this module's API)
     Card,
     cities,
@@ -141,14 +145,16 @@ class Candidates:
     official: set[int] = field(default_factory=set)
     keyword: str | None = None  # search: the bid target
     relevance: dict[int, float] | None = None  # search: BM25 score / best score
+    # the "value" ranking: each allowed mini-app's expected good orders per look here
+    values: dict[int, float] | None = None
     brand: search.BrandMatch | None = None
     found: search.SearchResult | None = None
 
 
 def _feed_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
                      query: str | None, refresh: float) -> Candidates:
-    organic, allowed, new = snap.feed(city)
-    return Candidates(organic, allowed, new)
+    organic, allowed, new, values = snap.feed(city)
+    return Candidates(organic, allowed, new, values=values)
 
 
 def _channel_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
@@ -166,7 +172,10 @@ def _topic_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: 
 
 def _member_candidates(snap: cache.Snapshot, ids: Iterable[int]) -> Candidates:
     cards = [snap.cards[i] for i in ids if i in snap.cards]
-    return Candidates(cache.diverse(cards), {c.id: c for c in cards})
+    ranked = cache.diverse(cards, conversion=snap.conversion)
+    values = ({c.miniapp_id: c.quality * c.relevance for c in ranked}
+              if snap.conversion is not None else None)
+    return Candidates(ranked, {c.id: c for c in cards}, values=values)
 
 
 def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city: str,
@@ -189,15 +198,24 @@ def _search_candidates(db: Session, snap: cache.Snapshot, *, surface: str, city:
                                         card.is_new))
     prior = cache.neutral(allowed.values())
     top = max((h.score for h in hits), default=0.0) or 1.0
+    convert = snap.conversion
+
+    def worth(card: Card) -> float:
+        if convert is not None:  # the "value" ranking: expected good orders per relevant look
+            return convert(card)
+        return card.quality if card.quality is not None else prior
+
+    relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
     organic = ranking.organic_order(
         ranking.Candidate(h.miniapp_id, allowed[h.miniapp_id].merchant_id,
-                          q if (q := allowed[h.miniapp_id].quality) is not None else prior,
-                          max(h.score, 0.0) / top, allowed[h.miniapp_id].is_new)
+                          worth(allowed[h.miniapp_id]), relevance[h.miniapp_id],
+                          allowed[h.miniapp_id].is_new)
         for h in hits if not h.official
     )
-    relevance = {h.miniapp_id: max(h.score, 0.0) / top for h in hits}
+    values = ({i: relevance[i] * convert(card) for i, card in allowed.items()}
+              if convert is not None else None)
     return Candidates(organic, allowed, pinned=pinned, official=official, keyword=text,
-                      relevance=relevance, brand=result.brand, found=result)
+                      relevance=relevance, brand=result.brand, found=result, values=values)
 
 
 # the kind of surface (`feed`, `search`, `channel`, `topic`: before the dot) -> its candidates
@@ -244,13 +262,17 @@ def _elapsed_share(starts_at: datetime, ends_at: datetime, now: datetime, part: 
 def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
                 allowed: dict[int, Card], exclude: set[int], now: datetime, timezone: str,
                 limit: int, relevance: dict[int, float] | None = None,
+                values: dict[int, float] | None = None,
                 ) -> list[tuple[ranking.Fixed, int, str]]:
     """(Fixed, allocation id, promise public id) of the allocations most behind their pace.
 
-    Where the request carries relevance (a search), the behind allocations are taken by
-    relevance × min(1, slots behind): the plan's promises are still kept, but a resident is
-    shown the promised mini-apps that answer the query (the evaluation in docs/traffic.md:
-    conversion 21 → 32 orders per 1000 impressions at the same delivery)."""
+    With `values` (the "value" ranking: expected good orders per look of each allowed
+    mini-app here) the allocations behind their pace are taken by `value.pacing_priority`
+    (worth × min(1, impressions behind)), on every surface: the plan's promises are still kept
+    (every allocation behind pace stays eligible and the feedback correction hands the slots
+    back to whoever falls behind), but a resident is shown the promised mini-apps likely to
+    convert here. Else, where the request carries relevance (a search), by relevance × min(1,
+    slots behind); else the most behind first."""
     if snap.plan is None or snap.plan_state is None or limit <= 0 or not allowed:
         return []
     _plan_id, starts_at, ends_at = snap.plan
@@ -259,7 +281,14 @@ def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
     share = elapsed_share(starts_at=starts_at, ends_at=ends_at, now=now.replace(microsecond=0),
                           part=segment[2], timezone=timezone)
     rows: Iterable[Behind] = snap.plan_state.behind(segment, share=share, now=now)
-    if relevance:
+    if values is not None:
+        rows = list(rows)
+        worth = {r.allocation.id: value.pacing_priority(
+            value=values.get(r.allocation.miniapp_id, 0.0), behind=r.gap)
+            for r in rows if r.allocation.miniapp_id in allowed}
+        rows = [r for r in rows if r.allocation.id in worth]
+        rows.sort(key=lambda r: (-worth[r.allocation.id], r.allocation.id))
+    elif relevance:
         rows = [r for r in rows if r.allocation.miniapp_id in allowed]
         rows.sort(key=lambda r: (-relevance.get(r.allocation.miniapp_id, 0.0) * min(1.0, r.gap),
                                  r.allocation.id))
@@ -272,7 +301,8 @@ def _guaranteed(snap: cache.Snapshot, *, segment: tuple[str, str, str, str],
             continue
         seen.add(card.id)
         fixed = ranking.Fixed(card.id, card.merchant_id, REASON_OF_KIND[a.kind], card.is_new,
-                              promise_id=a.promise_id)
+                              promise_id=a.promise_id,
+                              value=values.get(card.id, 0.0) if values is not None else 0.0)
         picked.append((fixed, a.id, a.promise_public_id))
         if len(picked) >= limit:
             break
@@ -335,7 +365,7 @@ def serve(
     guaranteed = _guaranteed(
         snap, segment=(surface, city, part, who), allowed=allowed, exclude=taken, now=now,
         timezone=settings.timezone, limit=config.max_guaranteed_slots,
-        relevance=found.relevance,
+        relevance=found.relevance, values=found.values,
     )
     taken |= {g.miniapp_id for g, _a, _p in guaranteed}
     positions = [p for p in config.sponsored_positions if p <= size]
@@ -359,7 +389,7 @@ def serve(
         size=size, pinned=pinned, guaranteed=[g for g, _a, _p in guaranteed],
         sponsored=sponsored, sponsored_positions=positions,
         organic=_shortlist(found.organic, taken, size, found.new),
-        new_share=config.new_merchant_min_share,
+        new_share=config.new_merchant_min_share, guaranteed_by_value=found.values is not None,
     )
     promises = {g.promise_id: (allocation, public) for g, allocation, public in guaranteed}
     click_url = clicks.url_maker(settings=settings, surface=surface, city=city, audience=who,
