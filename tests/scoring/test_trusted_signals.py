@@ -127,9 +127,10 @@ def test_recency_weights_halve_every_half_life():
     t = ibis.memtable(pa.table({"occurred_at": pa.array(times, pa.timestamp("us", tz="UTC"))}))
     con = ibis.duckdb.connect()
     got = con.to_pyarrow(t.select(w=trusted.weight(t, end, 7.0)))["w"].to_pylist()
-    assert got == pytest.approx([1.0, 1.0, 0.5, 0.25])
+    unit = trusted.UNIT
+    assert got == [unit, unit, unit // 2, unit // 4]
     flat = con.to_pyarrow(t.select(w=trusted.weight(t, end, None)))["w"].to_pylist()
-    assert flat == [1.0] * 4
+    assert flat == [unit] * 4
 
 
 def test_recent_days_weigh_more_in_the_rates(tmp_path):

@@ -260,9 +260,9 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
 
     def weighed(num: str, den: str, count_den: ibis.Value) -> ibis.Value:
         # the recency-weighted rate (trusted.weight), NULL where nothing was counted
-        w_num, w_den = t[f"w_{num}"].fill_null(0.0), t[f"w_{den}"].fill_null(0.0)
-        return ibis.ifelse(count_den > 0, ibis.least(w_num, w_den) / w_den.nullif(0.0),
-                           ibis.null("float64")).cast(f64)
+        w_num, w_den = t[f"w_{num}"].fill_null(0), t[f"w_{den}"].fill_null(0)
+        return ibis.ifelse(count_den > 0, ibis.least(w_num, w_den).cast(f64)
+                           / w_den.nullif(0).cast(f64), ibis.null("float64")).cast(f64)
 
     complaints = count("complaints")
     rating_count = count("rating_count")
@@ -292,8 +292,9 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
         complaint_resolved_share=weighed("complaints_resolved", "complaints", complaints),
         rating_sum=count("rating_sum"),
         rating_count=rating_count,
-        rating_avg=ibis.ifelse(rating_count > 0, t.w_rating_sum.fill_null(0.0)
-                               / t.w_rating_count.nullif(0.0), ibis.null("float64")).cast(f64),
+        rating_avg=ibis.ifelse(rating_count > 0, t.w_rating_sum.fill_null(0).cast(f64)
+                               / t.w_rating_count.nullif(0).cast(f64),
+                               ibis.null("float64")).cast(f64),
         repurchase_rate=rate(count("repeat_buyers"), buyers),
         response_count=count("response_count"),
         response_p90_seconds=t.response_p90_seconds.cast(f64),

@@ -32,16 +32,22 @@ from ibis import _
 from townsquare.events.models import PLATFORM_PREFIX
 
 DAY_SECONDS = 86400
+# Weights are whole numbers of these units, so their sums are exact and a re-run gives the same
+# rates to the last bit whatever order the backend adds them in (a float sum would not).
+UNIT = 2**20
+TRUST_UNIT = 2**10  # a rating's trust (1, 0 or the self-report weight) in whole units
 
 
 def weight(t: ibis.Table, end: datetime, half_life_days: float | None) -> ibis.Value:
-    """Each event's recency weight: 1 on the window's last day, halving every half-life (whole
-    days of age, so every event of a day weighs the same); 1 everywhere without a half-life."""
+    """Each event's recency weight in `UNIT`s: UNIT on the window's last day, halving every
+    half-life (whole days of age, so every event of a day weighs the same); UNIT everywhere
+    without a half-life."""
     if not half_life_days:
-        return ibis.literal(1.0)
+        return ibis.literal(UNIT, type="int64")
     age = ((ibis.literal(int(end.timestamp()) - 1) - t.occurred_at.epoch_seconds())
            / DAY_SECONDS).floor()
-    return ibis.literal(0.5) ** (age.cast("float64") / float(half_life_days))
+    return (ibis.literal(float(UNIT)) * ibis.literal(0.5) ** (
+        age.cast("float64") / float(half_life_days))).round().cast("int64")
 
 
 def during(t: ibis.Table, start: datetime, end: datetime) -> ibis.Table:
@@ -112,11 +118,10 @@ class Trust:
         )
         ours = per.n_p >= per.n_r
         columns = {name: ibis.ifelse(ours, per.n_p, per.n_r),
-                   f"w_{name}": ibis.ifelse(ours, per.w_p, per.w_r).fill_null(0.0)}
+                   f"w_{name}": ibis.ifelse(ours, per.w_p, per.w_r).fill_null(0)}
         if kind == "complaint":
             columns["complaints_resolved"] = ibis.ifelse(ours, per.s_p, per.s_r)
-            columns["w_complaints_resolved"] = ibis.ifelse(ours, per.ws_p, per.ws_r).fill_null(
-                0.0)
+            columns["w_complaints_resolved"] = ibis.ifelse(ours, per.ws_p, per.ws_r).fill_null(0)
         return per.select("miniapp_id", **columns)
 
     def fulfilled(self) -> ibis.Table:
@@ -141,18 +146,22 @@ class Trust:
         t = attach(t, self.buyers, ["miniapp_id", "user_sub"])
         t = attach(t, collected, ["miniapp_id", "user_sub"])
         trust = ibis.cases(
-            (t.platform, 1.0),
-            (t.collected.notnull(), 0.0),  # the platform has this buyer's own rating
-            (t.buyer.notnull(), 1.0),  # a buyer the platform saw pay
-            (t.platform_orders.notnull(), 0.0),  # could have been corroborated, was not
-            else_=self.self_report_weight,  # nothing could corroborate it
+            (t.platform, TRUST_UNIT),
+            (t.collected.notnull(), 0),  # the platform has this buyer's own rating
+            (t.buyer.notnull(), TRUST_UNIT),  # a buyer the platform saw pay
+            (t.platform_orders.notnull(), 0),  # could have been corroborated, was not
+            else_=round(self.self_report_weight * TRUST_UNIT),  # nothing could corroborate it
         )
         t = t.mutate(trust=trust).filter(_.trust > 0)
-        return t.group_by("miniapp_id").aggregate(
-            rating_sum=(_.trust * _.rating).sum().round().cast("int64"),
-            rating_count=_.trust.sum().round().cast("int64"),
+        counted = t.group_by("miniapp_id").aggregate(
+            trusted_sum=(_.trust * _.rating).sum(), trusted_count=_.trust.sum(),
             w_rating_sum=(_.trust * _.w * _.rating).sum(), w_rating_count=(_.trust * _.w).sum(),
         )
+        unit = float(TRUST_UNIT)
+        return counted.select(
+            "miniapp_id", "w_rating_sum", "w_rating_count",
+            rating_sum=(counted.trusted_sum / unit).round().cast("int64"),
+            rating_count=(counted.trusted_count / unit).round().cast("int64"))
 
     def responses(self) -> ibis.Table:
         """Message responses through the platform's messaging only."""
