@@ -38,3 +38,12 @@ def run_cycle(
         with database.unit_of_work() as db:
             cycles.mark_failed(db, as_of=as_of, error=repr(exc))
         raise
+
+
+def run_interim(database: Database, *, settings: Settings) -> list[int]:
+    """Re-score the mini-apps whose complaints or refunds spike (`scoring.interim`) in one unit
+    of work; the ids re-scored. Run it between cycles (hourly, say)."""
+    from townsquare.scoring import interim
+
+    with database.unit_of_work() as db:
+        return [spike.miniapp_id for spike in interim.rescore(db, settings=settings)]
