@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
@@ -74,9 +75,10 @@ def _unanswered(db: Session, cycle: ScoreCycle, found: list[Spike]) -> list[Spik
     """The spikes not re-scored yet (a row re-scored after the newest event of its spike)."""
     if not found:
         return []
-    done = dict(db.execute(select(MiniAppScore.miniapp_id, MiniAppScore.result).where(
+    stmt = select(MiniAppScore.miniapp_id, MiniAppScore.result).where(
         MiniAppScore.cycle_id == cycle.id,
-        MiniAppScore.miniapp_id.in_([s.miniapp_id for s in found]))).tuples().all())
+        MiniAppScore.miniapp_id.in_([s.miniapp_id for s in found]))
+    done: dict[int, dict[str, Any]] = dict(db.execute(stmt).tuples().all())
     out = []
     for spike in found:
         at = ((done.get(spike.miniapp_id) or {}).get("interim") or {}).get("at")
