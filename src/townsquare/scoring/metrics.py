@@ -297,7 +297,8 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
                                ibis.null("float64")).cast(f64),
         repurchase_rate=rate(count("repeat_buyers"), buyers),
         response_count=count("response_count"),
-        response_p90_seconds=t.response_p90_seconds.cast(f64),
+        # (to the millisecond: the backends interpolate the percentile a last bit apart)
+        response_p90_seconds=t.response_p90_seconds.cast(f64).round(3),
         accepts=count("accepts"),
         accepts_on_time=count("accepts_on_time"),
         accept_on_time_rate=weighed("accepts_on_time", "accepts", count("accepts")),
