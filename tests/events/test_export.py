@@ -51,7 +51,7 @@ def test_round_trip_by_day(database, tmp_path):
     assert rows["order_placed"]["occurred_at"] == NOW - timedelta(days=2)
     assert rows["rating"]["rating"] == 4 and rows["rating"]["date"] == "2026-03-09"
     assert (rows["visit"]["city"], rows["visit"]["community"]) == ("武汉", "幸福里")
-    assert rows["visit"]["event_id"] == intake.storage_key(app_id, "v1")
+    assert rows["visit"]["event_id"] == intake.first_party_key(app_id, "v1")
     assert rows["visit"]["category_code"] == "grocery" and rows["visit"]["miniapp_id"] > 0
 
 
@@ -130,7 +130,7 @@ def test_a_check_re_exports_days_out_of_step_with_the_database(database, tmp_pat
     assert checked.days == [day2.date()]  # the stray day is re-exported empty: removed
     assert not stray.exists()
     assert sorted(_read(out).column("event_id").to_pylist()) == sorted(
-        intake.storage_key(app_id, e) for e in ("a", "old-receipt"))
+        intake.first_party_key(app_id, e) for e in ("a", "old-receipt"))
 
 
 def test_late_events_re_export_their_own_days_only(database, tmp_path):

@@ -149,7 +149,7 @@ def test_complaints_and_dispute_decisions(world, database):
                       sub=SUB, occurred_at=clock.now(), complaint_category="quality")
     with database.unit_of_work() as db:
         dispute = disputes.open_dispute(db, actor=world.owner, miniapp_id=brand.public_id,
-                                        event_id=intake.storage_key(brand.public_id, "c1"),
+                                        event_id=intake.first_party_key(brand.public_id, "c1"),
                                         reason="该用户并未下单")
         dispute_id = dispute.public_id
     with database.unit_of_work() as db:

@@ -26,9 +26,10 @@ def world(tmp_path):
     ev.add("refund", day=13, amount_fen=200)
     resolved = ev.add("complaint", day=12, resolution="resolved")
     dismissed = ev.add("complaint", day=12, resolution="")
-    ev.add("message_response", day=12, response_seconds=10)
-    ev.add("message_response", day=13, response_seconds=20)
-    ev.add("message_response", day=14, response_seconds=100)
+    # replies through the platform's messaging (a mini-app's own word about replies is not read)
+    ev.add("message_response", day=12, response_seconds=10, event_id="platform:m1")
+    ev.add("message_response", day=13, response_seconds=20, event_id="platform:m2")
+    ev.add("message_response", day=14, response_seconds=100, event_id="platform:m3")
     ev.add("rating", day=12, rating=5)
     ev.add("rating", day=13, rating=4, user_sub="u2")
     ev.add("visit", day=20, hour=23, user_sub="u3", community="")
@@ -150,9 +151,11 @@ def test_events_outside_their_day_partition_are_still_left_out(world, tmp_path):
 
 
 def test_the_platforms_trades_win_over_a_mini_apps_own_word(tmp_path):
-    """App 1 takes payment through the platform: its orders, GMV, buyers and refunds come from
-    the platform's records only, so the orders it reports itself (one real, one invented at
-    ¥999) add nothing. App 2 takes no payment through the platform: its own word counts."""
+    """App 1 takes payment through the platform: its orders, GMV and buyers come from the
+    platform's records only, so the orders it reports itself (one real, one invented at ¥999)
+    add nothing; its refunds are the larger of the two records (it reports two, the platform
+    saw one: two count, never fewer than the platform saw). App 2 takes no payment through
+    the platform: its own word counts."""
     ev = Events()
     ev.add("order_placed", day=10, amount_fen=1_000, event_id="platform:trade:T1:paid")
     ev.add("order_placed", day=11, amount_fen=500, user_sub="u2",
@@ -161,15 +164,15 @@ def test_the_platforms_trades_win_over_a_mini_apps_own_word(tmp_path):
            event_id="platform:trade:T2:refund:1")
     ev.add("order_placed", day=10, amount_fen=1_000)  # the same order, self-reported
     ev.add("order_placed", day=11, amount_fen=99_900, user_sub="u7")  # invented
-    ev.add("refund", day=12, amount_fen=10)  # self-reported refunds do not count either
+    ev.add("refund", day=12, amount_fen=10)  # the mini-app's own record of refunds: larger
     ev.add("refund", day=13, amount_fen=10)
     ev.add("order_placed", day=10, app=2, amount_fen=300)
     ev.add("refund", day=11, app=2, amount_fen=300)
     rows = _cols(metrics.compute(ev.write(tmp_path / "events"), as_of=AS_OF, window_days=14))
     one, two = rows[1], rows[2]
     assert (one["orders"], one["gmv_fen"], one["unique_buyers"], one["refunds"]) == (
-        2, 1_500, 2, 1)
-    assert one["refund_rate"] == pytest.approx(0.5)
+        2, 1_500, 2, 2)
+    assert one["refund_rate"] == pytest.approx(1.0)
     assert (two["orders"], two["gmv_fen"], two["refunds"]) == (1, 300, 1)
 
 

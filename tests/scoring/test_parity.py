@@ -63,6 +63,10 @@ def _dataset(root):
             extra["resolution"] = punctual.choice(["on_time", "late", ""])
         ev.add(kind, day=punctual.randint(1, 28), hour=punctual.randint(0, 23),
                app=punctual.randint(1, 12), user_sub=f"u{punctual.randint(1, 40)}", **extra)
+    # every other event the platform's own record, the rest a mini-app's word (scoring/trusted.py)
+    for i, row in enumerate(ev.rows):
+        if i % 2:
+            row["event_id"] = "platform:" + row["event_id"]
     ev.write(root)
     complaints = [r["event_id"] for r in ev.rows if r["type"] == "complaint"]
     return root, complaints[::3]
@@ -79,7 +83,8 @@ def test_duckdb_and_pyspark_agree(spark, tmp_path, layout):
         extra.add("visit", day=9, app=5)
         for i, part in enumerate(sorted(extra.write(tmp_path / "extra").rglob("*.parquet"))):
             part.rename(root / "date=2026-03-10" / f"stray-{i}.parquet")
-    kwargs = dict(as_of=date(2026, 3, 25), window_days=21, excluded=dismissed)
+    kwargs = dict(as_of=date(2026, 3, 25), window_days=21, excluded=dismissed,
+                  half_life_days=7.0, self_report_weight=0.25)
     start, end = metrics.window_bounds(kwargs["as_of"], kwargs["window_days"])
     files = partitions.partition_files(root, as_of=kwargs["as_of"], window_days=21)
     assert partitions.inside(files, start, end) is not stray

@@ -96,6 +96,13 @@ def storage_key(miniapp_public_id: str, event_id: str) -> str:
     return hashlib.sha256(f"{miniapp_public_id}\x1f{event_id}".encode()).hexdigest()
 
 
+def first_party_key(miniapp_public_id: str, event_id: str) -> str:
+    """The stored key of an event first-party code records (`record`): the platform observed
+    it itself (an order it carried, a rating or complaint it collected, a reply through its
+    messaging), so it carries `PLATFORM_PREFIX`, scoped to the mini-app like a sender's id."""
+    return PLATFORM_PREFIX + "fp:" + storage_key(miniapp_public_id, event_id)[:52]
+
+
 def _invalid(message: str, field: str, **params: Any) -> ValidationFailed:
     return ValidationFailed(message, field=field, **params)
 
@@ -331,12 +338,15 @@ def record(
     """First-party code writes one event directly; True if new, False if already recorded.
 
     `fields` are the attribution and measures of the JSON form (city, community, surface,
-    slot_reason, order_id, amount_fen …). Invalid input raises ValidationFailed.
+    slot_reason, order_id, amount_fen …). Invalid input raises ValidationFailed. The event is
+    the platform's own observation (stored as `first_party_key`): scoring trusts it above a
+    mini-app's word (docs/scoring.md, "Trust").
     """
     now = clock.now()
     raw = {"event_id": event_id, "type": str(type), "sub": sub,
            "occurred_at": occurred_at or now, **fields}
     row = validate(raw, miniapp=miniapp, now=now)
+    row["event_id"] = first_party_key(miniapp.public_id, event_id)
     inserted = _insert_new(db, [row])
     _announce_complaints(db, miniapp, [row], inserted)
     return bool(inserted)

@@ -79,6 +79,15 @@ def due() -> None:
     console.print(message)
 
 
+@app.command("interim")
+def interim() -> None:
+    """Re-score at once the mini-apps whose complaints or refunds spike (for cron, hourly)."""
+    from townsquare.scoring import jobs
+
+    ids = jobs.run_interim(_database(), settings=get_settings())
+    console.print(f"Re-scored {len(ids)} mini-app(s) with a complaint or refund spike")
+
+
 @app.command("cycles")
 def list_cycles(limit: int = 12) -> None:
     """The newest cycles."""

@@ -11,6 +11,7 @@ GROUPS = (
     ("metric_weights", N_("Metric weights")),
     ("data", N_("How much data a score needs")),
     ("tiers", N_("Tier thresholds")),
+    ("trust", N_("Trust and reaction")),
 )
 SINGLE = {
     "min_orders": N_("Minimum orders for a score"),
@@ -21,6 +22,14 @@ SINGLE = {
     "rate_confidence_z": N_("Caution on small-sample rates (z)"),
     "rate_prior_strength": N_("Weight of the category average in small rate samples"),
     "min_city_peers": N_("Minimum peers to compare within a city"),
+}
+# trusted signals, recency and interim re-scores (docs/scoring.md, "Trust")
+TRUST = {
+    "recent_half_life_days": N_("Half-life of past days in the quality rates (days, 0: none)"),
+    "self_report_weight": N_("Weight of a self-reported rating nothing can corroborate"),
+    "spike_hours": N_("Complaint and refund spike: hours looked at"),
+    "spike_min_events": N_("Complaint and refund spike: minimum count"),
+    "spike_factor": N_("Complaint and refund spike: times the usual rate"),
 }
 TIER_SETTINGS = {
     "tier_percentiles": N_("Tier {tier}: from percentile"),
@@ -44,6 +53,8 @@ def label_of(key: str, locale: str) -> tuple[str, str]:
         return "tiers", gettext(TIER_SETTINGS[head]).format(tier=sub)
     if key in SINGLE:
         return "data", gettext(SINGLE[key])
+    if key in TRUST:
+        return "trust", gettext(TRUST[key])
     return "data", key
 
 

@@ -57,6 +57,20 @@ def standings(db: Session, *, miniapp_ids: Collection[int] | None = None) -> Sta
     )
 
 
+def capped(db: Session, *, miniapp_ids: Collection[int]) -> set[int]:
+    """Which of `miniapp_ids` the newest finished cycle (or an interim re-score since,
+    `scoring.interim`) capped for a severe quality problem (the complaint cap): traffic pauses
+    their tier promises while it holds."""
+    if not miniapp_ids:
+        return set()
+    newest = (select(ScoreCycle.id).where(ScoreCycle.state == CycleState.DONE)
+              .order_by(ScoreCycle.as_of.desc()).limit(1).scalar_subquery())
+    rows = db.execute(select(MiniAppScore.miniapp_id, MiniAppScore.result).where(
+        MiniAppScore.cycle_id == newest, MiniAppScore.miniapp_id.in_(list(miniapp_ids))))
+    return {miniapp_id for miniapp_id, result in rows
+            if isinstance(result, dict) and result.get("cap")}
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """Where a mini-app falls behind its peers' median and what catching up is worth."""

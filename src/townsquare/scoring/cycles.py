@@ -54,7 +54,7 @@ def update_event_log(db: Session, *, settings: Settings, since: date, until: dat
                   check=(since, until))
 
 
-def _cycle_lock(db: Session) -> bool:
+def cycle_lock(db: Session) -> bool:
     """One scoring run at a time (runs of any two dates share the Parquet event log and the
     first run creates the default configuration): a lock held until the run's transaction
     ends. PostgreSQL: an advisory lock; SQLite: the write lock every writing unit of work
@@ -74,7 +74,7 @@ def run_cycle(
     """Score every mini-app as of `as_of` (operators or the system); replaces a re-run date."""
     require_role(actor, Role.OPERATOR)
     as_of = _check_as_of(as_of)
-    if not _cycle_lock(db):
+    if not cycle_lock(db):
         raise Conflict("A scoring run is under way; try again when it has finished.",
                        code="cycle_running")
     step = progress or (lambda _label, _done: None)
@@ -169,37 +169,41 @@ def _store(db: Session, cycle: ScoreCycle, output: CycleOutput) -> int:
         miniapp_id = ids.get(result.miniapp_id)
         if miniapp_id is None:  # events of a deleted or unknown mini-app
             continue
-        decision = output.tiers.get(result.miniapp_id)
-        tier = decision.tier if decision is not None else None
-        pillars = result.pillars or {}
-        rows.append(
-            {
-                "cycle_id": cycle.id,
-                "miniapp_id": miniapp_id,
-                "category_code": str(result.category_code or "")[:32],
-                "state": result.state,
-                "overall": _float(result.overall),
-                "volume": _float(pillars.get("volume")),
-                "scale": _float(pillars.get("scale")),
-                "quality": _float(pillars.get("quality")),
-                "tier": tier,
-                "rank": decision.rank if decision is not None else None,
-                "result": result.to_json(shared),
-                "tier_detail": decision.to_json() if decision is not None else {},
-                "suggestions": [
-                    jsonable(s.to_json()) for s in output.suggestions.get(result.miniapp_id, [])
-                ],
-            }
-        )
-        if tier:
-            history.append(
-                {"miniapp_id": miniapp_id, "cycle_id": cycle.id, "as_of": cycle.as_of, "tier": tier}
-            )
+        row = score_row(cycle, miniapp_id, output, result, shared)
+        rows.append(row)
+        if row["tier"]:
+            history.append({"miniapp_id": miniapp_id, "cycle_id": cycle.id,
+                            "as_of": cycle.as_of, "tier": row["tier"]})
     if rows:
         db.execute(table_of(MiniAppScore).insert(), rows)
     if history:
         db.execute(table_of(TierHistory).insert(), history)
     return len(rows)
+
+
+def score_row(cycle: ScoreCycle, miniapp_id: int, output: CycleOutput, result: Any,
+              shared: dict[int, Any] | None = None) -> dict[str, Any]:
+    """The stored MiniAppScore columns of one result of `output` (a cycle's or an interim
+    re-score's, `scoring.interim`)."""
+    decision = output.tiers.get(result.miniapp_id)
+    pillars = result.pillars or {}
+    return {
+        "cycle_id": cycle.id,
+        "miniapp_id": miniapp_id,
+        "category_code": str(result.category_code or "")[:32],
+        "state": result.state,
+        "overall": _float(result.overall),
+        "volume": _float(pillars.get("volume")),
+        "scale": _float(pillars.get("scale")),
+        "quality": _float(pillars.get("quality")),
+        "tier": decision.tier if decision is not None else None,
+        "rank": decision.rank if decision is not None else None,
+        "result": result.to_json({} if shared is None else shared),
+        "tier_detail": decision.to_json() if decision is not None else {},
+        "suggestions": [
+            jsonable(s.to_json()) for s in output.suggestions.get(result.miniapp_id, [])
+        ],
+    }
 
 
 def _float(value: Any) -> float | None:
@@ -214,7 +218,7 @@ def mark_failed(db: Session, *, as_of: date, error: str) -> None:
     the failure goes to the audit log only."""
     error = error[:2000]
     cycle = db.scalar(select(ScoreCycle).where(ScoreCycle.as_of == as_of))
-    if not _cycle_lock(db) or (cycle is not None and cycle.state is CycleState.DONE):
+    if not cycle_lock(db) or (cycle is not None and cycle.state is CycleState.DONE):
         audit.record(db, actor_id=None, action="scoring.cycle_run_failed",
                      subject_type="score_cycle", subject_id=cycle.public_id if cycle else "",
                      as_of=as_of.isoformat(), error=error)

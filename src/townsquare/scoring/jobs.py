@@ -41,3 +41,12 @@ def run_cycle(
         raise
     integrity_jobs.detect(database, as_of=as_of)  # anti-fraud flags for the operator's review
     return done
+
+
+def run_interim(database: Database, *, settings: Settings) -> list[int]:
+    """Re-score the mini-apps whose complaints or refunds spike (`scoring.interim`) in one unit
+    of work; the ids re-scored. Run it between cycles (hourly, say)."""
+    from townsquare.scoring import interim
+
+    with database.unit_of_work() as db:
+        return [spike.miniapp_id for spike in interim.rescore(db, settings=settings)]

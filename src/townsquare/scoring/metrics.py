@@ -23,8 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis import _
 
-from townsquare.events.models import PLATFORM_PREFIX
-from townsquare.scoring import partitions
+from townsquare.scoring import partitions, trusted
 
 # The event columns the metrics read (a subset of the Parquet export's schema); `event_id` too
 # when dismissed complaints are left out.
@@ -59,8 +58,15 @@ def metrics_table(
     in_window: bool = False,
     rolled_up: ibis.Table | None = None,
     rolled_up_days: Collection[date] = (),
+    half_life_days: float | None = None,
+    self_report_weight: float = 1.0,
 ) -> ibis.Table:
     """One row per mini-app with events in the window: volume, scale and quality metrics.
+
+    `half_life_days`: the quality rates and the mean rating weigh each event by 0.5 ** (its
+    age in whole days / half_life_days), so recent days weigh more (None: every day alike).
+    `self_report_weight`: what a mini-app's own rating weighs where nothing the platform
+    observed can corroborate it (docs/scoring.md, "Trust").
 
     `excluded_event_ids` (a table with an `event_id` column) lists complaints dismissed in a
     dispute; they are not counted as complaints (the resident was still active that day).
@@ -94,85 +100,51 @@ def metrics_table(
     counted = ev.filter(ev.type != _EXPOSURE) if every_day_rolled else ev
     attributed = counted.group_by(["miniapp_id", "merchant_id", "category_code"]).aggregate(
         visits=_.count(where=_.type == "visit"),
-        fulfilled=_.count(where=_.type == "order_fulfilled"),
-        cancelled=_.count(where=_.type == "order_cancelled"),
     )
     base = attributed.group_by("miniapp_id").aggregate(
         merchant_id=_.merchant_id.max(), category_code=_.category_code.max(),
-        visits=_.visits.sum(), fulfilled=_.fulfilled.sum(), cancelled=_.cancelled.sum(),
+        visits=_.visits.sum(),
     )
-
-    # Orders and refunds: the platform's own record wins. A mini-app for which the platform saw
-    # a paid trade in the window (payments records each as an event whose id begins with
-    # PLATFORM_PREFIX) is counted from those records alone, and its self-reported orders and
-    # refunds are left out, so a self-reported order cannot inflate its orders or GMV; a
-    # mini-app the platform saw no trade of keeps its own word (docs/scoring.md, "Trades").
-    sales = events.filter(events.type.isin(["order_placed", "refund"]))
-    if not in_window:
-        sales = _during(sales, start, end)
-    sales = sales.select(
-        "miniapp_id", "type", "user_sub", "amount_fen",
-        platform=(sales.event_id.startswith(PLATFORM_PREFIX) if "event_id" in sales.columns
-                  else ibis.literal(False)),
-    )
-    seen = sales.filter(_.platform & (_.type == "order_placed")).group_by(
-        "miniapp_id").aggregate(platform_orders=_.count())
-    kept = sales.left_join(seen, "miniapp_id").filter(
-        _.platform | _.platform_orders.isnull())
-    refunded = kept.filter(_.type == "refund").group_by("miniapp_id").aggregate(
-        refunds=_.count())
-
-    # orders, GMV, buyers and repeat buyers (two or more orders in the window)
-    placed = kept.filter(_.type == "order_placed")
-    per_buyer = placed.group_by(["miniapp_id", "user_sub"]).aggregate(
-        n=_.count(), amount=_.amount_fen.sum()
-    )
-    known = per_buyer.user_sub != ""
-    buyers = per_buyer.group_by("miniapp_id").aggregate(
-        orders=_.n.sum(), gmv_fen=_.amount.sum(), unique_buyers=_.count(where=known),
-        repeat_buyers=_.count(where=known & (_.n >= 2)),
-    )
-    complained = ev.filter(ev.type == "complaint")
-    if excluded_event_ids is not None:  # event_id is read for the complaints only
-        dismissed = excluded_event_ids.select("event_id").distinct()
-        complained = events.filter(
-            (events.type == "complaint") & ~events.event_id.isin(dismissed.event_id)
-        )
-        if not in_window:
-            complained = _during(complained, start, end)
-    complaints = complained.group_by("miniapp_id").aggregate(
-        complaints=_.count(), complaints_resolved=_.count(where=_.resolution == "resolved")
-    )
-    rated = ev.filter(ev.type == "rating")
-    ratings = rated.group_by("miniapp_id").aggregate(
-        rating_sum=_.rating.sum(), rating_count=_.rating.count()
-    )
-    answered = ev.filter(ev.type == "message_response")
-    responses = answered.group_by("miniapp_id").aggregate(
-        response_count=_.response_seconds.count(),
-        response_p90_seconds=_.response_seconds.quantile(0.9),
-    )
+    # what the platform observed against what the mini-app reports (docs/scoring.md, "Trust")
+    trust = trusted.Trust(events, start=start, end=end, in_window=in_window,
+                          half_life_days=half_life_days, self_report_weight=self_report_weight)
+    buyers = trust.orders()
+    refunded = trust.larger_record("refund", "refunds")
+    cancelled = trust.larger_record("order_cancelled", "cancelled")
+    fulfilled = trust.fulfilled()
+    complaints = trust.larger_record("complaint", "complaints", excluded=excluded_event_ids)
+    ratings = trust.ratings()
+    responses = trust.responses()
 
     # punctuality, as the platform observed it (a mini-app cannot report these types): accepted
     # within the shop's accept window, ready by the slot's start, delivered by the promised time
     punctual = ev.filter(ev.type.isin(list(_PUNCTUAL)))
+    punctual = punctual.mutate(w=trusted.weight(punctual, end, half_life_days))
     on_time = punctual.resolution == "on_time"
     timed = punctual.resolution.isin(["on_time", "late"])
     punctuality = punctual.group_by("miniapp_id").aggregate(
         accepts=_.count(where=timed & (_.type == "order_accepted")),
         accepts_on_time=_.count(where=on_time & (_.type == "order_accepted")),
+        w_accepts=_.w.sum(where=timed & (_.type == "order_accepted")),
+        w_accepts_on_time=_.w.sum(where=on_time & (_.type == "order_accepted")),
         ready_orders=_.count(where=timed & (_.type == "order_ready")),
         ready_on_time=_.count(where=on_time & (_.type == "order_ready")),
+        w_ready_orders=_.w.sum(where=timed & (_.type == "order_ready")),
+        w_ready_on_time=_.w.sum(where=on_time & (_.type == "order_ready")),
         deliveries_timed=_.count(where=timed & (_.type == "delivery_done")),
         deliveries_on_time=_.count(where=on_time & (_.type == "delivery_done")),
+        w_deliveries_timed=_.w.sum(where=timed & (_.type == "delivery_done")),
+        w_deliveries_on_time=_.w.sum(where=on_time & (_.type == "delivery_done")),
     )
     # courier incidents per delivery: the delivery orders seen (delivered, or with an incident)
     # and those with at least one incident (distinct orders grouped first, then counted)
     delivering = ev.filter(ev.type.isin(list(_DELIVERY)))
+    delivering = delivering.mutate(w=trusted.weight(delivering, end, half_life_days))
     per_delivery = delivering.group_by(["miniapp_id", "order_id"]).aggregate(
-        incidents=_.count(where=_.type == "delivery_incident"))
+        incidents=_.count(where=_.type == "delivery_incident"), w=_.w.max())
     incidents = per_delivery.group_by("miniapp_id").aggregate(
-        deliveries=_.count(), deliveries_with_incident=_.count(where=_.incidents > 0))
+        deliveries=_.count(), deliveries_with_incident=_.count(where=_.incidents > 0),
+        w_deliveries=_.w.sum(), w_deliveries_with_incident=_.w.sum(where=_.incidents > 0))
 
     # activity, day by day (`day_activity`; average daily active users = user-days / days).
     # One small aggregation per day, each reading only its day's files (their statistics say
@@ -219,8 +191,8 @@ def metrics_table(
     # equal-named join keys are merged by Ibis, and no other column names collide
     joined = present
     for part in (
-        base.drop("merchant_id", "category_code"), buyers, refunded, complaints, ratings, responses,
-        punctuality, incidents,
+        base.drop("merchant_id", "category_code"), buyers, refunded, cancelled, fulfilled,
+        complaints, ratings, responses, punctuality, incidents,
         activity.drop("merchant_id", "category_code"), top_city, communities,
     ):
         joined = joined.left_join(part, "miniapp_id")
@@ -286,6 +258,12 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
             ibis.least(num, den).cast(f64) / den.nullif(0).cast(f64)
         )
 
+    def weighed(num: str, den: str, count_den: ibis.Value) -> ibis.Value:
+        # the recency-weighted rate (trusted.weight), NULL where nothing was counted
+        w_num, w_den = t[f"w_{num}"].fill_null(0), t[f"w_{den}"].fill_null(0)
+        return ibis.ifelse(count_den > 0, ibis.least(w_num, w_den).cast(f64)
+                           / w_den.nullif(0).cast(f64), ibis.null("float64")).cast(f64)
+
     complaints = count("complaints")
     rating_count = count("rating_count")
     return t.select(
@@ -307,29 +285,33 @@ def _finish(t: ibis.Table, window_days: int) -> ibis.Table:
         refunds=count("refunds"),
         complaints=complaints,
         complaints_resolved=count("complaints_resolved"),
-        fulfillment_rate=rate(count("fulfilled"), orders),
-        cancellation_rate=rate(count("cancelled"), orders),
-        refund_rate=rate(count("refunds"), orders),
-        complaint_rate=rate(complaints, orders),
-        complaint_resolved_share=rate(count("complaints_resolved"), complaints),
+        fulfillment_rate=weighed("fulfilled", "orders", orders),
+        cancellation_rate=weighed("cancelled", "orders", orders),
+        refund_rate=weighed("refunds", "orders", orders),
+        complaint_rate=weighed("complaints", "orders", orders),
+        complaint_resolved_share=weighed("complaints_resolved", "complaints", complaints),
         rating_sum=count("rating_sum"),
         rating_count=rating_count,
-        rating_avg=count("rating_sum").cast(f64) / rating_count.nullif(0).cast(f64),
+        rating_avg=ibis.ifelse(rating_count > 0, t.w_rating_sum.fill_null(0).cast(f64)
+                               / t.w_rating_count.nullif(0).cast(f64),
+                               ibis.null("float64")).cast(f64),
         repurchase_rate=rate(count("repeat_buyers"), buyers),
         response_count=count("response_count"),
-        response_p90_seconds=t.response_p90_seconds.cast(f64),
+        # (to the millisecond: the backends interpolate the percentile a last bit apart)
+        response_p90_seconds=t.response_p90_seconds.cast(f64).round(3),
         accepts=count("accepts"),
         accepts_on_time=count("accepts_on_time"),
-        accept_on_time_rate=rate(count("accepts_on_time"), count("accepts")),
+        accept_on_time_rate=weighed("accepts_on_time", "accepts", count("accepts")),
         ready_orders=count("ready_orders"),
         ready_on_time=count("ready_on_time"),
-        ready_on_time_rate=rate(count("ready_on_time"), count("ready_orders")),
+        ready_on_time_rate=weighed("ready_on_time", "ready_orders", count("ready_orders")),
         deliveries_timed=count("deliveries_timed"),
         deliveries_on_time=count("deliveries_on_time"),
-        delivery_on_time_rate=rate(count("deliveries_on_time"), count("deliveries_timed")),
+        delivery_on_time_rate=weighed("deliveries_on_time", "deliveries_timed",
+                                      count("deliveries_timed")),
         deliveries=count("deliveries"),
         deliveries_with_incident=count("deliveries_with_incident"),
-        incident_rate=rate(count("deliveries_with_incident"), count("deliveries")),
+        incident_rate=weighed("deliveries_with_incident", "deliveries", count("deliveries")),
     ).order_by("miniapp_id")
 
 
@@ -393,6 +375,8 @@ def compute(
     excluded: Iterable[str] = (),
     memory_limit: str = DUCKDB_MEMORY_LIMIT,
     rollups: bool = True,
+    half_life_days: float | None = None,
+    self_report_weight: float = 1.0,
 ) -> pa.Table:
     """Run `metrics_table` over the window's Parquet partitions; returns Arrow, sorted by id.
 
@@ -437,7 +421,8 @@ def compute(
     expr = metrics_table(
         events, as_of=as_of, window_days=window_days, excluded_event_ids=dismissed,
         in_window=by_day or partitions.inside(files, start, end), rolled_up=rolled,
-        rolled_up_days=covered,
+        rolled_up_days=covered, half_life_days=half_life_days,
+        self_report_weight=self_report_weight,
     )
     try:
         return con.to_pyarrow(expr)

@@ -97,6 +97,8 @@ def evaluate(
         backend=backend,
         excluded=tuple(excluded),
         rollups=rollups,
+        half_life_days=getattr(config, "recent_half_life_days", None),
+        self_report_weight=getattr(config, "self_report_weight", 1.0),
     )
     lap("metrics")
     step("scores", 0.4)

@@ -32,7 +32,8 @@ from townsquare.core.clock import clock
 from townsquare.core.security import hash_password
 from townsquare.core.settings import Settings
 from townsquare.events.export import SCHEMA, TS, DayWriter
-from townsquare.events.intake import insert_rows, storage_key
+from townsquare.events.intake import first_party_key, insert_rows
+from townsquare.events.models import PLATFORM_PREFIX
 from townsquare.miniapps.models import MiniApp
 from townsquare.simulation import cheaters, city_data
 
@@ -338,7 +339,9 @@ def simulate_history(
         rows = table.to_pylist()
         for row in rows:
             number += 1
-            row["event_id"] = storage_key(key_of[row["miniapp_id"]], f"sim-{seed}-{number}")
+            # the simulated residents use the platform's own services (payments, ordering,
+            # messaging, its rating and complaint forms): the platform observed every event
+            row["event_id"] = first_party_key(key_of[row["miniapp_id"]], f"sim-{seed}-{number}")
             row["received_at"] = row["occurred_at"]
         for i in range(0, len(rows), INSERT_ROWS):
             written += insert_rows(db, rows[i:i + INSERT_ROWS])
@@ -373,7 +376,8 @@ def generate_parquet(
                     writer.commit()
                 current, writer = d, DayWriter(out_dir, day, summarise)
             numbers = np.arange(written, written + table.num_rows, dtype=np.int64)
-            table = table.set_column(0, "event_id", _ints_to_str(f"ev{seed}-", numbers))
+            table = table.set_column(0, "event_id", _ints_to_str(  # observed by the platform
+                f"{PLATFORM_PREFIX}ev{seed}-", numbers))
             writer.write(table)
             written += table.num_rows
         if writer:

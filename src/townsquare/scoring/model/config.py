@@ -79,6 +79,17 @@ class ScoringConfig:
     tier_min_orders: dict[str, float] = field(default_factory=lambda: {"S": 100, "A": 30})
     tier_min_quality: dict[str, float] = field(default_factory=lambda: {"S": 70.0, "A": 55.0})
     tier_no_cap: tuple[str, ...] = ("S", "A")
+    # trust and reaction (docs/scoring.md, "Trust"): recent days weigh more in the quality
+    # rates and the mean rating, halving every `recent_half_life_days` of age (0: every day of
+    # the window alike); a mini-app's own rating that nothing the platform observed could
+    # corroborate weighs `self_report_weight`; `spike_min_events` platform-observed complaints
+    # and refunds in the last `spike_hours`, at least `spike_factor` times the mini-app's usual
+    # rate, re-score it between cycles (scoring/interim.py)
+    recent_half_life_days: float = 14.0
+    self_report_weight: float = 0.25
+    spike_hours: float = 24.0
+    spike_min_events: int = 3
+    spike_factor: float = 3.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -181,6 +192,11 @@ def _validate(c: ScoringConfig) -> None:
             _number(value, f"{key}.{tier}", 0, high)
     if not set(c.tier_no_cap) <= set(TIERS):
         raise ValueError("tier_no_cap lists unknown tiers")
+    _number(c.recent_half_life_days, "recent_half_life_days", 0, 3650)
+    _number(c.self_report_weight, "self_report_weight", 0, 1)
+    _number(c.spike_hours, "spike_hours", 1, 24 * 28)
+    _number(c.spike_min_events, "spike_min_events", 1, 1e6)
+    _number(c.spike_factor, "spike_factor", 1, 1000)
 
 
 DEFAULT_CONFIG = ScoringConfig()

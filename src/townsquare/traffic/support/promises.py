@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from townsquare.miniapps.models import MiniApp
-from townsquare.scoring import standings
+from townsquare.scoring import capped, standings
 from townsquare.traffic import surfaces
 from townsquare.traffic.config import TrafficConfig
 from townsquare.traffic.models import Promise, PromiseKind, PromiseState, Stage, TrafficProfile
@@ -217,14 +217,19 @@ def _within_room(
 
 
 def active_for_plan(db: Session, *, config: TrafficConfig, now: datetime) -> list[Promise]:
-    """The active promises overlapping the plan period (now … now + plan_days)."""
+    """The active promises overlapping the plan period (now … now + plan_days); a tier
+    promise pauses (is left out, still active) while its mini-app's complaint cap is tripped."""
     plan_end = now + timedelta(days=config.plan_days)
-    return list(db.scalars(
+    found = list(db.scalars(
         select(Promise)
         .where(Promise.state == PromiseState.ACTIVE, Promise.starts_at < plan_end,
                Promise.ends_at > now)
         .order_by(Promise.id)
     ))
+    paused = capped(db, miniapp_ids={p.miniapp_id for p in found
+                                     if p.kind == PromiseKind.TIER_INCENTIVE})
+    return [p for p in found
+            if not (p.kind == PromiseKind.TIER_INCENTIVE and p.miniapp_id in paused)]
 
 
 def sync(
