@@ -32,7 +32,7 @@ from townsquare.core.clock import clock
 from townsquare.core.security import hash_password
 from townsquare.core.settings import Settings
 from townsquare.events.export import SCHEMA, TS, DayWriter
-from townsquare.events.intake import first_party_key, insert_rows
+from townsquare.events.intake import first_party_key, insert_rows, storage_key
 from townsquare.events.models import PLATFORM_PREFIX
 from townsquare.miniapps.models import MiniApp
 from townsquare.simulation import cheaters, city_data
@@ -334,14 +334,17 @@ def simulate_history(
                                 password_hash=hash_password(secrets.token_urlsafe(16)))
     key_of = dict(zip(market.miniapp_id.tolist(), market.keys, strict=True))
     written, number = 0, 0
-    for _d, _day, table in _tables(market, today - timedelta(days=days), progress, seed,
-                                   cheats):
+    for d, _day, table in _tables(market, today - timedelta(days=days), progress, seed,
+                                  cheats):
         rows = table.to_pylist()
         for row in rows:
             number += 1
             # the simulated residents use the platform's own services (payments, ordering,
-            # messaging, its rating and complaint forms): the platform observed every event
-            row["event_id"] = first_party_key(key_of[row["miniapp_id"]], f"sim-{seed}-{number}")
+            # messaging, its rating and complaint forms): the platform observed every event,
+            # except a cheater's, which its own backend reports (that is how it lies)
+            lying = cheats is not None and cheats.active(row["miniapp_id"], d) is not None
+            keyed = storage_key if lying else first_party_key
+            row["event_id"] = keyed(key_of[row["miniapp_id"]], f"sim-{seed}-{number}")
             row["received_at"] = row["occurred_at"]
         for i in range(0, len(rows), INSERT_ROWS):
             written += insert_rows(db, rows[i:i + INSERT_ROWS])
