@@ -309,22 +309,39 @@ def query(db: Session, *, text: str, city: str | None = None, limit: int = 50,
 
 def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
             official: list[int]) -> list[Hit]:
-    """The best `limit` hits: the named brand's first, then by score, quality and id."""
-    scores = np.zeros(len(index.ids))
-    masks = np.zeros(len(index.ids), np.uint8)
+    """The best `limit` hits: the named brand's first, then by score, quality and id.
+
+    Scores add up in the index's scratch arrays (the caller holds the index's lock), and only
+    the slots in the query's postings and topics are looked at and reset afterwards: a query
+    costs what it matches, not what the catalogue holds."""
+    scores, masks = index.scratch(len(index.ids))
+    touched: list[np.ndarray] = []
     for term in sorted(lookup.terms):  # a fixed order, so equal inputs sum to equal floats
         slots, impact, fields = index.postings(term)
         scores[slots] += lookup.terms[term] * index.idf(len(slots)) * impact
         masks[slots] |= fields
+        touched.append(slots)
     for topic, weight in lookup.topics:
         members = index.in_topic(topic.codes, topic.tags, topic.approved, topic.excluded)
         if members.size:
             scores[members] += weight * index.idf(len(members)) * TOPIC_IMPACT
             masks[members] |= TOPIC_BIT
+            touched.append(members)
+    candidates = (np.unique(np.concatenate(touched).astype(np.int64)) if touched
+                  else np.zeros(0, np.int64))
+    try:
+        return _best(index, scores, masks, candidates, city, limit, official)
+    finally:
+        scores[candidates] = 0.0
+        masks[candidates] = 0
+
+
+def _best(index: Index, scores: np.ndarray, masks: np.ndarray, candidates: np.ndarray,
+          city: str | None, limit: int, official: list[int]) -> list[Hit]:
     shown = index.serving(city)
     pinned = [index.slot_of[i] for i in official if i in index.slot_of]
     pinned = [s for s in pinned if shown[s]]
-    found = np.flatnonzero(shown & (scores > 0))
+    found = candidates[shown[candidates] & (scores[candidates] > 0)]
     if pinned:
         found = found[~np.isin(found, pinned)]
     rounded = np.round(scores[found], 9)
