@@ -5,7 +5,9 @@ feed's organic order per city, and each bid target's bids with today's spend.
 
 Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
 (default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
-version, count of listed mini-apps, count of active promises); a changed stamp, or an age of
+version, the "catalog" content generation — bumped by each unit of work that changes a mini-app,
+merchant, brand or category through the ORM, `core.generations` — and the count of active
+promises); a changed stamp, or an age of
 `CACHE_SECONDS` (or ten times what the last load took, if more: at 200,000 mini-apps a load takes
 seconds), reloads everything — above `INLINE_CARDS` mini-apps in a thread of its own. Between
 checks a request reads nothing from the database for the snapshot. So a new plan, configuration,
@@ -33,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from townsquare.core.database import READ_ONLY, engine_of
+from townsquare.core.generations import ContentGeneration
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
@@ -62,6 +65,7 @@ INLINE_CARDS = 5_000  # a bigger snapshot is reloaded behind the requests, not i
 BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
 NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
 DIVERSITY_DECAY = 0.85
+CATALOG = "catalog"  # the generation bumped by changes to mini-apps, merchants, brands, categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +165,11 @@ def forget_caches() -> None:
 _STAMP = select(
     select(ServingPlan.id).order_by(ServingPlan.id.desc()).limit(1).scalar_subquery(),
     select(func.max(TrafficConfigVersion.version)).scalar_subquery(),
-    select(func.count(MiniApp.id)).where(MiniApp.listed.is_(True)).scalar_subquery(),
+    select(ContentGeneration.generation).where(ContentGeneration.name == CATALOG)
+    .scalar_subquery(),
     select(func.count(Promise.id)).where(Promise.state == PromiseState.ACTIVE).scalar_subquery(),
-)  # built once: (newest plan id as planning.active_plan, config version, listed, active promises)
+)  # built once: (newest plan id as planning.active_plan, config version, the catalogue's
+#    generation (a primary-key read, not a count of the listed), active promises)
 
 
 def _stamp(db: Session) -> tuple[Any, ...]:
