@@ -35,8 +35,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from townsquare.core.database import READ_ONLY, engine_of
-from townsquare.core.generations import ContentGeneration
 from townsquare.core.errors import ValidationFailed
+from townsquare.core.generations import ContentGeneration
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
 from townsquare.miniapps.models import MiniApp
