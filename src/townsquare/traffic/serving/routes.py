@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from townsquare.accounts.deps import SESSION_COOKIE, optional_user
-from townsquare.core import clock, i18n
+from townsquare.core import i18n
+from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.traffic import surfaces
 from townsquare.traffic.market import bids
