@@ -25,6 +25,9 @@ SENTENCES = {
     "education": "{place}{trade}，少儿课程与成人培训",
 }
 BATCH = 20_000
+# place words of shop names (the demo city's list before it moved to per-city districts)
+PLACES = ("城东", "城西", "江汉", "汉口", "武昌", "光谷", "南湖", "东湖", "西湖", "滨江", "浦东",
+          "徐汇", "海淀", "朝阳", "天河", "南山", "福田", "钱塘", "青山", "洪山")
 
 
 def seed(url: str, n: int, rng: random.Random) -> None:
@@ -35,7 +38,7 @@ def seed(url: str, n: int, rng: random.Random) -> None:
     from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
     from townsquare.miniapps.models import MiniApp, MiniAppKind
     from townsquare.models import metadata
-    from townsquare.simulation.city_data import CATEGORIES, PLACES, SHOP_SUFFIX, TRADE_WORDS
+    from townsquare.simulation.city_data import CATEGORIES, SHOP_SUFFIX, TRADE_WORDS
     from townsquare.traffic.models import Stage, Topic, TrafficProfile
 
     database = Database(url)

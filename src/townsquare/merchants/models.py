@@ -126,3 +126,7 @@ class Authorization(Base):
 # Cached pages show categories and certified brands (core/generations.py).
 generations.watch(Category, "hub", "topics")
 generations.watch(Brand, "hub")
+# Serving cards and the search index show merchants, categories and certified brands.
+generations.watch(Merchant, "catalog")
+generations.watch(Category, "catalog")
+generations.watch(Brand, "catalog")

@@ -270,3 +270,5 @@ class FormSubmission(Base):
 generations.watch(MiniApp, "hub", "topics")
 generations.watch(HubSection, "hub")
 generations.watch(HubEntry, "hub")
+# The serving snapshot and the search index reload when a listed mini-app may have changed.
+generations.watch(MiniApp, "catalog")

@@ -133,6 +133,13 @@ class Index:
     _bigrams_of: dict[str, list[str]] = field(default_factory=dict)
     _topics: dict[tuple[frozenset[Any], ...], npt.NDArray[np.int64]] = field(
         default_factory=dict)  # a topic's live slots, until the slots change
+    _shown: dict[str | None, npt.NDArray[np.bool_]] = field(
+        default_factory=dict)  # per city: live slots serving it, until the slots change
+    # a query's scratch scores and field masks: zero between queries (a query resets only the
+    # slots it touched, so its cost follows its postings, not the catalogue); callers that
+    # score hold the index's lock
+    scratch_scores: Floats = field(default_factory=lambda: np.zeros(0))
+    scratch_masks: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, np.uint8))
 
     @property
     def live(self) -> int:
@@ -183,6 +190,16 @@ class Index:
         self._set_flat(np.array(flat_terms, np.int64), names,
                        np.array(flat_slots, np.int32), np.array(flat_impacts, np.float32),
                        np.array(flat_masks, np.uint8))
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Make now what the first queries would otherwise make (the id array, each named
+        city's mask, the scratch arrays, the vocabulary), so no query after start pays for it."""
+        self.id_array()
+        for city in sorted({c for cities in self.cities for c in cities})[:64]:
+            self.serving(city)
+        self.scratch(len(self.ids))
+        self.vocabulary()
 
     def _set_flat(self, term_ids: npt.NDArray[np.int64], names: npt.NDArray[np.object_],
                   slots: npt.NDArray[np.int32], impact: npt.NDArray[np.float32],
@@ -246,7 +263,7 @@ class Index:
         if self.delta_size > MERGE_SHARE * max(len(self.slots), 1000):
             self._merge()
         self.source = patch.docs
-        self._topics = {}
+        self._topics, self._shown = {}, {}
         return len(patch.gone) + len(patch.moved) + len(patch.changed)
 
     def _merge(self) -> None:
@@ -323,15 +340,29 @@ class Index:
         return self._bigrams_of.get(char, [])[:PREFIX_MAX]
 
     def serving(self, city: str | None) -> npt.NDArray[np.bool_]:
-        """Live slots serving `city` (no cities = every city); cached per city."""
+        """Live slots serving `city` (no cities = every city); cached per city until the
+        slots change."""
         if city is None:
             return self.alive
+        shown = self._shown.get(city)
+        if shown is not None:
+            return shown
         mask = self.city_masks.get(city)
         if mask is None:
             mask = np.array([not c or city in c for c in self.cities], np.bool_)
             if len(self.city_masks) < 256:
                 self.city_masks[city] = mask
-        return mask & self.alive
+        shown = mask & self.alive
+        if city in self.city_masks:
+            self._shown[city] = shown
+        return shown
+
+    def scratch(self, size: int) -> tuple[Floats, npt.NDArray[np.uint8]]:
+        """The zeroed scratch scores and masks, at least `size` long (grown with the slots)."""
+        if len(self.scratch_scores) < size:
+            self.scratch_scores = np.zeros(size + size // 8 + 64)
+            self.scratch_masks = np.zeros(len(self.scratch_scores), np.uint8)
+        return self.scratch_scores, self.scratch_masks
 
     def in_topic(self, codes: frozenset[str], tags: frozenset[str], approved: frozenset[int],
                  excluded: frozenset[int]) -> npt.NDArray[np.int64]:

@@ -43,6 +43,8 @@ from townsquare.traffic.search.index import FIELD_BIT, FIELDS, K1, Doc, Index
 
 QUERY_MAX = 64  # characters of a query that are looked at
 LIMIT_MAX = 200
+UNIQUE_SHARE = 16  # postings under 1/16 of the slots: the touched slots from them, not a scan
+WARM_QUERY = "买菜"  # run once at start (`warm`)
 BRAND_KEY_MIN = 2  # a one-character brand name would be "named" by far too many queries
 PREFIX_WEIGHT = 0.5  # a Latin word found as the start of a longer word counts half
 TOPIC_BIT = 1 << len(FIELDS)
@@ -205,9 +207,13 @@ def _state(db: Session, cards: Mapping[int, Doc]) -> _State:
 
 
 def warm(db: Session, cards: Mapping[int, Doc] | None = None) -> int:
-    """Load jieba and build this engine's index now (at start); how many mini-apps it holds."""
+    """Load jieba and build this engine's index now (at start); how many mini-apps it holds.
+    One query is run on it too, so the first resident's query finds its statements compiled."""
     segment.warm()
-    return _state(db, documents(db) if cards is None else cards).index.live
+    cards = documents(db) if cards is None else cards
+    live = _state(db, cards).index.live
+    query(db, text=WARM_QUERY, cards=cards)
+    return live
 
 
 def ready(engine: Engine) -> int | None:
@@ -309,22 +315,48 @@ def query(db: Session, *, text: str, city: str | None = None, limit: int = 50,
 
 def _ranked(index: Index, lookup: _Lookup, city: str | None, limit: int,
             official: list[int]) -> list[Hit]:
-    """The best `limit` hits: the named brand's first, then by score, quality and id."""
-    scores = np.zeros(len(index.ids))
-    masks = np.zeros(len(index.ids), np.uint8)
+    """The best `limit` hits: the named brand's first, then by score, quality and id.
+
+    Scores add up in the index's scratch arrays (the caller holds the index's lock), and only
+    the slots in the query's postings and topics are looked at and reset afterwards: a query
+    costs what it matches, not what the catalogue holds."""
+    scores, masks = index.scratch(len(index.ids))
+    touched: list[np.ndarray] = []
     for term in sorted(lookup.terms):  # a fixed order, so equal inputs sum to equal floats
         slots, impact, fields = index.postings(term)
         scores[slots] += lookup.terms[term] * index.idf(len(slots)) * impact
         masks[slots] |= fields
+        touched.append(slots)
     for topic, weight in lookup.topics:
         members = index.in_topic(topic.codes, topic.tags, topic.approved, topic.excluded)
         if members.size:
             scores[members] += weight * index.idf(len(members)) * TOPIC_IMPACT
             masks[members] |= TOPIC_BIT
+            touched.append(members)
+    candidates = _touched(touched, masks, len(index.ids))
+    try:
+        return _best(index, scores, masks, candidates, city, limit, official)
+    finally:
+        scores[candidates] = 0.0
+        masks[candidates] = 0
+
+
+def _touched(touched: list[np.ndarray], masks: np.ndarray, size: int) -> np.ndarray:
+    """The slots a query touched, in slot order: from its postings when they are few, else by
+    one scan of the masks (every posting and topic member sets a bit; a byte per slot)."""
+    if not touched:
+        return np.zeros(0, np.int64)
+    if sum(len(t) for t in touched) * UNIQUE_SHARE < size:
+        return np.unique(np.concatenate(touched).astype(np.int64))
+    return np.flatnonzero(masks[:size])
+
+
+def _best(index: Index, scores: np.ndarray, masks: np.ndarray, candidates: np.ndarray,
+          city: str | None, limit: int, official: list[int]) -> list[Hit]:
     shown = index.serving(city)
     pinned = [index.slot_of[i] for i in official if i in index.slot_of]
     pinned = [s for s in pinned if shown[s]]
-    found = np.flatnonzero(shown & (scores > 0))
+    found = candidates[shown[candidates] & (scores[candidates] > 0)]
     if pinned:
         found = found[~np.isin(found, pinned)]
     rounded = np.round(scores[found], 9)

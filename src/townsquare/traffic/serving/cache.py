@@ -5,7 +5,9 @@ feed's organic order per city, and each bid target's bids with today's spend.
 
 Freshness is time based: a process re-checks its snapshot at most every `serving_refresh_ms`
 (default 1 s; 0 = every request) with one small stamp query (newest plan id, newest config
-version, count of listed mini-apps, count of active promises); a changed stamp, or an age of
+version, the "catalog" content generation — bumped by each unit of work that changes a mini-app,
+merchant, brand or category through the ORM, `core.generations` — and the count of active
+promises); a changed stamp, or an age of
 `CACHE_SECONDS` (or ten times what the last load took, if more: at 200,000 mini-apps a load takes
 seconds), reloads everything — above `INLINE_CARDS` mini-apps in a thread of its own. Between
 checks a request reads nothing from the database for the snapshot. So a new plan, configuration,
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from townsquare.core.database import READ_ONLY, engine_of
 from townsquare.core.errors import ValidationFailed
+from townsquare.core.generations import ContentGeneration
 from townsquare.core.settings import get_settings
 from townsquare.merchants.models import Brand, BrandStatus, Category, Merchant
 from townsquare.miniapps.models import MiniApp
@@ -62,6 +65,7 @@ INLINE_CARDS = 5_000  # a bigger snapshot is reloaded behind the requests, not i
 BID_TARGETS_KEPT = 512  # bid targets (surfaces, search keywords) whose bids are kept per engine
 NEUTRAL_QUALITY = 60.0  # the prior of a mini-app without a score (no scored peers either)
 DIVERSITY_DECAY = 0.85
+CATALOG = "catalog"  # the generation bumped by changes to mini-apps, merchants, brands, categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +175,11 @@ def forget_caches() -> None:
 _STAMP = select(
     select(ServingPlan.id).order_by(ServingPlan.id.desc()).limit(1).scalar_subquery(),
     select(func.max(TrafficConfigVersion.version)).scalar_subquery(),
-    select(func.count(MiniApp.id)).where(MiniApp.listed.is_(True)).scalar_subquery(),
+    select(ContentGeneration.generation).where(ContentGeneration.name == CATALOG)
+    .scalar_subquery(),
     select(func.count(Promise.id)).where(Promise.state == PromiseState.ACTIVE).scalar_subquery(),
-)  # built once: (newest plan id as planning.active_plan, config version, listed, active promises)
+)  # built once: (newest plan id as planning.active_plan, config version, the catalogue's
+#    generation (a primary-key read, not a count of the listed), active promises)
 
 
 def _stamp(db: Session) -> tuple[Any, ...]:
@@ -225,10 +231,19 @@ def _load(db: Session, engine: Engine, stamp: tuple[Any, ...]) -> Snapshot:
         state = plan_state.load(db, plan_id=stamp[0], allocations_since=allocations,
                                 promises_since=promises)
         due = writer is not None and writer.generation != generation
-    fresh = Snapshot(stamp, monotonic(), traffic_config.active(db), _load_cards(db), plan, state)
+    config, cards = traffic_config.active(db), _load_cards(db)
+    fresh = Snapshot(stamp, monotonic(), config, cards, plan, state)  # (loaded after the cards)
     fresh.reload_due = due
     fresh.load_seconds = fresh.loaded - started
     return fresh
+
+
+def warm_index(db: Session, snap: Snapshot) -> None:
+    """Patch (or build) the search index to the snapshot's cards; the time it took counts as
+    part of the snapshot's load, so a reload's share of the time stays RELOAD_SHARE."""
+    started = monotonic()
+    search.warm(db, snap.cards)
+    snap.load_seconds += monotonic() - started
 
 
 def _reload_behind(engine: Engine, current: Snapshot) -> None:
@@ -242,7 +257,7 @@ def _reload_behind(engine: Engine, current: Snapshot) -> None:
         try:
             with Session(engine.execution_options(**{READ_ONLY: True})) as db:
                 fresh = _load(db, engine, _stamp(db))
-                search.warm(db, fresh.cards)
+                warm_index(db, fresh)
             with _lock:
                 if _snapshots.get(engine) is current:
                     _snapshots[engine] = fresh

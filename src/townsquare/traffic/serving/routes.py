@@ -20,11 +20,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from townsquare.accounts.deps import SESSION_COOKIE, optional_user
+from townsquare.core import i18n
+from townsquare.core.clock import clock
 from townsquare.core.database import Database
 from townsquare.traffic import surfaces
-from townsquare.traffic.models import SlotReason
+from townsquare.traffic.market import bids
+from townsquare.traffic.models import BidTarget, SlotReason
 from townsquare.traffic.search import explain
-from townsquare.traffic.search import service as search_service
 from townsquare.traffic.serving import cache, exposure_writer
 from townsquare.traffic.serving import service as serving
 from townsquare.traffic.serving.pages import records_later, visitor_of
@@ -147,7 +149,10 @@ def on_startup(app: FastAPI) -> None:
     try:
         with app.state.database.unit_of_work(read_only=True) as db:
             snap = cache.snapshot(db)
-            search_service.warm(db, snap.cards)
+            cache.warm_index(db, snap)
+            i18n.catalogue("zh_CN")  # the translations parsed before the first request
+            # the bids statement compiled before the first search or feed needs it
+            bids.bid_rows(db, kind=BidTarget.KEYWORD, target="", day=clock.now().date())
     except Exception as exc:  # noqa: BLE001 - e.g. tables not created yet: warm up later
         log.warning("warm_up_skipped", error=type(exc).__name__)
 
