@@ -142,6 +142,7 @@ def _operator_context(
     names = {c.code: c.name(locale) for c in merchant_categories.list_categories(db)}
     kept = {k: v for k, v in (("category", category or ""), ("tier", tier or "")) if v}
     return {
+        "score_interval": views.interval,
         "version": version,
         "numbers": config_versions.editable_numbers(version.config),
         "config_groups": config_labels.labelled_groups(
