@@ -142,7 +142,6 @@ def _operator_context(
     names = {c.code: c.name(locale) for c in merchant_categories.list_categories(db)}
     kept = {k: v for k, v in (("category", category or ""), ("tier", tier or "")) if v}
     return {
-        "score_interval": views.interval,
         "version": version,
         "numbers": config_versions.editable_numbers(version.config),
         "config_groups": config_labels.labelled_groups(
@@ -151,6 +150,7 @@ def _operator_context(
         "cycles": queries.list_cycles(db, actor=user, limit=12),
         "latest": latest,
         "scores": scores,
+        "score_intervals": queries.intervals(db, actor=user, scores=scores),
         "score_total": total,
         "score_page": page,
         "score_pages": max(1, -(-total // SCORES_PAGE_SIZE)),

@@ -232,6 +232,6 @@ DEFAULT_CONFIG = ScoringConfig()
 # what the frozen reference model of the tests implements, and a baseline for the benchmarks
 LEGACY_RULES: dict[str, Any] = {
     "min_orders": 10, "min_visits": 50, "min_days_active": 14, "counts_per_active_day": False,
-    "min_category_peers": 0, "rate_confidence_z": 0.8, "min_city_peers": 5, "absolute_tiers_upto": 0, "empirical_rate_prior": False,
-    "unobserved_at_prior": False,
+    "min_category_peers": 0, "rate_confidence_z": 0.8, "min_city_peers": 5,
+    "absolute_tiers_upto": 0, "empirical_rate_prior": False, "unobserved_at_prior": False,
 }

@@ -1,17 +1,21 @@
 """The score model: pure Python/NumPy, no database. Metrics in, explainable scores out.
 
-How a mini-app is scored (see docs/scoring.md):
-1. Enough data? At least `min_orders` orders or `min_visits` visits, and activity on at least
-   `min_days_active` days, else "insufficient_data" (the result's `note` says what is missing).
+How a mini-app is scored (see docs/scoring.md, "Uncertainty, newcomers and sparse markets"):
+1. Any data? At least `min_orders` orders or `min_visits` visits on `min_days_active` days (by
+   default one of anything since 2026.4), else "insufficient_data" (`note` says what is missing).
 2. Peer group: the scored mini-apps of its category — of its category in its city when that
-   city has at least `min_city_peers` of them.
+   city has at least `min_city_peers` of them; a category with fewer than `min_category_peers`
+   scored mini-apps is pooled with the whole market ("pooled", key "*").
 3. Small samples are adjusted before comparing: ratings are a Bayesian average with the peer
-   mean, p90 response times are pulled toward the peer median, and rates are averaged with the
-   peers' pooled rate and then replaced by their Wilson bound on the pessimistic side, so few
-   observations can never look perfect.
+   mean, p90 response times are pulled toward the peer median, rates are averaged with
+   pseudo-observations at the peers' pooled rate (as many as the peers' spread is worth:
+   empirical Bayes) and taken at `rate_confidence_z` (0: the posterior mean); counts are
+   compared per day of activity, so a newcomer is not judged on a week's totals.
 4. Each metric scores its percentile (0..100, ties share) among the peers' adjusted values;
    pillars are weighted means of their metrics, the overall a weighted mean of the pillars.
 5. Caps: a rate confidently far worse than the peers' median caps the overall, whatever volume.
+6. The interval: every metric moved to the edges of its own interval and re-ranked; the points
+   lost or gained, combined as independent errors, give `score_low` and `score_high`.
 
 Scoring one mini-app and re-scoring it with a changed metric go through the same functions
 (`_metric_score`, `_combine`, `_caps`), which is what makes the suggestions' "points gained"
