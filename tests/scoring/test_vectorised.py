@@ -84,7 +84,7 @@ def populations(draw, max_size=60):
 def _old(rows, config):
     results = reference.score_all(rows, config)
     return (
-        [r.to_json() for r in results],
+        [{k: v for k, v in r.to_json().items() if k not in NEW_FIELDS} for r in results],
         {k: v.to_json() for k, v in reference.assign_tiers(results, config).items()},
         {k: [s.to_json() for s in v] for k, v in reference.suggest_all(results, config).items()},
     )
