@@ -29,7 +29,7 @@ def _scored_app(database) -> str:
     return app
 
 
-@pytest.mark.parametrize("locale,words", [("zh-CN", "可能区间"), ("en", "Likely range")])
+@pytest.mark.parametrize("locale,words", [("zh-CN", "可能区间")])  # (English: the user setting)
 def test_the_score_pages_show_the_interval(live_server, database, browser, locale, words):
     app = _scored_app(database)
     for viewport_name, viewport in VIEWPORTS.items():
