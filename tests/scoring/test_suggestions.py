@@ -102,7 +102,9 @@ def test_peers_list_may_be_any_superset_in_any_order():
 
 
 def test_suggest_all_gives_the_same_as_one_by_one():
-    rows = _laggard() + category(7, prefix="hz", city="sh") + [make_row("tiny", orders=1)]
+    # "tiny" observed nothing: unscored (since 2026.4 one order or visit is enough for a score)
+    rows = _laggard() + category(7, prefix="hz", city="sh") + [
+        make_row("tiny", orders=0, visits=0, ratings=0, responses=0, days_active=0)]
     by_id, peers = _scored(rows)
     results = list(by_id.values())
     bulk = suggestions.suggest_all(results, DEFAULT_CONFIG)
