@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from townsquare.scoring.model.catalogue import METRICS, TIERS
-from townsquare.scoring.model.config import DEFAULT_CONFIG, CapRule, ScoringConfig
+from townsquare.scoring.model.config import DEFAULT_CONFIG, LEGACY_RULES, CapRule, ScoringConfig
 from townsquare.scoring.model.peers import wilson
 from townsquare.scoring.model.score import score_all
 from townsquare.scoring.model.tiers import assign_tiers
@@ -49,6 +49,9 @@ def populations(draw, min_size=2, max_size=14):
         ))
     return rows
 
+
+# the rules before 2026.4, for the tests of rules that changed then (test_sparse.py has the new)
+LEGACY = ScoringConfig(**LEGACY_RULES)
 
 SLOW = settings(
     max_examples=int(os.environ.get("SCORING_EXAMPLES", "60")),
@@ -115,32 +118,34 @@ def test_same_input_same_output_whatever_the_order(rows):
 
 
 def test_too_little_data_is_not_scored():
+    # (the 2026.3 gate; since 2026.4 one order is enough: test_sparse.py)
     rows = category(6) + [make_row("new", orders=3, visits=20, ratings=2, rating_avg=5.0)]
-    result = {r.miniapp_id: r for r in score_all(rows, DEFAULT_CONFIG)}["new"]
+    result = {r.miniapp_id: r for r in score_all(rows, LEGACY)}["new"]
     assert result.state == "insufficient_data"
     assert result.overall is None and result.pillars == {}
     assert result.metrics["orders"] == 3  # inputs are kept to explain why
     assert result.benchmarks["orders"]["median"] is not None  # the category's, for reference
     # enough visits alone is enough data
     rows[-1] = make_row("new", orders=0, visits=50)
-    result = {r.miniapp_id: r for r in score_all(rows, DEFAULT_CONFIG)}["new"]
+    result = {r.miniapp_id: r for r in score_all(rows, LEGACY)}["new"]
     assert result.state == "scored"
 
 
 def test_a_new_app_with_a_few_days_of_history_is_not_ranked_yet():
+    # (the 2026.3 gate; since 2026.4 it is scored with a wide interval: test_sparse.py)
     # a perfect week-old mini-app with plenty of orders is not ranked against established ones
     rows = category(8) + [make_row("new", orders=300, cancelled=0, complaints=0, refunds=0,
                                    ratings=100, rating_avg=5.0, days_active=6)]
-    results = score_all(rows, DEFAULT_CONFIG)
+    results = score_all(rows, LEGACY)
     new = {r.miniapp_id: r for r in results}["new"]
-    assert DEFAULT_CONFIG.min_days_active == 14
+    assert LEGACY.min_days_active == 14
     assert new.state == "insufficient_data" and new.overall is None
     assert "14 days" in new.note and "(now 6)" in new.note and "14 天" in new.note_zh
-    decision = assign_tiers(results, DEFAULT_CONFIG)["new"]
+    decision = assign_tiers(results, LEGACY)["new"]
     assert decision.tier is None
     assert decision.unmet[0]["code"] == "data" and "14 days" in decision.unmet[0]["en"]
     # the requirement is the operator's: without it the same mini-app is scored
-    relaxed = ScoringConfig(min_days_active=5)
+    relaxed = ScoringConfig(**{**LEGACY_RULES, "min_days_active": 5})
     assert {r.miniapp_id: r for r in score_all(rows, relaxed)}["new"].state == "scored"
     with pytest.raises(ValueError):
         ScoringConfig(min_days_active=-1)
@@ -187,10 +192,15 @@ def test_few_orders_cannot_look_perfect():
     rows = category(8)
     rows.append(make_row("tiny", orders=10, cancelled=0, complaints=0, refunds=0))
     rows.append(make_row("big", orders=2000, cancelled=20, complaints=4, refunds=10))
-    by_id = {r.miniapp_id: r for r in score_all(rows, DEFAULT_CONFIG)}
-    # 0 of 10 cancelled is judged by its upper bound, above 1% of 2000
+    by_id = {r.miniapp_id: r for r in score_all(rows, LEGACY)}
+    # 0 of 10 cancelled is judged by its upper bound, above 1% of 2000 (2026.3 rules)
     assert by_id["tiny"].adjusted["cancellation_rate"] > by_id["big"].adjusted["cancellation_rate"]
     assert by_id["tiny"].pillars["quality"] < by_id["big"].pillars["quality"]
+    # since 2026.4: shrunk toward the peers (never a perfect 0%) and a wider interval instead
+    now = {r.miniapp_id: r for r in score_all(rows, DEFAULT_CONFIG)}
+    assert now["tiny"].adjusted["cancellation_rate"] > 0.0
+    tiny, big = now["tiny"], now["big"]
+    assert tiny.score_high - tiny.score_low > big.score_high - big.score_low
 
 
 @pytest.mark.parametrize("orders", [200, 5_000, 500_000])
@@ -214,7 +224,7 @@ def test_one_unlucky_complaint_on_a_small_app_does_not_cap():
 
 
 def test_peer_groups_use_the_city_when_it_has_enough_peers():
-    config = ScoringConfig(min_city_peers=5)
+    config = ScoringConfig(min_city_peers=5, min_category_peers=0)  # (no pooling of 9 apps)
     rows = category(6, prefix="hz", city="hz") + category(3, prefix="sh", city="sh")
     by_id = {r.miniapp_id: r for r in score_all(rows, config)}
     assert by_id["hz000"].peer_group == "category:city" and by_id["hz000"].peer_key == "food:hz"
@@ -223,9 +233,9 @@ def test_peer_groups_use_the_city_when_it_has_enough_peers():
 
 
 def test_categories_are_judged_separately():
-    food = category(6)
+    food = category(10)  # (ten each: smaller categories are pooled since 2026.4)
     laundry = [dict(r, miniapp_id=f"l{r['miniapp_id']}", category_code="laundry",
-                    orders=r["orders"] * 100) for r in category(6)]
+                    orders=r["orders"] * 100) for r in category(10)]
     by_id = {r.miniapp_id: r for r in score_all(food + laundry, DEFAULT_CONFIG)}
     # laundry's huge volume does not make the food apps look small: same rank, same score
     assert by_id["a000"].pillars["volume"] == by_id["la000"].pillars["volume"]
@@ -294,8 +304,10 @@ def test_top_tiers_need_volume_and_the_next_tier_says_so():
                      p90=600.0) for i in range(9)]
     rows.append(make_row("gem", orders=90, cancelled=0, complaints=0, ratings=60,
                          rating_avg=4.9, p90=30.0, communities=30, repeat=30))
-    results = score_all(rows, DEFAULT_CONFIG)
-    gem = assign_tiers(results, DEFAULT_CONFIG)["gem"]
+    # (percentile tiers: ten apps would go by absolute score since 2026.4, test_sparse.py)
+    config = ScoringConfig(absolute_tiers_upto=0)
+    results = score_all(rows, config)
+    gem = assign_tiers(results, config)["gem"]
     assert gem.rank == 1
     assert gem.tier == "A" and gem.next_tier == "S"
     codes = {u["code"] for u in gem.unmet}
@@ -306,7 +318,7 @@ def test_top_tiers_need_volume_and_the_next_tier_says_so():
 
 def test_unscored_apps_get_no_tier_but_the_data_they_need():
     rows = category(5) + [make_row("fresh", orders=2, visits=7)]
-    decision = assign_tiers(score_all(rows, DEFAULT_CONFIG), DEFAULT_CONFIG)["fresh"]
+    decision = assign_tiers(score_all(rows, LEGACY), LEGACY)["fresh"]  # (the 2026.3 gate)
     assert decision.tier is None and decision.rank is None
     assert decision.unmet[0]["code"] == "data" and "2" in decision.unmet[0]["en"]
 

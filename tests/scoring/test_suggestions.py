@@ -81,9 +81,11 @@ def test_leaders_and_unscored_apps_get_no_point_suggestions():
     rows = category(8) + [
         make_row("best", orders=5000, cancelled=0, refunds=0, complaints=0, ratings=900,
                  rating_avg=4.95, p90=20.0, communities=60, repeat=3000),
-        make_row("new", orders=1, visits=3),
+        # nothing observed: unscored (since 2026.4 one order or visit is enough for a score)
+        make_row("new", orders=0, visits=0, ratings=0, responses=0, days_active=0),
     ]
     by_id, peers = _scored(rows)
+    assert by_id["new"].state == "insufficient_data"
     assert suggestions.suggest(by_id["best"], peers=peers["food"], config=DEFAULT_CONFIG) == []
     assert suggestions.suggest(by_id["new"], peers=peers["food"], config=DEFAULT_CONFIG) == []
 
@@ -100,7 +102,9 @@ def test_peers_list_may_be_any_superset_in_any_order():
 
 
 def test_suggest_all_gives_the_same_as_one_by_one():
-    rows = _laggard() + category(7, prefix="hz", city="sh") + [make_row("tiny", orders=1)]
+    # "tiny" observed nothing: unscored (since 2026.4 one order or visit is enough for a score)
+    rows = _laggard() + category(7, prefix="hz", city="sh") + [
+        make_row("tiny", orders=0, visits=0, ratings=0, responses=0, days_active=0)]
     by_id, peers = _scored(rows)
     results = list(by_id.values())
     bulk = suggestions.suggest_all(results, DEFAULT_CONFIG)

@@ -22,6 +22,10 @@ SINGLE = {
     "rate_confidence_z": N_("Caution on small-sample rates (z)"),
     "rate_prior_strength": N_("Weight of the category average in small rate samples"),
     "min_city_peers": N_("Minimum peers to compare within a city"),
+    "min_category_peers": N_("Minimum peers in a category before it is pooled with all"),
+    "absolute_tiers_upto": N_("Categories up to this size get tiers by score, not rank"),
+    "interval_z": N_("Width of the score interval (z)"),
+    "rate_prior_min": N_("Least weight of the category average in small rate samples"),
 }
 # trusted signals, recency and interim re-scores (docs/scoring.md, "Trust")
 TRUST = {
@@ -33,6 +37,7 @@ TRUST = {
 }
 TIER_SETTINGS = {
     "tier_percentiles": N_("Tier {tier}: from percentile"),
+    "tier_scores": N_("Tier {tier}: from score (small categories)"),
     "tier_min_orders": N_("Tier {tier}: minimum orders"),
     "tier_min_quality": N_("Tier {tier}: minimum quality score"),
 }

@@ -150,6 +150,7 @@ def _operator_context(
         "cycles": queries.list_cycles(db, actor=user, limit=12),
         "latest": latest,
         "scores": scores,
+        "score_intervals": queries.intervals(db, actor=user, scores=scores),
         "score_total": total,
         "score_page": page,
         "score_pages": max(1, -(-total // SCORES_PAGE_SIZE)),

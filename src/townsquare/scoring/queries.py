@@ -117,6 +117,20 @@ def score_page(
     return list(rows), total
 
 
+def intervals(db: Session, *, actor: User | None,
+              scores: list[MiniAppScore]) -> dict[int, tuple[float, float]]:
+    """score id → the (low, high) of its interval, read from the result JSON without loading
+    the rest of it (operators; scores of older cycles have none)."""
+    require_role(actor, Role.OPERATOR)
+    if not scores:
+        return {}
+    low = MiniAppScore.result["score_low"].as_float()
+    high = MiniAppScore.result["score_high"].as_float()
+    rows = db.execute(select(MiniAppScore.id, low, high).where(
+        MiniAppScore.id.in_([s.id for s in scores])))
+    return {i: (lo, hi) for i, lo, hi in rows if lo is not None and hi is not None}
+
+
 def cycle_summary(
     db: Session, *, actor: User | None, cycle: ScoreCycle, bins: int = 10
 ) -> tuple[dict[str, int], int, list[int], list[str]]:

@@ -103,6 +103,14 @@ def fmt(value: Any, unit: str = "") -> str:
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
 
 
+def interval(result: dict[str, Any] | None) -> tuple[float, float] | None:
+    """The (low, high) of a stored score's interval, None when it has none (older cycles)."""
+    low, high = (result or {}).get("score_low"), (result or {}).get("score_high")
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        return float(low), float(high)
+    return None
+
+
 def merchant_view(db: Session, history: list[MiniAppScore], locale: str) -> dict[str, Any]:
     """The context of the merchant's score page (works with no score yet)."""
     latest = history[-1] if history else None
@@ -142,6 +150,9 @@ def merchant_view(db: Session, history: list[MiniAppScore], locale: str) -> dict
     context["next_tier_name"] = attr(detail, "next_tier")
     context["percentile"] = attr(detail, "percentile")
     result = latest.result or {}
+    context["interval"] = interval(result)
+    context["pooled"] = result.get("peer_group") == "pooled"
+    context["peer_count"] = result.get("peer_count")
     context["cap"] = (
         result.get("cap") if locale == "en" else result.get("cap_zh") or result.get("cap")
     )

@@ -51,30 +51,55 @@ def _metric_weights() -> dict[str, float]:
 class ScoringConfig:
     """Every weight and threshold of the score model; `version` is recorded with each score."""
 
-    version: str = "2026.3"
+    version: str = "2026.4"
     pillar_weights: dict[str, float] = field(default_factory=_pillar_weights)
     metric_weights: dict[str, float] = field(default_factory=_metric_weights)
-    # enough data to be scored: at least this many orders OR this many visits in the window
-    min_orders: int = 10
-    min_visits: int = 50
-    # ... and activity on at least this many distinct days of the window: a new mini-app is
-    # "not enough data yet" rather than ranked on a few days against established peers
-    min_days_active: int = 14
+    # enough data to be scored: at least this many orders OR this many visits in the window,
+    # and activity on at least this many distinct days. Since 2026.4 a mini-app is scored as
+    # soon as the platform observed anything, with the uncertainty of its score stated
+    # (`score_low`..`score_high`); the old hard gate was 10 orders or 50 visits on 14 days
+    min_orders: int = 1
+    min_visits: int = 1
+    min_days_active: int = 1
+    # count metrics (volume, scale) are compared per day of activity, so a newcomer with a
+    # week of data is not judged on a quarter of an established app's totals
+    counts_per_active_day: bool = True
+    # the score interval: each metric moved to the edges of its interval at this z (1.28: 80%)
+    # and the metrics' effects combined as independent errors
+    interval_z: float = 1.28
+    # pooling: a category with fewer than this many scored mini-apps (all cities) is compared
+    # against, and shrunk toward, the whole market instead (0: never pool)
+    min_category_peers: int = 10
+    # tiers in a category with at most this many scored mini-apps go by absolute scores
+    # (`tier_scores`), not by percentile: a rank among a handful says little (0: never)
+    absolute_tiers_upto: int = 10
     # shrinkage: ratings are averaged with this many pseudo-ratings at the peer mean; p90
     # response times with this many pseudo-responses at the peer median; rates are judged by
     # the Wilson bound at this z (lower bound when higher is better, upper bound otherwise)
     rating_prior_strength: float = 20.0
     response_prior_strength: float = 5.0
-    rate_confidence_z: float = 0.8
-    # rates are first averaged with this many pseudo-observations at the peers' pooled rate
+    rate_confidence_z: float = 0.0  # 0: the posterior mean (since 2026.4; the interval says
+    # how sure it is); before, 0.8: the pessimistic bound
+    # rates are first averaged with this many pseudo-observations at the peers' pooled rate;
+    # with `empirical_rate_prior`, with as many as the spread of the peers' rates is worth
+    # (empirical Bayes, between `rate_prior_min` and `rate_prior_strength`)
     rate_prior_strength: float = 20.0
+    empirical_rate_prior: bool = True
+    # a rate or mean over orders, ratings, buyers or messages with nothing observed yet counts
+    # at the peers' prior (a neutral place) instead of dropping out of its pillar, so a pillar
+    # of few observations is not carried by one noisy metric
+    unobserved_at_prior: bool = True
+    rate_prior_min: float = 2.0
     # a category is judged per city where it has at least this many scored mini-apps there
-    min_city_peers: int = 5
+    min_city_peers: int = 20  # (5 before 2026.4: city groups of five were mostly noise)
     caps: tuple[CapRule, ...] = (CapRule(),)
     # tiers by percentile within the category (a mini-app at percentile p gets the best tier
     # whose minimum it reaches and whose requirements it meets; D is the floor)
     tier_percentiles: dict[str, float] = field(
         default_factory=lambda: {"S": 90.0, "A": 70.0, "B": 40.0, "C": 15.0}
+    )
+    tier_scores: dict[str, float] = field(
+        default_factory=lambda: {"S": 80.0, "A": 65.0, "B": 45.0, "C": 30.0}
     )
     tier_min_orders: dict[str, float] = field(default_factory=lambda: {"S": 100, "A": 30})
     tier_min_quality: dict[str, float] = field(default_factory=lambda: {"S": 70.0, "A": 55.0})
@@ -127,7 +152,7 @@ class ScoringConfig:
             )
         if "tier_no_cap" in kwargs:
             kwargs["tier_no_cap"] = tuple(kwargs["tier_no_cap"])
-        for key in ("pillar_weights", "metric_weights", "tier_percentiles",
+        for key in ("pillar_weights", "metric_weights", "tier_percentiles", "tier_scores",
                     "tier_min_orders", "tier_min_quality"):
             if key in kwargs and not isinstance(kwargs[key], dict):
                 raise TypeError(f"{key} is an object")
@@ -167,7 +192,17 @@ def _validate(c: ScoringConfig) -> None:
     _number(c.response_prior_strength, "response_prior_strength", 0, 1e6)
     _number(c.rate_confidence_z, "rate_confidence_z", 0, 5)
     _number(c.rate_prior_strength, "rate_prior_strength", 0, 1e6)
+    _number(c.rate_prior_min, "rate_prior_min", 0, 1e6)
+    if not isinstance(c.empirical_rate_prior, bool):
+        raise ValueError("empirical_rate_prior is true or false")
+    if not isinstance(c.unobserved_at_prior, bool):
+        raise ValueError("unobserved_at_prior is true or false")
     _number(c.min_city_peers, "min_city_peers", 1, 1e9)
+    if not isinstance(c.counts_per_active_day, bool):
+        raise ValueError("counts_per_active_day is true or false")
+    _number(c.interval_z, "interval_z", 0, 5)
+    _number(c.min_category_peers, "min_category_peers", 0, 1e9)
+    _number(c.absolute_tiers_upto, "absolute_tiers_upto", 0, 1e9)
     for rule in c.caps:
         spec = METRIC_BY_NAME.get(rule.metric)
         if spec is None or spec.kind != "rate" or spec.higher_is_better:
@@ -183,6 +218,14 @@ def _validate(c: ScoringConfig) -> None:
         value = _number(c.tier_percentiles[tier], f"percentile of tier {tier}", 0, 100)
         if value >= previous:
             raise ValueError("tier percentiles must decrease from S to C")
+        previous = value
+    if set(c.tier_scores) != set(TIERS[:-1]):
+        raise ValueError("tier_scores needs S, A, B and C")
+    previous = 101.0
+    for tier in TIERS[:-1]:
+        value = _number(c.tier_scores[tier], f"score of tier {tier}", 0, 100)
+        if value >= previous:
+            raise ValueError("tier scores must decrease from S to C")
         previous = value
     for key, mapping, high in (("tier_min_orders", c.tier_min_orders, 1e9),
                                ("tier_min_quality", c.tier_min_quality, 100)):
@@ -200,3 +243,11 @@ def _validate(c: ScoringConfig) -> None:
 
 
 DEFAULT_CONFIG = ScoringConfig()
+
+# the rules before 2026.4 (hard data gate, totals, no pooling, percentile tiers everywhere):
+# what the frozen reference model of the tests implements, and a baseline for the benchmarks
+LEGACY_RULES: dict[str, Any] = {
+    "min_orders": 10, "min_visits": 50, "min_days_active": 14, "counts_per_active_day": False,
+    "min_category_peers": 0, "rate_confidence_z": 0.8, "min_city_peers": 5,
+    "absolute_tiers_upto": 0, "empirical_rate_prior": False, "unobserved_at_prior": False,
+}

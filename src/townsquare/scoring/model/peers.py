@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from townsquare.scoring.model.values import Row
 
 DEFAULT_RATING_PRIOR = 4.0  # when no peer has ratings
 DEFAULT_RESPONSE_PRIOR = 600.0  # seconds, when no peer has answered a message
+# the observations every mini-app can have (orders, ratings, buyers, messages): a metric over
+# one of these with nothing observed yet stands at the peers' prior (`unobserved_at_prior`)
+EVERY_APP_HAS = frozenset({"orders", "rating_count", "unique_buyers", "response_count"})
 
 
 def wilson(p: np.ndarray, n: np.ndarray, z: float, *, upper: bool) -> np.ndarray:
@@ -30,16 +33,27 @@ def wilson(p: np.ndarray, n: np.ndarray, z: float, *, upper: bool) -> np.ndarray
 
 
 def adjust(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float | np.ndarray,
-            config: ScoringConfig) -> np.ndarray:
-    """The value a metric is compared on (NaN = not applicable: nothing observed)."""
+           config: ScoringConfig, days: np.ndarray | None = None,
+           strength: float | np.ndarray | None = None) -> np.ndarray:
+    """The value a metric is compared on (NaN = not applicable: nothing observed).
+
+    `days` (the rows' days of activity) turns a count into a count per active day when the
+    config says so (`counts_per_active_day`); `strength` is a rate's prior strength in
+    pseudo-observations (default `config.rate_prior_strength`; see `rate_strength`)."""
     if spec.denominator is None:
-        return np.where(np.isnan(value), 0.0, value)
-    value = np.where(n > 0, value, np.nan)
+        total: np.ndarray = np.where(np.isnan(value), 0.0, value)
+        return per_active_day(total, days, config)
+    observed = n > 0
+    if config.unobserved_at_prior and spec.denominator in EVERY_APP_HAS:
+        # nothing observed yet of what every mini-app has: the prior, not "not applicable"
+        value = np.where(observed, value, prior)
+        observed = np.ones(observed.shape, dtype=bool)
+    value = np.where(observed, value, np.nan)
     if spec.kind == "rate":
         # shrink toward the peers' pooled rate with `rate_prior_strength` pseudo-observations,
         # then take the pessimistic Wilson bound: few observations never look perfect, yet a
         # small mini-app is not judged worse than a big one with the same record
-        k = config.rate_prior_strength
+        k = config.rate_prior_strength if strength is None else strength
         value = np.clip(value, 0.0, 1.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             shrunk = (value * n + k * prior) / (n + k)
@@ -48,6 +62,75 @@ def adjust(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float | np
     with np.errstate(invalid="ignore", divide="ignore"):
         mean: np.ndarray = (value * n + k * prior) / (n + k)
     return mean
+
+
+def per_active_day(total: np.ndarray, days: np.ndarray | None,
+                   config: ScoringConfig) -> np.ndarray:
+    """A count as compared: per day of activity (at least one) when the config says so."""
+    if not config.counts_per_active_day or days is None:
+        return total
+    rate: np.ndarray = total / np.maximum(np.where(np.isnan(days), 0.0, days), 1.0)
+    return rate
+
+
+def spread(spec: MetricSpec, value: np.ndarray, n: np.ndarray, prior: float | np.ndarray,
+           config: ScoringConfig, days: np.ndarray | None = None,
+           strength: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) edges of the interval of the value a metric is compared on, at
+    `config.interval_z`: a rate's posterior (its observations plus the prior's pseudo-
+    observations, Wilson), a rating's mean ± z × 1★ / √(ratings + prior), a count ± z × √count
+    (Poisson), a p90 time ± z × its value / √(responses + prior). NaN where not applicable."""
+    z = config.interval_z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if spec.denominator is None:
+            total = np.where(np.isnan(value), 0.0, value)
+            if spec.kind == "mean":  # an average per day of a count (dau): Poisson on days
+                half = z * np.sqrt(np.maximum(total, 0.0) / np.maximum(_nan0(days), 1.0))
+            else:
+                half = z * np.sqrt(np.maximum(total, 0.0))
+            return (per_active_day(np.maximum(total - half, 0.0), days, config),
+                    per_active_day(total + half, days, config))
+        value = np.where(n > 0, value, np.nan)
+        if spec.kind == "rate":
+            k = config.rate_prior_strength if strength is None else strength
+            shrunk = (np.clip(value, 0.0, 1.0) * n + k * prior) / (n + k)
+            return wilson(shrunk, n + k, z, upper=False), wilson(shrunk, n + k, z, upper=True)
+        k = config.rating_prior_strength if spec.kind == "mean" else config.response_prior_strength
+        mean = (value * n + k * prior) / (n + k)
+        scale = 1.0 if spec.kind == "mean" else np.abs(mean)
+        half = z * scale / np.sqrt(n + k)
+        return mean - half, mean + half
+
+
+def _nan0(values: np.ndarray | None) -> np.ndarray:
+    if values is None:
+        return np.ones(1)
+    zeroed: np.ndarray = np.where(np.isnan(values), 0.0, values)
+    return zeroed
+
+
+def rate_strength(rate: np.ndarray, n: np.ndarray, prior: float, config: ScoringConfig) -> float:
+    """A rate's prior strength in a peer group (pseudo-observations at the pooled rate).
+
+    Empirical Bayes (beta-binomial, method of moments) when `config.empirical_rate_prior`:
+    the peers' true rates vary by var_between = var(observed rates) − mean(p(1−p)/n), and a
+    Beta prior with that variance is worth k = p(1−p)/var_between − 1 observations. k is kept
+    between `rate_prior_min` and `rate_prior_strength`: where the peers differ a lot, a few
+    observations already say much; where they hardly differ, k stays at the fixed strength.
+    """
+    k_max = config.rate_prior_strength
+    if not config.empirical_rate_prior:
+        return k_max
+    mask = (n > 0) & ~np.isnan(rate)
+    if mask.sum() < 3 or not 0.0 < prior < 1.0:
+        return k_max
+    r, m = np.clip(rate[mask], 0.0, 1.0), n[mask]
+    pq = prior * (1.0 - prior)
+    between = float(np.var(r)) - float(np.mean(pq / m))
+    if between <= 0.0:
+        return k_max
+    k = pq / between - 1.0
+    return float(min(max(k, config.rate_prior_min), k_max))
 
 
 def goodness(spec: MetricSpec, adjusted: np.ndarray) -> np.ndarray:
@@ -59,15 +142,19 @@ class PeerContext:
     """One peer group, frozen: the peers' sorted adjusted values, priors and benchmarks."""
 
     key: str
-    kind: str  # "category" | "category:city"
+    kind: str  # "category" | "category:city" | "pooled" (small categories: the whole market)
     size: int
     priors: dict[str, float]
     sorted_goodness: dict[str, np.ndarray]
     medians: dict[str, float]  # raw medians (caps compare against these)
     benchmarks: dict[str, dict[str, float | None]]
+    strengths: dict[str, float] = field(default_factory=dict)  # rates' (`rate_strength`)
 
     def prior(self, name: str) -> float:
         return self.priors.get(name, 0.0)
+
+    def strength(self, name: str) -> float | None:
+        return self.strengths.get(name)
 
     def search(self, name: str, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """(peers below, peers below or equal, peers) for each comparable value."""
@@ -98,6 +185,11 @@ class Peers:
 
     def prior(self, name: str) -> np.ndarray:
         return self._per_row([c.priors.get(name, 0.0) for c in self.contexts])
+
+    def strength(self, name: str) -> np.ndarray | None:
+        if not self.contexts or any(name not in c.strengths for c in self.contexts):
+            return None
+        return self._per_row([c.strengths[name] for c in self.contexts])
 
     def search(self, name: str, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         left = np.zeros(len(good), dtype=np.int64)
@@ -132,12 +224,16 @@ def build_context(rows: Sequence[Row] | Columns, *, key: str, kind: str,
             raw["response_p90_seconds"][raw["response_count"] > 0], DEFAULT_RESPONSE_PRIOR
         ),
     }
+    strengths = {s.name: rate_strength(raw[s.name], raw[s.denominator or ""],
+                                       priors[s.name], config)
+                 for s in METRICS if s.kind == "rate"}
     sorted_goodness: dict[str, np.ndarray] = {}
     medians: dict[str, float] = {}
     benchmarks: dict[str, dict[str, float | None]] = {}
     for spec in METRICS:
         n = raw[spec.denominator] if spec.denominator else np.ones(size)
-        adjusted = adjust(spec, raw[spec.name], n, priors.get(spec.name, 0.0), config)
+        adjusted = adjust(spec, raw[spec.name], n, priors.get(spec.name, 0.0), config,
+                          raw["days_active"], strengths.get(spec.name))
         good = goodness(spec, adjusted)
         sorted_goodness[spec.name] = np.sort(good[~np.isnan(good)])
         observed = raw[spec.name][(n > 0) & ~np.isnan(raw[spec.name])]
@@ -154,7 +250,7 @@ def build_context(rows: Sequence[Row] | Columns, *, key: str, kind: str,
             "prior": _none(priors.get(spec.name, math.nan)),
             "peers": int(observed.size),
         }
-    return PeerContext(key, kind, size, priors, sorted_goodness, medians, benchmarks)
+    return PeerContext(key, kind, size, priors, sorted_goodness, medians, benchmarks, strengths)
 
 
 def _pooled_mean(mean: np.ndarray, count: np.ndarray,

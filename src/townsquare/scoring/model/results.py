@@ -43,6 +43,10 @@ class ScoreResult:
     # why a mini-app is not scored yet ("insufficient_data"), English and Chinese
     note: str | None = None
     note_zh: str | None = None
+    # the overall's interval (about 80 %, `ScoringConfig.interval_z`): where the score could
+    # lie given how few observations it rests on; None when not scored
+    score_low: float | None = None
+    score_high: float | None = None
 
     def to_json(self, shared: dict[int, tuple[object, JSON]] | None = None) -> JSONObject:
         """Plain JSON values. `shared`, a dict kept across calls, converts the benchmarks of a
@@ -135,6 +139,8 @@ class Scores:
     adjusted: np.ndarray
     contributions: np.ndarray
     metric_scores: np.ndarray
+    low: np.ndarray | None = None  # the overall's interval, rounded (NaN: not scored)
+    high: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scored)
@@ -157,6 +163,8 @@ class Scores:
         adjusted = dict(zip(names, (_plain_list(v) for v in self.adjusted), strict=True))
         parts = dict(zip(names, (_plain_list(v) for v in self.contributions), strict=True))
         scores = dict(zip(names, (_plain_list(v) for v in self.metric_scores), strict=True))
+        low = _plain_list(self.low) if self.low is not None else [None] * len(self)
+        high = _plain_list(self.high) if self.high is not None else [None] * len(self)
         out: list[ScoreResult] = []
         every = source.inputs()
         for i in source.order.tolist():
@@ -187,6 +195,7 @@ class Scores:
                 peer_group=ctx.kind, cap=cap[0] if cap else None,
                 cap_zh=cap[1] if cap else None, peer_key=ctx.key, peer_count=ctx.size,
                 metric_scores={m: v[i] for m, v in scores.items()},
+                score_low=low[i], score_high=high[i],
             ))
         return out
 

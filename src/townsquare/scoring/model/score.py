@@ -1,17 +1,21 @@
 """The score model: pure Python/NumPy, no database. Metrics in, explainable scores out.
 
-How a mini-app is scored (see docs/scoring.md):
-1. Enough data? At least `min_orders` orders or `min_visits` visits, and activity on at least
-   `min_days_active` days, else "insufficient_data" (the result's `note` says what is missing).
+How a mini-app is scored (see docs/scoring.md, "Uncertainty, newcomers and sparse markets"):
+1. Any data? At least `min_orders` orders or `min_visits` visits on `min_days_active` days (by
+   default one of anything since 2026.4), else "insufficient_data" (`note` says what is missing).
 2. Peer group: the scored mini-apps of its category — of its category in its city when that
-   city has at least `min_city_peers` of them.
+   city has at least `min_city_peers` of them; a category with fewer than `min_category_peers`
+   scored mini-apps is pooled with the whole market ("pooled", key "*").
 3. Small samples are adjusted before comparing: ratings are a Bayesian average with the peer
-   mean, p90 response times are pulled toward the peer median, and rates are averaged with the
-   peers' pooled rate and then replaced by their Wilson bound on the pessimistic side, so few
-   observations can never look perfect.
+   mean, p90 response times are pulled toward the peer median, rates are averaged with
+   pseudo-observations at the peers' pooled rate (as many as the peers' spread is worth:
+   empirical Bayes) and taken at `rate_confidence_z` (0: the posterior mean); counts are
+   compared per day of activity, so a newcomer is not judged on a week's totals.
 4. Each metric scores its percentile (0..100, ties share) among the peers' adjusted values;
    pillars are weighted means of their metrics, the overall a weighted mean of the pillars.
 5. Caps: a rate confidently far worse than the peers' median caps the overall, whatever volume.
+6. The interval: every metric moved to the edges of its own interval and re-ranked; the points
+   lost or gained, combined as independent errors, give `score_low` and `score_high`.
 
 Scoring one mini-app and re-scoring it with a changed metric go through the same functions
 (`_metric_score`, `_combine`, `_caps`), which is what makes the suggestions' "points gained"
@@ -43,6 +47,7 @@ from townsquare.scoring.model.peers import (
     adjust,
     build_context,
     goodness,
+    spread,
     wilson,
 )
 from townsquare.scoring.model.results import ScoreResult, Scores, Source, codes
@@ -60,15 +65,56 @@ def _metric_score(spec: MetricSpec, raw: Columns, ctx: Context, config: ScoringC
     """
     count = length(raw)
     n = raw[spec.denominator] if spec.denominator else np.ones(count)
-    adj = adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config)
-    good = goodness(spec, adj)
+    adj = adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config, raw["days_active"],
+                 ctx.strength(spec.name))
+    return adj, _percentile(spec, goodness(spec, adj), ctx, old)
+
+
+def _percentile(spec: MetricSpec, good: np.ndarray, ctx: Context,
+                old: np.ndarray) -> np.ndarray:
+    """0..100 percentile of comparable values among ctx's peers (`old`: see _metric_score)."""
     in_ctx = ~np.isnan(old)
     left, right, size = ctx.search(spec.name, good)
     below = left - (in_ctx & (old < good))
     equal = right - left - (in_ctx & (old == good))
     others = size - in_ctx
     pct = 100.0 * (below + 0.5 * equal + 0.5) / (others + 1)
-    return adj, np.where(np.isnan(good), np.nan, pct)
+    return np.where(np.isnan(good), np.nan, pct)
+
+
+def _interval(raw: Columns, ctx: Context, config: ScoringConfig, old: dict[str, np.ndarray],
+              scores: dict[str, np.ndarray], overall: np.ndarray, capped: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of every row's overall score: each metric moved to the pessimistic and the
+    optimistic edge of its interval (`peers.spread`) and re-ranked among the same peers; the
+    points the overall would lose (gain) are combined as independent errors, √Σ points²."""
+    count = length(raw)
+    down, up = np.zeros(count), np.zeros(count)
+    pillar_total = sum(config.pillar_weights.values())
+    for pillar in PILLARS:
+        specs = [s for s in METRICS if s.pillar == pillar]
+        weights = {s.name: np.where(np.isnan(scores[s.name]), 0.0,
+                                    config.metric_weights.get(s.name, 0.0)) for s in specs}
+        weight_sum = sum(weights.values(), np.zeros(count))
+        share = config.pillar_weights[pillar] / pillar_total
+        for spec in specs:
+            if not config.metric_weights.get(spec.name, 0.0):
+                continue
+            n = raw[spec.denominator] if spec.denominator else np.ones(count)
+            edges = spread(spec, raw[spec.name], n, ctx.prior(spec.name), config,
+                           raw["days_active"], ctx.strength(spec.name))
+            pcts = [_nan0(_percentile(spec, goodness(spec, e), ctx, old[spec.name]))
+                    for e in edges]
+            low, high = (pcts[0], pcts[1]) if spec.higher_is_better else (pcts[1], pcts[0])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                part = np.where(weight_sum > 0, share * weights[spec.name] / weight_sum, 0.0)
+            here = _nan0(scores[spec.name])
+            down = down + (part * np.maximum(here - low, 0.0)) ** 2
+            up = up + (part * np.maximum(high - here, 0.0)) ** 2
+    low = np.minimum(np.clip(overall - np.sqrt(down), 0.0, 100.0), capped)
+    high = np.clip(overall + np.sqrt(up), 0.0, 100.0)
+    # a capped overall stays capped at the top of its interval
+    return low, np.where(capped < overall, capped, high)
 
 
 def _combine(scores: dict[str, np.ndarray], count: int, config: ScoringConfig
@@ -135,10 +181,12 @@ class RowScores(TypedDict):
     contributions: dict[str, np.ndarray]  # per metric, overall points
     overall: np.ndarray  # after the caps
     cap_rule: np.ndarray  # index in config.caps of the rule that capped the overall, -1
+    low: np.ndarray  # the overall's interval (see _interval)
+    high: np.ndarray
 
 
 def _score_rows(rows: Sequence[Row] | Columns, ctx: Context, config: ScoringConfig,
-                old_goodness: dict[str, np.ndarray]) -> RowScores:
+                old_goodness: dict[str, np.ndarray], *, interval: bool = False) -> RowScores:
     """Scores of `rows` against `ctx`, each judged against the OTHER peers (see _metric_score).
 
     The result's `cap_rule` is the index in config.caps of the rule explaining each row's cap.
@@ -152,8 +200,11 @@ def _score_rows(rows: Sequence[Row] | Columns, ctx: Context, config: ScoringConf
         )
     pillars, contributions, overall = _combine(scores, length(raw), config)
     capped, rule_at = _caps(raw, ctx, config, overall)
+    low, high = (_interval(raw, ctx, config, old_goodness, scores, overall, capped)
+                 if interval else (capped, capped))
     return {"adjusted": adjusted, "scores": scores, "pillars": pillars,
-            "contributions": contributions, "overall": capped, "cap_rule": rule_at}
+            "contributions": contributions, "overall": capped, "cap_rule": rule_at,
+            "low": low, "high": high}
 
 
 def goodness_of(rows: Sequence[Row] | Columns, ctx: Context,
@@ -166,7 +217,8 @@ def goodness_of(rows: Sequence[Row] | Columns, ctx: Context,
 def member_goodness(spec: MetricSpec, raw: Columns, ctx: Context,
                     config: ScoringConfig) -> np.ndarray:
     n = raw[spec.denominator] if spec.denominator else np.ones(length(raw))
-    return goodness(spec, adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config))
+    return goodness(spec, adjust(spec, raw[spec.name], n, ctx.prior(spec.name), config,
+                                 raw["days_active"], ctx.strength(spec.name)))
 
 
 def score_against(rows: Sequence[Row], ctx: PeerContext, config: ScoringConfig, *,
@@ -202,11 +254,16 @@ def score_table(data: pa.Table | Sequence[Row], config: ScoringConfig = DEFAULT_
     n_city = len(city_values)
     has_city = np.array([bool(c) for c in city_values], dtype=bool)[city_code]
     combo = cat_code.astype(np.int64) * n_city + city_code
-    local = ok & has_city
+    # a category with too few scored mini-apps is pooled with the whole market
+    per_category = np.bincount(cat_code[ok], minlength=len(cat_values))
+    pooled = per_category[cat_code] < config.min_category_peers
+    local = ok & has_city & ~pooled
     per_city = np.bincount(combo[local], minlength=len(cat_values) * n_city)
     by_city = local & (per_city[combo] >= config.min_city_peers)
-    # group id: the category's code, or len(categories) + the (category, city) combination
-    gid = np.where(by_city, len(cat_values) + combo, cat_code)
+    # group id: the category's code, or len(categories) + the (category, city) combination,
+    # or the pooled group after all of those
+    pool_id = len(cat_values) * (n_city + 1)
+    gid = np.where(by_city, len(cat_values) + combo, np.where(pooled, pool_id, cat_code))
 
     contexts: list[PeerContext] = []
     ctx_of: dict[int, int] = {}
@@ -214,10 +271,13 @@ def score_table(data: pa.Table | Sequence[Row], config: ScoringConfig = DEFAULT_
     raw_overall, raw_scores = np.full(n, np.nan), np.full((len(METRICS), n), np.nan)
     adjusted, contributions = np.full((len(METRICS), n), np.nan), np.zeros((len(METRICS), n))
     pillars, cap_rule = np.full((len(PILLARS), n), np.nan), np.full(n, -1, dtype=np.int64)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
 
     def context(g: int) -> int:
         if g not in ctx_of:
-            if g < len(cat_values):
+            if g == pool_id:
+                kind, key, pool = "pooled", "*", np.flatnonzero(ok)
+            elif g < len(cat_values):
                 kind, key, pool = "category", cat_values[g], np.flatnonzero(ok & (cat_code == g))
             else:
                 cat, city = divmod(g - len(cat_values), n_city)
@@ -235,8 +295,10 @@ def score_table(data: pa.Table | Sequence[Row], config: ScoringConfig = DEFAULT_
     group[rows] = lookup[gid[rows]]
     member_cols = take(cols, rows)
     peers = Peers(contexts, group[rows])
-    out = _score_rows(member_cols, peers, config, goodness_of(member_cols, peers, config))
+    out = _score_rows(member_cols, peers, config, goodness_of(member_cols, peers, config),
+                      interval=True)
     raw_overall[rows], cap_rule[rows] = out["overall"], out["cap_rule"]
+    low[rows], high[rows] = out["low"], out["high"]
     for m, spec in enumerate(METRICS):
         raw_scores[m, rows] = out["scores"][spec.name]
         adjusted[m, rows] = out["adjusted"][spec.name]
@@ -253,6 +315,7 @@ def score_table(data: pa.Table | Sequence[Row], config: ScoringConfig = DEFAULT_
         overall=np.round(raw_overall, 2), pillars=_round_in_place(pillars, 2),
         adjusted=_round_in_place(adjusted, 6), contributions=_round_in_place(contributions, 3),
         metric_scores=np.round(raw_scores, 2),
+        low=np.round(low, 2), high=np.round(high, 2),
     )
 
 

@@ -154,7 +154,8 @@ def rescore(scores: Scores, rows: np.ndarray, ctx: PeerContext | Peers, changed:
     config, cols = scores.config, scores.cols
     affected = [s for s in METRICS if changed.name in (s.name, s.denominator)]
     needed = {changed.name} | {s.name for s in affected} | {
-        s.denominator for s in METRICS if s.denominator} | {rule.metric for rule in config.caps}
+        s.denominator for s in METRICS if s.denominator} | {rule.metric for rule in config.caps} | {
+        "days_active"}  # counts are compared per active day
     original = {name: cols[name][rows] for name in needed}
     variant = {**original, changed.name: np.broadcast_to(value, rows.shape).astype(np.float64)}
     metric_scores = {}

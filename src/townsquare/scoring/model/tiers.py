@@ -1,5 +1,9 @@
 """Tiers: rank scored mini-apps within their category and give S/A/B/C/D by percentile.
 
+In a category of at most `absolute_tiers_upto` scored mini-apps a percentile says little (one
+app more or less moves everyone by ten points), so there the tiers go by absolute scores
+(`tier_scores`) instead.
+
 The top tiers also have requirements (enough orders, a quality score, no cap), like seller
 standards on large marketplaces; a mini-app that misses them drops to the best tier it meets.
 Every decision says, in plain words, what the next tier up still needs.
@@ -21,7 +25,7 @@ from townsquare.scoring.model.results import ScoreResult, Scores, TierDecision, 
 from townsquare.scoring.model.values import MiniAppKey
 
 # what a tier can require, in the order the decision lists what is missing
-NEEDS = ("percentile", "min_orders", "min_quality", "no_cap")
+NEEDS = ("percentile", "min_orders", "min_quality", "no_cap", "score")
 
 
 @dataclass
@@ -60,7 +64,9 @@ def tier_table(*, category: np.ndarray, scored: np.ndarray, overall: np.ndarray,
     rank = np.maximum.accumulate(np.where(changed, np.arange(len(at)), 0)) - start + 1
     percentile = py_round(100.0 * (size - rank + 0.5) / size, 2)
 
-    unmet = [_needs(t, percentile, orders[at], quality[at], capped[at], config) for t in TIERS]
+    small = size <= config.absolute_tiers_upto
+    unmet = [_needs(t, percentile, orders[at], quality[at], capped[at], config,
+                    overall[at], small) for t in TIERS]
     meets = np.stack([~missing.any(axis=0) for missing in unmet])
     if len(at) and not meets.any(axis=0).all():
         raise StopIteration("no tier's requirements are met")  # as next() on no tier
@@ -81,16 +87,19 @@ def tier_table(*, category: np.ndarray, scored: np.ndarray, overall: np.ndarray,
 
 
 def _needs(tier: str, percentile: np.ndarray, orders: np.ndarray, quality: np.ndarray,
-           capped: np.ndarray, config: ScoringConfig) -> np.ndarray:
-    """(len(NEEDS), n) bool: which of the tier's requirements each row misses."""
+           capped: np.ndarray, config: ScoringConfig, overall: np.ndarray,
+           small: np.ndarray) -> np.ndarray:
+    """(len(NEEDS), n) bool: which of the tier's requirements each row misses (`small`: rows
+    of a small category, tiered by absolute score instead of percentile)."""
     none = np.zeros(len(percentile), dtype=bool)
     min_orders = config.tier_min_orders.get(tier)
     min_quality = config.tier_min_quality.get(tier)
     return np.stack([
-        percentile < config.tier_percentiles.get(tier, 0.0),
+        ~small & (percentile < config.tier_percentiles.get(tier, 0.0)),
         orders < min_orders if min_orders else none,
         quality < min_quality if min_quality else none,
         capped if tier in config.tier_no_cap else none,
+        small & (overall < config.tier_scores.get(tier, 0.0)),
     ])
 
 
@@ -144,7 +153,8 @@ def decisions(table: Tiers, results: list[ScoreResult], config: ScoringConfig,
         out[result.miniapp_id] = TierDecision(
             miniapp_id=result.miniapp_id, tier=TIERS[t], rank=int(table.rank[i]),
             percentile=percentile, category_size=int(table.category_size[i]), next_tier=above,
-            unmet=_unmet(above, result, percentile, config) if above else [],
+            unmet=_unmet(above, result, percentile, config, int(table.category_size[i]))
+            if above else [],
         )
     return out
 
@@ -154,12 +164,23 @@ def _category_codes(values: list[str]) -> np.ndarray:
     return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int64)
 
 
-def _unmet(tier: str, result: ScoreResult, percentile: float,
-           config: ScoringConfig) -> list[dict[str, str]]:
+def _unmet(tier: str, result: ScoreResult, percentile: float, config: ScoringConfig,
+           category_size: int) -> list[dict[str, str]]:
     """What `result` lacks for `tier` (empty when it qualifies)."""
     missing: list[dict[str, str]] = []
     floor = config.tier_percentiles.get(tier, 0.0)
-    if percentile < floor:
+    if category_size <= config.absolute_tiers_upto:
+        least, now_score = config.tier_scores.get(tier, 0.0), result.overall or 0.0
+        if now_score < least:
+            missing.append({
+                "code": "score",
+                "en": f"A score of at least {least:g} (now {now_score:.1f}); with "
+                      f"{category_size} mini-apps in your category, tiers go by score, "
+                      f"not rank.",
+                "zh": f"总分至少 {least:g} 分（目前 {now_score:.1f} 分）；同类仅 {category_size} "
+                      f"个小程序，等级按分数而非排名评定。",
+            })
+    elif percentile < floor:
         top, now = _fmt(100 - floor), _fmt(100 - percentile)
         missing.append({
             "code": "percentile",
