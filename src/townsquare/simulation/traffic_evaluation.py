@@ -22,8 +22,9 @@ from townsquare.simulation.traffic_loop import (
 )
 from townsquare.simulation.traffic_offpolicy import Exploring
 from townsquare.simulation.traffic_policies import BASELINES, POLICIES, WarmUp
+from townsquare.simulation.value_policy import TownsquareValue
 
-ALL = POLICIES | BASELINES
+ALL = POLICIES | BASELINES | {TownsquareValue.name: TownsquareValue}
 EXPLORE = "townsquare+explore"
 
 
