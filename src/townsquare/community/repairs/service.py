@@ -347,20 +347,18 @@ def accept(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
     the first of its staff (the conditional move lets exactly one of two racing staff win), who
     then works it."""
     ticket = get_ticket(db, actor=actor, ticket_id=ticket_id)
-    if (ticket.admission_id is not None and ticket.technician_id not in (None, actor and actor.id)
-            and actor is not None and is_provider_staff(db, actor=actor, ticket=ticket)):
-        # a colleague accepted it first (read after their commit): the same answer as losing
-        # the conditional move below, not a refusal of this staff member
-        raise RepairStateError("This repair cannot be moved that way now.")
-    if ticket.admission_id is None or ticket.technician_id is not None:
-        _require_technician(db, actor, ticket)
+    if (ticket.admission_id is not None and actor is not None
+            and is_provider_staff(db, actor=actor, ticket=ticket)):
+        # whether or not a colleague's acceptance was read already, the conditional move
+        # decides: a loser gets the state conflict, never a refusal
         return _move(db, ticket, from_=[S.ASSIGNED], to=S.ACCEPTED, actor=actor,
-                     actor_kind="technician", accepted_at=clock.now())
-    if actor is None or not is_provider_staff(db, actor=actor, ticket=ticket):
+                     actor_kind="provider", note=actor.display_name or actor.username,
+                     technician_id=actor.id, accepted_at=clock.now())
+    if ticket.admission_id is not None and ticket.technician_id is None:
         raise PermissionDenied("Only the staff of the merchant this repair went to may accept it.")
+    _require_technician(db, actor, ticket)
     return _move(db, ticket, from_=[S.ASSIGNED], to=S.ACCEPTED, actor=actor,
-                 actor_kind="provider", note=actor.display_name or actor.username,
-                 technician_id=actor.id, accepted_at=clock.now())
+                 actor_kind="technician", accepted_at=clock.now())
 
 
 def on_the_way(db: Session, *, actor: User | None, ticket_id: str) -> RepairTicket:
