@@ -258,21 +258,31 @@ class Townsquare(_Ranked):
                                    promise_id=r))
         return fixed
 
+    def _may_buy(self, i: int) -> bool:
+        """Whether mini-app `i` may bid for sponsored slots this cycle (the rest cannot buy)."""
+        return tier_at_least(self.tier[i], self.tc.ads_min_tier)
+
+    def _may_bid_now(self, i: int) -> bool:
+        """Whether an eligible bidder takes part in this list's auction (its budget left)."""
+        return bool(self.spent[i] < self.m.budget_fen[i])
+
+    def _new_spend_day(self) -> None:
+        self.spent[:] = 0.0
+
     def _sponsored(self, day: int, cat: int, exclude: set[int]) -> list[Fixed]:
         m = self.m
         if day != self.spend_day:
-            self.spent[:] = 0.0
+            self._new_spend_day()
             self.spend_day = day
         if cat not in self.bidders:
             self.bidders[cat] = [
                 Bid(str(i), int(m.bid_fen[i]), float(self.score[i]), self.tier[i])
-                for i in self.live[m.category[self.live] == cat].tolist()
-                if tier_at_least(self.tier[i], self.tc.ads_min_tier)  # the rest cannot buy
+                for i in self.live[m.category[self.live] == cat].tolist() if self._may_buy(i)
             ]
         # Like `bids.sponsored(exclude=...)`: a mini-app already in a guaranteed slot of this
         # list does not also take a sponsored one (its promise would go undelivered).
         bids = tuple(b for b in self.bidders[cat] if int(b.miniapp_id) not in exclude
-                     and self.spent[int(b.miniapp_id)] < m.budget_fen[int(b.miniapp_id)])
+                     and self._may_bid_now(int(b.miniapp_id)))
         if bids not in self.auctions:  # the result only changes when a budget runs out
             self.auctions[bids] = [
                 Fixed(int(p.miniapp_id), int(p.miniapp_id), "sponsored",
@@ -287,22 +297,33 @@ class Townsquare(_Ranked):
         sponsored = self._sponsored(day, cat, {f.miniapp_id for f in guaranteed})
         # Only the best few can be placed: hand compose the top k overall and the top k new.
         k = cfg.feed_size + len(guaranteed) + len(sponsored)
-        live = self.live
-        best = live[np.argsort(-(self.key[live] * rel[live]), kind="stable")[:k]]
+        live, key = self.live, self._organic_key()
+        best = live[np.argsort(-(key[live] * rel[live]), kind="stable")[:k]]
         new = live[self.is_new[live]]
-        best_new = new[np.argsort(-(self.key[new] * rel[new]), kind="stable")[:k]]
-        organic = [Candidate(i, i, float(self.key[i]), float(rel[i]), bool(self.is_new[i]))
+        best_new = new[np.argsort(-(key[new] * rel[new]), kind="stable")[:k]]
+        organic = [Candidate(i, i, float(key[i]), float(rel[i]), bool(self.is_new[i]))
                    for i in dict.fromkeys([*best.tolist(), *best_new.tolist()])]
         slots = compose(size=cfg.feed_size, pinned=[], guaranteed=guaranteed, sponsored=sponsored,
                         sponsored_positions=tc.sponsored_positions, organic=organic,
-                        new_share=tc.new_merchant_min_share)
+                        new_share=tc.new_merchant_min_share,
+                        guaranteed_by_value=self.guaranteed_by_value)
         for s in slots:
             if s.reason in ("guaranteed", "cold_start"):
                 self.delivered[s.promise_id] += cfg.views
             elif s.reason == "sponsored":
                 clicks = cfg.views * examination(s.position) * self.est_ctr[s.miniapp_id]
                 self.spent[s.miniapp_id] += clicks * (s.price_fen or 0)
+                self._sponsored_shown(s.miniapp_id)
         return [s.miniapp_id for s in slots]
+
+    guaranteed_by_value = False  # `ranking.compose`: promised items at the top, in pace order
+
+    def _organic_key(self) -> np.ndarray:
+        """What organic candidates are ranked by (times relevance): the score."""
+        return self.key
+
+    def _sponsored_shown(self, i: int) -> None:
+        """A sponsored impression of mini-app `i` was served (subclasses that cap shares)."""
 
 
 class TownsquareRelevantPacing(Townsquare):

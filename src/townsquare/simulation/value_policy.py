@@ -21,12 +21,12 @@ import math
 
 import numpy as np
 
-from townsquare.simulation.traffic_loop import Book, LoopConfig, Market, examination
+from townsquare.simulation.traffic_loop import Book, LoopConfig, Market
 from townsquare.simulation.traffic_policies import Townsquare
-from townsquare.traffic.market.auction import Bid, run_auction, tier_at_least, within_share
+from townsquare.traffic.market.auction import within_share
 from townsquare.traffic.market.bids import auction_config
 from townsquare.traffic.serving import value
-from townsquare.traffic.serving.ranking import Candidate, Fixed, compose
+from townsquare.traffic.serving.ranking import Fixed
 
 __all__ = ["TownsquareValue"]
 
@@ -67,53 +67,26 @@ class TownsquareValue(Townsquare):
                                    promise_id=r, value=float(worth[r])))
         return fixed
 
-    def _sponsored(self, day: int, cat: int, exclude: set[int]) -> list[Fixed]:
-        m, tc = self.m, self.tc
-        if day != self.spend_day:
-            self.spent[:] = 0.0
-            self.shown[:] = 0.0
-            self.spend_day = day
-        if cat not in self.bidders:
-            self.bidders[cat] = [
-                Bid(str(i), int(m.bid_fen[i]), float(self.score[i]), self.tier[i])
-                for i in self.live[m.category[self.live] == cat].tolist()
-                if tier_at_least(self.tier[i], tc.ads_min_tier)
-                and not math.isnan(self.score[i]) and self.score[i] >= tc.ads_min_score
-            ]
-        total = int(self.shown.sum())
-        bids = tuple(
-            b for b in self.bidders[cat] if int(b.miniapp_id) not in exclude
-            and self.spent[int(b.miniapp_id)] < m.budget_fen[int(b.miniapp_id)]
-            and within_share(own=int(self.shown[int(b.miniapp_id)]), total=total,
-                             cap=tc.ads_max_merchant_share, allowance=tc.ads_share_allowance))
-        if bids not in self.auctions:
-            self.auctions[bids] = [
-                Fixed(int(p.miniapp_id), int(p.miniapp_id), "sponsored",
-                      bool(self.is_new[int(p.miniapp_id)]), price_fen=p.price_fen)
-                for p in run_auction(bids=bids, config=self.auction).placements
-            ]
-        return self.auctions[bids]
+    guaranteed_by_value = True  # guaranteed and organic items placed together by value
 
-    def compose(self, book: Book, day: int, g: int, cat: int, rel: np.ndarray) -> list[int]:
-        cfg, tc = self.cfg, self.tc
-        guaranteed = self._guaranteed(day, g, rel)
-        sponsored = self._sponsored(day, cat, {f.miniapp_id for f in guaranteed})
-        k = cfg.feed_size + len(guaranteed) + len(sponsored)
-        live = self.live
-        worth = self.conv[live] * rel[live]
-        best = live[np.argsort(-worth, kind="stable")[:k]]
-        new = live[self.is_new[live]]
-        best_new = new[np.argsort(-(self.conv[new] * rel[new]), kind="stable")[:k]]
-        organic = [Candidate(i, i, float(self.conv[i]), float(rel[i]), bool(self.is_new[i]))
-                   for i in dict.fromkeys([*best.tolist(), *best_new.tolist()])]
-        slots = compose(size=cfg.feed_size, pinned=[], guaranteed=guaranteed, sponsored=sponsored,
-                        sponsored_positions=tc.sponsored_positions, organic=organic,
-                        new_share=tc.new_merchant_min_share, guaranteed_by_value=True)
-        for s in slots:
-            if s.reason in ("guaranteed", "cold_start"):
-                self.delivered[s.promise_id] += cfg.views
-            elif s.reason == "sponsored":
-                clicks = cfg.views * examination(s.position) * self.est_ctr[s.miniapp_id]
-                self.spent[s.miniapp_id] += clicks * (s.price_fen or 0)
-                self.shown[s.miniapp_id] += cfg.views
-        return [s.miniapp_id for s in slots]
+    def _may_buy(self, i: int) -> bool:
+        """Tier ≥ the floor and a score ≥ `ads_min_score` (as `bids.auction_config`)."""
+        return (super()._may_buy(i) and not math.isnan(self.score[i])
+                and self.score[i] >= self.tc.ads_min_score)
+
+    def _may_bid_now(self, i: int) -> bool:
+        """Budget left, and under its share of the day's sponsored impressions."""
+        tc = self.tc
+        return super()._may_bid_now(i) and within_share(
+            own=int(self.shown[i]), total=int(self.shown.sum()),
+            cap=tc.ads_max_merchant_share, allowance=tc.ads_share_allowance)
+
+    def _new_spend_day(self) -> None:
+        super()._new_spend_day()
+        self.shown[:] = 0.0
+
+    def _organic_key(self) -> np.ndarray:
+        return self.conv  # expected good orders per look (times relevance)
+
+    def _sponsored_shown(self, i: int) -> None:
+        self.shown[i] += self.cfg.views
