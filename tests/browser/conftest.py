@@ -116,3 +116,38 @@ def page(browser, tmp_path) -> Iterator[object]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def zh_page(browser, viewport: str, problems: list[str]):
+    """A new zh-CN context and page at `viewport` whose console errors go to `problems`."""
+    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    return context, page
+
+
+def pay_with_wallet(page, *, amount: str, pin: str) -> str:
+    """After a pay button was clicked: the cashier asks `amount`, the resident pays from the
+    wallet with the PIN and reaches the done page; the trade number."""
+    page.wait_for_url(re.compile(r"/cashier/"))
+    trade_no = page.url.rstrip("/").rsplit("/", 1)[1]
+    assert page.locator("#cashier-title").inner_text() == amount
+    page.check("input[name=method][value=wallet]")
+    page.fill("#payment-pin", pin)
+    page.click("#cashier-pay")
+    page.wait_for_url(f"**/cashier/{trade_no}/done")
+    return trade_no
+
+
+def work_repair(page, *, price: str, note: str) -> None:
+    """On the phone work page of a repair: accept, on the way, start (the page never scrolls
+    sideways), then done with a price and a note, leaving it awaiting payment."""
+    for status in ("accepted", "on_the_way", "in_progress"):
+        page.click("#repair-next")
+        page.wait_for_selector(f"#repair[data-status={status}]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+    page.fill("#repair-finish input[name=price]", price)
+    page.fill("#repair-finish input[name=note]", note)
+    page.click("#repair-finish button[type=submit]")
+    page.wait_for_selector("#repair[data-status=awaiting_payment]")

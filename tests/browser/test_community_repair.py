@@ -16,18 +16,10 @@ from townsquare.core.settings import Settings
 from townsquare.payments.trades import service as trades
 from townsquare.payments.trades.models import TradeStatus
 
-from .conftest import VIEWPORTS, login, screenshot
+from .conftest import login, pay_with_wallet, screenshot, work_repair, zh_page
 
 pytestmark = pytest.mark.browser
 SECRET = "browser-test-secret-key"  # the served app's (conftest._serve)
-
-
-def _context(browser, viewport: str, problems: list[str]):
-    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[viewport])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    return context, page
 
 
 def test_a_repair_from_report_to_payment_to_confirmation(
@@ -38,7 +30,7 @@ def test_a_repair_from_report_to_payment_to_confirmation(
     problems: list[str] = []
 
     # the resident reports, with a photo, on the phone
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.head.username, PASSWORD)
         page.goto(f"{base}/community/{com}")
@@ -59,7 +51,7 @@ def test_a_repair_from_report_to_payment_to_confirmation(
         context.close()
 
     # the property manager assigns the technician
-    context, page = _context(browser, "desktop", problems)
+    context, page = zh_page(browser, "desktop", problems)
     try:
         login(page, base, world.manager.username, PASSWORD)
         page.goto(f"{base}/community/{com}/manage")
@@ -73,38 +65,25 @@ def test_a_repair_from_report_to_payment_to_confirmation(
         context.close()
 
     # the technician, on the phone page: accept, on the way, start, done with a charge
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.technician.username, PASSWORD)
         page.goto(f"{base}/community/staff")
         page.click("a[href='/community/repairs/work']")
         page.click(f"a[data-ticket={ticket_id}]")
-        for status in ("accepted", "on_the_way", "in_progress"):
-            page.click("#repair-next")
-            page.wait_for_selector(f"#repair[data-status={status}]")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.fill("#repair-finish input[name=price]", "80")
-        page.fill("#repair-finish input[name=note]", "更换了角阀")
-        page.click("#repair-finish button[type=submit]")
-        page.wait_for_selector("#repair[data-status=awaiting_payment]")
+        work_repair(page, price="80", note="更换了角阀")
         screenshot(page, "repair-3-technician")
     finally:
         context.close()
 
     # the resident pays in the cashier and confirms
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.head.username, PASSWORD)
         page.goto(ticket_url)
         assert page.locator("#repair-price").inner_text() == "¥80.00"
         page.click("#repair-pay")
-        page.wait_for_url("**/cashier/**")
-        trade_no = page.url.rstrip("/").rsplit("/", 1)[1]
-        assert page.locator("#cashier-title").inner_text() == "¥80.00"
-        page.check("input[name=method][value=wallet]")
-        page.fill("#payment-pin", PIN)
-        page.click("#cashier-pay")
-        page.wait_for_url(f"**/cashier/{trade_no}/done")
+        trade_no = pay_with_wallet(page, amount="¥80.00", pin=PIN)
         screenshot(page, "repair-4-paid")
         page.click("#cashier-return")
         page.wait_for_selector("#repair[data-status=done]")

@@ -8,8 +8,6 @@ var/screenshots/outside-repair-*.png."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
@@ -23,17 +21,9 @@ from townsquare.payments import ledger
 from townsquare.payments.ledger import accounts
 from townsquare.payments.ledger.reconciliation import reconcile
 
-from .conftest import VIEWPORTS, login, screenshot
+from .conftest import login, pay_with_wallet, screenshot, work_repair, zh_page
 
 pytestmark = pytest.mark.browser
-
-
-def _context(browser, viewport: str, problems: list[str]):
-    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[viewport])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    return context, page
 
 
 def test_an_outside_providers_repair_from_report_to_confirmation_with_commission(
@@ -46,7 +36,7 @@ def test_an_outside_providers_repair_from_report_to_confirmation_with_commission
     problems: list[str] = []
 
     # the resident reports on the phone
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.resident.username, PASSWORD)
         page.goto(f"{base}/community/{com}")
@@ -63,7 +53,7 @@ def test_an_outside_providers_repair_from_report_to_confirmation_with_commission
         context.close()
 
     # the property manager hands it to the admitted water station
-    context, page = _context(browser, "desktop", problems)
+    context, page = zh_page(browser, "desktop", problems)
     try:
         login(page, base, world.base.manager.username, PASSWORD)
         page.goto(f"{base}/community/{com}/manage/repairs")
@@ -77,40 +67,27 @@ def test_an_outside_providers_repair_from_report_to_confirmation_with_commission
         context.close()
 
     # the station's staff: from the merchant console to the phone work page
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.water_staff.username, PASSWORD)
         page.goto(f"{base}/console/merchant/{merchant_id}/communities")
         page.click("a[href='/community/repairs/work']")
         page.click(f"a[data-ticket={ticket_id}]")
         assert "清泉桶装水" in page.locator("#repair-provider").inner_text()
-        for status in ("accepted", "on_the_way", "in_progress"):
-            page.click("#repair-next")
-            page.wait_for_selector(f"#repair[data-status={status}]")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.fill("#repair-finish input[name=price]", "120")
-        page.fill("#repair-finish input[name=note]", "更换滤芯接口")
-        page.click("#repair-finish button[type=submit]")
-        page.wait_for_selector("#repair[data-status=awaiting_payment]")
+        work_repair(page, price="120", note="更换滤芯接口")
         screenshot(page, "outside-repair-3-provider")
     finally:
         context.close()
 
     # the resident pays in the cashier and confirms
-    context, page = _context(browser, "phone", problems)
+    context, page = zh_page(browser, "phone", problems)
     try:
         login(page, base, world.resident.username, PASSWORD)
         page.goto(ticket_url)
         assert page.locator("#repair-price").inner_text() == "¥120.00"
         assert "清泉桶装水" in page.locator("#repair-provider").inner_text()
         page.click("#repair-pay")
-        page.wait_for_url(re.compile(r"/cashier/"))
-        trade_no = page.url.rstrip("/").rsplit("/", 1)[1]
-        assert page.locator("#cashier-title").inner_text() == "¥120.00"
-        page.check("input[name=method][value=wallet]")
-        page.fill("#payment-pin", ow.PIN)
-        page.click("#cashier-pay")
-        page.wait_for_url(f"**/cashier/{trade_no}/done")
+        pay_with_wallet(page, amount="¥120.00", pin=ow.PIN)
         page.click("#cashier-return")
         page.wait_for_selector("#repair[data-status=done]")
         page.click("#repair-confirm")
@@ -120,7 +97,7 @@ def test_an_outside_providers_repair_from_report_to_confirmation_with_commission
         context.close()
 
     # the property's statement page lists the repair with its commission
-    context, page = _context(browser, "desktop", problems)
+    context, page = zh_page(browser, "desktop", problems)
     try:
         login(page, base, world.base.manager.username, PASSWORD)
         page.goto(f"{base}/community/{com}/manage/services")
@@ -136,7 +113,7 @@ def test_an_outside_providers_repair_from_report_to_confirmation_with_commission
         context.close()
 
     # and the merchant's page lists the same line
-    context, page = _context(browser, "desktop", problems)
+    context, page = zh_page(browser, "desktop", problems)
     try:
         login(page, base, world.water_staff.username, PASSWORD)
         page.goto(f"{base}/console/merchant/{merchant_id}/communities")
