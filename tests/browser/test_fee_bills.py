@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS, login, screenshot
+from tests.browser.conftest import VIEWPORTS, login, pay_with_wallet, screenshot
 from tests.community.bills import bill_world as bw
 from tests.conftest import PASSWORD
 
@@ -43,12 +43,7 @@ def test_a_bill_paid_by_one_member_shows_paid_to_the_other(small_server, databas
         _no_sideways(page)
         screenshot(page, "bills-phone-1-unpaid")
         page.click("#pay-selected")
-        page.wait_for_url("**/cashier/*")
-        assert page.locator("#cashier-title").inner_text() == "¥223.43"
-        page.check("input[name=method][value=wallet]")
-        page.fill("#payment-pin", bw.PIN)
-        page.click("#cashier-pay")
-        page.wait_for_url("**/done")
+        pay_with_wallet(page, amount="¥223.43", pin=bw.PIN)
         page.click("#cashier-return")
         page.wait_for_url(f"**/community/{world.com}/bills?paid=**")
         assert page.locator("#bills-paid").is_visible()
